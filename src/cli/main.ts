@@ -1,0 +1,32 @@
+/**
+ * The `ddplab` command. Each subcommand lives in its own file and registers
+ * itself on the program; this file only wires them up and turns failures
+ * into one line.
+ */
+import { Command, CommanderError } from 'commander';
+import { reportAndExit } from './user-error.js';
+
+const program = new Command();
+program
+  .name('ddplab')
+  .description('Testbed for receive-side zero-copy offloads of NVMe/TCP (DDP, CRC offload, resync, devmem)')
+  .version('0.1.0')
+  .exitOverride()
+  .configureOutput({
+    writeErr: (s) => process.stderr.write(s),
+  });
+
+// Subcommands (one file each) register here.
+const registrations: Array<(p: Command) => void> = [];
+
+for (const register of registrations) register(program);
+
+try {
+  await program.parseAsync(process.argv);
+} catch (e) {
+  if (e instanceof CommanderError) {
+    // commander already printed its one-line message (or help / version).
+    process.exit(e.exitCode);
+  }
+  reportAndExit(e);
+}
