@@ -1,0 +1,530 @@
+/**
+ * The receive side of one TCP connection, on sequence numbers only: the
+ * in-order receive queue the application reads from, the out-of-order (ofo)
+ * queue, and the SACK blocks (RFC 2018, D-SACK RFC 2883) that describe it.
+ *
+ * Payload is never copied here. A segment is kept as views: the skb itself
+ * when it arrives whole and in order (the common case allocates nothing), or
+ * trimmed frag views (`subarray`, or a narrowed dmabuf range) when part of it
+ * was already received. Whatever bytes were accepted first are the stream: a
+ * retransmission that overlaps accepted data — in the receive queue or in
+ * the ofo queue — only contributes the bytes nobody had yet, even when its
+ * copy of the overlap differs (a forged or corrupted duplicate can then
+ * never rewrite data a NIC may already have placed).
+ *
+ * The ofo queue is a sorted array of non-overlapping ranges; neighbours that
+ * touch are coalesced (frag lists concatenated) unless their DDP flags
+ * differ, mirroring the rule that skbs with different `ulp_crc` are never
+ * merged. The caller bounds it by passing the right edge of the window it
+ * advertised.
+ */
+import { fragLength } from '../nicemu/skb.js';
+import type { SkbFrag } from '../nicemu/skb.js';
+import { seqAdd, seqDiff, seqGt, seqLe, seqLt } from '../wire/seq.js';
+
+/** What the queue stores per segment; an Skb satisfies it as is. */
+export interface RxSegment {
+  /** Sequence number of the first payload byte. */
+  readonly seq: number;
+  /** Payload bytes: the sum of fragLength over frags. */
+  readonly len: number;
+  readonly frags: readonly SkbFrag[];
+  readonly ddpPlaced: boolean;
+  readonly ddpCrcOk: boolean;
+}
+
+/** What `insert` did with a segment. */
+export type RxInsertResult =
+  /** Data extended rcv_nxt and nothing was out of order. */
+  | 'in-order'
+  /** Data extended rcv_nxt by filling (part of) a hole: ACK at once (RFC 5681 §4.2). */
+  | 'hole-filled'
+  /** New data queued beyond a hole: ACK at once with SACK (RFC 5681 §4.2). */
+  | 'out-of-order'
+  /** Every byte had been received before (D-SACK recorded). */
+  | 'duplicate'
+  /** Nothing of the segment lies inside the window. */
+  | 'beyond-window';
+
+/** A run of readable bytes as frag views, plus the DDP flags of the segments it came from. */
+export interface RxChunk {
+  /** Views of the bytes in stream order (frags of the skbs, narrowed at the ends). */
+  readonly frags: SkbFrag[];
+  /** Total bytes in `frags`. */
+  len: number;
+  /** Sequence number of the first byte. */
+  seq: number;
+  /** Every segment that contributed had `ddpCrcOk` (the NIC verified their data digests). */
+  ddpCrcOk: boolean;
+  /** At least one contributing segment had `ddpPlaced`. */
+  ddpPlaced: boolean;
+}
+
+export function newRxChunk(): RxChunk {
+  return { frags: [], len: 0, seq: 0, ddpCrcOk: true, ddpPlaced: false };
+}
+
+/** One SACK block [left, right) as the TCP options carry it. */
+export interface SackBlockOut {
+  left: number;
+  right: number;
+}
+
+interface OfoEntry {
+  seq: number;
+  len: number;
+  frags: SkbFrag[];
+  ddpPlaced: boolean;
+  ddpCrcOk: boolean;
+}
+
+/** RFC 2018: at most 4 blocks fit in the option space (3 next to timestamps). */
+const MAX_SACK_ANCHORS = 4;
+/** Compact the receive-queue array once this many consumed slots sit at its front. */
+const COMPACT_AFTER = 64;
+
+/**
+ * Views of `len` bytes starting `off` bytes into `frags`. Whole frags are
+ * reused as they are; a frag cut at either end becomes a narrower view of the
+ * same memory.
+ */
+export function sliceFrags(frags: readonly SkbFrag[], off: number, len: number): SkbFrag[] {
+  const out: SkbFrag[] = [];
+  let pos = 0;
+  const end = off + len;
+  for (let i = 0; i < frags.length && pos < end; i++) {
+    const f = frags[i]!;
+    const flen = fragLength(f);
+    const fEnd = pos + flen;
+    if (fEnd > off && flen > 0) {
+      const from = off > pos ? off - pos : 0;
+      const to = end < fEnd ? end - pos : flen;
+      out.push(from === 0 && to === flen ? f : narrowFrag(f, from, to));
+    }
+    pos = fEnd;
+  }
+  return out;
+}
+
+/** A view of bytes [from, to) of one frag. */
+export function narrowFrag(f: SkbFrag, from: number, to: number): SkbFrag {
+  switch (f.kind) {
+    case 'host':
+      return { kind: 'host', buf: f.buf.subarray(from, to) };
+    case 'placed':
+      return { kind: 'placed', buf: f.buf.subarray(from, to) };
+    case 'dmabuf':
+      return { kind: 'dmabuf', dmabufId: f.dmabufId, offset: f.offset + from, size: to - from };
+  }
+}
+
+export class TcpRxQueue {
+  /** RCV.NXT: the next sequence number expected in order. */
+  rcvNxt: number;
+
+  /** Readable (in-order, unread) bytes. */
+  queuedBytes = 0;
+  /** Bytes held in the ofo queue. */
+  ofoBytes = 0;
+
+  /** Bytes of the last `insert` that became new data (in order or ofo). */
+  lastNewBytes = 0;
+  /** Bytes of the last `insert` that duplicated accepted data. */
+  lastDupBytes = 0;
+  /** Bytes of the last `insert` dropped beyond the window's right edge. */
+  lastBeyondWindowBytes = 0;
+  /** Pieces of the last `insert` that were coalesced into an ofo neighbour. */
+  lastOfoMerges = 0;
+  /** Pieces of the last `insert` queued out of order. */
+  lastOfoPieces = 0;
+
+  /** In-order segments; entries before `headIdx` were consumed. */
+  private readonly rq: (RxSegment | undefined)[] = [];
+  private headIdx = 0;
+  /** Read cursor inside rq[headIdx]: frag index and byte offset in it. */
+  private headFrag = 0;
+  private headFragOff = 0;
+
+  private readonly ofo: OfoEntry[] = [];
+
+  /** Start sequence numbers of recently received ofo data, most recent first (RFC 2018 §4 block order). */
+  private readonly sackAnchors: number[] = [];
+  private dsackPending = false;
+  private dsackLeft = 0;
+  private dsackRight = 0;
+
+  constructor(rcvNxt: number) {
+    this.rcvNxt = rcvNxt >>> 0;
+  }
+
+  /** Sequence number of the next byte a read returns. */
+  get readSeq(): number {
+    return seqAdd(this.rcvNxt, -this.queuedBytes);
+  }
+
+  get ofoEmpty(): boolean {
+    return this.ofo.length === 0;
+  }
+
+  /** Start of the first hole's far side (the lowest ofo seq), or undefined. */
+  get ofoFirstSeq(): number | undefined {
+    return this.ofo.length === 0 ? undefined : this.ofo[0]!.seq;
+  }
+
+  /**
+   * Accepts the payload of `seg` up to `windowEnd` (the right edge of the
+   * window we advertised). Bytes before rcv_nxt and bytes already in the ofo
+   * queue are dropped, everything else is queued in order or out of order.
+   */
+  insert(seg: RxSegment, windowEnd: number): RxInsertResult {
+    this.lastNewBytes = 0;
+    this.lastDupBytes = 0;
+    this.lastBeyondWindowBytes = 0;
+    this.lastOfoMerges = 0;
+    this.lastOfoPieces = 0;
+    const segEnd = seqAdd(seg.seq, seg.len);
+    let start = seg.seq;
+    let end = segEnd;
+    if (seg.len === 0) return 'duplicate';
+    if (seqLt(start, this.rcvNxt)) {
+      if (seqLe(end, this.rcvNxt)) {
+        this.lastDupBytes = seg.len;
+        this.setDsack(start, end);
+        return 'duplicate';
+      }
+      this.lastDupBytes = seqDiff(this.rcvNxt, start);
+      this.setDsack(start, this.rcvNxt);
+      start = this.rcvNxt;
+    }
+    if (seqGt(end, windowEnd)) {
+      const cut = seqLe(windowEnd, start) ? seqDiff(end, start) : seqDiff(end, windowEnd);
+      this.lastBeyondWindowBytes = cut;
+      end = seqAdd(end, -cut);
+      if (end === start) return 'beyond-window';
+    }
+
+    if (start === this.rcvNxt && this.ofo.length === 0) {
+      const len = seqDiff(end, start);
+      this.pushInOrder(len === seg.len ? seg : trimmed(seg, seqDiff(start, seg.seq), len));
+      this.rcvNxt = end;
+      this.lastNewBytes = len;
+      return 'in-order';
+    }
+
+    const added = this.insertOfo(seg, start, end);
+    this.lastNewBytes = added;
+    this.noteSackAnchor(start);
+    if (added === 0) return 'duplicate';
+    const before = this.rcvNxt;
+    this.drainOfo();
+    return before === this.rcvNxt ? 'out-of-order' : 'hole-filled';
+  }
+
+  /** Consumes a FIN at rcv_nxt: it takes one sequence number; ofo data beyond it cannot exist on a sane peer and is dropped. */
+  consumeFin(): void {
+    this.ofo.length = 0;
+    this.ofoBytes = 0;
+    this.sackAnchors.length = 0;
+    this.rcvNxt = seqAdd(this.rcvNxt, 1);
+  }
+
+  /**
+   * Fills `out` with views of the next `n` readable bytes (fewer if fewer are
+   * queued) starting `skip` bytes into the readable data, without consuming
+   * them. `out` is reset first. Returns the byte count.
+   */
+  peek(n: number, out: RxChunk, skip = 0): number {
+    return this.walk(n, skip, out, false);
+  }
+
+  /** Like `peek` from the read position, then consumes those bytes. `out` may be omitted to just discard. */
+  read(n: number, out?: RxChunk): number {
+    return this.walk(n, 0, out, true);
+  }
+
+  /**
+   * The SACK blocks to put in the next ACK, at most `max`: a pending D-SACK
+   * first (RFC 2883), then the block holding the most recently received ofo
+   * data, then the other recently reported ones (RFC 2018 §4). Writes into
+   * `out[0..count)` (objects reused) and returns count; clears the D-SACK.
+   */
+  fillSackBlocks(out: SackBlockOut[], max: number): number {
+    let n = 0;
+    if (this.dsackPending && max > 0) {
+      this.dsackPending = false;
+      n = putBlock(out, n, this.dsackLeft, this.dsackRight);
+    }
+    // RFC 2883 §4: the block holding a D-SACK range may follow it, so
+    // duplicates are looked for among the SACK blocks only.
+    const firstSack = n;
+    let a = 0;
+    while (a < this.sackAnchors.length && n < max) {
+      const anchor = this.sackAnchors[a]!;
+      const i = seqLt(anchor, this.rcvNxt) ? -1 : this.ofoIndexHolding(anchor);
+      if (i < 0) {
+        this.sackAnchors.splice(a, 1);
+        continue;
+      }
+      let lo = i;
+      while (lo > 0 && seqAdd(this.ofo[lo - 1]!.seq, this.ofo[lo - 1]!.len) === this.ofo[lo]!.seq) lo--;
+      let hi = i;
+      while (hi + 1 < this.ofo.length && this.ofo[hi + 1]!.seq === seqAdd(this.ofo[hi]!.seq, this.ofo[hi]!.len)) hi++;
+      const left = this.ofo[lo]!.seq;
+      const right = seqAdd(this.ofo[hi]!.seq, this.ofo[hi]!.len);
+      let seen = false;
+      for (let k = firstSack; k < n; k++) {
+        if (out[k]!.left === left && out[k]!.right === right) seen = true;
+      }
+      if (seen) {
+        // Two anchors in one block: keep the more recent one only.
+        this.sackAnchors.splice(a, 1);
+        continue;
+      }
+      n = putBlock(out, n, left, right);
+      a++;
+    }
+    return n;
+  }
+
+  /** True when a D-SACK block waits for the next ACK. */
+  get hasDsack(): boolean {
+    return this.dsackPending;
+  }
+
+  /** Drops everything (abort): queued views are released for GC. */
+  purge(): void {
+    this.rq.length = 0;
+    this.headIdx = 0;
+    this.headFrag = 0;
+    this.headFragOff = 0;
+    this.queuedBytes = 0;
+    this.ofo.length = 0;
+    this.ofoBytes = 0;
+    this.sackAnchors.length = 0;
+    this.dsackPending = false;
+  }
+
+  private pushInOrder(seg: RxSegment): void {
+    this.rq.push(seg);
+    this.queuedBytes += seg.len;
+  }
+
+  private setDsack(left: number, right: number): void {
+    this.dsackPending = true;
+    this.dsackLeft = left;
+    this.dsackRight = right;
+  }
+
+  private noteSackAnchor(seq: number): void {
+    const a = this.sackAnchors;
+    for (let i = 0; i < a.length; i++) {
+      if (a[i] === seq) {
+        a.splice(i, 1);
+        break;
+      }
+    }
+    a.unshift(seq);
+    if (a.length > MAX_SACK_ANCHORS) a.length = MAX_SACK_ANCHORS;
+  }
+
+  /** Index of the ofo entry holding `seq`, or -1. */
+  private ofoIndexHolding(seq: number): number {
+    const i = this.ofoFirstEndingAfter(seq);
+    if (i < this.ofo.length && seqLe(this.ofo[i]!.seq, seq)) return i;
+    return -1;
+  }
+
+  /** Index of the first ofo entry whose end is after `seq` (binary search; ofo is sorted and disjoint). */
+  private ofoFirstEndingAfter(seq: number): number {
+    let lo = 0;
+    let hi = this.ofo.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      const e = this.ofo[mid]!;
+      if (seqLe(seqAdd(e.seq, e.len), seq)) lo = mid + 1;
+      else hi = mid;
+    }
+    return lo;
+  }
+
+  /**
+   * Queues the parts of [start, end) of `seg` not already in the ofo queue.
+   * Returns the bytes added. Records a D-SACK for the first overlap when the
+   * segment brought nothing new or overlapped only partly.
+   */
+  private insertOfo(seg: RxSegment, start: number, end: number): number {
+    let i = this.ofoFirstEndingAfter(start);
+    let cursor = start;
+    let added = 0;
+    let firstDupLeft = 0;
+    let firstDupRight = 0;
+    let dup = 0;
+    while (seqLt(cursor, end)) {
+      const e = i < this.ofo.length ? this.ofo[i]! : undefined;
+      if (e === undefined || seqLe(end, e.seq)) {
+        added += this.insertPiece(i, seg, cursor, end);
+        break;
+      }
+      if (seqLt(cursor, e.seq)) {
+        const eSeq = e.seq;
+        added += this.insertPiece(i, seg, cursor, eSeq);
+        // The piece may have been coalesced into e (moving e.seq) or spliced
+        // in before it: find the entry holding eSeq again.
+        i = this.ofoFirstEndingAfter(eSeq);
+        cursor = eSeq;
+        continue;
+      }
+      const eEnd = seqAdd(e.seq, e.len);
+      const overlapEnd = seqLt(end, eEnd) ? end : eEnd;
+      if (dup === 0) {
+        firstDupLeft = cursor;
+        firstDupRight = overlapEnd;
+      }
+      dup += seqDiff(overlapEnd, cursor);
+      cursor = overlapEnd;
+      i++;
+    }
+    if (dup > 0) {
+      // Only the first duplicate range of a segment is reported (RFC 2883 §4):
+      // a front overlap with the receive queue, if any, was recorded already.
+      if (this.lastDupBytes === 0) this.setDsack(firstDupLeft, firstDupRight);
+      this.lastDupBytes += dup;
+    }
+    this.ofoBytes += added;
+    return added;
+  }
+
+  /** Puts bytes [from, to) of `seg` at ofo index `i`, coalescing with neighbours whose flags match. Returns to - from. */
+  private insertPiece(i: number, seg: RxSegment, from: number, to: number): number {
+    const len = seqDiff(to, from);
+    const frags = sliceFrags(seg.frags, seqDiff(from, seg.seq), len);
+    this.lastOfoPieces++;
+    const prev = i > 0 ? this.ofo[i - 1]! : undefined;
+    const next = i < this.ofo.length ? this.ofo[i]! : undefined;
+    const joinsPrev = prev !== undefined && seqAdd(prev.seq, prev.len) === from && sameFlags(prev, seg);
+    const joinsNext = next !== undefined && next.seq === to && sameFlags(next, seg);
+    if (joinsPrev) {
+      for (let k = 0; k < frags.length; k++) prev.frags.push(frags[k]!);
+      prev.len += len;
+      this.lastOfoMerges++;
+      if (joinsNext) {
+        for (let k = 0; k < next.frags.length; k++) prev.frags.push(next.frags[k]!);
+        prev.len += next.len;
+        this.ofo.splice(i, 1);
+      }
+      return len;
+    }
+    if (joinsNext) {
+      for (let k = 0; k < next.frags.length; k++) frags.push(next.frags[k]!);
+      next.frags = frags;
+      next.seq = from;
+      next.len += len;
+      this.lastOfoMerges++;
+      return len;
+    }
+    this.ofo.splice(i, 0, { seq: from, len, frags, ddpPlaced: seg.ddpPlaced, ddpCrcOk: seg.ddpCrcOk });
+    return len;
+  }
+
+  /** Moves ofo entries that now start at rcv_nxt to the receive queue. */
+  private drainOfo(): void {
+    let k = 0;
+    while (k < this.ofo.length && this.ofo[k]!.seq === this.rcvNxt) {
+      const e = this.ofo[k]!;
+      this.pushInOrder(e);
+      this.ofoBytes -= e.len;
+      this.rcvNxt = seqAdd(e.seq, e.len);
+      k++;
+    }
+    if (k > 0) this.ofo.splice(0, k);
+  }
+
+  private walk(n: number, skip: number, out: RxChunk | undefined, commit: boolean): number {
+    if (out !== undefined) {
+      out.frags.length = 0;
+      out.len = 0;
+      out.seq = seqAdd(this.readSeq, skip);
+      out.ddpCrcOk = true;
+      out.ddpPlaced = false;
+    }
+    const avail = this.queuedBytes - skip;
+    if (n > avail) n = avail;
+    if (n <= 0) return 0;
+    const want = skip + n;
+    let e = this.headIdx;
+    let f = this.headFrag;
+    let off = this.headFragOff;
+    let pos = 0;
+    let lastSeg: RxSegment | undefined;
+    while (pos < want) {
+      const seg = this.rq[e]!;
+      if (f >= seg.frags.length) {
+        e++;
+        f = 0;
+        off = 0;
+        continue;
+      }
+      const frag = seg.frags[f]!;
+      const flen = fragLength(frag);
+      let take = flen - off;
+      if (take > want - pos) take = want - pos;
+      if (out !== undefined && pos + take > skip) {
+        const cs = skip > pos ? skip - pos : 0;
+        const from = off + cs;
+        const to = off + take;
+        out.frags.push(from === 0 && to === flen ? frag : narrowFrag(frag, from, to));
+        out.len += to - from;
+        if (lastSeg !== seg) {
+          lastSeg = seg;
+          if (!seg.ddpCrcOk) out.ddpCrcOk = false;
+          if (seg.ddpPlaced) out.ddpPlaced = true;
+        }
+      }
+      pos += take;
+      off += take;
+      if (off >= flen) {
+        f++;
+        off = 0;
+        if (f >= seg.frags.length) {
+          e++;
+          f = 0;
+        }
+      }
+    }
+    if (commit) {
+      for (let k = this.headIdx; k < e; k++) this.rq[k] = undefined;
+      this.headIdx = e;
+      this.headFrag = f;
+      this.headFragOff = off;
+      this.queuedBytes -= n;
+      if (this.queuedBytes === 0) {
+        this.rq.length = 0;
+        this.headIdx = 0;
+        this.headFrag = 0;
+        this.headFragOff = 0;
+      } else if (this.headIdx >= COMPACT_AFTER && this.headIdx * 2 >= this.rq.length) {
+        this.rq.splice(0, this.headIdx);
+        this.headIdx = 0;
+      }
+    }
+    return n;
+  }
+}
+
+function trimmed(seg: RxSegment, off: number, len: number): RxSegment {
+  return { seq: seqAdd(seg.seq, off), len, frags: sliceFrags(seg.frags, off, len), ddpPlaced: seg.ddpPlaced, ddpCrcOk: seg.ddpCrcOk };
+}
+
+function sameFlags(a: { ddpPlaced: boolean; ddpCrcOk: boolean }, b: { ddpPlaced: boolean; ddpCrcOk: boolean }): boolean {
+  return a.ddpPlaced === b.ddpPlaced && a.ddpCrcOk === b.ddpCrcOk;
+}
+
+function putBlock(out: SackBlockOut[], n: number, left: number, right: number): number {
+  const b = out[n];
+  if (b === undefined) out[n] = { left, right };
+  else {
+    b.left = left;
+    b.right = right;
+  }
+  return n + 1;
+}
