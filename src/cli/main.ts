@@ -5,6 +5,7 @@
  */
 import { Command, CommanderError } from 'commander';
 import { reportAndExit } from './user-error.js';
+import { registerTargetCommand } from './cmd-target.js';
 
 const program = new Command();
 program
@@ -18,6 +19,7 @@ program
 
 // Subcommands (one file each) register here.
 const registrations: Array<(p: Command) => void> = [];
+registrations.push(registerTargetCommand);
 
 for (const register of registrations) register(program);
 

@@ -1,0 +1,1063 @@
+/**
+ * One NVMe/TCP queue on one kernel TCP connection: the controller side of
+ * the transport state machine.
+ *
+ *   await-icreq ──ICReq──► await-connect ──Connect──► live ──► closing ──► closed
+ *        │                      │                      │          ▲
+ *        └──────── protocol error: C2HTermReq ─────────┴──────────┘
+ *
+ * Receive: the kernel's byte stream goes through the wire PduFramer; every
+ * PDU is checked against the queue's state and negotiated parameters and
+ * any violation gets a C2HTermReq with the transport's Fatal Error Status
+ * (and, for an invalid header field, FEI = the byte offset of that field),
+ * after which the connection is closed. Nothing a host sends can throw out
+ * of this class: other connections never notice.
+ *
+ * Commands: writes take their data in-capsule (up to the queue's in-capsule
+ * size) or by R2T/H2CData, at most MAXR2T+1 R2Ts outstanding per command,
+ * each asking for min(remaining, MAXH2CDATA) bytes. Completions of I/O
+ * queues go through the CompletionScheduler (order, interleave, delay); the
+ * admin queue answers in order at once.
+ *
+ * Transmit: a queue of small descriptors; read data is produced from the
+ * namespace only when its C2HData PDU is written, and writing stops while
+ * socket.write() reports a full buffer until 'drain', so a slow host costs
+ * descriptors, not megabytes. A PDU goes out as header (+HDGST+pad), a view
+ * of the data, and the DDGST, under cork: no copy of read data beyond the
+ * one that composes it from pattern and overlay.
+ */
+import type { Socket } from 'node:net';
+import { WireError } from '../wire/errors.js';
+import { NvmeIoOpcode, NvmeAdminOpcode, NVME_FABRICS_OPCODE, parseSqe, sglIsInCapsule, sglIsTransportData, type SglDescriptor } from '../wire/nvme-sqe.js';
+import { buildCqe, cqeWith } from '../wire/nvme-cqe.js';
+import { NvmeSc, type NvmeStatus } from '../wire/nvme-status.js';
+import {
+  NVMF_CNTLID_DYNAMIC,
+  NVMF_CONNECT_DATA_LEN,
+  NvmfConnectDataOffset,
+  NvmfConnectSqeOffset,
+  NvmfFctype,
+  connectInvalidParamDw0,
+  parseConnect,
+  parseConnectData,
+  parsePropertyGet,
+  parsePropertySet,
+  type NvmfConnectCommand,
+  type NvmfConnectData,
+} from '../wire/nvme-fabrics.js';
+import { NVME_IDENTIFY_DATA_LEN, parseIdentify } from '../wire/nvme-identify.js';
+import { parseReadWrite } from '../wire/nvme-io.js';
+import {
+  PduFlags,
+  PduType,
+  TermReqFes,
+  emitPdu,
+  pduTypeName,
+  type Pdu,
+  type PduEmitOptions,
+} from '../wire/nvme-tcp-pdu.js';
+import { PduFramer, type FramedPdu } from '../wire/pdu-framer.js';
+import { NSID, type AssociationMember, type Controller, type Subsystem } from './controller.js';
+import { inCapsuleLimit, maxTransferBytes, digestAllows } from './options.js';
+import { CompletionScheduler, Prng, type Completion } from './scheduler.js';
+import type { QueueStats } from './stats.js';
+
+export type QueueState = 'await-icreq' | 'await-connect' | 'live' | 'closing' | 'closed';
+
+/** Connect CATTR bit 2: the host disables SQ flow control (no SQHD updates needed). */
+const CATTR_DISABLE_SQ_FLOW_CONTROL = 0x04;
+/** Reserved TTAG value never handed out. */
+const TTAG_LIMIT = 0xffff;
+/** How long a closing connection waits for the host to close before it is destroyed. */
+const CLOSE_GRACE_MS = 2000;
+/** A TermReq echoes at most this much of the offending PDU header. */
+const TERM_REQ_ECHO_MAX = 128;
+
+// Byte offsets inside PDU headers that FEI points at (NVMe/TCP: FEI = offset of the bad field).
+const FEI_TYPE = 0;
+const FEI_FLAGS = 1;
+const FEI_HLEN = 2;
+const FEI_PDO = 3;
+const FEI_PLEN = 4;
+const FEI_IC_PFV = 8;
+const FEI_IC_HPDA = 10;
+const FEI_CAPSULE_CID = 8 + 2;
+const FEI_XFER_CCCID = 8;
+const FEI_XFER_TTAG = 10;
+const FEI_XFER_DATAO = 12;
+const FEI_XFER_DATAL = 16;
+
+/** Bytes a completion sends as C2HData, produced on demand. */
+interface C2HSource {
+  readonly lenBytes: number;
+  /** Bytes [off, off + len) of the transfer: a fresh buffer or a view. */
+  chunk(off: number, len: number): Buffer;
+}
+
+/** A command between its capsule and its completion. */
+interface Command {
+  readonly cid: number;
+  readonly opcode: number;
+  readonly isIo: boolean;
+  /** Write data being gathered from H2CData PDUs. */
+  buf: Buffer | undefined;
+  dataLen: number;
+  received: number;
+  r2tIssued: number;
+  r2tOutstanding: number;
+  ddgstFailed: boolean;
+  onData: ((cmd: Command, data: Buffer) => void) | undefined;
+  /** A held Asynchronous Event Request never completes. */
+  held: boolean;
+}
+
+interface R2TSlot {
+  readonly cmd: Command;
+  readonly ttag: number;
+  readonly r2to: number;
+  readonly r2tl: number;
+  received: number;
+}
+
+/** A completion: optional C2HData, then a CapsuleResp unless the last C2HData carries SUCCESS. */
+interface Reply extends Completion {
+  readonly cmd: Command;
+  readonly status: NvmeStatus;
+  readonly dnr: boolean;
+  readonly dw0: number;
+  readonly dw1: number;
+  readonly c2h: C2HSource | undefined;
+  readonly c2hPdus: number;
+  readonly c2hPduBytes: number;
+  readonly success: boolean;
+  readonly parts: number;
+}
+
+type TxItem =
+  | { readonly kind: 'pdu'; readonly pdu: Pdu }
+  | { readonly kind: 'c2h'; readonly reply: Reply; readonly datao: number; readonly datal: number; readonly last: boolean }
+  | { readonly kind: 'end' };
+
+interface ReplyFields {
+  readonly status?: NvmeStatus;
+  readonly dnr?: boolean;
+  readonly dw0?: number;
+  readonly dw1?: number;
+  readonly c2h?: C2HSource;
+}
+
+function statusOnly(status: NvmeStatus, dnr = true): ReplyFields {
+  return { status, dnr };
+}
+
+function fragsLength(frags: readonly Buffer[]): number {
+  let n = 0;
+  for (const f of frags) n += f.length;
+  return n;
+}
+
+function copyFrags(frags: readonly Buffer[], out: Buffer, at: number): void {
+  let pos = at;
+  for (const f of frags) {
+    out.set(f, pos);
+    pos += f.length;
+  }
+}
+
+function bufferSource(buf: Buffer): C2HSource {
+  return { lenBytes: buf.length, chunk: (off, len) => buf.subarray(off, off + len) };
+}
+
+export class QueueConnection implements AssociationMember {
+  state: QueueState = 'await-icreq';
+  qid = -1;
+  ctrl: Controller | undefined;
+
+  // Negotiated in ICReq/ICResp.
+  private hdgst = false;
+  private ddgst = false;
+  private hpda = 0;
+  private maxr2t = 0;
+  // Set by Connect.
+  private qsize = 1;
+  private sqHead = 0;
+  private sqFlowDisabled = false;
+
+  private readonly framer: PduFramer;
+  private readonly commands = new Map<number, Command>();
+  private readonly r2ts = new Map<number, R2TSlot>();
+  private nextTtag = 0;
+  /** Stream offset where the next PDU starts: where a header the framer refuses begins. */
+  private nextPduStart = 0;
+  private scheduler: CompletionScheduler<Reply> | undefined;
+
+  private tx: Array<TxItem | undefined> = [];
+  private txHead = 0;
+  private waitingDrain = false;
+  private pumpScheduled = false;
+  private closeTimer: NodeJS.Timeout | undefined;
+  private readonly tag: string;
+
+  constructor(
+    private readonly socket: Socket,
+    private readonly subsys: Subsystem,
+    readonly stats: QueueStats,
+    private readonly onClosed: (c: QueueConnection) => void,
+  ) {
+    const o = subsys.options;
+    this.tag = `conn ${stats.conn} ${stats.remote}`;
+    // The largest PDU a host may legitimately send, plus room for header, digests and padding.
+    const maxData = Math.max(inCapsuleLimit(o, 0), o.inCapsuleBytes, o.maxH2CDataBytes);
+    this.framer = new PduFramer((p) => this.onPdu(p), { verifyDigests: true, pda: o.cpda, maxPlen: maxData + 256 });
+    socket.setNoDelay(true);
+    socket.on('data', (chunk: Buffer) => this.onData(chunk));
+    socket.on('error', (e: Error) => {
+      if (this.state !== 'closing' && this.state !== 'closed') this.subsys.log(`${this.tag}: socket error: ${e.message}`);
+    });
+    socket.on('end', () => {
+      if (this.stats.closedBy === 'open') this.stats.closedBy = 'host';
+    });
+    socket.on('close', () => this.cleanup());
+  }
+
+  // ------------------------------------------------------------ receive
+
+  private onData(chunk: Buffer): void {
+    if (this.state === 'closing' || this.state === 'closed') return;
+    this.stats.bytesRx += chunk.length;
+    const before = this.framer.streamOffset;
+    try {
+      this.framer.push(chunk);
+    } catch (e) {
+      this.onFramerError(e, chunk, before);
+    }
+    this.schedulePump();
+  }
+
+  /** A header the framer refused: map the WireError onto FES/FEI. */
+  private onFramerError(e: unknown, chunk: Buffer, chunkStart: number): void {
+    if (this.state === 'closing' || this.state === 'closed') return;
+    if (!(e instanceof WireError)) {
+      this.internalError(e);
+      return;
+    }
+    // Echo the offending header when it starts in this chunk (it nearly always does).
+    const at = this.nextPduStart - chunkStart;
+    let echo: Buffer = Buffer.alloc(0);
+    if (at >= 0 && at < chunk.length) {
+      const hlen = at + 2 < chunk.length ? (chunk[at + 2] as number) : 8;
+      echo = chunk.subarray(at, at + Math.min(TERM_REQ_ECHO_MAX, Math.max(8, hlen), chunk.length - at));
+    }
+    const field = e.detail.field;
+    let fes: number = TermReqFes.InvalidHeaderField;
+    let fei = FEI_TYPE;
+    if (e.code === 'PDU_TOO_LARGE') {
+      fes = TermReqFes.DataLimitExceeded;
+      fei = 0;
+    } else if (field === 'flags') fei = FEI_FLAGS;
+    else if (field === 'hlen') fei = FEI_HLEN;
+    else if (field === 'pdo') fei = FEI_PDO;
+    else if (field === 'plen') fei = FEI_PLEN;
+    else if (field === 'datal') fei = FEI_XFER_DATAL;
+    else if (field === 'hpda') fei = FEI_IC_HPDA;
+    this.fatal(fes, fei, echo, e.message);
+  }
+
+  private onPdu(f: FramedPdu): void {
+    if (this.state === 'closing' || this.state === 'closed') return;
+    this.stats.pdusRx++;
+    this.nextPduStart = f.streamOffset + f.layout.plen;
+    try {
+      this.dispatch(f);
+    } catch (e) {
+      this.internalError(e);
+    }
+  }
+
+  private dispatch(f: FramedPdu): void {
+    const pdu = f.pdu;
+    if (f.hdgstStatus === 'mismatch') {
+      this.stats.headerDigestErrors++;
+      this.fatal(TermReqFes.HeaderDigestError, 0, f.headerBytes, `${pduTypeName(pdu.type)} header digest mismatch`);
+      return;
+    }
+    switch (pdu.type) {
+      case PduType.ICReq:
+        if (this.state !== 'await-icreq') {
+          this.fatal(TermReqFes.PduSequenceError, 0, f.headerBytes, 'ICReq after connection initialization');
+          return;
+        }
+        this.onICReq(f, pdu.pfv, pdu.hpda, pdu.hdgstEnable, pdu.ddgstEnable, pdu.maxr2t);
+        return;
+      case PduType.H2CTermReq:
+        this.stats.h2cTermReqsReceived++;
+        this.subsys.log(`${this.tag}: host sent H2CTermReq FES ${pdu.fes} FEI ${pdu.fei}; closing`);
+        this.stats.closedBy = 'host';
+        this.beginClose();
+        return;
+      case PduType.CapsuleCmd:
+      case PduType.H2CData:
+        if (this.state === 'await-icreq') {
+          this.fatal(TermReqFes.PduSequenceError, 0, f.headerBytes, `${pduTypeName(pdu.type)} before ICReq`);
+          return;
+        }
+        if (!this.checkDigestFlags(f)) return;
+        if (pdu.type === PduType.CapsuleCmd) this.onCapsule(f, pdu.sqe, pdu.data);
+        else this.onH2CData(f, pdu.cccid, pdu.ttag, pdu.datao, pdu.datal, pdu.data);
+        return;
+      case PduType.ICResp:
+      case PduType.C2HTermReq:
+      case PduType.CapsuleResp:
+      case PduType.C2HData:
+      case PduType.R2T:
+        // Controller-to-host types are not valid from a host.
+        this.fatal(TermReqFes.InvalidHeaderField, FEI_TYPE, f.headerBytes, `host sent ${pduTypeName(pdu.type)}`);
+        return;
+      default: {
+        const unreachable: never = pdu;
+        throw new Error(`unhandled PDU ${String(unreachable)}`);
+      }
+    }
+  }
+
+  /** HDGSTF/DDGSTF must match what ICReq/ICResp negotiated. */
+  private checkDigestFlags(f: FramedPdu): boolean {
+    const hasH = (f.layout.flags & PduFlags.HDGSTF) !== 0;
+    const hasD = (f.layout.flags & PduFlags.DDGSTF) !== 0;
+    const wantD = this.ddgst && f.layout.dataLength > 0;
+    if (hasH !== this.hdgst || hasD !== wantD) {
+      this.fatal(
+        TermReqFes.InvalidHeaderField,
+        FEI_FLAGS,
+        f.headerBytes,
+        `${pduTypeName(f.pdu.type)} digest flags 0x${f.layout.flags.toString(16)} disagree with negotiated hdgst=${this.hdgst} ddgst=${this.ddgst}`,
+      );
+      return false;
+    }
+    return true;
+  }
+
+  private onICReq(f: FramedPdu, pfv: number, hpda: number, hdgst: boolean, ddgst: boolean, maxr2t: number): void {
+    if (pfv !== 0) {
+      this.fatal(TermReqFes.UnsupportedParameter, FEI_IC_PFV, f.headerBytes, `ICReq PFV ${pfv} (only 0 supported)`);
+      return;
+    }
+    const o = this.subsys.options;
+    this.hpda = hpda;
+    this.maxr2t = maxr2t;
+    this.hdgst = hdgst && digestAllows(o, 'header');
+    this.ddgst = ddgst && digestAllows(o, 'data');
+    this.state = 'await-connect';
+    this.pushPdu({
+      type: PduType.ICResp,
+      pfv: 0,
+      cpda: o.cpda,
+      hdgstEnable: this.hdgst,
+      ddgstEnable: this.ddgst,
+      maxh2cdata: o.maxH2CDataBytes,
+    });
+  }
+
+  private onCapsule(f: FramedPdu, sqeBytes: Buffer, data: readonly Buffer[]): void {
+    const sqe = parseSqe(sqeBytes);
+    this.stats.commands++;
+    if (this.commands.has(sqe.cid)) {
+      this.fatal(TermReqFes.InvalidHeaderField, FEI_CAPSULE_CID, f.headerBytes, `CID ${sqe.cid} is already outstanding`);
+      return;
+    }
+    const dataLen = fragsLength(data);
+    this.stats.inCapsuleBytes += dataLen;
+    const isIo = this.qid > 0;
+    const cmd: Command = {
+      cid: sqe.cid,
+      opcode: sqe.opcode,
+      isIo,
+      buf: undefined,
+      dataLen: 0,
+      received: 0,
+      r2tIssued: 0,
+      r2tOutstanding: 0,
+      ddgstFailed: f.ddgstStatus === 'mismatch',
+      onData: undefined,
+      held: false,
+    };
+    this.commands.set(cmd.cid, cmd);
+    if (this.qsize > 0) this.sqHead = (this.sqHead + 1) % this.qsize;
+
+    // In-capsule data the command did not describe is data past its length.
+    if (dataLen > 0 && (!sglIsInCapsule(sqe.dptr) || dataLen > sqe.dptr.length)) {
+      this.fatal(
+        TermReqFes.DataOutOfRange,
+        0,
+        f.headerBytes,
+        `CID ${sqe.cid}: ${dataLen} bytes of in-capsule data, SGL describes ${sglIsInCapsule(sqe.dptr) ? sqe.dptr.length : 0}`,
+      );
+      return;
+    }
+    if (cmd.ddgstFailed) {
+      this.stats.dataDigestErrors++;
+      this.subsys.log(`${this.tag}: CID ${cmd.cid} in-capsule data digest error: Transient Transport Error`);
+    }
+
+    if (this.state === 'await-connect') {
+      if (sqe.opcode === NVME_FABRICS_OPCODE && (sqe.nsid & 0xff) === NvmfFctype.CONNECT) {
+        this.onConnect(cmd, sqeBytes, data, dataLen);
+      } else {
+        this.complete(cmd, statusOnly(NvmeSc.CMD_SEQ_ERROR));
+      }
+      return;
+    }
+    if (isIo) this.onIoCommand(cmd, sqeBytes, data, dataLen);
+    else this.onAdminCommand(cmd, sqeBytes);
+  }
+
+  /**
+   * Gets a command's host-to-controller data: from the capsule, or by R2T.
+   * Calls `then` with the whole data once it is in (and not if the command
+   * failed on the way, e.g. a data digest error, which completes it).
+   */
+  private acquireData(
+    cmd: Command,
+    sgl: SglDescriptor,
+    data: readonly Buffer[],
+    dataLen: number,
+    expectedLen: number,
+    then: (cmd: Command, data: Buffer) => void,
+  ): void {
+    if (sgl.length !== expectedLen) {
+      this.complete(cmd, statusOnly(NvmeSc.SGL_INVALID_DATA));
+      return;
+    }
+    if (sglIsInCapsule(sgl)) {
+      if (sgl.addr !== 0n) {
+        this.complete(cmd, statusOnly(NvmeSc.SGL_INVALID_OFFSET));
+        return;
+      }
+      if (sgl.length > inCapsuleLimit(this.subsys.options, this.qid < 0 ? 0 : this.qid) || dataLen !== sgl.length) {
+        this.complete(cmd, statusOnly(NvmeSc.SGL_INVALID_DATA));
+        return;
+      }
+      if (cmd.ddgstFailed) {
+        this.complete(cmd, statusOnly(NvmeSc.TRANSIENT_TR_ERR, false));
+        return;
+      }
+      const buf = data.length === 1 ? (data[0] as Buffer) : Buffer.concat(data as Buffer[], dataLen);
+      then(cmd, buf);
+      return;
+    }
+    if (!sglIsTransportData(sgl)) {
+      this.complete(cmd, statusOnly(NvmeSc.SGL_INVALID_TYPE));
+      return;
+    }
+    if (expectedLen === 0) {
+      then(cmd, Buffer.alloc(0));
+      return;
+    }
+    cmd.buf = Buffer.allocUnsafe(expectedLen);
+    cmd.dataLen = expectedLen;
+    cmd.onData = then;
+    this.issueR2Ts(cmd);
+  }
+
+  /** Keeps up to MAXR2T+1 R2Ts outstanding for the command. */
+  private issueR2Ts(cmd: Command): void {
+    const o = this.subsys.options;
+    while (cmd.r2tOutstanding < this.maxr2t + 1 && cmd.r2tIssued < cmd.dataLen) {
+      const ttag = this.allocTtag();
+      if (ttag === undefined) break; // every tag in use: the next completed R2T frees one
+      const r2tl = Math.min(cmd.dataLen - cmd.r2tIssued, o.maxH2CDataBytes);
+      const slot: R2TSlot = { cmd, ttag, r2to: cmd.r2tIssued, r2tl, received: 0 };
+      this.r2ts.set(ttag, slot);
+      cmd.r2tIssued += r2tl;
+      cmd.r2tOutstanding++;
+      this.stats.r2tPdus++;
+      this.pushPdu({ type: PduType.R2T, cccid: cmd.cid, ttag, r2to: slot.r2to, r2tl });
+    }
+  }
+
+  private allocTtag(): number | undefined {
+    for (let i = 0; i < TTAG_LIMIT; i++) {
+      const t = this.nextTtag;
+      this.nextTtag = (t + 1) % TTAG_LIMIT;
+      if (!this.r2ts.has(t)) return t;
+    }
+    return undefined;
+  }
+
+  private onH2CData(f: FramedPdu, cccid: number, ttag: number, datao: number, datal: number, data: readonly Buffer[]): void {
+    this.stats.h2cDataPdus++;
+    if (this.state !== 'live' && this.state !== 'await-connect') return;
+    const slot = this.r2ts.get(ttag);
+    if (!slot) {
+      this.fatal(TermReqFes.InvalidHeaderField, FEI_XFER_TTAG, f.headerBytes, `H2CData with unknown TTAG ${ttag}`);
+      return;
+    }
+    if (slot.cmd.cid !== cccid) {
+      this.fatal(TermReqFes.InvalidHeaderField, FEI_XFER_CCCID, f.headerBytes, `H2CData CCCID ${cccid} but TTAG ${ttag} belongs to CID ${slot.cmd.cid}`);
+      return;
+    }
+    if (datal === 0) {
+      this.fatal(TermReqFes.InvalidHeaderField, FEI_XFER_DATAL, f.headerBytes, 'H2CData with DATAL 0');
+      return;
+    }
+    if (datal > this.subsys.options.maxH2CDataBytes) {
+      this.fatal(TermReqFes.DataLimitExceeded, 0, f.headerBytes, `H2CData DATAL ${datal} above MAXH2CDATA ${this.subsys.options.maxH2CDataBytes}`);
+      return;
+    }
+    if (datao < slot.r2to || datao + datal > slot.r2to + slot.r2tl) {
+      this.fatal(
+        TermReqFes.DataOutOfRange,
+        0,
+        f.headerBytes,
+        `H2CData [${datao}, +${datal}) outside R2T [${slot.r2to}, +${slot.r2tl}) of CID ${cccid}`,
+      );
+      return;
+    }
+    const expected = slot.r2to + slot.received;
+    if (datao !== expected) {
+      this.fatal(TermReqFes.InvalidHeaderField, FEI_XFER_DATAO, f.headerBytes, `H2CData DATAO ${datao}, expected ${expected}`);
+      return;
+    }
+    const cmd = slot.cmd;
+    const buf = cmd.buf;
+    if (!buf) throw new Error(`CID ${cmd.cid} has an R2T but no buffer`);
+    copyFrags(data, buf, datao);
+    if (f.ddgstStatus === 'mismatch') {
+      if (!cmd.ddgstFailed) this.subsys.log(`${this.tag}: CID ${cmd.cid} H2CData data digest error: Transient Transport Error`);
+      cmd.ddgstFailed = true;
+      this.stats.dataDigestErrors++;
+    }
+    slot.received += datal;
+    if (slot.received < slot.r2tl) return;
+    this.r2ts.delete(ttag);
+    cmd.r2tOutstanding--;
+    cmd.received += slot.r2tl;
+    if (cmd.received < cmd.dataLen) {
+      this.issueR2Ts(cmd);
+      return;
+    }
+    const then = cmd.onData;
+    cmd.onData = undefined;
+    cmd.buf = undefined;
+    // A data digest error is not fatal to the connection: the command fails
+    // with Transient Transport Error (NVMe/TCP; SPDK's target does this).
+    if (cmd.ddgstFailed) this.complete(cmd, statusOnly(NvmeSc.TRANSIENT_TR_ERR, false));
+    else if (then) then(cmd, buf);
+  }
+
+  // ------------------------------------------------------------ commands
+
+  private onConnect(cmd: Command, sqeBytes: Buffer, data: readonly Buffer[], dataLen: number): void {
+    let c: NvmfConnectCommand;
+    try {
+      c = parseConnect(sqeBytes);
+    } catch {
+      this.complete(cmd, statusOnly(NvmeSc.INVALID_FIELD));
+      return;
+    }
+    this.acquireData(cmd, c.dptr, data, dataLen, NVMF_CONNECT_DATA_LEN, (_cmd, buf) => this.onConnectData(cmd, c, buf));
+  }
+
+  private onConnectData(cmd: Command, c: NvmfConnectCommand, buf: Buffer): void {
+    const o = this.subsys.options;
+    const invalid = (inData: boolean, ipo: number): void =>
+      this.complete(cmd, { status: NvmeSc.CONNECT_INVALID_PARAM, dnr: true, dw0: connectInvalidParamDw0({ inData, ipo }) });
+    if (c.recfmt !== 0) {
+      this.complete(cmd, statusOnly(NvmeSc.CONNECT_FORMAT));
+      return;
+    }
+    let d: NvmfConnectData;
+    try {
+      d = parseConnectData(buf);
+    } catch (e) {
+      const field = e instanceof WireError ? e.detail.field : undefined;
+      invalid(true, field === 'hostnqn' ? NvmfConnectDataOffset.HOSTNQN : NvmfConnectDataOffset.SUBNQN);
+      return;
+    }
+    if (d.subnqn !== this.subsys.nqn) {
+      this.subsys.log(`${this.tag}: Connect to unknown subsystem '${d.subnqn}'`);
+      invalid(true, NvmfConnectDataOffset.SUBNQN);
+      return;
+    }
+    if (c.sqsize === 0 || c.sqsize > o.maxQueueSize - 1) {
+      invalid(false, NvmfConnectSqeOffset.SQSIZE);
+      return;
+    }
+    let ctrl: Controller | undefined;
+    if (c.qid === 0) {
+      if (d.cntlid !== NVMF_CNTLID_DYNAMIC) {
+        invalid(true, NvmfConnectDataOffset.CNTLID);
+        return;
+      }
+      ctrl = this.subsys.createController(d.hostnqn, d.hostid, c.kato);
+      if (!ctrl) {
+        this.complete(cmd, statusOnly(NvmeSc.CONNECT_CTRL_BUSY));
+        return;
+      }
+    } else {
+      if (c.qid > o.maxIoQueues) {
+        invalid(false, NvmfConnectSqeOffset.QID);
+        return;
+      }
+      ctrl = this.subsys.controllers.get(d.cntlid);
+      if (!ctrl || ctrl.hostNqn !== d.hostnqn || !ctrl.hostId.equals(d.hostid)) {
+        invalid(true, NvmfConnectDataOffset.CNTLID);
+        return;
+      }
+      if (ctrl.hasQueue(c.qid)) {
+        this.complete(cmd, statusOnly(NvmeSc.CMD_SEQ_ERROR));
+        return;
+      }
+    }
+    this.ctrl = ctrl;
+    this.qid = c.qid;
+    this.qsize = c.sqsize + 1;
+    this.sqHead = 1 % this.qsize;
+    this.sqFlowDisabled = (c.cattr & CATTR_DISABLE_SQ_FLOW_CONTROL) !== 0;
+    this.stats.qid = c.qid;
+    this.stats.cntlid = ctrl.cntlid;
+    ctrl.attach(this);
+    if (c.qid > 0) {
+      this.scheduler = new CompletionScheduler<Reply>(
+        { order: o.order, interleave: o.interleave, batchMax: o.batchMax, delayUs: o.delayUs },
+        Prng.derive(o.seed, ctrl.cntlid, c.qid),
+        (r, p) => this.emitPart(r, p),
+      );
+    }
+    this.state = 'live';
+    this.subsys.log(
+      `${this.tag}: qid ${c.qid} cntlid ${ctrl.cntlid} connected (host ${d.hostnqn}, sqsize ${c.sqsize}` +
+        `${this.hdgst ? ', hdgst' : ''}${this.ddgst ? ', ddgst' : ''}${this.sqFlowDisabled ? ', no SQ flow control' : ''})`,
+    );
+    this.complete(cmd, { dw0: ctrl.cntlid });
+  }
+
+  private onAdminCommand(cmd: Command, sqeBytes: Buffer): void {
+    const ctrl = this.ctrl;
+    if (!ctrl) throw new Error('live admin queue without a controller');
+    this.stats.adminCommands++;
+    // Every admin command counts as host activity for keep-alive (NVMe 1.4 traffic-based keep alive).
+    ctrl.keepAlive();
+    const sqe = parseSqe(sqeBytes);
+    if (sqe.opcode === NVME_FABRICS_OPCODE) {
+      const fctype = sqe.nsid & 0xff;
+      if (fctype === NvmfFctype.PROPERTY_GET) {
+        let g;
+        try {
+          g = parsePropertyGet(sqeBytes);
+        } catch {
+          this.complete(cmd, statusOnly(NvmeSc.INVALID_FIELD));
+          return;
+        }
+        const r = ctrl.propertyGet(g.offset, g.size);
+        this.complete(cmd, {
+          status: r.status,
+          dnr: r.dnr,
+          dw0: Number(r.value & 0xffff_ffffn),
+          dw1: Number(r.value >> 32n),
+        });
+      } else if (fctype === NvmfFctype.PROPERTY_SET) {
+        let s;
+        try {
+          s = parsePropertySet(sqeBytes);
+        } catch {
+          this.complete(cmd, statusOnly(NvmeSc.INVALID_FIELD));
+          return;
+        }
+        const r = ctrl.propertySet(s.offset, s.size, s.value);
+        this.complete(cmd, { status: r.status, dnr: r.dnr });
+      } else if (fctype === NvmfFctype.CONNECT) {
+        this.complete(cmd, statusOnly(NvmeSc.CMD_SEQ_ERROR));
+      } else {
+        this.complete(cmd, statusOnly(NvmeSc.INVALID_OPCODE));
+      }
+      return;
+    }
+    if (!ctrl.ready) {
+      this.complete(cmd, statusOnly(NvmeSc.CMD_SEQ_ERROR));
+      return;
+    }
+    switch (sqe.opcode) {
+      case NvmeAdminOpcode.IDENTIFY: {
+        const id = parseIdentify(sqeBytes);
+        if (!sglIsTransportData(id.dptr) || id.dptr.length !== NVME_IDENTIFY_DATA_LEN) {
+          this.complete(cmd, statusOnly(NvmeSc.SGL_INVALID_DATA));
+          return;
+        }
+        const r = ctrl.identify(id.cns, id.nsid);
+        this.complete(cmd, r.data ? { c2h: bufferSource(r.data) } : { status: r.status, dnr: r.dnr });
+        return;
+      }
+      case NvmeAdminOpcode.KEEP_ALIVE:
+        this.complete(cmd, ctrl.katoMs === 0 ? statusOnly(NvmeSc.KA_TIMEOUT_INVALID) : {});
+        return;
+      case NvmeAdminOpcode.SET_FEATURES:
+      case NvmeAdminOpcode.GET_FEATURES:
+        this.complete(cmd, this.features(ctrl, sqe.opcode === NvmeAdminOpcode.SET_FEATURES, sqe.cdw10 & 0xff));
+        return;
+      case NvmeAdminOpcode.ASYNC_EVENT:
+        // Held until the association ends, as a controller with nothing to report does.
+        cmd.held = true;
+        return;
+      case NvmeAdminOpcode.GET_LOG_PAGE: {
+        // NUMD (0's based dwords) = NUMDU:NUMDL; every log page reads as zeros.
+        const numd = (((sqe.cdw11 & 0xffff) << 16) | (sqe.cdw10 >>> 16)) + 1;
+        const len = numd * 4;
+        if (!sglIsTransportData(sqe.dptr) || sqe.dptr.length !== len || len > 1024 * 1024) {
+          this.complete(cmd, statusOnly(NvmeSc.SGL_INVALID_DATA));
+          return;
+        }
+        this.complete(cmd, { c2h: bufferSource(Buffer.alloc(len)) });
+        return;
+      }
+      default:
+        this.complete(cmd, statusOnly(NvmeSc.INVALID_OPCODE));
+    }
+  }
+
+  /** Set/Get Features for the few a host sends during bring-up. */
+  private features(ctrl: Controller, set: boolean, fid: number): ReplyFields {
+    const FID_NUM_QUEUES = 0x07;
+    const FID_ASYNC_EVENT_CONFIG = 0x0b;
+    const FID_KATO = 0x0f;
+    const n = this.subsys.options.maxIoQueues - 1;
+    switch (fid) {
+      case FID_NUM_QUEUES:
+        // NSQA/NCQA, 0's based: what the controller allows whatever was asked.
+        return { dw0: ((n << 16) | n) >>> 0 };
+      case FID_ASYNC_EVENT_CONFIG:
+        return {};
+      case FID_KATO:
+        return set ? {} : { dw0: ctrl.katoMs };
+      default:
+        return statusOnly(NvmeSc.INVALID_FIELD);
+    }
+  }
+
+  private onIoCommand(cmd: Command, sqeBytes: Buffer, data: readonly Buffer[], dataLen: number): void {
+    const ctrl = this.ctrl;
+    if (!ctrl) throw new Error('live I/O queue without a controller');
+    if (cmd.opcode === NVME_FABRICS_OPCODE) {
+      const fctype = sqeBytes[4];
+      this.complete(cmd, statusOnly(fctype === NvmfFctype.CONNECT ? NvmeSc.CMD_SEQ_ERROR : NvmeSc.INVALID_OPCODE));
+      return;
+    }
+    if (!ctrl.ready) {
+      this.complete(cmd, statusOnly(NvmeSc.CMD_SEQ_ERROR));
+      return;
+    }
+    const store = this.subsys.store;
+    switch (cmd.opcode) {
+      case NvmeIoOpcode.READ:
+      case NvmeIoOpcode.WRITE: {
+        let rw;
+        try {
+          rw = parseReadWrite(sqeBytes);
+        } catch {
+          this.complete(cmd, statusOnly(NvmeSc.LBA_RANGE));
+          return;
+        }
+        if (rw.nsid !== NSID) {
+          this.complete(cmd, statusOnly(NvmeSc.INVALID_NS));
+          return;
+        }
+        const blocks = rw.nlb + 1;
+        const len = blocks * store.lbaSize;
+        if (rw.slba + blocks > store.nlb) {
+          this.complete(cmd, statusOnly(NvmeSc.LBA_RANGE));
+          return;
+        }
+        if (len > maxTransferBytes(this.subsys.options)) {
+          this.complete(cmd, statusOnly(NvmeSc.INVALID_FIELD));
+          return;
+        }
+        const byteOffset = rw.slba * store.lbaSize;
+        if (rw.kind === 'read') {
+          this.stats.reads++;
+          if (!sglIsTransportData(rw.dptr)) {
+            this.complete(cmd, statusOnly(NvmeSc.SGL_INVALID_TYPE));
+            return;
+          }
+          if (rw.dptr.length !== len) {
+            this.complete(cmd, statusOnly(NvmeSc.SGL_INVALID_DATA));
+            return;
+          }
+          this.complete(cmd, {
+            c2h: {
+              lenBytes: len,
+              chunk: (off, n) => {
+                const b = Buffer.allocUnsafe(n);
+                store.read(byteOffset + off, b);
+                return b;
+              },
+            },
+          });
+          return;
+        }
+        this.stats.writes++;
+        this.acquireData(cmd, rw.dptr, data, dataLen, len, (_c, buf) => {
+          store.write(byteOffset, buf);
+          this.stats.writeBytes += buf.length;
+          this.complete(cmd, {});
+        });
+        return;
+      }
+      case NvmeIoOpcode.FLUSH: {
+        this.stats.flushes++;
+        const nsid = sqeBytes.readUInt32LE(4);
+        if (nsid !== NSID && nsid !== 0xffffffff) {
+          this.complete(cmd, statusOnly(NvmeSc.INVALID_NS));
+          return;
+        }
+        store.flush();
+        this.complete(cmd, {});
+        return;
+      }
+      default:
+        this.complete(cmd, statusOnly(NvmeSc.INVALID_OPCODE));
+    }
+  }
+
+  // ----------------------------------------------------------- completion
+
+  private complete(cmd: Command, r: ReplyFields): void {
+    if (this.state === 'closing' || this.state === 'closed') return;
+    const o = this.subsys.options;
+    const status = r.status ?? NvmeSc.SUCCESS;
+    // Data goes back only for a successful command.
+    const c2h = status === NvmeSc.SUCCESS ? r.c2h : undefined;
+    const pduBytes = c2h ? (cmd.isIo && o.c2hSizeBytes > 0 ? o.c2hSizeBytes : c2h.lenBytes) : 0;
+    const c2hPdus = c2h && c2h.lenBytes > 0 ? Math.ceil(c2h.lenBytes / pduBytes) : 0;
+    // SUCCESS replaces the CapsuleResp only where the host disabled SQ flow
+    // control (NVMe/TCP: SQHD updates would otherwise be lost), and only
+    // when the CQE would say nothing but "success".
+    const success =
+      c2hPdus > 0 && o.c2hSuccess && this.sqFlowDisabled && (r.dw0 ?? 0) === 0 && (r.dw1 ?? 0) === 0;
+    const reply: Reply = {
+      cmd,
+      status,
+      dnr: status === NvmeSc.SUCCESS ? false : (r.dnr ?? true),
+      dw0: r.dw0 ?? 0,
+      dw1: r.dw1 ?? 0,
+      c2h,
+      c2hPdus,
+      c2hPduBytes: pduBytes,
+      success,
+      parts: c2hPdus + (success ? 0 : 1),
+    };
+    if (status !== NvmeSc.SUCCESS) this.stats.errorCompletions++;
+    if (this.scheduler) this.scheduler.submit(reply);
+    else for (let p = 0; p < reply.parts; p++) this.emitPart(reply, p);
+    this.schedulePump();
+  }
+
+  /** Turns part `p` of a reply into a transmit item (the scheduler decides the order). */
+  private emitPart(r: Reply, p: number): void {
+    if (this.state === 'closing' || this.state === 'closed') return;
+    const last = p === r.parts - 1;
+    if (p < r.c2hPdus && r.c2h) {
+      const datao = p * r.c2hPduBytes;
+      const datal = Math.min(r.c2hPduBytes, r.c2h.lenBytes - datao);
+      this.pushTx({ kind: 'c2h', reply: r, datao, datal, last: p === r.c2hPdus - 1 });
+    } else {
+      const cqe = buildCqe(
+        cqeWith({
+          cid: r.cmd.cid,
+          sqId: this.qid < 0 ? 0 : this.qid,
+          sqHead: this.sqFlowDisabled ? 0 : this.sqHead,
+          status: r.status,
+          dnr: r.dnr,
+          dw0: r.dw0 >>> 0,
+          dw1: r.dw1 >>> 0,
+        }),
+      );
+      this.pushPdu({ type: PduType.CapsuleResp, cqe });
+    }
+    if (last) {
+      this.commands.delete(r.cmd.cid);
+      if (r.success) this.stats.successFlagCompletions++;
+      if (r.c2h && r.cmd.isIo) this.stats.readBytes += r.c2h.lenBytes;
+    }
+    if (this.scheduler) this.stats.reorderedCompletions = this.scheduler.reordered;
+    this.schedulePump();
+  }
+
+  // ----------------------------------------------------------- transmit
+
+  private pushPdu(pdu: Pdu): void {
+    this.pushTx({ kind: 'pdu', pdu });
+  }
+
+  private pushTx(item: TxItem): void {
+    this.tx.push(item);
+    this.schedulePump();
+  }
+
+  /** Writes happen after the current burst of PDUs is handled, so they leave in one corked batch. */
+  private schedulePump(): void {
+    if (this.pumpScheduled || this.waitingDrain) return;
+    this.pumpScheduled = true;
+    queueMicrotask(() => {
+      this.pumpScheduled = false;
+      this.pump();
+    });
+  }
+
+  private pump(): void {
+    if (this.waitingDrain || this.state === 'closed') return;
+    const socket = this.socket;
+    socket.cork();
+    try {
+      while (this.txHead < this.tx.length) {
+        if (socket.destroyed || !socket.writable) {
+          this.tx = [];
+          this.txHead = 0;
+          return;
+        }
+        const item = this.tx[this.txHead] as TxItem;
+        this.tx[this.txHead++] = undefined;
+        if (!this.writeItem(item)) {
+          this.waitingDrain = true;
+          this.stats.backpressureWaits++;
+          socket.once('drain', () => {
+            this.waitingDrain = false;
+            this.pump();
+          });
+          break;
+        }
+      }
+      if (this.txHead === this.tx.length) {
+        this.tx = [];
+        this.txHead = 0;
+      } else if (this.txHead > 4096) {
+        this.tx = this.tx.slice(this.txHead);
+        this.txHead = 0;
+      }
+    } catch (e) {
+      this.internalError(e);
+    } finally {
+      socket.uncork();
+    }
+  }
+
+  private emitOptions(): PduEmitOptions {
+    return { hdgst: this.hdgst, ddgst: this.ddgst, pda: this.hpda };
+  }
+
+  /** Writes one item; false when the socket asks us to wait for 'drain'. */
+  private writeItem(item: TxItem): boolean {
+    switch (item.kind) {
+      case 'end':
+        this.socket.end();
+        return true;
+      case 'pdu':
+        return this.writePdu(item.pdu);
+      case 'c2h': {
+        const r = item.reply;
+        if (!r.c2h) return true;
+        const data = r.c2h.chunk(item.datao, item.datal);
+        this.stats.c2hDataPdus++;
+        return this.writePdu({
+          type: PduType.C2HData,
+          cccid: r.cmd.cid,
+          datao: item.datao,
+          datal: item.datal,
+          lastPdu: item.last,
+          success: item.last && r.success,
+          data: [data],
+        });
+      }
+    }
+  }
+
+  private writePdu(pdu: Pdu): boolean {
+    const e = emitPdu(pdu, this.emitOptions());
+    const socket = this.socket;
+    let ok = socket.write(e.head);
+    for (const d of e.data) ok = socket.write(d);
+    if (e.tail.length > 0) ok = socket.write(e.tail);
+    this.stats.pdusTx++;
+    this.stats.bytesTx += e.plen;
+    return ok;
+  }
+
+  // ------------------------------------------------------------ closing
+
+  /**
+   * A fatal transport error: C2HTermReq with FES/FEI and up to 128 bytes of
+   * the offending header, then close. Responses already queued still go
+   * out first, in order.
+   */
+  private fatal(fes: number, fei: number, header: Buffer, why: string): void {
+    if (this.state === 'closing' || this.state === 'closed') return;
+    this.subsys.stats.protocolErrors++;
+    this.subsys.log(`${this.tag}${this.qid >= 0 ? ` qid ${this.qid}` : ''}: protocol error: ${why}; C2HTermReq FES ${fes} FEI ${fei}`);
+    this.stats.closedBy = 'target-error';
+    this.stats.termReqsSent[String(fes)] = (this.stats.termReqsSent[String(fes)] ?? 0) + 1;
+    const echo = header.subarray(0, Math.min(header.length, TERM_REQ_ECHO_MAX));
+    this.dropCommands();
+    this.state = 'closing';
+    this.tx.push({ kind: 'pdu', pdu: { type: PduType.C2HTermReq, fes, fei, data: [Buffer.from(echo)] } }, { kind: 'end' });
+    this.armCloseTimer();
+    // The pump refuses to run in 'closing' only for new work; flush the TermReq now.
+    queueMicrotask(() => this.pump());
+  }
+
+  private internalError(e: unknown): void {
+    const msg = e instanceof Error ? e.message : String(e);
+    this.subsys.log(`${this.tag}: internal error: ${msg}; closing`);
+    if (process.env.DDPLAB_DEBUG && e instanceof Error && e.stack) this.subsys.log(e.stack);
+    this.stats.closedBy = 'target-error';
+    this.beginClose();
+  }
+
+  /** Controller-initiated end of the queue (keep-alive expiry, association teardown, shutdown). */
+  terminate(reason: 'keep-alive' | 'association' | 'shutdown'): void {
+    if (this.state === 'closed') return;
+    if (this.stats.closedBy === 'open') this.stats.closedBy = reason;
+    this.ctrl = undefined; // the controller already forgot us
+    this.beginClose();
+  }
+
+  /** Target shutdown of a queue that may have no controller yet. */
+  shutdown(): void {
+    if (this.stats.closedBy === 'open') this.stats.closedBy = 'shutdown';
+    this.beginClose();
+    this.socket.destroy();
+  }
+
+  private beginClose(): void {
+    if (this.state === 'closing' || this.state === 'closed') return;
+    this.dropCommands();
+    this.state = 'closing';
+    this.tx = [];
+    this.txHead = 0;
+    this.socket.end();
+    this.armCloseTimer();
+  }
+
+  private armCloseTimer(): void {
+    if (this.closeTimer) return;
+    this.closeTimer = setTimeout(() => this.socket.destroy(), CLOSE_GRACE_MS);
+    this.closeTimer.unref();
+  }
+
+  private dropCommands(): void {
+    this.scheduler?.close();
+    this.commands.clear();
+    this.r2ts.clear();
+  }
+
+  private cleanup(): void {
+    if (this.state === 'closed') return;
+    this.state = 'closed';
+    if (this.closeTimer) clearTimeout(this.closeTimer);
+    this.dropCommands();
+    this.tx = [];
+    this.txHead = 0;
+    const ctrl = this.ctrl;
+    this.ctrl = undefined;
+    ctrl?.detach(this);
+    this.onClosed(this);
+  }
+}
