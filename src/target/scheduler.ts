@@ -9,8 +9,8 @@
  * configured order with a seeded PRNG, and released as a sequence of
  * (completion, part) steps, where the parts of a completion are its C2HData
  * PDUs followed by its response. Without interleaving the parts of a
- * completion go out back to back; with it, each step picks (seeded) which
- * pending completion sends its next part, so one command's parts stay in
+ * completion go out back to back; with it, the batch's completions take
+ * turns, one part each in the chosen order, so one command's parts stay in
  * order but different commands' parts mix.
  *
  * The batching window closes at the next turn of the event loop (so all
@@ -155,16 +155,20 @@ export class CompletionScheduler<T extends Completion> {
     }
   }
 
+  /**
+   * Round-robin over the ordered completions: one part of each in turn, so
+   * PDUs of different commands alternate while completions still finish
+   * in the chosen order (for equal sizes).
+   */
   private emitInterleaved(ordered: T[]): void {
-    const active = ordered.slice();
-    const next = new Map<T, number>();
-    while (active.length > 0) {
-      const i = this.rng.below(active.length);
-      const c = active[i] as T;
-      const p = next.get(c) ?? 0;
-      this.emit(c, p);
-      if (p + 1 >= c.parts) active.splice(i, 1);
-      else next.set(c, p + 1);
+    let active = ordered;
+    for (let p = 0; active.length > 0; p++) {
+      const still: T[] = [];
+      for (const c of active) {
+        this.emit(c, p);
+        if (p + 1 < c.parts) still.push(c);
+      }
+      active = still;
     }
   }
 
