@@ -74,7 +74,7 @@ export interface TcpStats {
   /** Window probes from the peer answered while our window was zero (ours). */
   winProbesAnswered: number;
 
-  /** Times the peer's advertised window dropped to zero while we had data to send (ours). */
+  /** Times the peer's advertised window dropped to zero (ours). */
   zeroWindowPeer: number;
   /** TCPWinProbe: zero-window probes we sent. */
   winProbesSent: number;

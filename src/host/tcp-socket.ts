@@ -1,0 +1,1055 @@
+/**
+ * One userspace TCP connection (RFC 9293) of the host stack: the state
+ * machine, segment arrival processing, ACK generation and the socket API the
+ * NVMe/TCP host ULP drives.
+ *
+ * Frames in: the NIC demultiplexes by 4-tuple and calls `input(skb)` with
+ * the parsed TCP header and the payload as frags (src/nicemu/skb.ts); the
+ * socket keeps views of those frags and never copies payload on receive
+ * except through `copySkbFrags` when the reader asks for bytes.
+ * Frames out: built with src/wire/frame.ts and handed to `output(frame)`
+ * (the Port's send).
+ *
+ * It copes with what a Linux sender does: retransmissions that overlap
+ * received data (trimmed; the bytes accepted first stay), reordering (ofo
+ * queue, SACK, D-SACK), window probes (seq = rcv_nxt - 1, answered with an
+ * ACK carrying the window), segments larger than the MSS (GRO/TSO left on),
+ * timestamps and PAWS (RFC 7323), RSTs checked per RFC 5961.
+ *
+ * Active open is the product; passive open (`listen`) exists so two of these
+ * sockets can talk to each other in tests.
+ */
+import type { Clock, ClockTimer } from './clock.js';
+import { copySkbFrags } from './skb-copy.js';
+import type { SkbCopyCounts } from './skb-copy.js';
+import { newRxChunk, TcpRxQueue } from './tcp-rx-queue.js';
+import type { RxChunk, RxInsertResult, SackBlockOut } from './tcp-rx-queue.js';
+import { newTcpStats } from './tcp-stats.js';
+import type { TcpStats } from './tcp-stats.js';
+import { TcpTx } from './tcp-tx.js';
+import type { TcpTxOutput } from './tcp-tx.js';
+import type { Skb } from '../nicemu/skb.js';
+import { buildTcpFrame } from '../wire/frame.js';
+import { seqAdd, seqDiff, seqGe, seqGt, seqInWindow, seqLe, seqLt } from '../wire/seq.js';
+import { TCP_ACK, TCP_FIN, TCP_PSH, TCP_RST, TCP_SYN } from '../wire/tcp.js';
+import type { TcpSackBlock } from '../wire/tcp.js';
+
+export type TcpState =
+  | 'CLOSED'
+  | 'LISTEN'
+  | 'SYN_SENT'
+  | 'SYN_RECEIVED'
+  | 'ESTABLISHED'
+  | 'FIN_WAIT_1'
+  | 'FIN_WAIT_2'
+  | 'CLOSE_WAIT'
+  | 'CLOSING'
+  | 'LAST_ACK'
+  | 'TIME_WAIT';
+
+export type TcpErrorCode =
+  /** RST in answer to our SYN. */
+  | 'ECONNREFUSED'
+  /** The peer reset an established connection. */
+  | 'ECONNRESET'
+  /** SYN or data retransmissions exhausted. */
+  | 'ETIMEDOUT'
+  /** The local side aborted (abort(), or close() before the handshake ended). */
+  | 'ECONNABORTED'
+  /** Write after close() or after the connection died. */
+  | 'EPIPE'
+  /** An operation the current state does not allow (connect twice, ...). */
+  | 'EINVAL';
+
+export class TcpError extends Error {
+  readonly code: TcpErrorCode;
+
+  constructor(code: TcpErrorCode, message: string) {
+    super(message);
+    this.name = 'TcpError';
+    this.code = code;
+  }
+}
+
+/** One end of the connection: next-hop MAC for the remote end, our MAC for the local one. */
+export interface TcpEndpoint {
+  readonly mac: Uint8Array;
+  /** IPv4 address, u32. */
+  readonly ip: number;
+  readonly port: number;
+}
+
+export interface TcpSocketConfig {
+  readonly clock: Clock;
+  /** Sends one Ethernet frame (the Port's send). */
+  readonly output: (frame: Buffer) => void;
+  readonly local: TcpEndpoint;
+  readonly remote: TcpEndpoint;
+  /** Link MTU: our MSS is mtu - 40 and no frame we send is longer than mtu + 14. Default 1500. */
+  readonly mtu?: number;
+  /** Receive buffer: the most unread bytes we let the peer send. Default 4 MiB. */
+  readonly rcvBufBytes?: number;
+  /** Send buffer: write() returns false at or above it. Default 4 MiB. */
+  readonly sndBufBytes?: number;
+  /** Initial send sequence number; random by default. */
+  readonly iss?: number;
+  /** Offer timestamps (RFC 7323). Default true. */
+  readonly timestamps?: boolean;
+  /** Offer SACK (RFC 2018). Default true. */
+  readonly sack?: boolean;
+  /** Offer window scaling (RFC 7323). Default true. */
+  readonly windowScaling?: boolean;
+  /** Delayed-ACK timeout; Linux's minimum is 40 ms. */
+  readonly delAckMs?: number;
+  readonly minRtoMs?: number;
+  readonly maxRtoMs?: number;
+  readonly initialRtoMs?: number;
+  /** SYN retransmissions before connect() fails (Linux tcp_syn_retries = 6). */
+  readonly synRetries?: number;
+  /** Data retransmission timeouts before the connection is dropped (Linux tcp_retries2 = 15). */
+  readonly maxRetries?: number;
+  /** TIME-WAIT duration (Linux TCP_TIMEWAIT_LEN = 60 s). */
+  readonly timeWaitMs?: number;
+  /** Counters to update; a fresh set by default (several sockets may share one). */
+  readonly stats?: TcpStats;
+}
+
+/** Handlers the socket calls; assign the ones you need. */
+export interface TcpSocketHandlers {
+  /** New in-order bytes are readable. */
+  onReadable?: (() => void) | undefined;
+  /** The send buffer drained below half after write() returned false. */
+  onDrain?: (() => void) | undefined;
+  /** The peer sent FIN: no more data will arrive (bytes still queued can be read). */
+  onEnd?: (() => void) | undefined;
+  /** The connection is gone: orderly (no error) or not. Called once. */
+  onClose?: ((err: TcpError | undefined) => void) | undefined;
+}
+
+/** A snapshot of connection variables, for reports and tests. */
+export interface TcpInfo {
+  readonly state: TcpState;
+  readonly sndUna: number;
+  readonly sndNxt: number;
+  readonly sndWnd: number;
+  readonly rcvNxt: number;
+  readonly rcvWnd: number;
+  readonly cwnd: number;
+  readonly ssthresh: number;
+  readonly srttMs: number | undefined;
+  readonly rtoMs: number;
+  readonly mss: number;
+  readonly sndWscale: number;
+  readonly rcvWscale: number;
+  readonly sackOk: boolean;
+  readonly tsOk: boolean;
+  readonly bufferedBytes: number;
+  readonly readableBytes: number;
+  readonly ofoBytes: number;
+}
+
+const IPV4_TCP_HEADERS = 40;
+/** NOP NOP TS(10) in every segment once timestamps are on. */
+const TS_OPTION_LEN = 12;
+/** RFC 9293 §3.7.1: the MSS to assume when the peer sends none. */
+const DEFAULT_PEER_MSS = 536;
+/** RFC 7323 §2.3. */
+const MAX_WSCALE = 14;
+const TCP_OPTION_SPACE = 40;
+
+/** Mutable options object reused for every segment (the wire type is read-only, which a mutable object satisfies). */
+interface OptionsScratch {
+  mss: number | undefined;
+  wscale: number | undefined;
+  sackPermitted: boolean | undefined;
+  sack: readonly TcpSackBlock[] | undefined;
+  tsVal: number | undefined;
+  tsEcr: number | undefined;
+}
+
+interface FrameScratch {
+  srcMac: Uint8Array;
+  dstMac: Uint8Array;
+  srcIp: number;
+  dstIp: number;
+  srcPort: number;
+  dstPort: number;
+  seq: number;
+  ack: number;
+  flags: number;
+  window: number;
+  options: OptionsScratch | undefined;
+  payload: readonly Uint8Array[] | undefined;
+}
+
+export class TcpSocket implements TcpTxOutput {
+  readonly stats: TcpStats;
+  readonly handlers: TcpSocketHandlers = {};
+  state: TcpState = 'CLOSED';
+
+  private readonly clock: Clock;
+  private readonly output: (frame: Buffer) => void;
+  private readonly mtu: number;
+  private readonly rcvBuf: number;
+  private readonly iss: number;
+  private readonly tx: TcpTx;
+  private rxq: TcpRxQueue;
+
+  private readonly wantTs: boolean;
+  private readonly wantSack: boolean;
+  private readonly wantWscale: boolean;
+  private readonly delAckMs: number;
+  private readonly synRetries: number;
+  private readonly timeWaitMs: number;
+
+  // Negotiated at the handshake.
+  private tsOk = false;
+  private sackOk = false;
+  private wscaleOk = false;
+  /** Shift applied to windows the peer sends, and to windows we send. */
+  private sndWscale = 0;
+  private rcvWscale = 0;
+  private readonly ourWscale: number;
+  private peerMss = DEFAULT_PEER_MSS;
+  private irs = 0;
+
+  // Receive window (RFC 9293 RCV.WND as its right edge, which never moves left).
+  private rcvRight = 0;
+  private lastAdvertisedWnd = -1;
+  /** Payload of one full-sized segment from the peer (its MSS minus the timestamp option). */
+  private rcvMss = DEFAULT_PEER_MSS;
+  /** In-order bytes received since we last sent an ACK. */
+  private ackPendingBytes = 0;
+  private ackNeeded = false;
+  /** Sequence number of a FIN that arrived beyond a hole. */
+  private pendingFinSeq: number | undefined;
+  private finReceived = false;
+
+  // Timestamps (RFC 7323).
+  private readonly tsOffset: number;
+  private tsRecent = 0;
+  /** RCV.NXT carried by the last ACK we sent (Last.ACK.sent, RFC 7323 §4.3). */
+  private lastAckSent = 0;
+
+  // Handshake.
+  private synSentAtMs = 0;
+  private synTries = 0;
+  private readonly synTimer: ClockTimer;
+  private readonly delackTimer: ClockTimer;
+  private readonly timeWaitTimer: ClockTimer;
+  private connectResolve: (() => void) | undefined;
+  private connectReject: ((e: TcpError) => void) | undefined;
+  private closeError: TcpError | undefined;
+  private closeNotified = false;
+
+  // Per-segment scratch, reused so the hot path allocates only the frame.
+  private readonly frame: FrameScratch;
+  private readonly opts: OptionsScratch = { mss: undefined, wscale: undefined, sackPermitted: undefined, sack: undefined, tsVal: undefined, tsEcr: undefined };
+  private readonly payloadViews: Buffer[] = [];
+  private readonly sackPool: SackBlockOut[] = [
+    { left: 0, right: 0 },
+    { left: 0, right: 0 },
+    { left: 0, right: 0 },
+    { left: 0, right: 0 },
+  ];
+  private readonly sackViews: SackBlockOut[][];
+  private readonly sackIn: number[] = [];
+  private readonly scratchChunk: RxChunk = newRxChunk();
+
+  constructor(cfg: TcpSocketConfig) {
+    this.clock = cfg.clock;
+    this.output = cfg.output;
+    this.mtu = cfg.mtu ?? 1500;
+    this.rcvBuf = cfg.rcvBufBytes ?? 4 * 1024 * 1024;
+    this.iss = (cfg.iss ?? Math.floor(Math.random() * 0x1_0000_0000)) >>> 0;
+    this.stats = cfg.stats ?? newTcpStats();
+    this.wantTs = cfg.timestamps ?? true;
+    this.wantSack = cfg.sack ?? true;
+    this.wantWscale = cfg.windowScaling ?? true;
+    this.delAckMs = cfg.delAckMs ?? 40;
+    this.synRetries = cfg.synRetries ?? 6;
+    this.timeWaitMs = cfg.timeWaitMs ?? 60_000;
+    let ws = 0;
+    while (ws < MAX_WSCALE && this.rcvBuf >>> ws > 0xffff) ws++;
+    this.ourWscale = ws;
+    this.tsOffset = Math.floor(Math.random() * 0x1_0000_0000);
+    this.rxq = new TcpRxQueue(0);
+    this.tx = new TcpTx(
+      {
+        clock: cfg.clock,
+        stats: this.stats,
+        sndBufBytes: cfg.sndBufBytes ?? 4 * 1024 * 1024,
+        minRtoMs: cfg.minRtoMs ?? 200,
+        maxRtoMs: cfg.maxRtoMs ?? 120_000,
+        initialRtoMs: cfg.initialRtoMs ?? 1000,
+        maxRetries: cfg.maxRetries ?? 15,
+      },
+      this,
+    );
+    this.synTimer = cfg.clock.createTimer(() => this.onSynTimeout());
+    this.delackTimer = cfg.clock.createTimer(() => this.onDelackTimeout());
+    this.timeWaitTimer = cfg.clock.createTimer(() => this.onTimeWaitTimeout());
+    this.frame = {
+      srcMac: cfg.local.mac,
+      dstMac: cfg.remote.mac,
+      srcIp: cfg.local.ip,
+      dstIp: cfg.remote.ip,
+      srcPort: cfg.local.port,
+      dstPort: cfg.remote.port,
+      seq: 0,
+      ack: 0,
+      flags: 0,
+      window: 0,
+      options: undefined,
+      payload: undefined,
+    };
+    this.sackViews = [[], [this.sackPool[0]!], this.sackPool.slice(0, 2), this.sackPool.slice(0, 3), this.sackPool.slice(0, 4)];
+  }
+
+  // ---------------------------------------------------------------- API
+
+  /** Active open: sends SYN; resolves once established, rejects with ECONNREFUSED / ETIMEDOUT / ECONNABORTED. */
+  connect(): Promise<void> {
+    if (this.state !== 'CLOSED' || this.closeNotified) return Promise.reject(new TcpError('EINVAL', `connect() in state ${this.state}`));
+    const p = this.handshakePromise();
+    this.state = 'SYN_SENT';
+    this.sendSyn();
+    return p;
+  }
+
+  /** Passive open for tests: waits for one SYN from the configured remote; resolves once established. */
+  listen(): Promise<void> {
+    if (this.state !== 'CLOSED' || this.closeNotified) return Promise.reject(new TcpError('EINVAL', `listen() in state ${this.state}`));
+    const p = this.handshakePromise();
+    this.state = 'LISTEN';
+    return p;
+  }
+
+  /**
+   * Queues bytes to send. The Buffers are kept as views until acknowledged:
+   * do not modify them. Returns false when the send buffer is at or above
+   * its size (keep writing if you must; `onDrain` says when to resume).
+   */
+  write(bufs: Buffer | readonly Buffer[]): boolean {
+    if (this.closeError !== undefined) throw new TcpError('EPIPE', `write on a dead connection (${this.closeError.code})`);
+    if (this.tx.finQueued || (this.state === 'CLOSED' && this.closeNotified)) throw new TcpError('EPIPE', 'write after close()');
+    switch (this.state) {
+      case 'CLOSED':
+      case 'LISTEN':
+      case 'SYN_SENT':
+      case 'SYN_RECEIVED':
+      case 'ESTABLISHED':
+      case 'CLOSE_WAIT':
+        break;
+      default:
+        throw new TcpError('EPIPE', `write in state ${this.state}`);
+    }
+    return this.tx.write(bufs);
+  }
+
+  /** Bytes written and not yet acknowledged. */
+  get bufferedBytes(): number {
+    return this.tx.bufferedBytes;
+  }
+
+  /** In-order bytes ready to read. */
+  get readableLength(): number {
+    return this.rxq.queuedBytes;
+  }
+
+  /** TCP sequence number of the next byte a read returns (the ULP's resync handshake speaks in these). */
+  get readSeq(): number {
+    return this.rxq.readSeq;
+  }
+
+  /** The peer's FIN arrived and every byte before it has been read. */
+  get readEnded(): boolean {
+    return this.finReceived && this.rxq.queuedBytes === 0;
+  }
+
+  /**
+   * Zero-copy read: consumes up to `n` bytes and returns them as frag views
+   * (host / placed / dmabuf) with the DDP flags of their skbs. `into` is
+   * reused when given (its frags array is overwritten).
+   */
+  readFrags(n: number, into: RxChunk = newRxChunk()): RxChunk {
+    this.rxq.read(n, into);
+    this.afterRead();
+    return into;
+  }
+
+  /** Like readFrags, without consuming; starts `skip` bytes into the readable data. */
+  peekFrags(n: number, into: RxChunk = newRxChunk(), skip = 0): RxChunk {
+    this.rxq.peek(n, into, skip);
+    return into;
+  }
+
+  /** Drops up to `n` readable bytes (the reader took them through peekFrags). Returns the count. */
+  consume(n: number): number {
+    const k = this.rxq.read(n);
+    this.afterRead();
+    return k;
+  }
+
+  /**
+   * Copies up to `n` readable bytes into `dst` at `dstOff` with copySkbFrags
+   * and consumes them; adds to `counts` when given. Returns the byte count.
+   * A dmabuf frag throws SkbCopyError (read it with readFrags) and consumes nothing.
+   */
+  read(dst: Uint8Array, dstOff: number, n: number, counts?: SkbCopyCounts): number {
+    const chunk = this.scratchChunk;
+    const k = this.rxq.peek(n, chunk);
+    if (k === 0) return 0;
+    copySkbFrags(chunk.frags, dst, dstOff, counts);
+    chunk.frags.length = 0;
+    this.rxq.read(k);
+    this.afterRead();
+    return k;
+  }
+
+  /** Copies up to `n` readable bytes, `skip` bytes in, without consuming. Returns the byte count. */
+  peek(dst: Uint8Array, dstOff: number, n: number, skip = 0, counts?: SkbCopyCounts): number {
+    const chunk = this.scratchChunk;
+    const k = this.rxq.peek(n, chunk, skip);
+    if (k > 0) copySkbFrags(chunk.frags, dst, dstOff, counts);
+    chunk.frags.length = 0;
+    return k;
+  }
+
+  /** Orderly close of our direction: FIN after the data already written. Reading stays possible. */
+  close(): void {
+    switch (this.state) {
+      case 'CLOSED':
+        return;
+      case 'LISTEN':
+      case 'SYN_SENT':
+        this.terminate(new TcpError('ECONNABORTED', 'closed before the connection was established'));
+        return;
+      case 'SYN_RECEIVED':
+      case 'ESTABLISHED':
+        this.state = 'FIN_WAIT_1';
+        this.tx.queueFin();
+        return;
+      case 'CLOSE_WAIT':
+        this.state = 'LAST_ACK';
+        this.tx.queueFin();
+        return;
+      default:
+        return;
+    }
+  }
+
+  /** Abortive close: RST to the peer (when synchronized), drop everything, onClose(ECONNABORTED). */
+  abort(): void {
+    if (this.state === 'CLOSED') return;
+    if (this.synchronized()) this.sendRst(this.tx.sndNxt, 0, false);
+    this.terminate(new TcpError('ECONNABORTED', 'connection aborted locally'));
+  }
+
+  info(): TcpInfo {
+    return {
+      state: this.state,
+      sndUna: this.tx.sndUna,
+      sndNxt: this.tx.sndNxt,
+      sndWnd: this.tx.sndWnd,
+      rcvNxt: this.rxq.rcvNxt,
+      rcvWnd: Math.max(0, seqDiff(this.rcvRight, this.rxq.rcvNxt)),
+      cwnd: this.tx.cwnd,
+      ssthresh: this.tx.ssthresh,
+      srttMs: this.tx.srttMs,
+      rtoMs: this.tx.currentRto(),
+      mss: this.tx.mss,
+      sndWscale: this.sndWscale,
+      rcvWscale: this.rcvWscale,
+      sackOk: this.sackOk,
+      tsOk: this.tsOk,
+      bufferedBytes: this.tx.bufferedBytes,
+      readableBytes: this.rxq.queuedBytes,
+      ofoBytes: this.rxq.ofoBytes,
+    };
+  }
+
+  // ---------------------------------------------------------------- input
+
+  /**
+   * One received segment of this connection (the caller demultiplexed it).
+   * `checksumOk` false counts it as a checksum error and drops it.
+   */
+  input(skb: Skb, checksumOk = true): void {
+    this.stats.inSegs++;
+    if (!checksumOk) {
+      this.stats.csumErrors++;
+      return;
+    }
+    switch (this.state) {
+      case 'CLOSED':
+        this.replyToStray(skb);
+        return;
+      case 'LISTEN':
+        this.inputListen(skb);
+        return;
+      case 'SYN_SENT':
+        this.inputSynSent(skb);
+        return;
+      default:
+        this.inputSynchronized(skb);
+    }
+  }
+
+  /** RFC 9293 §3.10.7.1: a segment for a connection that does not exist gets a RST. */
+  private replyToStray(skb: Skb): void {
+    const tcp = skb.tcp;
+    if ((tcp.flags & TCP_RST) !== 0) return;
+    if ((tcp.flags & TCP_ACK) !== 0) this.sendRst(tcp.ack, 0, false);
+    else this.sendRst(0, seqAdd(tcp.seq, segmentLength(skb)), true);
+  }
+
+  private inputListen(skb: Skb): void {
+    const tcp = skb.tcp;
+    if ((tcp.flags & TCP_RST) !== 0) return;
+    if ((tcp.flags & TCP_ACK) !== 0) {
+      this.sendRst(tcp.ack, 0, false);
+      return;
+    }
+    if ((tcp.flags & TCP_SYN) === 0) return;
+    this.acceptPeerSyn(skb);
+    this.state = 'SYN_RECEIVED';
+    this.sendSyn();
+  }
+
+  private inputSynSent(skb: Skb): void {
+    const tcp = skb.tcp;
+    const f = tcp.flags;
+    const ackOk = (f & TCP_ACK) !== 0 && tcp.ack === seqAdd(this.iss, 1);
+    if ((f & TCP_ACK) !== 0 && !ackOk) {
+      if ((f & TCP_RST) === 0) this.sendRst(tcp.ack, 0, false);
+      return;
+    }
+    if ((f & TCP_RST) !== 0) {
+      if (ackOk) {
+        this.stats.rstsIn++;
+        this.terminate(new TcpError('ECONNREFUSED', 'connection refused (RST in answer to SYN)'));
+      }
+      return;
+    }
+    if ((f & TCP_SYN) === 0) return;
+    this.acceptPeerSyn(skb);
+    if (!ackOk) {
+      // Simultaneous open (RFC 9293 §3.5): answer with SYN-ACK.
+      this.state = 'SYN_RECEIVED';
+      this.sendSyn();
+      return;
+    }
+    this.synTimer.cancel();
+    // RFC 7323 §2.2: the window in a SYN-ACK is never scaled.
+    this.becomeEstablished(tcp.window, tcp.seq, tcp.options.tsEcr);
+    this.sendAck();
+    this.tx.push();
+  }
+
+  /** Records what the peer's SYN tells: ISN, MSS, window scale, SACK-permitted, timestamps. */
+  private acceptPeerSyn(skb: Skb): void {
+    const tcp = skb.tcp;
+    const o = tcp.options;
+    this.irs = tcp.seq;
+    this.rxq = new TcpRxQueue(seqAdd(tcp.seq, 1));
+    this.peerMss = o.mss ?? DEFAULT_PEER_MSS;
+    this.wscaleOk = this.wantWscale && o.wscale !== undefined;
+    if (this.wscaleOk) {
+      this.sndWscale = Math.min(o.wscale ?? 0, MAX_WSCALE);
+      this.rcvWscale = this.ourWscale;
+    } else {
+      this.sndWscale = 0;
+      this.rcvWscale = 0;
+    }
+    this.sackOk = this.wantSack && o.sackPermitted === true;
+    this.tsOk = this.wantTs && o.tsVal !== undefined;
+    if (this.tsOk) this.tsRecent = o.tsVal ?? 0;
+    const tsLen = this.tsOk ? TS_OPTION_LEN : 0;
+    this.rcvMss = this.mtu - IPV4_TCP_HEADERS - tsLen;
+    this.rcvRight = seqAdd(this.rxq.rcvNxt, this.synWindow());
+    this.lastAckSent = this.rxq.rcvNxt;
+  }
+
+  private becomeEstablished(peerWindow: number, wl1: number, tsEcr: number | undefined): void {
+    const tsLen = this.tsOk ? TS_OPTION_LEN : 0;
+    const mss = Math.min(this.peerMss, this.mtu - IPV4_TCP_HEADERS) - tsLen;
+    this.tx.establish(seqAdd(this.iss, 1), peerWindow, wl1, Math.max(mss, 64), this.tsOk);
+    let rtt: number | undefined;
+    if (this.tsOk && tsEcr !== undefined && tsEcr !== 0) rtt = seqDiff(this.tsNow(), tsEcr);
+    else if (this.synTries === 0) rtt = this.clock.nowMs() - this.synSentAtMs;
+    this.tx.handshakeRtt(rtt, this.synTries > 0);
+    this.state = 'ESTABLISHED';
+    const resolve = this.connectResolve;
+    this.connectResolve = undefined;
+    this.connectReject = undefined;
+    resolve?.();
+  }
+
+  /** Segment arrival in SYN_RECEIVED and every later state (RFC 9293 §3.10.7.4). */
+  private inputSynchronized(skb: Skb): void {
+    const tcp = skb.tcp;
+    const f = tcp.flags;
+    const stats = this.stats;
+    const rcvNxt = this.rxq.rcvNxt;
+    const segLen = segmentLength(skb);
+    const rcvWnd = Math.max(0, seqDiff(this.rcvRight, rcvNxt));
+    const tsVal = tcp.options.tsVal;
+
+    if (this.state === 'SYN_RECEIVED' && (f & TCP_SYN) !== 0 && (f & TCP_ACK) === 0 && tcp.seq === this.irs) {
+      // Our SYN-ACK was lost and the peer retransmitted its SYN.
+      this.sendSyn();
+      return;
+    }
+
+    // PAWS (RFC 7323 §5.3): a timestamp older than TS.Recent marks an old duplicate.
+    if (this.tsOk && tsVal !== undefined && (f & TCP_RST) === 0 && seqLt(tsVal, this.tsRecent)) {
+      stats.pawsDrops++;
+      this.sendAck();
+      return;
+    }
+
+    // First: sequence number acceptability.
+    let acceptable: boolean;
+    if (segLen === 0) acceptable = rcvWnd === 0 ? tcp.seq === rcvNxt : seqInWindow(tcp.seq, rcvNxt, rcvWnd);
+    else if (rcvWnd === 0) acceptable = skb.len === 0 && tcp.seq === rcvNxt; // a bare FIN at a closed window, as Linux takes it
+    else acceptable = seqInWindow(tcp.seq, rcvNxt, rcvWnd) || seqInWindow(seqAdd(tcp.seq, segLen - 1), rcvNxt, rcvWnd);
+    if (!acceptable) {
+      if ((f & TCP_RST) !== 0) return;
+      stats.outOfWindowSegs++;
+      if (skb.len > 0 && seqLe(seqAdd(tcp.seq, skb.len), rcvNxt)) {
+        // An old duplicate: record it for D-SACK.
+        this.rxq.insert(skb, this.rcvRight);
+        stats.dupSegs++;
+        stats.dupBytes += skb.len;
+        stats.dupAcksSent++;
+      } else if (rcvWnd === 0 && (skb.len > 0 || tcp.seq === seqAdd(rcvNxt, -1))) {
+        stats.winProbesAnswered++;
+      }
+      this.sendAck();
+      return;
+    }
+
+    // Second: RST (RFC 5961 §3.2): only an exact match resets; in-window gets a challenge ACK.
+    if ((f & TCP_RST) !== 0) {
+      if (tcp.seq === rcvNxt) {
+        stats.rstsIn++;
+        this.terminate(new TcpError('ECONNRESET', 'connection reset by peer'));
+      } else {
+        this.sendChallengeAck();
+      }
+      return;
+    }
+
+    // Fourth: SYN in a synchronized state (RFC 5961 §4).
+    if ((f & TCP_SYN) !== 0) {
+      this.sendChallengeAck();
+      return;
+    }
+
+    // Fifth: ACK.
+    if ((f & TCP_ACK) === 0) return;
+    if (this.state === 'SYN_RECEIVED') {
+      if (tcp.ack !== seqAdd(this.iss, 1)) {
+        this.sendRst(tcp.ack, 0, false);
+        return;
+      }
+      this.synTimer.cancel();
+      this.becomeEstablished(tcp.window << this.sndWscale, tcp.seq, tcp.options.tsEcr);
+    }
+    const tsEcr = tcp.options.tsEcr;
+    const tsRtt = this.tsOk && tsEcr !== undefined && tsEcr !== 0 ? seqDiff(this.tsNow(), tsEcr) : undefined;
+    const sack = this.sackOk ? this.sackBlocksIn(tcp.options.sack) : undefined;
+    const res = this.tx.onAck(tcp.seq, tcp.ack, tcp.window << this.sndWscale, tsRtt, sack, segLen);
+    if (res === 'future') {
+      this.sendAck();
+      return;
+    }
+    if (res === 'too-old') {
+      this.sendChallengeAck();
+      return;
+    }
+    if (this.tx.finAcked) {
+      switch (this.state) {
+        case 'FIN_WAIT_1':
+          this.state = 'FIN_WAIT_2';
+          break;
+        case 'CLOSING':
+          this.enterTimeWait();
+          break;
+        case 'LAST_ACK':
+          this.terminate(undefined);
+          return;
+        default:
+          break;
+      }
+    }
+
+    // RFC 7323 §4.3: TS.Recent follows the segment that the last ACK covered.
+    if (this.tsOk && tsVal !== undefined && seqGe(tsVal, this.tsRecent) && seqLe(tcp.seq, this.lastAckSent)) this.tsRecent = tsVal;
+
+    // Seventh: segment text.
+    const readableBefore = this.rxq.queuedBytes;
+    if (skb.len > 0) {
+      if (this.state === 'ESTABLISHED' || this.state === 'FIN_WAIT_1' || this.state === 'FIN_WAIT_2') {
+        this.receiveData(skb);
+      } else {
+        // Data after the peer's FIN: nothing to do but acknowledge what we have.
+        this.ackNeeded = true;
+      }
+    }
+
+    // Eighth: FIN.
+    let ended = false;
+    if ((f & TCP_FIN) !== 0) {
+      const finSeq = seqAdd(tcp.seq, skb.len);
+      if (this.finReceived) {
+        // A retransmitted FIN: our ACK of it was lost (TIME_WAIT restarts, RFC 9293 §3.10.7.4).
+        this.ackNeeded = true;
+        if (this.state === 'TIME_WAIT') this.timeWaitTimer.arm(this.timeWaitMs);
+      } else if (seqLe(finSeq, this.rcvRight) && this.rxq.lastBeyondWindowBytes === 0) {
+        this.pendingFinSeq = finSeq;
+        this.ackNeeded = true;
+      }
+    }
+    if (this.pendingFinSeq !== undefined && this.pendingFinSeq === this.rxq.rcvNxt) ended = this.receiveFin();
+
+    // Data we can send now carries the freshest ACK; otherwise ACK per the delayed-ACK rules.
+    this.tx.push();
+    this.flushAck();
+
+    if (this.rxq.queuedBytes > readableBefore) this.handlers.onReadable?.();
+    if (ended) this.handlers.onEnd?.();
+  }
+
+  private receiveData(skb: Skb): void {
+    const stats = this.stats;
+    const res: RxInsertResult = this.rxq.insert(skb, this.rcvRight);
+    const q = this.rxq;
+    stats.bytesIn += q.lastNewBytes;
+    stats.beyondWindowBytes += q.lastBeyondWindowBytes;
+    if (q.lastDupBytes > 0) {
+      stats.dupBytes += q.lastDupBytes;
+      if (res === 'duplicate') stats.dupSegs++;
+      else stats.partialDupSegs++;
+    }
+    if (res === 'out-of-order') stats.ofoQueue++;
+    stats.ofoMerge += q.lastOfoMerges;
+    switch (res) {
+      case 'in-order':
+        this.ackPendingBytes += q.lastNewBytes;
+        // RFC 5681 §4.2 / RFC 9293 §3.8.6.3: ACK at least every second full-sized segment.
+        if (this.ackPendingBytes >= 2 * this.rcvMss || q.hasDsack) this.ackNeeded = true;
+        break;
+      case 'hole-filled':
+        this.ackPendingBytes += q.lastNewBytes;
+        this.ackNeeded = true;
+        stats.quickAcks++;
+        break;
+      case 'out-of-order':
+      case 'duplicate':
+        this.ackNeeded = true;
+        stats.quickAcks++;
+        stats.dupAcksSent++;
+        break;
+      case 'beyond-window':
+        stats.ofoDrop++;
+        this.ackNeeded = true;
+        break;
+    }
+  }
+
+  /** The FIN at rcv_nxt is consumed (RFC 9293 §3.10.7.4, eighth). Returns true: the stream ended. */
+  private receiveFin(): boolean {
+    this.pendingFinSeq = undefined;
+    this.finReceived = true;
+    this.rxq.consumeFin();
+    this.ackNeeded = true;
+    switch (this.state) {
+      case 'SYN_RECEIVED':
+      case 'ESTABLISHED':
+        this.state = 'CLOSE_WAIT';
+        break;
+      case 'FIN_WAIT_1':
+        if (this.tx.finAcked) this.enterTimeWait();
+        else this.state = 'CLOSING';
+        break;
+      case 'FIN_WAIT_2':
+        this.enterTimeWait();
+        break;
+      default:
+        break;
+    }
+    return true;
+  }
+
+  /** Flattens the peer's SACK blocks into the reused scratch array. */
+  private sackBlocksIn(blocks: readonly TcpSackBlock[] | undefined): readonly number[] | undefined {
+    if (blocks === undefined) return undefined;
+    const s = this.sackIn;
+    s.length = 0;
+    for (let i = 0; i < blocks.length; i++) s.push(blocks[i]!.left, blocks[i]!.right);
+    return s;
+  }
+
+  // ---------------------------------------------------------------- receive window and ACKs
+
+  /** The window in our SYN / SYN-ACK: never scaled (RFC 7323 §2.2). */
+  private synWindow(): number {
+    return Math.min(this.rcvBuf, 0xffff);
+  }
+
+  /**
+   * Picks the window field for an outgoing segment and moves the right edge.
+   * Free buffer space decides, but the right edge never moves left (RFC 9293
+   * §3.8.6, RFC 7323 §2.4: round up rather than shrink) and only moves right
+   * by at least min(rcvBuf / 2, MSS) (receiver SWS avoidance, RFC 9293 §3.8.6.2.2).
+   */
+  private selectWindowField(): number {
+    const rcvNxt = this.rxq.rcvNxt;
+    const free = Math.max(0, this.rcvBuf - this.rxq.queuedBytes);
+    const candidate = seqAdd(rcvNxt, (free >>> this.rcvWscale) << this.rcvWscale);
+    const grow = seqDiff(candidate, this.rcvRight);
+    if (grow >= Math.min(this.rcvBuf >>> 1, this.rcvMss)) this.rcvRight = candidate;
+    let wnd = seqDiff(this.rcvRight, rcvNxt);
+    if (wnd < 0) wnd = 0;
+    let field = Math.ceil(wnd / (1 << this.rcvWscale));
+    if (field > 0xffff) field = 0xffff;
+    const advertised = field << this.rcvWscale;
+    if (seqGt(seqAdd(rcvNxt, advertised), this.rcvRight)) this.rcvRight = seqAdd(rcvNxt, advertised);
+    if (advertised === 0 && this.lastAdvertisedWnd !== 0) this.stats.zeroWindowOurs++;
+    else if (advertised !== 0 && this.lastAdvertisedWnd === 0) this.stats.zeroWindowReopened++;
+    this.lastAdvertisedWnd = advertised;
+    return field;
+  }
+
+  /**
+   * After the application read: send a window update when the window can
+   * open by at least the SWS threshold and at least double (Linux's rule in
+   * tcp_cleanup_rbuf), so that a zero or small window reopens without
+   * waiting for the peer's persist timer.
+   */
+  private afterRead(): void {
+    if (this.state !== 'ESTABLISHED' && this.state !== 'FIN_WAIT_1' && this.state !== 'FIN_WAIT_2') return;
+    const rcvNxt = this.rxq.rcvNxt;
+    const cur = Math.max(0, seqDiff(this.rcvRight, rcvNxt));
+    const free = Math.max(0, this.rcvBuf - this.rxq.queuedBytes);
+    const candidateWnd = (free >>> this.rcvWscale) << this.rcvWscale;
+    const grow = candidateWnd - cur;
+    if (grow >= Math.min(this.rcvBuf >>> 1, this.rcvMss) && candidateWnd >= 2 * cur) {
+      this.stats.windowUpdatesSent++;
+      this.sendAck();
+    }
+  }
+
+  /** Sends the ACK the last segment called for, or arms the delayed-ACK timer. */
+  private flushAck(): void {
+    if (this.ackNeeded) {
+      this.sendAck();
+      return;
+    }
+    if (this.ackPendingBytes > 0 && !this.delackTimer.armed) this.delackTimer.arm(this.delAckMs);
+  }
+
+  private onDelackTimeout(): void {
+    if (this.ackPendingBytes === 0 || !this.synchronized()) return;
+    this.stats.delayedAcks++;
+    this.sendAck();
+  }
+
+  private sendAck(): void {
+    this.emit(TCP_ACK, this.tx.sndNxt, 0, false);
+  }
+
+  private sendChallengeAck(): void {
+    this.stats.challengeAcks++;
+    this.sendAck();
+  }
+
+  // ---------------------------------------------------------------- output
+
+  /** TcpTxOutput: a data segment (and/or FIN) the sender decided on. */
+  transmit(seq: number, len: number, fin: boolean): void {
+    let flags = TCP_ACK;
+    if (len > 0 && seqAdd(seq, len) === this.tx.writeSeq) flags |= TCP_PSH;
+    if (fin) flags |= TCP_FIN;
+    this.emit(flags, seq, len, false);
+  }
+
+  /** TcpTxOutput: zero-window probe, an ACK with an old sequence number that the peer must answer. */
+  sendWindowProbe(): void {
+    this.emit(TCP_ACK, seqAdd(this.tx.sndUna, -1), 0, false);
+  }
+
+  /** TcpTxOutput: retransmissions exhausted. */
+  giveUp(): void {
+    this.sendRst(this.tx.sndNxt, 0, false);
+    this.terminate(new TcpError('ETIMEDOUT', 'connection timed out (retransmissions exhausted)'));
+  }
+
+  /** TcpTxOutput. */
+  drained(): void {
+    this.handlers.onDrain?.();
+  }
+
+  private sendSyn(): void {
+    const synAck = this.state === 'SYN_RECEIVED';
+    if (this.synTries === 0) this.synSentAtMs = this.clock.nowMs();
+    this.emit(synAck ? TCP_SYN | TCP_ACK : TCP_SYN, this.iss, 0, true);
+    this.synTimer.arm(Math.min(this.tx.rtoMs * 2 ** this.synTries, 120_000));
+  }
+
+  private onSynTimeout(): void {
+    if (this.state !== 'SYN_SENT' && this.state !== 'SYN_RECEIVED') return;
+    this.stats.rtoTimeouts++;
+    if (this.synTries >= this.synRetries) {
+      this.terminate(new TcpError('ETIMEDOUT', `no answer to ${this.synTries + 1} SYNs`));
+      return;
+    }
+    this.synTries++;
+    this.stats.synRetrans++;
+    this.stats.retransSegs++;
+    this.sendSyn();
+  }
+
+  private sendRst(seq: number, ack: number, withAck: boolean): void {
+    this.stats.rstsOut++;
+    const fr = this.frame;
+    fr.seq = seq >>> 0;
+    fr.ack = withAck ? ack >>> 0 : 0;
+    fr.flags = withAck ? TCP_RST | TCP_ACK : TCP_RST;
+    fr.window = 0;
+    fr.options = undefined;
+    fr.payload = undefined;
+    this.stats.outSegs++;
+    this.output(buildTcpFrame(fr));
+  }
+
+  /**
+   * Builds and sends one segment. Every non-RST segment after the handshake
+   * carries ACK = rcv_nxt, our window, timestamps if negotiated, and SACK
+   * blocks when we hold out-of-order data (as many as fit next to the payload).
+   */
+  private emit(flags: number, seq: number, dataLen: number, syn: boolean): void {
+    const stats = this.stats;
+    const fr = this.frame;
+    const o = this.opts;
+    const ackSet = (flags & TCP_ACK) !== 0;
+    fr.seq = seq >>> 0;
+    fr.flags = flags;
+    fr.ack = ackSet ? this.rxq.rcvNxt : 0;
+    o.mss = undefined;
+    o.wscale = undefined;
+    o.sackPermitted = undefined;
+    o.sack = undefined;
+    o.tsVal = undefined;
+    o.tsEcr = undefined;
+    let optLen = 0;
+    if (syn) {
+      const passive = this.state === 'SYN_RECEIVED';
+      fr.window = this.synWindow();
+      o.mss = this.mtu - IPV4_TCP_HEADERS;
+      // A SYN-ACK carries only options the SYN offered (RFC 7323 §1.3, RFC 2018 §2).
+      if (passive ? this.wscaleOk : this.wantWscale) o.wscale = this.ourWscale;
+      if (passive ? this.sackOk : this.wantSack) o.sackPermitted = true;
+      if (passive ? this.tsOk : this.wantTs) {
+        o.tsVal = this.tsNow();
+        o.tsEcr = passive ? this.tsRecent : 0;
+      }
+    } else {
+      fr.window = this.selectWindowField();
+      if (this.tsOk) {
+        o.tsVal = this.tsNow();
+        o.tsEcr = this.tsRecent;
+        optLen += TS_OPTION_LEN;
+      }
+      if (this.sackOk && ackSet && (!this.rxq.ofoEmpty || this.rxq.hasDsack)) {
+        const room = Math.min(this.peerMss, this.mtu - IPV4_TCP_HEADERS) - optLen - dataLen;
+        const space = Math.min(room, TCP_OPTION_SPACE - optLen) - 4;
+        const max = space >= 8 ? Math.min(4, Math.floor(space / 8)) : 0;
+        if (max > 0) {
+          const hadDsack = this.rxq.hasDsack;
+          const n = this.rxq.fillSackBlocks(this.sackPool, max);
+          if (n > 0) {
+            o.sack = this.sackViews[n];
+            stats.sackBlocksSent += n;
+            if (hadDsack) stats.dsackSent++;
+          }
+        }
+      }
+    }
+    fr.options = o;
+    if (dataLen > 0) {
+      this.tx.gather(seq, dataLen, this.payloadViews);
+      fr.payload = this.payloadViews;
+    } else {
+      fr.payload = undefined;
+    }
+    const frame = buildTcpFrame(fr);
+    this.payloadViews.length = 0;
+    stats.outSegs++;
+    stats.bytesOut += dataLen;
+    if (ackSet) {
+      this.lastAckSent = this.rxq.rcvNxt;
+      this.ackPendingBytes = 0;
+      this.ackNeeded = false;
+      this.delackTimer.cancel();
+    }
+    this.output(frame);
+  }
+
+  /** Our TSval: a millisecond clock with a random offset (RFC 7323 §5.4). */
+  private tsNow(): number {
+    return (Math.floor(this.clock.nowMs()) + this.tsOffset) >>> 0;
+  }
+
+  // ---------------------------------------------------------------- state helpers
+
+  private synchronized(): boolean {
+    return this.state !== 'CLOSED' && this.state !== 'LISTEN' && this.state !== 'SYN_SENT';
+  }
+
+  private handshakePromise(): Promise<void> {
+    return new Promise<void>((resolve, reject) => {
+      this.connectResolve = resolve;
+      this.connectReject = reject;
+    });
+  }
+
+  private enterTimeWait(): void {
+    this.state = 'TIME_WAIT';
+    this.tx.shutdown();
+    this.timeWaitTimer.arm(this.timeWaitMs);
+  }
+
+  private onTimeWaitTimeout(): void {
+    if (this.state === 'TIME_WAIT') this.terminate(undefined);
+  }
+
+  /** Goes to CLOSED, stops timers, fails a pending connect, calls onClose once. */
+  private terminate(err: TcpError | undefined): void {
+    this.state = 'CLOSED';
+    this.tx.shutdown();
+    this.synTimer.cancel();
+    this.delackTimer.cancel();
+    this.timeWaitTimer.cancel();
+    if (err !== undefined) {
+      this.closeError = err;
+      this.rxq.purge();
+    }
+    const reject = this.connectReject;
+    this.connectResolve = undefined;
+    this.connectReject = undefined;
+    if (reject !== undefined) reject(err ?? new TcpError('ECONNABORTED', 'connection closed during the handshake'));
+    if (!this.closeNotified) {
+      this.closeNotified = true;
+      this.handlers.onClose?.(err);
+    }
+  }
+}
+
+/** SEG.LEN: payload plus one for SYN and one for FIN. */
+function segmentLength(skb: Skb): number {
+  const f = skb.tcp.flags;
+  return skb.len + ((f & TCP_SYN) !== 0 ? 1 : 0) + ((f & TCP_FIN) !== 0 ? 1 : 0);
+}
