@@ -370,3 +370,61 @@ describe('keep-alive', () => {
     }
   });
 });
+
+describe('PDU data alignment', () => {
+  it('pads C2HData to the host HPDA and takes H2C data padded to its CPDA', async () => {
+    const seed = 17;
+    const target = await startTarget({ host: '127.0.0.1', port: 0, sizeBytes: 16 * MIB, seed, cpda: 7, c2hSizeBytes: 4096 });
+    const a = await associate(target.port, { hpda: 31, hdgst: true, ddgst: true });
+    try {
+      const io = a.io[0]!;
+      expect(io.cpda).toBe(7);
+      const r = await io.read(10, 31, LBA);
+      expect(findPatternMismatch(seed, 10 * LBA, r.data!)).toBe(-1);
+      const data = randomData(5, 16384);
+      expect((await io.write(500, data, LBA, false)).status).toBe(0);
+      expect((await io.write(600, data.subarray(0, 4096), LBA, true)).status).toBe(0);
+      expect((await io.read(500, 31, LBA)).data!.equals(data)).toBe(true);
+      expect((await io.read(600, 7, LBA)).data!.equals(data.subarray(0, 4096))).toBe(true);
+    } finally {
+      closeAssociation(a);
+      await target.close();
+    }
+  });
+
+  it('refuses H2C data that ignores the advertised CPDA (FES 1, FEI 3)', async () => {
+    const target = await startTarget({ host: '127.0.0.1', port: 0, sizeBytes: MIB, cpda: 3 });
+    const a = await associate(target.port);
+    try {
+      const io = a.io[0]!;
+      io.cpda = 0; // a host that pads to 4 bytes instead of 16
+      await expect(io.write(0, Buffer.alloc(512), LBA, true)).rejects.toThrow(/closed/);
+      expect(io.termReqs[0]).toMatchObject({ fes: 1, fei: 3 });
+    } finally {
+      closeAssociation(a);
+      await target.close();
+    }
+  });
+});
+
+describe('file-backed namespace', () => {
+  it('reads back what was written through the file', async () => {
+    const { mkdtempSync, rmSync } = await import('node:fs');
+    const { tmpdir } = await import('node:os');
+    const { join } = await import('node:path');
+    const dir = mkdtempSync(join(tmpdir(), 'ddplab-target-'));
+    const target = await startTarget({ host: '127.0.0.1', port: 0, sizeBytes: 4 * MIB, file: join(dir, 'ns.img') });
+    const a = await associate(target.port);
+    try {
+      const io = a.io[0]!;
+      expect((await io.read(0, 7, LBA)).data!.equals(Buffer.alloc(4096))).toBe(true);
+      const data = randomData(8, 8192);
+      expect((await io.write(8, data, LBA, true)).status).toBe(0);
+      expect((await io.read(8, 15, LBA)).data!.equals(data)).toBe(true);
+    } finally {
+      closeAssociation(a);
+      await target.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});

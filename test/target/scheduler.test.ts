@@ -71,6 +71,20 @@ describe('completion scheduler', () => {
     s.close();
   });
 
+  it('holds a batch for delayUs before releasing it', async () => {
+    const out: number[] = [];
+    const s = new CompletionScheduler<Item>({ order: 'fifo', interleave: false, batchMax: 64, delayUs: 2000 }, new Prng(1), (c) =>
+      out.push(c.id),
+    );
+    s.submit({ id: 0, parts: 1 });
+    await new Promise((r) => setImmediate(r));
+    expect(out).toEqual([]);
+    s.submit({ id: 1, parts: 1 }); // joins the held batch
+    while (out.length === 0) await new Promise((r) => setTimeout(r, 1));
+    expect(out).toEqual([0, 1]);
+    s.close();
+  });
+
   it('draws uniform-ish values below n from the PRNG', () => {
     const rng = new Prng(123);
     const counts = [0, 0, 0];
