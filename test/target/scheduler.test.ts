@@ -73,7 +73,7 @@ describe('completion scheduler', () => {
 
   it('holds a batch for delayUs before releasing it', async () => {
     const out: number[] = [];
-    const s = new CompletionScheduler<Item>({ order: 'fifo', interleave: false, batchMax: 64, delayUs: 2000 }, new Prng(1), (c) =>
+    const s = new CompletionScheduler<Item>({ order: 'fifo', interleave: false, batchMax: 64, delayUs: 100_000 }, new Prng(1), (c) =>
       out.push(c.id),
     );
     s.submit({ id: 0, parts: 1 });
