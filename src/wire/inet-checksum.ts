@@ -1,0 +1,96 @@
+/**
+ * The Internet checksum (RFC 1071): the 16-bit ones'-complement of the
+ * ones'-complement sum of 16-bit big-endian words.
+ *
+ * Sums are kept as folded 16-bit values (0..0xffff) so that partial sums of
+ * separate pieces compose with `onesAdd` — a header, a pseudo-header and a
+ * payload held as a list of fragments are summed without concatenating them.
+ * A piece that starts at an odd byte position of the whole is summed as if it
+ * were even and then byte-swapped (RFC 1071 §2(B), byte-order independence).
+ */
+
+/** Ones'-complement sum of `buf[start..end)` as big-endian 16-bit words, added to `acc`; folded to 16 bits. */
+export function onesSum(buf: Uint8Array, acc = 0, start = 0, end = buf.length): number {
+  // A double holds integers exactly up to 2^53, so the sum of any Buffer's
+  // words (< 2^32 words of < 2^16) needs no folding inside the loop.
+  let sum = acc;
+  let i = start;
+  const even = end - ((end - start) & 1);
+  for (; i + 8 <= even; i += 8) {
+    sum +=
+      ((buf[i]! << 8) | buf[i + 1]!) +
+      ((buf[i + 2]! << 8) | buf[i + 3]!) +
+      ((buf[i + 4]! << 8) | buf[i + 5]!) +
+      ((buf[i + 6]! << 8) | buf[i + 7]!);
+  }
+  for (; i < even; i += 2) sum += (buf[i]! << 8) | buf[i + 1]!;
+  // An odd trailing byte is the high half of a word padded with zero.
+  if (even !== end) sum += buf[even]! << 8;
+  return onesFold(sum);
+}
+
+/** Folds a non-negative integer sum (< 2^53) into a 16-bit ones'-complement value. */
+export function onesFold(sum: number): number {
+  while (sum > 0xffff) sum = (sum % 0x10000) + Math.floor(sum / 0x10000);
+  return sum;
+}
+
+/** Ones'-complement addition of two 16-bit partial sums. */
+export function onesAdd(a: number, b: number): number {
+  const s = a + b;
+  return s > 0xffff ? s - 0xffff : s;
+}
+
+/** Byte-swaps a 16-bit partial sum: the contribution of a piece that starts at an odd offset of the whole. */
+export function onesSwap(sum: number): number {
+  return ((sum & 0xff) << 8) | (sum >>> 8);
+}
+
+/** Ones'-complement sum of a list of fragments taken as one contiguous byte string, added to `acc`. */
+export function onesSumFragments(frags: readonly Uint8Array[], acc = 0): number {
+  let sum = acc;
+  let odd = false;
+  for (let k = 0; k < frags.length; k++) {
+    const frag = frags[k]!;
+    const part = onesSum(frag);
+    sum = onesAdd(sum, odd ? onesSwap(part) : part);
+    if (frag.length & 1) odd = !odd;
+  }
+  return sum;
+}
+
+/** Ones'-complement sum of one buffer or a fragment list, added to `acc`. */
+export function onesSumAny(data: Uint8Array | readonly Uint8Array[], acc = 0): number {
+  return data instanceof Uint8Array ? onesSum(data, acc) : onesSumFragments(data, acc);
+}
+
+/** Turns a folded sum into the checksum field value (its complement). */
+export function checksumFinish(sum: number): number {
+  return ~sum & 0xffff;
+}
+
+/** The Internet checksum of `buf[start..end)` (the checksum field inside it must be zero). */
+export function inetChecksum(buf: Uint8Array, start = 0, end = buf.length): number {
+  return checksumFinish(onesSum(buf, 0, start, end));
+}
+
+/**
+ * Ones'-complement sum of the IPv4 pseudo-header (RFC 9293 §3.1: source,
+ * destination, zero, protocol, upper-layer length) that TCP and UDP checksums cover.
+ */
+export function pseudoHeaderSum(srcIp: number, dstIp: number, protocol: number, l4LenBytes: number): number {
+  return onesFold(
+    (srcIp >>> 16) + (srcIp & 0xffff) + (dstIp >>> 16) + (dstIp & 0xffff) + protocol + l4LenBytes,
+  );
+}
+
+/**
+ * Updates a checksum field after one 16-bit word of the covered data changed
+ * from `oldWord` to `newWord`, without resumming (RFC 1624 eqn. 3:
+ * HC' = ~(~HC + ~m + m')). Used when a NAT-like rewrite or a TTL decrement
+ * touches one field.
+ */
+export function checksumUpdate16(oldChecksum: number, oldWord: number, newWord: number): number {
+  const sum = onesAdd(onesAdd(~oldChecksum & 0xffff, ~oldWord & 0xffff), newWord & 0xffff);
+  return checksumFinish(sum);
+}

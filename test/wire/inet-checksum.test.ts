@@ -1,0 +1,108 @@
+import { describe, expect, it } from 'vitest';
+import {
+  checksumFinish,
+  checksumUpdate16,
+  inetChecksum,
+  onesAdd,
+  onesFold,
+  onesSum,
+  onesSumAny,
+  onesSumFragments,
+  onesSwap,
+  pseudoHeaderSum,
+} from '../../src/wire/inet-checksum.js';
+
+/** Seeded PRNG (mulberry32) so a failing case can be replayed from its seed. */
+function prng(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+describe('Internet checksum (RFC 1071)', () => {
+  it('sums the RFC 1071 §3 example to 0xddf2', () => {
+    const data = Buffer.from([0x00, 0x01, 0xf2, 0x03, 0xf4, 0xf5, 0xf6, 0xf7]);
+    expect(onesSum(data)).toBe(0xddf2);
+    expect(inetChecksum(data)).toBe(0x220d);
+  });
+
+  it('computes the checksum of a known IPv4 header', () => {
+    // 192.168.0.1 → 192.168.0.199, UDP, total length 0x73, DF; checksum field zeroed.
+    const hdr = Buffer.from('450000730000400040110000c0a80001c0a800c7', 'hex');
+    expect(inetChecksum(hdr)).toBe(0xb861);
+    hdr.writeUInt16BE(0xb861, 10);
+    expect(onesSum(hdr)).toBe(0xffff);
+  });
+
+  it('pads an odd trailing byte with zero as the high half of a word', () => {
+    expect(onesSum(Buffer.from([0x12, 0x34, 0x56]))).toBe(0x1234 + 0x5600);
+    expect(onesSum(Buffer.from([0xab]))).toBe(0xab00);
+    expect(onesSum(Buffer.alloc(0))).toBe(0);
+  });
+
+  it('sums a sub-range given by start and end', () => {
+    const buf = Buffer.from([0xff, 0xff, 0x01, 0x02, 0x03, 0xff]);
+    expect(onesSum(buf, 0, 2, 5)).toBe(0x0102 + 0x0300);
+  });
+
+  it('folds carries end-around', () => {
+    expect(onesAdd(0xffff, 0x0001)).toBe(0x0001);
+    expect(onesAdd(0x8000, 0x8000)).toBe(0x0001);
+    expect(onesFold(0x1_fffe)).toBe(0xffff);
+    expect(onesFold(2 ** 40 + 5)).toBe(onesFold(onesFold(2 ** 40) + 5));
+    expect(onesSum(Buffer.alloc(100_000, 0xff))).toBe(0xffff);
+    expect(onesSwap(0x12ab)).toBe(0xab12);
+  });
+
+  it('sums scattered fragments (odd lengths included) exactly like the concatenation', () => {
+    for (let seed = 1; seed <= 200; seed++) {
+      const rnd = prng(seed);
+      const whole = Buffer.alloc(1 + Math.floor(rnd() * 3000));
+      for (let i = 0; i < whole.length; i++) whole[i] = Math.floor(rnd() * 256);
+      const frags: Buffer[] = [];
+      let at = 0;
+      while (at < whole.length) {
+        const n = Math.min(whole.length - at, Math.floor(rnd() * 40)); // zero-length fragments too
+        frags.push(whole.subarray(at, at + n));
+        at += n;
+      }
+      expect(onesSumFragments(frags), `seed ${seed}`).toBe(onesSum(whole));
+      expect(onesSumAny(frags, 0x1234), `seed ${seed}`).toBe(onesSum(whole, 0x1234));
+    }
+  });
+
+  it('sums the IPv4 pseudo-header like its 12 explicit bytes', () => {
+    const src = 0xc0000201;
+    const dst = 0xc0000202;
+    const explicit = Buffer.alloc(12);
+    explicit.writeUInt32BE(src, 0);
+    explicit.writeUInt32BE(dst, 4);
+    explicit[9] = 6;
+    explicit.writeUInt16BE(1480, 10);
+    expect(pseudoHeaderSum(src, dst, 6, 1480)).toBe(onesSum(explicit));
+    expect(pseudoHeaderSum(0xffffffff, 0xffffffff, 6, 0xffff)).toBe(onesSum(Buffer.from('ffffffffffffffff0006ffff', 'hex')));
+  });
+
+  it('updates a checksum incrementally as a full recomputation would (RFC 1624)', () => {
+    const hdr = Buffer.from('450000730000400040110000c0a80001c0a800c7', 'hex');
+    for (let ttl = 0x40; ttl > 0; ttl--) {
+      hdr.writeUInt16BE(0, 10);
+      const before = inetChecksum(hdr);
+      const oldWord = hdr.readUInt16BE(8);
+      hdr[8] = ttl - 1;
+      const newWord = hdr.readUInt16BE(8);
+      const recomputed = inetChecksum(hdr);
+      expect(checksumUpdate16(before, oldWord, newWord), `ttl ${ttl}`).toBe(recomputed);
+    }
+  });
+
+  it('finishes a sum into its complement', () => {
+    expect(checksumFinish(0xddf2)).toBe(0x220d);
+    expect(checksumFinish(0xffff)).toBe(0);
+  });
+});
