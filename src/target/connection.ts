@@ -251,7 +251,10 @@ export class QueueConnection implements AssociationMember {
     const field = e.detail.field;
     let fes: number = TermReqFes.InvalidHeaderField;
     let fei = FEI_TYPE;
-    if (e.code === 'PDU_TOO_LARGE') {
+    const type = at >= 0 && at < chunk.length ? chunk[at] : undefined;
+    const isTermReq = type === PduType.H2CTermReq || type === PduType.C2HTermReq;
+    if (e.code === 'PDU_TOO_LARGE' && !isTermReq) {
+      // More data than any transfer the target accepts (a TermReq's plen is just a bad field).
       fes = TermReqFes.DataLimitExceeded;
       fei = 0;
     } else if (field === 'flags') fei = FEI_FLAGS;

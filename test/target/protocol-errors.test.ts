@@ -10,6 +10,7 @@ import { buildReadWrite } from '../../src/wire/nvme-io.js';
 import { sglInCapsule, sglTransportData } from '../../src/wire/nvme-sqe.js';
 import { emitPduBuffer, PduType, TermReqFes, type R2TPdu } from '../../src/wire/nvme-tcp-pdu.js';
 import { startTarget, type Target } from '../../src/target/listener.js';
+import { Prng } from '../../src/target/scheduler.js';
 import { associate, closeAssociation, TestQueue, type Association, type IcOptions } from './pdu-client.js';
 
 const MIB = 1024 * 1024;
@@ -240,6 +241,31 @@ describe('protocol errors', () => {
     q.send({ type: PduType.H2CData, cccid: 9, ttag: r2ts[0]!.ttag, datao: 0, datal: MAXH2CDATA, lastPdu: true, data: [Buffer.alloc(MAXH2CDATA)] });
     expect(((await fourth).pdu as R2TPdu).r2to).toBe(3 * MAXH2CDATA);
     q.close();
+  });
+
+  it('survives seeded garbage PDUs on many connections without an internal error', async () => {
+    const fuzzSeed = 2026;
+    const rng = new Prng(fuzzSeed);
+    for (let i = 0; i < 40; i++) {
+      const q = i % 2 === 0 ? await freshIo({ hdgst: (i & 4) !== 0, ddgst: (i & 8) !== 0 }) : await TestQueue.open(target.port);
+      const pdus: Buffer[] = [];
+      for (let k = 0; k < 4; k++) {
+        const hlen = [8, 24, 72, 128, rng.below(256)][rng.below(5)]!;
+        const len = 8 + rng.below(300);
+        const b = Buffer.alloc(len);
+        for (let j = 0; j < len; j++) b[j] = rng.below(256);
+        b[0] = rng.below(11);
+        b[1] = rng.below(16);
+        b[2] = hlen;
+        b[3] = rng.below(2) === 0 ? 0 : hlen + 4 * rng.below(8);
+        if (len >= 8) b.writeUInt32LE(rng.below(2) === 0 ? len : rng.below(1 << 20), 4);
+        pdus.push(b);
+      }
+      q.sendRaw(Buffer.concat(pdus));
+      q.socket.end();
+      await q.closed;
+    }
+    expect(logLines.filter((l) => l.includes('internal error')), `fuzz seed ${fuzzSeed}`).toEqual([]);
   });
 
   it('counts and logs protocol errors', () => {
