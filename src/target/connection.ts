@@ -639,8 +639,7 @@ export class QueueConnection implements AssociationMember {
     const ctrl = this.ctrl;
     if (!ctrl) throw new Error('live admin queue without a controller');
     this.stats.adminCommands++;
-    // Every admin command counts as host activity for keep-alive (NVMe 1.4 traffic-based keep alive).
-    ctrl.keepAlive();
+    ctrl.noteTraffic();
     const sqe = parseSqe(sqeBytes);
     if (sqe.opcode === NVME_FABRICS_OPCODE) {
       const fctype = sqe.nsid & 0xff;
@@ -692,6 +691,7 @@ export class QueueConnection implements AssociationMember {
         return;
       }
       case NvmeAdminOpcode.KEEP_ALIVE:
+        ctrl.keepAlive();
         this.complete(cmd, ctrl.katoMs === 0 ? statusOnly(NvmeSc.KA_TIMEOUT_INVALID) : {});
         return;
       case NvmeAdminOpcode.SET_FEATURES:
@@ -740,6 +740,7 @@ export class QueueConnection implements AssociationMember {
   private onIoCommand(cmd: Command, sqeBytes: Buffer, data: readonly Buffer[], dataLen: number): void {
     const ctrl = this.ctrl;
     if (!ctrl) throw new Error('live I/O queue without a controller');
+    ctrl.noteTraffic();
     if (cmd.opcode === NVME_FABRICS_OPCODE) {
       const fctype = sqeBytes[4];
       this.complete(cmd, statusOnly(fctype === NvmfFctype.CONNECT ? NvmeSc.CMD_SEQ_ERROR : NvmeSc.INVALID_OPCODE));

@@ -6,9 +6,10 @@
  * controller model Linux nvmet and SPDK use); I/O queue Connects name that
  * CNTLID and join its association. A controller holds the properties the
  * host drives over Property Get/Set (CAP, VS, CC, CSTS), answers Identify,
- * and runs the keep-alive timer: when KATO passes without a Keep Alive (or
- * any admin command), the association — the admin queue and every I/O
- * queue — is torn down, as Linux nvmet does on keep-alive expiry.
+ * and runs the keep-alive timer: when KATO passes without a Keep Alive or
+ * any other command on the association, the association — the admin queue
+ * and every I/O queue — is torn down, as Linux nvmet does on keep-alive
+ * expiry.
  */
 import { NVME_IDENTIFY_DATA_LEN, NvmeCtrlSgls, NvmeCtrlType, NvmeIdCns, buildIdCtrl, buildIdNs, buildNsList } from '../wire/nvme-identify.js';
 import {
@@ -104,6 +105,7 @@ export class Controller {
   private kaTimer: NodeJS.Timeout | undefined;
   private readyTimer: NodeJS.Timeout | undefined;
   private destroyed = false;
+  private trafficSeen = false;
   /** KATO in effect (ms), 0 = no keep-alive. */
   readonly katoMs: number;
 
@@ -154,9 +156,19 @@ export class Controller {
     return n;
   }
 
-  /** Restarts the keep-alive timer (Keep Alive command, or any admin command). */
+  /** Restarts the keep-alive timer (Keep Alive command). */
   keepAlive(): void {
+    this.trafficSeen = false;
     this.armKeepAlive();
+  }
+
+  /**
+   * Any command on any queue of the association also proves the host alive
+   * (traffic-based keep alive, as Linux nvmet does it): a flag checked when
+   * the timer fires, so the I/O path does not touch timers.
+   */
+  noteTraffic(): void {
+    this.trafficSeen = true;
   }
 
   destroy(reason: 'keep-alive' | 'association' | 'shutdown'): void {
@@ -345,6 +357,11 @@ export class Controller {
     if (this.katoMs === 0 || this.destroyed) return;
     if (this.kaTimer) clearTimeout(this.kaTimer);
     this.kaTimer = setTimeout(() => {
+      if (this.trafficSeen) {
+        this.trafficSeen = false;
+        this.armKeepAlive();
+        return;
+      }
       this.subsys.log(`cntlid ${this.cntlid}: keep-alive timeout (${this.katoMs} ms), closing the association`);
       this.destroy('keep-alive');
     }, this.katoMs);

@@ -1,4 +1,4 @@
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { parseIdCtrl } from '../../src/wire/nvme-identify.js';
 import { NvmeReg, parseCap, parseCsts } from '../../src/wire/nvme-registers.js';
 import { NvmeSc } from '../../src/wire/nvme-status.js';
@@ -83,5 +83,27 @@ describe('controller', () => {
     ctrl.detach(admin);
     expect(ended.sort()).toEqual([1, 2]);
     expect(sub.controllers.has(ctrl.cntlid)).toBe(false);
+  });
+
+  it('expires KATO without traffic, and any command on the association postpones it', () => {
+    vi.useFakeTimers();
+    try {
+      const sub = subsystem({ kasMs: 100 });
+      const ctrl = sub.createController('nqn.host', Buffer.alloc(16), 1000)!;
+      const ended: string[] = [];
+      ctrl.attach({ qid: 0, terminate: (r) => ended.push(r) });
+      vi.advanceTimersByTime(900);
+      ctrl.noteTraffic(); // e.g. a Read on an I/O queue
+      vi.advanceTimersByTime(1000);
+      expect(ctrl.isDestroyed).toBe(false);
+      ctrl.keepAlive();
+      vi.advanceTimersByTime(999);
+      expect(ctrl.isDestroyed).toBe(false);
+      vi.advanceTimersByTime(2);
+      expect(ctrl.isDestroyed).toBe(true);
+      expect(ended).toEqual(['keep-alive']);
+    } finally {
+      vi.useRealTimers();
+    }
   });
 });
