@@ -1,0 +1,451 @@
+/**
+ * The host side of an NVMe over Fabrics association: the admin queue and N
+ * I/O queues, each an NvmeQueue on its own stream, bound to one controller.
+ *
+ * Bring-up, in the order Linux's nvme_tcp_setup_ctrl and the core walk it:
+ *   1. admin queue: ICReq/ICResp, Fabrics Connect (QID 0, CNTLID 0xFFFF,
+ *      KATO) → CNTLID
+ *   2. Property Get CAP and VS; Property Set CC (EN, 64-byte SQEs, 16-byte
+ *      CQEs, 4 KiB pages, NVM command set); poll CSTS until RDY (or CFS), for
+ *      at most CAP.TO × 500 ms
+ *   3. Identify Controller (MDTS, IOCCSZ, …), the active namespace list,
+ *      Identify Namespace of the first namespace (size, LBA format)
+ *   4. N I/O queues: ICReq/ICResp and Connect (QID i, SQSIZE = depth − 1,
+ *      the CNTLID) on each, in parallel; in-capsule writes up to IOCCSZ
+ *   5. Keep Alive on the admin queue every KATO/2
+ * Shutdown: close the I/O queues, CC.SHN = normal, poll CSTS.SHST until
+ * complete, close the admin queue.
+ *
+ * Any queue that dies (protocol error, timeout, lost connection) or a failed
+ * keep-alive ends the whole association, as Linux's error recovery resets
+ * the whole controller: every queue is aborted and onError listeners hear
+ * the first cause once.
+ */
+import { randomUUID } from 'node:crypto';
+import { cqeResult64, type NvmeCqe } from '../wire/nvme-cqe.js';
+import {
+  NVMF_CNTLID_DYNAMIC,
+  buildConnectData,
+  connectCntlidFromDw0,
+  hostIdFromUuid,
+  hostIdToUuid,
+} from '../wire/nvme-fabrics.js';
+import {
+  NVME_IDENTIFY_DATA_LEN,
+  NvmeIdCns,
+  idNsLbaSizeBytes,
+  inCapsuleDataBytes,
+  parseIdCtrl,
+  parseIdNs,
+  parseNsList,
+  type NvmeIdCtrl,
+  type NvmeIdNs,
+} from '../wire/nvme-identify.js';
+import { NVME_MAX_NLB } from '../wire/nvme-io.js';
+import { CcShn, CstsShst, NvmeReg, encodeCc, parseCap, parseCsts, parseVersion, type NvmeCap, type NvmeVersion } from '../wire/nvme-registers.js';
+import { NVME_FABRICS_OPCODE, NvmeIoOpcode } from '../wire/nvme-sqe.js';
+import { statusToString } from '../wire/nvme-status.js';
+import { RealClock, type Clock, type ClockTimer } from './clock.js';
+import { sumNvmeHostStats, type NvmeHostStats } from './host-stats.js';
+import type { NvmeDdpHooks } from './nvme-ddp-hooks.js';
+import { NvmeHostError, nvmeStatusError } from './nvme-host-error.js';
+import { ADMIN_IN_CAPSULE_BYTES, DEFAULT_COMMAND_TIMEOUT_MS, NvmeQueue } from './nvme-queue.js';
+import type { StreamTransportFactory } from './stream-transport.js';
+
+/** Admin queue depth (Linux NVME_AQ_DEPTH). */
+export const ADMIN_QUEUE_DEPTH = 32;
+/** Linux's default keep-alive timeout (NVME_DEFAULT_KATO, 5 s). */
+export const DEFAULT_KATO_MS = 5000;
+/** Linux's admin command timeout (NVME_ADMIN_TIMEOUT, 60 s). */
+export const DEFAULT_ADMIN_TIMEOUT_MS = 60_000;
+/** How long shutdown waits for CSTS.SHST = complete (Linux's default shutdown timeout, 5 s). */
+const SHUTDOWN_TIMEOUT_MS = 5000;
+/** CSTS polling period during enable and shutdown. */
+const CSTS_POLL_MS = 5;
+/** Connect CATTR bit 2: the host disables SQ flow control (SQHD updates). */
+const CATTR_DISABLE_SQFLOW = 0x04;
+/** CC.IOSQES / IOCQES for the NVM command set: 64-byte SQEs, 16-byte CQEs (log2). */
+const NVM_IOSQES = 6;
+const NVM_IOCQES = 4;
+/** CAP.MPSMIN is 4 KiB on every fabrics controller ddplab talks to; MDTS is in its units. */
+const MPS_BYTES = 4096;
+
+export interface NvmeControllerOptions {
+  /** Opens the stream for queue `qid` (0 = admin). */
+  readonly transports: StreamTransportFactory;
+  /** NQN of the subsystem to connect to. */
+  readonly subnqn: string;
+  /** Host NQN (default: nqn.2014-08.org.nvmexpress:uuid:<hostid>). */
+  readonly hostnqn?: string;
+  /** 16-byte host identifier (default: a random UUID). */
+  readonly hostid?: Buffer;
+  /** I/O queues to create (default 1). */
+  readonly ioQueues?: number;
+  /** Depth of each I/O queue (default 128, capped by CAP.MQES + 1). */
+  readonly queueDepth?: number;
+  readonly hdgst?: boolean;
+  readonly ddgst?: boolean;
+  /** Keep-alive timeout sent in Connect (default 5000 ms); Keep Alive goes out every KATO/2. 0 = none. */
+  readonly katoMs?: number;
+  /** I/O command timeout (default 30 s). */
+  readonly commandTimeoutMs?: number;
+  /** Admin command timeout (default 60 s). */
+  readonly adminTimeoutMs?: number;
+  /** Largest CPDA accepted (default 31; Linux's host accepts only 0). */
+  readonly maxCpda?: number;
+  /**
+   * Ask the controller to disable SQ flow control in Connect (CATTR bit 2,
+   * Linux's `disable_sqflow` option). Default true: it lets a controller
+   * complete reads with C2HData SUCCESS. The host accepts SUCCESS either way,
+   * as Linux's does.
+   */
+  readonly disableSqflow?: boolean;
+  /** CID generation counter on I/O queues (default false: CIDs < queue depth, as DDP without full CID range needs). */
+  readonly cidGeneration?: boolean;
+  readonly clock?: Clock;
+  /** DDP hook points per I/O queue (issue 6): called once per qid ≥ 1. */
+  readonly ddp?: (qid: number) => NvmeDdpHooks | undefined;
+  /** One line per notable event. */
+  readonly log?: (line: string) => void;
+}
+
+/** What bring-up learned about the controller and its namespace. */
+export interface NvmeControllerInfo {
+  readonly cntlid: number;
+  readonly cap: NvmeCap;
+  readonly version: NvmeVersion;
+  readonly idCtrl: NvmeIdCtrl;
+  readonly nsid: number;
+  readonly idNs: NvmeIdNs;
+  readonly lbaSizeBytes: number;
+  /** Namespace size in bytes. */
+  readonly nsSizeBytes: number;
+  /** Largest transfer per command (MDTS; Infinity when the controller sets no limit), also capped by NLB. */
+  readonly maxTransferBytes: number;
+  /** In-capsule write data the I/O queues take (IOCCSZ). */
+  readonly inCapsuleBytes: number;
+  /** Depth of each I/O queue. */
+  readonly queueDepth: number;
+}
+
+export class NvmeController {
+  private readonly clock: Clock;
+  private readonly log: (line: string) => void;
+  private kaTimer: ClockTimer | undefined;
+  private kaIntervalMs = 0;
+  private failure: NvmeHostError | undefined;
+  private readonly errorListeners: ((err: NvmeHostError) => void)[] = [];
+  private shuttingDown = false;
+
+  private constructor(
+    readonly admin: NvmeQueue,
+    readonly ioQueues: readonly NvmeQueue[],
+    readonly info: NvmeControllerInfo,
+    opts: NvmeControllerOptions,
+    clock: Clock,
+  ) {
+    this.clock = clock;
+    this.log = opts.log ?? (() => undefined);
+    for (const q of [admin, ...ioQueues]) {
+      q.onTerminated((err) => {
+        if (err !== undefined && !this.shuttingDown) this.fail(err);
+      });
+    }
+  }
+
+  /** Connects the admin queue, enables the controller, identifies it and connects the I/O queues. */
+  static async connect(opts: NvmeControllerOptions): Promise<NvmeController> {
+    const clock = opts.clock ?? new RealClock();
+    const log = opts.log ?? (() => undefined);
+    const hostid = opts.hostid ?? hostIdFromUuid(randomUUID());
+    const hostnqn = opts.hostnqn ?? `nqn.2014-08.org.nvmexpress:uuid:${hostIdToUuid(hostid)}`;
+    const katoMs = opts.katoMs ?? DEFAULT_KATO_MS;
+    const ioCount = opts.ioQueues ?? 1;
+    if (!Number.isInteger(ioCount) || ioCount < 1 || ioCount > 0xfffe) {
+      throw new NvmeHostError('INVALID_ARGUMENT', `I/O queue count ${ioCount} is not in 1..65534`);
+    }
+    const cattr = opts.disableSqflow === false ? 0 : CATTR_DISABLE_SQFLOW;
+    const hdgst = opts.hdgst ?? false;
+    const ddgst = opts.ddgst ?? false;
+
+    const admin = new NvmeQueue(await openTransport(opts, 0), {
+      qid: 0,
+      depth: ADMIN_QUEUE_DEPTH,
+      hdgst,
+      ddgst,
+      clock,
+      commandTimeoutMs: opts.adminTimeoutMs ?? DEFAULT_ADMIN_TIMEOUT_MS,
+      maxCpda: opts.maxCpda,
+      inCapsuleBytes: ADMIN_IN_CAPSULE_BYTES,
+      log,
+    });
+    const ioQueues: NvmeQueue[] = [];
+    try {
+      await admin.connect();
+      const connectData = buildConnectData({ hostid, cntlid: NVMF_CNTLID_DYNAMIC, subnqn: opts.subnqn, hostnqn });
+      const cqe = await admin.submit(
+        (cid, dptr) => ({ kind: 'connect', cid, recfmt: 0, qid: 0, sqsize: ADMIN_QUEUE_DEPTH - 1, cattr, kato: katoMs, dptr }),
+        { dir: 'write', buf: connectData, forceInCapsule: true },
+      );
+      if (cqe.status !== 0) {
+        throw new NvmeHostError('CONNECT_FAILED', `admin Connect to ${opts.subnqn} refused: ${statusToString(cqe.status, NVME_FABRICS_OPCODE)}`, {
+          qid: 0,
+          status: cqe.status,
+        });
+      }
+      const cntlid = connectCntlidFromDw0(cqe.dw0);
+
+      const capRaw = cqeResult64(await adminCommand(admin, (cid) => ({ kind: 'property-get', cid, offset: NvmeReg.CAP, size: 8 }), 'Property Get CAP'));
+      const cap = parseCap(capRaw);
+      const vs = await adminCommand(admin, (cid) => ({ kind: 'property-get', cid, offset: NvmeReg.VS, size: 4 }), 'Property Get VS');
+      const cc = encodeCc({ en: true, css: 0, mps: 0, ams: 0, shn: CcShn.NONE, iosqes: NVM_IOSQES, iocqes: NVM_IOCQES });
+      await adminCommand(admin, (cid) => ({ kind: 'property-set', cid, offset: NvmeReg.CC, size: 4, value: BigInt(cc) }), 'Property Set CC');
+      await waitCsts(admin, clock, cap.to * 500, (csts) => {
+        const s = parseCsts(csts);
+        if (s.cfs) throw new NvmeHostError('CONNECT_FAILED', 'controller reported fatal status (CSTS.CFS) after CC.EN', { qid: 0 });
+        return s.rdy;
+      }, 'CSTS.RDY');
+
+      const idCtrl = parseIdCtrl(await identify(admin, NvmeIdCns.CTRL, 0));
+      const nsids = parseNsList(await identify(admin, NvmeIdCns.NS_ACTIVE_LIST, 0));
+      const nsid = nsids[0];
+      if (nsid === undefined) throw new NvmeHostError('CONNECT_FAILED', `${opts.subnqn} has no active namespace`, { qid: 0 });
+      const idNs = parseIdNs(await identify(admin, NvmeIdCns.NS, nsid));
+      const lbaSizeBytes = idNsLbaSizeBytes(idNs);
+      const depth = Math.min(opts.queueDepth ?? 128, cap.mqes + 1);
+      const mdtsBytes = idCtrl.mdts === 0 ? Infinity : MPS_BYTES * 2 ** idCtrl.mdts;
+      const info: NvmeControllerInfo = {
+        cntlid,
+        cap,
+        version: parseVersion(Number(cqeResult64(vs) & 0xffff_ffffn)),
+        idCtrl,
+        nsid,
+        idNs,
+        lbaSizeBytes,
+        nsSizeBytes: idNs.nsze * lbaSizeBytes,
+        maxTransferBytes: Math.min(mdtsBytes, (NVME_MAX_NLB + 1) * lbaSizeBytes),
+        inCapsuleBytes: inCapsuleDataBytes(idCtrl),
+        queueDepth: depth,
+      };
+      log(
+        `connected to ${opts.subnqn}: cntlid ${cntlid}, NVMe ${info.version.major}.${info.version.minor}, ` +
+          `nsid ${nsid} ${info.nsSizeBytes} bytes in ${lbaSizeBytes}-byte blocks, ${ioCount} I/O queues of ${depth}`,
+      );
+
+      const connects: Promise<void>[] = [];
+      for (let qid = 1; qid <= ioCount; qid++) {
+        connects.push(
+          (async () => {
+            const q = new NvmeQueue(await openTransport(opts, qid), {
+              qid,
+              depth,
+              hdgst,
+              ddgst,
+              clock,
+              commandTimeoutMs: opts.commandTimeoutMs ?? DEFAULT_COMMAND_TIMEOUT_MS,
+              maxCpda: opts.maxCpda,
+              inCapsuleBytes: info.inCapsuleBytes,
+              cidGeneration: opts.cidGeneration,
+              ddp: opts.ddp?.(qid),
+              log,
+            });
+            ioQueues[qid - 1] = q;
+            await q.connect();
+            const data = buildConnectData({ hostid, cntlid, subnqn: opts.subnqn, hostnqn });
+            const c = await q.submit(
+              (cid, dptr) => ({ kind: 'connect', cid, recfmt: 0, qid, sqsize: depth - 1, cattr, kato: 0, dptr }),
+              { dir: 'write', buf: data, forceInCapsule: true },
+            );
+            if (c.status !== 0) {
+              throw new NvmeHostError('CONNECT_FAILED', `I/O queue ${qid} Connect refused: ${statusToString(c.status, NVME_FABRICS_OPCODE)}`, {
+                qid,
+                status: c.status,
+              });
+            }
+          })(),
+        );
+      }
+      const settled = await Promise.allSettled(connects);
+      const failed = settled.find((s): s is PromiseRejectedResult => s.status === 'rejected');
+      if (failed !== undefined) throw failed.reason;
+
+      const ctrl = new NvmeController(admin, ioQueues, info, opts, clock);
+      ctrl.startKeepAlive(katoMs);
+      return ctrl;
+    } catch (e) {
+      for (const q of ioQueues) q?.abort();
+      admin.abort();
+      if (e instanceof NvmeHostError && e.code === 'CONNECT_FAILED') throw e;
+      throw new NvmeHostError('CONNECT_FAILED', `bring-up of ${opts.subnqn} failed: ${e instanceof Error ? e.message : String(e)}`, {
+        cause: e,
+      });
+    }
+  }
+
+  /** The error that ended the association, if one did. */
+  get error(): NvmeHostError | undefined {
+    return this.failure;
+  }
+
+  /** Called once, with the first cause, when the association is lost. */
+  onError(cb: (err: NvmeHostError) => void): void {
+    this.errorListeners.push(cb);
+  }
+
+  /** Host counters summed over the admin and I/O queues. */
+  stats(): NvmeHostStats {
+    return sumNvmeHostStats([this.admin.stats, ...this.ioQueues.map((q) => q.stats)]);
+  }
+
+  /** Reads `buf.length` bytes (a multiple of the LBA size) from LBA `slba` through I/O queue `queue` (0-based). Rejects on a non-zero status. */
+  async read(queue: number, slba: number, buf: Buffer): Promise<NvmeCqe> {
+    return this.rw('read', queue, slba, buf);
+  }
+
+  /** Writes `buf` at LBA `slba` through I/O queue `queue` (0-based). `buf` must not change until the promise settles. */
+  async write(queue: number, slba: number, buf: Buffer): Promise<NvmeCqe> {
+    return this.rw('write', queue, slba, buf);
+  }
+
+  /** Flush through I/O queue `queue`. */
+  async flush(queue: number): Promise<NvmeCqe> {
+    const q = this.queueAt(queue);
+    const cqe = await q.submit((cid) => ({ kind: 'flush', cid, nsid: this.info.nsid }));
+    if (cqe.status !== 0) throw nvmeStatusError(cqe.status, NvmeIoOpcode.FLUSH, q.qid, cqe.cid);
+    return cqe;
+  }
+
+  /**
+   * Orderly shutdown: I/O queues closed, CC.SHN = normal and CSTS.SHST
+   * polled until complete, admin queue closed. Safe to call after a failure
+   * (then it only closes what is left).
+   */
+  async shutdown(): Promise<void> {
+    if (this.shuttingDown) return;
+    this.shuttingDown = true;
+    this.kaTimer?.cancel();
+    await Promise.all(this.ioQueues.map((q) => q.close()));
+    if (this.admin.live) {
+      try {
+        const cc = encodeCc({ en: true, css: 0, mps: 0, ams: 0, shn: CcShn.NORMAL, iosqes: NVM_IOSQES, iocqes: NVM_IOCQES });
+        await adminCommand(this.admin, (cid) => ({ kind: 'property-set', cid, offset: NvmeReg.CC, size: 4, value: BigInt(cc) }), 'Property Set CC.SHN');
+        await waitCsts(this.admin, this.clock, SHUTDOWN_TIMEOUT_MS, (csts) => parseCsts(csts).shst === CstsShst.COMPLETE, 'CSTS.SHST complete');
+      } catch (e) {
+        this.log(`shutdown: ${e instanceof Error ? e.message : String(e)}; closing anyway`);
+      }
+    }
+    await this.admin.close();
+  }
+
+  /** Abortive end of the association (every queue reset). */
+  abort(): void {
+    this.shuttingDown = true;
+    this.kaTimer?.cancel();
+    for (const q of this.ioQueues) q.abort();
+    this.admin.abort();
+  }
+
+  private queueAt(queue: number): NvmeQueue {
+    const q = this.ioQueues[queue];
+    if (q === undefined) {
+      throw new NvmeHostError('INVALID_ARGUMENT', `no I/O queue ${queue} (have ${this.ioQueues.length})`);
+    }
+    return q;
+  }
+
+  private async rw(kind: 'read' | 'write', queue: number, slba: number, buf: Buffer): Promise<NvmeCqe> {
+    const q = this.queueAt(queue);
+    const lba = this.info.lbaSizeBytes;
+    const blocks = buf.length / lba;
+    if (!Number.isInteger(blocks) || blocks < 1 || blocks > NVME_MAX_NLB + 1 || buf.length > this.info.maxTransferBytes) {
+      throw new NvmeHostError(
+        'INVALID_ARGUMENT',
+        `${kind} of ${buf.length} bytes: not a positive multiple of ${lba} up to ${Math.min(this.info.maxTransferBytes, (NVME_MAX_NLB + 1) * lba)}`,
+      );
+    }
+    if (!Number.isSafeInteger(slba) || slba < 0 || (slba + blocks) * lba > this.info.nsSizeBytes) {
+      throw new NvmeHostError('INVALID_ARGUMENT', `${kind} of LBAs [${slba}, ${slba + blocks}) outside the namespace`);
+    }
+    const nsid = this.info.nsid;
+    const cqe = await q.submit((cid, dptr) => ({ kind, cid, nsid, slba, nlb: blocks - 1, dptr }), { dir: kind, buf });
+    if (cqe.status !== 0) throw nvmeStatusError(cqe.status, kind === 'read' ? NvmeIoOpcode.READ : NvmeIoOpcode.WRITE, q.qid, cqe.cid);
+    return cqe;
+  }
+
+  private startKeepAlive(katoMs: number): void {
+    if (katoMs === 0) return;
+    // Linux sends Keep Alive at KATO/2 so one lost or late command does not expire the controller's timer.
+    this.kaIntervalMs = katoMs / 2;
+    this.kaTimer = this.clock.createTimer(() => this.sendKeepAlive());
+    this.kaTimer.arm(this.kaIntervalMs);
+  }
+
+  private sendKeepAlive(): void {
+    if (this.shuttingDown || this.failure !== undefined) return;
+    this.admin.submit((cid) => ({ kind: 'keep-alive', cid })).then(
+      (cqe) => {
+        if (cqe.status !== 0) {
+          this.fail(new NvmeHostError('KEEP_ALIVE_FAILED', `Keep Alive failed: ${statusToString(cqe.status)}`, { qid: 0, status: cqe.status }));
+          return;
+        }
+        if (!this.shuttingDown && this.failure === undefined) this.kaTimer?.arm(this.kaIntervalMs);
+      },
+      (err: unknown) => {
+        if (this.shuttingDown) return;
+        this.fail(new NvmeHostError('KEEP_ALIVE_FAILED', `Keep Alive failed: ${err instanceof Error ? err.message : String(err)}`, { qid: 0, cause: err }));
+      },
+    );
+  }
+
+  private fail(err: NvmeHostError): void {
+    if (this.failure !== undefined) return;
+    this.failure = err;
+    this.log(`association lost: ${err.message}`);
+    this.kaTimer?.cancel();
+    for (const q of this.ioQueues) q.abort(err);
+    this.admin.abort(err);
+    for (const cb of this.errorListeners.splice(0)) cb(err);
+  }
+}
+
+async function openTransport(opts: NvmeControllerOptions, qid: number) {
+  try {
+    return await opts.transports(qid);
+  } catch (e) {
+    throw new NvmeHostError('CONNECT_FAILED', `queue ${qid}: cannot open the connection: ${e instanceof Error ? e.message : String(e)}`, {
+      qid,
+      cause: e,
+    });
+  }
+}
+
+/** An admin command that must succeed. */
+async function adminCommand(admin: NvmeQueue, build: Parameters<NvmeQueue['submit']>[0], what: string): Promise<NvmeCqe> {
+  const cqe = await admin.submit(build);
+  if (cqe.status !== 0) throw new NvmeHostError('CONNECT_FAILED', `${what} failed: ${statusToString(cqe.status, NVME_FABRICS_OPCODE)}`, { qid: 0, status: cqe.status });
+  return cqe;
+}
+
+async function identify(admin: NvmeQueue, cns: number, nsid: number): Promise<Buffer> {
+  const buf = Buffer.alloc(NVME_IDENTIFY_DATA_LEN);
+  const cqe = await admin.submit((cid, dptr) => ({ kind: 'identify', cid, cns, nsid, dptr }), { dir: 'read', buf });
+  if (cqe.status !== 0) {
+    throw new NvmeHostError('CONNECT_FAILED', `Identify CNS ${cns} NSID ${nsid} failed: ${statusToString(cqe.status)}`, { qid: 0, status: cqe.status });
+  }
+  return buf;
+}
+
+/** Polls CSTS until `done(csts)` or `timeoutMs` passes. */
+async function waitCsts(admin: NvmeQueue, clock: Clock, timeoutMs: number, done: (csts: number) => boolean, what: string): Promise<void> {
+  const deadline = clock.nowMs() + timeoutMs;
+  for (;;) {
+    const cqe = await adminCommand(admin, (cid) => ({ kind: 'property-get', cid, offset: NvmeReg.CSTS, size: 4 }), 'Property Get CSTS');
+    if (done(cqe.dw0)) return;
+    if (clock.nowMs() >= deadline) throw new NvmeHostError('CONNECT_FAILED', `no ${what} within ${timeoutMs} ms`, { qid: 0 });
+    await sleep(clock, CSTS_POLL_MS);
+  }
+}
+
+function sleep(clock: Clock, ms: number): Promise<void> {
+  return new Promise((resolve) => clock.createTimer(resolve).arm(ms));
+}
