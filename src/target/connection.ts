@@ -1003,7 +1003,7 @@ export class QueueConnection implements AssociationMember {
     this.state = 'closing';
     this.tx.push({ kind: 'pdu', pdu: { type: PduType.C2HTermReq, fes, fei, data: [Buffer.from(echo)] } }, { kind: 'end' });
     this.armCloseTimer();
-    // The pump refuses to run in 'closing' only for new work; flush the TermReq now.
+    // New completions are refused from now on; what is queued, TermReq last, still goes out.
     queueMicrotask(() => this.pump());
   }
 
