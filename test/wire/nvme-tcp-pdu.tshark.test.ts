@@ -150,7 +150,7 @@ describe.each([false, true])('Wireshark decodes our nine PDU types (digests %s)'
     const r2t = tshark(file, 'nvme-tcp.type == 9', ['nvme-tcp.r2t.offset', 'nvme-tcp.r2t.length', 'nvme-tcp.ttag']);
     expect(r2t).toEqual([['0', '8192', '0x0001']]);
     const fes = tshark(file, 'nvme-tcp.type == 3', ['nvme-tcp.c2htermreq.fes']);
-    expect(fes).toEqual([['2']]);
+    expect(fes).toEqual([['0x0002']]);
   });
 
   if (digests) {
