@@ -1,0 +1,88 @@
+/**
+ * The NIC's flow table: received TCP segments are steered by their 4-tuple
+ * (as seen on the wire: remote → local) to the handler the host registered
+ * for that connection, like an ntuple/aRFS rule steering a flow to a queue.
+ * Lookup is per frame, so the key is two numbers, not a string.
+ */
+import type { Skb } from './skb.js';
+
+export interface FlowKey {
+  /** The remote end (source of received segments). */
+  readonly remoteIp: number;
+  readonly remotePort: number;
+  /** Our end. */
+  readonly localIp: number;
+  readonly localPort: number;
+}
+
+/**
+ * What the NIC does for one flow. `offload`, when present, is the flow's
+ * receive offload engine (DDP, header split): it sees every segment in wire
+ * order and returns the skb the host gets (possibly with placed frags).
+ */
+export interface FlowEntry {
+  readonly key: FlowKey;
+  deliver(skb: Skb): void;
+  offload?: RxOffloadEngine | undefined;
+}
+
+export interface RxOffloadEngine {
+  /** Processes one received segment (already checksum-verified); returns what the host receives. */
+  rx(skb: Skb): Skb;
+}
+
+function portsKey(remotePort: number, localPort: number): number {
+  return ((remotePort << 16) | localPort) >>> 0;
+}
+
+export class FlowTable {
+  private readonly byPorts = new Map<number, FlowEntry[]>();
+  private count = 0;
+
+  get size(): number {
+    return this.count;
+  }
+
+  add(entry: FlowEntry): void {
+    const k = portsKey(entry.key.remotePort, entry.key.localPort);
+    const list = this.byPorts.get(k);
+    if (list === undefined) this.byPorts.set(k, [entry]);
+    else {
+      if (list.some((e) => sameKey(e.key, entry.key))) throw new Error('flow already registered');
+      list.push(entry);
+    }
+    this.count++;
+  }
+
+  remove(key: FlowKey): boolean {
+    const k = portsKey(key.remotePort, key.localPort);
+    const list = this.byPorts.get(k);
+    if (list === undefined) return false;
+    const i = list.findIndex((e) => sameKey(e.key, key));
+    if (i < 0) return false;
+    list.splice(i, 1);
+    if (list.length === 0) this.byPorts.delete(k);
+    this.count--;
+    return true;
+  }
+
+  lookup(remoteIp: number, remotePort: number, localIp: number, localPort: number): FlowEntry | undefined {
+    const list = this.byPorts.get(portsKey(remotePort, localPort));
+    if (list === undefined) return undefined;
+    for (let i = 0; i < list.length; i++) {
+      const e = list[i]!;
+      if (e.key.remoteIp === remoteIp && e.key.localIp === localIp) return e;
+    }
+    return undefined;
+  }
+
+  entries(): FlowEntry[] {
+    const out: FlowEntry[] = [];
+    for (const list of this.byPorts.values()) out.push(...list);
+    return out;
+  }
+}
+
+function sameKey(a: FlowKey, b: FlowKey): boolean {
+  return a.remoteIp === b.remoteIp && a.remotePort === b.remotePort && a.localIp === b.localIp && a.localPort === b.localPort;
+}

@@ -1,0 +1,156 @@
+/**
+ * The software NIC's receive and transmit path (DESIGN.md, "The picture"):
+ * frames from the Port are parsed (L2-L4), checked as a NIC with rx checksum
+ * offload would (bad checksum → dropped and counted), steered by the flow
+ * table to the host's per-connection handler as skbs, or, for ARP, handed to
+ * the host's ARP handler. A flow may carry a receive offload engine (DDP),
+ * which sees each checksum-valid segment of the flow in wire order — like
+ * hardware, it never buffers, reorders or drops segments.
+ *
+ * Without an engine, the skb is plain pass-through: Ethernet/IP/TCP headers
+ * in the linear part, the TCP payload one `host` frag (the rx buffer the
+ * host copies from).
+ */
+import { ETHERTYPE_ARP, ETHERTYPE_IPV4, parseEthernet } from '../wire/ethernet.js';
+import { parseArp, type ArpRepr } from '../wire/arp.js';
+import { IPPROTO_TCP, IPV4_MF, parseIpv4, verifyIpv4Checksum } from '../wire/ipv4.js';
+import { parseTcp, verifyTcpChecksum } from '../wire/tcp.js';
+import { WireError } from '../wire/errors.js';
+import { FlowTable, type FlowEntry, type FlowKey } from './flow-table.js';
+import { newNicRxStats, type NicRxStats } from './nic-stats.js';
+import type { Port, RxFrame } from './port.js';
+import type { Skb, SkbFrag } from './skb.js';
+
+export interface NicOptions {
+  /** The MAC the NIC answers to (unicast frames to other MACs are counted and ignored). */
+  readonly mac: Buffer;
+  /**
+   * Verify IPv4 and TCP checksums (default true). Replay of captures taken
+   * with checksum offload (partial checksums) turns this off.
+   */
+  readonly verifyChecksums?: boolean;
+}
+
+export type ArpHandler = (arp: ArpRepr, frame: Buffer) => void;
+
+const NO_FRAGS: readonly SkbFrag[] = [];
+
+export class NicEmu {
+  readonly stats: NicRxStats = newNicRxStats();
+  readonly mac: Buffer;
+  private readonly flows = new FlowTable();
+  private readonly verifyChecksums: boolean;
+  private arpHandler: ArpHandler | undefined;
+
+  constructor(
+    private readonly port: Port,
+    opts: NicOptions,
+  ) {
+    this.mac = opts.mac;
+    this.verifyChecksums = opts.verifyChecksums ?? true;
+    port.onFrames((batch) => this.rxBatch(batch));
+  }
+
+  /** Steers received segments of `key` to `entry.deliver`. */
+  addFlow(entry: FlowEntry): void {
+    this.flows.add(entry);
+  }
+
+  removeFlow(key: FlowKey): boolean {
+    return this.flows.remove(key);
+  }
+
+  lookupFlow(key: FlowKey): FlowEntry | undefined {
+    return this.flows.lookup(key.remoteIp, key.remotePort, key.localIp, key.localPort);
+  }
+
+  onArp(handler: ArpHandler): void {
+    this.arpHandler = handler;
+  }
+
+  send(frame: Buffer): void {
+    this.stats.tx_packets++;
+    this.stats.tx_bytes += frame.length;
+    this.port.send(frame);
+  }
+
+  close(): Promise<void> {
+    return this.port.close();
+  }
+
+  /** Exposed for replay and tests: one frame through the receive path. */
+  rxFrame(data: Buffer, tsUs: number): void {
+    const s = this.stats;
+    s.rx_packets++;
+    s.rx_bytes += data.length;
+    try {
+      const eth = parseEthernet(data);
+      const dst = eth.dst;
+      // Group bit set: broadcast/multicast, which ARP requests use.
+      if ((dst[0]! & 1) === 0 && !dst.equals(this.mac)) {
+        s.rx_other_host++;
+        return;
+      }
+      if (eth.ethertype === ETHERTYPE_ARP) {
+        const arp = parseArp(eth.payload);
+        s.rx_arp++;
+        this.arpHandler?.(arp, data);
+        return;
+      }
+      if (eth.ethertype !== ETHERTYPE_IPV4) {
+        s.rx_unhandled++;
+        return;
+      }
+      const ip = parseIpv4(eth.payload);
+      if (ip.protocol !== IPPROTO_TCP || (ip.flags & IPV4_MF) !== 0 || ip.fragOffsetBytes !== 0) {
+        s.rx_unhandled++;
+        return;
+      }
+      if (this.verifyChecksums && !verifyIpv4Checksum(eth.payload.subarray(0, ip.headerLen))) {
+        s.rx_csum_errors++;
+        return;
+      }
+      const seg = ip.payload;
+      if (this.verifyChecksums && !verifyTcpChecksum(ip.src, ip.dst, seg)) {
+        s.rx_csum_errors++;
+        return;
+      }
+      const tcp = parseTcp(seg);
+      const entry = this.flows.lookup(ip.src, tcp.srcPort, ip.dst, tcp.dstPort);
+      if (entry === undefined) {
+        s.rx_no_flow++;
+        return;
+      }
+      const payload = tcp.payload;
+      const headLen = eth.headerLen + ip.headerLen + tcp.headerLen;
+      let skb: Skb = {
+        tcp,
+        srcIp: ip.src,
+        dstIp: ip.dst,
+        seq: tcp.seq,
+        len: payload.length,
+        head: data.subarray(0, headLen),
+        frags: payload.length > 0 ? [{ kind: 'host', buf: payload }] : NO_FRAGS,
+        ddpPlaced: false,
+        ddpCrcOk: false,
+        tsUs,
+      };
+      s.rx_tcp_segments++;
+      if (entry.offload !== undefined) skb = entry.offload.rx(skb);
+      entry.deliver(skb);
+    } catch (e) {
+      if (e instanceof WireError) {
+        s.rx_errors++;
+        return;
+      }
+      throw e;
+    }
+  }
+
+  private rxBatch(batch: readonly RxFrame[]): void {
+    for (let i = 0; i < batch.length; i++) {
+      const f = batch[i]!;
+      this.rxFrame(f.data, f.tsUs);
+    }
+  }
+}
