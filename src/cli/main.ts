@@ -6,6 +6,7 @@
 import { Command, CommanderError } from 'commander';
 import { reportAndExit } from './user-error.js';
 import { registerTargetCommand } from './cmd-target.js';
+import { registerTopologyCommands } from './cmd-topology.js';
 
 const program = new Command();
 program
@@ -20,6 +21,7 @@ program
 // Subcommands (one file each) register here.
 const registrations: Array<(p: Command) => void> = [];
 registrations.push(registerTargetCommand);
+registrations.push(registerTopologyCommands);
 
 for (const register of registrations) register(program);
 

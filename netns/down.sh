@@ -1,0 +1,52 @@
+#!/usr/bin/env bash
+# Removes the topology of one run, or of every run (--all), e.g. after a
+# run was killed with SIGKILL and could not clean up.
+#
+#   down.sh <id>     remove ddplab-<id>-tgt and ddplab-<id>-host; no-op if absent
+#   down.sh --all    remove every ddplab-<id>-tgt|host namespace
+#
+# Only namespaces named ddplab-<id>-tgt / ddplab-<id>-host are touched (what
+# up.sh makes); the veth pair dies with them. Processes still running inside
+# them (a target or host a killed run left behind) are ended first, or the
+# namespace would live on, nameless, with its interfaces.
+set -euo pipefail
+here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+. "$here/lib.sh"
+
+[ $# -eq 1 ] || usage_error "usage: down.sh <id> | down.sh --all"
+
+end_processes() {
+  local ns="$1" pids
+  pids="$(ip netns pids "$ns" 2>/dev/null | tr '\n' ' ')"
+  [ -n "${pids// /}" ] || return 0
+  # shellcheck disable=SC2086
+  kill -TERM $pids 2>/dev/null || true
+  for _ in $(seq 1 20); do
+    pids="$(ip netns pids "$ns" 2>/dev/null | tr '\n' ' ')"
+    [ -n "${pids// /}" ] || return 0
+    sleep 0.1
+  done
+  # shellcheck disable=SC2086
+  kill -KILL $pids 2>/dev/null || true
+}
+
+down_id() {
+  local id="$1" ns
+  lock_id "$id"
+  for ns in "$(tgt_ns "$id")" "$(host_ns "$id")"; do
+    if ns_exists "$ns"; then
+      end_processes "$ns"
+      ip netns del "$ns"
+      echo "removed $ns"
+    fi
+  done
+}
+
+if [ "$1" = --all ]; then
+  require_root --all
+  for id in $(list_ids); do down_id "$id"; done
+else
+  check_id "$1"
+  require_root "$1"
+  down_id "$1"
+fi

@@ -1,0 +1,56 @@
+# Shared by the netns/ scripts (sourced, not run): names, id checks, locking.
+#
+# The topology of one run <id>:
+#   netns ddplab-<id>-tgt   tgt0  192.0.2.1/24   (the target's kernel TCP)
+#   netns ddplab-<id>-host  host0 no address     (ddplab's userspace stack owns 192.0.2.2)
+# The veth names repeat across ids: each namespace has its own name space
+# for interfaces, so only the namespace names carry the id.
+
+DDPLAB_TGT_IF=tgt0
+DDPLAB_HOST_IF=host0
+DDPLAB_TGT_CIDR=192.0.2.1/24
+# ids are short so that every derived name stays under IFNAMSIZ (15) and
+# obviously ours; the same rule is in src/lab/topology.ts.
+DDPLAB_ID_RE='^[a-z0-9]{1,8}$'
+DDPLAB_NS_RE='^ddplab-([a-z0-9]{1,8})-(tgt|host)$'
+
+die() {
+  echo "ddplab-netns: $*" >&2
+  exit 1
+}
+
+usage_error() {
+  echo "ddplab-netns: $*" >&2
+  exit 2
+}
+
+require_root() {
+  [ "$(id -u)" -eq 0 ] || die "must run as root (network namespaces need CAP_SYS_ADMIN and CAP_NET_ADMIN): sudo $0 $*"
+}
+
+check_id() {
+  [[ "$1" =~ $DDPLAB_ID_RE ]] || usage_error "bad id '$1': use 1 to 8 characters from [a-z0-9]"
+}
+
+tgt_ns() { echo "ddplab-$1-tgt"; }
+host_ns() { echo "ddplab-$1-host"; }
+
+ns_exists() {
+  [ -e "/run/netns/$1" ]
+}
+
+# Ids that have at least one namespace, one per line, sorted.
+list_ids() {
+  ip netns list 2>/dev/null | while read -r name _; do
+    if [[ "$name" =~ $DDPLAB_NS_RE ]]; then echo "${BASH_REMATCH[1]}"; fi
+  done | sort -u
+}
+
+# Serialises up/down of one id (two concurrent `up` of the same id would
+# otherwise race on "exists? create").
+lock_id() {
+  local dir=/run/lock
+  mkdir -p "$dir"
+  exec 9>"$dir/ddplab-netns-$1.lock"
+  flock 9
+}

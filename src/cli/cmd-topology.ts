@@ -1,0 +1,105 @@
+/**
+ * `ddplab up`, `ddplab down`, `ddplab status`: the live topology by hand
+ * (netns/ does the work; src/lab/topology.ts calls it). `up` leaves the
+ * topology in place for later commands; `down --all` removes whatever a
+ * crashed or killed run left behind.
+ */
+import type { Command } from 'commander';
+import {
+  newTopologyId,
+  topologyDown,
+  topologyDownAll,
+  topologyStatus,
+  topologyUp,
+  type TopologySideStatus,
+  type TopologyStatus,
+} from '../lab/topology.js';
+import { UserError } from './user-error.js';
+
+interface UpFlags {
+  id?: string;
+  mtu?: string;
+  offloads?: boolean;
+  txCsum?: boolean;
+  json?: boolean;
+}
+
+interface DownFlags {
+  id?: string;
+  all?: boolean;
+}
+
+interface StatusFlags {
+  id?: string;
+  json?: boolean;
+}
+
+function parseMtu(text: string): number {
+  if (!/^\d+$/.test(text)) throw new UserError('BAD_MTU', `bad --mtu "${text}": use a number 68..65535`);
+  return Number(text);
+}
+
+function describeSide(s: TopologySideStatus): string {
+  if (!s.exists) return `${s.ns} missing`;
+  if (s.link === null) return `${s.ns} (no interface, ${s.pids} processes)`;
+  return `${s.ns} ${s.link.name} ${s.link.up ? 'up' : 'down'} mtu ${s.link.mtu} mac ${s.link.mac} (${s.pids} processes)`;
+}
+
+function describe(st: TopologyStatus): string {
+  return `${st.id}: ${describeSide(st.tgt)}; ${describeSide(st.host)}${st.complete ? '' : ' [incomplete]'}`;
+}
+
+export function registerTopologyCommands(program: Command): void {
+  program
+    .command('up')
+    .description('build the live topology: netns ddplab-<id>-tgt (tgt0 192.0.2.1/24) and ddplab-<id>-host (host0, no address)')
+    .option('--id <id>', 'run id, 1-8 characters [a-z0-9] (default: random)')
+    .option('--mtu <bytes>', 'MTU of both veth ends, 68..65535 (default 1500)')
+    .option('--offloads', 'leave TSO/GSO/GRO on (default off: host0 sees wire-sized frames)')
+    .option('--tx-csum', 'leave tx checksum offload on on tgt0 (default off: frames carry full checksums)')
+    .option('--json', 'print the topology as JSON')
+    .action(async (flags: UpFlags) => {
+      const topo = await topologyUp({
+        id: flags.id ?? newTopologyId(),
+        mtu: flags.mtu === undefined ? undefined : parseMtu(flags.mtu),
+        offloads: flags.offloads ?? false,
+        txChecksum: flags.txCsum ?? false,
+      });
+      if (flags.json) {
+        process.stdout.write(`${JSON.stringify(topo)}\n`);
+        return;
+      }
+      process.stdout.write(
+        `up ${topo.id}: ${topo.tgtNs} ${topo.tgtIf} ${topo.targetIp}/${topo.prefixLen} mac ${topo.tgtMac}; ` +
+          `${topo.hostNs} ${topo.hostIf} mac ${topo.hostMac} (host stack ${topo.hostIp}); mtu ${topo.mtu}\n` +
+          `remove it with: ddplab down --id ${topo.id}\n`,
+      );
+    });
+
+  program
+    .command('down')
+    .description('remove the topology of one run (--id) or of every run (--all); missing ones are no-ops')
+    .option('--id <id>', 'run id to remove')
+    .option('--all', 'remove every ddplab-<id>-tgt|host namespace (after a crash or SIGKILL)')
+    .action(async (flags: DownFlags) => {
+      if ((flags.id === undefined) === (flags.all !== true)) {
+        throw new UserError('BAD_USAGE', 'ddplab down needs exactly one of --id <id> or --all');
+      }
+      const removed = flags.all ? await topologyDownAll() : await topologyDown(flags.id!);
+      process.stdout.write(removed.length === 0 ? 'nothing to remove\n' : `removed ${removed.join(' ')}\n`);
+    });
+
+  program
+    .command('status')
+    .description('list the ddplab topologies that exist')
+    .option('--id <id>', 'only this run id')
+    .option('--json', 'print JSON (what netns/status.sh --json reports)')
+    .action(async (flags: StatusFlags) => {
+      const all = await topologyStatus(flags.id);
+      if (flags.json) {
+        process.stdout.write(`${JSON.stringify(all)}\n`);
+        return;
+      }
+      process.stdout.write(all.length === 0 ? 'no ddplab topology\n' : `${all.map(describe).join('\n')}\n`);
+    });
+}

@@ -1,0 +1,276 @@
+/**
+ * The live topology of one run (DESIGN.md, "The picture"), driven through
+ * the root scripts in netns/ — they are the single source of truth; this
+ * module only calls them and reads what they report.
+ *
+ *   netns ddplab-<id>-tgt   tgt0  192.0.2.1/24  ◄── veth ──►  host0 (no address)  netns ddplab-<id>-host
+ *
+ * withTopology() is how commands and tests use it: the topology is removed
+ * on success, on error, on SIGINT/SIGTERM and on process.exit(). Only
+ * SIGKILL escapes; `ddplab down --all` cleans up after that.
+ */
+import { randomBytes } from 'node:crypto';
+import { fileURLToPath } from 'node:url';
+import { execa, execaSync, ExecaError } from 'execa';
+import { UserError } from '../cli/user-error.js';
+import { requireNetAdmin } from './privileges.js';
+
+/** The target's kernel address (on tgt0). */
+export const TARGET_IP = '192.0.2.1';
+/** The address ddplab's userspace host stack owns on host0. */
+export const HOST_IP = '192.0.2.2';
+export const PREFIX_LEN = 24;
+export const TGT_IF = 'tgt0';
+export const HOST_IF = 'host0';
+
+/** Same rule as netns/lib.sh: short, so derived names stay valid. */
+const ID_RE = /^[a-z0-9]{1,8}$/;
+
+const NETNS_DIR = fileURLToPath(new URL('../../netns/', import.meta.url));
+
+export type TopologySide = 'tgt' | 'host';
+
+export interface TopologyOptions {
+  /** Run id, [a-z0-9]{1,8}; default: a fresh random one. */
+  readonly id?: string;
+  /** MTU of both veth ends (default 1500). */
+  readonly mtu?: number;
+  /** Leave TSO/GSO/GRO on (default false: host0 sees wire-sized frames). */
+  readonly offloads?: boolean;
+  /** Leave tx checksum offload on on tgt0 (default false: frames carry full checksums). */
+  readonly txChecksum?: boolean;
+}
+
+export interface Topology {
+  readonly id: string;
+  readonly tgtNs: string;
+  readonly hostNs: string;
+  readonly tgtIf: string;
+  readonly hostIf: string;
+  /** MAC of tgt0, as the kernel chose it. */
+  readonly tgtMac: string;
+  /** MAC of host0: the one the userspace host stack uses by default. */
+  readonly hostMac: string;
+  readonly mtu: number;
+  readonly targetIp: string;
+  readonly hostIp: string;
+  readonly prefixLen: number;
+}
+
+/** What netns/status.sh --json reports per side. */
+export interface TopologySideStatus {
+  readonly ns: string;
+  readonly exists: boolean;
+  /** Processes running inside the namespace. */
+  readonly pids: number;
+  readonly link: { readonly name: string; readonly mac: string; readonly mtu: number; readonly up: boolean } | null;
+}
+
+export interface TopologyStatus {
+  readonly id: string;
+  /** Both namespaces and both veth ends exist. */
+  readonly complete: boolean;
+  readonly tgt: TopologySideStatus;
+  readonly host: TopologySideStatus;
+}
+
+/** A fresh run id: 6 random base-36 characters. */
+export function newTopologyId(): string {
+  const bytes = randomBytes(6);
+  let id = '';
+  for (const b of bytes) id += (b % 36).toString(36);
+  return id;
+}
+
+export function checkTopologyId(id: string): void {
+  if (!ID_RE.test(id)) throw new UserError('BAD_ID', `bad run id "${id}": use 1 to 8 characters from [a-z0-9]`);
+}
+
+export function namespaceName(id: string, side: TopologySide): string {
+  return `ddplab-${id}-${side}`;
+}
+
+/** Path of a script in netns/. */
+export function netnsScript(name: 'up.sh' | 'down.sh' | 'status.sh' | 'exec.sh'): string {
+  return `${NETNS_DIR}${name}`;
+}
+
+/**
+ * The command line that runs `command` inside one namespace of run `id`
+ * (through netns/exec.sh), for execa or child_process: `execa(c.file, c.args)`.
+ */
+export function netnsCommand(id: string, side: TopologySide, command: readonly string[]): { file: string; args: string[] } {
+  checkTopologyId(id);
+  return { file: netnsScript('exec.sh'), args: [id, side, '--', ...command] };
+}
+
+/** Runs a netns/ script; a failure becomes one UserError line with the script's own message. */
+async function runScript(name: 'up.sh' | 'down.sh' | 'status.sh', args: readonly string[]): Promise<string> {
+  try {
+    const r = await execa(netnsScript(name), args, { stdin: 'ignore' });
+    return r.stdout;
+  } catch (e) {
+    throw scriptError(name, e);
+  }
+}
+
+function scriptError(name: string, e: unknown): Error {
+  if (e instanceof ExecaError) {
+    const stderr: unknown = e.stderr;
+    const text = typeof stderr === 'string' ? stderr.trim() : '';
+    const last = text.split('\n').filter((l: string) => l.trim() !== '').pop();
+    return new UserError('NETNS_FAILED', `netns/${name} failed: ${last ?? e.shortMessage}`);
+  }
+  return e instanceof Error ? e : new Error(String(e));
+}
+
+/** Builds (or finds, if already complete) the topology of a run. Needs root. */
+export async function topologyUp(opts: TopologyOptions = {}): Promise<Topology> {
+  requireNetAdmin('ddplab up');
+  const id = opts.id ?? newTopologyId();
+  checkTopologyId(id);
+  const mtu = opts.mtu ?? 1500;
+  if (!Number.isInteger(mtu) || mtu < 68 || mtu > 65535) {
+    throw new UserError('BAD_MTU', `bad MTU ${mtu}: use 68..65535 (1500 by default, 9000 for jumbo frames)`);
+  }
+  await runScript('up.sh', [
+    id,
+    '--mtu',
+    String(mtu),
+    '--offloads',
+    opts.offloads ? 'on' : 'off',
+    '--tx-csum',
+    opts.txChecksum ? 'on' : 'off',
+  ]);
+  const [status] = await topologyStatus(id);
+  if (status === undefined || !status.complete || status.tgt.link === null || status.host.link === null) {
+    throw new UserError('NETNS_FAILED', `netns/up.sh ${id} finished but the topology is incomplete (see: ddplab status)`);
+  }
+  return {
+    id,
+    tgtNs: status.tgt.ns,
+    hostNs: status.host.ns,
+    tgtIf: TGT_IF,
+    hostIf: HOST_IF,
+    tgtMac: status.tgt.link.mac,
+    hostMac: status.host.link.mac,
+    mtu: status.host.link.mtu,
+    targetIp: TARGET_IP,
+    hostIp: HOST_IP,
+    prefixLen: PREFIX_LEN,
+  };
+}
+
+/** Removes the topology of run `id` (and ends processes left inside it); no-op if absent. Returns the namespaces removed. */
+export async function topologyDown(id: string): Promise<string[]> {
+  checkTopologyId(id);
+  requireNetAdmin('ddplab down');
+  return removedNamespaces(await runScript('down.sh', [id]));
+}
+
+/** Removes every ddplab-<id>-tgt|host namespace, e.g. those of a run killed with SIGKILL. */
+export async function topologyDownAll(): Promise<string[]> {
+  requireNetAdmin('ddplab down --all');
+  return removedNamespaces(await runScript('down.sh', ['--all']));
+}
+
+function removedNamespaces(stdout: string): string[] {
+  const out: string[] = [];
+  for (const line of stdout.split('\n')) {
+    const m = /^removed (\S+)$/.exec(line.trim());
+    if (m) out.push(m[1]!);
+  }
+  return out;
+}
+
+/** What exists now, per run id (all runs, or one). */
+export async function topologyStatus(id?: string): Promise<TopologyStatus[]> {
+  if (id !== undefined) checkTopologyId(id);
+  requireNetAdmin('ddplab status');
+  const stdout = await runScript('status.sh', id === undefined ? ['--json'] : [id, '--json']);
+  return parseStatus(stdout);
+}
+
+/** Narrows status.sh's JSON once, at the boundary. */
+export function parseStatus(text: string): TopologyStatus[] {
+  const data: unknown = JSON.parse(text);
+  if (!Array.isArray(data)) throw new Error('netns/status.sh --json: expected an array');
+  return data.map((entry: unknown): TopologyStatus => {
+    const e = entry as Record<string, unknown>;
+    if (typeof e.id !== 'string' || typeof e.complete !== 'boolean') {
+      throw new Error('netns/status.sh --json: entry without id/complete');
+    }
+    return { id: e.id, complete: e.complete, tgt: parseSide(e.tgt), host: parseSide(e.host) };
+  });
+}
+
+function parseSide(value: unknown): TopologySideStatus {
+  const s = value as Record<string, unknown>;
+  if (typeof s.ns !== 'string' || typeof s.exists !== 'boolean' || typeof s.pids !== 'number') {
+    throw new Error('netns/status.sh --json: bad side entry');
+  }
+  let link: TopologySideStatus['link'] = null;
+  if (s.link !== null && typeof s.link === 'object') {
+    const l = s.link as Record<string, unknown>;
+    if (typeof l.name !== 'string' || typeof l.mac !== 'string' || typeof l.mtu !== 'number' || typeof l.up !== 'boolean') {
+      throw new Error('netns/status.sh --json: bad link entry');
+    }
+    link = { name: l.name, mac: l.mac, mtu: l.mtu, up: l.up };
+  }
+  return { ns: s.ns, exists: s.exists, pids: s.pids, link };
+}
+
+const EXIT_SIGNALS = ['SIGINT', 'SIGTERM', 'SIGHUP'] as const;
+
+/**
+ * Builds a topology, runs `fn` with it, and removes it however `fn` ends:
+ * resolve, reject, SIGINT/SIGTERM/SIGHUP (removed synchronously, then the
+ * signal is raised again so the process dies of it as it would have), or a
+ * process.exit() inside `fn`.
+ */
+export async function withTopology<T>(opts: TopologyOptions, fn: (topo: Topology) => Promise<T>): Promise<T> {
+  const id = opts.id ?? newTopologyId();
+  checkTopologyId(id);
+  requireNetAdmin('ddplab up');
+  let removed = false;
+  const removeSync = (): void => {
+    if (removed) return;
+    removed = true;
+    try {
+      execaSync(netnsScript('down.sh'), [id], { stdin: 'ignore', stdout: 'ignore' });
+    } catch {
+      // nothing more can be done on the way out; `ddplab down --all` remains
+    }
+  };
+  const onSignal = (signal: NodeJS.Signals): void => {
+    uninstall();
+    removeSync();
+    process.kill(process.pid, signal);
+  };
+  const onExit = (): void => removeSync();
+  const uninstall = (): void => {
+    for (const s of EXIT_SIGNALS) process.off(s, onSignal);
+    process.off('exit', onExit);
+  };
+  for (const s of EXIT_SIGNALS) process.on(s, onSignal);
+  process.on('exit', onExit);
+  let result: T;
+  try {
+    const topo = await topologyUp({ ...opts, id });
+    result = await fn(topo);
+  } catch (e) {
+    uninstall();
+    if (!removed) {
+      removed = true;
+      // The first error is the one to report; a failing removal must not hide it.
+      await topologyDown(id).catch(() => undefined);
+    }
+    throw e;
+  }
+  uninstall();
+  if (!removed) {
+    removed = true;
+    await topologyDown(id);
+  }
+  return result;
+}
