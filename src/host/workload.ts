@@ -1,0 +1,458 @@
+/**
+ * The fio-like job engine: keeps `iodepth` commands in flight on each of
+ * `queues` I/O queues, picks directions, sizes and offsets from a seeded
+ * generator, verifies every byte it reads, and reports throughput, latency
+ * percentiles and verification results.
+ *
+ * Verification. The expected content of any byte is known without keeping
+ * data: blocks this run never wrote hold the target's pattern(patternSeed,
+ * offset); a write fills its buffer with pattern(writeSeed, offset) for a
+ * fresh writeSeed and, once it completes, the extent map (written-extents.ts)
+ * records that seed for its range. A read is compared piece by piece with
+ * whichever pattern each piece should hold, without building an expected
+ * copy. A failed write leaves its range unknown (not verified, counted).
+ *
+ * Ordering. As fio's verify does, I/Os that overlap are serialized whenever
+ * one of them writes: a new I/O is registered as soon as it is generated and
+ * waits for every registered, overlapping I/O it conflicts with. Waits only
+ * point at earlier I/Os, so there is no deadlock, and while a read is in
+ * flight no write to its blocks can be, so the extent map at its completion
+ * is exactly what the target held.
+ */
+import { fillPattern, findPatternMismatch } from '../wire/block-pattern.js';
+import { RealClock, type Clock } from './clock.js';
+import { LatencyHistogram, type LatencySummary } from './latency-histogram.js';
+import type { NvmeController } from './nvme-controller.js';
+import { EXTENT_UNKNOWN, WrittenExtents } from './written-extents.js';
+import { resolveWorkload, type ResolvedWorkload, type WorkloadDeviceGeometry, type WorkloadOptions } from './workload-options.js';
+
+/** Where a workload's I/O goes: an NvmeController (controllerDevice) or a test double. */
+export interface WorkloadDevice extends WorkloadDeviceGeometry {
+  /** Reads buf.length bytes at LBA `slba` on queue `queue` (0-based); rejects on any failure. */
+  read(queue: number, slba: number, buf: Buffer): Promise<unknown>;
+  /** Writes `buf` at LBA `slba` on queue `queue`; rejects on any failure. */
+  write(queue: number, slba: number, buf: Buffer): Promise<unknown>;
+}
+
+/** The controller's I/O queues as a workload device. */
+export function controllerDevice(ctrl: NvmeController): WorkloadDevice {
+  return {
+    queues: ctrl.ioQueues.length,
+    queueDepth: ctrl.info.queueDepth,
+    lbaSizeBytes: ctrl.info.lbaSizeBytes,
+    nsSizeBytes: ctrl.info.nsSizeBytes,
+    maxTransferBytes: ctrl.info.maxTransferBytes,
+    read: (queue, slba, buf) => ctrl.read(queue, slba, buf),
+    write: (queue, slba, buf) => ctrl.write(queue, slba, buf),
+  };
+}
+
+export interface WorkloadProgress {
+  readonly elapsedMs: number;
+  readonly ios: number;
+  /** Bytes completed (read + written). */
+  readonly bytes: number;
+  /** 0..1 of the size or time bound, whichever is nearer. */
+  readonly fraction: number;
+  readonly mismatches: number;
+  readonly errors: number;
+}
+
+export interface WorkloadRunOptions {
+  readonly clock?: Clock;
+  readonly onProgress?: (p: WorkloadProgress) => void;
+  /** Least time between progress callbacks (default 200 ms); a last one comes at the end. */
+  readonly progressIntervalMs?: number;
+  /** Stops issuing when aborted; in-flight I/O completes and the report says 'aborted'. */
+  readonly signal?: AbortSignal;
+}
+
+/** The first bad byte of a read that did not verify. */
+export interface WorkloadMismatch {
+  readonly queue: number;
+  /** The read: first byte and length. */
+  readonly ioOffset: number;
+  readonly ioLength: number;
+  /** Absolute byte offset of the first differing byte, and its LBA. */
+  readonly byteOffset: number;
+  readonly lba: number;
+  readonly expected: number;
+  readonly got: number;
+  /** Which content was expected there: the target's pattern or this run's write. */
+  readonly content: 'pattern' | 'written';
+}
+
+export interface WorkloadReport {
+  /** No mismatch and no error. */
+  readonly ok: boolean;
+  readonly stoppedBy: 'size' | 'time' | 'error' | 'aborted';
+  readonly elapsedMs: number;
+  readonly io: {
+    readonly reads: number;
+    readonly writes: number;
+    readonly readBytes: number;
+    readonly writeBytes: number;
+    readonly iops: number;
+    /** (read + write bytes) / 10^6 per second. */
+    readonly MBps: number;
+    readonly readMBps: number;
+    readonly writeMBps: number;
+  };
+  /** Completion latency of all I/Os (µs). */
+  readonly latency: LatencySummary;
+  readonly readLatency: LatencySummary;
+  readonly writeLatency: LatencySummary;
+  readonly verify: {
+    readonly enabled: boolean;
+    /** Bytes read and found equal to what was expected. */
+    readonly bytes: number;
+    /** Bytes read from ranges whose write failed (not checkable). */
+    readonly unverifiableBytes: number;
+    /** Reads with at least one wrong byte. */
+    readonly mismatches: number;
+    readonly first: readonly WorkloadMismatch[];
+  };
+  readonly errors: {
+    readonly count: number;
+    readonly first: readonly string[];
+  };
+  /** The job as resolved (defaults filled). */
+  readonly job: ResolvedWorkload;
+}
+
+/** xoshiro128**: small, fast, seeded; the same seed gives the same stream everywhere. */
+class WorkloadRng {
+  private a: number;
+  private b: number;
+  private c: number;
+  private d: number;
+
+  constructor(seed: number) {
+    // splitmix32 expands the seed so that nearby seeds give unrelated streams.
+    let s = seed >>> 0;
+    const next = (): number => {
+      s = (s + 0x9e3779b9) >>> 0;
+      let z = s;
+      z = Math.imul(z ^ (z >>> 16), 0x85ebca6b);
+      z = Math.imul(z ^ (z >>> 13), 0xc2b2ae35);
+      return (z ^ (z >>> 16)) >>> 0;
+    };
+    this.a = next();
+    this.b = next();
+    this.c = next();
+    this.d = next() | 1;
+  }
+
+  u32(): number {
+    const result = Math.imul(this.rotl(Math.imul(this.b, 5), 7), 9) >>> 0;
+    const t = this.b << 9;
+    this.c ^= this.a;
+    this.d ^= this.b;
+    this.b ^= this.c;
+    this.a ^= this.d;
+    this.c ^= t;
+    this.d = this.rotl(this.d, 11);
+    return result;
+  }
+
+  /** Uniform in [0, 1). */
+  float(): number {
+    return this.u32() / 0x1_0000_0000;
+  }
+
+  private rotl(x: number, k: number): number {
+    return (x << k) | (x >>> (32 - k));
+  }
+}
+
+interface PlannedIo {
+  readonly write: boolean;
+  readonly start: number;
+  readonly len: number;
+  readonly writeSeed: number;
+}
+
+/** A registered I/O other I/Os may have to wait for. */
+interface TrackedIo {
+  readonly start: number;
+  readonly end: number;
+  readonly write: boolean;
+  readonly done: Promise<void>;
+  readonly release: () => void;
+}
+
+class WorkloadEngine {
+  private readonly rng: WorkloadRng;
+  private readonly extents = new WrittenExtents();
+  private readonly tracked: TrackedIo[] = [];
+  private readonly weightTotal: number;
+  private seqCursor: number;
+  private issuedBytes = 0;
+  private startMs = 0;
+  private lastProgressMs = -Infinity;
+  private stoppedBy: WorkloadReport['stoppedBy'] | undefined;
+
+  private reads = 0;
+  private writes = 0;
+  private readBytes = 0;
+  private writeBytes = 0;
+  private readonly latAll = new LatencyHistogram();
+  private readonly latRead = new LatencyHistogram();
+  private readonly latWrite = new LatencyHistogram();
+  private verifiedBytes = 0;
+  private unverifiableBytes = 0;
+  private mismatches = 0;
+  private readonly firstMismatches: WorkloadMismatch[] = [];
+  private errorCount = 0;
+  private readonly firstErrors: string[] = [];
+
+  constructor(
+    private readonly dev: WorkloadDevice,
+    private readonly job: ResolvedWorkload,
+    private readonly clock: Clock,
+    private readonly run: WorkloadRunOptions,
+  ) {
+    this.rng = new WorkloadRng(job.seed);
+    this.seqCursor = job.offsetBytes;
+    let w = 0;
+    for (const b of job.blockSizes) w += b.weight;
+    this.weightTotal = w;
+  }
+
+  async execute(): Promise<WorkloadReport> {
+    this.startMs = this.clock.nowMs();
+    const slots: Promise<void>[] = [];
+    for (let q = 0; q < this.job.queues; q++) {
+      for (let d = 0; d < this.job.iodepth; d++) slots.push(this.slot(q, Buffer.allocUnsafe(this.job.maxBlockBytes)));
+    }
+    await Promise.all(slots);
+    this.progress(true);
+    return this.report();
+  }
+
+  /** One in-flight position: issue, wait, verify, repeat. */
+  private async slot(queue: number, buf: Buffer): Promise<void> {
+    while (!this.shouldStop()) {
+      const io = this.plan();
+      this.issuedBytes += io.len;
+      const me = this.track(io);
+      const waits = this.conflicts(me);
+      if (waits.length > 0) await Promise.all(waits);
+      try {
+        if (this.stoppedBy === 'error' || this.stoppedBy === 'aborted') break;
+        await (io.write ? this.doWrite(queue, io, buf) : this.doRead(queue, io, buf));
+      } finally {
+        this.untrack(me);
+      }
+      this.progress(false);
+    }
+  }
+
+  private shouldStop(): boolean {
+    if (this.stoppedBy !== undefined) return true;
+    if (this.run.signal?.aborted === true) this.stoppedBy = 'aborted';
+    else if (this.issuedBytes >= this.job.sizeBytes) this.stoppedBy = 'size';
+    else if (this.clock.nowMs() - this.startMs >= this.job.timeMs) this.stoppedBy = 'time';
+    return this.stoppedBy !== undefined;
+  }
+
+  private plan(): PlannedIo {
+    const job = this.job;
+    let len = job.blockSizes[0]!.bytes;
+    if (job.blockSizes.length > 1) {
+      let pick = this.rng.float() * this.weightTotal;
+      for (const b of job.blockSizes) {
+        len = b.bytes;
+        pick -= b.weight;
+        if (pick < 0) break;
+      }
+    }
+    const write = job.readPct === 100 ? false : job.readPct === 0 ? true : this.rng.float() * 100 >= job.readPct;
+    let start: number;
+    if (job.random) {
+      const slots = Math.floor((job.rangeBytes - len) / job.alignBytes) + 1;
+      start = job.offsetBytes + job.alignBytes * Math.floor(this.rng.float() * slots);
+    } else {
+      // Sequential: wrap to the start of the range when the next block would not fit.
+      if (this.seqCursor + len > job.offsetBytes + job.rangeBytes) this.seqCursor = job.offsetBytes;
+      start = this.seqCursor;
+      this.seqCursor += len;
+    }
+    let writeSeed = 0;
+    if (write) {
+      writeSeed = this.rng.u32();
+      // A write must be distinguishable from the unwritten pattern.
+      if (writeSeed === job.patternSeed) writeSeed = (writeSeed + 1) >>> 0;
+    }
+    return { write, start, len, writeSeed };
+  }
+
+  private track(io: PlannedIo): TrackedIo {
+    let release!: () => void;
+    const done = new Promise<void>((r) => (release = r));
+    const t: TrackedIo = { start: io.start, end: io.start + io.len, write: io.write, done, release };
+    this.tracked.push(t);
+    return t;
+  }
+
+  /** Earlier registered I/Os that overlap `me` where either writes. */
+  private conflicts(me: TrackedIo): Promise<void>[] {
+    const out: Promise<void>[] = [];
+    for (let i = 0; i < this.tracked.length; i++) {
+      const t = this.tracked[i]!;
+      if (t === me) break; // only earlier ones: they were pushed before
+      if ((t.write || me.write) && t.start < me.end && me.start < t.end) out.push(t.done);
+    }
+    return out;
+  }
+
+  private untrack(t: TrackedIo): void {
+    const i = this.tracked.indexOf(t);
+    if (i >= 0) this.tracked.splice(i, 1);
+    t.release();
+  }
+
+  private async doRead(queue: number, io: PlannedIo, buf: Buffer): Promise<void> {
+    const view = buf.subarray(0, io.len);
+    // Poison: a read that "succeeds" without delivering data must not verify against stale bytes.
+    view.fill(0xa5);
+    const t0 = this.clock.nowMs();
+    try {
+      await this.dev.read(queue, io.start / this.dev.lbaSizeBytes, view);
+    } catch (e) {
+      this.onError('read', io, e);
+      return;
+    }
+    const us = (this.clock.nowMs() - t0) * 1000;
+    this.latAll.recordUs(us);
+    this.latRead.recordUs(us);
+    this.reads++;
+    this.readBytes += io.len;
+    if (this.job.verify) this.verify(queue, io, view);
+  }
+
+  private async doWrite(queue: number, io: PlannedIo, buf: Buffer): Promise<void> {
+    const view = buf.subarray(0, io.len);
+    fillPattern(io.writeSeed, io.start, view);
+    const t0 = this.clock.nowMs();
+    try {
+      await this.dev.write(queue, io.start / this.dev.lbaSizeBytes, view);
+    } catch (e) {
+      this.extents.set(io.start, io.start + io.len, EXTENT_UNKNOWN);
+      this.onError('write', io, e);
+      return;
+    }
+    const us = (this.clock.nowMs() - t0) * 1000;
+    this.latAll.recordUs(us);
+    this.latWrite.recordUs(us);
+    this.writes++;
+    this.writeBytes += io.len;
+    this.extents.set(io.start, io.start + io.len, io.writeSeed);
+  }
+
+  private verify(queue: number, io: PlannedIo, data: Buffer): void {
+    for (const piece of this.extents.pieces(io.start, io.start + io.len)) {
+      const len = piece.end - piece.start;
+      if (piece.seed === EXTENT_UNKNOWN) {
+        this.unverifiableBytes += len;
+        continue;
+      }
+      const seed = piece.seed ?? this.job.patternSeed;
+      const at = piece.start - io.start;
+      const bad = findPatternMismatch(seed, piece.start, data.subarray(at, at + len));
+      if (bad < 0) {
+        this.verifiedBytes += len;
+        continue;
+      }
+      this.mismatches++;
+      if (this.firstMismatches.length < this.job.reportFirst) {
+        const byteOffset = piece.start + bad;
+        const one = Buffer.alloc(1);
+        fillPattern(seed, byteOffset, one);
+        this.firstMismatches.push({
+          queue,
+          ioOffset: io.start,
+          ioLength: io.len,
+          byteOffset,
+          lba: Math.floor(byteOffset / this.dev.lbaSizeBytes),
+          expected: one[0]!,
+          got: data[at + bad]!,
+          content: piece.seed === undefined ? 'pattern' : 'written',
+        });
+      }
+      return;
+    }
+  }
+
+  private onError(what: 'read' | 'write', io: PlannedIo, e: unknown): void {
+    this.errorCount++;
+    if (this.firstErrors.length < this.job.reportFirst) {
+      const msg = e instanceof Error ? e.message : String(e);
+      this.firstErrors.push(`${what} of ${io.len} bytes at ${io.start}: ${msg}`);
+    }
+    if (this.job.stopOnError && this.stoppedBy === undefined) this.stoppedBy = 'error';
+  }
+
+  private progress(final: boolean): void {
+    const cb = this.run.onProgress;
+    if (cb === undefined) return;
+    const now = this.clock.nowMs();
+    if (!final && now - this.lastProgressMs < (this.run.progressIntervalMs ?? 200)) return;
+    this.lastProgressMs = now;
+    const elapsedMs = now - this.startMs;
+    const bytes = this.readBytes + this.writeBytes;
+    const bySize = Number.isFinite(this.job.sizeBytes) ? bytes / this.job.sizeBytes : 0;
+    const byTime = Number.isFinite(this.job.timeMs) ? elapsedMs / this.job.timeMs : 0;
+    cb({
+      elapsedMs,
+      ios: this.reads + this.writes,
+      bytes,
+      fraction: final && this.stoppedBy !== 'error' && this.stoppedBy !== 'aborted' ? 1 : Math.min(1, Math.max(bySize, byTime)),
+      mismatches: this.mismatches,
+      errors: this.errorCount,
+    });
+  }
+
+  private report(): WorkloadReport {
+    const elapsedMs = this.clock.nowMs() - this.startMs;
+    const sec = elapsedMs / 1000;
+    const rate = (n: number): number => (sec > 0 ? n / sec : 0);
+    return {
+      ok: this.mismatches === 0 && this.errorCount === 0,
+      stoppedBy: this.stoppedBy ?? 'size',
+      elapsedMs,
+      io: {
+        reads: this.reads,
+        writes: this.writes,
+        readBytes: this.readBytes,
+        writeBytes: this.writeBytes,
+        iops: rate(this.reads + this.writes),
+        MBps: rate(this.readBytes + this.writeBytes) / 1e6,
+        readMBps: rate(this.readBytes) / 1e6,
+        writeMBps: rate(this.writeBytes) / 1e6,
+      },
+      latency: this.latAll.summary(),
+      readLatency: this.latRead.summary(),
+      writeLatency: this.latWrite.summary(),
+      verify: {
+        enabled: this.job.verify,
+        bytes: this.verifiedBytes,
+        unverifiableBytes: this.unverifiableBytes,
+        mismatches: this.mismatches,
+        first: this.firstMismatches,
+      },
+      errors: { count: this.errorCount, first: this.firstErrors },
+      job: this.job,
+    };
+  }
+}
+
+/**
+ * Runs a workload to its size or time bound (or the first error, or an
+ * abort) and reports. Throws WorkloadOptionError for a job the device
+ * cannot run; I/O failures are counted in the report, never thrown.
+ */
+export async function runWorkload(dev: WorkloadDevice, opts: WorkloadOptions, run: WorkloadRunOptions = {}): Promise<WorkloadReport> {
+  const job = resolveWorkload(opts, dev);
+  return new WorkloadEngine(dev, job, run.clock ?? new RealClock(), run).execute();
+}

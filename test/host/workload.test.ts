@@ -1,0 +1,254 @@
+/**
+ * The workload engine (src/host/workload.ts) on an in-memory device that
+ * completes I/O in a seeded random order: verification of reads against the
+ * pattern and against this run's writes, serialization of overlapping I/O,
+ * mismatch and error reporting, stop conditions and progress.
+ */
+import { describe, expect, it } from 'vitest';
+import { runWorkload, type WorkloadDevice } from '../../src/host/workload.js';
+import { parseBlockSizes, parseSizeBytes, resolveWorkload, WorkloadOptionError } from '../../src/host/workload-options.js';
+import { fillPattern } from '../../src/wire/block-pattern.js';
+import { prng } from '../wire/nvme-tcp-pdu-samples.js';
+
+const KIB = 1024;
+const MIB = 1024 * KIB;
+
+interface Pending {
+  readonly run: () => void;
+}
+
+/** A namespace in memory whose commands complete in a random order, checking that overlapping writes never run concurrently with other I/O. */
+class MemoryDevice implements WorkloadDevice {
+  readonly queues = 2;
+  readonly queueDepth = 64;
+  readonly lbaSizeBytes = 512;
+  readonly maxTransferBytes = 1 * MIB;
+  readonly data: Buffer;
+  readonly overlapViolations: string[] = [];
+  maxInflight = 0;
+  /** Corrupt byte `at` (absolute) of every read that covers it. */
+  corruptAt: number | undefined;
+  /** Fail writes that cover this byte. */
+  failWriteAt: number | undefined;
+  private readonly inflight: { start: number; end: number; write: boolean }[] = [];
+  private pending: Pending[] = [];
+  private scheduled = false;
+  private readonly rand: () => number;
+
+  constructor(
+    readonly nsSizeBytes: number,
+    patternSeed: number,
+    seed: number,
+  ) {
+    this.data = Buffer.alloc(nsSizeBytes);
+    fillPattern(patternSeed, 0, this.data);
+    this.rand = prng(seed);
+  }
+
+  read(queue: number, slba: number, buf: Buffer): Promise<unknown> {
+    return this.op(false, slba * 512, buf, () => {
+      this.data.copy(buf, 0, slba * 512, slba * 512 + buf.length);
+      const at = this.corruptAt;
+      if (at !== undefined && at >= slba * 512 && at < slba * 512 + buf.length) buf[at - slba * 512]! ^= 0x40;
+      void queue;
+    });
+  }
+
+  write(queue: number, slba: number, buf: Buffer): Promise<unknown> {
+    const at = this.failWriteAt;
+    const fails = at !== undefined && at >= slba * 512 && at < slba * 512 + buf.length;
+    return this.op(
+      true,
+      slba * 512,
+      buf,
+      () => {
+        // A failed write lands half its data: the content is unknown afterwards.
+        const n = fails ? buf.length / 2 : buf.length;
+        buf.copy(this.data, slba * 512, 0, n);
+        void queue;
+      },
+      fails,
+    );
+  }
+
+  private op(write: boolean, start: number, buf: Buffer, action: () => void, fail = false): Promise<unknown> {
+    const me = { start, end: start + buf.length, write };
+    for (const o of this.inflight) {
+      if ((o.write || write) && o.start < me.end && start < o.end) {
+        this.overlapViolations.push(`${write ? 'write' : 'read'} [${start}, ${me.end}) overlaps in-flight ${o.write ? 'write' : 'read'} [${o.start}, ${o.end})`);
+      }
+    }
+    this.inflight.push(me);
+    this.maxInflight = Math.max(this.maxInflight, this.inflight.length);
+    return new Promise((resolve, reject) => {
+      this.pending.push({
+        run: () => {
+          action();
+          this.inflight.splice(this.inflight.indexOf(me), 1);
+          if (fail) reject(new Error('injected write failure'));
+          else resolve(undefined);
+        },
+      });
+      this.schedule();
+    });
+  }
+
+  private schedule(): void {
+    if (this.scheduled) return;
+    this.scheduled = true;
+    setImmediate(() => {
+      this.scheduled = false;
+      // Complete a random subset, in random order.
+      const batch = this.pending;
+      this.pending = [];
+      for (let i = batch.length - 1; i > 0; i--) {
+        const j = Math.floor(this.rand() * (i + 1));
+        [batch[i], batch[j]] = [batch[j]!, batch[i]!];
+      }
+      const n = Math.max(1, Math.floor(batch.length * this.rand()));
+      for (let i = 0; i < batch.length; i++) {
+        if (i < n) batch[i]!.run();
+        else this.pending.push(batch[i]!);
+      }
+      if (this.pending.length > 0) this.schedule();
+    });
+  }
+}
+
+describe('workload options', () => {
+  it('parses sizes with binary suffixes', () => {
+    expect(parseSizeBytes('4k')).toBe(4096);
+    expect(parseSizeBytes('1m')).toBe(MIB);
+    expect(parseSizeBytes('256M')).toBe(256 * MIB);
+    expect(parseSizeBytes('4KiB')).toBe(4096);
+    expect(parseSizeBytes('512')).toBe(512);
+    expect(parseSizeBytes('1g')).toBe(1024 * MIB);
+    expect(() => parseSizeBytes('4q')).toThrow(WorkloadOptionError);
+  });
+
+  it('parses block sizes: one, a mix, a weighted mix and a power-of-two range', () => {
+    expect(parseBlockSizes('4k')).toEqual([{ bytes: 4096, weight: 1 }]);
+    expect(parseBlockSizes('4k,128k,1m').map((b) => b.bytes)).toEqual([4096, 131072, MIB]);
+    expect(parseBlockSizes('4k:30,128k:70')).toEqual([
+      { bytes: 4096, weight: 30 },
+      { bytes: 131072, weight: 70 },
+    ]);
+    expect(parseBlockSizes('4k-1m').map((b) => b.bytes)).toEqual([4, 8, 16, 32, 64, 128, 256, 512, 1024].map((k) => k * KIB));
+    expect(() => parseBlockSizes('4k:-1')).toThrow(WorkloadOptionError);
+  });
+
+  it('refuses what the device cannot do', () => {
+    const dev = { queues: 2, queueDepth: 32, lbaSizeBytes: 512, nsSizeBytes: 64 * MIB, maxTransferBytes: 128 * KIB };
+    expect(() => resolveWorkload({ rw: 'randread', bs: '1m' }, dev)).toThrow(/largest transfer/);
+    expect(() => resolveWorkload({ rw: 'randread', bs: '1000' }, dev)).toThrow(/multiple of the 512-byte LBA/);
+    expect(() => resolveWorkload({ rw: 'randread', iodepth: 33 }, dev)).toThrow(/iodepth/);
+    expect(() => resolveWorkload({ rw: 'randread', queues: 3 }, dev)).toThrow(/queues/);
+    expect(() => resolveWorkload({ rw: 'randrw', rwmixread: 101 }, dev)).toThrow(/rwmixread/);
+    const j = resolveWorkload({ rw: 'randrw', bs: '4k,64k' }, dev);
+    expect(j).toMatchObject({ readPct: 50, iodepth: 1, queues: 2, sizeBytes: 64 * MIB, alignBytes: 4096, verify: true });
+  });
+});
+
+describe('runWorkload on a reordering in-memory device', () => {
+  it('verifies randrw with mixed sizes, serializing overlapping I/O (seeded)', async () => {
+    for (const seed of [1, 2, 3]) {
+      const dev = new MemoryDevice(4 * MIB, 77, seed);
+      const progress: number[] = [];
+      const r = await runWorkload(
+        dev,
+        { rw: 'randrw', bs: '512,4k,64k,256k', iodepth: 16, size: '24m', seed, patternSeed: 77, blockAlign: 512 },
+        { onProgress: (p) => progress.push(p.fraction), progressIntervalMs: 0 },
+      );
+      expect(dev.overlapViolations, `seed ${seed}`).toEqual([]);
+      expect(r.ok, `seed ${seed}: ${JSON.stringify(r.verify.first)}`).toBe(true);
+      expect(r.stoppedBy).toBe('size');
+      expect(r.io.readBytes + r.io.writeBytes).toBeGreaterThanOrEqual(24 * MIB);
+      expect(r.io.reads).toBeGreaterThan(0);
+      expect(r.io.writes).toBeGreaterThan(0);
+      expect(r.verify.bytes).toBe(r.io.readBytes);
+      expect(r.verify.mismatches).toBe(0);
+      expect(r.latency.samples).toBe(r.io.reads + r.io.writes);
+      expect(dev.maxInflight).toBeGreaterThan(8);
+      expect(progress.at(-1)).toBe(1);
+    }
+  });
+
+  it('reports the first mismatching byte with its LBA', async () => {
+    const dev = new MemoryDevice(1 * MIB, 5, 1);
+    dev.corruptAt = 300_000;
+    const r = await runWorkload(dev, { rw: 'read', bs: '64k', iodepth: 4, size: '1m', seed: 5 });
+    expect(r.ok).toBe(false);
+    expect(r.verify.mismatches).toBe(1);
+    const m = r.verify.first[0]!;
+    expect(m.byteOffset).toBe(300_000);
+    expect(m.lba).toBe(Math.floor(300_000 / 512));
+    expect(m.ioOffset).toBe(Math.floor(300_000 / 65536) * 65536);
+    expect(m.content).toBe('pattern');
+    expect(m.got).toBe(m.expected ^ 0x40);
+    expect(r.verify.bytes).toBe(MIB - 65536);
+  });
+
+  it('flags blocks that differ from the pattern when this run did not write them', async () => {
+    const dev = new MemoryDevice(1 * MIB, 5, 2);
+    // Reads see stale data for one block: as if the target dropped a write.
+    const r0 = await runWorkload(dev, { rw: 'write', bs: '4k', iodepth: 1, size: '8k', seed: 9, patternSeed: 5 });
+    expect(r0.ok).toBe(true);
+    dev.data.fill(0, 4096, 8192);
+    const r = await runWorkload(dev, { rw: 'read', bs: '4k', iodepth: 1, size: '8k', seed: 9, patternSeed: 5 });
+    // A fresh run does not know the first run's writes: it expects the pattern, and finds the first block's write.
+    expect(r.verify.mismatches).toBe(2);
+    expect(r.verify.first.map((m) => m.ioOffset)).toEqual([0, 4096]);
+  });
+
+  it('leaves the range of a failed write unverified and goes on without stopOnError', async () => {
+    const dev = new MemoryDevice(256 * KIB, 3, 3);
+    dev.failWriteAt = 0;
+    const r = await runWorkload(dev, { rw: 'randrw', bs: '4k', iodepth: 8, size: '4m', seed: 3, patternSeed: 3, stopOnError: false, range: '64k' });
+    expect(dev.overlapViolations).toEqual([]);
+    expect(r.errors.count).toBeGreaterThan(0);
+    expect(r.errors.first[0]).toMatch(/write of 4096 bytes at 0: injected write failure/);
+    expect(r.verify.mismatches).toBe(0);
+    expect(r.verify.unverifiableBytes).toBeGreaterThan(0);
+    expect(r.ok).toBe(false);
+    expect(r.stoppedBy).toBe('size');
+  });
+
+  it('stops at the first error with stopOnError', async () => {
+    const dev = new MemoryDevice(256 * KIB, 3, 4);
+    dev.failWriteAt = 0;
+    const r = await runWorkload(dev, { rw: 'write', bs: '4k', iodepth: 4, size: '100m', seed: 3, range: '64k' });
+    expect(r.stoppedBy).toBe('error');
+    expect(r.errors.count).toBeGreaterThanOrEqual(1);
+    expect(r.io.writeBytes).toBeLessThan(MIB);
+  });
+
+  it('reads sequentially through the range and wraps', async () => {
+    const dev = new MemoryDevice(1 * MIB, 8, 5);
+    const seen: number[] = [];
+    const orig = dev.read.bind(dev);
+    dev.read = (q, slba, buf) => {
+      seen.push(slba);
+      return orig(q, slba, buf);
+    };
+    const r = await runWorkload(dev, { rw: 'read', bs: '64k', iodepth: 1, size: '320k', offset: '128k', range: '192k', seed: 8 });
+    expect(r.ok).toBe(true);
+    expect(seen).toEqual([256, 384, 512, 256, 384]);
+  });
+
+  it('stops issuing when aborted', async () => {
+    const dev = new MemoryDevice(1 * MIB, 8, 6);
+    const ac = new AbortController();
+    let ios = 0;
+    const r = await runWorkload(dev, { rw: 'randread', bs: '4k', iodepth: 4, size: '1g', seed: 8 }, {
+      signal: ac.signal,
+      progressIntervalMs: 0,
+      onProgress: (p) => {
+        ios = p.ios;
+        if (ios >= 100) ac.abort();
+      },
+    });
+    expect(r.stoppedBy).toBe('aborted');
+    expect(r.io.reads).toBeLessThan(200);
+    expect(r.ok).toBe(true);
+  });
+});
