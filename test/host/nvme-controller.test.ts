@@ -9,12 +9,72 @@ import { RealClock } from '../../src/host/clock.js';
 import { kernelTransportFactory } from '../../src/host/kernel-transport.js';
 import { NvmeController, type NvmeControllerOptions } from '../../src/host/nvme-controller.js';
 import { NvmeHostError } from '../../src/host/nvme-host-error.js';
+import type { RxChunk, StreamTransport } from '../../src/host/stream-transport.js';
+import { NvmeSc } from '../../src/wire/nvme-status.js';
+import { PduType } from '../../src/wire/nvme-tcp-pdu.js';
+import { PduFramer } from '../../src/wire/pdu-framer.js';
 import { fillPattern, findPatternMismatch } from '../../src/wire/block-pattern.js';
 import { startTarget, type Target } from '../../src/target/listener.js';
 import type { TargetOptionsInput } from '../../src/target/options.js';
 
 const MIB = 1024 * 1024;
 const SEED = 11;
+
+/**
+ * Re-chunks the received stream PDU by PDU and flips one payload byte of the
+ * `nth` C2HData: the network (or a broken NIC) corrupting data under a
+ * valid header, for the data digest to catch.
+ */
+class CorruptC2HData implements StreamTransport {
+  private readonly framer: PduFramer;
+  private raw: Buffer = Buffer.alloc(0);
+  private rawBase = 0;
+  private seen = 0;
+  private cb: ((c: RxChunk) => void) | undefined;
+  private seq = 0;
+
+  constructor(
+    private readonly inner: StreamTransport,
+    private readonly nth: number,
+  ) {
+    this.framer = new PduFramer((f) => {
+      const bytes = Buffer.from(this.raw.subarray(f.streamOffset - this.rawBase, f.streamOffset - this.rawBase + f.layout.plen));
+      if (f.pdu.type === PduType.C2HData && this.seen++ === this.nth) bytes[f.layout.dataOffset + 17]! ^= 0x10;
+      const chunk: RxChunk = { seq: this.seq, frags: [{ kind: 'host', buf: bytes }], crcOk: false };
+      this.seq = (this.seq + bytes.length) >>> 0;
+      this.cb?.(chunk);
+    });
+    inner.onData((c) => {
+      const fresh = Buffer.concat(c.frags.map((f) => (f.kind === 'dmabuf' ? Buffer.alloc(0) : f.buf)));
+      this.raw = Buffer.concat([this.raw, fresh]);
+      this.framer.push(fresh);
+      // Drop bytes of PDUs already forwarded (the framer is at a boundary or inside the next PDU).
+      if (this.framer.idle) {
+        this.rawBase += this.raw.length;
+        this.raw = Buffer.alloc(0);
+      }
+    });
+  }
+
+  write(bufs: readonly Buffer[]): boolean {
+    return this.inner.write(bufs);
+  }
+  onDrain(cb: () => void): void {
+    this.inner.onDrain(cb);
+  }
+  onData(cb: (chunk: RxChunk) => void): void {
+    this.cb = cb;
+  }
+  onClose(cb: (err?: Error) => void): void {
+    this.inner.onClose(cb);
+  }
+  close(): void {
+    this.inner.close();
+  }
+  abort(): void {
+    this.inner.abort();
+  }
+}
 
 const cleanups: (() => Promise<void>)[] = [];
 afterEach(async () => {
@@ -107,6 +167,48 @@ describe('NvmeController against the target', () => {
     expect(ctrl.stats().successCompletions).toBeGreaterThanOrEqual(2);
     await expect(ctrl.read(0, 0, Buffer.alloc(256 * 1024))).rejects.toMatchObject({ code: 'INVALID_ARGUMENT' });
     expect(target.options.c2hSuccess).toBe(true);
+    await ctrl.shutdown();
+  });
+
+  it('fails a read whose C2HData was corrupted on the way with a data transfer error, and goes on', async () => {
+    const target = await startTarget({ host: '127.0.0.1', port: 0, sizeBytes: 16 * MIB, seed: SEED, digest: 'data', c2hSizeBytes: 4096 });
+    cleanups.push(() => target.close());
+    const kernel = kernelTransportFactory({ host: '127.0.0.1', port: target.port });
+    const ctrl = await NvmeController.connect({
+      transports: async (qid) => (qid === 1 ? new CorruptC2HData(await kernel(qid), 2) : kernel(qid)),
+      subnqn: target.options.subsysNqn,
+      ioQueues: 1,
+      ddgst: true,
+    });
+    cleanups.push(async () => ctrl.abort());
+    const buf = Buffer.alloc(16384);
+    const e = await ctrl.read(0, 0, buf).then(
+      () => undefined,
+      (err: unknown) => err,
+    );
+    expect(e).toBeInstanceOf(NvmeHostError);
+    expect((e as NvmeHostError).code).toBe('NVME_STATUS');
+    expect((e as NvmeHostError).detail.status).toBe(NvmeSc.DATA_XFER_ERROR);
+    expect(ctrl.stats().ddgstErrors).toBe(1);
+    // Only that command failed: the queue and the association go on.
+    const again = Buffer.alloc(16384);
+    await ctrl.read(0, 0, again);
+    expect(findPatternMismatch(SEED, 0, again)).toBe(-1);
+    expect(ctrl.error).toBeUndefined();
+    await ctrl.shutdown();
+  });
+
+  it('pads H2C data to a CPDA of 31 (128-byte alignment)', async () => {
+    const { ctrl } = await setup({ cpda: 31, digest: 'both' }, { hdgst: true, ddgst: true });
+    expect(ctrl.ioQueues[0]!.connectionParams.cpda).toBe(31);
+    for (const size of [4096, 65536]) {
+      const wbuf = Buffer.alloc(size);
+      fillPattern(4242, 0, wbuf);
+      await ctrl.write(0, 64, wbuf);
+      const back = Buffer.alloc(size);
+      await ctrl.read(1, 64, back);
+      expect(back.equals(wbuf)).toBe(true);
+    }
     await ctrl.shutdown();
   });
 
