@@ -233,13 +233,19 @@ export class TcpRxQueue {
    * queued) starting `skip` bytes into the readable data, without consuming
    * them. `out` is reset first. Returns the byte count.
    */
-  peek(n: number, out: RxChunk, skip = 0): number {
-    return this.walk(n, skip, out, false);
+  peek(n: number, out: RxChunk, skip = 0, uniformCrc = false): number {
+    return this.walk(n, skip, out, false, uniformCrc);
   }
 
-  /** Like `peek` from the read position, then consumes those bytes. `out` may be omitted to just discard. */
-  read(n: number, out?: RxChunk): number {
-    return this.walk(n, 0, out, true);
+  /**
+   * Like `peek` from the read position, then consumes those bytes. `out` may
+   * be omitted to just discard. With `uniformCrc`, stops early at the first
+   * segment whose ddpCrcOk differs from the bytes before it, so the chunk's
+   * flag is exact for every byte (the ULP trusts a PDU's digest only if all
+   * its bytes were verified by the NIC).
+   */
+  read(n: number, out?: RxChunk, uniformCrc = false): number {
+    return this.walk(n, 0, out, true, uniformCrc);
   }
 
   /**
@@ -439,7 +445,7 @@ export class TcpRxQueue {
     if (k > 0) this.ofo.splice(0, k);
   }
 
-  private walk(n: number, skip: number, out: RxChunk | undefined, commit: boolean): number {
+  private walk(n: number, skip: number, out: RxChunk | undefined, commit: boolean, uniformCrc: boolean): number {
     if (out !== undefined) {
       out.frags.length = 0;
       out.len = 0;
@@ -469,6 +475,7 @@ export class TcpRxQueue {
       let take = flen - off;
       if (take > want - pos) take = want - pos;
       if (out !== undefined && pos + take > skip) {
+        if (uniformCrc && lastSeg !== seg && out.len > 0 && seg.ddpCrcOk !== out.ddpCrcOk) break;
         const cs = skip > pos ? skip - pos : 0;
         const from = off + cs;
         const to = off + take;
@@ -491,12 +498,13 @@ export class TcpRxQueue {
         }
       }
     }
+    const got = pos - skip;
     if (commit) {
       for (let k = this.headIdx; k < e; k++) this.rq[k] = undefined;
       this.headIdx = e;
       this.headFrag = f;
       this.headFragOff = off;
-      this.queuedBytes -= n;
+      this.queuedBytes -= got;
       if (this.queuedBytes === 0) {
         this.rq.length = 0;
         this.headIdx = 0;
@@ -507,7 +515,7 @@ export class TcpRxQueue {
         this.headIdx = 0;
       }
     }
-    return n;
+    return got;
   }
 }
 

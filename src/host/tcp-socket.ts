@@ -233,6 +233,7 @@ export class TcpSocket implements TcpTxOutput {
 
   // Handshake.
   private synSentAtMs = 0;
+  private lastSynSentAtMs = 0;
   private synTries = 0;
   private readonly synTimer: ClockTimer;
   private readonly delackTimer: ClockTimer;
@@ -369,18 +370,20 @@ export class TcpSocket implements TcpTxOutput {
 
   /**
    * Zero-copy read: consumes up to `n` bytes and returns them as frag views
-   * (host / placed / dmabuf) with the DDP flags of their skbs. `into` is
-   * reused when given (its frags array is overwritten).
+   * (host / placed / dmabuf) with the DDP flags of their skbs and the TCP
+   * sequence number of the first byte. `into` is reused when given (its
+   * frags array is overwritten). With `uniformCrc`, the chunk ends early
+   * where skbs change ddpCrcOk, so `into.ddpCrcOk` holds for every byte.
    */
-  readFrags(n: number, into: RxChunk = newRxChunk()): RxChunk {
-    this.rxq.read(n, into);
+  readFrags(n: number, into: RxChunk = newRxChunk(), uniformCrc = false): RxChunk {
+    this.rxq.read(n, into, uniformCrc);
     this.afterRead();
     return into;
   }
 
   /** Like readFrags, without consuming; starts `skip` bytes into the readable data. */
-  peekFrags(n: number, into: RxChunk = newRxChunk(), skip = 0): RxChunk {
-    this.rxq.peek(n, into, skip);
+  peekFrags(n: number, into: RxChunk = newRxChunk(), skip = 0, uniformCrc = false): RxChunk {
+    this.rxq.peek(n, into, skip, uniformCrc);
     return into;
   }
 
@@ -442,7 +445,7 @@ export class TcpSocket implements TcpTxOutput {
   /** Abortive close: RST to the peer (when synchronized), drop everything, onClose(ECONNABORTED). */
   abort(): void {
     if (this.state === 'CLOSED') return;
-    if (this.synchronized()) this.sendRst(this.tx.sndNxt, 0, false);
+    if (this.synchronized()) this.sendRst(this.ackSeq(), 0, false);
     this.terminate(new TcpError('ECONNABORTED', 'connection aborted locally'));
   }
 
@@ -576,8 +579,13 @@ export class TcpSocket implements TcpTxOutput {
     const mss = Math.min(this.peerMss, this.mtu - IPV4_TCP_HEADERS) - tsLen;
     this.tx.establish(seqAdd(this.iss, 1), peerWindow, wl1, Math.max(mss, 64), this.tsOk);
     let rtt: number | undefined;
-    if (this.tsOk && tsEcr !== undefined && tsEcr !== 0) rtt = seqDiff(this.tsNow(), tsEcr);
-    else if (this.synTries === 0) rtt = this.clock.nowMs() - this.synSentAtMs;
+    if (this.tsOk && tsEcr !== undefined && tsEcr !== 0) {
+      // Karn for the handshake: an echo of an earlier SYN than the last one sent is ambiguous.
+      const echoRtt = seqDiff(this.tsNow(), tsEcr);
+      if (this.clock.nowMs() - echoRtt + 1 >= this.lastSynSentAtMs) rtt = echoRtt;
+    } else if (this.synTries === 0) {
+      rtt = this.clock.nowMs() - this.synSentAtMs;
+    }
     this.tx.handshakeRtt(rtt, this.synTries > 0);
     this.state = 'ESTABLISHED';
     const resolve = this.connectResolve;
@@ -597,7 +605,9 @@ export class TcpSocket implements TcpTxOutput {
     const tsVal = tcp.options.tsVal;
 
     if (this.state === 'SYN_RECEIVED' && (f & TCP_SYN) !== 0 && (f & TCP_ACK) === 0 && tcp.seq === this.irs) {
-      // Our SYN-ACK was lost and the peer retransmitted its SYN.
+      // Our SYN-ACK was lost and the peer retransmitted its SYN: echo the
+      // newest SYN's timestamp so the peer's handshake RTT is not inflated.
+      if (this.tsOk && tsVal !== undefined && seqGe(tsVal, this.tsRecent)) this.tsRecent = tsVal;
       this.sendSyn();
       return;
     }
@@ -858,7 +868,17 @@ export class TcpSocket implements TcpTxOutput {
   }
 
   private sendAck(): void {
-    this.emit(TCP_ACK, this.tx.sndNxt, 0, false);
+    this.emit(TCP_ACK, this.ackSeq(), 0, false);
+  }
+
+  /**
+   * Sequence number for a segment without data: the highest we sent, never
+   * snd_nxt after an RTO pulled it back — the peer already has those bytes,
+   * would find the ACK below its window and drop it (RFC 9293 §3.10.7.4),
+   * and two such ends would ignore each other's ACKs forever.
+   */
+  private ackSeq(): number {
+    return this.state === 'SYN_RECEIVED' ? seqAdd(this.iss, 1) : this.tx.sndMax;
   }
 
   private sendChallengeAck(): void {
@@ -883,7 +903,7 @@ export class TcpSocket implements TcpTxOutput {
 
   /** TcpTxOutput: retransmissions exhausted. */
   giveUp(): void {
-    this.sendRst(this.tx.sndNxt, 0, false);
+    this.sendRst(this.ackSeq(), 0, false);
     this.terminate(new TcpError('ETIMEDOUT', 'connection timed out (retransmissions exhausted)'));
   }
 
@@ -895,6 +915,7 @@ export class TcpSocket implements TcpTxOutput {
   private sendSyn(): void {
     const synAck = this.state === 'SYN_RECEIVED';
     if (this.synTries === 0) this.synSentAtMs = this.clock.nowMs();
+    this.lastSynSentAtMs = this.clock.nowMs();
     this.emit(synAck ? TCP_SYN | TCP_ACK : TCP_SYN, this.iss, 0, true);
     this.synTimer.arm(Math.min(this.tx.rtoMs * 2 ** this.synTries, 120_000));
   }

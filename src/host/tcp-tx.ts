@@ -110,6 +110,8 @@ class SendBuffer {
     if (this.head === this.bufs.length) {
       this.bufs.length = 0;
       this.head = 0;
+      this.curIdx = 0;
+      this.curOff = this.headOff;
     } else if (this.head >= 256 && this.head * 2 >= this.bufs.length) {
       this.bufs.splice(0, this.head);
       this.curIdx -= this.head;
@@ -214,6 +216,8 @@ export class TcpTx {
   private rttSeq = 0;
   private rttTiming = false;
   private rttStartMs = 0;
+  /** When the last RTO fired (and its retransmission left). */
+  private lastRtoRetransmitMs = 0;
   /** Timestamps are on: RTT comes from TSecr, not from timing segments. */
   private useTimestamps = false;
 
@@ -459,9 +463,15 @@ export class TcpTx {
     if (seqLt(this.highRxt, ack)) this.highRxt = ack;
     this.trimScoreboard();
 
-    // RFC 7323 §4.1: only ACKs of new data give timestamp RTT samples.
-    if (tsRttMs !== undefined && this.useTimestamps) this.rttSample(tsRttMs);
-    else if (this.rttTiming && seqGe(ack, this.rttSeq)) {
+    // RFC 7323 §4.1: only ACKs of new data give timestamp RTT samples. Karn's
+    // rule (RFC 6298 §3) applied to timestamps: after an RTO, an echo older
+    // than the retransmission came from an earlier copy of the data (the
+    // peer echoes TS.Recent, which a duplicate does not update) and would
+    // inflate SRTT by the whole backoff.
+    if (tsRttMs !== undefined && this.useTimestamps) {
+      const echoedAtMs = this.cfg.clock.nowMs() - tsRttMs;
+      if (this.timeouts === 0 || echoedAtMs + 1 >= this.lastRtoRetransmitMs) this.rttSample(tsRttMs);
+    } else if (this.rttTiming && seqGe(ack, this.rttSeq)) {
       this.rttTiming = false;
       this.rttSample(this.cfg.clock.nowMs() - this.rttStartMs);
     }
@@ -574,6 +584,7 @@ export class TcpTx {
     // RFC 2018 §8: the receiver may have reneged; forget what it SACKed.
     this.sacked.length = 0;
     this.rttTiming = false;
+    this.lastRtoRetransmitMs = this.cfg.clock.nowMs();
     this.sndNxt = this.sndUna;
     this.highRxt = this.sndUna;
     this.rtxTimer.cancel();

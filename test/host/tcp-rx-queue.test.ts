@@ -136,6 +136,24 @@ describe('TcpRxQueue', () => {
     expect(chunk.ddpCrcOk).toBe(false);
   });
 
+  it('stops a uniform-CRC read where the segments change ddpCrcOk', () => {
+    const q = new TcpRxQueue(0);
+    q.insert(seg(0, 'aaaa', { crcOk: true }), WIN_END);
+    q.insert(seg(4, 'bbbb', { crcOk: true, split: 2 }), WIN_END);
+    q.insert(seg(8, 'cccc', { crcOk: false }), WIN_END);
+    q.insert(seg(12, 'dddd', { crcOk: true }), WIN_END);
+    const chunk = newRxChunk();
+    expect(q.read(100, chunk, true)).toBe(8);
+    expect(chunk.ddpCrcOk).toBe(true);
+    expect(q.read(100, chunk, true)).toBe(4);
+    expect(chunk.ddpCrcOk).toBe(false);
+    expect(chunk.seq).toBe(8);
+    expect(q.read(2, chunk, true)).toBe(2);
+    expect(q.read(100, chunk, true)).toBe(2);
+    expect(chunk.ddpCrcOk).toBe(true);
+    expect(q.queuedBytes).toBe(0);
+  });
+
   it('drops data beyond the window edge and reports nothing-inside as beyond-window', () => {
     const q = new TcpRxQueue(0);
     expect(q.insert(seg(0, 'abcdef'), 4)).toBe('in-order');

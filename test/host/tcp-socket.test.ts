@@ -451,6 +451,21 @@ describe('TcpSocket send', () => {
     for (const f of c.cap.frames) expect(tcpChecksumOk(f)).toBe(true);
   });
 
+  it('keeps sending the right bytes after the send buffer emptied and refilled', async () => {
+    const c = await established();
+    // The gather cursor must not survive the buffer being emptied: the
+    // second write has more pieces than the first.
+    c.sock.write([bytes(100, 1), bytes(200, 2)]);
+    let segs = c.cap.take();
+    peerAck(c, seqAdd(ISS + 1, 300));
+    expect(c.sock.bufferedBytes).toBe(0);
+    const second = [bytes(50, 4), bytes(70, 5), bytes(80, 6), bytes(5000, 7)];
+    c.sock.write(second);
+    segs = c.cap.take();
+    expect(segs[0]!.seq).toBe(ISS + 301);
+    expect(Buffer.concat(segs.map((t) => t.payload)).equals(Buffer.concat(second))).toBe(true);
+  });
+
   it('respects the peer window and cwnd (initial window of 10 segments)', async () => {
     const c = await established({}, { wscale: 0 }, 5000);
     c.sock.write(bytes(40_000));
