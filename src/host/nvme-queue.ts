@@ -614,15 +614,7 @@ export class NvmeQueue {
       throw e;
     }
     const type = layout.type;
-    if (this.icState !== 'done' ? type !== PduType.ICResp && type !== PduType.C2HTermReq : !isC2HType(type)) {
-      if (this.icState === 'done' && type === PduType.ICResp) {
-        throw new RxProtocolError(TermReqFes.PduSequenceError, 0, `ICResp after the connection was initialized`);
-      }
-      if (this.icState !== 'done' && isC2HType(type)) {
-        throw new RxProtocolError(TermReqFes.PduSequenceError, 0, `${pduTypeName(type)} before ICResp`);
-      }
-      throw new RxProtocolError(TermReqFes.InvalidHeaderField, FEI_TYPE, `a host never receives ${pduTypeName(type)}`);
-    }
+    this.checkTypeAllowed(type);
     if (type === PduType.CapsuleResp || type === PduType.C2HData || type === PduType.R2T) {
       // Digests are per connection once negotiated: every PDU that can carry one must (nvme_tcp_verify_hdgst / check_ddgst).
       const hasH = (layout.flags & PduFlags.HDGSTF) !== 0;
@@ -649,6 +641,18 @@ export class NvmeQueue {
     if (type === PduType.C2HTermReq) this.hdrNeed = layout.plen;
     else if (type === PduType.C2HData && layout.dataLength > 0) this.hdrNeed = layout.dataOffset;
     else this.hdrNeed = layout.headLen;
+  }
+
+  /** Which PDUs a host may receive now: ICResp (or C2HTermReq) first, then only controller-to-host PDUs. */
+  private checkTypeAllowed(type: PduType): void {
+    if (this.icState === 'done') {
+      if (isC2HType(type)) return;
+      if (type === PduType.ICResp) throw new RxProtocolError(TermReqFes.PduSequenceError, 0, 'ICResp after the connection was initialized');
+    } else {
+      if (type === PduType.ICResp || type === PduType.C2HTermReq) return;
+      if (isC2HType(type)) throw new RxProtocolError(TermReqFes.PduSequenceError, 0, `${pduTypeName(type)} before ICResp`);
+    }
+    throw new RxProtocolError(TermReqFes.InvalidHeaderField, FEI_TYPE, `a host never receives ${pduTypeName(type)}`);
   }
 
   private onHeader(layout: PduLayout): void {

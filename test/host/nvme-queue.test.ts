@@ -446,6 +446,20 @@ describe('NvmeQueue protocol errors', () => {
     expect(lastTermReq(t).fes).toBe(TermReqFes.DataOutOfRange);
   });
 
+  it('sends a PDU sequence error for data before ICResp and for a second ICResp', async () => {
+    const t = new TestTransport();
+    const q = new NvmeQueue(t, { qid: 1, depth: 4, hdgst: false, ddgst: false, clock: new VirtualClock() });
+    const p = q.connect();
+    t.deliver(resp(0, {}));
+    expect((await rejection(p)).code).toBe('PROTOCOL_ERROR');
+    expect(lastTermReq(t).fes).toBe(TermReqFes.PduSequenceError);
+
+    const s = await connected();
+    const pr = readCmd(s.q, Buffer.alloc(512));
+    s.t.deliver(emitPduBuffer({ type: PduType.ICResp, pfv: 0, cpda: 0, hdgstEnable: false, ddgstEnable: false, maxh2cdata: 0x1_0000 }));
+    expect((await rejection(pr)).detail.fes).toBe(TermReqFes.PduSequenceError);
+  });
+
   it('ends the queue on C2HTermReq without answering it', async () => {
     const { t, q } = await connected();
     const p = readCmd(q, Buffer.alloc(512));
