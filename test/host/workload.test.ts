@@ -5,6 +5,7 @@
  * mismatch and error reporting, stop conditions and progress.
  */
 import { describe, expect, it } from 'vitest';
+import { VirtualClock } from '../../src/host/clock.js';
 import { runWorkload, type WorkloadDevice } from '../../src/host/workload.js';
 import { parseBlockSizes, parseSizeBytes, resolveWorkload, WorkloadOptionError } from '../../src/host/workload-options.js';
 import { fillPattern } from '../../src/wire/block-pattern.js';
@@ -30,6 +31,8 @@ class MemoryDevice implements WorkloadDevice {
   corruptAt: number | undefined;
   /** Fail writes that cover this byte. */
   failWriteAt: number | undefined;
+  /** Called as each command completes (tests move a virtual clock here). */
+  onComplete: (() => void) | undefined;
   private readonly inflight: { start: number; end: number; write: boolean }[] = [];
   private pending: Pending[] = [];
   private scheduled = false;
@@ -83,6 +86,7 @@ class MemoryDevice implements WorkloadDevice {
     return new Promise((resolve, reject) => {
       this.pending.push({
         run: () => {
+          this.onComplete?.();
           action();
           this.inflight.splice(this.inflight.indexOf(me), 1);
           if (fail) reject(new Error('injected write failure'));
@@ -233,6 +237,20 @@ describe('runWorkload on a reordering in-memory device', () => {
     const r = await runWorkload(dev, { rw: 'read', bs: '64k', iodepth: 1, size: '320k', offset: '128k', range: '192k', seed: 8 });
     expect(r.ok).toBe(true);
     expect(seen).toEqual([256, 384, 512, 256, 384]);
+  });
+
+  it('runs for a time bound and measures latency on the clock it is given', async () => {
+    const dev = new MemoryDevice(1 * MIB, 8, 7);
+    const clock = new VirtualClock();
+    dev.onComplete = () => clock.advance(2); // every command takes 2 ms
+    const r = await runWorkload(dev, { rw: 'randread', bs: '4k', iodepth: 1, queues: 1, timeSec: 0.1, seed: 8 }, { clock });
+    expect(r.stoppedBy).toBe('time');
+    expect(r.io.reads).toBe(50);
+    expect(r.elapsedMs).toBe(100);
+    expect(r.io.iops).toBe(500);
+    expect(r.latency.p50us).toBe(2000);
+    expect(r.latency.p999us).toBe(2000);
+    expect(r.ok).toBe(true);
   });
 
   it('stops issuing when aborted', async () => {
