@@ -71,7 +71,7 @@ import type { HostFrag, PlacedFrag } from '../nicemu/skb.js';
 import type { Clock, ClockTimer } from './clock.js';
 import { newNvmeHostStats, type NvmeHostStats } from './host-stats.js';
 import type { NvmeDdpHooks } from './nvme-ddp-hooks.js';
-import { NvmeHostError, type NvmeHostErrorCode } from './nvme-host-error.js';
+import { NvmeHostError } from './nvme-host-error.js';
 import { copySkbFrags, newSkbCopyCounts, type SkbCopyCounts } from './skb-copy.js';
 import type { RxChunk, StreamTransport } from './stream-transport.js';
 
@@ -1089,8 +1089,7 @@ export class NvmeQueue {
         cause: this.failure,
       });
     }
-    const code: NvmeHostErrorCode = 'QUEUE_DEAD';
     const why = this.life === 'new' ? 'not connected yet' : 'closed';
-    return new NvmeHostError(code, `queue ${this.qid} is ${why}`, { qid: this.qid });
+    return new NvmeHostError('QUEUE_DEAD', `queue ${this.qid} is ${why}`, { qid: this.qid });
   }
 }
