@@ -1,0 +1,97 @@
+/**
+ * The host's network stack (DESIGN.md, "HostStack"): it owns an IPv4 address
+ * in userspace on a NIC that has no kernel address, answers ARP for it,
+ * resolves the peer, and opens TCP connections whose segments the NIC steers
+ * to them by 4-tuple.
+ */
+import type { NicEmu } from '../nicemu/nic.js';
+import type { FlowKey, RxOffloadEngine } from '../nicemu/flow-table.js';
+import { Arp } from './arp.js';
+import type { Clock } from './clock.js';
+import { newTcpStats, type TcpStats } from './tcp-stats.js';
+import { TcpSocket } from './tcp-socket.js';
+import { TcpTransport } from './tcp-transport.js';
+
+export interface HostStackConfig {
+  readonly nic: NicEmu;
+  readonly clock: Clock;
+  /** Our IPv4 address (u32). */
+  readonly ip: number;
+  readonly mtu?: number;
+  /** Per-socket receive buffer (default 4 MiB). */
+  readonly rcvBufBytes?: number;
+  readonly sndBufBytes?: number;
+  /** First ephemeral port (Linux ip_local_port_range starts at 32768). */
+  readonly firstPort?: number;
+}
+
+export interface HostConnection {
+  readonly socket: TcpSocket;
+  readonly transport: TcpTransport;
+  readonly key: FlowKey;
+}
+
+export class HostStack {
+  readonly arp: Arp;
+  /** TCP counters summed over every connection of this stack. */
+  readonly tcpStats: TcpStats = newTcpStats();
+  private nextPort: number;
+  private readonly conns = new Set<HostConnection>();
+
+  constructor(private readonly cfg: HostStackConfig) {
+    this.nextPort = cfg.firstPort ?? 32768 + Math.floor(Math.random() * 16384);
+    this.arp = new Arp({ clock: cfg.clock, mac: cfg.nic.mac, ip: cfg.ip, output: (f) => cfg.nic.send(f) });
+    cfg.nic.onArp((arp) => this.arp.input(arp));
+  }
+
+  /**
+   * Opens a TCP connection to remoteIp:remotePort and returns it once
+   * established. `offload`, when given, is installed on the NIC flow before
+   * the SYN leaves, so the engine sees the stream from its first byte.
+   */
+  async connect(remoteIp: number, remotePort: number, offload?: (key: FlowKey) => RxOffloadEngine | undefined): Promise<HostConnection> {
+    const mac = await this.arp.resolve(remoteIp);
+    const localPort = this.allocPort();
+    const key: FlowKey = { remoteIp, remotePort, localIp: this.cfg.ip, localPort };
+    const socket = new TcpSocket({
+      clock: this.cfg.clock,
+      output: (f) => this.cfg.nic.send(f),
+      local: { mac: this.cfg.nic.mac, ip: this.cfg.ip, port: localPort },
+      remote: { mac, ip: remoteIp, port: remotePort },
+      mtu: this.cfg.mtu ?? 1500,
+      rcvBufBytes: this.cfg.rcvBufBytes,
+      sndBufBytes: this.cfg.sndBufBytes,
+      stats: this.tcpStats,
+    });
+    const transport = new TcpTransport(socket);
+    const conn: HostConnection = { socket, transport, key };
+    this.cfg.nic.addFlow({ key, deliver: (skb) => socket.input(skb), offload: offload?.(key) });
+    this.conns.add(conn);
+    const prevClose = socket.handlers.onClose;
+    socket.handlers.onClose = (err) => {
+      this.cfg.nic.removeFlow(key);
+      this.conns.delete(conn);
+      prevClose?.(err);
+    };
+    try {
+      await socket.connect();
+    } catch (e) {
+      this.cfg.nic.removeFlow(key);
+      this.conns.delete(conn);
+      throw e;
+    }
+    return conn;
+  }
+
+  /** Aborts every connection and stops ARP. */
+  close(): void {
+    for (const c of [...this.conns]) c.socket.abort();
+    this.arp.close();
+  }
+
+  private allocPort(): number {
+    const p = this.nextPort;
+    this.nextPort = this.nextPort >= 60999 ? 32768 : this.nextPort + 1;
+    return p;
+  }
+}
