@@ -112,6 +112,8 @@ export interface TcpSocketConfig {
   readonly timeWaitMs?: number;
   /** Counters to update; a fresh set by default (several sockets may share one). */
   readonly stats?: TcpStats;
+  /** Offset of our timestamp clock (RFC 7323 §5.4); random by default, fixed for reproducible runs. */
+  readonly tsOffset?: number;
 }
 
 /** Handlers the socket calls; assign the ones you need. */
@@ -216,8 +218,14 @@ export class TcpSocket implements TcpTxOutput {
   // Receive window (RFC 9293 RCV.WND as its right edge, which never moves left).
   private rcvRight = 0;
   private lastAdvertisedWnd = -1;
-  /** Payload of one full-sized segment from the peer (its MSS minus the timestamp option). */
+  /**
+   * Payload of a full-sized segment from the peer: the largest seen so far,
+   * at most our MSS minus the timestamp option (Linux's rcv_mss estimate, so
+   * that "every second full-sized segment" holds for a peer sending smaller
+   * segments than we allow).
+   */
   private rcvMss = DEFAULT_PEER_MSS;
+  private rcvMssMax = DEFAULT_PEER_MSS;
   /** In-order bytes received since we last sent an ACK. */
   private ackPendingBytes = 0;
   private ackNeeded = false;
@@ -273,7 +281,7 @@ export class TcpSocket implements TcpTxOutput {
     let ws = 0;
     while (ws < MAX_WSCALE && this.rcvBuf >>> ws > 0xffff) ws++;
     this.ourWscale = ws;
-    this.tsOffset = Math.floor(Math.random() * 0x1_0000_0000);
+    this.tsOffset = (cfg.tsOffset ?? Math.floor(Math.random() * 0x1_0000_0000)) >>> 0;
     this.rxq = new TcpRxQueue(0);
     this.tx = new TcpTx(
       {
@@ -429,6 +437,9 @@ export class TcpSocket implements TcpTxOutput {
         this.terminate(new TcpError('ECONNABORTED', 'closed before the connection was established'));
         return;
       case 'SYN_RECEIVED':
+        // The FIN goes out once the handshake completes (becomeEstablished → FIN_WAIT_1).
+        this.tx.queueFin();
+        return;
       case 'ESTABLISHED':
         this.state = 'FIN_WAIT_1';
         this.tx.queueFin();
@@ -569,7 +580,8 @@ export class TcpSocket implements TcpTxOutput {
     this.tsOk = this.wantTs && o.tsVal !== undefined;
     if (this.tsOk) this.tsRecent = o.tsVal ?? 0;
     const tsLen = this.tsOk ? TS_OPTION_LEN : 0;
-    this.rcvMss = this.mtu - IPV4_TCP_HEADERS - tsLen;
+    this.rcvMssMax = this.mtu - IPV4_TCP_HEADERS - tsLen;
+    this.rcvMss = Math.min(DEFAULT_PEER_MSS, this.rcvMssMax);
     this.rcvRight = seqAdd(this.rxq.rcvNxt, this.synWindow());
     this.lastAckSent = this.rxq.rcvNxt;
   }
@@ -587,7 +599,8 @@ export class TcpSocket implements TcpTxOutput {
       rtt = this.clock.nowMs() - this.synSentAtMs;
     }
     this.tx.handshakeRtt(rtt, this.synTries > 0);
-    this.state = 'ESTABLISHED';
+    // close() during SYN_RECEIVED already queued the FIN.
+    this.state = this.tx.finQueued ? 'FIN_WAIT_1' : 'ESTABLISHED';
     const resolve = this.connectResolve;
     this.connectResolve = undefined;
     this.connectReject = undefined;
@@ -734,6 +747,7 @@ export class TcpSocket implements TcpTxOutput {
 
   private receiveData(skb: Skb): void {
     const stats = this.stats;
+    if (skb.len > this.rcvMss) this.rcvMss = skb.len < this.rcvMssMax ? skb.len : this.rcvMssMax;
     const res: RxInsertResult = this.rxq.insert(skb, this.rcvRight);
     const q = this.rxq;
     stats.bytesIn += q.lastNewBytes;

@@ -245,8 +245,9 @@ export function run(sc: Scenario): { a: App; b: App; linkAB: Link; linkBA: Link;
   const linkAB = new Link(clock, rnd, sc.link, (skb, ok) => sockB!.input(skb, ok));
   const linkBA = new Link(clock, rnd, sc.link, (skb, ok) => sockA!.input(skb, ok));
   const common = { clock, mtu: sc.mtu, rcvBufBytes: sc.rcvBufBytes, sndBufBytes: 256 * 1024, timeWaitMs: 60_000 };
-  sockA = new TcpSocket({ ...common, output: linkAB.send, local: HOST, remote: PEER, iss: (sc.seed * 0x9e3779b1) >>> 0 });
-  sockB = new TcpSocket({ ...common, output: linkBA.send, local: PEER, remote: HOST, iss: (0xffff_0000 + sc.seed * 1013) >>> 0 });
+  // ISS and timestamp offsets from the seed (near the 2^32 wrap for some) so a failing seed replays exactly.
+  sockA = new TcpSocket({ ...common, output: linkAB.send, local: HOST, remote: PEER, iss: (sc.seed * 0x9e3779b1) >>> 0, tsOffset: (0xffff_ff00 + sc.seed * 77) >>> 0 });
+  sockB = new TcpSocket({ ...common, output: linkBA.send, local: PEER, remote: HOST, iss: (0xffff_0000 + sc.seed * 1013) >>> 0, tsOffset: sc.seed * 0x01000193 });
   const a = new App(sockA, clock, rnd, 0, sc.seed, sc.total, false);
   const b = new App(sockB, clock, rnd, 1, sc.seed, sc.total, sc.slowReaderB);
   let established = 0;

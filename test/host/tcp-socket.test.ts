@@ -197,6 +197,22 @@ describe('TcpSocket receive', () => {
     expect(c.sock.stats.bytesIn).toBe(5000);
   });
 
+  it('ACKs every second segment also when the peer sends segments smaller than our MSS', async () => {
+    const c = await established();
+    peerData(c, bytes(1000));
+    expect(c.cap.take()).toEqual([]);
+    peerData(c, bytes(1000));
+    expect(c.cap.take().length).toBe(1);
+  });
+
+  it('answers an ACK of data never sent with an ACK and ignores the segment', async () => {
+    const c = await established();
+    peerData(c, 'ignored', { ack: ISS + 1000 });
+    const [a] = c.cap.take();
+    expect(a!.ack).toBe(seqAdd(PEER_ISS, 1));
+    expect(c.sock.readableLength).toBe(0);
+  });
+
   it('calls onReadable for new in-order data only', async () => {
     const c = await established();
     let n = 0;
@@ -390,6 +406,34 @@ describe('TcpSocket receive', () => {
     c.sock.input(peerSkb({ seq: c.peerSeq, ack: ISS + 1, flags: TCP_ACK, payload: 'bad', options: { tsVal: c.peerTs++, tsEcr: c.ourTs } }), false);
     expect(c.sock.stats.csumErrors).toBe(1);
     expect(c.sock.readableLength).toBe(0);
+  });
+});
+
+describe('TcpSocket passive open (for tests)', () => {
+  it('answers a SYN with a SYN-ACK carrying only the offered options, and sends a FIN queued before the handshake ended', async () => {
+    const clock = new VirtualClock(0);
+    const cap = new Capture();
+    const sock = new TcpSocket({ clock, output: cap.output, local: HOST, remote: PEER, iss: ISS });
+    const p = sock.listen();
+    sock.input(peerSkb({ seq: 500, flags: TCP_SYN, window: 1000, options: { mss: 1200, sackPermitted: true } }));
+    const [synAck] = cap.take();
+    expect(synAck!.flags).toBe(TCP_SYN | TCP_ACK);
+    expect(synAck!.ack).toBe(501);
+    expect(synAck!.options.mss).toBe(1460);
+    expect(synAck!.options.sackPermitted).toBe(true);
+    expect(synAck!.options.wscale).toBeUndefined();
+    expect(synAck!.options.tsVal).toBeUndefined();
+    sock.write(Buffer.from('hi'));
+    sock.close();
+    expect(cap.take()).toEqual([]);
+    sock.input(peerSkb({ seq: 501, ack: ISS + 1, flags: TCP_ACK, window: 1000 }));
+    await p;
+    expect(sock.state).toBe('FIN_WAIT_1');
+    // The data and the FIN leave together.
+    const segs = cap.take();
+    expect(segs.map((t) => t.payload.toString())).toEqual(['hi']);
+    expect(segs[0]!.flags).toBe(TCP_ACK | TCP_PSH | TCP_FIN);
+    expect(sock.info().mss).toBe(1200);
   });
 });
 
