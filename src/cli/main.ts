@@ -7,6 +7,8 @@ import { Command, CommanderError } from 'commander';
 import { reportAndExit } from './user-error.js';
 import { registerTargetCommand } from './cmd-target.js';
 import { registerTopologyCommands } from './cmd-topology.js';
+import { registerHostCommand } from './cmd-host.js';
+import { registerRunCommand } from './cmd-run.js';
 
 const program = new Command();
 program
@@ -22,6 +24,8 @@ program
 const registrations: Array<(p: Command) => void> = [];
 registrations.push(registerTargetCommand);
 registrations.push(registerTopologyCommands);
+registrations.push(registerHostCommand);
+registrations.push(registerRunCommand);
 
 for (const register of registrations) register(program);
 

@@ -83,9 +83,16 @@ export class HostStack {
     return conn;
   }
 
-  /** Aborts every connection and stops ARP. */
-  close(): void {
-    for (const c of [...this.conns]) c.socket.abort();
+  /**
+   * Ends every connection: waits up to `graceMs` for those closing in
+   * order to finish their FIN exchange, then drops what is in TIME_WAIT and
+   * aborts (RST) what is still open. Stops ARP.
+   */
+  async close(graceMs = 2000): Promise<void> {
+    const deadline = this.cfg.clock.nowMs() + graceMs;
+    const busy = (): boolean => [...this.conns].some((c) => c.socket.state !== 'TIME_WAIT' && c.socket.state !== 'CLOSED' && c.socket.state !== 'ESTABLISHED' && c.socket.state !== 'CLOSE_WAIT');
+    while (busy() && this.cfg.clock.nowMs() < deadline) await new Promise((r) => setTimeout(r, 10));
+    for (const c of [...this.conns]) c.socket.dispose();
     this.arp.close();
   }
 

@@ -460,6 +460,20 @@ export class TcpSocket implements TcpTxOutput {
     this.terminate(new TcpError('ECONNABORTED', 'connection aborted locally'));
   }
 
+  /**
+   * Releases the socket when its owner goes away: a connection that already
+   * finished its closing handshake (TIME_WAIT) is simply dropped, as Linux
+   * does when the stack goes away — no RST for a peer that has nothing left
+   * to say; anything still open is aborted with RST.
+   */
+  dispose(): void {
+    if (this.state === 'TIME_WAIT') {
+      this.terminate(undefined);
+      return;
+    }
+    this.abort();
+  }
+
   info(): TcpInfo {
     return {
       state: this.state,

@@ -1,0 +1,65 @@
+/**
+ * `ddplab host`: the host side of a run in one process — live port on an
+ * interface, software NIC, userspace TCP, NVMe/TCP host, workload — against
+ * a target at ADDR:PORT. `ddplab run` starts it inside the host namespace;
+ * it can also be run by hand on any interface.
+ *
+ * Output: the report as one JSON object on stdout. With --progress-json,
+ * progress lines (JSON) on stderr for the orchestrator's progress bar.
+ */
+import type { Command } from 'commander';
+import { hostRun, parseTargetAddress } from '../lab/host-run.js';
+import { addWorkloadFlags, intFlag, parseDigest, workloadFromFlags, type WorkloadFlags } from './workload-flags.js';
+import { UserError } from './user-error.js';
+
+interface HostFlags extends WorkloadFlags {
+  iface: string;
+  hostIp: string;
+  hostMac?: string;
+  target: string;
+  nqn: string;
+  digest: string;
+  queueDepth?: string;
+  progressJson?: boolean;
+  quiet?: boolean;
+}
+
+export function registerHostCommand(program: Command): void {
+  const cmd = program
+    .command('host')
+    .description('run the userspace host (software NIC + TCP + NVMe/TCP host + workload) on an interface; prints the report as JSON')
+    .option('--iface <name>', 'interface to capture on and send from', 'host0')
+    .option('--host-ip <addr>', 'IPv4 address the userspace stack owns', '192.0.2.2')
+    .option('--host-mac <mac>', "MAC the userspace stack uses (default: the interface's)")
+    .option('--target <addr:port>', 'NVMe/TCP target', '192.0.2.1:4420')
+    .option('--nqn <nqn>', 'subsystem NQN', 'nqn.2026-11.io.ddplab:target')
+    .option('--digest <which>', 'digests to ask for: none, header, data, both', 'none')
+    .option('--queue-depth <n>', 'I/O queue size (default: max(32, iodepth))')
+    .option('--progress-json', 'write progress as JSON lines on stderr')
+    .option('--quiet', 'no log lines on stderr');
+  addWorkloadFlags(cmd, { rw: 'randrw', bs: '4k', iodepth: '8', size: '64m' });
+  cmd.action(async (flags: HostFlags) => {
+    const target = parseTargetAddress(flags.target);
+    const report = await hostRun(
+      {
+        iface: flags.iface,
+        hostIp: flags.hostIp,
+        ...(flags.hostMac !== undefined ? { hostMac: flags.hostMac } : {}),
+        targetIp: target.ip,
+        targetPort: target.port,
+        nqn: flags.nqn,
+        digest: parseDigest(flags.digest),
+        queues: intFlag('queues', flags.queues, 1, 128),
+        ...(flags.queueDepth !== undefined ? { queueDepth: intFlag('queue-depth', flags.queueDepth, 2, 1024) } : {}),
+        workload: workloadFromFlags(flags),
+        ...(flags.quiet === true ? {} : { log: (line: string) => process.stderr.write(`ddplab host: ${line}\n`) }),
+      },
+      flags.progressJson === true ? (p) => process.stderr.write(`${JSON.stringify({ progress: p })}\n`) : undefined,
+    );
+    process.stdout.write(`${JSON.stringify(report)}\n`);
+    if (!report.ok) {
+      if (report.error !== undefined) throw new UserError('HOST_FAILED', report.error);
+      process.exitCode = 1;
+    }
+  });
+}

@@ -1,0 +1,129 @@
+/**
+ * `ddplab run`: an end-to-end run on a fresh live topology (see
+ * src/lab/run.ts), with a progress bar on stderr and a human report — or,
+ * with --json, one JSON object on stdout. Exit code 0 only when every read
+ * verified and no I/O failed.
+ */
+import type { Command } from 'commander';
+import { run, type RunReport } from '../lab/run.js';
+import type { WorkloadProgress } from '../host/workload.js';
+import { UserError } from './user-error.js';
+import { addWorkloadFlags, intFlag, parseDigest, workloadFromFlags, type WorkloadFlags } from './workload-flags.js';
+
+interface RunFlags extends WorkloadFlags {
+  digest: string;
+  order: string;
+  interleave?: boolean;
+  c2hSize: string;
+  profile: string;
+  mtu: string;
+  offloads?: boolean;
+  capture?: string;
+  id?: string;
+  json?: boolean;
+}
+
+function progressBar(): { update: (p: WorkloadProgress) => void; done: () => void } {
+  const tty = process.stderr.isTTY === true;
+  let lastPct = -1;
+  return {
+    update: (p) => {
+      const pct = Math.min(100, Math.floor(p.fraction * 100));
+      const mb = p.bytes / 1e6;
+      const rate = p.elapsedMs > 0 ? mb / (p.elapsedMs / 1000) : 0;
+      if (tty) {
+        const width = 30;
+        const fill = Math.round((pct / 100) * width);
+        process.stderr.write(
+          `\r[${'#'.repeat(fill)}${'.'.repeat(width - fill)}] ${String(pct).padStart(3)}% ${mb.toFixed(0)} MB ${rate.toFixed(0)} MB/s ${p.ios} I/Os${p.mismatches > 0 ? ` ${p.mismatches} MISMATCHES` : ''}   `,
+        );
+      } else if (pct >= lastPct + 25) {
+        lastPct = pct - (pct % 25);
+        process.stderr.write(`progress ${pct}% ${mb.toFixed(0)} MB ${rate.toFixed(0)} MB/s\n`);
+      }
+    },
+    done: () => {
+      if (tty) process.stderr.write('\n');
+    },
+  };
+}
+
+function fmtBytes(n: number): string {
+  if (n >= 1 << 30) return `${(n / (1 << 30)).toFixed(2)} GiB`;
+  if (n >= 1 << 20) return `${(n / (1 << 20)).toFixed(1)} MiB`;
+  if (n >= 1 << 10) return `${(n / (1 << 10)).toFixed(1)} KiB`;
+  return `${n} B`;
+}
+
+function flat(obj: object, keys?: readonly string[]): string {
+  const entries = Object.entries(obj).filter(([k, v]) => typeof v === 'number' && v !== 0 && (keys === undefined || keys.includes(k)));
+  return entries.map(([k, v]) => `${k}=${v as number}`).join(' ');
+}
+
+export function humanReport(r: RunReport): string {
+  const lines: string[] = [];
+  const w = r.workload;
+  lines.push(
+    `ddplab run ${r.run.id}: ${w ? `${w.job.rw} bs ${w.job.blockSizes.map((b) => fmtBytes(b.bytes)).join(',')} iodepth ${w.job.iodepth}` : ''} queues ${r.run.queues}, ` +
+      `digest ${r.run.digest}, target ${r.run.profile} order ${r.run.order}${r.run.interleave ? ' interleaved' : ''} c2h-size ${r.run.c2hSize}, MTU ${r.run.mtu}`,
+  );
+  lines.push(
+    `  io       ${r.io.reads} reads (${fmtBytes(r.io.readBytes)}) ${r.io.writes} writes (${fmtBytes(r.io.writeBytes)}) in ${(r.io.elapsedMs / 1000).toFixed(2)} s: ` +
+      `${r.io.MBps.toFixed(1)} MB/s, ${r.io.iops.toFixed(0)} IOPS`,
+  );
+  lines.push(`  latency  p50 ${Math.round(r.latency.p50us)} us  p99 ${Math.round(r.latency.p99us)} us  p99.9 ${Math.round(r.latency.p999us)} us`);
+  lines.push(`  verify   ${fmtBytes(r.verify.bytes)} verified, ${r.verify.mismatches} mismatches`);
+  lines.push(`  host     copied ${fmtBytes(r.host.bytesCopied)}, CRC ${fmtBytes(r.host.bytesCrc)}, copy skipped ${fmtBytes(r.host.bytesCopySkipped)}`);
+  lines.push(`  tcp      ${flat(r.tcp)}`);
+  lines.push(`  nic      ${flat(r.nic)}`);
+  lines.push(`  port     ${flat(r.port)}`);
+  lines.push(r.ok ? '  result   PASS' : `  result   FAIL${r.error !== undefined ? `: ${r.error}` : ''}`);
+  return lines.join('\n');
+}
+
+export function registerRunCommand(program: Command): void {
+  const cmd = program
+    .command('run')
+    .description('end-to-end run: topology, target (kernel TCP) and host (software NIC + userspace stack) as two processes, verified workload, report')
+    .option('--digest <which>', 'NVMe/TCP digests: none, header, data, both', 'none')
+    .option('--order <order>', 'target completion order: fifo, random, reverse', 'fifo')
+    .option('--interleave', 'target interleaves the C2HData PDUs of different reads')
+    .option('--c2h-size <bytes>', 'largest C2HData payload the target sends (0 = whole transfer)', '0')
+    .option('--profile <name>', 'target profile: linux or spdk', 'linux')
+    .option('--mtu <bytes>', 'MTU of the veth pair', '1500')
+    .option('--offloads', 'leave TSO/GSO/GRO on (host0 then sees super-frames)')
+    .option('--capture <file.pcap>', 'capture host0 (both directions) to a pcap file')
+    .option('--id <id>', 'run id for the namespaces (default random)')
+    .option('--json', 'print one JSON object on stdout instead of the human report');
+  addWorkloadFlags(cmd, { rw: 'randrw', bs: '4k', iodepth: '8', size: '64m' });
+  cmd.action(async (flags: RunFlags) => {
+    const order = flags.order;
+    if (order !== 'fifo' && order !== 'random' && order !== 'reverse') {
+      throw new UserError('BAD_FLAG', `--order: '${order}' is not one of fifo, random, reverse`);
+    }
+    const profile = flags.profile;
+    if (profile !== 'linux' && profile !== 'spdk') throw new UserError('BAD_FLAG', `--profile: '${profile}' is not linux or spdk`);
+    const bar = progressBar();
+    const report = await run({
+      workload: workloadFromFlags(flags),
+      queues: intFlag('queues', flags.queues, 1, 128),
+      digest: parseDigest(flags.digest),
+      order,
+      interleave: flags.interleave === true,
+      c2hSize: flags.c2hSize,
+      profile,
+      mtu: intFlag('mtu', flags.mtu, 576, 65535),
+      offloads: flags.offloads === true,
+      ...(flags.capture !== undefined ? { capture: flags.capture } : {}),
+      ...(flags.id !== undefined ? { id: flags.id } : {}),
+      onProgress: bar.update,
+    });
+    bar.done();
+    if (flags.json === true) process.stdout.write(`${JSON.stringify(report)}\n`);
+    else process.stdout.write(`${humanReport(report)}\n`);
+    if (!report.ok) {
+      if (flags.json !== true || report.error === undefined) process.exitCode = 1;
+      if (report.error !== undefined) throw new UserError('RUN_FAILED', report.error);
+    }
+  });
+}

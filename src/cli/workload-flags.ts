@@ -1,0 +1,65 @@
+/**
+ * The fio-like workload flags shared by `ddplab run` and `ddplab host`,
+ * declared once and turned into WorkloadOptions once.
+ */
+import type { Command } from 'commander';
+import { WORKLOAD_RW_MODES, type WorkloadOptions, type WorkloadRw } from '../host/workload-options.js';
+import { UserError } from './user-error.js';
+
+export interface WorkloadFlags {
+  rw: string;
+  bs: string;
+  iodepth: string;
+  size?: string;
+  time?: string;
+  rwmixread: string;
+  seed: string;
+  verify: boolean;
+  queues: string;
+}
+
+export function addWorkloadFlags(cmd: Command, defaults: { rw: string; bs: string; iodepth: string; size?: string }): Command {
+  cmd
+    .option('--rw <mode>', `I/O pattern: ${WORKLOAD_RW_MODES.join(', ')}`, defaults.rw)
+    .option('--bs <sizes>', 'block size or mix: 4k | 4k,128k,1m | 4k:70,128k:30 | 4k-1m', defaults.bs)
+    .option('--iodepth <n>', 'commands in flight per queue', defaults.iodepth)
+    .option('--queues <n>', 'NVMe I/O queues (one TCP connection each)', '1')
+    .option('--size <bytes>', 'total bytes to transfer, e.g. 256m', defaults.size)
+    .option('--time <seconds>', 'run time bound (the run stops at whichever of size and time comes first)')
+    .option('--rwmixread <pct>', 'percentage of reads in randrw', '50')
+    .option('--seed <n>', 'seed of offsets, sizes, written data and the target pattern', '1')
+    .option('--no-verify', 'do not compare reads with the expected content');
+  return cmd;
+}
+
+function intFlag(name: string, text: string, min: number, max: number): number {
+  const n = Number(text);
+  if (!Number.isInteger(n) || n < min || n > max) throw new UserError('BAD_FLAG', `--${name}: '${text}' is not an integer in ${min}..${max}`);
+  return n;
+}
+
+export function workloadFromFlags(f: WorkloadFlags): WorkloadOptions {
+  if (!(WORKLOAD_RW_MODES as readonly string[]).includes(f.rw)) {
+    throw new UserError('BAD_FLAG', `--rw: '${f.rw}' is not one of ${WORKLOAD_RW_MODES.join(', ')}`);
+  }
+  const timeSec = f.time === undefined ? undefined : Number(f.time);
+  if (timeSec !== undefined && !(timeSec > 0)) throw new UserError('BAD_FLAG', `--time: '${f.time}' is not a positive number of seconds`);
+  return {
+    rw: f.rw as WorkloadRw,
+    bs: f.bs,
+    iodepth: intFlag('iodepth', f.iodepth, 1, 4096),
+    queues: intFlag('queues', f.queues, 1, 128),
+    ...(f.size !== undefined ? { size: f.size } : {}),
+    ...(timeSec !== undefined ? { timeSec } : {}),
+    rwmixread: intFlag('rwmixread', f.rwmixread, 0, 100),
+    seed: intFlag('seed', f.seed, 0, 0xffff_ffff),
+    verify: f.verify,
+  };
+}
+
+export function parseDigest(text: string): 'none' | 'header' | 'data' | 'both' {
+  if (text === 'none' || text === 'header' || text === 'data' || text === 'both') return text;
+  throw new UserError('BAD_FLAG', `--digest: '${text}' is not one of none, header, data, both`);
+}
+
+export { intFlag };

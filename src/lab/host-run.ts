@@ -1,0 +1,127 @@
+/**
+ * The host process of a run (DESIGN.md, "The picture", right-hand box): a
+ * live Port on the interface, the software NIC, the userspace host stack
+ * and the NVMe/TCP host ULP, running a workload against a target and
+ * returning the report. `ddplab host` runs this inside the host namespace;
+ * `ddplab run` spawns that and reads its report.
+ */
+import { readFileSync } from 'node:fs';
+import { HostStack } from '../host/host-stack.js';
+import { RealClock } from '../host/clock.js';
+import { NvmeController } from '../host/nvme-controller.js';
+import { hostBytesCrc, newNvmeHostStats, type NvmeHostStats } from '../host/host-stats.js';
+import { controllerDevice, runWorkload, type WorkloadProgress, type WorkloadReport } from '../host/workload.js';
+import type { WorkloadOptions } from '../host/workload-options.js';
+import type { TcpStats } from '../host/tcp-stats.js';
+import { NicEmu } from '../nicemu/nic.js';
+import type { NicRxStats } from '../nicemu/nic-stats.js';
+import { openLivePort } from '../nicemu/port-live.js';
+import type { Port, PortStats } from '../nicemu/port.js';
+import { macToString, parseMac } from '../wire/ethernet.js';
+import { parseIpv4Addr } from '../wire/ipv4.js';
+import { UserError } from '../cli/user-error.js';
+import { requireInterface, requireLibpcap, requireNetRaw } from './privileges.js';
+
+export type DigestChoice = 'none' | 'header' | 'data' | 'both';
+
+export interface HostRunOptions {
+  readonly iface: string;
+  /** Our IPv4 address, owned by the userspace stack (host0 has no kernel address). */
+  readonly hostIp: string;
+  /** MAC the stack uses; default: the interface's own. */
+  readonly hostMac?: string;
+  readonly targetIp: string;
+  readonly targetPort: number;
+  readonly nqn: string;
+  readonly queues: number;
+  readonly queueDepth?: number;
+  readonly digest: DigestChoice;
+  readonly workload: WorkloadOptions;
+  /** Wraps the live port (capture tap, impairment); default: none. */
+  readonly wrapPort?: (port: Port) => Promise<Port> | Port;
+  readonly log?: (line: string) => void;
+}
+
+/** The run report's host side; `ddplab run --json` prints it with the orchestrator's additions. */
+export interface HostRunReport {
+  readonly ok: boolean;
+  readonly error?: string;
+  readonly workload?: WorkloadReport;
+  readonly host: NvmeHostStats & { readonly bytesCrc: number };
+  readonly nic: NicRxStats;
+  readonly tcp: TcpStats;
+  readonly port: PortStats;
+}
+
+function readSysfs(iface: string, what: string): string {
+  return readFileSync(`/sys/class/net/${iface}/${what}`, 'utf8').trim();
+}
+
+export async function hostRun(opts: HostRunOptions, onProgress?: (p: WorkloadProgress) => void): Promise<HostRunReport> {
+  requireNetRaw('ddplab host');
+  requireLibpcap();
+  requireInterface(opts.iface);
+  const log = opts.log ?? (() => undefined);
+  const mac = parseMac(opts.hostMac ?? readSysfs(opts.iface, 'address'));
+  const mtu = Number(readSysfs(opts.iface, 'mtu'));
+  const hostIp = parseIpv4Addr(opts.hostIp);
+  const targetIp = parseIpv4Addr(opts.targetIp);
+  const clock = new RealClock();
+
+  // Our own transmissions come back through libpcap on the same interface;
+  // the filter keeps them out of the receive path.
+  const live = openLivePort({ iface: opts.iface, filter: `not ether src ${macToString(mac)}` });
+  const port = opts.wrapPort ? await opts.wrapPort(live) : live;
+  const nic = new NicEmu(port, { mac });
+  const stack = new HostStack({ nic, clock, ip: hostIp, mtu });
+  let ctrl: NvmeController | undefined;
+  let workload: WorkloadReport | undefined;
+  let error: string | undefined;
+  try {
+    log(`host ${opts.hostIp} (${macToString(mac)}) on ${opts.iface} mtu ${mtu}: connecting to ${opts.targetIp}:${opts.targetPort}`);
+    ctrl = await NvmeController.connect({
+      transports: async () => (await stack.connect(targetIp, opts.targetPort)).transport,
+      subnqn: opts.nqn,
+      ioQueues: opts.queues,
+      queueDepth: opts.queueDepth ?? Math.max(32, opts.workload.iodepth ?? 1),
+      hdgst: opts.digest === 'header' || opts.digest === 'both',
+      ddgst: opts.digest === 'data' || opts.digest === 'both',
+      clock,
+      log,
+    });
+    const failed = new Promise<never>((_, reject) => {
+      ctrl!.onError((e) => reject(e));
+    });
+    failed.catch(() => undefined);
+    workload = await Promise.race([
+      runWorkload(controllerDevice(ctrl), { ...opts.workload, queues: opts.workload.queues ?? opts.queues }, { clock, onProgress }),
+      failed,
+    ]);
+    await ctrl.shutdown();
+  } catch (e) {
+    error = e instanceof Error ? e.message : String(e);
+    ctrl?.abort();
+  } finally {
+    await stack.close();
+    await port.close();
+  }
+  const host = ctrl?.stats();
+  const hostStats = host ?? newNvmeHostStats();
+  return {
+    ok: error === undefined && workload !== undefined && workload.ok,
+    ...(error !== undefined ? { error } : {}),
+    ...(workload !== undefined ? { workload } : {}),
+    host: { ...hostStats, bytesCrc: hostBytesCrc(hostStats) },
+    nic: { ...nic.stats },
+    tcp: { ...stack.tcpStats },
+    port: port.stats,
+  };
+}
+
+export function parseTargetAddress(text: string): { ip: string; port: number } {
+  const m = /^(\d+\.\d+\.\d+\.\d+)(?::(\d+))?$/.exec(text);
+  if (!m) throw new UserError('BAD_TARGET', `bad target address "${text}": use A.B.C.D or A.B.C.D:PORT`);
+  const port = m[2] === undefined ? 4420 : Number(m[2]);
+  if (port < 1 || port > 65535) throw new UserError('BAD_TARGET', `bad target port ${port}: use 1..65535`);
+  return { ip: m[1]!, port };
+}

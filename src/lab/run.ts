@@ -1,0 +1,231 @@
+/**
+ * `ddplab run`: one end-to-end run on the live topology. Builds the
+ * namespaces, starts the target (kernel TCP) in one and the host (libpcap
+ * port → software NIC → userspace TCP → NVMe/TCP host → workload) in the
+ * other as two processes, shows progress, and returns the report; the
+ * topology is removed on every exit path (withTopology).
+ */
+import { fileURLToPath } from 'node:url';
+import type { WorkloadOptions } from '../host/workload-options.js';
+import type { WorkloadProgress } from '../host/workload.js';
+import { UserError } from '../cli/user-error.js';
+import type { DigestChoice, HostRunReport } from './host-run.js';
+import { RunChild } from './child.js';
+import { HOST_IF, HOST_IP, netnsCommand, TARGET_IP, withTopology, type Topology } from './topology.js';
+
+const DDPLAB_BIN = fileURLToPath(new URL('../../bin/ddplab.js', import.meta.url));
+const NVME_PORT = 4420;
+
+export interface RunOptions {
+  readonly workload: WorkloadOptions;
+  readonly queues: number;
+  readonly digest: DigestChoice;
+  readonly order: 'fifo' | 'random' | 'reverse';
+  readonly interleave: boolean;
+  /** Largest C2HData payload the target sends (0 = whole transfer). */
+  readonly c2hSize: string;
+  readonly profile: 'linux' | 'spdk';
+  readonly mtu: number;
+  readonly offloads: boolean;
+  readonly capture?: string;
+  /** Extra `ddplab target` flags (advanced). */
+  readonly targetArgs?: readonly string[];
+  readonly id?: string;
+  readonly onProgress?: (p: WorkloadProgress) => void;
+  readonly log?: (line: string) => void;
+}
+
+/** What `ddplab run --json` prints. */
+export interface RunReport {
+  readonly ok: boolean;
+  readonly error?: string;
+  readonly run: {
+    readonly id: string;
+    readonly mtu: number;
+    readonly digest: DigestChoice;
+    readonly order: string;
+    readonly interleave: boolean;
+    readonly c2hSize: string;
+    readonly profile: string;
+    readonly queues: number;
+  };
+  readonly verify: { readonly bytes: number; readonly mismatches: number };
+  readonly io: {
+    readonly reads: number;
+    readonly writes: number;
+    readonly readBytes: number;
+    readonly writeBytes: number;
+    readonly iops: number;
+    readonly MBps: number;
+    readonly elapsedMs: number;
+  };
+  readonly latency: { readonly p50us: number; readonly p99us: number; readonly p999us: number };
+  readonly host: HostRunReport['host'];
+  readonly nic: HostRunReport['nic'];
+  readonly tcp: HostRunReport['tcp'];
+  readonly port: HostRunReport['port'];
+  readonly target?: unknown;
+  readonly workload?: HostRunReport['workload'];
+}
+
+function targetCommand(o: RunOptions): string[] {
+  const args = [
+    process.execPath,
+    DDPLAB_BIN,
+    'target',
+    '--listen',
+    `${TARGET_IP}:${NVME_PORT}`,
+    '--profile',
+    o.profile,
+    '--seed',
+    String(o.workload.seed ?? 1),
+    '--order',
+    o.order,
+    '--c2h-size',
+    o.c2hSize,
+    '--json',
+    '--quiet',
+  ];
+  if (o.interleave) args.push('--interleave');
+  if (o.targetArgs) args.push(...o.targetArgs);
+  return args;
+}
+
+function hostCommand(o: RunOptions): string[] {
+  const w = o.workload;
+  const args = [
+    process.execPath,
+    DDPLAB_BIN,
+    'host',
+    '--iface',
+    HOST_IF,
+    '--host-ip',
+    HOST_IP,
+    '--target',
+    `${TARGET_IP}:${NVME_PORT}`,
+    '--digest',
+    o.digest,
+    '--queues',
+    String(o.queues),
+    '--rw',
+    w.rw,
+    '--bs',
+    String(w.bs ?? '4k'),
+    '--iodepth',
+    String(w.iodepth ?? 1),
+    '--rwmixread',
+    String(w.rwmixread ?? 50),
+    '--seed',
+    String(w.seed ?? 1),
+    '--progress-json',
+    '--quiet',
+  ];
+  if (w.size !== undefined) args.push('--size', String(w.size));
+  if (w.timeSec !== undefined) args.push('--time', String(w.timeSec));
+  if (w.verify === false) args.push('--no-verify');
+  if (o.capture !== undefined) args.push('--capture', o.capture);
+  return args;
+}
+
+async function waitListening(target: RunChild, timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    if (target.stdoutLines.some((l) => l.startsWith('listening on'))) return;
+    if (!target.running) {
+      const exit = await target.exited;
+      throw new UserError('TARGET_FAILED', `target did not start (${RunChild.describeExit(exit)}): ${target.lastError()}`);
+    }
+    await new Promise((r) => setTimeout(r, 20));
+  }
+  throw new UserError('TARGET_FAILED', `target did not report listening within ${timeoutMs} ms`);
+}
+
+function parseJsonObject(lines: readonly string[]): unknown {
+  // The target prints a multi-line JSON object at exit, after its "listening" line.
+  const start = lines.findIndex((l) => l.startsWith('{'));
+  if (start < 0) return undefined;
+  try {
+    return JSON.parse(lines.slice(start).join('\n'));
+  } catch {
+    return undefined;
+  }
+}
+
+async function runOnTopology(topo: Topology, o: RunOptions): Promise<RunReport> {
+  const tc = netnsCommand(topo.id, 'tgt', targetCommand(o));
+  const target = new RunChild('target', tc.file, tc.args);
+  let host: RunChild | undefined;
+  try {
+    await waitListening(target, 15_000);
+    o.log?.(`target listening on ${TARGET_IP}:${NVME_PORT} in ${topo.tgtNs}`);
+    const hc = netnsCommand(topo.id, 'host', hostCommand(o));
+    host = new RunChild('host', hc.file, hc.args, {
+      onStderrLine: (line) => {
+        if (!line.startsWith('{"progress"')) return;
+        try {
+          o.onProgress?.((JSON.parse(line) as { progress: WorkloadProgress }).progress);
+        } catch {
+          // a torn line: the next one carries the same information
+        }
+      },
+    });
+    // Whichever ends first: a target that dies mid-run is reported as such,
+    // even though the host will also fail (its connections are gone).
+    const first = await Promise.race([host.exited.then(() => 'host' as const), target.exited.then(() => 'target' as const)]);
+    let targetDied: string | undefined;
+    if (first === 'target') {
+      targetDied = `target process ended mid-run (${RunChild.describeExit(await target.exited)})`;
+      await host.stop(10_000);
+    }
+    const hostExit = await host.exited;
+    const reportLine = host.stdoutLines.find((l) => l.startsWith('{'));
+    if (reportLine === undefined) {
+      const why = targetDied ?? `host process ended without a report (${RunChild.describeExit(hostExit)})`;
+      const detail = host.lastError();
+      throw new UserError('RUN_FAILED', detail !== '' && targetDied === undefined ? `${why}: ${detail}` : why);
+    }
+    const hr = JSON.parse(reportLine) as HostRunReport;
+    await target.stop();
+    const targetStats = parseJsonObject(target.stdoutLines);
+    const w = hr.workload;
+    const error = targetDied ?? hr.error;
+    return {
+      ok: hr.ok && targetDied === undefined,
+      ...(error !== undefined ? { error } : {}),
+      run: {
+        id: topo.id,
+        mtu: topo.mtu,
+        digest: o.digest,
+        order: o.order,
+        interleave: o.interleave,
+        c2hSize: o.c2hSize,
+        profile: o.profile,
+        queues: o.queues,
+      },
+      verify: { bytes: w?.verify.bytes ?? 0, mismatches: w?.verify.mismatches ?? 0 },
+      io: {
+        reads: w?.io.reads ?? 0,
+        writes: w?.io.writes ?? 0,
+        readBytes: w?.io.readBytes ?? 0,
+        writeBytes: w?.io.writeBytes ?? 0,
+        iops: w?.io.iops ?? 0,
+        MBps: w?.io.MBps ?? 0,
+        elapsedMs: w?.elapsedMs ?? 0,
+      },
+      latency: { p50us: w?.latency.p50us ?? 0, p99us: w?.latency.p99us ?? 0, p999us: w?.latency.p999us ?? 0 },
+      host: hr.host,
+      nic: hr.nic,
+      tcp: hr.tcp,
+      port: hr.port,
+      ...(targetStats !== undefined ? { target: targetStats } : {}),
+      ...(w !== undefined ? { workload: w } : {}),
+    };
+  } finally {
+    if (host?.running) await host.stop();
+    if (target.running) await target.stop();
+  }
+}
+
+export function run(o: RunOptions): Promise<RunReport> {
+  return withTopology({ ...(o.id !== undefined ? { id: o.id } : {}), mtu: o.mtu, offloads: o.offloads }, (topo) => runOnTopology(topo, o));
+}
