@@ -12,9 +12,11 @@
  * calling back into JS per frame. So per frame we copy once out of that
  * buffer — that copy is the NIC's DMA, and the RxFrame owns the result — and
  * queue it in the rx ring, which hands the consumer batches on later turns
- * of the event loop (rx-ring.ts). The drain loop itself cannot be bounded
- * from JS, but it only copies (bench/port.ts measures what that costs the
- * event loop during a flood); the consumer's work is what the ring bounds.
+ * of the event loop within a time budget (rx-ring.ts). The drain loop itself
+ * cannot be stopped from JS: it runs until the capture ring is empty. What
+ * bounds it is the rx ring — once full, the remaining frames of the drain
+ * are dropped without a copy (counted in rxQueueDrops, as a NIC out of rx
+ * descriptors drops) — so one drain copies at most rxRingFrames frames.
  *
  * Capture is opened in immediate mode: libpcap then uses a TPACKET_V2 ring
  * and wakes us per frame, where TPACKET_V3's block timeout would hold frames
@@ -55,10 +57,19 @@ export interface LivePortOptions {
   readonly snapLen?: number;
   /** Promiscuous mode (default true): see frames for any MAC the host stack may use. */
   readonly promiscuous?: boolean;
-  /** Rx ring slots between capture and consumer (default 16384). */
+  /**
+   * Rx ring slots between capture and consumer (default 4096). Also the most
+   * frames one drain of the capture ring copies while the consumer lags (the
+   * rest of that drain is dropped without a copy), so it bounds the drain's
+   * event-loop stall: bench/port.ts measured 16384 slots stalling timers for
+   * up to 140 ms under overload, 1024 slots dropping 0.2% of a flood the
+   * consumer could take, 4096 neither.
+   */
   readonly rxRingFrames?: number;
   /** Frames per batch handed to the consumer at most (default 256). */
   readonly batchFrames?: number;
+  /** Time per event-loop turn spent handing batches to the consumer, µs (default 2000; see rx-ring.ts). */
+  readonly budgetUs?: number;
 }
 
 /** What the pcap binding's PcapSession offers (pcap_session.cc), typed once here. */
@@ -227,8 +238,9 @@ export class LivePort implements Port {
     const snapLen = opts.snapLen ?? 262144;
     this.frameBuf = Buffer.alloc(snapLen);
     this.ring = new RxRing(this.counters, {
-      capacityFrames: opts.rxRingFrames ?? 16384,
+      capacityFrames: opts.rxRingFrames ?? 4096,
       batchFrames: opts.batchFrames ?? 256,
+      budgetUs: opts.budgetUs ?? 2000,
     });
     // The user's filter must still pass wake frames, or close() could not
     // release the handle.

@@ -4,11 +4,13 @@
  *
  * Like a NIC's descriptor ring it has a fixed number of slots: a backend that
  * finds it full drops the frame and counts it (rxQueueDrops), so a slow
- * consumer costs frames, never unbounded memory. Delivery is one batch per
- * setImmediate turn: between two batches Node runs its timers and polls I/O
- * (the capture socket included), so a flood cannot starve the host's TCP
- * timers, and a backend that is itself called from the poll phase never
- * re-enters the consumer.
+ * consumer costs frames, never unbounded memory. Delivery runs in a
+ * setImmediate turn and hands over batch after batch until the ring is empty
+ * or the turn has used its time budget — Linux's NAPI softirq stops the same
+ * way (net.core.netdev_budget_usecs, 2 ms by default). Then Node runs its
+ * timers and polls I/O (the capture socket included) before the next turn,
+ * so a flood cannot starve the host's TCP timers, and a backend that is
+ * itself called from the poll phase never re-enters the consumer.
  */
 import type { PortCounters, RxConsumer, RxFrame } from './port.js';
 import { PortError } from './port.js';
@@ -18,6 +20,11 @@ export interface RxRingOptions {
   readonly capacityFrames: number;
   /** Frames per batch handed to the consumer at most. */
   readonly batchFrames: number;
+  /**
+   * Time one turn may spend handing batches over, in µs (default 2000, as
+   * netdev_budget_usecs); at least one batch is delivered per turn.
+   */
+  readonly budgetUs?: number;
 }
 
 export class RxRing {
@@ -100,8 +107,18 @@ export class RxRing {
 
   private readonly deliver = (): void => {
     this.scheduled = null;
+    const budgetMs = (this.opts.budgetUs ?? 2000) / 1000;
+    const start = performance.now();
+    do {
+      if (!this.deliverBatch()) return;
+    } while (this.count > 0 && this.scheduled === null && performance.now() - start < budgetMs);
+    this.schedule();
+  };
+
+  /** Hands one batch to the consumer; false if there was nobody or nothing to hand over. */
+  private deliverBatch(): boolean {
     const consumer = this.consumer;
-    if (consumer === null || this.closed) return;
+    if (consumer === null || this.closed || this.count === 0) return false;
     const n = Math.min(this.count, this.opts.batchFrames);
     const batch = new Array<RxFrame>(n);
     let bytes = 0;
@@ -116,12 +133,16 @@ export class RxRing {
     this.count -= n;
     this.counters.rxFrames += n;
     this.counters.rxBytes += bytes;
-    // Schedule the next batch first: if the consumer throws, the error
-    // surfaces (uncaught) but the ring does not stall.
-    this.schedule();
     this.wakeWaiters();
-    consumer(batch);
-  };
+    try {
+      consumer(batch);
+    } catch (e) {
+      // The error surfaces (uncaught) but the ring does not stall.
+      this.schedule();
+      throw e;
+    }
+    return true;
+  }
 
   private wakeWaiters(): void {
     if (this.waiters.length === 0) return;

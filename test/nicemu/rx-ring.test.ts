@@ -13,7 +13,7 @@ const turn = (): Promise<void> => new Promise((resolve) => setImmediate(resolve)
 describe('RxRing', () => {
   it('hands frames over in order, in batches of at most batchFrames, never synchronously from push', async () => {
     const counters = new PortCounters();
-    const ring = new RxRing(counters, { capacityFrames: 100, batchFrames: 8 });
+    const ring = new RxRing(counters, { capacityFrames: 100, batchFrames: 8, budgetUs: 0 });
     const batches: number[][] = [];
     ring.setConsumer((b) => batches.push(b.map((f) => f.tsUs)));
     for (let i = 0; i < 20; i++) ring.push(frame(i));
@@ -25,8 +25,8 @@ describe('RxRing', () => {
     expect(counters.rxBytes).toBe(20 * 60);
   });
 
-  it('delivers one batch per turn of the event loop, so other callbacks run between batches', async () => {
-    const ring = new RxRing(new PortCounters(), { capacityFrames: 100, batchFrames: 4 });
+  it('with no time budget left, delivers one batch per turn, so other callbacks run between batches', async () => {
+    const ring = new RxRing(new PortCounters(), { capacityFrames: 100, batchFrames: 4, budgetUs: 0 });
     const events: string[] = [];
     ring.setConsumer((b) => {
       events.push(`batch${b.length}`);
@@ -34,9 +34,19 @@ describe('RxRing', () => {
     });
     for (let i = 0; i < 12; i++) ring.push(frame(i));
     for (let k = 0; k < 5; k++) await turn();
-    // The ring queued its next turn before calling the consumer, so the
-    // consumer's callback runs right after that one and before the last.
-    expect(events).toEqual(['batch4', 'batch4', 'other', 'batch4']);
+    expect(events).toEqual(['batch4', 'other', 'batch4', 'batch4']);
+  });
+
+  it('within its time budget, hands over batch after batch in one turn', async () => {
+    const ring = new RxRing(new PortCounters(), { capacityFrames: 100, batchFrames: 4, budgetUs: 1e9 });
+    const events: string[] = [];
+    ring.setConsumer((b) => {
+      events.push(`batch${b.length}`);
+      if (events.length === 1) setImmediate(() => events.push('other'));
+    });
+    for (let i = 0; i < 10; i++) ring.push(frame(i));
+    for (let k = 0; k < 3; k++) await turn();
+    expect(events).toEqual(['batch4', 'batch4', 'batch2', 'other']);
   });
 
   it('drops and counts frames that find the ring full; frames queued before the consumer wait for it', async () => {
