@@ -7,17 +7,22 @@
  * It never calls process.exit after a clean close: exiting by itself is the
  * proof that close() released the libpcap handle.
  */
-import { openLivePort, type LivePortOptions } from '../../src/nicemu/port-live.js';
+import { withCapture } from '../../src/nicemu/port-capture.js';
+import { openLivePort, type LivePort, type LivePortOptions } from '../../src/nicemu/port-live.js';
+import type { Port } from '../../src/nicemu/port.js';
 import type { ChildMessage, ParentMessage } from './remote-live-port.js';
 
 function post(msg: ChildMessage): void {
   process.send!(msg);
 }
 
-const opts = JSON.parse(process.argv[2] ?? '{}') as LivePortOptions;
-let port;
+/** LivePortOptions plus, optionally, a pcap file the capture tap writes. */
+const opts = JSON.parse(process.argv[2] ?? '{}') as LivePortOptions & { capturePath?: string };
+let live: LivePort | undefined;
+let port: Port | undefined;
 try {
-  port = openLivePort(opts);
+  live = openLivePort(opts);
+  port = opts.capturePath === undefined ? live : withCapture(live, opts.capturePath);
 } catch (e) {
   const err = e as Error & { code?: string };
   post({ type: 'error', code: err.code ?? 'UNKNOWN', message: err.message });
@@ -25,24 +30,25 @@ try {
   process.exitCode = 1;
 }
 
-if (port !== undefined) {
-  const live = port;
-  live.onFrames((batch) => {
+if (port !== undefined && live !== undefined) {
+  const lp = live;
+  const p = port;
+  p.onFrames((batch) => {
     post({ type: 'frames', frames: batch.map((f) => ({ data: f.data, tsUs: f.tsUs })), batchLen: batch.length });
   });
   process.on('message', (raw: unknown) => {
     const msg = raw as ParentMessage;
     switch (msg.type) {
       case 'send':
-        live.send(Buffer.from(msg.frame.buffer, msg.frame.byteOffset, msg.frame.byteLength));
-        post({ type: 'sent', stats: live.stats });
+        p.send(Buffer.from(msg.frame.buffer, msg.frame.byteOffset, msg.frame.byteLength));
+        post({ type: 'sent', stats: p.stats });
         break;
       case 'stats':
-        post({ type: 'stats', stats: live.stats });
+        post({ type: 'stats', stats: p.stats });
         break;
       case 'close':
-        void live.close().then(() => {
-          post({ type: 'closed', released: live.released, stats: live.stats });
+        void p.close().then(() => {
+          post({ type: 'closed', released: lp.released, stats: p.stats });
           process.disconnect();
         });
         break;

@@ -6,6 +6,9 @@
  * withTopology, which removes it however the test ends.
  */
 import { spawnSync } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { execa } from 'execa';
 import { describe, expect, it } from 'vitest';
 import { netnsCommand, withTopology, type Topology } from '../../src/lab/topology.js';
@@ -13,6 +16,7 @@ import { ARP_REPLY, ARP_REQUEST } from '../../src/wire/arp.js';
 import { parseMac } from '../../src/wire/ethernet.js';
 import { buildArpFrame, buildTcpFrame, parseFrame } from '../../src/wire/frame.js';
 import { IPPROTO_UDP, parseIpv4Addr, verifyIpv4Checksum } from '../../src/wire/ipv4.js';
+import { readPcapFileSync } from '../../src/wire/pcap.js';
 import { TCP_ACK, TCP_RST, TCP_SYN, verifyTcpChecksum } from '../../src/wire/tcp.js';
 import type { RxFrame } from '../../src/nicemu/port.js';
 import { RemoteLivePort } from './remote-live-port.js';
@@ -181,6 +185,41 @@ describe.skipIf(!isRoot)('live Port on host0', () => {
         await listener;
       }
     });
+  });
+
+  it('with a capture tap, writes what it received and what it sent to a pcap file', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'ddplab-live-capture-'));
+    try {
+      await withTopology({}, async (topo) => {
+        await inNs(topo, 'tgt', ['ip', 'neigh', 'replace', '192.0.2.2', 'lladdr', topo.hostMac, 'dev', 'tgt0', 'nud', 'permanent']);
+        const capturePath = join(dir, 'host0.pcap');
+        const port = await RemoteLivePort.open(topo.id, { iface: 'host0', capturePath });
+        try {
+          await inNs(topo, 'tgt', udpSender('cap', 3));
+          await port.waitFor((f) => udpPayload(f) === 'cap-2', 'last datagram');
+          // Ask the target kernel for its MAC: its ARP reply comes back through the tap too.
+          const request = buildArpFrame({ operation: ARP_REQUEST, senderMac: parseMac(topo.hostMac), senderIp: HOST, targetIp: TARGET });
+          port.send(request);
+          const reply = await port.waitFor((f) => parseFrame(f.data).arp?.operation === ARP_REPLY, 'ARP reply from the target');
+          expect(parseFrame(reply.data).arp!.senderMac.equals(parseMac(topo.tgtMac))).toBe(true);
+          const closed = await port.close();
+          expect(closed.released).toBe(true);
+
+          const { records } = readPcapFileSync(capturePath);
+          const payloads = records.map((r) => udpPayload({ data: r.data, tsUs: 0 })).filter((p) => p !== undefined);
+          expect(payloads).toEqual(['cap-0', 'cap-1', 'cap-2']);
+          expect(records.some((r) => r.data.equals(request))).toBe(true);
+          expect(records.some((r) => r.data.equals(reply.data))).toBe(true);
+          // Received frames keep their kernel timestamps.
+          const rec = records.find((r) => r.data.equals(reply.data))!;
+          expect(rec.tsSec * 1_000_000 + rec.tsNsec / 1000).toBe(reply.tsUs);
+        } finally {
+          port.kill();
+        }
+      });
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it('counts a frame larger than the MTU as a tx error instead of throwing', async () => {

@@ -23,6 +23,9 @@ export type ChildMessage =
   | { type: 'stats'; stats: PortStats }
   | { type: 'closed'; released: boolean; stats: PortStats };
 
+/** LivePortOptions, plus a pcap file for a capture tap around the port. */
+export type RemotePortOptions = LivePortOptions & { capturePath?: string };
+
 const CHILD = fileURLToPath(new URL('./live-port-child.ts', import.meta.url));
 const REPO_ROOT = fileURLToPath(new URL('../../', import.meta.url));
 
@@ -40,7 +43,7 @@ export class RemoteLivePort {
   /** ARP replies sent by answerArp. */
   arpRepliesSent = 0;
 
-  private constructor(id: string, opts: LivePortOptions) {
+  private constructor(id: string, opts: RemotePortOptions) {
     const cmd = netnsCommand(id, 'host', [process.execPath, '--import', 'tsx', CHILD, JSON.stringify(opts)]);
     this.child = spawn(cmd.file, cmd.args, {
       cwd: REPO_ROOT,
@@ -55,7 +58,7 @@ export class RemoteLivePort {
   }
 
   /** Spawns the child and waits until its port is open (or rejects with the child's PortError code and message). */
-  static async open(id: string, opts: LivePortOptions = { iface: 'host0' }): Promise<RemoteLivePort> {
+  static async open(id: string, opts: RemotePortOptions = { iface: 'host0' }): Promise<RemoteLivePort> {
     const port = new RemoteLivePort(id, opts);
     const first = await Promise.race([
       port.next((m) => m.type === 'ready' || m.type === 'error'),
