@@ -2,8 +2,10 @@
 # Removes the topology of one run, or of every run (--all), e.g. after a
 # run was killed with SIGKILL and could not clean up.
 #
-#   down.sh <id>     remove ddplab-<id>-tgt and ddplab-<id>-host; no-op if absent
-#   down.sh --all    remove every ddplab-<id>-tgt|host namespace
+#   down.sh <id>           remove ddplab-<id>-tgt and ddplab-<id>-host; no-op if absent
+#   down.sh --all          remove every ddplab-<id>-tgt|host namespace whose run
+#                          is gone (no owner recorded, or the owner process died)
+#   down.sh --all --force  remove them all, live runs included
 #
 # Only namespaces named ddplab-<id>-tgt / ddplab-<id>-host are touched (what
 # up.sh makes); the veth pair dies with them. Processes still running inside
@@ -13,7 +15,7 @@ set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 . "$here/lib.sh"
 
-[ $# -eq 1 ] || usage_error "usage: down.sh <id> | down.sh --all"
+[ $# -ge 1 ] && [ $# -le 2 ] || usage_error "usage: down.sh <id> | down.sh --all [--force]"
 
 end_processes() {
   local ns="$1" pids
@@ -40,12 +42,25 @@ down_id() {
       echo "removed $ns"
     fi
   done
+  rm -f "$(owner_file "$id")"
 }
 
 if [ "$1" = --all ]; then
+  force=0
+  if [ $# -eq 2 ]; then
+    [ "$2" = --force ] || usage_error "usage: down.sh --all [--force]"
+    force=1
+  fi
   require_root --all
-  for id in $(list_ids); do down_id "$id"; done
+  for id in $(list_ids); do
+    if [ "$force" -eq 0 ] && owner_alive "$id"; then
+      echo "kept ddplab-$id (its run, pid $(cut -d' ' -f1 <"$(owner_file "$id")"), is alive; --force removes it)"
+      continue
+    fi
+    down_id "$id"
+  done
 else
+  [ $# -eq 1 ] || usage_error "usage: down.sh <id>"
   check_id "$1"
   require_root "$1"
   down_id "$1"

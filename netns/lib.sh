@@ -54,3 +54,39 @@ lock_id() {
   exec 9>"$dir/ddplab-netns-$1.lock"
   flock 9
 }
+
+# A run that builds its topology records itself as the owner (up.sh --owner
+# PID): "<pid> <starttime>", the start time telling a live owner from a new
+# process that reuses the pid. `down --all` keeps topologies whose owner is
+# alive, so it removes what crashed runs left without breaking parallel runs.
+DDPLAB_RUN_DIR=/run/ddplab
+
+owner_file() { echo "$DDPLAB_RUN_DIR/$1.owner"; }
+
+# Start time of a process in clock ticks since boot (field 22 of
+# /proc/PID/stat, counted after the parenthesised command name).
+proc_starttime() {
+  local stat rest
+  stat="$(cat "/proc/$1/stat" 2>/dev/null)" || return 1
+  rest="${stat##*) }"
+  # shellcheck disable=SC2086
+  set -- $rest
+  echo "${20}"
+}
+
+write_owner() {
+  local id="$1" pid="$2" start
+  start="$(proc_starttime "$pid")" || die "owner pid $pid is not running"
+  mkdir -p "$DDPLAB_RUN_DIR"
+  echo "$pid $start" >"$(owner_file "$id")"
+}
+
+# Succeeds if the recorded owner of <id> is still running.
+owner_alive() {
+  local file pid start now
+  file="$(owner_file "$1")"
+  [ -f "$file" ] || return 1
+  read -r pid start <"$file" || return 1
+  now="$(proc_starttime "$pid")" || return 1
+  [ "$now" = "$start" ]
+}

@@ -4,8 +4,9 @@
 #   status.sh [<id>] [--json]
 #
 # Text: one line per id. --json: an array of
-#   {"id", "complete", "tgt": {"ns","exists","pids","link"}, "host": {...}}
-# where link is null or {"name","mac","mtu","up"} (the TS side reads this).
+#   {"id", "complete", "owner", "ownerAlive", "tgt": {"ns","exists","pids","link"}, "host": {...}}
+# where link is null or {"name","mac","mtu","up"} and owner is the pid of the
+# run that made it, or null (the TS side reads this).
 set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 . "$here/lib.sh"
@@ -81,13 +82,24 @@ if [ "$json" -eq 1 ]; then
     h="$(side_json "$host" "$DDPLAB_HOST_IF")"
     complete=false
     if [[ "$t" == *'"link":{'* ]] && [[ "$h" == *'"link":{'* ]]; then complete=true; fi
-    printf '%s{"id":"%s","complete":%s,"tgt":%s,"host":%s}' "$sep" "$id" "$complete" "$t" "$h"
+    owner=null
+    alive=false
+    if [ -f "$(owner_file "$id")" ]; then
+      owner="$(cut -d' ' -f1 <"$(owner_file "$id")")"
+      if owner_alive "$id"; then alive=true; fi
+    fi
+    printf '%s{"id":"%s","complete":%s,"owner":%s,"ownerAlive":%s,"tgt":%s,"host":%s}' "$sep" "$id" "$complete" "$owner" "$alive" "$t" "$h"
     sep=","
   done
   printf ']\n'
 else
   [ -n "$ids" ] || { echo "no ddplab topology"; exit 0; }
   for id in $ids; do
-    echo "$id: $(side_text "$(tgt_ns "$id")" "$DDPLAB_TGT_IF"); $(side_text "$(host_ns "$id")" "$DDPLAB_HOST_IF")"
+    run=""
+    if [ -f "$(owner_file "$id")" ]; then
+      pid="$(cut -d' ' -f1 <"$(owner_file "$id")")"
+      if owner_alive "$id"; then run=" [run $pid alive]"; else run=" [run $pid gone]"; fi
+    fi
+    echo "$id: $(side_text "$(tgt_ns "$id")" "$DDPLAB_TGT_IF"); $(side_text "$(host_ns "$id")" "$DDPLAB_HOST_IF")$run"
   done
 fi

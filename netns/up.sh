@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Builds the topology of one run (see lib.sh for the picture).
 #
-#   up.sh <id> [--mtu N] [--offloads on|off] [--tx-csum on|off]
+#   up.sh <id> [--mtu N] [--offloads on|off] [--tx-csum on|off] [--owner PID]
 #
 # --mtu       MTU of both veth ends (default 1500; 68..65535, jumbo allowed).
 # --offloads  off (default): TSO, GSO and GRO off on both ends, so host0
@@ -12,6 +12,8 @@
 #             field holds only the pseudo-header sum, and ddplab's host stack
 #             verifies checksums as it would on a wire. (TSO needs tx
 #             checksumming, so --tx-csum off also turns TSO off on tgt0.)
+# --owner     the process that runs with this topology: while it lives,
+#             `down.sh --all` leaves the topology alone (see lib.sh).
 #
 # Running it again for an existing id is harmless: a complete topology is
 # kept (MTU and offload settings are applied again); a half-built one (a run
@@ -20,24 +22,27 @@ set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 . "$here/lib.sh"
 
-[ $# -ge 1 ] || usage_error "usage: up.sh <id> [--mtu N] [--offloads on|off] [--tx-csum on|off]"
+[ $# -ge 1 ] || usage_error "usage: up.sh <id> [--mtu N] [--offloads on|off] [--tx-csum on|off] [--owner PID]"
 id="$1"
 shift
 check_id "$id"
 mtu=1500
 offloads=off
 txcsum=off
+owner=""
 while [ $# -gt 0 ]; do
   case "$1" in
     --mtu) [ $# -ge 2 ] || usage_error "--mtu needs a value"; mtu="$2"; shift 2 ;;
     --offloads) [ $# -ge 2 ] || usage_error "--offloads needs on|off"; offloads="$2"; shift 2 ;;
     --tx-csum) [ $# -ge 2 ] || usage_error "--tx-csum needs on|off"; txcsum="$2"; shift 2 ;;
+    --owner) [ $# -ge 2 ] || usage_error "--owner needs a pid"; owner="$2"; shift 2 ;;
     *) usage_error "unknown option '$1'" ;;
   esac
 done
 [[ "$mtu" =~ ^[0-9]+$ ]] && [ "$mtu" -ge 68 ] && [ "$mtu" -le 65535 ] || usage_error "bad --mtu '$mtu': use 68..65535"
 [[ "$offloads" =~ ^(on|off)$ ]] || usage_error "bad --offloads '$offloads': use on or off"
 [[ "$txcsum" =~ ^(on|off)$ ]] || usage_error "bad --tx-csum '$txcsum': use on or off"
+[ -z "$owner" ] || [[ "$owner" =~ ^[0-9]+$ ]] || usage_error "bad --owner '$owner': use a pid"
 require_root "$id"
 command -v ethtool >/dev/null || die "ethtool not found: apt-get install ethtool"
 
@@ -93,3 +98,5 @@ ip netns exec "$host" ethtool -K "$DDPLAB_HOST_IF" tso "$segmentation" gso "$seg
 
 ip -n "$tgt" link set "$DDPLAB_TGT_IF" up
 ip -n "$host" link set "$DDPLAB_HOST_IF" up
+
+if [ -n "$owner" ]; then write_owner "$id" "$owner"; fi

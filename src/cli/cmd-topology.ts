@@ -27,6 +27,7 @@ interface UpFlags {
 interface DownFlags {
   id?: string;
   all?: boolean;
+  force?: boolean;
 }
 
 interface StatusFlags {
@@ -46,7 +47,8 @@ function describeSide(s: TopologySideStatus): string {
 }
 
 function describe(st: TopologyStatus): string {
-  return `${st.id}: ${describeSide(st.tgt)}; ${describeSide(st.host)}${st.complete ? '' : ' [incomplete]'}`;
+  const run = st.owner === null ? '' : ` [run ${st.owner} ${st.ownerAlive ? 'alive' : 'gone'}]`;
+  return `${st.id}: ${describeSide(st.tgt)}; ${describeSide(st.host)}${st.complete ? '' : ' [incomplete]'}${run}`;
 }
 
 export function registerTopologyCommands(program: Command): void {
@@ -80,12 +82,21 @@ export function registerTopologyCommands(program: Command): void {
     .command('down')
     .description('remove the topology of one run (--id) or of every run (--all); missing ones are no-ops')
     .option('--id <id>', 'run id to remove')
-    .option('--all', 'remove every ddplab-<id>-tgt|host namespace (after a crash or SIGKILL)')
+    .option('--all', 'remove every ddplab-<id>-tgt|host namespace whose run is gone (after a crash or SIGKILL)')
+    .option('--force', 'with --all: also remove topologies of runs still alive')
     .action(async (flags: DownFlags) => {
       if ((flags.id === undefined) === (flags.all !== true)) {
         throw new UserError('BAD_USAGE', 'ddplab down needs exactly one of --id <id> or --all');
       }
-      const removed = flags.all ? await topologyDownAll() : await topologyDown(flags.id!);
+      if (flags.force && !flags.all) throw new UserError('BAD_USAGE', 'ddplab down: --force goes with --all');
+      if (flags.all) {
+        const { removed, kept } = await topologyDownAll(flags.force ?? false);
+        const lines = [removed.length === 0 ? 'nothing to remove' : `removed ${removed.join(' ')}`];
+        if (kept.length > 0) lines.push(`kept ${kept.join(' ')} (their runs are alive; --force removes them)`);
+        process.stdout.write(`${lines.join('\n')}\n`);
+        return;
+      }
+      const removed = await topologyDown(flags.id!);
       process.stdout.write(removed.length === 0 ? 'nothing to remove\n' : `removed ${removed.join(' ')}\n`);
     });
 

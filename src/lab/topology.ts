@@ -7,7 +7,8 @@
  *
  * withTopology() is how commands and tests use it: the topology is removed
  * on success, on error, on SIGINT/SIGTERM and on process.exit(). Only
- * SIGKILL escapes; `ddplab down --all` cleans up after that.
+ * SIGKILL escapes; `ddplab down --all` cleans up after that, and leaves the
+ * topologies of runs still alive (each records its owner pid) alone.
  */
 import { randomBytes } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
@@ -39,6 +40,11 @@ export interface TopologyOptions {
   readonly offloads?: boolean;
   /** Leave tx checksum offload on on tgt0 (default false: frames carry full checksums). */
   readonly txChecksum?: boolean;
+  /**
+   * The process running with this topology (withTopology passes its own
+   * pid): while it lives, `down --all` leaves the topology alone.
+   */
+  readonly ownerPid?: number;
 }
 
 export interface Topology {
@@ -70,6 +76,10 @@ export interface TopologyStatus {
   readonly id: string;
   /** Both namespaces and both veth ends exist. */
   readonly complete: boolean;
+  /** Pid of the run that made it, if it recorded one. */
+  readonly owner: number | null;
+  /** That run is still alive (so `down --all` keeps the topology). */
+  readonly ownerAlive: boolean;
   readonly tgt: TopologySideStatus;
   readonly host: TopologySideStatus;
 }
@@ -141,6 +151,7 @@ export async function topologyUp(opts: TopologyOptions = {}): Promise<Topology> 
     opts.offloads ? 'on' : 'off',
     '--tx-csum',
     opts.txChecksum ? 'on' : 'off',
+    ...(opts.ownerPid === undefined ? [] : ['--owner', String(opts.ownerPid)]),
   ]);
   const [status] = await topologyStatus(id);
   if (status === undefined || !status.complete || status.tgt.link === null || status.host.link === null) {
@@ -168,10 +179,20 @@ export async function topologyDown(id: string): Promise<string[]> {
   return removedNamespaces(await runScript('down.sh', [id]));
 }
 
-/** Removes every ddplab-<id>-tgt|host namespace, e.g. those of a run killed with SIGKILL. */
-export async function topologyDownAll(): Promise<string[]> {
+/**
+ * Removes every ddplab-<id>-tgt|host namespace whose run is gone (killed with
+ * SIGKILL, crashed, or a manual `ddplab up`); with `force`, live runs' too.
+ * Returns the namespaces removed and the ids kept because their run lives.
+ */
+export async function topologyDownAll(force = false): Promise<{ removed: string[]; kept: string[] }> {
   requireNetAdmin('ddplab down --all');
-  return removedNamespaces(await runScript('down.sh', ['--all']));
+  const stdout = await runScript('down.sh', force ? ['--all', '--force'] : ['--all']);
+  const kept: string[] = [];
+  for (const line of stdout.split('\n')) {
+    const m = /^kept ddplab-([a-z0-9]+) /.exec(line.trim());
+    if (m) kept.push(m[1]!);
+  }
+  return { removed: removedNamespaces(stdout), kept };
 }
 
 function removedNamespaces(stdout: string): string[] {
@@ -197,10 +218,11 @@ export function parseStatus(text: string): TopologyStatus[] {
   if (!Array.isArray(data)) throw new Error('netns/status.sh --json: expected an array');
   return data.map((entry: unknown): TopologyStatus => {
     const e = entry as Record<string, unknown>;
-    if (typeof e.id !== 'string' || typeof e.complete !== 'boolean') {
-      throw new Error('netns/status.sh --json: entry without id/complete');
+    if (typeof e.id !== 'string' || typeof e.complete !== 'boolean' || typeof e.ownerAlive !== 'boolean') {
+      throw new Error('netns/status.sh --json: entry without id/complete/ownerAlive');
     }
-    return { id: e.id, complete: e.complete, tgt: parseSide(e.tgt), host: parseSide(e.host) };
+    const owner = typeof e.owner === 'number' ? e.owner : null;
+    return { id: e.id, complete: e.complete, owner, ownerAlive: e.ownerAlive, tgt: parseSide(e.tgt), host: parseSide(e.host) };
   });
 }
 
@@ -256,7 +278,7 @@ export async function withTopology<T>(opts: TopologyOptions, fn: (topo: Topology
   process.on('exit', onExit);
   let result: T;
   try {
-    const topo = await topologyUp({ ...opts, id });
+    const topo = await topologyUp({ ...opts, id, ownerPid: process.pid });
     result = await fn(topo);
   } catch (e) {
     uninstall();

@@ -229,6 +229,8 @@ describe.skipIf(!isRoot)('live topology', () => {
       expect(await exited(run)).toEqual({ code: null, signal: 'SIGKILL' });
       const [left] = await topologyStatus(id);
       expect(left!.complete).toBe(true);
+      expect(left!.owner).toBe(run.pid);
+      expect(left!.ownerAlive).toBe(false);
       expect(left!.tgt.pids).toBeGreaterThanOrEqual(1); // the sleep the run started in tgt
 
       const down = await execa(process.execPath, [DDPLAB, 'down', '--all'], { cwd: REPO_ROOT });
@@ -236,6 +238,25 @@ describe.skipIf(!isRoot)('live topology', () => {
       expect(down.stdout).toContain(`ddplab-${id}-host`);
       expect(await topologyStatus(id)).toEqual([]);
       expect(ddplabNamespaces().filter((n) => n.startsWith(`ddplab-${id}-`))).toEqual([]);
+    } finally {
+      run.kill('SIGKILL');
+    }
+  });
+
+  it('ddplab down --all leaves the topology of a run that is still alive', async () => {
+    const id = freshId();
+    const run = await startRun(id);
+    try {
+      const [st] = await topologyStatus(id);
+      expect(st!.owner).toBe(run.pid);
+      expect(st!.ownerAlive).toBe(true);
+      const down = await execa(process.execPath, [DDPLAB, 'down', '--all'], { cwd: REPO_ROOT });
+      expect(down.stdout).toContain(`kept ${id}`);
+      expect((await topologyStatus(id))[0]!.complete).toBe(true);
+      // (--force would remove it, and every other live run on this machine with it: not exercised here.)
+      run.kill('SIGTERM');
+      await exited(run);
+      expect(await topologyStatus(id)).toEqual([]);
     } finally {
       run.kill('SIGKILL');
     }
