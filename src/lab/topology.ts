@@ -136,13 +136,13 @@ function scriptError(name: string, e: unknown): Error {
 
 /** Builds (or finds, if already complete) the topology of a run. Needs root. */
 export async function topologyUp(opts: TopologyOptions = {}): Promise<Topology> {
-  requireNetAdmin('ddplab up');
   const id = opts.id ?? newTopologyId();
   checkTopologyId(id);
   const mtu = opts.mtu ?? 1500;
   if (!Number.isInteger(mtu) || mtu < 68 || mtu > 65535) {
     throw new UserError('BAD_MTU', `bad MTU ${mtu}: use 68..65535 (1500 by default, 9000 for jumbo frames)`);
   }
+  requireNetAdmin('ddplab up');
   await runScript('up.sh', [
     id,
     '--mtu',
