@@ -51,6 +51,8 @@ export interface HostRunReport {
   readonly nic: NicRxStats;
   readonly tcp: TcpStats;
   readonly port: PortStats;
+  /** CPU time of the host process over the whole run (NIC, TCP, ULP, workload). */
+  readonly cpu: { readonly userMs: number; readonly systemMs: number };
 }
 
 function readSysfs(iface: string, what: string): string {
@@ -67,6 +69,7 @@ export async function hostRun(opts: HostRunOptions, onProgress?: (p: WorkloadPro
   const hostIp = parseIpv4Addr(opts.hostIp);
   const targetIp = parseIpv4Addr(opts.targetIp);
   const clock = new RealClock();
+  const cpu0 = process.cpuUsage();
 
   // Our own transmissions come back through libpcap on the same interface;
   // the filter keeps them out of the receive path.
@@ -115,7 +118,13 @@ export async function hostRun(opts: HostRunOptions, onProgress?: (p: WorkloadPro
     nic: { ...nic.stats },
     tcp: { ...stack.tcpStats },
     port: port.stats,
+    cpu: cpuSince(cpu0),
   };
+}
+
+function cpuSince(start: NodeJS.CpuUsage): { userMs: number; systemMs: number } {
+  const d = process.cpuUsage(start);
+  return { userMs: d.user / 1000, systemMs: d.system / 1000 };
 }
 
 export function parseTargetAddress(text: string): { ip: string; port: number } {

@@ -64,6 +64,7 @@ export interface RunReport {
   readonly nic: HostRunReport['nic'];
   readonly tcp: HostRunReport['tcp'];
   readonly port: HostRunReport['port'];
+  readonly cpu: HostRunReport['cpu'];
   readonly target?: unknown;
   readonly workload?: HostRunReport['workload'];
 }
@@ -151,7 +152,8 @@ function parseJsonObject(lines: readonly string[]): unknown {
   }
 }
 
-async function runOnTopology(topo: Topology, o: RunOptions): Promise<RunReport> {
+/** Runs target and host on an existing topology (benchmarks reuse one topology for several runs). */
+export async function runOnTopology(topo: Topology, o: RunOptions): Promise<RunReport> {
   const tc = netnsCommand(topo.id, 'tgt', targetCommand(o));
   const target = new RunChild('target', tc.file, tc.args);
   let host: RunChild | undefined;
@@ -217,6 +219,7 @@ async function runOnTopology(topo: Topology, o: RunOptions): Promise<RunReport> 
       nic: hr.nic,
       tcp: hr.tcp,
       port: hr.port,
+      cpu: hr.cpu,
       ...(targetStats !== undefined ? { target: targetStats } : {}),
       ...(w !== undefined ? { workload: w } : {}),
     };

@@ -1,0 +1,86 @@
+/**
+ * End-to-end goodput benchmark (`npm run bench:e2e`): for each MTU, on one
+ * topology, measure kernel-to-kernel TCP throughput with iperf3 over the
+ * very veth pair the run uses, then a ddplab read workload (target kernel
+ * TCP → host0 → libpcap port → software NIC → userspace TCP → NVMe/TCP host,
+ * every byte verified), and print goodput, the ratio to the kernel, and the
+ * host process's CPU time per GiB read. Prints figures; asserts nothing
+ * about time.
+ *
+ *   npm run bench:e2e [-- --mtu 1500,9000 --size 512m --bs 128k --iodepth 32 --iperf-sec 5]
+ */
+import { execa } from 'execa';
+import { parseArgs } from 'node:util';
+import { runOnTopology, type RunReport } from '../src/lab/run.js';
+import { HOST_IF, netnsCommand, TARGET_IP, withTopology, type Topology } from '../src/lab/topology.js';
+
+const { values } = parseArgs({
+  options: {
+    mtu: { type: 'string', default: '1500,9000' },
+    size: { type: 'string', default: '512m' },
+    bs: { type: 'string', default: '128k' },
+    iodepth: { type: 'string', default: '32' },
+    'iperf-sec': { type: 'string', default: '5' },
+  },
+});
+
+const IPERF_HOST_ADDR = '192.0.2.3/24';
+
+async function inNs(topo: Topology, side: 'tgt' | 'host', cmd: string[]): Promise<string> {
+  const c = netnsCommand(topo.id, side, cmd);
+  return (await execa(c.file, c.args, { stdin: 'ignore' })).stdout;
+}
+
+/** iperf3 from the host namespace's kernel to the target's, over host0/tgt0; Gbit/s received. */
+async function iperf(topo: Topology, seconds: number): Promise<number> {
+  // host0 has no kernel address during runs (the userspace stack owns
+  // 192.0.2.2); lend it one for the kernel baseline, then take it back.
+  await inNs(topo, 'host', ['ip', 'addr', 'add', IPERF_HOST_ADDR, 'dev', HOST_IF]);
+  const sc = netnsCommand(topo.id, 'tgt', ['iperf3', '-s', '-1', '-B', TARGET_IP]);
+  const server = execa(sc.file, sc.args, { stdin: 'ignore', reject: false });
+  try {
+    await new Promise((r) => setTimeout(r, 300));
+    const out = await inNs(topo, 'host', ['iperf3', '-c', TARGET_IP, '-t', String(seconds), '-J', '-R']);
+    const j = JSON.parse(out) as { end: { sum_received: { bits_per_second: number } } };
+    return j.end.sum_received.bits_per_second / 1e9;
+  } finally {
+    server.kill('SIGTERM');
+    await server;
+    await inNs(topo, 'host', ['ip', 'addr', 'del', IPERF_HOST_ADDR, 'dev', HOST_IF]);
+  }
+}
+
+async function ddplabRead(topo: Topology): Promise<RunReport> {
+  return runOnTopology(topo, {
+    workload: { rw: 'read', bs: values.bs!, iodepth: Number(values.iodepth), size: values.size!, seed: 7 },
+    queues: 1,
+    digest: 'none',
+    order: 'fifo',
+    interleave: false,
+    c2hSize: '0',
+    profile: 'linux',
+    mtu: topo.mtu,
+    offloads: false,
+  });
+}
+
+const rows: string[] = [];
+for (const mtu of values.mtu!.split(',').map(Number)) {
+  await withTopology({ mtu }, async (topo) => {
+    const kernelGbps = await iperf(topo, Number(values['iperf-sec']));
+    const r = await ddplabRead(topo);
+    if (!r.ok) throw new Error(`ddplab run failed at MTU ${mtu}: ${r.error ?? `${r.verify.mismatches} mismatches`}`);
+    const gbps = (r.io.readBytes * 8) / (r.io.elapsedMs / 1000) / 1e9;
+    const gib = r.io.readBytes / 2 ** 30;
+    const cpuMsPerGiB = (r.cpu.userMs + r.cpu.systemMs) / gib;
+    rows.push(
+      `| ${mtu} | ${kernelGbps.toFixed(2)} | ${gbps.toFixed(3)} | ${((gbps / kernelGbps) * 100).toFixed(1)}% | ${(r.io.MBps).toFixed(0)} | ${cpuMsPerGiB.toFixed(0)} | ${r.verify.mismatches} |`,
+    );
+    process.stderr.write(`MTU ${mtu}: kernel ${kernelGbps.toFixed(2)} Gbit/s, ddplab ${gbps.toFixed(3)} Gbit/s\n`);
+  });
+}
+
+process.stdout.write(`ddplab e2e read goodput: rw read bs ${values.bs} iodepth ${values.iodepth} size ${values.size}, 1 queue, digests off, offload none\n\n`);
+process.stdout.write('| MTU | iperf3 kernel→kernel Gbit/s | ddplab read Gbit/s | ratio | ddplab MB/s | host CPU ms/GiB | mismatches |\n');
+process.stdout.write('|---|---|---|---|---|---|---|\n');
+for (const r of rows) process.stdout.write(`${r}\n`);
