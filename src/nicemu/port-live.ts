@@ -292,10 +292,12 @@ export class LivePort implements Port {
 
   /**
    * Stops delivery at once, then releases the libpcap handle by waking it
-   * with one frame (see the file comment). If the interface has vanished no
-   * frame can arrive: after a few tries close() resolves anyway, `released`
-   * stays false, and the handle keeps the event loop alive until the process
-   * exits (call process.exit).
+   * with one frame (see the file comment); resolves once it is released.
+   * If the interface has vanished no frame can arrive: after WAKE_TRIES
+   * tries close() resolves anyway and `released` stays false. The handle
+   * then does not hold the event loop (libuv stopped polling the socket when
+   * it reported the device gone; bench and tests saw such a process exit by
+   * itself), but its socket stays open until the process exits.
    */
   close(): Promise<void> {
     if (this.closing !== null) return this.closing;
