@@ -296,8 +296,8 @@ export class LivePort implements Port {
    * If the interface has vanished no frame can arrive: after WAKE_TRIES
    * tries close() resolves anyway and `released` stays false. The handle
    * then does not hold the event loop (libuv stopped polling the socket when
-   * it reported the device gone; bench and tests saw such a process exit by
-   * itself), but its socket stays open until the process exits.
+   * it reported the device gone; port-live.live.test.ts checks that such a
+   * process still exits by itself), but its socket stays open until exit.
    */
   close(): Promise<void> {
     if (this.closing !== null) return this.closing;

@@ -253,6 +253,20 @@ describe.skipIf(!isRoot)('live Port on host0', () => {
     });
   });
 
+  it('when the interface vanishes under it, close() gives up on releasing the handle and the process still exits', async () => {
+    await withTopology({}, async (topo) => {
+      const port = await RemoteLivePort.open(topo.id);
+      try {
+        await inNs(topo, 'tgt', ['ip', 'link', 'del', 'tgt0']); // takes host0 with it
+        const closed = await port.close();
+        expect(closed.released).toBe(false);
+        expect(await port.exited).toEqual({ code: 0, signal: null });
+      } finally {
+        port.kill();
+      }
+    });
+  });
+
   it('names a missing interface', async () => {
     await withTopology({}, async (topo) => {
       await expect(RemoteLivePort.open(topo.id, { iface: 'nosuch0' })).rejects.toMatchObject({
