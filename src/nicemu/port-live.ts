@@ -4,7 +4,8 @@
  *
  * Why `pcap` and not `cap`: under Node 20, `cap` 0.2.1 died with glibc heap
  * corruption on every burst of 100k 1 KB frames, while `pcap` held 300k at
- * about 130k frames/s without loss; bench/port.ts keeps measuring it.
+ * about 130k frames/s without loss. bench/port.ts keeps measuring it: 1M
+ * frames of 1514 bytes at 187k frames/s (the sender's limit), none lost.
  *
  * How the binding reads (node_modules/pcap/pcap_session.cc): libuv polls the
  * capture socket; when it is readable the binding calls pcap_dispatch(1) in a
@@ -24,9 +25,9 @@
  *
  * No direction filter: the kernel never loops a packet socket's own
  * transmissions back to that socket, so the port does not see what it sends.
- * (libpcap's `inbound` would also work, but it loses the first frame after
- * the capture opens: libpcap 1.10 filters the first ring slot in userland,
- * where the packet-type load of that filter always fails.) Frames other
+ * (libpcap's `inbound` filter is not used: it loses the first frame after
+ * the capture opens, because libpcap 1.10 filters the first ring slot in
+ * userland, where that filter's packet-type load always fails.) Frames other
  * sockets send on the interface — tcpdump injecting, another Port in this
  * process — are seen, as on a shared wire.
  *
