@@ -26,6 +26,7 @@ interface RunFlags extends WorkloadFlags {
 function progressBar(): { update: (p: WorkloadProgress) => void; done: () => void } {
   const tty = process.stderr.isTTY === true;
   let lastPct = -1;
+  let lastPrintMs = 0;
   return {
     update: (p) => {
       const pct = Math.min(100, Math.floor(p.fraction * 100));
@@ -37,8 +38,11 @@ function progressBar(): { update: (p: WorkloadProgress) => void; done: () => voi
         process.stderr.write(
           `\r[${'#'.repeat(fill)}${'.'.repeat(width - fill)}] ${String(pct).padStart(3)}% ${mb.toFixed(0)} MB ${rate.toFixed(0)} MB/s ${p.ios} I/Os${p.mismatches > 0 ? ` ${p.mismatches} MISMATCHES` : ''}   `,
         );
-      } else if (pct >= lastPct + 25) {
+      } else if (lastPct < 0 || pct >= lastPct + 25 || p.elapsedMs >= lastPrintMs + 10_000) {
+        // Without a terminal: the first report (I/O is flowing), every
+        // quarter, and at least every 10 s on long time-bound runs.
         lastPct = pct - (pct % 25);
+        lastPrintMs = p.elapsedMs;
         process.stderr.write(`progress ${pct}% ${mb.toFixed(0)} MB ${rate.toFixed(0)} MB/s\n`);
       }
     },
