@@ -8,7 +8,10 @@
  * progress lines (JSON) on stderr for the orchestrator's progress bar.
  */
 import type { Command } from 'commander';
+import type { Port } from '../nicemu/port.js';
+import { resolve } from 'node:path';
 import { hostRun, parseTargetAddress } from '../lab/host-run.js';
+import { withCapture } from '../nicemu/port-capture.js';
 import { addWorkloadFlags, intFlag, parseDigest, workloadFromFlags, type WorkloadFlags } from './workload-flags.js';
 import { UserError } from './user-error.js';
 
@@ -21,6 +24,7 @@ interface HostFlags extends WorkloadFlags {
   digest: string;
   queueDepth?: string;
   progressJson?: boolean;
+  capture?: string;
   quiet?: boolean;
 }
 
@@ -35,6 +39,7 @@ export function registerHostCommand(program: Command): void {
     .option('--nqn <nqn>', 'subsystem NQN', 'nqn.2026-11.io.ddplab:target')
     .option('--digest <which>', 'digests to ask for: none, header, data, both', 'none')
     .option('--queue-depth <n>', 'I/O queue size (default: max(32, iodepth))')
+    .option('--capture <file.pcap>', 'write every frame the NIC receives and sends to a pcap file')
     .option('--progress-json', 'write progress as JSON lines on stderr')
     .option('--quiet', 'no log lines on stderr');
   addWorkloadFlags(cmd, { rw: 'randrw', bs: '4k', iodepth: '8', size: '64m' });
@@ -52,6 +57,7 @@ export function registerHostCommand(program: Command): void {
         queues: intFlag('queues', flags.queues, 1, 128),
         ...(flags.queueDepth !== undefined ? { queueDepth: intFlag('queue-depth', flags.queueDepth, 2, 1024) } : {}),
         workload: workloadFromFlags(flags),
+        ...(flags.capture !== undefined ? { wrapPort: (p: Port) => withCapture(p, resolve(flags.capture!)) } : {}),
         ...(flags.quiet === true ? {} : { log: (line: string) => process.stderr.write(`ddplab host: ${line}\n`) }),
       },
       flags.progressJson === true ? (p) => process.stderr.write(`${JSON.stringify({ progress: p })}\n`) : undefined,

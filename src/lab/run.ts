@@ -5,6 +5,7 @@
  * other as two processes, shows progress, and returns the report; the
  * topology is removed on every exit path (withTopology).
  */
+import { resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { WorkloadOptions } from '../host/workload-options.js';
 import type { WorkloadProgress } from '../host/workload.js';
@@ -124,7 +125,7 @@ function hostCommand(o: RunOptions): string[] {
   if (w.size !== undefined) args.push('--size', String(w.size));
   if (w.timeSec !== undefined) args.push('--time', String(w.timeSec));
   if (w.verify === false) args.push('--no-verify');
-  if (o.capture !== undefined) args.push('--capture', o.capture);
+  if (o.capture !== undefined) args.push('--capture', resolve(o.capture));
   return args;
 }
 
