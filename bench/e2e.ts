@@ -35,6 +35,9 @@ async function inNs(topo: Topology, side: 'tgt' | 'host', cmd: string[]): Promis
 async function iperf(topo: Topology, seconds: number): Promise<number> {
   // host0 has no kernel address during runs (the userspace stack owns
   // 192.0.2.2); lend it one for the kernel baseline, then take it back.
+  // host0 is NOARP (its kernel must not speak for the userspace stack); the
+  // baseline needs its kernel to ARP, for these few seconds only.
+  await inNs(topo, 'host', ['ip', 'link', 'set', HOST_IF, 'arp', 'on']);
   await inNs(topo, 'host', ['ip', 'addr', 'add', IPERF_HOST_ADDR, 'dev', HOST_IF]);
   const sc = netnsCommand(topo.id, 'tgt', ['iperf3', '-s', '-1', '-B', TARGET_IP]);
   const server = execa(sc.file, sc.args, { stdin: 'ignore', reject: false });
@@ -47,6 +50,8 @@ async function iperf(topo: Topology, seconds: number): Promise<number> {
     server.kill('SIGTERM');
     await server;
     await inNs(topo, 'host', ['ip', 'addr', 'del', IPERF_HOST_ADDR, 'dev', HOST_IF]);
+    await inNs(topo, 'host', ['ip', 'link', 'set', HOST_IF, 'arp', 'off']);
+    await inNs(topo, 'tgt', ['ip', 'neigh', 'flush', 'dev', 'tgt0']);
   }
 }
 
