@@ -25,6 +25,7 @@ interface HostFlags extends WorkloadFlags {
   queueDepth?: string;
   progressJson?: boolean;
   capture?: string;
+  acceptPartialCsum?: boolean;
   quiet?: boolean;
 }
 
@@ -40,6 +41,7 @@ export function registerHostCommand(program: Command): void {
     .option('--digest <which>', 'digests to ask for: none, header, data, both', 'none')
     .option('--queue-depth <n>', 'I/O queue size (default: max(32, iodepth))')
     .option('--capture <file.pcap>', 'write every frame the NIC receives and sends to a pcap file')
+    .option('--accept-partial-csum', 'accept TCP checksums left partial by the sender (veth with TSO/tx-csum on)')
     .option('--progress-json', 'write progress as JSON lines on stderr')
     .option('--quiet', 'no log lines on stderr');
   addWorkloadFlags(cmd, { rw: 'randrw', bs: '4k', iodepth: '8', size: '64m' });
@@ -57,6 +59,7 @@ export function registerHostCommand(program: Command): void {
         queues: intFlag('queues', flags.queues, 1, 128),
         ...(flags.queueDepth !== undefined ? { queueDepth: intFlag('queue-depth', flags.queueDepth, 2, 1024) } : {}),
         workload: workloadFromFlags(flags),
+        acceptPartialChecksums: flags.acceptPartialCsum === true,
         ...(flags.capture !== undefined ? { wrapPort: (p: Port) => withCapture(p, resolve(flags.capture!)) } : {}),
         ...(flags.quiet === true ? {} : { log: (line: string) => process.stderr.write(`ddplab host: ${line}\n`) }),
       },

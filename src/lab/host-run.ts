@@ -17,6 +17,7 @@ import { NicEmu } from '../nicemu/nic.js';
 import type { NicRxStats } from '../nicemu/nic-stats.js';
 import { openLivePort } from '../nicemu/port-live.js';
 import type { Port, PortStats } from '../nicemu/port.js';
+import { withImpairment, type ImpairConfig, type ImpairStats } from '../nicemu/port-impair.js';
 import { macToString, parseMac } from '../wire/ethernet.js';
 import { parseIpv4Addr } from '../wire/ipv4.js';
 import { UserError } from '../cli/user-error.js';
@@ -39,7 +40,16 @@ export interface HostRunOptions {
   readonly workload: WorkloadOptions;
   /** Wraps the live port (capture tap, impairment); default: none. */
   readonly wrapPort?: (port: Port) => Promise<Port> | Port;
+  /**
+   * Seeded loss/reorder/duplication/corruption between the interface and
+   * everything else: wrapPort (the capture tap) wraps the impaired port, so
+   * a capture shows what the NIC actually received and what the host sent
+   * before tx impairment.
+   */
+  readonly impair?: ImpairConfig;
   readonly log?: (line: string) => void;
+  /** Accept TCP checksums left partial by the sender's offloads (topology built with --offloads). */
+  readonly acceptPartialChecksums?: boolean;
 }
 
 /** The run report's host side; `ddplab run --json` prints it with the orchestrator's additions. */
@@ -51,6 +61,8 @@ export interface HostRunReport {
   readonly nic: NicRxStats;
   readonly tcp: TcpStats;
   readonly port: PortStats;
+  /** What the impairment stage was asked to do and did, per direction (absent: no impairment). */
+  readonly impair?: { readonly config: ImpairConfig; readonly rx: ImpairStats; readonly tx: ImpairStats };
   /** CPU time of the host process over the whole run (NIC, TCP, ULP, workload). */
   readonly cpu: { readonly userMs: number; readonly systemMs: number };
 }
@@ -74,8 +86,9 @@ export async function hostRun(opts: HostRunOptions, onProgress?: (p: WorkloadPro
   // Our own transmissions come back through libpcap on the same interface;
   // the filter keeps them out of the receive path.
   const live = openLivePort({ iface: opts.iface, filter: `not ether src ${macToString(mac)}` });
-  const port = opts.wrapPort ? await opts.wrapPort(live) : live;
-  const nic = new NicEmu(port, { mac });
+  const impaired = opts.impair !== undefined ? withImpairment(live, opts.impair) : undefined;
+  const port = opts.wrapPort ? await opts.wrapPort(impaired ?? live) : (impaired ?? live);
+  const nic = new NicEmu(port, { mac, acceptPartialChecksums: opts.acceptPartialChecksums ?? false });
   const stack = new HostStack({ nic, clock, ip: hostIp, mtu });
   let ctrl: NvmeController | undefined;
   let workload: WorkloadReport | undefined;
@@ -118,6 +131,7 @@ export async function hostRun(opts: HostRunOptions, onProgress?: (p: WorkloadPro
     nic: { ...nic.stats },
     tcp: { ...stack.tcpStats },
     port: port.stats,
+    ...(impaired !== undefined ? { impair: { config: impaired.config, ...impaired.impairStats() } } : {}),
     cpu: cpuSince(cpu0),
   };
 }

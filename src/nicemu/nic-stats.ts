@@ -13,6 +13,8 @@ export interface NicRxStats {
   rx_errors: number;
   /** IPv4 header or TCP checksum wrong: dropped, as a NIC with rx csum offload marks and the stack drops. */
   rx_csum_errors: number;
+  /** TCP checksum left partial by the sender's offload (accepted only when configured to). */
+  rx_csum_partial: number;
   /** Well-formed frames that are neither ARP nor IPv4/TCP (IPv6, UDP, ICMP...): not ours to handle. */
   rx_unhandled: number;
   /** TCP segments for no registered flow. */
@@ -32,6 +34,7 @@ export function newNicRxStats(): NicRxStats {
     rx_other_host: 0,
     rx_errors: 0,
     rx_csum_errors: 0,
+    rx_csum_partial: 0,
     rx_unhandled: 0,
     rx_no_flow: 0,
     rx_tcp_segments: 0,

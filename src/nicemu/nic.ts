@@ -14,7 +14,7 @@
 import { ETHERTYPE_ARP, ETHERTYPE_IPV4, parseEthernet } from '../wire/ethernet.js';
 import { parseArp, type ArpRepr } from '../wire/arp.js';
 import { IPPROTO_TCP, IPV4_MF, parseIpv4, verifyIpv4Checksum } from '../wire/ipv4.js';
-import { parseTcp, verifyTcpChecksum } from '../wire/tcp.js';
+import { isPartialTcpChecksum, parseTcp, verifyTcpChecksum } from '../wire/tcp.js';
 import { WireError } from '../wire/errors.js';
 import { FlowTable, type FlowEntry, type FlowKey } from './flow-table.js';
 import { newNicRxStats, type NicRxStats } from './nic-stats.js';
@@ -29,6 +29,13 @@ export interface NicOptions {
    * with checksum offload (partial checksums) turns this off.
    */
   readonly verifyChecksums?: boolean;
+  /**
+   * Accept a TCP checksum field that holds only the pseudo-header sum
+   * (CHECKSUM_PARTIAL): what veth delivers when the sender's tx checksum
+   * offload and TSO are left on (`ddplab run --offloads`), and what captures
+   * taken on such senders show. Counted in rx_csum_partial. Default false.
+   */
+  readonly acceptPartialChecksums?: boolean;
 }
 
 export type ArpHandler = (arp: ArpRepr, frame: Buffer) => void;
@@ -40,6 +47,7 @@ export class NicEmu {
   readonly mac: Buffer;
   private readonly flows = new FlowTable();
   private readonly verifyChecksums: boolean;
+  private readonly acceptPartial: boolean;
   private arpHandler: ArpHandler | undefined;
 
   constructor(
@@ -48,6 +56,7 @@ export class NicEmu {
   ) {
     this.mac = opts.mac;
     this.verifyChecksums = opts.verifyChecksums ?? true;
+    this.acceptPartial = opts.acceptPartialChecksums ?? false;
     port.onFrames((batch) => this.rxBatch(batch));
   }
 
@@ -112,8 +121,11 @@ export class NicEmu {
       }
       const seg = ip.payload;
       if (this.verifyChecksums && !verifyTcpChecksum(ip.src, ip.dst, seg)) {
-        s.rx_csum_errors++;
-        return;
+        if (!this.acceptPartial || !isPartialTcpChecksum(ip.src, ip.dst, seg)) {
+          s.rx_csum_errors++;
+          return;
+        }
+        s.rx_csum_partial++;
       }
       const tcp = parseTcp(seg);
       const entry = this.flows.lookup(ip.src, tcp.srcPort, ip.dst, tcp.dstPort);

@@ -6,7 +6,7 @@
  * present, no closures.
  */
 import { needBytes, WireError } from './errors.js';
-import { checksumFinish, onesSum, onesSumAny, pseudoHeaderSum } from './inet-checksum.js';
+import { checksumFinish, onesFold, onesSum, onesSumAny, pseudoHeaderSum } from './inet-checksum.js';
 import { IPPROTO_TCP } from './ipv4.js';
 
 const SRC_PORT = 0;
@@ -394,6 +394,20 @@ export function tcpChecksum(srcIp: number, dstIp: number, segment: Uint8Array | 
 /** True when the checksum inside `segment` (one buffer or a fragment list) verifies for srcIp → dstIp. */
 export function verifyTcpChecksum(srcIp: number, dstIp: number, segment: Uint8Array | readonly Uint8Array[]): boolean {
   return onesSumAny(segment, pseudoHeaderSum(srcIp, dstIp, IPPROTO_TCP, totalLen(segment))) === 0xffff;
+}
+
+/**
+ * True when the segment's checksum field holds what a sender using checksum
+ * offload leaves there before the hardware (or, on veth, nobody) finishes
+ * it: the folded pseudo-header sum (Linux CHECKSUM_PARTIAL), as captures
+ * taken with tx checksum offload show it. Such a segment is not corrupt,
+ * just never checksummed.
+ */
+export function isPartialTcpChecksum(srcIp: number, dstIp: number, segment: Uint8Array): boolean {
+  if (segment.length < TCP_HEADER_LEN) return false;
+  const field = (segment[16]! << 8) | segment[17]!;
+  const pseudo = onesFold(pseudoHeaderSum(srcIp, dstIp, IPPROTO_TCP, segment.length));
+  return field === pseudo || field === (~pseudo & 0xffff);
 }
 
 function totalLen(data: Uint8Array | readonly Uint8Array[]): number {

@@ -106,3 +106,38 @@ describe('NicEmu pass-through receive path', () => {
     expect(nic.stats.rx_arp).toBe(1);
   });
 });
+
+describe('NicEmu checksum modes', () => {
+  function partialFrame(): Buffer {
+    const frame = seg(Buffer.from('partial checksum from a TSO sender'));
+    // Replace the TCP checksum with the folded pseudo-header sum, as a sender
+    // with tx checksum offload leaves it (CHECKSUM_PARTIAL).
+    const tcpOff = 14 + 20;
+    const len = frame.length - tcpOff;
+    let sum = (TGT_IP >>> 16) + (TGT_IP & 0xffff) + (HOST_IP >>> 16) + (HOST_IP & 0xffff) + 6 + len;
+    while (sum > 0xffff) sum = (sum & 0xffff) + (sum >>> 16);
+    frame.writeUInt16BE(sum, tcpOff + 16);
+    return frame;
+  }
+
+  it('drops a partial checksum by default, as corrupt', () => {
+    const { port, nic, got } = setup();
+    port.push(partialFrame());
+    expect(got.length).toBe(0);
+    expect(nic.stats.rx_csum_errors).toBe(1);
+  });
+
+  it('accepts a partial checksum when told the sender offloads checksums, and counts it', () => {
+    const port = new ArrayPort();
+    const nic = new NicEmu(port, { mac: HOST_MAC, acceptPartialChecksums: true });
+    const got: Skb[] = [];
+    nic.addFlow({ key: { remoteIp: TGT_IP, remotePort: 4420, localIp: HOST_IP, localPort: 40000 }, deliver: (s) => got.push(s) });
+    port.push(partialFrame());
+    const bad = seg(Buffer.from('really corrupt'));
+    bad[bad.length - 2] ^= 1;
+    port.push(bad);
+    expect(got.length).toBe(1);
+    expect(nic.stats.rx_csum_partial).toBe(1);
+    expect(nic.stats.rx_csum_errors).toBe(1);
+  });
+});
