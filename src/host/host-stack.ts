@@ -65,7 +65,13 @@ export class HostStack {
     });
     const transport = new TcpTransport(socket);
     const conn: HostConnection = { socket, transport, key };
-    this.cfg.nic.addFlow({ key, deliver: (skb) => socket.input(skb), offload: offload?.(key) });
+    this.cfg.nic.addFlow({
+      key,
+      deliver: (skb) => socket.input(skb),
+      offload: offload?.(key),
+      batchStart: () => socket.beginRxBatch(),
+      batchEnd: () => socket.endRxBatch(),
+    });
     this.conns.add(conn);
     const prevClose = socket.handlers.onClose;
     socket.handlers.onClose = (err) => {

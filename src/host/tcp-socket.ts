@@ -158,6 +158,8 @@ const DEFAULT_PEER_MSS = 536;
 /** RFC 7323 §2.3. */
 const MAX_WSCALE = 14;
 const TCP_OPTION_SPACE = 40;
+/** Linux GRO merges at most 64 KiB into one skb, which then gets one ACK. */
+const GRO_MAX_BYTES = 65536;
 
 /** Mutable options object reused for every segment (the wire type is read-only, which a mutable object satisfies). */
 interface OptionsScratch {
@@ -229,6 +231,15 @@ export class TcpSocket implements TcpTxOutput {
   /** In-order bytes received since we last sent an ACK. */
   private ackPendingBytes = 0;
   private ackNeeded = false;
+  /**
+   * Inside an rx batch (the NIC is handing over one poll's worth of frames),
+   * ACKs due only to the every-second-segment rule wait for the batch end:
+   * one ACK per batch, as Linux sends one per GRO-merged skb. ACKs that tell
+   * the sender something (out of order, duplicate, hole filled, FIN,
+   * window) still go at once.
+   */
+  private inRxBatch = false;
+  private ackDeferred = false;
   /** Sequence number of a FIN that arrived beyond a hole. */
   private pendingFinSeq: number | undefined;
   private finReceived = false;
@@ -777,7 +788,12 @@ export class TcpSocket implements TcpTxOutput {
       case 'in-order':
         this.ackPendingBytes += q.lastNewBytes;
         // RFC 5681 §4.2 / RFC 9293 §3.8.6.3: ACK at least every second full-sized segment.
-        if (this.ackPendingBytes >= 2 * this.rcvMss || q.hasDsack) this.ackNeeded = true;
+        if (q.hasDsack) this.ackNeeded = true;
+        else if (this.ackPendingBytes >= 2 * this.rcvMss) {
+          // In a batch, at most 64 KiB go unacknowledged: GRO's largest merged skb.
+          if (this.inRxBatch && this.ackPendingBytes < GRO_MAX_BYTES) this.ackDeferred = true;
+          else this.ackNeeded = true;
+        }
         break;
       case 'hole-filled':
         this.ackPendingBytes += q.lastNewBytes;
@@ -878,6 +894,19 @@ export class TcpSocket implements TcpTxOutput {
       this.stats.windowUpdatesSent++;
       this.sendAck();
     }
+  }
+
+  /** The NIC starts handing over a batch of frames (one poll). */
+  beginRxBatch(): void {
+    this.inRxBatch = true;
+  }
+
+  /** The batch is over: send the ACK the every-second-segment rule deferred. */
+  endRxBatch(): void {
+    this.inRxBatch = false;
+    if (!this.ackDeferred) return;
+    this.ackDeferred = false;
+    if (this.ackPendingBytes >= 2 * this.rcvMss && this.synchronized()) this.sendAck();
   }
 
   /** Sends the ACK the last segment called for, or arms the delayed-ACK timer. */

@@ -24,6 +24,13 @@ export interface FlowEntry {
   readonly key: FlowKey;
   deliver(skb: Skb): void;
   offload?: RxOffloadEngine | undefined;
+  /**
+   * Called before the first and after the last segment of this flow in one
+   * rx batch (one poll of the port), like NAPI's GRO flush: the host's TCP
+   * sends one ACK per batch instead of one per two segments.
+   */
+  batchStart?: (() => void) | undefined;
+  batchEnd?: (() => void) | undefined;
 }
 
 export interface RxOffloadEngine {

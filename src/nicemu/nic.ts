@@ -49,6 +49,9 @@ export class NicEmu {
   private readonly verifyChecksums: boolean;
   private readonly acceptPartial: boolean;
   private arpHandler: ArpHandler | undefined;
+  private inBatch = false;
+  /** Flows that got segments in the current batch (few: one per queue). */
+  private readonly batchFlows: FlowEntry[] = [];
 
   constructor(
     private readonly port: Port,
@@ -149,6 +152,10 @@ export class NicEmu {
       };
       s.rx_tcp_segments++;
       if (entry.offload !== undefined) skb = entry.offload.rx(skb);
+      if (this.inBatch && entry.batchEnd !== undefined && !this.batchFlows.includes(entry)) {
+        this.batchFlows.push(entry);
+        entry.batchStart?.();
+      }
       entry.deliver(skb);
     } catch (e) {
       if (e instanceof WireError) {
@@ -160,9 +167,17 @@ export class NicEmu {
   }
 
   private rxBatch(batch: readonly RxFrame[]): void {
-    for (let i = 0; i < batch.length; i++) {
-      const f = batch[i]!;
-      this.rxFrame(f.data, f.tsUs);
+    this.inBatch = true;
+    try {
+      for (let i = 0; i < batch.length; i++) {
+        const f = batch[i]!;
+        this.rxFrame(f.data, f.tsUs);
+      }
+    } finally {
+      this.inBatch = false;
+      const flows = this.batchFlows;
+      for (let i = 0; i < flows.length; i++) flows[i]!.batchEnd!();
+      flows.length = 0;
     }
   }
 }

@@ -248,6 +248,34 @@ describe('TcpSocket receive', () => {
     expect(c.cap.take().length).toBe(1);
   });
 
+  it('inside an rx batch sends one ACK at the batch end, and at least one per 64 KiB, like GRO', async () => {
+    const c = await established();
+    c.sock.beginRxBatch();
+    for (let i = 0; i < 10; i++) peerData(c, bytes(MSS_TS));
+    expect(c.cap.take()).toEqual([]);
+    c.sock.endRxBatch();
+    const acks = c.cap.take();
+    expect(acks.length).toBe(1);
+    expect(acks[0]!.ack).toBe(c.peerSeq);
+    // A long batch still ACKs every 64 KiB of in-order data.
+    c.sock.beginRxBatch();
+    const n = Math.ceil((3 * 65536) / MSS_TS);
+    for (let i = 0; i < n; i++) peerData(c, bytes(MSS_TS));
+    const during = c.cap.take().length;
+    c.sock.endRxBatch();
+    const atEnd = c.cap.take();
+    expect(during).toBeGreaterThanOrEqual(2);
+    expect(during).toBeLessThanOrEqual(3);
+    // Whatever remained unacknowledged is ACKed at the batch end.
+    expect(atEnd.length).toBe(1);
+    expect(atEnd[0]!.ack).toBe(c.peerSeq);
+    // Out-of-order data is still ACKed at once inside a batch (the sender needs the dup ACK).
+    c.sock.beginRxBatch();
+    peerData(c, bytes(100), { seq: seqAdd(c.peerSeq, 5000) });
+    expect(c.cap.take().length).toBe(1);
+    c.sock.endRxBatch();
+  });
+
   it('ACKs out-of-order data at once with SACK blocks, most recent first, and the hole fill at once', async () => {
     const c = await established();
     const base = c.peerSeq;
