@@ -14,8 +14,9 @@ import { hostRun, parseTargetAddress } from '../lab/host-run.js';
 import { withCapture } from '../nicemu/port-capture.js';
 import { addWorkloadFlags, intFlag, parseDigest, workloadFromFlags, type WorkloadFlags } from './workload-flags.js';
 import { UserError } from './user-error.js';
+import { addImpairFlags, impairFromFlags, type ImpairFlags } from './impair-flags.js';
 
-interface HostFlags extends WorkloadFlags {
+interface HostFlags extends WorkloadFlags, ImpairFlags {
   iface: string;
   hostIp: string;
   hostMac?: string;
@@ -45,8 +46,11 @@ export function registerHostCommand(program: Command): void {
     .option('--progress-json', 'write progress as JSON lines on stderr')
     .option('--quiet', 'no log lines on stderr');
   addWorkloadFlags(cmd, { rw: 'randrw', bs: '4k', iodepth: '8', size: '64m' });
+  addImpairFlags(cmd);
   cmd.action(async (flags: HostFlags) => {
     const target = parseTargetAddress(flags.target);
+    const workload = workloadFromFlags(flags);
+    const impair = impairFromFlags(flags, workload.seed ?? 1);
     const report = await hostRun(
       {
         iface: flags.iface,
@@ -58,7 +62,8 @@ export function registerHostCommand(program: Command): void {
         digest: parseDigest(flags.digest),
         queues: intFlag('queues', flags.queues, 1, 128),
         ...(flags.queueDepth !== undefined ? { queueDepth: intFlag('queue-depth', flags.queueDepth, 2, 1024) } : {}),
-        workload: workloadFromFlags(flags),
+        workload,
+        ...(impair !== undefined ? { impair } : {}),
         acceptPartialChecksums: flags.acceptPartialCsum === true,
         ...(flags.capture !== undefined ? { wrapPort: (p: Port) => withCapture(p, resolve(flags.capture!)) } : {}),
         ...(flags.quiet === true ? {} : { log: (line: string) => process.stderr.write(`ddplab host: ${line}\n`) }),

@@ -8,9 +8,10 @@ import type { Command } from 'commander';
 import { run, type RunReport } from '../lab/run.js';
 import type { WorkloadProgress } from '../host/workload.js';
 import { UserError } from './user-error.js';
+import { addImpairFlags, describeImpairSpec, describeImpairStats, impairFromFlags, type ImpairFlags } from './impair-flags.js';
 import { addWorkloadFlags, intFlag, parseDigest, workloadFromFlags, type WorkloadFlags } from './workload-flags.js';
 
-interface RunFlags extends WorkloadFlags {
+interface RunFlags extends WorkloadFlags, ImpairFlags {
   digest: string;
   order: string;
   interleave?: boolean;
@@ -64,6 +65,17 @@ function flat(obj: object, keys?: readonly string[]): string {
   return entries.map(([k, v]) => `${k}=${v as number}`).join(' ');
 }
 
+/** The target kernel's TCP repair work during the run (nstat names). */
+function targetRetrans(r: RunReport): string {
+  const t = r.targetTcp;
+  if (t === undefined) return '';
+  const n = (k: string): number => t[k] ?? 0;
+  return (
+    `; target kernel retransmitted ${n('TcpRetransSegs')} (${n('TcpExtTCPFastRetrans')} fast, ${n('TcpExtTCPTimeouts')} RTOs, ` +
+    `${n('TcpExtTCPLossProbes')} TLPs, ${n('TcpExtTCPSpuriousRTOs')} spurious RTOs), ${n('TcpInCsumErrors')} bad checksums in`
+  );
+}
+
 export function humanReport(r: RunReport): string {
   const lines: string[] = [];
   const w = r.workload;
@@ -81,6 +93,17 @@ export function humanReport(r: RunReport): string {
   lines.push(`  tcp      ${flat(r.tcp)}`);
   lines.push(`  nic      ${flat(r.nic)}`);
   lines.push(`  port     ${flat(r.port)}`);
+  if (r.impair !== undefined) {
+    lines.push(`  impair   seed ${r.impair.config.seed}; toward host: ${describeImpairSpec(r.impair.config.rx)}; from host: ${describeImpairSpec(r.impair.config.tx)}`);
+    if (r.impair.config.rx !== undefined) lines.push(`    rx     ${describeImpairStats(r.impair.rx)}`);
+    if (r.impair.config.tx !== undefined) lines.push(`    tx     ${describeImpairStats(r.impair.tx)}`);
+  }
+  if (r.impair !== undefined || (r.targetTcp?.['TcpRetransSegs'] ?? 0) > 0) {
+    lines.push(
+      `  loss     host: ${r.tcp.ofoQueue} out-of-order, ${r.tcp.dupSegs} duplicate segs, ${r.nic.rx_csum_errors} bad checksums, ` +
+        `${r.tcp.dupAcksSent} dup ACKs sent, retransmitted ${r.tcp.retransSegs} (${r.tcp.fastRetrans} fast, ${r.tcp.rtoTimeouts} RTOs)${targetRetrans(r)}`,
+    );
+  }
   lines.push(r.ok ? '  result   PASS' : `  result   FAIL${r.error !== undefined ? `: ${r.error}` : ''}`);
   return lines.join('\n');
 }
@@ -100,6 +123,7 @@ export function registerRunCommand(program: Command): void {
     .option('--id <id>', 'run id for the namespaces (default random)')
     .option('--json', 'print one JSON object on stdout instead of the human report');
   addWorkloadFlags(cmd, { rw: 'randrw', bs: '4k', iodepth: '8', size: '64m' });
+  addImpairFlags(cmd);
   cmd.action(async (flags: RunFlags) => {
     const order = flags.order;
     if (order !== 'fifo' && order !== 'random' && order !== 'reverse') {
@@ -107,9 +131,12 @@ export function registerRunCommand(program: Command): void {
     }
     const profile = flags.profile;
     if (profile !== 'linux' && profile !== 'spdk') throw new UserError('BAD_FLAG', `--profile: '${profile}' is not linux or spdk`);
+    const workload = workloadFromFlags(flags);
+    const impair = impairFromFlags(flags, workload.seed ?? 1);
     const bar = progressBar();
     const report = await run({
-      workload: workloadFromFlags(flags),
+      workload,
+      ...(impair !== undefined ? { impair } : {}),
       queues: intFlag('queues', flags.queues, 1, 128),
       digest: parseDigest(flags.digest),
       order,

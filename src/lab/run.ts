@@ -10,6 +10,9 @@ import { fileURLToPath } from 'node:url';
 import type { WorkloadOptions } from '../host/workload-options.js';
 import type { WorkloadProgress } from '../host/workload.js';
 import { UserError } from '../cli/user-error.js';
+import { impairArgs } from '../cli/impair-flags.js';
+import type { ImpairConfig } from '../nicemu/port-impair.js';
+import { kernelTcpDelta, readKernelTcpCounters, type KernelTcpCounters } from './kernel-tcp-stats.js';
 import type { DigestChoice, HostRunReport } from './host-run.js';
 import { RunChild } from './child.js';
 import { HOST_IF, HOST_IP, netnsCommand, TARGET_IP, withTopology, type Topology } from './topology.js';
@@ -29,6 +32,8 @@ export interface RunOptions {
   readonly mtu: number;
   readonly offloads: boolean;
   readonly capture?: string;
+  /** Seeded impairment in the host process (its seed is passed as the workload seed). */
+  readonly impair?: ImpairConfig;
   /** Extra `ddplab target` flags (advanced). */
   readonly targetArgs?: readonly string[];
   readonly id?: string;
@@ -65,8 +70,11 @@ export interface RunReport {
   readonly nic: HostRunReport['nic'];
   readonly tcp: HostRunReport['tcp'];
   readonly port: HostRunReport['port'];
+  readonly impair?: HostRunReport['impair'];
   readonly cpu: HostRunReport['cpu'];
   readonly target?: unknown;
+  /** The target kernel's TCP counters that moved during the run (nstat names: TcpRetransSegs, TcpExtTCPFastRetrans...). */
+  readonly targetTcp?: KernelTcpCounters;
   readonly workload?: HostRunReport['workload'];
 }
 
@@ -126,6 +134,11 @@ function hostCommand(o: RunOptions): string[] {
   if (w.timeSec !== undefined) args.push('--time', String(w.timeSec));
   if (w.verify === false) args.push('--no-verify');
   if (o.capture !== undefined) args.push('--capture', resolve(o.capture));
+  // The host seeds the impairment with --seed: the config's seed must be that one.
+  if (o.impair !== undefined && o.impair.seed !== (w.seed ?? 1)) {
+    throw new UserError('BAD_FLAG', `impairment seed ${o.impair.seed} differs from the run seed ${w.seed ?? 1}`);
+  }
+  args.push(...impairArgs(o.impair));
   // With TSO/GSO on, veth hands host0 super-frames whose TCP checksum only
   // holds the pseudo-header sum: nothing on a veth ever finishes it.
   if (o.offloads) args.push('--accept-partial-csum');
@@ -158,6 +171,12 @@ function parseJsonObject(lines: readonly string[]): unknown {
 
 /** Runs target and host on an existing topology (benchmarks reuse one topology for several runs). */
 export async function runOnTopology(topo: Topology, o: RunOptions): Promise<RunReport> {
+  const kernelTcp = (): Promise<KernelTcpCounters | undefined> =>
+    readKernelTcpCounters(topo.id, 'tgt').catch((e: unknown) => {
+      o.log?.(`target TCP counters not read: ${e instanceof Error ? e.message : String(e)}`);
+      return undefined;
+    });
+  const tcp0 = await kernelTcp();
   const tc = netnsCommand(topo.id, 'tgt', targetCommand(o));
   const target = new RunChild('target', tc.file, tc.args);
   let host: RunChild | undefined;
@@ -193,6 +212,8 @@ export async function runOnTopology(topo: Topology, o: RunOptions): Promise<RunR
     const hr = JSON.parse(reportLine) as HostRunReport;
     await target.stop();
     const targetStats = parseJsonObject(target.stdoutLines);
+    const tcp1 = await kernelTcp();
+    const targetTcp = tcp0 !== undefined && tcp1 !== undefined ? kernelTcpDelta(tcp0, tcp1) : undefined;
     const w = hr.workload;
     const error = targetDied ?? hr.error;
     return {
@@ -223,8 +244,10 @@ export async function runOnTopology(topo: Topology, o: RunOptions): Promise<RunR
       nic: hr.nic,
       tcp: hr.tcp,
       port: hr.port,
+      ...(hr.impair !== undefined ? { impair: hr.impair } : {}),
       cpu: hr.cpu,
       ...(targetStats !== undefined ? { target: targetStats } : {}),
+      ...(targetTcp !== undefined ? { targetTcp } : {}),
       ...(w !== undefined ? { workload: w } : {}),
     };
   } finally {
