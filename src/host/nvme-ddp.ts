@@ -1,0 +1,315 @@
+/**
+ * The NVMe/TCP host ULP's side of direct data placement (issue 6), after the
+ * ULP half of the netdev DDP series (FACTS.md, "The DDP offload series"):
+ * the NvmeDdpHooks the queue calls, implemented on the NIC's offload ops,
+ * and the ULP ops the NIC calls back.
+ *
+ *  - sk_add once the I/O queue is connected (Linux offloads the socket after
+ *    the Fabrics Connect of the queue), with the negotiated digests and
+ *    queue size; a refusal leaves the queue on the copy path.
+ *  - setup before each read at or above the device's io_threshold: the
+ *    read's buffer cut into page-sized SGL entries; too many entries, a CID
+ *    outside 0..queueSize-1 (no full CID range) or a NIC refusal leave that
+ *    read on the copy path, counted by reason.
+ *  - teardown at completion; the request completes only at teardownDone,
+ *    which the NIC reports asynchronously (or, if it finishes inside the
+ *    call, at once).
+ *  - resync: the NIC's resyncRequest(seq) is stored as pending; when the
+ *    queue's in-order parser reaches a PDU header not before it, the pending
+ *    request is cleared and the header's sequence number goes back through
+ *    resync(seq) — equal to the request when the NIC guessed right
+ *    (nvme_tcp_resync_response in the series does the same).
+ *
+ * Nothing else in the host trusts the NIC: placed frags are skipped by the
+ * copy routine only when they view exactly the destination, and a data
+ * digest is skipped only when every chunk of the PDU carried crcOk.
+ */
+import type { DdpSocket, NvmeTcpDdpDevice, SetupRefusal, SkAddRefusal, UlpDdpOps } from '../nicemu/ddp-offload.js';
+import type { UlpDdpStats } from '../nicemu/ddp-stats.js';
+import type { FlowKey } from '../nicemu/flow-table.js';
+import { sglFromBuffer } from '../nicemu/sgl.js';
+import { seqGe } from '../wire/seq.js';
+import type { NvmeHostStats } from './host-stats.js';
+import type { DdpTeardownResult, NvmeDdpHooks } from './nvme-ddp-hooks.js';
+import type { NvmeQueue } from './nvme-queue.js';
+
+/** What the ULP side decided, per queue (summed per controller). */
+export interface NvmeDdpUlpStats {
+  /** Queues whose socket the NIC offloaded / refused. */
+  socketsOffloaded: number;
+  socketsRefused: number;
+  /** Reads at or above the threshold, offered to setup, and their bytes. */
+  readsOffered: number;
+  bytesOffered: number;
+  /** Reads the NIC mapped, and their bytes. */
+  readsOffloaded: number;
+  bytesOffloaded: number;
+  /** Reads refused by the limits (SGL entries, CID range) before asking the NIC. */
+  readsOverLimits: number;
+  /** Reads the NIC refused (caps off, in-flight cap, socket not offloaded, fault). */
+  readsRefusedByNic: number;
+  /** Bytes of reads over the limits or refused by the NIC. */
+  bytesRefused: number;
+  /** Teardowns whose completion came later through teardownDone. */
+  teardownsAsync: number;
+  /** resyncRequest calls from the NIC; resync answers sent back. */
+  resyncRequests: number;
+  resyncResponses: number;
+}
+
+export function newNvmeDdpUlpStats(): NvmeDdpUlpStats {
+  return {
+    socketsOffloaded: 0,
+    socketsRefused: 0,
+    readsOffered: 0,
+    bytesOffered: 0,
+    readsOffloaded: 0,
+    bytesOffloaded: 0,
+    readsOverLimits: 0,
+    readsRefusedByNic: 0,
+    bytesRefused: 0,
+    teardownsAsync: 0,
+    resyncRequests: 0,
+    resyncResponses: 0,
+  };
+}
+
+/** The connection of a queue as the ULP knows it: its NIC flow and its TCP read position. */
+export interface NvmeDdpConnection {
+  readonly key: FlowKey;
+  readonly socket: { readonly readSeq: number };
+}
+
+export interface NvmeDdpOptions {
+  /** Page size the SGL is cut at (default 4 KiB). */
+  readonly pageBytes?: number;
+  readonly log?: (line: string) => void;
+}
+
+/** One queue's DDP: the hooks its NvmeQueue calls and the ULP ops its NIC socket calls. */
+export class NvmeDdp implements NvmeDdpHooks {
+  readonly ioThresholdBytes: number;
+  readonly stats: NvmeDdpUlpStats = newNvmeDdpUlpStats();
+  private queue: NvmeQueue | undefined;
+  private key: FlowKey | undefined;
+  private offloaded = false;
+  private pendingResync: number | undefined;
+  /** The CID whose teardown call is in progress, and whether it completed inside the call. */
+  private tearingDown = -1;
+  private doneInCall = false;
+  private readonly awaitingDone = new Set<number>();
+  private readonly ops: UlpDdpOps;
+  private readonly log: (line: string) => void;
+
+  constructor(
+    private readonly device: NvmeTcpDdpDevice,
+    private readonly opts: NvmeDdpOptions = {},
+  ) {
+    this.ioThresholdBytes = device.limits().ioThresholdBytes;
+    this.log = opts.log ?? (() => undefined);
+    this.ops = {
+      resyncRequest: (_key, seq) => this.onResyncRequest(seq),
+      teardownDone: (_key, cid) => this.onTeardownDone(cid),
+    };
+  }
+
+  /** True once the NIC offloaded this queue's socket. */
+  get isOffloaded(): boolean {
+    return this.offloaded;
+  }
+
+  /**
+   * sk_add for `queue` (connected: ICResp and Connect done, nothing in
+   * flight) on `conn`. The NIC starts at the socket's read position, where
+   * the next PDU header will be. Returns why it refused, or undefined.
+   */
+  attach(queue: NvmeQueue, conn: NvmeDdpConnection): SkAddRefusal | undefined {
+    this.queue = queue;
+    this.key = conn.key;
+    const p = queue.connectionParams;
+    const sk: DdpSocket = { key: conn.key, nextPduSeq: conn.socket.readSeq };
+    const why = this.device.skAdd(sk, { pfv: 0, cpda: p.cpda, hdgst: p.hdgst, ddgst: p.ddgst, queueSize: queue.depth }, this.ops);
+    if (why !== undefined) {
+      this.stats.socketsRefused++;
+      this.log(`queue ${queue.qid}: DDP offload refused (${why}); the queue stays on the copy path`);
+      return why;
+    }
+    this.offloaded = true;
+    this.stats.socketsOffloaded++;
+    queue.onTerminated(() => this.detach());
+    return undefined;
+  }
+
+  /** sk_del: the socket goes back to plain receive. */
+  detach(): void {
+    if (!this.offloaded) return;
+    this.offloaded = false;
+    this.pendingResync = undefined;
+    this.device.skDel(this.key!);
+  }
+
+  setup(cid: number, bufs: readonly Buffer[]): boolean {
+    let len = 0;
+    for (const b of bufs) len += b.length;
+    this.stats.readsOffered++;
+    this.stats.bytesOffered += len;
+    const lim = this.device.limits();
+    const sgl: Buffer[] = [];
+    for (const b of bufs) for (const e of sglFromBuffer(b, this.opts.pageBytes)) sgl.push(e);
+    let why: SetupRefusal | 'cid-range' | undefined;
+    let overLimits = false;
+    if (sgl.length > lim.maxDdpSglLen) {
+      why = 'sgl-too-long';
+      overLimits = true;
+    } else if (!lim.fullCcidRange && this.queue !== undefined && cid >= this.queue.depth) {
+      // Without the full CID range the NIC's table is queueSize long (Linux then skips CID generation).
+      why = 'cid-range';
+      overLimits = true;
+    } else if (!this.offloaded) {
+      why = 'not-offloaded';
+    } else {
+      why = this.device.setup(this.key!, cid, sgl);
+    }
+    if (why !== undefined) {
+      if (overLimits) this.stats.readsOverLimits++;
+      else this.stats.readsRefusedByNic++;
+      this.stats.bytesRefused += len;
+      return false;
+    }
+    this.stats.readsOffloaded++;
+    this.stats.bytesOffloaded += len;
+    return true;
+  }
+
+  teardown(cid: number): DdpTeardownResult {
+    if (!this.offloaded) return 'done';
+    this.tearingDown = cid;
+    this.doneInCall = false;
+    const follows = this.device.teardown(this.key!, cid);
+    this.tearingDown = -1;
+    if (!follows || this.doneInCall) return 'done';
+    this.awaitingDone.add(cid);
+    this.stats.teardownsAsync++;
+    return 'pending';
+  }
+
+  onPduHeaderAt(seq: number): void {
+    const pending = this.pendingResync;
+    if (pending === undefined || !seqGe(seq, pending)) return;
+    // The first header at or after the NIC's guess: tell it where that header is.
+    this.pendingResync = undefined;
+    this.stats.resyncResponses++;
+    if (this.offloaded) this.device.resync(this.key!, seq);
+  }
+
+  private onResyncRequest(seq: number): boolean {
+    if (!this.offloaded) return false;
+    this.stats.resyncRequests++;
+    this.pendingResync = seq;
+    return true;
+  }
+
+  private onTeardownDone(cid: number): void {
+    if (cid === this.tearingDown) {
+      this.doneInCall = true;
+      return;
+    }
+    if (!this.awaitingDone.delete(cid)) return;
+    // A queue that died meanwhile has failed the request already.
+    if (this.queue !== undefined && this.queue.live) this.queue.ddpTeardownDone(cid);
+  }
+}
+
+/** Sums the ULP stats of several queues. */
+export function sumNvmeDdpUlpStats(all: readonly NvmeDdpUlpStats[]): NvmeDdpUlpStats {
+  const out = newNvmeDdpUlpStats();
+  const keys = Object.keys(out) as (keyof NvmeDdpUlpStats)[];
+  for (const s of all) for (const k of keys) out[k] += s[k];
+  return out;
+}
+
+/**
+ * DDP for a whole controller: one NvmeDdp per I/O queue, wired to the
+ * queue's connection. Use `hooksFor` as NvmeControllerOptions.ddp, call
+ * `bindConnection` from the transport factory, and `offloadQueues` once the
+ * controller is connected.
+ */
+export class NvmeDdpOffload {
+  private readonly perQueue = new Map<number, NvmeDdp>();
+  private readonly conns = new Map<number, NvmeDdpConnection>();
+
+  constructor(
+    readonly device: NvmeTcpDdpDevice,
+    private readonly opts: NvmeDdpOptions = {},
+  ) {}
+
+  readonly hooksFor = (qid: number): NvmeDdp => {
+    let d = this.perQueue.get(qid);
+    if (d === undefined) {
+      d = new NvmeDdp(this.device, this.opts);
+      this.perQueue.set(qid, d);
+    }
+    return d;
+  };
+
+  bindConnection(qid: number, conn: NvmeDdpConnection): void {
+    this.conns.set(qid, conn);
+  }
+
+  /** sk_add for every I/O queue (qid = index + 1). Returns how many the NIC took. */
+  offloadQueues(ioQueues: readonly NvmeQueue[]): number {
+    let n = 0;
+    for (const q of ioQueues) {
+      const conn = this.conns.get(q.qid);
+      if (conn === undefined) continue;
+      if (this.hooksFor(q.qid).attach(q, conn) === undefined) n++;
+    }
+    return n;
+  }
+
+  stats(): NvmeDdpUlpStats {
+    return sumNvmeDdpUlpStats([...this.perQueue.values()].map((d) => d.stats));
+  }
+}
+
+/** The run report's view of DDP: how much C2HData payload the NIC placed, and why the rest was copied. */
+export interface DdpReport {
+  readonly offload: 'none' | 'ddp' | 'ddp-crc';
+  /** Bytes the NIC placed (rx-nvme-tcp-bytes) over C2HData payload bytes the host received, in %. */
+  readonly placementPct: number;
+  readonly c2hDataBytes: number;
+  readonly placedBytes: number;
+  /** C2HData payload bytes the host found already in place (copy skipped). */
+  readonly inPlaceBytes: number;
+  /** C2HData payload the host had to copy, by cause; the three add up to c2hDataBytes - inPlaceBytes. */
+  readonly notPlacedBytes: {
+    /** Reads below the device's io_threshold (never offered). */
+    readonly belowThreshold: number;
+    /** Reads over the limits (SGL entries, CID range) or refused by the NIC. */
+    readonly limits: number;
+    /** Bytes of mapped reads the NIC did not place: loss, reordering, lost sync until resync, caps switched off. */
+    readonly lostSync: number;
+  };
+  /** C2HData PDUs whose digest the host skipped (the NIC checked it), and the data bytes the host CRC'd itself. */
+  readonly ddgstOffloadedPdus: number;
+  readonly hostCrcDataBytes: number;
+}
+
+export function ddpReport(offload: DdpReport['offload'], host: NvmeHostStats, nic: UlpDdpStats, ulp: NvmeDdpUlpStats): DdpReport {
+  const c2h = host.c2hDataBytes;
+  const inPlace = host.bytesCopySkipped;
+  const notPlaced = Math.max(0, c2h - inPlace);
+  const belowThreshold = Math.min(notPlaced, Math.max(0, c2h - ulp.bytesOffered));
+  const limits = Math.min(notPlaced - belowThreshold, ulp.bytesRefused);
+  const placed = nic['rx-nvme-tcp-bytes'];
+  return {
+    offload,
+    placementPct: c2h === 0 ? 0 : Math.round((placed / c2h) * 10000) / 100,
+    c2hDataBytes: c2h,
+    placedBytes: placed,
+    inPlaceBytes: inPlace,
+    notPlacedBytes: { belowThreshold, limits, lostSync: notPlaced - belowThreshold - limits },
+    ddgstOffloadedPdus: host.ddgstOffloaded,
+    hostCrcDataBytes: host.bytesCrcDataRx,
+  };
+}

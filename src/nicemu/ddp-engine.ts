@@ -1,0 +1,750 @@
+/**
+ * The per-socket NVMe/TCP DDP engine: what the netdev DDP series asks of a
+ * NIC for one offloaded TCP connection (FACTS.md, "The DDP offload series";
+ * DESIGN.md, "Offload ops"). It sees every checksum-valid segment of the flow
+ * in wire order, before TCP, and never buffers, reorders, drops or changes a
+ * segment: it only decides which payload bytes it writes straight into a
+ * read's destination (`placed` frags) and which skbs it vouches for the data
+ * digest of (`ddpCrcOk`).
+ *
+ * State kept per socket, as the series lists it: the stream position of the
+ * next PDU header (a PDU walker that gathers headers split across segments
+ * and walks any number of PDUs per segment), the CID → SGL table, and per
+ * C2HData PDU its placement and running CRC32C.
+ *
+ * Sync. From sk_add the walker knows where the next header starts (the
+ * ULP's read position, as mlx5 programs tcp copied_seq). A segment that
+ * starts past the walker is fine while the gap lies inside the body of the
+ * PDU being walked (the walker knows where the next header is); a gap that
+ * hides a header, or a header that does not validate, loses sync: the engine
+ * stops placing, scans later segments that extend the stream for a plausible
+ * header whose successors line up, asks the ULP `resyncRequest(seq)`, walks
+ * on from there speculatively, and resumes placing once the ULP confirms
+ * with `resync(seq)` for exactly that header.
+ *
+ * The placement rule that makes DDP a pure optimisation (DESIGN.md, "The
+ * invariant"): a frag is `placed` only when the NIC wrote exactly those bytes
+ * of this skb at the place the host will want them, and every destination
+ * byte is written at most once. So:
+ *  - a stream position the NIC has seen before (a retransmission, a
+ *    duplicate, the overlap of a re-segmented retransmission) is never
+ *    placed: the host may hold that position's first copy already;
+ *  - a destination offset of a read that any PDU data seen by the NIC was
+ *    mapped to (placed or not) is never written again (`claimed`);
+ *  - a PDU header is mapped to a read only if the read was set up before
+ *    the header reached the wire (its position is past everything the NIC
+ *    had seen at setup), no completion for the CID went by since (headers
+ *    are walked in stream order, so the NIC sees it first), and DATAO+DATAL
+ *    fit the registered SGL;
+ *  - torn-down reads are never written (teardown invalidates at once).
+ *    That is also why a loss of sync need not retire mappings: a
+ *    completion the NIC missed while lost was processed by the host before
+ *    its parser reached the resync point, and the host tore that read down
+ *    then; whatever is still mapped at confirmation had no completion
+ *    before it, and everything after it is walked. A speculative walk maps
+ *    PDUs but places nothing until the ULP confirms its first header.
+ * Everything else stays a `host` frag, which the host copies; PDU headers,
+ * padding and digests always do. Holes are filled later by retransmissions
+ * the engine can still place, because it remembers recent C2HData PDUs.
+ *
+ * Data digest (`nvme-tcp-ddgst-rx`): the CRC32C of a C2HData PDU's data is
+ * run as its segments pass in order; an skb gets ddpCrcOk only when every
+ * PDU data byte in it was covered in order from this skb's own copy and
+ * every digest it completes matched. Anything out of order breaks the PDU's
+ * CRC for good, and the host then computes it over the destination.
+ */
+import { crc32c } from '../wire/crc32c.js';
+import {
+  NVME_TCP_COMMON_HEADER_LEN,
+  NVME_TCP_DIGEST_LEN,
+  PduFlags,
+  PduType,
+  isPlausiblePduHeader,
+  validateCommonHeader,
+  type PduLayout,
+} from '../wire/nvme-tcp-pdu.js';
+import { seqAdd, seqDiff } from '../wire/seq.js';
+import type { UlpDdpStats } from './ddp-stats.js';
+import type { FlowKey, RxOffloadEngine } from './flow-table.js';
+import { RangeSet } from './range-set.js';
+import { SglMap, type Sgl } from './sgl.js';
+import type { Skb, SkbFrag } from './skb.js';
+
+/** Per-socket configuration from sk_add (the ICReq/ICResp outcome). */
+export interface NvmeTcpSkConfig {
+  /** PDU format version (0 = 1.0). */
+  readonly pfv: number;
+  /** The controller's PDA (Linux passes 0). C2H data offsets are read from each header's PDO. */
+  readonly cpda: number;
+  readonly hdgst: boolean;
+  readonly ddgst: boolean;
+  /** Queue size: CIDs are below it (no full CID range). */
+  readonly queueSize: number;
+  /** The CPU the ULP reads on (recorded, not used: ddplab has one receive queue). */
+  readonly affinityHint?: number;
+}
+
+/** The ULP's callbacks, registered at sk_add (ulp_ddp_ulp_ops). */
+export interface UlpDdpOps {
+  /** "Is `seq` the first byte of a PDU header?" The ULP answers later through the device's resync(). */
+  resyncRequest(key: FlowKey, seq: number): boolean;
+  /** The teardown of `cid` finished: the device will not touch its buffer again. */
+  teardownDone(key: FlowKey, cid: number): void;
+}
+
+/** What an engine reads from its device: capabilities as switched now, and the counters to add to. */
+export interface DdpDeviceContext {
+  readonly stats: UlpDdpStats;
+  readonly caps: { readonly nvmeTcp: boolean; readonly ddgstRx: boolean };
+}
+
+/** Why the engine refused a setup. */
+export type DdpSetupRefusal = 'cid-range' | 'cid-busy' | 'inflight-limit' | 'empty-sgl';
+
+/** Where the engine is with the PDU framing of its stream. */
+export type DdpSyncState =
+  /** Walking PDUs from a known header: placing. */
+  | 'sync'
+  /** Walking from a guessed header the ULP has not confirmed yet: not placing. */
+  | 'speculative'
+  /** Lost: scanning new segments for a plausible header. */
+  | 'searching'
+  /** The `nvme-tcp` capability is off: the socket passes through untouched. */
+  | 'off';
+
+/** One registered read: its destination and what the NIC already did to it. */
+interface DdpIo {
+  readonly cid: number;
+  readonly sgl: SglMap;
+  /** Destination offsets some PDU data was mapped to (written or not): never written again. */
+  readonly claimed: RangeSet;
+  /** Stream position past everything the NIC had seen at setup. */
+  readonly setupPos: number;
+  live: boolean;
+  /** A completion for this CID (CapsuleResp, C2HData SUCCESS) went by after setup. */
+  completedOnWire: boolean;
+}
+
+/** Where a C2HData PDU's data digest check stands. */
+type CrcState = 'off' | 'tracking' | 'broken' | 'ok' | 'bad';
+
+/** A C2HData PDU whose header the engine walked. Positions are stream positions. */
+interface C2HRecord {
+  readonly start: number;
+  readonly dataStart: number;
+  readonly dataEnd: number;
+  readonly end: number;
+  readonly datao: number;
+  /** The read its data goes to, when mapped. */
+  readonly io: DdpIo | undefined;
+  /** The chain of walked headers it belongs to: placeable once that chain is confirmed. */
+  readonly chain: number;
+  placeable: boolean;
+  readonly hasDdgst: boolean;
+  crcState: CrcState;
+  crc: number;
+  /** Data covered by `crc` so far ends here. */
+  crcPos: number;
+  readonly ddgst: Buffer;
+  ddgstFill: number;
+}
+
+/** Largest header the walker gathers: the C2H PDU types all have hlen 24, plus HDGST. */
+const HDR_MAX = 32;
+/** C2HData PDUs remembered for placing late (hole-filling) segments. */
+const RECENT_PDUS = 256;
+/** Segments farther than this from the highest byte seen belong to no window of this connection (RFC 7323: windows < 2^30). */
+const WINDOW_LIMIT = 2 ** 30;
+/** Successor headers checked when judging a resync candidate. */
+const CHAIN_CHECKS = 16;
+/** The CQE's command id inside a CapsuleResp: common header 8 + CQE offset 12. */
+const RESP_CID = 8 + 12;
+const XFER_CCCID = 8;
+const XFER_DATAO = 12;
+const XFER_DATAL = 16;
+const NO_DIGEST = Buffer.alloc(0);
+
+export class DdpEngine implements RxOffloadEngine {
+  private state: DdpSyncState = 'sync';
+  /** Numbers the chains of walked headers: a new one starts at each resync candidate. */
+  private chain = 0;
+  /** The guessed header a resync request is pending for. */
+  private candidate = -1;
+  private deleted = false;
+
+  // Stream positions: seq mapped to an unbounded number around the highest byte seen.
+  private refSeq: number;
+  private refPos = 0;
+  private maxSeen = 0;
+  /** Stream positions any segment covered (before sk_add: all of them). */
+  private readonly seen = new RangeSet(128);
+
+  // The PDU walker.
+  private frontier = 0;
+  private part: 'hdr' | 'body' = 'hdr';
+  private hdrStart = 0;
+  private readonly hdr = Buffer.alloc(HDR_MAX);
+  private hdrFill = 0;
+  private hdrNeed = NVME_TCP_COMMON_HEADER_LEN;
+  private layout: PduLayout | undefined;
+  private curEnd = 0;
+  private curRec: C2HRecord | undefined;
+  private readonly recent: C2HRecord[] = [];
+
+  // The CID → SGL table.
+  private readonly ios: (DdpIo | undefined)[];
+  private inflight = 0;
+
+  // Per-segment scratch.
+  private payload: Buffer = NO_DIGEST;
+  private segStart = 0;
+  private prevMaxSeen = 0;
+  private outFrags: SkbFrag[] = [];
+  private outAt = 0;
+  private placedBytes = 0;
+  private crcOk = false;
+  private readonly gaps: number[] = [];
+  private readonly gaps2: number[] = [];
+
+  constructor(
+    readonly key: FlowKey,
+    readonly config: NvmeTcpSkConfig,
+    private readonly ulp: UlpDdpOps,
+    private readonly ctx: DdpDeviceContext,
+    /** TCP sequence number of the next PDU header (the ULP's read position at sk_add). */
+    nextPduSeq: number,
+    private readonly maxInflight: number,
+  ) {
+    this.refSeq = nextPduSeq >>> 0;
+    this.ios = new Array<DdpIo | undefined>(config.queueSize).fill(undefined);
+    // Everything before sk_add went by unwatched: never place it.
+    this.seen.add(Number.NEGATIVE_INFINITY, 0);
+  }
+
+  /** For tests and reports. */
+  get syncState(): DdpSyncState {
+    return this.state;
+  }
+
+  get inflightSetups(): number {
+    return this.inflight;
+  }
+
+  // ------------------------------------------------------------ control ops
+
+  /** Registers read `cid` with destination `sgl`. */
+  setup(cid: number, sgl: Sgl): DdpSetupRefusal | undefined {
+    if (!Number.isInteger(cid) || cid < 0 || cid >= this.ios.length) return 'cid-range';
+    if (this.ios[cid] !== undefined) return 'cid-busy';
+    if (this.inflight >= this.maxInflight) return 'inflight-limit';
+    const map = new SglMap(sgl);
+    if (map.lengthBytes === 0) return 'empty-sgl';
+    this.ios[cid] = {
+      cid,
+      sgl: map,
+      claimed: new RangeSet(64),
+      setupPos: this.maxSeen,
+      live: true,
+      completedOnWire: false,
+    };
+    this.inflight++;
+    return undefined;
+  }
+
+  /** Invalidates `cid`'s mapping at once; false when there was none. */
+  teardown(cid: number): boolean {
+    const io = cid >= 0 && cid < this.ios.length ? this.ios[cid] : undefined;
+    if (io === undefined) return false;
+    io.live = false;
+    this.ios[cid] = undefined;
+    this.inflight--;
+    return true;
+  }
+
+  /** The ULP's answer to a resync request: `seq` is the header its parser reached. True when it confirms the guess. */
+  resync(seq: number): boolean {
+    const s = this.ctx.stats;
+    if (this.state === 'speculative' && this.posOf(seq) === this.candidate) {
+      this.state = 'sync';
+      this.candidate = -1;
+      s['rx-nvme-tcp-resync']++;
+      // The PDUs walked since the candidate were read right: their data may be placed from now on.
+      for (let i = this.recent.length - 1; i >= 0; i--) {
+        const rec = this.recent[i]!;
+        if (rec.chain !== this.chain) break;
+        rec.placeable = rec.io !== undefined;
+      }
+      return true;
+    }
+    s['rx-nvme-tcp-resync-fail']++;
+    // The guess was not a header the host parsed: search again.
+    if (this.state === 'speculative') this.loseSync();
+    return false;
+  }
+
+  /** sk_del: every mapping goes, the engine passes segments through from now on. */
+  delete(): void {
+    this.deleted = true;
+    for (let i = 0; i < this.ios.length; i++) {
+      const io = this.ios[i];
+      if (io !== undefined) io.live = false;
+      this.ios[i] = undefined;
+    }
+    this.inflight = 0;
+    this.recent.length = 0;
+    this.curRec = undefined;
+  }
+
+  // ---------------------------------------------------------------- receive
+
+  rx(skb: Skb): Skb {
+    const len = skb.len;
+    if (len === 0 || this.deleted) return skb;
+    const st = this.ctx.stats;
+    const segStart = this.posOf(skb.seq);
+    const segEnd = segStart + len;
+    // Nothing a window of this connection could hold: leave it and the state alone.
+    if (segStart < this.maxSeen - WINDOW_LIMIT || segStart > this.maxSeen + WINDOW_LIMIT) return skb;
+
+    if (!this.ctx.caps.nvmeTcp) {
+      if (this.state !== 'off') this.switchOff();
+      st['rx-nvme-tcp-unsynced-bytes'] += len;
+      this.noteSeen(skb.seq, segStart, segEnd);
+      return skb;
+    }
+    if (this.state === 'off') this.state = 'searching';
+
+    const payload = contiguousPayload(skb);
+    if (payload === undefined) {
+      // Not plain payload (another engine's frags): nothing to place; the stream position is gone.
+      this.noteSeen(skb.seq, segStart, segEnd);
+      this.loseSync();
+      return skb;
+    }
+    const syncedAtStart = this.state === 'sync';
+    if (!syncedAtStart) st['rx-nvme-tcp-unsynced-bytes'] += len;
+    this.payload = payload;
+    this.segStart = segStart;
+    this.prevMaxSeen = this.maxSeen;
+    this.outFrags = [];
+    this.outAt = 0;
+    this.placedBytes = 0;
+    this.crcOk = syncedAtStart && this.config.ddgst && this.ctx.caps.ddgstRx;
+
+    if (this.state === 'searching') {
+      this.search(segStart, segEnd);
+    } else {
+      if (segStart < this.frontier) {
+        this.placeBehind(segStart, Math.min(segEnd, this.frontier));
+        this.crcOk = false;
+      }
+      if (segEnd > this.frontier) {
+        if (segStart > this.frontier && !this.skipHole(segStart)) {
+          this.loseSync();
+          this.search(segStart, segEnd);
+        } else {
+          this.walk(Math.max(segStart, this.frontier), segEnd);
+        }
+      }
+    }
+
+    this.noteSeen(skb.seq, segStart, segEnd);
+    const out = this.finishOut(skb);
+    this.payload = NO_DIGEST;
+    return out;
+  }
+
+  // ------------------------------------------------------------- the walker
+
+  /** Walks [from, to) of the current segment in stream order; `from` is the frontier. */
+  private walk(from: number, to: number): void {
+    let p = from;
+    const base = this.segStart;
+    while (p < to) {
+      if (this.part === 'hdr') {
+        const n = Math.min(this.hdrNeed - this.hdrFill, to - p);
+        this.payload.copy(this.hdr, this.hdrFill, p - base, p - base + n);
+        this.hdrFill += n;
+        p += n;
+        if (this.hdrFill < this.hdrNeed) break;
+        if (this.layout === undefined) {
+          const layout = this.commonHeader();
+          if (layout === undefined) {
+            this.badHeader(to);
+            return;
+          }
+          this.layout = layout;
+          this.hdrNeed = layout.headLen;
+          if (this.hdrFill < this.hdrNeed) continue;
+        }
+        if (!this.header(this.layout)) {
+          this.badHeader(to);
+          return;
+        }
+      } else {
+        const n = Math.min(this.curEnd - p, to - p);
+        const rec = this.curRec;
+        if (rec !== undefined && n > 0) this.body(rec, p, p + n);
+        p += n;
+        if (p === this.curEnd) this.nextPdu(p);
+      }
+    }
+    this.frontier = to;
+  }
+
+  private nextPdu(at: number): void {
+    this.part = 'hdr';
+    this.hdrStart = at;
+    this.hdrFill = 0;
+    this.hdrNeed = NVME_TCP_COMMON_HEADER_LEN;
+    this.layout = undefined;
+    this.curRec = undefined;
+  }
+
+  /** Validates the gathered common header; undefined when no PDU a controller may send starts here. */
+  private commonHeader(): PduLayout | undefined {
+    if (!this.headerLooksRight(this.hdr, 0, false)) return undefined;
+    return validateCommonHeader({
+      type: this.hdr[0]!,
+      flags: this.hdr[1]!,
+      hlen: this.hdr[2]!,
+      pdo: this.hdr[3]!,
+      plen: this.hdr.readUInt32LE(4),
+    });
+  }
+
+  /** The whole header (headLen bytes) is in `hdr`: check HDGST, map it, enter its body. */
+  private header(layout: PduLayout): boolean {
+    const h = this.hdr;
+    if (layout.hdgstLen !== 0 && crc32c(h.subarray(0, layout.hlen)) !== h.readUInt32LE(layout.hlen)) return false;
+    const start = this.hdrStart;
+    let rec: C2HRecord | undefined;
+    switch (layout.type) {
+      case PduType.C2HData: {
+        const datal = h.readUInt32LE(XFER_DATAL);
+        if (datal !== layout.dataLength) return false;
+        rec = this.newRecord(start, layout, h.readUInt16LE(XFER_CCCID), h.readUInt32LE(XFER_DATAO), datal);
+        if ((layout.flags & PduFlags.SUCCESS) !== 0) this.markCompleted(h.readUInt16LE(XFER_CCCID), start);
+        break;
+      }
+      case PduType.CapsuleResp:
+        this.markCompleted(h.readUInt16LE(RESP_CID), start);
+        break;
+      default:
+        // R2T, C2HTermReq: nothing to place; walk past them.
+        break;
+    }
+    const end = start + layout.plen;
+    const at = start + layout.headLen;
+    if (end === at) {
+      this.nextPdu(end);
+      return true;
+    }
+    this.part = 'body';
+    this.curEnd = end;
+    this.curRec = rec;
+    return true;
+  }
+
+  private newRecord(start: number, layout: PduLayout, cid: number, datao: number, datal: number): C2HRecord {
+    const st = this.ctx.stats;
+    let io: DdpIo | undefined;
+    if (cid >= this.ios.length) {
+      // Outside the table the ULP promised (no full CID range): fails offload validation.
+      st['rx-nvme-tcp-drop']++;
+    } else {
+      const cand = this.ios[cid];
+      if (cand !== undefined && this.usable(cand, start)) {
+        if (datao + datal <= cand.sgl.lengthBytes) io = cand;
+        else st['rx-nvme-tcp-drop']++;
+      }
+    }
+    const hasDdgst = layout.ddgstLen !== 0;
+    const dataStart = start + layout.dataOffset;
+    const rec: C2HRecord = {
+      start,
+      dataStart,
+      dataEnd: dataStart + datal,
+      end: start + layout.plen,
+      datao,
+      io,
+      chain: this.chain,
+      placeable: this.state === 'sync' && io !== undefined,
+      hasDdgst,
+      crcState: hasDdgst && this.config.ddgst && this.ctx.caps.ddgstRx ? 'tracking' : 'off',
+      crc: 0,
+      crcPos: dataStart,
+      ddgst: hasDdgst ? Buffer.alloc(NVME_TCP_DIGEST_LEN) : NO_DIGEST,
+      ddgstFill: 0,
+    };
+    if (this.recent.length >= RECENT_PDUS) this.recent.shift();
+    this.recent.push(rec);
+    return rec;
+  }
+
+  /** May a PDU header at `pos` be mapped to `io`? (The rule in the file comment.) */
+  private usable(io: DdpIo, pos: number): boolean {
+    return io.live && !io.completedOnWire && pos >= io.setupPos;
+  }
+
+  private markCompleted(cid: number, pos: number): void {
+    const io = cid < this.ios.length ? this.ios[cid] : undefined;
+    if (io !== undefined && pos >= io.setupPos) io.completedOnWire = true;
+  }
+
+  /** Bytes [a, b) of the current PDU's body, at the frontier. */
+  private body(rec: C2HRecord, a: number, b: number): void {
+    const da = Math.max(a, rec.dataStart);
+    const db = Math.min(b, rec.dataEnd);
+    if (da < db) {
+      const fresh = !this.seen.intersects(da, db);
+      if (rec.crcState === 'tracking') {
+        if (!this.ctx.caps.ddgstRx) rec.crcState = 'off';
+        else if (fresh && rec.crcPos === da) {
+          rec.crc = crc32c(this.payload.subarray(da - this.segStart, db - this.segStart), rec.crc);
+          rec.crcPos = db;
+        } else rec.crcState = 'broken';
+      }
+      if (rec.crcState !== 'tracking') this.crcOk = false;
+      this.placeData(rec, da, db, fresh);
+    }
+    if (!rec.hasDdgst) return;
+    const ga = Math.max(a, rec.dataEnd);
+    const gb = Math.min(b, rec.end);
+    if (ga >= gb) return;
+    if (rec.crcState === 'tracking') {
+      if (!this.ctx.caps.ddgstRx) rec.crcState = 'off';
+      else if (rec.crcPos !== rec.dataEnd || ga !== rec.dataEnd + rec.ddgstFill || this.seen.intersects(ga, gb)) rec.crcState = 'broken';
+      else {
+        this.payload.copy(rec.ddgst, rec.ddgstFill, ga - this.segStart, gb - this.segStart);
+        rec.ddgstFill += gb - ga;
+        if (rec.ddgstFill === NVME_TCP_DIGEST_LEN) {
+          const ok = rec.ddgst.readUInt32LE(0) === rec.crc;
+          rec.crcState = ok ? 'ok' : 'bad';
+          this.ctx.stats[ok ? 'rx-nvme-tcp-crc-ok' : 'rx-nvme-tcp-crc-fail']++;
+        }
+      }
+    }
+    if (rec.crcState !== 'tracking' && rec.crcState !== 'ok') this.crcOk = false;
+  }
+
+  /**
+   * A segment starts past the frontier. Fine when the gap lies inside the body
+   * of the PDU being walked (the walker knows where the next header is); the
+   * PDU's CRC cannot be run over a gap in its data or digest.
+   */
+  private skipHole(segStart: number): boolean {
+    if (this.part !== 'body' || segStart > this.curEnd) return false;
+    const rec = this.curRec;
+    if (rec !== undefined && rec.crcState === 'tracking' && segStart > rec.dataStart) rec.crcState = 'broken';
+    this.frontier = segStart;
+    return true;
+  }
+
+  /** A header at the walker did not validate: offload validation failed, sync is lost. */
+  private badHeader(to: number): void {
+    this.ctx.stats['rx-nvme-tcp-drop']++;
+    const from = Math.max(this.segStart, this.hdrStart + 1);
+    this.loseSync();
+    this.search(from, to);
+  }
+
+  private loseSync(): void {
+    this.crcOk = false;
+    if (this.state === 'searching' || this.state === 'off') return;
+    this.ctx.stats['rx-nvme-tcp-lost-sync']++;
+    this.state = 'searching';
+    this.candidate = -1;
+    const rec = this.curRec;
+    if (rec !== undefined && rec.crcState === 'tracking') rec.crcState = 'broken';
+    this.curRec = undefined;
+  }
+
+  private switchOff(): void {
+    this.loseSync();
+    this.state = 'off';
+  }
+
+  // ------------------------------------------------------------ resync search
+
+  /**
+   * Scans [from, to) of the current segment for a plausible header whose
+   * successors (those inside the segment) line up; on one, asks the ULP and
+   * walks on from it speculatively. Only segments that extend the stream are
+   * scanned: an old one holds bytes the host has most likely parsed already.
+   */
+  private search(from: number, to: number): void {
+    if (to <= this.prevMaxSeen) return;
+    const base = this.segStart;
+    const buf = this.payload;
+    for (let p = from; p + NVME_TCP_COMMON_HEADER_LEN <= to; p++) {
+      if (!this.candidateAt(buf, p - base)) continue;
+      const st = this.ctx.stats;
+      st['rx-nvme-tcp-resync-req']++;
+      if (!this.ulp.resyncRequest(this.key, this.seqOf(p))) return;
+      this.state = 'speculative';
+      this.candidate = p;
+      this.chain++;
+      // Records that overlap the new chain were read under another framing.
+      while (this.recent.length > 0 && this.recent[this.recent.length - 1]!.end > p) this.recent.pop();
+      this.nextPdu(p);
+      this.walk(p, to);
+      return;
+    }
+  }
+
+  private candidateAt(buf: Buffer, off: number): boolean {
+    if (!this.headerLooksRight(buf, off, true)) return false;
+    let next = off + buf.readUInt32LE(off + 4);
+    for (let k = 0; k < CHAIN_CHECKS && next + NVME_TCP_COMMON_HEADER_LEN <= buf.length; k++) {
+      if (!this.headerLooksRight(buf, next, true)) return false;
+      next += buf.readUInt32LE(next + 4);
+    }
+    return true;
+  }
+
+  /**
+   * Could a PDU the controller sends on this connection start at buf[off]?
+   * Type one a host receives after ICResp, the common header consistent
+   * (isPlausiblePduHeader), digest flags as configured at sk_add; with
+   * `deep`, also DATAL and HDGST when they are inside `buf`.
+   */
+  private headerLooksRight(buf: Buffer, off: number, deep: boolean): boolean {
+    const type = buf[off];
+    if (type !== PduType.C2HData && type !== PduType.CapsuleResp && type !== PduType.R2T && type !== PduType.C2HTermReq) return false;
+    if (!isPlausiblePduHeader(buf, off)) return false;
+    const flags = buf[off + 1]!;
+    const hlen = buf[off + 2]!;
+    if (type !== PduType.C2HTermReq && ((flags & PduFlags.HDGSTF) !== 0) !== this.config.hdgst) return false;
+    if (type === PduType.C2HData && ((flags & PduFlags.DDGSTF) !== 0) !== this.config.ddgst) return false;
+    if (!deep) return true;
+    if (type === PduType.C2HData && off + XFER_DATAL + 4 <= buf.length) {
+      const plen = buf.readUInt32LE(off + 4);
+      const pdo = buf[off + 3]!;
+      if (buf.readUInt32LE(off + XFER_DATAL) !== plen - pdo - (this.config.ddgst ? NVME_TCP_DIGEST_LEN : 0)) return false;
+    }
+    if (this.config.hdgst && type !== PduType.C2HTermReq && off + hlen + NVME_TCP_DIGEST_LEN <= buf.length) {
+      if (crc32c(buf.subarray(off, off + hlen)) !== buf.readUInt32LE(off + hlen)) return false;
+    }
+    return true;
+  }
+
+  // -------------------------------------------------------------- placement
+
+  /** Data [da, db) of `rec`'s PDU in the current segment (at the frontier or behind it). */
+  private placeData(rec: C2HRecord, da: number, db: number, fresh: boolean): void {
+    const io = rec.io;
+    const st = this.ctx.stats;
+    if (io === undefined) {
+      if (this.state === 'sync') st['rx-nvme-tcp-no-sgl-bytes'] += db - da;
+      return;
+    }
+    if (!io.live) return;
+    const offA = rec.datao + (da - rec.dataStart);
+    const offB = offA + (db - da);
+    let placed = 0;
+    if (rec.placeable && this.state === 'sync') {
+      const unseen = fresh ? undefined : this.seen.uncovered(da, db, this.gaps);
+      const nUnseen = unseen === undefined ? 2 : unseen.length;
+      for (let i = 0; i < nUnseen; i += 2) {
+        const x = unseen === undefined ? da : unseen[i]!;
+        const y = unseen === undefined ? db : unseen[i + 1]!;
+        const o = rec.datao + (x - rec.dataStart);
+        const free = io.claimed.uncovered(o, o + (y - x), this.gaps2);
+        for (let j = 0; j < free.length; j += 2) {
+          const u = free[j]!;
+          const v = free[j + 1]!;
+          this.place(io, u, x - this.segStart + (u - o), v - u);
+          placed += v - u;
+        }
+      }
+    }
+    // Mapped once, never again: whatever the host gets for these offsets now stays.
+    io.claimed.add(offA, offB);
+    if (rec.placeable && this.state === 'sync') st['rx-nvme-tcp-dup-bytes'] += db - da - placed;
+  }
+
+  /** Retransmitted or late bytes [a, b) behind the frontier: placeable only into remembered PDUs. */
+  private placeBehind(a: number, b: number): void {
+    const recent = this.recent;
+    for (let i = 0; i < recent.length; i++) {
+      const rec = recent[i]!;
+      if (rec.dataEnd <= a) continue;
+      if (rec.dataStart >= b) break;
+      this.placeData(rec, Math.max(a, rec.dataStart), Math.min(b, rec.dataEnd), false);
+    }
+  }
+
+  /** The NIC's DMA: `n` payload bytes at `payloadOff` to destination offset `off`, one placed frag per SGL entry. */
+  private place(io: DdpIo, off: number, payloadOff: number, n: number): void {
+    const sgl = io.sgl;
+    let i = sgl.entryAt(off);
+    let o = off;
+    let src = payloadOff;
+    let left = n;
+    while (left > 0) {
+      const entry = sgl.entries[i]!;
+      const eo = o - sgl.entryStart(i);
+      const k = Math.min(left, entry.length - eo);
+      this.payload.copy(entry, eo, src, src + k);
+      this.emitPlaced(src, entry.subarray(eo, eo + k));
+      o += k;
+      src += k;
+      left -= k;
+      i++;
+    }
+  }
+
+  private emitPlaced(payloadOff: number, view: Buffer): void {
+    if (payloadOff > this.outAt) this.outFrags.push({ kind: 'host', buf: this.payload.subarray(this.outAt, payloadOff) });
+    this.outFrags.push({ kind: 'placed', buf: view });
+    this.outAt = payloadOff + view.length;
+    this.placedBytes += view.length;
+  }
+
+  private finishOut(skb: Skb): Skb {
+    const placed = this.placedBytes;
+    if (placed === 0) return this.crcOk ? { ...skb, ddpCrcOk: true } : skb;
+    if (this.outAt < this.payload.length) this.outFrags.push({ kind: 'host', buf: this.payload.subarray(this.outAt) });
+    const st = this.ctx.stats;
+    st['rx-nvme-tcp-packets']++;
+    st['rx-nvme-tcp-bytes'] += placed;
+    return { ...skb, frags: this.outFrags, ddpPlaced: true, ddpCrcOk: this.crcOk };
+  }
+
+  // ------------------------------------------------------------- positions
+
+  private posOf(seq: number): number {
+    return this.refPos + seqDiff(seq, this.refSeq);
+  }
+
+  private seqOf(pos: number): number {
+    return seqAdd(this.refSeq, pos - this.refPos);
+  }
+
+  private noteSeen(seq: number, segStart: number, segEnd: number): void {
+    this.seen.add(segStart, segEnd);
+    if (segEnd > this.maxSeen) {
+      this.maxSeen = segEnd;
+      this.refSeq = seqAdd(seq, segEnd - segStart);
+      this.refPos = segEnd;
+    }
+  }
+}
+
+/** The skb's payload as one buffer, or undefined when it is not all host memory. */
+function contiguousPayload(skb: Skb): Buffer | undefined {
+  const frags = skb.frags;
+  if (frags.length === 1) {
+    const f = frags[0]!;
+    return f.kind === 'host' ? f.buf : undefined;
+  }
+  const bufs: Buffer[] = [];
+  for (let i = 0; i < frags.length; i++) {
+    const f = frags[i]!;
+    if (f.kind !== 'host') return undefined;
+    bufs.push(f.buf);
+  }
+  // Several rx buffers: the NIC parses across them as one (its own memory, not a host copy).
+  return Buffer.concat(bufs);
+}

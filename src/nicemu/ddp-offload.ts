@@ -1,0 +1,235 @@
+/**
+ * The NVMe/TCP DDP offload of the software NIC, as a device: the ops the
+ * netdev series gives a driver (ulp_ddp_dev_ops; DESIGN.md, "Contracts") and
+ * the per-socket engines they drive (ddp-engine.ts).
+ *
+ *   limits()          what the device can do: SGL entries per I/O, the I/O
+ *                     size below which DDP is not worth it, CID range, and
+ *                     ddplab's own caps on offloaded sockets and setups
+ *   skAdd/skDel       offload a connection (its NIC flow) with the per-socket
+ *                     config and the ULP's callbacks / stop offloading it
+ *   setup/teardown    map / unmap one read's CID to its destination SGL;
+ *                     teardown completes later through ulp.teardownDone, as
+ *                     a hardware invalidation completes with a CQE
+ *   resync            the ULP's answer to a resync request
+ *   getCaps/setCaps   `nvme-tcp`, `nvme-tcp-ddgst-rx`, switchable while
+ *                     running like `ethtool -K`
+ *   getStats          the ulp-ddp counters
+ *
+ * Offload is opportunistic: every refusal (caps off, a limit, an injected
+ * fault) is counted (-sk-add-fail, -setup-fail) and leaves the socket or
+ * I/O on the software path; nothing here throws at the ULP.
+ *
+ * Failure injection is data (`faults`), as netdevsim exposes knobs in
+ * debugfs, not conditionals spread through the receive path.
+ */
+import { DdpEngine, type DdpSetupRefusal, type NvmeTcpSkConfig, type UlpDdpOps } from './ddp-engine.js';
+import { newUlpDdpStats, type UlpDdpStats } from './ddp-stats.js';
+import type { FlowEntry, FlowKey } from './flow-table.js';
+import type { NicEmu } from './nic.js';
+import type { Sgl } from './sgl.js';
+
+export type { NvmeTcpSkConfig, UlpDdpOps } from './ddp-engine.js';
+
+export interface NvmeTcpDdpLimits {
+  /** Most SGL entries (pages) per I/O; the last public mlx5 driver took 128. */
+  readonly maxDdpSglLen: number;
+  /** Reads shorter than this are not offered (mlx5: 32 KiB). */
+  readonly ioThresholdBytes: number;
+  /** False: the ULP must keep CIDs below the queue size (no CID generation bits). */
+  readonly fullCcidRange: boolean;
+  /** ddplab: offloaded sockets per device. */
+  readonly maxSockets: number;
+  /** ddplab: setups in flight per socket. */
+  readonly maxSetupsPerSocket: number;
+}
+
+export const DEFAULT_DDP_LIMITS: NvmeTcpDdpLimits = {
+  maxDdpSglLen: 128,
+  ioThresholdBytes: 32 * 1024,
+  fullCcidRange: false,
+  maxSockets: 64,
+  maxSetupsPerSocket: 1024,
+};
+
+/** Capability bits, by their ethtool/ulp-ddp names. */
+export interface NvmeTcpDdpCaps {
+  'nvme-tcp': boolean;
+  'nvme-tcp-ddgst-rx': boolean;
+}
+
+/** The socket handed to skAdd: its flow, and where its next PDU starts (tcp copied_seq, the ULP's read position). */
+export interface DdpSocket {
+  readonly key: FlowKey;
+  readonly nextPduSeq: number;
+}
+
+/** Injected failures (all off by default); change them at any time. */
+export interface DdpFaults {
+  /** Refuse every skAdd. */
+  skAddFail: boolean;
+  /** Refuse every Nth setup (0: never). */
+  setupFailEvery: number;
+}
+
+/** Runs a completion later (default: setImmediate, a CQE processed in a later turn). */
+export type DdpDefer = (fn: () => void) => void;
+
+export interface NvmeTcpDdpDeviceOptions {
+  readonly limits?: Partial<NvmeTcpDdpLimits>;
+  /** Initial capabilities (default: both on). */
+  readonly caps?: Partial<NvmeTcpDdpCaps>;
+  readonly defer?: DdpDefer;
+}
+
+/** Why skAdd or setup said no, for the ULP's log and counters. */
+export type SkAddRefusal = 'caps-off' | 'no-flow' | 'flow-busy' | 'socket-limit' | 'bad-config' | 'fault';
+export type SetupRefusal = DdpSetupRefusal | 'caps-off' | 'not-offloaded' | 'sgl-too-long' | 'fault';
+
+interface OffloadedSocket {
+  readonly entry: FlowEntry;
+  readonly engine: DdpEngine;
+  readonly ulp: UlpDdpOps;
+}
+
+export class NvmeTcpDdpDevice {
+  readonly faults: DdpFaults = { skAddFail: false, setupFailEvery: 0 };
+  private readonly lim: NvmeTcpDdpLimits;
+  private readonly stats: UlpDdpStats = newUlpDdpStats();
+  private readonly ctx: { stats: UlpDdpStats; caps: { nvmeTcp: boolean; ddgstRx: boolean } };
+  private readonly sockets = new Map<FlowEntry, OffloadedSocket>();
+  private readonly defer: DdpDefer;
+  private setupCalls = 0;
+
+  constructor(
+    private readonly nic: NicEmu,
+    opts: NvmeTcpDdpDeviceOptions = {},
+  ) {
+    this.lim = { ...DEFAULT_DDP_LIMITS, ...opts.limits };
+    this.ctx = {
+      stats: this.stats,
+      caps: { nvmeTcp: opts.caps?.['nvme-tcp'] ?? true, ddgstRx: opts.caps?.['nvme-tcp-ddgst-rx'] ?? true },
+    };
+    this.defer = opts.defer ?? ((fn) => void setImmediate(fn));
+  }
+
+  limits(): NvmeTcpDdpLimits {
+    return this.lim;
+  }
+
+  getCaps(): NvmeTcpDdpCaps {
+    return { 'nvme-tcp': this.ctx.caps.nvmeTcp, 'nvme-tcp-ddgst-rx': this.ctx.caps.ddgstRx };
+  }
+
+  /**
+   * Switches capabilities now. Turning `nvme-tcp` off stops setups and
+   * placement at once (in-flight reads fall back to copies); turning it back
+   * on makes each socket find its PDU framing again through resync.
+   */
+  setCaps(caps: Partial<NvmeTcpDdpCaps>): void {
+    const c = this.ctx.caps;
+    if (caps['nvme-tcp'] !== undefined) c.nvmeTcp = caps['nvme-tcp'];
+    if (caps['nvme-tcp-ddgst-rx'] !== undefined) c.ddgstRx = caps['nvme-tcp-ddgst-rx'];
+  }
+
+  /** A snapshot of the counters. */
+  getStats(): UlpDdpStats {
+    return { ...this.stats };
+  }
+
+  /** Offloads the connection of `sk`: installs an engine on its NIC flow. Undefined on success, else why not. */
+  skAdd(sk: DdpSocket, config: NvmeTcpSkConfig, ulp: UlpDdpOps): SkAddRefusal | undefined {
+    const why = this.skAddCheck(sk, config);
+    if (why !== undefined) {
+      this.stats['rx-nvme-tcp-sk-add-fail']++;
+      return why;
+    }
+    const entry = this.nic.lookupFlow(sk.key)!;
+    const engine = new DdpEngine(sk.key, config, ulp, this.ctx, sk.nextPduSeq, this.lim.maxSetupsPerSocket);
+    entry.offload = engine;
+    this.sockets.set(entry, { entry, engine, ulp });
+    this.stats['rx-nvme-tcp-sk-add']++;
+    return undefined;
+  }
+
+  private skAddCheck(sk: DdpSocket, config: NvmeTcpSkConfig): SkAddRefusal | undefined {
+    if (this.faults.skAddFail) return 'fault';
+    if (!this.ctx.caps.nvmeTcp) return 'caps-off';
+    if (config.pfv !== 0 || !Number.isInteger(config.queueSize) || config.queueSize < 1 || config.queueSize > 0x10000) return 'bad-config';
+    const entry = this.nic.lookupFlow(sk.key);
+    if (entry === undefined) return 'no-flow';
+    if (entry.offload !== undefined) return 'flow-busy';
+    if (this.sockets.size >= this.lim.maxSockets) return 'socket-limit';
+    return undefined;
+  }
+
+  /** Stops offloading the connection: its mappings go, its flow is plain pass-through again. */
+  skDel(key: FlowKey): void {
+    const s = this.socketOf(key);
+    if (s === undefined) return;
+    s.engine.delete();
+    if (s.entry.offload === s.engine) s.entry.offload = undefined;
+    this.sockets.delete(s.entry);
+    this.stats['rx-nvme-tcp-sk-del']++;
+  }
+
+  /** Maps read `cid` to `sgl`. Undefined on success, else why not (the read then goes the copy path). */
+  setup(key: FlowKey, cid: number, sgl: Sgl): SetupRefusal | undefined {
+    const why = this.setupCheck(key, cid, sgl);
+    if (why !== undefined) {
+      this.stats['rx-nvme-tcp-setup-fail']++;
+      return why;
+    }
+    this.stats['rx-nvme-tcp-setup']++;
+    return undefined;
+  }
+
+  private setupCheck(key: FlowKey, cid: number, sgl: Sgl): SetupRefusal | undefined {
+    this.setupCalls++;
+    if (!this.ctx.caps.nvmeTcp) return 'caps-off';
+    const s = this.socketOf(key);
+    if (s === undefined) return 'not-offloaded';
+    if (sgl.length > this.lim.maxDdpSglLen) return 'sgl-too-long';
+    const every = this.faults.setupFailEvery;
+    if (every > 0 && this.setupCalls % every === 0) return 'fault';
+    return s.engine.setup(cid, sgl);
+  }
+
+  /**
+   * Unmaps `cid` now (the device will not write its buffer again) and
+   * reports completion through the ULP's teardownDone later. Returns false
+   * when the socket is not offloaded (any more): then no completion follows.
+   */
+  teardown(key: FlowKey, cid: number): boolean {
+    const s = this.socketOf(key);
+    if (s === undefined) return false;
+    if (s.engine.teardown(cid)) this.stats['rx-nvme-tcp-teardown']++;
+    const ulp = s.ulp;
+    this.defer(() => ulp.teardownDone(key, cid));
+    return true;
+  }
+
+  /** The ULP's resync response: its parser reached a PDU header at `seq`. */
+  resync(key: FlowKey, seq: number): void {
+    this.socketOf(key)?.engine.resync(seq);
+  }
+
+  /** The engine of an offloaded connection (tests, reports). */
+  engineOf(key: FlowKey): DdpEngine | undefined {
+    return this.socketOf(key)?.engine;
+  }
+
+  private socketOf(key: FlowKey): OffloadedSocket | undefined {
+    const entry = this.nic.lookupFlow(key);
+    if (entry !== undefined) {
+      const s = this.sockets.get(entry);
+      if (s !== undefined) return s;
+    }
+    // The flow may be gone already (connection closed): find the socket by key.
+    for (const s of this.sockets.values()) {
+      const k = s.entry.key;
+      if (k.remoteIp === key.remoteIp && k.remotePort === key.remotePort && k.localIp === key.localIp && k.localPort === key.localPort) return s;
+    }
+    return undefined;
+  }
+}

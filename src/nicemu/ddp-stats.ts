@@ -1,0 +1,63 @@
+/**
+ * Counters of the NVMe/TCP DDP offload, named as the proposed Linux `ulp-ddp`
+ * netlink family names them (FACTS.md, "The DDP offload series"), plus
+ * ddplab's own, in the same style. A run report's `nic` object carries them
+ * as they are.
+ *
+ * The ulp-ddp meanings: sk-add/-fail/sk-del per socket; setup/-fail/teardown
+ * per I/O; drop = packets that failed offload validation (a PDU header that
+ * does not validate, a PDU for a CID whose mapping cannot take it); resync =
+ * resync operations processed, here the ones the ULP confirmed; packets and
+ * bytes = segments with placed payload and the bytes placed.
+ */
+export interface UlpDdpStats {
+  'rx-nvme-tcp-sk-add': number;
+  'rx-nvme-tcp-sk-add-fail': number;
+  'rx-nvme-tcp-sk-del': number;
+  'rx-nvme-tcp-setup': number;
+  'rx-nvme-tcp-setup-fail': number;
+  'rx-nvme-tcp-teardown': number;
+  'rx-nvme-tcp-drop': number;
+  'rx-nvme-tcp-resync': number;
+  'rx-nvme-tcp-packets': number;
+  'rx-nvme-tcp-bytes': number;
+  /** C2HData PDUs whose DDGST the NIC computed and found right. */
+  'rx-nvme-tcp-crc-ok': number;
+  /** C2HData PDUs whose DDGST the NIC computed and found wrong (the host recomputes and fails the I/O). */
+  'rx-nvme-tcp-crc-fail': number;
+  /** Times a socket lost PDU sync (a segment needed a header the NIC had not seen, or a header did not validate). */
+  'rx-nvme-tcp-lost-sync': number;
+  /** resyncRequest calls made to the ULP (a plausible header found while searching). */
+  'rx-nvme-tcp-resync-req': number;
+  /** resync responses that did not confirm the pending guess (the NIC searches again). */
+  'rx-nvme-tcp-resync-fail': number;
+  /** Payload bytes that went by while a socket was not in confirmed sync (headers included). */
+  'rx-nvme-tcp-unsynced-bytes': number;
+  /** C2HData payload bytes seen in sync whose CID had no usable mapping (not set up, below threshold, limits). */
+  'rx-nvme-tcp-no-sgl-bytes': number;
+  /** C2HData payload bytes not placed because the NIC had seen those stream or buffer bytes before. */
+  'rx-nvme-tcp-dup-bytes': number;
+}
+
+export function newUlpDdpStats(): UlpDdpStats {
+  return {
+    'rx-nvme-tcp-sk-add': 0,
+    'rx-nvme-tcp-sk-add-fail': 0,
+    'rx-nvme-tcp-sk-del': 0,
+    'rx-nvme-tcp-setup': 0,
+    'rx-nvme-tcp-setup-fail': 0,
+    'rx-nvme-tcp-teardown': 0,
+    'rx-nvme-tcp-drop': 0,
+    'rx-nvme-tcp-resync': 0,
+    'rx-nvme-tcp-packets': 0,
+    'rx-nvme-tcp-bytes': 0,
+    'rx-nvme-tcp-crc-ok': 0,
+    'rx-nvme-tcp-crc-fail': 0,
+    'rx-nvme-tcp-lost-sync': 0,
+    'rx-nvme-tcp-resync-req': 0,
+    'rx-nvme-tcp-resync-fail': 0,
+    'rx-nvme-tcp-unsynced-bytes': 0,
+    'rx-nvme-tcp-no-sgl-bytes': 0,
+    'rx-nvme-tcp-dup-bytes': 0,
+  };
+}
