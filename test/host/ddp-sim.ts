@@ -110,6 +110,8 @@ export interface DdpRunResult {
   readonly frames: number;
   /** Reads whose data reached the host corrupted (a flipped byte in the first copy of a segment). */
   readonly corruptedReads: ReadonlySet<number>;
+  /** Bytes the controller sent after ICResp (each counted once). */
+  readonly streamBytes: number;
 }
 
 const GUARD_BYTE = 0xa5;
@@ -374,6 +376,7 @@ function impairedSegments(
 interface Generated {
   readonly segs: WireSeg[];
   readonly corruptedReads: Set<number>;
+  readonly streamBytes: number;
   readonly frames: (Buffer | undefined)[];
   readonly acks: number[];
 }
@@ -398,7 +401,7 @@ function generated(sc: DdpScenario, cids: readonly number[], expected: readonly 
     const { stream, regions } = controllerStream(sc, cids, expected, r);
     const corruptedReads = new Set<number>();
     const segs = impairedSegments(sc, stream, regions, r, corruptedReads);
-    g = { segs, corruptedReads, frames: new Array<Buffer | undefined>(segs.length).fill(undefined), acks: new Array<number>(segs.length).fill(-1) };
+    g = { segs, corruptedReads, streamBytes: stream.length, frames: new Array<Buffer | undefined>(segs.length).fill(undefined), acks: new Array<number>(segs.length).fill(-1) };
     c.wires.set(k, g);
   }
   return g;
@@ -554,6 +557,7 @@ export async function runDdpScenario(sc: DdpScenario, mode: OffloadMode): Promis
     ulp: ddp?.stats ?? newNvmeDdpUlpStats(),
     frames: wire.length,
     corruptedReads: gen.corruptedReads,
+    streamBytes: gen.streamBytes,
   };
 }
 
