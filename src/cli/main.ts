@@ -9,6 +9,7 @@ import { registerTargetCommand } from './cmd-target.js';
 import { registerTopologyCommands } from './cmd-topology.js';
 import { registerHostCommand } from './cmd-host.js';
 import { registerRunCommand } from './cmd-run.js';
+import { registerBenchCommand } from './cmd-bench.js';
 
 const program = new Command();
 program
@@ -26,6 +27,7 @@ registrations.push(registerTargetCommand);
 registrations.push(registerTopologyCommands);
 registrations.push(registerHostCommand);
 registrations.push(registerRunCommand);
+registrations.push(registerBenchCommand);
 
 for (const register of registrations) register(program);
 

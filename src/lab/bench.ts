@@ -1,0 +1,344 @@
+/**
+ * `ddplab bench`: a sweep of end-to-end runs over a grid of impairment and
+ * offload settings, on one topology, answering the question a reviewer put
+ * to the DDP series in 2020 — what does dropping 1 in 1000, 1 in 10,000,
+ * 1 in 100,000 packets do to placement and to throughput?
+ *
+ * Grid axes: loss toward the host (--drop), reordering (--reorder), offload
+ * mode, workload (rw, bs); several seeds per point. Each run is a normal
+ * `ddplab run` (runOnTopology) with its report kept whole, plus the figures
+ * the sweep compares (BenchRunMetrics). A point's transfer size can be
+ * chosen so that its loss rate yields some loss events at all: at 1e-5 and
+ * 1448 payload bytes per frame, 64 MiB is 46k frames — less than one
+ * expected drop.
+ */
+import type { WorkloadRw } from '../host/workload-options.js';
+import type { ImpairConfig, ImpairSpec } from '../nicemu/port-impair.js';
+import { impairLossEvents } from '../nicemu/port-impair.js';
+import type { WorkloadProgress } from '../host/workload.js';
+import type { DigestChoice } from './host-run.js';
+import { runOnTopology, type RunOptions, type RunReport } from './run.js';
+import { withTopology, type Topology } from './topology.js';
+import { UserError } from '../cli/user-error.js';
+
+export type OffloadMode = 'none' | 'ddp' | 'ddp-crc';
+export const OFFLOAD_MODES: readonly OffloadMode[] = ['none', 'ddp', 'ddp-crc'];
+/** The modes `ddplab run` can run in this build (DDP arrives with issue 6's --offload). */
+export const RUN_OFFLOAD_MODES: readonly OffloadMode[] = ['none'];
+
+export interface BenchGrid {
+  readonly drop: readonly number[];
+  readonly reorder: readonly number[];
+  readonly offload: readonly OffloadMode[];
+  readonly rw: readonly WorkloadRw[];
+  /** Block sizes, one per point ("4k", "128k"). */
+  readonly bs: readonly string[];
+}
+
+/** Bytes per point: fixed, or chosen from the point's loss rate (see autoSizeBytes). */
+export type BenchSize = { readonly kind: 'fixed'; readonly bytes: number } | { readonly kind: 'auto'; readonly minLossEvents: number; readonly minBytes: number; readonly maxBytes: number };
+
+export interface BenchOptions {
+  readonly grid: BenchGrid;
+  /** Runs per point, seeds seedBase, seedBase+1, ... */
+  readonly seeds: number;
+  readonly seedBase: number;
+  readonly size: BenchSize;
+  readonly iodepth: number;
+  readonly queues: number;
+  readonly digest: DigestChoice;
+  readonly mtu: number;
+  readonly order: 'fifo' | 'random' | 'reverse';
+  readonly interleave: boolean;
+  readonly c2hSize: string;
+  /** How reordered frames are held (both directions). */
+  readonly reorderDepth?: number;
+  readonly reorderUs?: number;
+  /** Extra impairment on every point (bursty loss, duplication, corruption, the host's own transmissions). */
+  readonly extraRx?: Omit<ImpairSpec, 'drop' | 'reorder' | 'reorderDepth' | 'reorderUs'>;
+  readonly tx?: ImpairSpec;
+  readonly id?: string;
+  readonly onRunStart?: (k: number, total: number, point: BenchPoint) => void;
+  readonly onRunProgress?: (p: WorkloadProgress) => void;
+  readonly onRunDone?: (run: BenchRun, k: number, total: number) => void;
+  readonly log?: (line: string) => void;
+  /** Replaces runOnTopology (tests). */
+  readonly runPoint?: (topo: Topology, o: RunOptions, offload: OffloadMode) => Promise<RunReport>;
+}
+
+/** One cell of the grid (no seed). */
+export interface BenchCell {
+  readonly drop: number;
+  readonly reorder: number;
+  readonly offload: OffloadMode;
+  readonly rw: WorkloadRw;
+  readonly bs: string;
+}
+
+export interface BenchPoint extends BenchCell {
+  readonly seed: number;
+  readonly sizeBytes: number;
+}
+
+/** The figures a sweep compares, from one run's report. */
+export interface BenchRunMetrics {
+  readonly ok: boolean;
+  readonly error?: string;
+  readonly mismatches: number;
+  readonly verifiedBytes: number;
+  readonly readBytes: number;
+  readonly writeBytes: number;
+  readonly elapsedMs: number;
+  /** Read + write payload, 10^6 bytes per second. */
+  readonly goodputMBps: number;
+  readonly hostCpuMsPerGiB: number;
+  /** Frames toward the host that entered the impairment stage. */
+  readonly rxFrames: number;
+  /** Frames toward the host lost in the stage or corrupted (the NIC drops those): what TCP had to repair. */
+  readonly lossEvents: number;
+  readonly reorderEvents: number;
+  readonly dupEvents: number;
+  /** The same for the host's own transmissions. */
+  readonly txLossEvents: number;
+  /** Segments the target kernel retransmitted (TcpRetransSegs). */
+  readonly targetRetrans: number;
+  /** Segments the host queued out of order. */
+  readonly hostOfo: number;
+  /** DDP view; null when the run had no offload report (offload none, or a build without DDP). */
+  readonly ddp: BenchDdpMetrics | null;
+}
+
+export interface BenchDdpMetrics {
+  readonly placementPct: number;
+  readonly c2hDataBytes: number;
+  readonly placedBytes: number;
+  /** C2HData bytes of offered reads the NIC did not place (loss, reordering, lost sync until resync). */
+  readonly unplacedLostSync: number;
+  readonly unplacedBelowThreshold: number;
+  readonly unplacedLimits: number;
+  readonly resyncRequests: number;
+  readonly resyncConfirmed: number;
+  readonly lostSync: number;
+}
+
+/** A run's report as a sweep keeps it: without the workload's own copy of io/latency, with its errors. */
+export type BenchRunReport = Omit<RunReport, 'workload'> & { readonly workloadErrors?: { readonly count: number; readonly first: readonly string[] } };
+
+export interface BenchRun {
+  readonly point: BenchPoint;
+  readonly metrics: BenchRunMetrics;
+  /** null when the run failed before it produced a report. */
+  readonly report: BenchRunReport | null;
+}
+
+export interface BenchResult {
+  readonly startedAt: string;
+  readonly finishedAt: string;
+  readonly topology: { readonly id: string; readonly mtu: number };
+  readonly options: Omit<BenchOptions, 'onRunStart' | 'onRunProgress' | 'onRunDone' | 'log' | 'runPoint'>;
+  readonly runs: readonly BenchRun[];
+}
+
+/** TCP payload a full-sized frame carries at this MTU (IPv4 and TCP headers with timestamps). */
+export function payloadPerFrame(mtu: number): number {
+  return mtu - 20 - 32;
+}
+
+/**
+ * A transfer size for a point at loss rate `p`: enough full frames that
+ * `minLossEvents` losses are expected, within [minBytes, maxBytes], rounded
+ * up to a MiB.
+ */
+export function autoSizeBytes(p: number, mtu: number, s: Extract<BenchSize, { kind: 'auto' }>): number {
+  const want = p > 0 ? (s.minLossEvents / p) * payloadPerFrame(mtu) : 0;
+  const mib = 1 << 20;
+  const bytes = Math.ceil(Math.max(s.minBytes, Math.min(s.maxBytes, want)) / mib) * mib;
+  return bytes;
+}
+
+/** The grid's points in run order, seeds innermost (a point's seeds run back to back). */
+export function benchPoints(o: Pick<BenchOptions, 'grid' | 'seeds' | 'seedBase' | 'size' | 'mtu'>): BenchPoint[] {
+  const out: BenchPoint[] = [];
+  for (const rw of o.grid.rw) {
+    for (const bs of o.grid.bs) {
+      for (const reorder of o.grid.reorder) {
+        for (const drop of o.grid.drop) {
+          const sizeBytes = o.size.kind === 'fixed' ? o.size.bytes : autoSizeBytes(drop, o.mtu, o.size);
+          for (const offload of o.grid.offload) {
+            for (let k = 0; k < o.seeds; k++) out.push({ drop, reorder, offload, rw, bs, seed: o.seedBase + k, sizeBytes });
+          }
+        }
+      }
+    }
+  }
+  return out;
+}
+
+export function cellKey(c: BenchCell): string {
+  return `${c.rw}|${c.bs}|${c.reorder}|${c.drop}|${c.offload}`;
+}
+
+/** The impairment of one point (undefined: a clean run). */
+export function pointImpair(o: Pick<BenchOptions, 'reorderDepth' | 'reorderUs' | 'extraRx' | 'tx'>, p: BenchPoint): ImpairConfig | undefined {
+  const rx: ImpairSpec = {
+    ...(o.extraRx ?? {}),
+    ...(p.drop > 0 ? { drop: p.drop } : {}),
+    ...(p.reorder > 0
+      ? { reorder: p.reorder, ...(o.reorderDepth !== undefined ? { reorderDepth: o.reorderDepth } : {}), ...(o.reorderUs !== undefined ? { reorderUs: o.reorderUs } : {}) }
+      : {}),
+  };
+  const rxActive = Object.keys(rx).length > 0;
+  if (!rxActive && o.tx === undefined) return undefined;
+  return { seed: p.seed, ...(rxActive ? { rx } : {}), ...(o.tx !== undefined ? { tx: o.tx } : {}) };
+}
+
+function runOptions(o: BenchOptions, p: BenchPoint, onProgress: ((p: WorkloadProgress) => void) | undefined, log: ((l: string) => void) | undefined): RunOptions {
+  const impair = pointImpair(o, p);
+  return {
+    workload: { rw: p.rw, bs: p.bs, iodepth: o.iodepth, queues: o.queues, size: p.sizeBytes, seed: p.seed, verify: true },
+    queues: o.queues,
+    digest: o.digest,
+    order: o.order,
+    interleave: o.interleave,
+    c2hSize: o.c2hSize,
+    profile: 'linux',
+    mtu: o.mtu,
+    offloads: false,
+    ...(impair !== undefined ? { impair } : {}),
+    ...(onProgress !== undefined ? { onProgress } : {}),
+    ...(log !== undefined ? { log } : {}),
+  };
+}
+
+interface DdpReportView {
+  readonly placementPct: number;
+  readonly c2hDataBytes: number;
+  readonly placedBytes: number;
+  readonly notPlacedBytes: { readonly belowThreshold: number; readonly limits: number; readonly lostSync: number };
+}
+
+function num(v: unknown): number {
+  return typeof v === 'number' && Number.isFinite(v) ? v : 0;
+}
+
+/** The report's DDP object, when the run had one (issue 6 adds it as `ddp`). */
+function ddpView(r: RunReport): DdpReportView | undefined {
+  const d: unknown = (r as unknown as { ddp?: unknown }).ddp;
+  if (typeof d !== 'object' || d === null) return undefined;
+  const v = d as Partial<DdpReportView>;
+  if (typeof v.placementPct !== 'number' || typeof v.notPlacedBytes !== 'object') return undefined;
+  return v as DdpReportView;
+}
+
+/** The sweep's figures from one report. */
+export function benchMetrics(r: RunReport): BenchRunMetrics {
+  const rx = r.impair?.rx;
+  const tx = r.impair?.tx;
+  const cpuMs = r.cpu.userMs + r.cpu.systemMs;
+  const gib = (r.io.readBytes + r.io.writeBytes) / 2 ** 30;
+  const d = ddpView(r);
+  const nic = r.nic as unknown as Record<string, unknown>;
+  return {
+    ok: r.ok,
+    ...(r.error !== undefined ? { error: r.error } : {}),
+    mismatches: r.verify.mismatches,
+    verifiedBytes: r.verify.bytes,
+    readBytes: r.io.readBytes,
+    writeBytes: r.io.writeBytes,
+    elapsedMs: r.io.elapsedMs,
+    goodputMBps: r.io.MBps,
+    hostCpuMsPerGiB: gib > 0 ? cpuMs / gib : 0,
+    rxFrames: rx?.frames ?? r.port.rxFrames,
+    lossEvents: rx !== undefined ? impairLossEvents(rx) : 0,
+    reorderEvents: rx?.reordered ?? 0,
+    dupEvents: rx?.duplicated ?? 0,
+    txLossEvents: tx !== undefined ? impairLossEvents(tx) : 0,
+    targetRetrans: r.targetTcp?.['TcpRetransSegs'] ?? 0,
+    hostOfo: r.tcp.ofoQueue,
+    ddp:
+      d === undefined
+        ? null
+        : {
+            placementPct: d.placementPct,
+            c2hDataBytes: d.c2hDataBytes,
+            placedBytes: d.placedBytes,
+            unplacedLostSync: d.notPlacedBytes.lostSync,
+            unplacedBelowThreshold: d.notPlacedBytes.belowThreshold,
+            unplacedLimits: d.notPlacedBytes.limits,
+            resyncRequests: num(nic['rx-nvme-tcp-resync-req']),
+            resyncConfirmed: num(nic['rx-nvme-tcp-resync']),
+            lostSync: num(nic['rx-nvme-tcp-lost-sync']),
+          },
+  };
+}
+
+function failedMetrics(error: string): BenchRunMetrics {
+  return {
+    ok: false,
+    error,
+    mismatches: 0,
+    verifiedBytes: 0,
+    readBytes: 0,
+    writeBytes: 0,
+    elapsedMs: 0,
+    goodputMBps: 0,
+    hostCpuMsPerGiB: 0,
+    rxFrames: 0,
+    lossEvents: 0,
+    reorderEvents: 0,
+    dupEvents: 0,
+    txLossEvents: 0,
+    targetRetrans: 0,
+    hostOfo: 0,
+    ddp: null,
+  };
+}
+
+/**
+ * Runs the sweep on a fresh topology, removed however the sweep ends. A run
+ * that fails is recorded (its error kept) and the sweep goes on;
+ * `onRunDone` sees every run as it ends, so a caller can write partial
+ * results.
+ */
+export async function bench(o: BenchOptions): Promise<BenchResult> {
+  if (o.runPoint === undefined) {
+    for (const m of o.grid.offload) {
+      if (!RUN_OFFLOAD_MODES.includes(m)) throw new UserError('BAD_FLAG', `offload '${m}' is not available in this build (${RUN_OFFLOAD_MODES.join(', ')})`);
+    }
+  }
+  return withTopology({ ...(o.id !== undefined ? { id: o.id } : {}), mtu: o.mtu, offloads: false }, (topo) => benchOnTopology(topo, o));
+}
+
+/** Runs every point of the sweep on `topo`, one after the other. */
+export async function benchOnTopology(topo: Topology, o: BenchOptions): Promise<BenchResult> {
+  const points = benchPoints(o);
+  const startedAt = new Date().toISOString();
+  const runPoint = o.runPoint ?? ((t: Topology, ro: RunOptions) => runOnTopology(t, ro));
+  const runs: BenchRun[] = [];
+  for (let k = 0; k < points.length; k++) {
+    const p = points[k]!;
+    o.onRunStart?.(k, points.length, p);
+    let run: BenchRun;
+    try {
+      const report = await runPoint(topo, runOptions(o, p, o.onRunProgress, o.log), p.offload);
+      const { workload, ...kept } = report;
+      const errors = workload?.errors;
+      run = {
+        point: p,
+        metrics: benchMetrics(report),
+        report: errors !== undefined && errors.count > 0 ? { ...kept, workloadErrors: errors } : kept,
+      };
+    } catch (e) {
+      run = { point: p, metrics: failedMetrics(e instanceof Error ? e.message : String(e)), report: null };
+    }
+    runs.push(run);
+    o.onRunDone?.(run, k, points.length);
+  }
+  return { startedAt, finishedAt: new Date().toISOString(), topology: { id: topo.id, mtu: topo.mtu }, options: benchOptionsRecord(o), runs };
+}
+
+/** The options as a report records them (no callbacks). */
+export function benchOptionsRecord(o: BenchOptions): BenchResult['options'] {
+  const { onRunStart: _a, onRunProgress: _b, onRunDone: _c, log: _d, runPoint: _e, ...options } = o;
+  return options;
+}
