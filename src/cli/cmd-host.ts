@@ -10,7 +10,7 @@
 import type { Command } from 'commander';
 import type { Port } from '../nicemu/port.js';
 import { resolve } from 'node:path';
-import { hostRun, parseTargetAddress } from '../lab/host-run.js';
+import { hostRun, parseOffload, parseTargetAddress } from '../lab/host-run.js';
 import { withCapture } from '../nicemu/port-capture.js';
 import { addWorkloadFlags, intFlag, parseDigest, workloadFromFlags, type WorkloadFlags } from './workload-flags.js';
 import { UserError } from './user-error.js';
@@ -23,6 +23,7 @@ interface HostFlags extends WorkloadFlags, ImpairFlags {
   target: string;
   nqn: string;
   digest: string;
+  offload: string;
   queueDepth?: string;
   progressJson?: boolean;
   capture?: string;
@@ -40,6 +41,7 @@ export function registerHostCommand(program: Command): void {
     .option('--target <addr:port>', 'NVMe/TCP target', '192.0.2.1:4420')
     .option('--nqn <nqn>', 'subsystem NQN', 'nqn.2026-11.io.ddplab:target')
     .option('--digest <which>', 'digests to ask for: none, header, data, both', 'none')
+    .option('--offload <mode>', 'NIC offload of the NVMe/TCP queues: none, ddp (direct data placement), ddp-crc (DDP + data digest)', 'none')
     .option('--queue-depth <n>', 'I/O queue size (default: max(32, iodepth))')
     .option('--capture <file.pcap>', 'write every frame the NIC receives and sends to a pcap file')
     .option('--accept-partial-csum', 'accept TCP checksums left partial by the sender (veth with TSO/tx-csum on)')
@@ -60,6 +62,7 @@ export function registerHostCommand(program: Command): void {
         targetPort: target.port,
         nqn: flags.nqn,
         digest: parseDigest(flags.digest),
+        offload: parseOffload(flags.offload),
         queues: intFlag('queues', flags.queues, 1, 128),
         ...(flags.queueDepth !== undefined ? { queueDepth: intFlag('queue-depth', flags.queueDepth, 2, 1024) } : {}),
         workload,

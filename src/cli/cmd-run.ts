@@ -6,6 +6,7 @@
  */
 import type { Command } from 'commander';
 import { run, type RunReport } from '../lab/run.js';
+import { parseOffload } from '../lab/host-run.js';
 import type { WorkloadProgress } from '../host/workload.js';
 import { UserError } from './user-error.js';
 import { addImpairFlags, describeImpairSpec, describeImpairStats, impairFromFlags, type ImpairFlags } from './impair-flags.js';
@@ -13,6 +14,7 @@ import { addWorkloadFlags, intFlag, parseDigest, workloadFromFlags, type Workloa
 
 interface RunFlags extends WorkloadFlags, ImpairFlags {
   digest: string;
+  offload: string;
   order: string;
   interleave?: boolean;
   c2hSize: string;
@@ -81,7 +83,7 @@ export function humanReport(r: RunReport): string {
   const w = r.workload;
   lines.push(
     `ddplab run ${r.run.id}: ${w ? `${w.job.rw} bs ${w.job.blockSizes.map((b) => fmtBytes(b.bytes)).join(',')} iodepth ${w.job.iodepth}` : ''} queues ${r.run.queues}, ` +
-      `digest ${r.run.digest}, target ${r.run.profile} order ${r.run.order}${r.run.interleave ? ' interleaved' : ''} c2h-size ${r.run.c2hSize}, MTU ${r.run.mtu}`,
+      `digest ${r.run.digest}, offload ${r.run.offload}, target ${r.run.profile} order ${r.run.order}${r.run.interleave ? ' interleaved' : ''} c2h-size ${r.run.c2hSize}, MTU ${r.run.mtu}`,
   );
   lines.push(
     `  io       ${r.io.reads} reads (${fmtBytes(r.io.readBytes)}) ${r.io.writes} writes (${fmtBytes(r.io.writeBytes)}) in ${(r.io.elapsedMs / 1000).toFixed(2)} s: ` +
@@ -92,6 +94,14 @@ export function humanReport(r: RunReport): string {
   lines.push(`  host     copied ${fmtBytes(r.host.bytesCopied)}, CRC ${fmtBytes(r.host.bytesCrc)}, copy skipped ${fmtBytes(r.host.bytesCopySkipped)}`);
   lines.push(`  tcp      ${flat(r.tcp)}`);
   lines.push(`  nic      ${flat(r.nic)}`);
+  if (r.run.offload !== 'none') {
+    const d = r.ddp;
+    const n = d.notPlacedBytes;
+    lines.push(
+      `  ddp      placed ${d.placementPct.toFixed(2)}% of ${fmtBytes(d.c2hDataBytes)} C2HData payload; copied: below threshold ${fmtBytes(n.belowThreshold)}, ` +
+        `limits ${fmtBytes(n.limits)}, lost sync ${fmtBytes(n.lostSync)}; DDGST checked by the NIC for ${d.ddgstOffloadedPdus} PDUs, host data CRC ${fmtBytes(d.hostCrcDataBytes)}`,
+    );
+  }
   lines.push(`  port     ${flat(r.port)}`);
   if (r.impair !== undefined) {
     lines.push(`  impair   seed ${r.impair.config.seed}; toward host: ${describeImpairSpec(r.impair.config.rx)}; from host: ${describeImpairSpec(r.impair.config.tx)}`);
@@ -113,6 +123,7 @@ export function registerRunCommand(program: Command): void {
     .command('run')
     .description('end-to-end run: topology, target (kernel TCP) and host (software NIC + userspace stack) as two processes, verified workload, report')
     .option('--digest <which>', 'NVMe/TCP digests: none, header, data, both', 'none')
+    .option('--offload <mode>', 'NIC offload of the host queues: none, ddp (direct data placement), ddp-crc (DDP + data digest)', 'none')
     .option('--order <order>', 'target completion order: fifo, random, reverse', 'fifo')
     .option('--interleave', 'target interleaves the C2HData PDUs of different reads')
     .option('--c2h-size <bytes>', 'largest C2HData payload the target sends (0 = whole transfer)', '0')
@@ -139,6 +150,7 @@ export function registerRunCommand(program: Command): void {
       ...(impair !== undefined ? { impair } : {}),
       queues: intFlag('queues', flags.queues, 1, 128),
       digest: parseDigest(flags.digest),
+      offload: parseOffload(flags.offload),
       order,
       interleave: flags.interleave === true,
       c2hSize: flags.c2hSize,

@@ -22,8 +22,21 @@ import { macToString, parseMac } from '../wire/ethernet.js';
 import { parseIpv4Addr } from '../wire/ipv4.js';
 import { UserError } from '../cli/user-error.js';
 import { requireInterface, requireLibpcap, requireNetRaw } from './privileges.js';
+import { NvmeDdpOffload, ddpReport, newNvmeDdpUlpStats, type DdpReport } from '../host/nvme-ddp.js';
+import { NvmeTcpDdpDevice } from '../nicemu/ddp-offload.js';
+import { newUlpDdpStats, type UlpDdpStats } from '../nicemu/ddp-stats.js';
 
 export type DigestChoice = 'none' | 'header' | 'data' | 'both';
+/** NIC offload of the NVMe/TCP queues: none, direct data placement, or DDP plus data-digest (CRC32C) offload. */
+export type OffloadChoice = 'none' | 'ddp' | 'ddp-crc';
+export const OFFLOAD_CHOICES: readonly OffloadChoice[] = ['none', 'ddp', 'ddp-crc'];
+
+/** The --offload flag. */
+export function parseOffload(text: string): OffloadChoice {
+  const c = OFFLOAD_CHOICES.find((x) => x === text);
+  if (c === undefined) throw new UserError('BAD_FLAG', `--offload: '${text}' is not one of ${OFFLOAD_CHOICES.join(', ')}`);
+  return c;
+}
 
 export interface HostRunOptions {
   readonly iface: string;
@@ -37,6 +50,8 @@ export interface HostRunOptions {
   readonly queues: number;
   readonly queueDepth?: number;
   readonly digest: DigestChoice;
+  /** DDP offload (default none). */
+  readonly offload?: OffloadChoice;
   readonly workload: WorkloadOptions;
   /** Wraps the live port (capture tap, impairment); default: none. */
   readonly wrapPort?: (port: Port) => Promise<Port> | Port;
@@ -58,7 +73,10 @@ export interface HostRunReport {
   readonly error?: string;
   readonly workload?: WorkloadReport;
   readonly host: NvmeHostStats & { readonly bytesCrc: number };
-  readonly nic: NicRxStats;
+  /** NIC counters: the pass-through ones and the ulp-ddp ones (rx-nvme-tcp-*, zero without offload). */
+  readonly nic: NicRxStats & UlpDdpStats;
+  /** Placement %, and why C2HData payload was copied instead. */
+  readonly ddp: DdpReport;
   readonly tcp: TcpStats;
   readonly port: PortStats;
   /** What the impairment stage was asked to do and did, per direction (absent: no impairment). */
@@ -90,13 +108,23 @@ export async function hostRun(opts: HostRunOptions, onProgress?: (p: WorkloadPro
   const port = opts.wrapPort ? await opts.wrapPort(impaired ?? live) : (impaired ?? live);
   const nic = new NicEmu(port, { mac, acceptPartialChecksums: opts.acceptPartialChecksums ?? false });
   const stack = new HostStack({ nic, clock, ip: hostIp, mtu });
+  const offload = opts.offload ?? 'none';
+  const ddp =
+    offload === 'none'
+      ? undefined
+      : new NvmeDdpOffload(new NvmeTcpDdpDevice(nic, { caps: { 'nvme-tcp': true, 'nvme-tcp-ddgst-rx': offload === 'ddp-crc' } }), { log });
   let ctrl: NvmeController | undefined;
   let workload: WorkloadReport | undefined;
   let error: string | undefined;
   try {
     log(`host ${opts.hostIp} (${macToString(mac)}) on ${opts.iface} mtu ${mtu}: connecting to ${opts.targetIp}:${opts.targetPort}`);
     ctrl = await NvmeController.connect({
-      transports: async () => (await stack.connect(targetIp, opts.targetPort)).transport,
+      transports: async (qid) => {
+        const conn = await stack.connect(targetIp, opts.targetPort);
+        ddp?.bindConnection(qid, conn);
+        return conn.transport;
+      },
+      ...(ddp !== undefined ? { ddp: ddp.hooksFor } : {}),
       subnqn: opts.nqn,
       ioQueues: opts.queues,
       queueDepth: opts.queueDepth ?? Math.max(32, opts.workload.iodepth ?? 1),
@@ -105,6 +133,7 @@ export async function hostRun(opts: HostRunOptions, onProgress?: (p: WorkloadPro
       clock,
       log,
     });
+    if (ddp !== undefined) log(`DDP ${offload}: ${ddp.offloadQueues(ctrl.ioQueues)} of ${ctrl.ioQueues.length} I/O queues offloaded`);
     const failed = new Promise<never>((_, reject) => {
       ctrl!.onError((e) => reject(e));
     });
@@ -123,12 +152,14 @@ export async function hostRun(opts: HostRunOptions, onProgress?: (p: WorkloadPro
   }
   const host = ctrl?.stats();
   const hostStats = host ?? newNvmeHostStats();
+  const ddpStats = ddp?.device.getStats() ?? newUlpDdpStats();
   return {
     ok: error === undefined && workload !== undefined && workload.ok,
     ...(error !== undefined ? { error } : {}),
     ...(workload !== undefined ? { workload } : {}),
     host: { ...hostStats, bytesCrc: hostBytesCrc(hostStats) },
-    nic: { ...nic.stats },
+    nic: { ...nic.stats, ...ddpStats },
+    ddp: ddpReport(offload, hostStats, ddpStats, ddp?.stats() ?? newNvmeDdpUlpStats()),
     tcp: { ...stack.tcpStats },
     port: port.stats,
     ...(impaired !== undefined ? { impair: { config: impaired.config, ...impaired.impairStats() } } : {}),

@@ -13,7 +13,7 @@ import { UserError } from '../cli/user-error.js';
 import { impairArgs } from '../cli/impair-flags.js';
 import type { ImpairConfig } from '../nicemu/port-impair.js';
 import { kernelTcpDelta, readKernelTcpCounters, type KernelTcpCounters } from './kernel-tcp-stats.js';
-import type { DigestChoice, HostRunReport } from './host-run.js';
+import type { DigestChoice, HostRunReport, OffloadChoice } from './host-run.js';
 import { RunChild } from './child.js';
 import { HOST_IF, HOST_IP, netnsCommand, TARGET_IP, withTopology, type Topology } from './topology.js';
 
@@ -24,6 +24,8 @@ export interface RunOptions {
   readonly workload: WorkloadOptions;
   readonly queues: number;
   readonly digest: DigestChoice;
+  /** NIC offload of the host's NVMe/TCP queues (default none). */
+  readonly offload?: OffloadChoice;
   readonly order: 'fifo' | 'random' | 'reverse';
   readonly interleave: boolean;
   /** Largest C2HData payload the target sends (0 = whole transfer). */
@@ -49,6 +51,7 @@ export interface RunReport {
     readonly id: string;
     readonly mtu: number;
     readonly digest: DigestChoice;
+    readonly offload: OffloadChoice;
     readonly order: string;
     readonly interleave: boolean;
     readonly c2hSize: string;
@@ -68,6 +71,7 @@ export interface RunReport {
   readonly latency: { readonly p50us: number; readonly p99us: number; readonly p999us: number };
   readonly host: HostRunReport['host'];
   readonly nic: HostRunReport['nic'];
+  readonly ddp: HostRunReport['ddp'];
   readonly tcp: HostRunReport['tcp'];
   readonly port: HostRunReport['port'];
   readonly impair?: HostRunReport['impair'];
@@ -115,6 +119,8 @@ function hostCommand(o: RunOptions): string[] {
     `${TARGET_IP}:${NVME_PORT}`,
     '--digest',
     o.digest,
+    '--offload',
+    o.offload ?? 'none',
     '--queues',
     String(o.queues),
     '--rw',
@@ -223,6 +229,7 @@ export async function runOnTopology(topo: Topology, o: RunOptions): Promise<RunR
         id: topo.id,
         mtu: topo.mtu,
         digest: o.digest,
+        offload: o.offload ?? 'none',
         order: o.order,
         interleave: o.interleave,
         c2hSize: o.c2hSize,
@@ -242,6 +249,7 @@ export async function runOnTopology(topo: Topology, o: RunOptions): Promise<RunR
       latency: { p50us: w?.latency.p50us ?? 0, p99us: w?.latency.p99us ?? 0, p999us: w?.latency.p999us ?? 0 },
       host: hr.host,
       nic: hr.nic,
+      ddp: hr.ddp,
       tcp: hr.tcp,
       port: hr.port,
       ...(hr.impair !== undefined ? { impair: hr.impair } : {}),
