@@ -225,8 +225,9 @@ function num(v: unknown): number {
 function ddpView(r: RunReport): DdpReportView | undefined {
   const d: unknown = (r as unknown as { ddp?: unknown }).ddp;
   if (typeof d !== 'object' || d === null) return undefined;
-  const v = d as Partial<DdpReportView>;
-  if (typeof v.placementPct !== 'number' || typeof v.notPlacedBytes !== 'object') return undefined;
+  const v = d as Partial<DdpReportView> & { readonly offload?: unknown };
+  // Without offload the report still carries the object (0 % placed, every byte "below threshold"): not a DDP figure.
+  if (v.offload === 'none' || typeof v.placementPct !== 'number' || typeof v.notPlacedBytes !== 'object') return undefined;
   return v as DdpReportView;
 }
 

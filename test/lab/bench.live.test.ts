@@ -1,0 +1,59 @@
+/**
+ * `ddplab bench` end to end (root): a two-point sweep on one topology writes
+ * its folder, every run verifies, and the namespaces are gone afterwards.
+ */
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { execa } from 'execa';
+import { afterAll, describe, expect, it } from 'vitest';
+import type { BenchResult } from '../../src/lab/bench.js';
+import type { BenchCellSummary } from '../../src/lab/bench-report.js';
+
+const BIN = fileURLToPath(new URL('../../bin/ddplab.js', import.meta.url));
+const dir = mkdtempSync(join(tmpdir(), 'ddplab-bench-live-'));
+
+function ddplabNamespaces(): string[] {
+  return execFileSync('ip', ['netns', 'list'], { encoding: 'utf8' })
+    .split('\n')
+    .map((l) => l.split(' ')[0]!)
+    .filter((n) => n.startsWith('ddplab-'));
+}
+
+const before = ddplabNamespaces();
+const id = `b${process.pid % 1000}`;
+
+afterAll(async () => {
+  await execa(process.execPath, [BIN, 'down', '--id', id], { reject: false });
+  rmSync(dir, { recursive: true, force: true });
+  expect(ddplabNamespaces().filter((n) => !before.includes(n))).toEqual([]);
+});
+
+describe('ddplab bench', () => {
+  it('sweeps two loss rates on one topology, verifies every run and writes report.md, report.json and the charts', async () => {
+    const out = join(dir, 'sweep');
+    const r = await execa(
+      process.execPath,
+      [BIN, 'bench', '--id', id, '--drop', '0,1e-3', '--size', '16m', '--bs', '64k', '--iodepth', '16', '--seed', '4', '--out', out],
+      { reject: false, timeout: 240_000 },
+    );
+    expect(r.exitCode, r.stderr.slice(-600)).toBe(0);
+    expect(r.stderr).toMatch(/\[1\/2\] drop 0 reorder 0 none read 64k seed 4: PASS/);
+    expect(r.stderr).toMatch(/\[2\/2\] drop 1e-3 reorder 0 none read 64k seed 4: PASS/);
+    expect(readdirSync(out).sort()).toEqual(['goodput-read-64k-reorder0.svg', 'placement-read-64k-reorder0.svg', 'report.json', 'report.md']);
+    const json = JSON.parse(readFileSync(join(out, 'report.json'), 'utf8')) as BenchResult & { summary: BenchCellSummary[] };
+    expect(json.runs.length).toBe(2);
+    // One topology for the sweep: both runs report its id.
+    expect(json.runs.map((x) => x.report!.run.id)).toEqual([id, id]);
+    expect(json.runs.every((x) => x.metrics.ok && x.metrics.mismatches === 0)).toBe(true);
+    const lossy = json.runs[1]!;
+    expect(lossy.report!.impair!.config).toEqual({ seed: 4, rx: { drop: 1e-3 } });
+    expect(lossy.metrics.lossEvents).toBeGreaterThan(0);
+    expect(lossy.metrics.targetRetrans).toBeGreaterThan(0);
+    expect(json.runs[0]!.report!.impair).toBeUndefined();
+    const md = readFileSync(join(out, 'report.md'), 'utf8');
+    expect(md).toContain('**Verification: 0 mismatches in 2 runs; 0 run(s) failed.**');
+  });
+});
