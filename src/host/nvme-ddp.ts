@@ -272,7 +272,13 @@ export class NvmeDdpOffload {
   }
 }
 
-/** The run report's view of DDP: how much C2HData payload the NIC placed, and why the rest was copied. */
+/**
+ * The run report's view of DDP: how much C2HData payload the NIC placed, and
+ * why the rest was copied. Figures are over the I/O queues, the ones DDP
+ * offloads: the admin queue never is (Linux offloads only I/O queues, after
+ * their Connect), so its bring-up reads (Identify) are in the host totals
+ * but not here.
+ */
 export interface DdpReport {
   readonly offload: 'none' | 'ddp' | 'ddp-crc';
   /** Bytes the NIC placed (rx-nvme-tcp-bytes) over C2HData payload bytes the host received, in %. */
@@ -295,6 +301,7 @@ export interface DdpReport {
   readonly hostCrcDataBytes: number;
 }
 
+/** `host`: the I/O queues' counters summed. */
 export function ddpReport(offload: DdpReport['offload'], host: NvmeHostStats, nic: UlpDdpStats, ulp: NvmeDdpUlpStats): DdpReport {
   const c2h = host.c2hDataBytes;
   const inPlace = host.bytesCopySkipped;

@@ -9,7 +9,7 @@ import { readFileSync } from 'node:fs';
 import { HostStack } from '../host/host-stack.js';
 import { RealClock } from '../host/clock.js';
 import { NvmeController } from '../host/nvme-controller.js';
-import { hostBytesCrc, newNvmeHostStats, type NvmeHostStats } from '../host/host-stats.js';
+import { hostBytesCrc, newNvmeHostStats, sumNvmeHostStats, type NvmeHostStats } from '../host/host-stats.js';
 import { controllerDevice, runWorkload, type WorkloadProgress, type WorkloadReport } from '../host/workload.js';
 import type { WorkloadOptions } from '../host/workload-options.js';
 import type { TcpStats } from '../host/tcp-stats.js';
@@ -159,7 +159,7 @@ export async function hostRun(opts: HostRunOptions, onProgress?: (p: WorkloadPro
     ...(workload !== undefined ? { workload } : {}),
     host: { ...hostStats, bytesCrc: hostBytesCrc(hostStats) },
     nic: { ...nic.stats, ...ddpStats },
-    ddp: ddpReport(offload, hostStats, ddpStats, ddp?.stats() ?? newNvmeDdpUlpStats()),
+    ddp: ddpReport(offload, sumNvmeHostStats(ctrl?.ioQueues.map((q) => q.stats) ?? []), ddpStats, ddp?.stats() ?? newNvmeDdpUlpStats()),
     tcp: { ...stack.tcpStats },
     port: port.stats,
     ...(impaired !== undefined ? { impair: { config: impaired.config, ...impaired.impairStats() } } : {}),
