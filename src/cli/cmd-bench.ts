@@ -13,7 +13,6 @@ import {
   bench,
   benchOptionsRecord,
   OFFLOAD_MODES,
-  RUN_OFFLOAD_MODES,
   type BenchOptions,
   type BenchPoint,
   type BenchRun,
@@ -134,7 +133,7 @@ export function registerBenchCommand(program: Command): void {
     .description('sweep verified runs over loss, reordering, offload mode and workload on one topology; writes report.md, report.json and SVG charts')
     .option('--drop <list>', 'loss rates toward the host, per frame', '0,1e-4,1e-3')
     .option('--reorder <list>', 'reordering rates toward the host, per frame', '0')
-    .option('--offload <list>', `offload modes (${OFFLOAD_MODES.join(', ')})`, RUN_OFFLOAD_MODES.includes('ddp-crc') ? 'none,ddp-crc' : 'none')
+    .option('--offload <list>', `offload modes (${OFFLOAD_MODES.join(', ')})`, 'none,ddp-crc')
     .option('--rw <list>', `I/O patterns (${WORKLOAD_RW_MODES.join(', ')})`, 'read')
     .option('--bs <list>', 'block sizes, one per point (e.g. 4k,128k)', '128k')
     .option('--seeds <n>', 'runs per point (seeds --seed, --seed+1, ...)', '1')
@@ -166,9 +165,6 @@ export function registerBenchCommand(program: Command): void {
       };
       const offload = list(flags.offload).map((m): OffloadMode => {
         if (!(OFFLOAD_MODES as readonly string[]).includes(m)) throw new UserError('BAD_FLAG', `--offload: '${m}' is not one of ${OFFLOAD_MODES.join(', ')}`);
-        if (!(RUN_OFFLOAD_MODES as readonly string[]).includes(m)) {
-          throw new UserError('BAD_FLAG', `--offload: '${m}' is not available in this build (ddplab run supports ${RUN_OFFLOAD_MODES.join(', ')})`);
-        }
         return m as OffloadMode;
       });
       const rw = list(flags.rw).map((m): WorkloadRw => {

@@ -113,6 +113,13 @@ export function humanReport(r: RunReport): string {
       `  loss     host: ${r.tcp.ofoQueue} out-of-order, ${r.tcp.dupSegs} duplicate segs, ${r.nic.rx_csum_errors} bad checksums, ` +
         `${r.tcp.dupAcksSent} dup ACKs sent, retransmitted ${r.tcp.retransSegs} (${r.tcp.fastRetrans} fast, ${r.tcp.rtoTimeouts} RTOs)${targetRetrans(r)}`,
     );
+    if (r.run.offload !== 'none') {
+      const n = r.nic;
+      lines.push(
+        `  resync   lost sync ${n['rx-nvme-tcp-lost-sync']} times; ${n['rx-nvme-tcp-resync-req']} requests, ${n['rx-nvme-tcp-resync']} confirmed, ` +
+          `${n['rx-nvme-tcp-resync-fail']} not confirmed; ${fmtBytes(n['rx-nvme-tcp-unsynced-bytes'])} went by unsynced, ${fmtBytes(r.ddp.notPlacedBytes.lostSync)} of mapped reads not placed`,
+      );
+    }
   }
   lines.push(r.ok ? '  result   PASS' : `  result   FAIL${r.error !== undefined ? `: ${r.error}` : ''}`);
   return lines.join('\n');

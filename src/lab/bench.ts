@@ -16,15 +16,12 @@ import type { WorkloadRw } from '../host/workload-options.js';
 import type { ImpairConfig, ImpairSpec } from '../nicemu/port-impair.js';
 import { impairLossEvents } from '../nicemu/port-impair.js';
 import type { WorkloadProgress } from '../host/workload.js';
-import type { DigestChoice } from './host-run.js';
+import type { DigestChoice, OffloadChoice } from './host-run.js';
 import { runOnTopology, type RunOptions, type RunReport } from './run.js';
 import { withTopology, type Topology } from './topology.js';
-import { UserError } from '../cli/user-error.js';
 
-export type OffloadMode = 'none' | 'ddp' | 'ddp-crc';
+export type OffloadMode = OffloadChoice;
 export const OFFLOAD_MODES: readonly OffloadMode[] = ['none', 'ddp', 'ddp-crc'];
-/** The modes `ddplab run` can run in this build (DDP arrives with issue 6's --offload). */
-export const RUN_OFFLOAD_MODES: readonly OffloadMode[] = ['none'];
 
 export interface BenchGrid {
   readonly drop: readonly number[];
@@ -63,7 +60,7 @@ export interface BenchOptions {
   readonly onRunDone?: (run: BenchRun, k: number, total: number) => void;
   readonly log?: (line: string) => void;
   /** Replaces runOnTopology (tests). */
-  readonly runPoint?: (topo: Topology, o: RunOptions, offload: OffloadMode) => Promise<RunReport>;
+  readonly runPoint?: (topo: Topology, o: RunOptions) => Promise<RunReport>;
 }
 
 /** One cell of the grid (no seed). */
@@ -203,32 +200,12 @@ function runOptions(o: BenchOptions, p: BenchPoint, onProgress: ((p: WorkloadPro
     c2hSize: o.c2hSize,
     profile: 'linux',
     mtu: o.mtu,
+    offload: p.offload,
     offloads: false,
     ...(impair !== undefined ? { impair } : {}),
     ...(onProgress !== undefined ? { onProgress } : {}),
     ...(log !== undefined ? { log } : {}),
   };
-}
-
-interface DdpReportView {
-  readonly placementPct: number;
-  readonly c2hDataBytes: number;
-  readonly placedBytes: number;
-  readonly notPlacedBytes: { readonly belowThreshold: number; readonly limits: number; readonly lostSync: number };
-}
-
-function num(v: unknown): number {
-  return typeof v === 'number' && Number.isFinite(v) ? v : 0;
-}
-
-/** The report's DDP object, when the run had one (issue 6 adds it as `ddp`). */
-function ddpView(r: RunReport): DdpReportView | undefined {
-  const d: unknown = (r as unknown as { ddp?: unknown }).ddp;
-  if (typeof d !== 'object' || d === null) return undefined;
-  const v = d as Partial<DdpReportView> & { readonly offload?: unknown };
-  // Without offload the report still carries the object (0 % placed, every byte "below threshold"): not a DDP figure.
-  if (v.offload === 'none' || typeof v.placementPct !== 'number' || typeof v.notPlacedBytes !== 'object') return undefined;
-  return v as DdpReportView;
 }
 
 /** The sweep's figures from one report. */
@@ -237,8 +214,9 @@ export function benchMetrics(r: RunReport): BenchRunMetrics {
   const tx = r.impair?.tx;
   const cpuMs = r.cpu.userMs + r.cpu.systemMs;
   const gib = (r.io.readBytes + r.io.writeBytes) / 2 ** 30;
-  const d = ddpView(r);
-  const nic = r.nic as unknown as Record<string, unknown>;
+  // Without offload the report still carries a ddp object (0 % placed, every byte "below threshold"): not a DDP figure.
+  const d = r.ddp !== undefined && r.ddp.offload !== 'none' ? r.ddp : undefined;
+  const nic = r.nic;
   return {
     ok: r.ok,
     ...(r.error !== undefined ? { error: r.error } : {}),
@@ -266,9 +244,9 @@ export function benchMetrics(r: RunReport): BenchRunMetrics {
             unplacedLostSync: d.notPlacedBytes.lostSync,
             unplacedBelowThreshold: d.notPlacedBytes.belowThreshold,
             unplacedLimits: d.notPlacedBytes.limits,
-            resyncRequests: num(nic['rx-nvme-tcp-resync-req']),
-            resyncConfirmed: num(nic['rx-nvme-tcp-resync']),
-            lostSync: num(nic['rx-nvme-tcp-lost-sync']),
+            resyncRequests: nic['rx-nvme-tcp-resync-req'],
+            resyncConfirmed: nic['rx-nvme-tcp-resync'],
+            lostSync: nic['rx-nvme-tcp-lost-sync'],
           },
   };
 }
@@ -302,11 +280,6 @@ function failedMetrics(error: string): BenchRunMetrics {
  * results.
  */
 export async function bench(o: BenchOptions): Promise<BenchResult> {
-  if (o.runPoint === undefined) {
-    for (const m of o.grid.offload) {
-      if (!RUN_OFFLOAD_MODES.includes(m)) throw new UserError('BAD_FLAG', `offload '${m}' is not available in this build (${RUN_OFFLOAD_MODES.join(', ')})`);
-    }
-  }
   return withTopology({ ...(o.id !== undefined ? { id: o.id } : {}), mtu: o.mtu, offloads: false }, (topo) => benchOnTopology(topo, o));
 }
 
@@ -314,14 +287,14 @@ export async function bench(o: BenchOptions): Promise<BenchResult> {
 export async function benchOnTopology(topo: Topology, o: BenchOptions): Promise<BenchResult> {
   const points = benchPoints(o);
   const startedAt = new Date().toISOString();
-  const runPoint = o.runPoint ?? ((t: Topology, ro: RunOptions) => runOnTopology(t, ro));
+  const runPoint = o.runPoint ?? runOnTopology;
   const runs: BenchRun[] = [];
   for (let k = 0; k < points.length; k++) {
     const p = points[k]!;
     o.onRunStart?.(k, points.length, p);
     let run: BenchRun;
     try {
-      const report = await runPoint(topo, runOptions(o, p, o.onRunProgress, o.log), p.offload);
+      const report = await runPoint(topo, runOptions(o, p, o.onRunProgress, o.log));
       const { workload, ...kept } = report;
       const errors = workload?.errors;
       run = {

@@ -16,6 +16,7 @@ import { newNicRxStats } from '../../src/nicemu/nic-stats.js';
 import { newTcpStats } from '../../src/host/tcp-stats.js';
 import { newImpairStats } from '../../src/nicemu/port-impair.js';
 import { newUlpDdpStats } from '../../src/nicemu/ddp-stats.js';
+import { ddpReport, newNvmeDdpUlpStats } from '../../src/host/nvme-ddp.js';
 import { PortCounters } from '../../src/nicemu/port.js';
 
 const TOPO: Topology = {
@@ -57,9 +58,9 @@ function fakeReport(o: RunOptions, offload: OffloadMode): RunReport {
   const rx = { ...newImpairStats(), frames, dropped: lost, passed: frames - lost };
   const c2h = 100 << 20;
   const unplaced = lost * 4096;
-  const report = {
+  const report: RunReport = {
     ok: true,
-    run: { id: 'test', mtu: 1500, digest: o.digest, order: o.order, interleave: o.interleave, c2hSize: o.c2hSize, profile: o.profile, queues: o.queues },
+    run: { id: 'test', mtu: 1500, digest: o.digest, offload, order: o.order, interleave: o.interleave, c2hSize: o.c2hSize, profile: o.profile, queues: o.queues },
     verify: { bytes: c2h, mismatches: 0 },
     io: { reads: 800, writes: 0, readBytes: c2h, writeBytes: 0, iops: 800, MBps: offload === 'none' ? 100 : 120, elapsedMs: 1000 },
     latency: { p50us: 1, p99us: 2, p999us: 3 },
@@ -70,32 +71,15 @@ function fakeReport(o: RunOptions, offload: OffloadMode): RunReport {
     ...(o.impair !== undefined ? { impair: { config: o.impair, rx, tx: newImpairStats() } } : {}),
     cpu: { userMs: 512, systemMs: 0 },
     targetTcp: { TcpRetransSegs: lost },
-    // As host-run reports it: present without offload too, with nothing placed and every byte "below threshold".
-    ddp:
-      offload !== 'none'
-        ? {
-            offload,
-            placementPct: ((c2h - unplaced) / c2h) * 100,
-            c2hDataBytes: c2h,
-            placedBytes: c2h - unplaced,
-            inPlaceBytes: c2h - unplaced,
-            notPlacedBytes: { belowThreshold: 0, limits: 0, lostSync: unplaced },
-            ddgstOffloadedPdus: 0,
-            hostCrcDataBytes: 0,
-          }
-        : {
-            offload,
-            placementPct: 0,
-            c2hDataBytes: c2h,
-            placedBytes: 0,
-            inPlaceBytes: 0,
-            notPlacedBytes: { belowThreshold: c2h, limits: 0, lostSync: 0 },
-            ddgstOffloadedPdus: 0,
-            hostCrcDataBytes: c2h,
-          },
+    // As host-run builds it: present without offload too (nothing offered, nothing placed).
+    ddp: ddpReport(
+      offload,
+      { ...newNvmeHostStats(), c2hDataBytes: c2h, bytesCopySkipped: offload === 'none' ? 0 : c2h - unplaced },
+      { ...newUlpDdpStats(), 'rx-nvme-tcp-bytes': offload === 'none' ? 0 : c2h - unplaced },
+      { ...newNvmeDdpUlpStats(), bytesOffered: offload === 'none' ? 0 : c2h },
+    ),
   };
-  // Typed loosely: the report's ddp object arrives with issue 6's plumbing.
-  return report as unknown as RunReport;
+  return report;
 }
 
 describe('bench grid', () => {
@@ -141,9 +125,9 @@ describe('bench sweep', () => {
     const result = await benchOnTopology(
       TOPO,
       baseOptions({
-        runPoint: (topo, o, offload) => {
-          seen.push({ o, offload, topo: topo.id });
-          return Promise.resolve(fakeReport(o, offload));
+        runPoint: (topo, o) => {
+          seen.push({ o, offload: o.offload ?? 'none', topo: topo.id });
+          return Promise.resolve(fakeReport(o, o.offload ?? 'none'));
         },
         onRunDone: (_run, k) => done.push(k),
       }),
@@ -151,6 +135,7 @@ describe('bench sweep', () => {
     expect(seen.length).toBe(8);
     expect(new Set(seen.map((s) => s.topo))).toEqual(new Set(['test']));
     expect(seen.map((s) => s.o.workload.seed)).toEqual([10, 11, 10, 11, 10, 11, 10, 11]);
+    expect(seen.map((s) => s.offload)).toEqual(['none', 'none', 'ddp-crc', 'ddp-crc', 'none', 'none', 'ddp-crc', 'ddp-crc']);
     expect(seen[4]!.o.impair).toEqual({ seed: 10, rx: { drop: 1e-4 } });
     expect(seen[0]!.o.impair).toBeUndefined();
     expect(seen.every((s) => s.o.workload.size === 1 << 20 && s.o.digest === 'data' && s.o.workload.verify === true)).toBe(true);
@@ -165,10 +150,10 @@ describe('bench sweep', () => {
     const result = await benchOnTopology(
       TOPO,
       baseOptions({
-        runPoint: (_t, o, offload) => {
+        runPoint: (_t, o) => {
           n++;
           if (n === 2) return Promise.reject(new Error('target process ended mid-run'));
-          return Promise.resolve(fakeReport(o, offload));
+          return Promise.resolve(fakeReport(o, o.offload ?? 'none'));
         },
       }),
     );
