@@ -34,14 +34,24 @@ export interface BenchCellSummary extends BenchCell {
   readonly targetRetrans: number;
   readonly goodputMBps: Spread;
   readonly hostCpuMsPerGiB: number;
+  /** Mean per run. */
+  readonly hostBytesCopied: number;
+  readonly hostBytesCrc: number;
   /** null without a DDP report (offload none, or a build without DDP). */
   readonly placementPct: Spread | null;
   readonly c2hDataBytes: number;
+  /** C2HData bytes not placed, by cause (summed): reads below io_threshold, reads over the limits, lost sync. */
+  readonly unplacedBelowThreshold: number;
+  readonly unplacedLimits: number;
   readonly unplacedLostSync: number | null;
-  /** unplacedLostSync / (loss + reorder events); null when there were no events or no DDP report. */
+  /** unplacedLostSync / (loss + reorder events); null without events, without a DDP report, or when no read was mapped. */
   readonly unplacedPerEvent: number | null;
   readonly resyncRequests: number;
   readonly resyncConfirmed: number;
+  /** Times a socket lost PDU sync (rx-nvme-tcp-lost-sync), summed. */
+  readonly lostSync: number;
+  /** unplacedLostSync / lostSync: what one loss of sync cost; null without losses of sync. */
+  readonly unplacedPerLostSync: number | null;
   readonly errors: readonly string[];
 }
 
@@ -78,7 +88,13 @@ export function summarizeBench(runs: readonly BenchRun[]): BenchCellSummary[] {
     const lossEvents = sum((m) => m.lossEvents);
     const reorderEvents = sum((m) => m.reorderEvents);
     const unplaced = ddp.length > 0 ? ddp.reduce((a, d) => a + d.unplacedLostSync, 0) : null;
+    const c2h = ddp.reduce((a, d) => a + d.c2hDataBytes, 0);
+    const belowThreshold = ddp.reduce((a, d) => a + d.unplacedBelowThreshold, 0);
+    const limits = ddp.reduce((a, d) => a + d.unplacedLimits, 0);
+    // Bytes of reads the NIC was given buffers for: only those can be lost to lost sync.
+    const mapped = c2h - belowThreshold - limits;
     const events = lossEvents + reorderEvents;
+    const lostSync = ddp.reduce((a, d) => a + d.lostSync, 0);
     out.push({
       drop: p.drop,
       reorder: p.reorder,
@@ -95,12 +111,18 @@ export function summarizeBench(runs: readonly BenchRun[]): BenchCellSummary[] {
       targetRetrans: sum((m) => m.targetRetrans),
       goodputMBps: spread(ms.map((m) => m.goodputMBps)),
       hostCpuMsPerGiB: ms.length > 0 ? sum((m) => m.hostCpuMsPerGiB) / ms.length : 0,
+      hostBytesCopied: ms.length > 0 ? sum((m) => m.hostBytesCopied) / ms.length : 0,
+      hostBytesCrc: ms.length > 0 ? sum((m) => m.hostBytesCrc) / ms.length : 0,
       placementPct: ddp.length > 0 ? spread(ddp.map((d) => d.placementPct)) : null,
-      c2hDataBytes: ddp.reduce((a, d) => a + d.c2hDataBytes, 0),
+      c2hDataBytes: c2h,
+      unplacedBelowThreshold: belowThreshold,
+      unplacedLimits: limits,
       unplacedLostSync: unplaced,
-      unplacedPerEvent: unplaced !== null && events > 0 ? unplaced / events : null,
+      unplacedPerEvent: unplaced !== null && events > 0 && mapped > 0 ? unplaced / events : null,
       resyncRequests: ddp.reduce((a, d) => a + d.resyncRequests, 0),
       resyncConfirmed: ddp.reduce((a, d) => a + d.resyncConfirmed, 0),
+      lostSync,
+      unplacedPerLostSync: unplaced !== null && lostSync > 0 && mapped > 0 ? unplaced / lostSync : null,
       errors: g.filter((r) => r.metrics.error !== undefined).map((r) => `seed ${r.point.seed}: ${r.metrics.error!}`),
     });
   }
@@ -403,7 +425,13 @@ export function benchMarkdown(result: BenchResult, summary: readonly BenchCellSu
     `**Verification: ${mismatches} mismatches in ${runs.length} runs; ${failed} run(s) failed.** ` +
       'Loss events = frames toward the host the impairment stage dropped or corrupted (the NIC drops a corrupted frame on its TCP checksum), summed over the seeds of a point; ' +
       'the target kernel repaired them (TcpRetransSegs). Unplaced = C2HData bytes of reads set up for DDP that the NIC did not place (lost sync until resync); ' +
-      'per event = unplaced / (loss + reorder events).',
+      'per event = unplaced / (loss + reorder events); per lost sync = unplaced / times the NIC lost PDU sync (rx-nvme-tcp-lost-sync).',
+  );
+  lines.push('');
+  lines.push(
+    'The software NIC runs in the host process: its placement copies and CRC work count in the same CPU time and slow the same event loop, ' +
+      'so goodput and CPU compare the whole model, not a host beside real hardware. What an offload takes off the host is in ' +
+      "\"host copied\" and \"host CRC'd\" (payload placed by the NIC is not copied; digests the NIC checked are not recomputed).",
   );
   lines.push('');
   for (const p of panels(summary)) {
@@ -423,7 +451,13 @@ export function benchMarkdown(result: BenchResult, summary: readonly BenchCellSu
       for (const m of ddpModes) {
         const c = at(m);
         row.push(c?.placementPct != null ? fmtSpread(c.placementPct, 2) : 'n/a');
-        row.push(c?.unplacedPerEvent != null ? fmtBytes(c.unplacedPerEvent) : '—');
+        row.push(
+          c?.unplacedPerEvent != null
+            ? fmtBytes(c.unplacedPerEvent)
+            : c !== undefined && c.placementPct !== null && c.unplacedBelowThreshold === c.c2hDataBytes
+              ? 'n/a: reads below io_threshold'
+              : '—',
+        );
       }
       lines.push(`| ${row.join(' | ')} |`);
     }
@@ -437,9 +471,13 @@ export function benchMarkdown(result: BenchResult, summary: readonly BenchCellSu
       'reorder events',
       'target retrans',
       'goodput MB/s',
-      'host CPU ms/GiB',
+      'host copied / run',
+      "host CRC'd / run",
+      'CPU ms/GiB (host + NIC model)',
       'placement %',
-      'unplaced',
+      'not placed: below threshold / limits / lost sync',
+      'lost sync',
+      'unplaced / lost sync',
       'resync req / confirmed',
       'mismatches',
       'failed',
@@ -457,9 +495,13 @@ export function benchMarkdown(result: BenchResult, summary: readonly BenchCellSu
           c.reorderEvents,
           c.targetRetrans,
           fmtSpread(c.goodputMBps, 1),
+          fmtBytes(c.hostBytesCopied),
+          fmtBytes(c.hostBytesCrc),
           Math.round(c.hostCpuMsPerGiB),
           c.placementPct !== null ? fmtSpread(c.placementPct, 2) : 'n/a',
-          c.unplacedLostSync !== null ? fmtBytes(c.unplacedLostSync) : 'n/a',
+          c.unplacedLostSync !== null ? `${fmtBytes(c.unplacedBelowThreshold)} / ${fmtBytes(c.unplacedLimits)} / ${fmtBytes(c.unplacedLostSync)}` : 'n/a',
+          c.placementPct !== null ? c.lostSync : 'n/a',
+          c.unplacedPerLostSync !== null ? fmtBytes(c.unplacedPerLostSync) : '—',
           c.placementPct !== null ? `${c.resyncRequests} / ${c.resyncConfirmed}` : 'n/a',
           c.mismatches,
           c.failed,
@@ -480,6 +522,14 @@ export function benchMarkdown(result: BenchResult, summary: readonly BenchCellSu
   return lines.join('\n');
 }
 
+/** The whole result as JSON, one run and one summary row per line (diffable, and small enough to commit). */
+export function benchJson(command: string, result: BenchResult, summary: readonly BenchCellSummary[]): string {
+  const { runs, ...head } = result;
+  const lines = (xs: readonly unknown[]): string => xs.map((x) => JSON.stringify(x)).join(',\n');
+  const headJson = JSON.stringify({ command, ...head });
+  return `${headJson.slice(0, -1)},\n"runs": [\n${lines(runs)}\n],\n"summary": [\n${lines(summary)}\n]}\n`;
+}
+
 /** Writes report.json, report.md and the charts into `dir` (created); returns the files written. */
 export function writeBenchReport(dir: string, result: BenchResult, command: string): string[] {
   mkdirSync(dir, { recursive: true });
@@ -490,7 +540,7 @@ export function writeBenchReport(dir: string, result: BenchResult, command: stri
     writeFileSync(join(dir, name), text);
     files.push(name);
   };
-  put('report.json', `${JSON.stringify({ command, ...result, summary }, null, 1)}\n`);
+  put('report.json', benchJson(command, result, summary));
   put('report.md', `${benchMarkdown(result, summary, { command, charts })}\n`);
   for (const c of charts) put(c.file, c.svg);
   return files;

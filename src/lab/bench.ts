@@ -89,6 +89,10 @@ export interface BenchRunMetrics {
   /** Read + write payload, 10^6 bytes per second. */
   readonly goodputMBps: number;
   readonly hostCpuMsPerGiB: number;
+  /** Bytes the host's copy routine copied (PDU headers and every payload byte not already in place). */
+  readonly hostBytesCopied: number;
+  /** Bytes the host CRC'd itself (digests the NIC did not vouch for). */
+  readonly hostBytesCrc: number;
   /** Frames toward the host that entered the impairment stage. */
   readonly rxFrames: number;
   /** Frames toward the host lost in the stage or corrupted (the NIC drops those): what TCP had to repair. */
@@ -227,6 +231,8 @@ export function benchMetrics(r: RunReport): BenchRunMetrics {
     elapsedMs: r.io.elapsedMs,
     goodputMBps: r.io.MBps,
     hostCpuMsPerGiB: gib > 0 ? cpuMs / gib : 0,
+    hostBytesCopied: r.host.bytesCopied,
+    hostBytesCrc: r.host.bytesCrc,
     rxFrames: rx?.frames ?? r.port.rxFrames,
     lossEvents: rx !== undefined ? impairLossEvents(rx) : 0,
     reorderEvents: rx?.reordered ?? 0,
@@ -262,6 +268,8 @@ function failedMetrics(error: string): BenchRunMetrics {
     elapsedMs: 0,
     goodputMBps: 0,
     hostCpuMsPerGiB: 0,
+    hostBytesCopied: 0,
+    hostBytesCrc: 0,
     rxFrames: 0,
     lossEvents: 0,
     reorderEvents: 0,

@@ -100,6 +100,8 @@ function metrics(over: Partial<BenchRunMetrics>): BenchRunMetrics {
     elapsedMs: 500,
     goodputMBps: 100,
     hostCpuMsPerGiB: 5000,
+    hostBytesCopied: 1 << 26,
+    hostBytesCrc: 1 << 26,
     rxFrames: 50_000,
     lossEvents: 0,
     reorderEvents: 0,
