@@ -11,6 +11,7 @@ import type { Command } from 'commander';
 import { WORKLOAD_RW_MODES, parseSizeBytes, WorkloadOptionError, type WorkloadRw } from '../host/workload-options.js';
 import {
   bench,
+  benchMachine,
   benchOptionsRecord,
   OFFLOAD_MODES,
   type BenchOptions,
@@ -218,7 +219,11 @@ export function registerBenchCommand(program: Command): void {
           runsSoFar.push(run);
           writeBenchReport(
             outDir,
-            { startedAt: started.toISOString(), finishedAt: `(running: ${k + 1} of ${total} runs)`, topology: { id: flags.id ?? '', mtu: opts.mtu }, options: benchOptionsRecord(opts), runs: runsSoFar },
+            {
+              startedAt: started.toISOString(),
+              finishedAt: `(running: ${k + 1} of ${total} runs)`,
+              machine: benchMachine(),
+              topology: { id: flags.id ?? '', mtu: opts.mtu }, options: benchOptionsRecord(opts), runs: runsSoFar },
             command,
           );
         },

@@ -421,6 +421,13 @@ export function benchMarkdown(result: BenchResult, summary: readonly BenchCellSu
       `c2h-size ${o.c2hSize}, ${o.seeds} seed(s) per point from ${o.seedBase}.`,
   );
   lines.push('');
+  const loads = runs.map((r) => r.loadAvg1);
+  lines.push(
+    `Machine: ${result.machine.cpus} × ${result.machine.cpuModel}, Linux ${result.machine.kernel}, Node ${result.machine.node}; ` +
+      `1-minute load average at the start of each run ${loads.length > 0 ? `${Math.min(...loads).toFixed(2)}–${Math.max(...loads).toFixed(2)}` : 'n/a'} ` +
+      '(each run keeps two processes busy: target and host).',
+  );
+  lines.push('');
   lines.push(
     `**Verification: ${mismatches} mismatches in ${runs.length} runs; ${failed} run(s) failed.** ` +
       'Loss events = frames toward the host the impairment stage dropped or corrupted (the NIC drops a corrupted frame on its TCP checksum), summed over the seeds of a point; ' +

@@ -12,6 +12,7 @@
  * 1448 payload bytes per frame, 64 MiB is 46k frames — less than one
  * expected drop.
  */
+import { cpus, loadavg, release } from 'node:os';
 import type { WorkloadRw } from '../host/workload-options.js';
 import type { ImpairConfig, ImpairSpec } from '../nicemu/port-impair.js';
 import { impairLossEvents } from '../nicemu/port-impair.js';
@@ -127,6 +128,8 @@ export type BenchRunReport = Omit<RunReport, 'workload'> & { readonly workloadEr
 
 export interface BenchRun {
   readonly point: BenchPoint;
+  /** 1-minute load average of the machine when the run started: other work on the box skews goodput. */
+  readonly loadAvg1: number;
   readonly metrics: BenchRunMetrics;
   /** null when the run failed before it produced a report. */
   readonly report: BenchRunReport | null;
@@ -135,6 +138,7 @@ export interface BenchRun {
 export interface BenchResult {
   readonly startedAt: string;
   readonly finishedAt: string;
+  readonly machine: { readonly cpus: number; readonly cpuModel: string; readonly kernel: string; readonly node: string };
   readonly topology: { readonly id: string; readonly mtu: number };
   readonly options: Omit<BenchOptions, 'onRunStart' | 'onRunProgress' | 'onRunDone' | 'log' | 'runPoint'>;
   readonly runs: readonly BenchRun[];
@@ -300,6 +304,7 @@ export async function benchOnTopology(topo: Topology, o: BenchOptions): Promise<
   for (let k = 0; k < points.length; k++) {
     const p = points[k]!;
     o.onRunStart?.(k, points.length, p);
+    const loadAvg1 = loadavg()[0]!;
     let run: BenchRun;
     try {
       const report = await runPoint(topo, runOptions(o, p, o.onRunProgress, o.log));
@@ -307,16 +312,30 @@ export async function benchOnTopology(topo: Topology, o: BenchOptions): Promise<
       const errors = workload?.errors;
       run = {
         point: p,
+        loadAvg1,
         metrics: benchMetrics(report),
         report: errors !== undefined && errors.count > 0 ? { ...kept, workloadErrors: errors } : kept,
       };
     } catch (e) {
-      run = { point: p, metrics: failedMetrics(e instanceof Error ? e.message : String(e)), report: null };
+      run = { point: p, loadAvg1, metrics: failedMetrics(e instanceof Error ? e.message : String(e)), report: null };
     }
     runs.push(run);
     o.onRunDone?.(run, k, points.length);
   }
-  return { startedAt, finishedAt: new Date().toISOString(), topology: { id: topo.id, mtu: topo.mtu }, options: benchOptionsRecord(o), runs };
+  return {
+    startedAt,
+    finishedAt: new Date().toISOString(),
+    machine: benchMachine(),
+    topology: { id: topo.id, mtu: topo.mtu },
+    options: benchOptionsRecord(o),
+    runs,
+  };
+}
+
+/** What the figures were measured on. */
+export function benchMachine(): BenchResult['machine'] {
+  const c = cpus();
+  return { cpus: c.length, cpuModel: c[0]?.model ?? 'unknown', kernel: release(), node: process.version };
 }
 
 /** The options as a report records them (no callbacks). */

@@ -125,6 +125,7 @@ function sweep(): BenchResult {
         const unplaced = offload === 'none' ? 0 : loss * 65536;
         runs.push({
           point: { drop, reorder: 0, offload, rw: 'read', bs: '128k', seed, sizeBytes: 1 << 28 },
+          loadAvg1: 0.5,
           metrics: metrics({
             lossEvents: loss,
             targetRetrans: loss,
@@ -152,6 +153,7 @@ function sweep(): BenchResult {
   return {
     startedAt: '2026-01-01T00:00:00.000Z',
     finishedAt: '2026-01-01T00:10:00.000Z',
+    machine: { cpus: 2, cpuModel: 'test cpu', kernel: '6.1.0', node: 'v20.0.0' },
     topology: { id: 'test', mtu: 1500 },
     options: {
       grid: { drop: [0, 1e-5, 1e-4, 1e-3], reorder: [0], offload: ['none', 'ddp-crc'], rw: ['read'], bs: ['128k'] },
