@@ -1,0 +1,133 @@
+/**
+ * DDP on the live topology (root): `ddplab run --offload ...` with the
+ * target on kernel TCP and the host's software NIC placing C2HData payload.
+ *
+ * With the wire in order, every C2HData payload byte of the I/O queues is
+ * placed: the host copies only PDU headers, padding and digests, and with
+ * `ddp-crc` computes no data digest. The admin queue is never offloaded
+ * (as in Linux), so its Identify data at bring-up is the only C2HData the
+ * host copies and CRCs.
+ *
+ * Why `taskset`: a veth hands each sent packet to the sending CPU's backlog;
+ * when the target process migrates between CPUs mid-stream, segments can
+ * reach host0 out of order, and a reordered gap that hides a PDU header
+ * costs a resync (a few dozen KiB unplaced). Pinning the run to one CPU
+ * keeps the wire in order, so "placement 100%" is a fact the test can check.
+ * Loss and reordering are the subject of the second test, impaired on purpose.
+ */
+import { execFileSync } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { execa } from 'execa';
+import { afterAll, describe, expect, it } from 'vitest';
+import type { RunReport } from '../../src/lab/run.js';
+
+const BIN = fileURLToPath(new URL('../../bin/ddplab.js', import.meta.url));
+
+function ddplabNamespaces(): string[] {
+  return execFileSync('ip', ['netns', 'list'], { encoding: 'utf8' })
+    .split('\n')
+    .map((l) => l.split(' ')[0]!)
+    .filter((n) => n.startsWith('ddplab-'));
+}
+
+const before = ddplabNamespaces();
+const ids: string[] = [];
+function newId(tag: string): string {
+  const id = `d${tag}${process.pid % 1000}`;
+  ids.push(id);
+  return id;
+}
+
+afterAll(async () => {
+  for (const id of ids) await execa(process.execPath, [BIN, 'down', '--id', id], { reject: false });
+  expect(ddplabNamespaces().filter((n) => !before.includes(n))).toEqual([]);
+});
+
+async function runJson(args: string[], pin: boolean): Promise<RunReport> {
+  const argv = [BIN, 'run', '--json', ...args];
+  const r = pin
+    ? await execa('taskset', ['-c', '0', process.execPath, ...argv], { reject: false, timeout: 240_000 })
+    : await execa(process.execPath, argv, { reject: false, timeout: 240_000 });
+  const line = r.stdout.split('\n').find((l) => l.startsWith('{'));
+  if (line === undefined) throw new Error(`no JSON report (exit ${r.exitCode}): ${r.stderr.slice(-400)}`);
+  return JSON.parse(line) as RunReport;
+}
+
+describe.each([
+  { digest: 'data', order: 'fifo', interleave: false, c2h: '0' },
+  { digest: 'both', order: 'fifo', interleave: false, c2h: '0' },
+  { digest: 'data', order: 'random', interleave: true, c2h: '32k' },
+])('ddplab run --offload ddp-crc, read 64m bs 128k iodepth 32 (digest $digest, order $order, c2h-size $c2h)', ({ digest, order, interleave, c2h }) => {
+  it('places every C2HData payload byte of the I/O queues: the host copies headers only and CRCs no data', async () => {
+    const r = await runJson(
+      [
+        '--id', newId(`${digest[0]}${order[0]}`),
+        '--offload', 'ddp-crc', '--rw', 'read', '--bs', '128k', '--iodepth', '32', '--size', '64m',
+        '--digest', digest, '--order', order, ...(interleave ? ['--interleave'] : []), '--c2h-size', c2h,
+      ],
+      true,
+    );
+    expect(r.error).toBeUndefined();
+    expect(r.ok).toBe(true);
+    expect(r.verify).toEqual({ bytes: 64 * 2 ** 20, mismatches: 0 });
+    expect(r.run.offload).toBe('ddp-crc');
+    // The wire was in order (see the file comment): nothing to resync.
+    expect(r.tcp.ofoQueue).toBe(0);
+    expect(r.nic['rx-nvme-tcp-lost-sync']).toBe(0);
+    const d = r.ddp;
+    expect(d.c2hDataBytes).toBe(64 * 2 ** 20);
+    expect(d.placementPct).toBe(100);
+    expect(d.inPlaceBytes).toBe(d.c2hDataBytes);
+    expect(d.notPlacedBytes).toEqual({ belowThreshold: 0, limits: 0, lostSync: 0 });
+    expect(d.hostCrcDataBytes).toBe(0);
+    expect(r.nic['rx-nvme-tcp-bytes']).toBe(d.c2hDataBytes);
+    expect(r.nic['rx-nvme-tcp-setup']).toBe(512);
+    expect(r.nic['rx-nvme-tcp-teardown']).toBe(512);
+    expect(r.nic['rx-nvme-tcp-crc-ok']).toBe(r.host.ddgstOffloaded);
+    // Host-wide, only the admin queue's bring-up reads are C2HData the host copied and CRC'd.
+    const adminData = r.host.c2hDataBytes - d.c2hDataBytes;
+    expect(adminData).toBeLessThanOrEqual(16 * 1024);
+    expect(r.host.bytesCopySkipped).toBe(d.c2hDataBytes);
+    expect(r.host.bytesCrcDataRx).toBe(adminData);
+    // What the host copied is the rest of the stream: PDU headers, padding, digests and the admin data.
+    expect(r.host.bytesCopied).toBeLessThan(r.host.pdusRx * 160 + adminData);
+  });
+});
+
+describe('ddplab run with loss and reordering toward the host, offload none / ddp / ddp-crc, same seed', () => {
+  it('verifies the same bytes in every mode; with DDP the NIC loses sync, resyncs and still places most payload', async () => {
+    const common = [
+      '--rw', 'randrw', '--bs', '4k-256k', '--iodepth', '16', '--size', '64m', '--seed', '5',
+      '--order', 'random', '--interleave', '--c2h-size', '8k', '--digest', 'data',
+      '--drop', '1e-3', '--reorder', '1e-2',
+    ];
+    const reports: Record<string, RunReport> = {};
+    for (const mode of ['none', 'ddp', 'ddp-crc']) {
+      reports[mode] = await runJson(['--id', newId(`i${mode.length}`), '--offload', mode, ...common], false);
+    }
+    const none = reports['none']!;
+    for (const [mode, r] of Object.entries(reports)) {
+      expect(r.error, mode).toBeUndefined();
+      expect(r.ok, mode).toBe(true);
+      expect(r.verify, mode).toEqual(none.verify);
+      expect({ reads: r.io.reads, writes: r.io.writes, readBytes: r.io.readBytes, writeBytes: r.io.writeBytes }, mode).toEqual({
+        reads: none.io.reads,
+        writes: none.io.writes,
+        readBytes: none.io.readBytes,
+        writeBytes: none.io.writeBytes,
+      });
+    }
+    expect(none.verify.mismatches).toBe(0);
+    expect(none.nic['rx-nvme-tcp-bytes']).toBe(0);
+    for (const mode of ['ddp', 'ddp-crc']) {
+      const r = reports[mode]!;
+      expect(r.nic['rx-nvme-tcp-lost-sync'], mode).toBeGreaterThan(0);
+      expect(r.nic['rx-nvme-tcp-resync'], mode).toBeGreaterThan(0);
+      expect(r.nic['rx-nvme-tcp-resync'], mode).toBeLessThanOrEqual(r.nic['rx-nvme-tcp-resync-req']);
+      expect(r.ddp.placementPct, mode).toBeGreaterThan(50);
+      expect(r.ddp.inPlaceBytes, mode).toBe(r.host.bytesCopySkipped);
+    }
+    // Only ddp-crc takes data digest work off the host.
+    expect(reports['ddp-crc']!.ddp.hostCrcDataBytes).toBeLessThan(reports['ddp']!.ddp.hostCrcDataBytes);
+  });
+});
