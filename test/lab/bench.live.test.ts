@@ -22,38 +22,48 @@ function ddplabNamespaces(): string[] {
     .filter((n) => n.startsWith('ddplab-'));
 }
 
-const before = ddplabNamespaces();
 const id = `b${process.pid % 1000}`;
 
 afterAll(async () => {
   await execa(process.execPath, [BIN, 'down', '--id', id], { reject: false });
   rmSync(dir, { recursive: true, force: true });
-  expect(ddplabNamespaces().filter((n) => !before.includes(n))).toEqual([]);
+  // Only ours: other runs on the machine may come and go meanwhile.
+  expect(ddplabNamespaces().filter((n) => n.startsWith(`ddplab-${id}-`))).toEqual([]);
 });
 
 describe('ddplab bench', () => {
-  it('sweeps two loss rates on one topology, verifies every run and writes report.md, report.json and the charts', async () => {
+  it('sweeps two loss rates × two offload modes on one topology, verifies every run and writes report.md, report.json and the charts', async () => {
     const out = join(dir, 'sweep');
     const r = await execa(
       process.execPath,
-      [BIN, 'bench', '--id', id, '--drop', '0,1e-3', '--size', '16m', '--bs', '64k', '--iodepth', '16', '--seed', '4', '--out', out],
+      [BIN, 'bench', '--id', id, '--drop', '0,1e-3', '--offload', 'none,ddp-crc', '--size', '16m', '--bs', '64k', '--iodepth', '16', '--seed', '4', '--out', out],
       { reject: false, timeout: 240_000 },
     );
     expect(r.exitCode, r.stderr.slice(-600)).toBe(0);
-    expect(r.stderr).toMatch(/\[1\/2\] drop 0 reorder 0 none read 64k seed 4: PASS/);
-    expect(r.stderr).toMatch(/\[2\/2\] drop 1e-3 reorder 0 none read 64k seed 4: PASS/);
-    expect(readdirSync(out).sort()).toEqual(['goodput-read-64k-reorder0.svg', 'placement-read-64k-reorder0.svg', 'report.json', 'report.md']);
+    expect(r.stderr).toMatch(/\[1\/4\] drop 0 reorder 0 none read 64k seed 4: PASS/);
+    expect(r.stderr).toMatch(/\[4\/4\] drop 1e-3 reorder 0 ddp-crc read 64k seed 4: PASS/);
+    expect(readdirSync(out).sort()).toEqual([
+      'goodput-read-64k-reorder0.svg',
+      'placement-read-64k-reorder0.svg',
+      'report.json',
+      'report.md',
+      'unplaced-read-64k-reorder0.svg',
+    ]);
     const json = JSON.parse(readFileSync(join(out, 'report.json'), 'utf8')) as BenchResult & { summary: BenchCellSummary[] };
-    expect(json.runs.length).toBe(2);
-    // One topology for the sweep: both runs report its id.
-    expect(json.runs.map((x) => x.report!.run.id)).toEqual([id, id]);
+    expect(json.runs.length).toBe(4);
+    // One topology for the sweep: every run reports its id.
+    expect(json.runs.map((x) => x.report!.run.id)).toEqual([id, id, id, id]);
+    expect(json.runs.map((x) => x.report!.run.offload)).toEqual(['none', 'ddp-crc', 'none', 'ddp-crc']);
     expect(json.runs.every((x) => x.metrics.ok && x.metrics.mismatches === 0)).toBe(true);
-    const lossy = json.runs[1]!;
+    // 64k reads are above io_threshold (32 KiB): with ddp-crc the NIC placed C2HData, without offload nothing is placed.
+    expect(json.runs[1]!.metrics.ddp!.placedBytes).toBeGreaterThan(0);
+    expect(json.runs[0]!.metrics.ddp).toBeNull();
+    const lossy = json.runs[2]!;
     expect(lossy.report!.impair!.config).toEqual({ seed: 4, rx: { drop: 1e-3 } });
     expect(lossy.metrics.lossEvents).toBeGreaterThan(0);
     expect(lossy.metrics.targetRetrans).toBeGreaterThan(0);
     expect(json.runs[0]!.report!.impair).toBeUndefined();
     const md = readFileSync(join(out, 'report.md'), 'utf8');
-    expect(md).toContain('**Verification: 0 mismatches in 2 runs; 0 run(s) failed.**');
+    expect(md).toContain('**Verification: 0 mismatches in 4 runs; 0 run(s) failed.**');
   });
 });

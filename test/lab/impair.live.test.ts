@@ -19,7 +19,6 @@ function ddplabNamespaces(): string[] {
     .filter((n) => n.startsWith('ddplab-'));
 }
 
-const before = ddplabNamespaces();
 const ids: string[] = [];
 function newId(tag: string): string {
   const id = `i${tag}${process.pid % 1000}`;
@@ -29,7 +28,8 @@ function newId(tag: string): string {
 
 afterAll(async () => {
   for (const id of ids) await execa(process.execPath, [BIN, 'down', '--id', id], { reject: false });
-  expect(ddplabNamespaces().filter((n) => !before.includes(n))).toEqual([]);
+  // Only ours: other runs on the machine may come and go meanwhile.
+  expect(ddplabNamespaces().filter((n) => ids.some((id) => n.startsWith(`ddplab-${id}-`)))).toEqual([]);
 });
 
 async function runJson(args: string[]): Promise<RunReport> {
