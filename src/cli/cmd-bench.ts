@@ -139,7 +139,7 @@ export function registerBenchCommand(program: Command): void {
     .option('--bs <list>', 'block sizes, one per point (e.g. 4k,128k)', '128k')
     .option('--seeds <n>', 'runs per point (seeds --seed, --seed+1, ...)', '1')
     .option('--seed <n>', 'first seed', '1')
-    .option('--size <bytes|auto>', 'bytes per run; auto: enough for --min-loss-events expected losses at the point\'s drop rate', 'auto')
+    .option('--size <bytes|auto>', 'bytes per run (one size for the whole sweep); auto: enough for --min-loss-events expected losses at the smallest non-zero --drop', 'auto')
     .option('--min-loss-events <n>', 'with --size auto: expected loss events per run at least', '4')
     .option('--min-size <bytes>', 'with --size auto: smallest run', '64m')
     .option('--max-size <bytes>', 'with --size auto: largest run', '1g')

@@ -7,9 +7,9 @@
  * Grid axes: loss toward the host (--drop), reordering (--reorder), offload
  * mode, workload (rw, bs); several seeds per point. Each run is a normal
  * `ddplab run` (runOnTopology) with its report kept whole, plus the figures
- * the sweep compares (BenchRunMetrics). A point's transfer size can be
- * chosen so that its loss rate yields some loss events at all: at 1e-5 and
- * 1448 payload bytes per frame, 64 MiB is 46k frames — less than one
+ * the sweep compares (BenchRunMetrics). The transfer size can be chosen
+ * so that the smallest loss rate yields some loss events at all: at 1e-5
+ * and 1448 payload bytes per frame, 64 MiB is 46k frames — less than one
  * expected drop.
  */
 import { cpus, loadavg, release } from 'node:os';
@@ -33,7 +33,7 @@ export interface BenchGrid {
   readonly bs: readonly string[];
 }
 
-/** Bytes per point: fixed, or chosen from the point's loss rate (see autoSizeBytes). */
+/** Bytes per run: fixed, or chosen from the sweep's smallest loss rate (see sweepSizeBytes). */
 export type BenchSize = { readonly kind: 'fixed'; readonly bytes: number } | { readonly kind: 'auto'; readonly minLossEvents: number; readonly minBytes: number; readonly maxBytes: number };
 
 export interface BenchOptions {
@@ -150,7 +150,7 @@ export function payloadPerFrame(mtu: number): number {
 }
 
 /**
- * A transfer size for a point at loss rate `p`: enough full frames that
+ * A transfer size for loss rate `p`: enough full frames that
  * `minLossEvents` losses are expected, within [minBytes, maxBytes], rounded
  * up to a MiB.
  */
@@ -161,14 +161,27 @@ export function autoSizeBytes(p: number, mtu: number, s: Extract<BenchSize, { ki
   return bytes;
 }
 
+/**
+ * The one size every run of a sweep moves. Goodput depends on run length
+ * (each run is a fresh host process: JIT warm-up and TCP slow start weigh
+ * more on a short run — 4k reads measured 42 MB/s over 64 MiB and 125 MB/s
+ * over 1 GiB), so points sized by their own loss rate would not compare.
+ * Auto: sized for the smallest non-zero drop rate of the grid.
+ */
+export function sweepSizeBytes(o: Pick<BenchOptions, 'grid' | 'size' | 'mtu'>): number {
+  if (o.size.kind === 'fixed') return o.size.bytes;
+  const positive = o.grid.drop.filter((p) => p > 0);
+  return autoSizeBytes(positive.length > 0 ? Math.min(...positive) : 0, o.mtu, o.size);
+}
+
 /** The grid's points in run order, seeds innermost (a point's seeds run back to back). */
 export function benchPoints(o: Pick<BenchOptions, 'grid' | 'seeds' | 'seedBase' | 'size' | 'mtu'>): BenchPoint[] {
   const out: BenchPoint[] = [];
+  const sizeBytes = sweepSizeBytes(o);
   for (const rw of o.grid.rw) {
     for (const bs of o.grid.bs) {
       for (const reorder of o.grid.reorder) {
         for (const drop of o.grid.drop) {
-          const sizeBytes = o.size.kind === 'fixed' ? o.size.bytes : autoSizeBytes(drop, o.mtu, o.size);
           for (const offload of o.grid.offload) {
             for (let k = 0; k < o.seeds; k++) out.push({ drop, reorder, offload, rw, bs, seed: o.seedBase + k, sizeBytes });
           }

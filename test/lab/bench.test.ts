@@ -98,7 +98,7 @@ describe('bench grid', () => {
     ]);
   });
 
-  it('sizes a point so that its loss rate yields the asked-for loss events, within bounds', () => {
+  it('sizes runs so that a loss rate yields the asked-for loss events, within bounds', () => {
     const auto = { kind: 'auto', minLossEvents: 4, minBytes: 64 << 20, maxBytes: 1 << 30 } as const;
     const at = (p: number): number => autoSizeBytes(p, 1500, auto);
     expect(at(0)).toBe(64 << 20);
@@ -107,6 +107,15 @@ describe('bench grid', () => {
     expect((at(1e-5) / payloadPerFrame(1500)) * 1e-5).toBeGreaterThanOrEqual(4);
     expect(at(1e-5) % (1 << 20)).toBe(0);
     expect(at(1e-7)).toBe(1 << 30);
+  });
+
+  it('gives every run of a sweep the size its smallest non-zero loss rate needs', () => {
+    const auto = { kind: 'auto', minLossEvents: 4, minBytes: 64 << 20, maxBytes: 1 << 30 } as const;
+    const pts = benchPoints(baseOptions({ size: auto, grid: { drop: [0, 1e-3, 1e-5], reorder: [0], offload: ['none'], rw: ['read'], bs: ['4k'] }, seeds: 1 }));
+    expect(new Set(pts.map((p) => p.sizeBytes))).toEqual(new Set([autoSizeBytes(1e-5, 1500, auto)]));
+    expect(pts[0]!.sizeBytes).toBeGreaterThan(64 << 20);
+    const clean = benchPoints(baseOptions({ size: auto, grid: { drop: [0], reorder: [1e-3], offload: ['none'], rw: ['read'], bs: ['4k'] }, seeds: 1 }));
+    expect(clean[0]!.sizeBytes).toBe(64 << 20);
   });
 
   it('impairs only what a point asks for, seeded by the point', () => {
