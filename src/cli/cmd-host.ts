@@ -27,6 +27,7 @@ interface HostFlags extends WorkloadFlags, ImpairFlags {
   queueDepth?: string;
   progressJson?: boolean;
   capture?: string;
+  hashReads?: string;
   acceptPartialCsum?: boolean;
   quiet?: boolean;
 }
@@ -44,6 +45,7 @@ export function registerHostCommand(program: Command): void {
     .option('--offload <mode>', 'NIC offload of the NVMe/TCP queues: none, ddp (direct data placement), ddp-crc (DDP + data digest)', 'none')
     .option('--queue-depth <n>', 'I/O queue size (default: max(32, iodepth))')
     .option('--capture <file.pcap>', 'write every frame the NIC receives and sends to a pcap file')
+    .option('--hash-reads <file>', 'write the SHA-256 of every read to a JSON file (to compare with ddplab replay of the capture)')
     .option('--accept-partial-csum', 'accept TCP checksums left partial by the sender (veth with TSO/tx-csum on)')
     .option('--progress-json', 'write progress as JSON lines on stderr')
     .option('--quiet', 'no log lines on stderr');
@@ -68,6 +70,7 @@ export function registerHostCommand(program: Command): void {
         workload,
         ...(impair !== undefined ? { impair } : {}),
         acceptPartialChecksums: flags.acceptPartialCsum === true,
+        ...(flags.hashReads !== undefined ? { hashReads: resolve(flags.hashReads) } : {}),
         ...(flags.capture !== undefined ? { wrapPort: (p: Port) => withCapture(p, resolve(flags.capture!)) } : {}),
         ...(flags.quiet === true ? {} : { log: (line: string) => process.stderr.write(`ddplab host: ${line}\n`) }),
       },

@@ -22,6 +22,7 @@ interface RunFlags extends WorkloadFlags, ImpairFlags {
   mtu: string;
   offloads?: boolean;
   capture?: string;
+  hashReads?: string;
   id?: string;
   json?: boolean;
 }
@@ -138,6 +139,7 @@ export function registerRunCommand(program: Command): void {
     .option('--mtu <bytes>', 'MTU of the veth pair', '1500')
     .option('--offloads', 'leave TSO/GSO/GRO on (host0 then sees super-frames)')
     .option('--capture <file.pcap>', 'capture host0 (both directions) to a pcap file')
+    .option('--hash-reads <file>', 'the host writes the SHA-256 of every read to a JSON file (to compare with ddplab replay of the capture)')
     .option('--id <id>', 'run id for the namespaces (default random)')
     .option('--json', 'print one JSON object on stdout instead of the human report');
   addWorkloadFlags(cmd, { rw: 'randrw', bs: '4k', iodepth: '8', size: '64m' });
@@ -165,6 +167,7 @@ export function registerRunCommand(program: Command): void {
       mtu: intFlag('mtu', flags.mtu, 576, 65535),
       offloads: flags.offloads === true,
       ...(flags.capture !== undefined ? { capture: flags.capture } : {}),
+      ...(flags.hashReads !== undefined ? { hashReads: flags.hashReads } : {}),
       ...(flags.id !== undefined ? { id: flags.id } : {}),
       onProgress: bar.update,
     });

@@ -10,6 +10,7 @@ import { registerTopologyCommands } from './cmd-topology.js';
 import { registerHostCommand } from './cmd-host.js';
 import { registerRunCommand } from './cmd-run.js';
 import { registerBenchCommand } from './cmd-bench.js';
+import { registerReplayCommand } from './cmd-replay.js';
 
 const program = new Command();
 program
@@ -28,6 +29,7 @@ registrations.push(registerTopologyCommands);
 registrations.push(registerHostCommand);
 registrations.push(registerRunCommand);
 registrations.push(registerBenchCommand);
+registrations.push(registerReplayCommand);
 
 for (const register of registrations) register(program);
 

@@ -25,6 +25,7 @@ import { requireInterface, requireLibpcap, requireNetRaw } from './privileges.js
 import { NvmeDdpOffload, ddpReport, newNvmeDdpUlpStats, type DdpReport } from '../host/nvme-ddp.js';
 import { NvmeTcpDdpDevice } from '../nicemu/ddp-offload.js';
 import { newUlpDdpStats, type UlpDdpStats } from '../nicemu/ddp-stats.js';
+import { withReadHashes, writeReadHashes, type LiveReadHash } from './replay/live-read-hashes.js';
 
 export type DigestChoice = 'none' | 'header' | 'data' | 'both';
 /** NIC offload of the NVMe/TCP queues: none, direct data placement, or DDP plus data-digest (CRC32C) offload. */
@@ -53,6 +54,8 @@ export interface HostRunOptions {
   /** DDP offload (default none). */
   readonly offload?: OffloadChoice;
   readonly workload: WorkloadOptions;
+  /** Write the SHA-256 of every read's data to this file (JSON), for comparison with a replay of the capture. */
+  readonly hashReads?: string;
   /** Wraps the live port (capture tap, impairment); default: none. */
   readonly wrapPort?: (port: Port) => Promise<Port> | Port;
   /**
@@ -116,6 +119,7 @@ export async function hostRun(opts: HostRunOptions, onProgress?: (p: WorkloadPro
   let ctrl: NvmeController | undefined;
   let workload: WorkloadReport | undefined;
   let error: string | undefined;
+  const readHashes: LiveReadHash[] = [];
   try {
     log(`host ${opts.hostIp} (${macToString(mac)}) on ${opts.iface} mtu ${mtu}: connecting to ${opts.targetIp}:${opts.targetPort}`);
     ctrl = await NvmeController.connect({
@@ -139,7 +143,7 @@ export async function hostRun(opts: HostRunOptions, onProgress?: (p: WorkloadPro
     });
     failed.catch(() => undefined);
     workload = await Promise.race([
-      runWorkload(controllerDevice(ctrl), { ...opts.workload, queues: opts.workload.queues ?? opts.queues }, { clock, onProgress }),
+      runWorkload(opts.hashReads !== undefined ? withReadHashes(controllerDevice(ctrl), readHashes) : controllerDevice(ctrl), { ...opts.workload, queues: opts.workload.queues ?? opts.queues }, { clock, onProgress }),
       failed,
     ]);
     await ctrl.shutdown();
@@ -150,6 +154,7 @@ export async function hostRun(opts: HostRunOptions, onProgress?: (p: WorkloadPro
     await stack.close();
     await port.close();
   }
+  if (opts.hashReads !== undefined) writeReadHashes(opts.hashReads, readHashes);
   const host = ctrl?.stats();
   const hostStats = host ?? newNvmeHostStats();
   const ddpStats = ddp?.device.getStats() ?? newUlpDdpStats();

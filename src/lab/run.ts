@@ -34,6 +34,8 @@ export interface RunOptions {
   readonly mtu: number;
   readonly offloads: boolean;
   readonly capture?: string;
+  /** The host writes every read's SHA-256 here (see src/lab/replay/live-read-hashes.ts). */
+  readonly hashReads?: string;
   /** Seeded impairment in the host process (its seed is passed as the workload seed). */
   readonly impair?: ImpairConfig;
   /** Extra `ddplab target` flags (advanced). */
@@ -140,6 +142,7 @@ function hostCommand(o: RunOptions): string[] {
   if (w.timeSec !== undefined) args.push('--time', String(w.timeSec));
   if (w.verify === false) args.push('--no-verify');
   if (o.capture !== undefined) args.push('--capture', resolve(o.capture));
+  if (o.hashReads !== undefined) args.push('--hash-reads', resolve(o.hashReads));
   // The host seeds the impairment with --seed: the config's seed must be that one.
   if (o.impair !== undefined && o.impair.seed !== (w.seed ?? 1)) {
     throw new UserError('BAD_FLAG', `impairment seed ${o.impair.seed} differs from the run seed ${w.seed ?? 1}`);

@@ -1,0 +1,72 @@
+/**
+ * `ddplab replay FILE.pcap`: the software NIC and the host receive path over
+ * a capture (src/lab/replay/replay.ts) — no network, deterministic, and
+ * impairable with a seed. Prints the human report, or with --json one
+ * object (with every read's SHA-256).
+ */
+import type { Command } from 'commander';
+import { parseOffload } from '../lab/host-run.js';
+import { replayCapture } from '../lab/replay/replay.js';
+import { formatReplayReport } from '../lab/replay/replay-report.js';
+import type { ImpairSpec } from '../nicemu/port-impair.js';
+import { parseBurst, parseProbability } from './impair-flags.js';
+import { UserError } from './user-error.js';
+import { intFlag } from './workload-flags.js';
+
+interface ReplayFlags {
+  offload: string;
+  port: string;
+  drop?: string;
+  burst?: string;
+  reorder?: string;
+  reorderDepth?: string;
+  dup?: string;
+  seed: string;
+  json?: boolean;
+  verifyChecksums?: boolean;
+}
+
+function impairSpec(f: ReplayFlags): ImpairSpec {
+  let reorderDepth: number | undefined;
+  if (f.reorderDepth !== undefined) {
+    reorderDepth = Number(f.reorderDepth);
+    if (!Number.isInteger(reorderDepth) || reorderDepth < 1) {
+      throw new UserError('BAD_FLAG', `--reorder-depth: '${f.reorderDepth}' is not a whole number of frames >= 1`);
+    }
+  }
+  return {
+    ...(f.drop !== undefined ? { drop: parseProbability('drop', f.drop) } : {}),
+    ...(f.burst !== undefined ? { burst: parseBurst('burst', f.burst) } : {}),
+    ...(f.reorder !== undefined ? { reorder: parseProbability('reorder', f.reorder) } : {}),
+    ...(reorderDepth !== undefined ? { reorderDepth } : {}),
+    ...(f.dup !== undefined ? { dup: parseProbability('dup', f.dup) } : {}),
+  };
+}
+
+export function registerReplayCommand(program: Command): void {
+  program
+    .command('replay')
+    .description('replay a capture through the software NIC and the host receive path: offline, deterministic, impairable')
+    .argument('<file.pcap>', 'classic pcap of NVMe/TCP traffic, Ethernet (e.g. from ddplab run --capture, or tcpdump -w)')
+    .option('--offload <mode>', 'NIC offload: none, ddp, ddp-crc', 'none')
+    .option('--port <n>', 'TCP port of the NVMe/TCP target', '4420')
+    .option('--drop <p>', 'drop frames toward the host with probability p (seeded)')
+    .option('--burst <pgb,pbg[,lossbad[,lossgood]]>', 'bursty loss toward the host (Gilbert-Elliott)')
+    .option('--reorder <p>', 'hold frames toward the host back with probability p')
+    .option('--reorder-depth <k>', 'a reordered frame leaves after k later frames (default 3)')
+    .option('--dup <p>', 'duplicate frames toward the host with probability p')
+    .option('--seed <n>', 'seed of the impairment decisions', '1')
+    .option('--verify-checksums', 'drop frames whose TCP checksum is only partial (default: accept them, as captures taken with checksum offload show them)')
+    .option('--json', 'print one JSON object on stdout instead of the human report')
+    .action(async (file: string, flags: ReplayFlags) => {
+      const report = await replayCapture({
+        path: file,
+        port: intFlag('port', flags.port, 1, 65535),
+        offload: parseOffload(flags.offload),
+        impair: impairSpec(flags),
+        seed: intFlag('seed', flags.seed, 0, 0xffff_ffff),
+        verifyChecksums: flags.verifyChecksums === true,
+      });
+      process.stdout.write(flags.json === true ? `${JSON.stringify(report)}\n` : `${formatReplayReport(report)}\n`);
+    });
+}
