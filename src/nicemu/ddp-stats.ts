@@ -37,6 +37,12 @@ export interface UlpDdpStats {
   'rx-nvme-tcp-no-sgl-bytes': number;
   /** C2HData payload bytes not placed because the NIC had seen those stream or buffer bytes before. */
   'rx-nvme-tcp-dup-bytes': number;
+  /**
+   * CPU time (µs) the emulated engine spent on segments: work (parsing, the
+   * placement copy, CRC32C) a DDP NIC does in hardware, which a software
+   * model does in the host process. Subtract it to compare host CPU.
+   */
+  'rx-nvme-tcp-engine-us': number;
 }
 
 export function newUlpDdpStats(): UlpDdpStats {
@@ -59,5 +65,6 @@ export function newUlpDdpStats(): UlpDdpStats {
     'rx-nvme-tcp-unsynced-bytes': 0,
     'rx-nvme-tcp-no-sgl-bytes': 0,
     'rx-nvme-tcp-dup-bytes': 0,
+    'rx-nvme-tcp-engine-us': 0,
   };
 }
