@@ -20,7 +20,7 @@ import {
   type BenchSize,
   type OffloadMode,
 } from '../lab/bench.js';
-import { formatRate, summarizeBench, writeBenchReport } from '../lab/bench-report.js';
+import { formatRate, readBenchReport, summarizeBench, writeBenchReport } from '../lab/bench-report.js';
 import type { WorkloadProgress } from '../host/workload.js';
 import { intFlag, parseDigest } from './workload-flags.js';
 import { parseBurst, parseProbability } from './impair-flags.js';
@@ -53,6 +53,7 @@ interface BenchFlags {
   dup?: string;
   corrupt?: string;
   out?: string;
+  from?: string;
   id?: string;
   json?: boolean;
 }
@@ -121,7 +122,7 @@ function sweepProgress(): {
       const placement = m.ddp !== null ? `, placement ${m.ddp.placementPct.toFixed(2)}%` : '';
       const line =
         `[${k + 1}/${total}] ${describePoint(run.point)}: ${m.ok ? 'PASS' : 'FAIL'} ${m.goodputMBps.toFixed(1)} MB/s` +
-        `${placement}, ${m.lossEvents} loss events, ${m.targetRetrans} retransmitted, ${m.mismatches} mismatches${m.error !== undefined ? ` (${m.error})` : ''}`;
+        `${placement}, ${m.lossEvents} loss events${m.portDrops > 0 ? ` (+${m.portDrops} port drops)` : ''}, ${m.targetRetrans} retransmitted, ${m.mismatches} mismatches${m.error !== undefined ? ` (${m.error})` : ''}`;
       process.stderr.write(tty ? `\r${line}\x1b[K\n` : `${line}\n`);
     },
     end: () => undefined,
@@ -156,9 +157,17 @@ export function registerBenchCommand(program: Command): void {
     .option('--dup <p>', 'also: duplicate frames toward the host on every point')
     .option('--corrupt <p>', 'also: corrupt frames toward the host on every point')
     .option('--out <dir>', 'output folder (default captures/out/bench-<timestamp>/)')
+    .option('--from <dir>', 'run nothing: write report.md and the charts again from DIR/report.json (figures recomputed from the stored run reports)')
     .option('--id <id>', 'run id for the namespaces (default random)')
     .option('--json', 'also print the per-point summary as one JSON object on stdout')
     .action(async (flags: BenchFlags) => {
+      if (flags.from !== undefined) {
+        const dir = resolve(flags.from);
+        const { result, command } = readBenchReport(dir);
+        const files = writeBenchReport(dir, result, command);
+        process.stderr.write(`ddplab bench: ${result.runs.length} runs read from ${dir}/report.json; wrote ${files.length} files\n`);
+        return;
+      }
       const probs = (flag: string, text: string): number[] => {
         const v = list(text).map((s) => parseProbability(flag, s));
         if (v.length === 0) throw new UserError('BAD_FLAG', `--${flag}: give at least one value`);

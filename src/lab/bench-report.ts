@@ -9,10 +9,11 @@
  *                    impairment event (loss or reorder) — DDP modes only
  * Points are the mean over seeds; whiskers span min..max.
  */
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { BenchCell, BenchResult, BenchRun, OffloadMode } from './bench.js';
-import { cellKey } from './bench.js';
+import { benchMetrics, cellKey } from './bench.js';
+import { UserError } from '../cli/user-error.js';
 
 // ------------------------------------------------------------ summaries
 
@@ -30,6 +31,7 @@ export interface BenchCellSummary extends BenchCell {
   readonly rxFrames: number;
   /** Summed over the cell's runs. */
   readonly lossEvents: number;
+  readonly portDrops: number;
   readonly reorderEvents: number;
   readonly targetRetrans: number;
   readonly goodputMBps: Spread;
@@ -44,7 +46,7 @@ export interface BenchCellSummary extends BenchCell {
   readonly unplacedBelowThreshold: number;
   readonly unplacedLimits: number;
   readonly unplacedLostSync: number | null;
-  /** unplacedLostSync / (loss + reorder events); null without events, without a DDP report, or when no read was mapped. */
+  /** unplacedLostSync / (loss + port drops + reorder events); null without events, without a DDP report, or when no read was mapped. */
   readonly unplacedPerEvent: number | null;
   readonly resyncRequests: number;
   readonly resyncConfirmed: number;
@@ -87,13 +89,15 @@ export function summarizeBench(runs: readonly BenchRun[]): BenchCellSummary[] {
     const sum = (f: (m: (typeof ms)[number]) => number): number => ms.reduce((a, m) => a + f(m), 0);
     const lossEvents = sum((m) => m.lossEvents);
     const reorderEvents = sum((m) => m.reorderEvents);
+    // Older report.json files (before portDrops was recorded) read as 0.
+    const portDrops = sum((m) => m.portDrops ?? 0);
     const unplaced = ddp.length > 0 ? ddp.reduce((a, d) => a + d.unplacedLostSync, 0) : null;
     const c2h = ddp.reduce((a, d) => a + d.c2hDataBytes, 0);
     const belowThreshold = ddp.reduce((a, d) => a + d.unplacedBelowThreshold, 0);
     const limits = ddp.reduce((a, d) => a + d.unplacedLimits, 0);
     // Bytes of reads the NIC was given buffers for: only those can be lost to lost sync.
     const mapped = c2h - belowThreshold - limits;
-    const events = lossEvents + reorderEvents;
+    const events = lossEvents + portDrops + reorderEvents;
     const lostSync = ddp.reduce((a, d) => a + d.lostSync, 0);
     out.push({
       drop: p.drop,
@@ -107,6 +111,7 @@ export function summarizeBench(runs: readonly BenchRun[]): BenchCellSummary[] {
       sizeBytes: p.sizeBytes,
       rxFrames: sum((m) => m.rxFrames),
       lossEvents,
+      portDrops,
       reorderEvents,
       targetRetrans: sum((m) => m.targetRetrans),
       goodputMBps: spread(ms.map((m) => m.goodputMBps)),
@@ -432,7 +437,8 @@ export function benchMarkdown(result: BenchResult, summary: readonly BenchCellSu
     `**Verification: ${mismatches} mismatches in ${runs.length} runs; ${failed} run(s) failed.** ` +
       'Loss events = frames toward the host the impairment stage dropped or corrupted (the NIC drops a corrupted frame on its TCP checksum), summed over the seeds of a point; ' +
       'the target kernel repaired them (TcpRetransSegs). Unplaced = C2HData bytes of reads set up for DDP that the NIC did not place (lost sync until resync); ' +
-      'per event = unplaced / (loss + reorder events); per lost sync = unplaced / times the NIC lost PDU sync (rx-nvme-tcp-lost-sync).',
+      'Port drops = frames the host lost before the impairment stage (capture ring or rx queue full; not asked for, but TCP and DDP see them as loss). ' +
+      'Per event = unplaced / (loss events + port drops + reorder events); per lost sync = unplaced / times the NIC lost PDU sync (rx-nvme-tcp-lost-sync).',
   );
   lines.push('');
   lines.push(
@@ -475,6 +481,7 @@ export function benchMarkdown(result: BenchResult, summary: readonly BenchCellSu
       'runs',
       'frames → host',
       'loss events',
+      'port drops',
       'reorder events',
       'target retrans',
       'goodput MB/s',
@@ -499,6 +506,7 @@ export function benchMarkdown(result: BenchResult, summary: readonly BenchCellSu
           c.runs,
           c.rxFrames,
           c.lossEvents,
+          c.portDrops,
           c.reorderEvents,
           c.targetRetrans,
           fmtSpread(c.goodputMBps, 1),
@@ -551,4 +559,27 @@ export function writeBenchReport(dir: string, result: BenchResult, command: stri
   put('report.md', `${benchMarkdown(result, summary, { command, charts })}\n`);
   for (const c of charts) put(c.file, c.svg);
   return files;
+}
+
+/**
+ * Reads a sweep back from its report.json, with every run's figures
+ * recomputed from its stored report by the current code (so a report can be
+ * rendered again after the report format grew); returns it with the command
+ * that made it.
+ */
+export function readBenchReport(dir: string): { result: BenchResult; command: string } {
+  const path = join(dir, 'report.json');
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(readFileSync(path, 'utf8'));
+  } catch (e) {
+    throw new UserError('BAD_REPORT', `cannot read ${path}: ${e instanceof Error ? e.message : String(e)}`);
+  }
+  const o = parsed as Partial<BenchResult> & { command?: unknown };
+  if (typeof parsed !== 'object' || parsed === null || !Array.isArray(o.runs) || typeof o.command !== 'string' || o.options === undefined) {
+    throw new UserError('BAD_REPORT', `${path} is not a ddplab bench report`);
+  }
+  const runs = o.runs.map((r) => (r.report !== null ? { ...r, metrics: benchMetrics(r.report) } : r));
+  const { summary: _summary, command, ...rest } = parsed as BenchResult & { summary?: unknown; command: string };
+  return { result: { ...rest, runs }, command };
 }

@@ -98,6 +98,12 @@ export interface BenchRunMetrics {
   readonly rxFrames: number;
   /** Frames toward the host lost in the stage or corrupted (the NIC drops those): what TCP had to repair. */
   readonly lossEvents: number;
+  /**
+   * Frames lost before the impairment stage saw them: the capture ring
+   * (rxKernelDrops) or the port's rx queue (rxQueueDrops) overflowed. Not
+   * asked for, but TCP and DDP see them as loss all the same.
+   */
+  readonly portDrops: number;
   readonly reorderEvents: number;
   readonly dupEvents: number;
   /** The same for the host's own transmissions. */
@@ -174,7 +180,11 @@ export function sweepSizeBytes(o: Pick<BenchOptions, 'grid' | 'size' | 'mtu'>): 
   return autoSizeBytes(positive.length > 0 ? Math.min(...positive) : 0, o.mtu, o.size);
 }
 
-/** The grid's points in run order, seeds innermost (a point's seeds run back to back). */
+/**
+ * The grid's points in run order: offload modes innermost, then seeds, so
+ * the modes a comparison sets side by side run back to back — whatever else
+ * the machine is doing at that moment weighs on both alike.
+ */
 export function benchPoints(o: Pick<BenchOptions, 'grid' | 'seeds' | 'seedBase' | 'size' | 'mtu'>): BenchPoint[] {
   const out: BenchPoint[] = [];
   const sizeBytes = sweepSizeBytes(o);
@@ -182,8 +192,8 @@ export function benchPoints(o: Pick<BenchOptions, 'grid' | 'seeds' | 'seedBase' 
     for (const bs of o.grid.bs) {
       for (const reorder of o.grid.reorder) {
         for (const drop of o.grid.drop) {
-          for (const offload of o.grid.offload) {
-            for (let k = 0; k < o.seeds; k++) out.push({ drop, reorder, offload, rw, bs, seed: o.seedBase + k, sizeBytes });
+          for (let k = 0; k < o.seeds; k++) {
+            for (const offload of o.grid.offload) out.push({ drop, reorder, offload, rw, bs, seed: o.seedBase + k, sizeBytes });
           }
         }
       }
@@ -230,7 +240,7 @@ function runOptions(o: BenchOptions, p: BenchPoint, onProgress: ((p: WorkloadPro
 }
 
 /** The sweep's figures from one report. */
-export function benchMetrics(r: RunReport): BenchRunMetrics {
+export function benchMetrics(r: Omit<RunReport, 'workload'>): BenchRunMetrics {
   const rx = r.impair?.rx;
   const tx = r.impair?.tx;
   const cpuMs = r.cpu.userMs + r.cpu.systemMs;
@@ -252,6 +262,7 @@ export function benchMetrics(r: RunReport): BenchRunMetrics {
     hostBytesCrc: r.host.bytesCrc,
     rxFrames: rx?.frames ?? r.port.rxFrames,
     lossEvents: rx !== undefined ? impairLossEvents(rx) : 0,
+    portDrops: r.port.rxKernelDrops + r.port.rxQueueDrops,
     reorderEvents: rx?.reordered ?? 0,
     dupEvents: rx?.duplicated ?? 0,
     txLossEvents: tx !== undefined ? impairLossEvents(tx) : 0,
@@ -289,6 +300,7 @@ function failedMetrics(error: string): BenchRunMetrics {
     hostBytesCrc: 0,
     rxFrames: 0,
     lossEvents: 0,
+    portDrops: 0,
     reorderEvents: 0,
     dupEvents: 0,
     txLossEvents: 0,

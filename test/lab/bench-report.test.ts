@@ -2,7 +2,15 @@ import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { benchCharts, benchMarkdown, formatRate, lineChartSvg, summarizeBench, writeBenchReport } from '../../src/lab/bench-report.js';
+import {
+  benchCharts,
+  benchMarkdown,
+  formatRate,
+  lineChartSvg,
+  readBenchReport,
+  summarizeBench,
+  writeBenchReport,
+} from '../../src/lab/bench-report.js';
 import type { BenchResult, BenchRun, BenchRunMetrics, OffloadMode } from '../../src/lab/bench.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'ddplab-bench-report-'));
@@ -104,6 +112,7 @@ function metrics(over: Partial<BenchRunMetrics>): BenchRunMetrics {
     hostBytesCrc: 1 << 26,
     rxFrames: 50_000,
     lossEvents: 0,
+    portDrops: 0,
     reorderEvents: 0,
     dupEvents: 0,
     txLossEvents: 0,
@@ -267,6 +276,19 @@ describe('bench report files', () => {
     expect(json.summary.length).toBe(8);
     expect(json.command).toMatch(/^ddplab bench/);
     expect(benchMarkdown(result, summarizeBench(result.runs), { command: 'x', charts: [] })).not.toContain('Failed runs');
+  });
+
+  it('reads a report.json back and renders the same report again', () => {
+    const out = join(dir, 'r2');
+    writeBenchReport(out, sweep(), 'ddplab bench --seeds 2');
+    const md1 = readFileSync(join(out, 'report.md'), 'utf8');
+    const { result, command } = readBenchReport(out);
+    expect(command).toBe('ddplab bench --seeds 2');
+    expect(result.runs.length).toBe(16);
+    expect(result).not.toHaveProperty('summary');
+    writeBenchReport(out, result, command);
+    expect(readFileSync(join(out, 'report.md'), 'utf8')).toBe(md1);
+    expect(() => readBenchReport(join(dir, 'nowhere'))).toThrow(/cannot read/);
   });
 
   it('formats loss rates as powers of ten', () => {
