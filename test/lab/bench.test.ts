@@ -120,7 +120,7 @@ describe('bench grid', () => {
 
   it('impairs only what a point asks for, seeded by the point', () => {
     const o = baseOptions({ reorderDepth: 2, extraRx: { dup: 0.001 } });
-    const [clean, lossy] = [benchPoints(o)[0]!, benchPoints(o)[5]!];
+    const [clean, lossy] = [benchPoints(o)[0]!, benchPoints(o)[6]!];
     expect(pointImpair(o, clean)).toEqual({ seed: 10, rx: { dup: 0.001 } });
     expect(pointImpair(baseOptions(), clean)).toBeUndefined();
     expect(pointImpair(o, { ...lossy, reorder: 0.01 })).toEqual({ seed: 11, rx: { dup: 0.001, drop: 1e-4, reorder: 0.01, reorderDepth: 2 } });
