@@ -108,6 +108,7 @@ function metrics(over: Partial<BenchRunMetrics>): BenchRunMetrics {
     elapsedMs: 500,
     goodputMBps: 100,
     hostCpuMsPerGiB: 5000,
+    hostCpuMsPerGiBWithoutNic: 4000,
     hostBytesCopied: 1 << 26,
     hostBytesCrc: 1 << 26,
     rxFrames: 50_000,

@@ -185,5 +185,10 @@ describe('bench sweep', () => {
     expect(m.ddp!.unplacedLostSync).toBe(100 * 4096);
     expect(m.ddp!.resyncRequests).toBe(100);
     expect(benchMetrics(fakeReport(o, 'none')).ddp).toBeNull();
+    // The DDP engine's own time (hardware's work in a real NIC) is taken out of the host's CPU.
+    const r = fakeReport(o, 'ddp-crc');
+    const withEngine = benchMetrics({ ...r, nic: { ...r.nic, 'rx-nvme-tcp-engine-us': 256_000 } });
+    expect(withEngine.hostCpuMsPerGiB).toBeCloseTo(512 / (100 / 1024), 6);
+    expect(withEngine.hostCpuMsPerGiBWithoutNic).toBeCloseTo(256 / (100 / 1024), 6);
   });
 });
