@@ -21,7 +21,7 @@
  * The host's receive position passing h2cAck (`ulpReached`) retires them too,
  * early, so the new command gets its buffer and DDP mapping before its data.
  */
-import { seqLe } from '../../wire/seq.js';
+import { seqLe, seqLt } from '../../wire/seq.js';
 import { ByteCoverage } from './byte-coverage.js';
 
 export type ReplayCommandKind = 'read' | 'write' | 'flush' | 'connect' | 'fabrics' | 'admin' | 'other';
@@ -144,7 +144,10 @@ export class ReplayCommandTable {
     if (q === undefined) return undefined;
     this.advance(q, pduSeq);
     const head = q[0];
-    return head !== undefined && head.state === 'active' ? head : undefined;
+    if (head === undefined || head.state !== 'active') return undefined;
+    // Sent before this command was: the PDU answers an earlier command the capture did not show.
+    if (seqLt(pduSeq, head.h2cAck)) return undefined;
+    return head;
   }
 
   /** The current command of `cid`, without deciding anything (hunting asks this). */

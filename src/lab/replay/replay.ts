@@ -338,7 +338,8 @@ class Replay {
       if (h.ddp !== undefined) {
         ddp ??= { ...newUlpDdpStats() };
         const d = h.ddp.getStats() as unknown as Record<string, number>;
-        for (const [k, v] of Object.entries(d)) ddp[k] = (ddp[k] ?? 0) + v;
+        // Time spent is not a property of the capture: leaving it out keeps the report deterministic.
+        for (const [k, v] of Object.entries(d)) if (!/-(ns|us|ms)$/.test(k)) ddp[k] = (ddp[k] ?? 0) + v;
       }
       if (h.impair !== undefined) {
         impair ??= {};

@@ -99,6 +99,8 @@ export interface SyntheticRead {
   readonly slba: number;
   readonly lenBytes: number;
   readonly sha256: string;
+  /** Host stream sequence number of its CapsuleCmd's first byte. */
+  readonly cmdSeq: number;
   /** C2H stream ranges [seq, len) of its C2HData PDUs, whole PDUs (headers, digests). */
   readonly pdus: readonly (readonly [number, number])[];
 }
@@ -331,11 +333,11 @@ export function synthesizeSession(opts: SyntheticSessionOptions = {}): Synthetic
       const nlb = Math.ceil(io.lenBytes / SYNTHETIC_LBA_BYTES) - 1;
       if (io.kind === 'read') {
         const sqe = buildReadWrite({ kind: 'read', cid, nsid: 1, slba: io.slba, nlb, dptr: sglTransportData(io.lenBytes) });
-        send('h2c', { type: PduType.CapsuleCmd, sqe, data: [] });
+        const cmdSeq = send('h2c', { type: PduType.CapsuleCmd, sqe, data: [] });
         const data = Buffer.allocUnsafe(io.lenBytes);
         fillPattern(patternSeed, io.slba * SYNTHETIC_LBA_BYTES, data);
         const pdus: [number, number][] = [];
-        reads.push({ cid, slba: io.slba, lenBytes: io.lenBytes, sha256: createHash('sha256').update(data).digest('hex'), pdus });
+        reads.push({ cid, slba: io.slba, lenBytes: io.lenBytes, sha256: createHash('sha256').update(data).digest('hex'), cmdSeq, pdus });
         outstanding.push({ cid, readIndex: reads.length - 1, data, sent: 0, pdus });
       } else {
         const data = Buffer.allocUnsafe(io.lenBytes);

@@ -1,0 +1,53 @@
+/**
+ * Helpers for replay tests: synthetic frames to a temporary pcap, replayed;
+ * frames edited with checksums recomputed; reads reduced to what two
+ * replays must agree on.
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { buildFrame, parseFrame, type FrameHeaders, type FrameRepr } from '../../src/wire/frame.js';
+import { writePcapFileSync, type PcapFrame } from '../../src/wire/pcap.js';
+import { replayCapture, type ReplayOptions } from '../../src/lab/replay/replay.js';
+import type { ReplayReport } from '../../src/lab/replay/replay-report.js';
+import type { ReplayRead } from '../../src/lab/replay/replay-connection.js';
+
+/** A temporary directory, removed by the returned function. */
+export function tempDir(): { dir: string; remove: () => void } {
+  const dir = mkdtempSync(join(tmpdir(), 'ddplab-replay-'));
+  return { dir, remove: () => rmSync(dir, { recursive: true, force: true }) };
+}
+
+/** Writes `frames` to a temporary pcap and replays it. */
+export async function replayFrames(frames: readonly PcapFrame[], opts: Omit<ReplayOptions, 'path'> = {}): Promise<ReplayReport> {
+  const t = tempDir();
+  try {
+    const path = join(t.dir, 'capture.pcap');
+    writePcapFileSync(path, frames);
+    return await replayCapture({ ...opts, path });
+  } finally {
+    t.remove();
+  }
+}
+
+/** Rebuilds a frame after `edit` changed its headers or payload; IPv4 and TCP checksums are recomputed. */
+export function rewriteFrame(frame: Buffer, edit: (f: FrameRepr) => FrameHeaders): Buffer {
+  return buildFrame(edit(parseFrame(frame)));
+}
+
+/** What must be identical between two replays of the same data: identity, content, outcome. */
+export function readKeys(reads: readonly ReplayRead[]): string[] {
+  return reads.map((r) => `${r.conn}/${r.cid}/${r.slba}/${r.lenBytes}/${r.status}/${r.sha256}`);
+}
+
+/** Seeded PRNG (mulberry32) for test-side choices; failing seeds are printed by the tests. */
+export function prng(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
