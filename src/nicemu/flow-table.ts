@@ -34,8 +34,13 @@ export interface FlowEntry {
 }
 
 export interface RxOffloadEngine {
-  /** Processes one received segment (already checksum-verified); returns what the host receives. */
-  rx(skb: Skb): Skb;
+  /**
+   * Processes one received segment (already checksum-verified); returns what
+   * the host receives, or undefined when the NIC had no rx buffer for it (a
+   * devmem page pool with no free page): the frame is dropped, and counted
+   * by the engine.
+   */
+  rx(skb: Skb): Skb | undefined;
 }
 
 function portsKey(remotePort: number, localPort: number): number {

@@ -151,7 +151,11 @@ export class NicEmu {
         tsUs,
       };
       s.rx_tcp_segments++;
-      if (entry.offload !== undefined) skb = entry.offload.rx(skb);
+      if (entry.offload !== undefined) {
+        const out = entry.offload.rx(skb);
+        if (out === undefined) return;
+        skb = out;
+      }
       if (this.inBatch && entry.batchEnd !== undefined && !this.batchFlows.includes(entry)) {
         this.batchFlows.push(entry);
         entry.batchStart?.();

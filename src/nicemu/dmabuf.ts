@@ -1,0 +1,152 @@
+/**
+ * Device memory for devmem TCP (FACTS.md, "devmem TCP"): a dmabuf — in Linux
+ * a buffer exported by a GPU or accelerator driver — and its binding to rx
+ * queues of the NIC, which the netlink `bind-rx` op creates.
+ *
+ * The host CPU never reads a dmabuf. Two parties touch it here: the NIC,
+ * which writes received payload into it (`dmaWrite`, its DMA), and the
+ * device that owns it, through a `DmabufDeviceView` — what a GPU kernel
+ * reading the data would be. Every byte read through a view is counted, so a
+ * run shows what left device memory and why (verification, a software CRC,
+ * NVMe/TCP headers the host had to fetch).
+ *
+ * A binding owns the dmabuf's page pool (page-pool.ts) and the refill ring
+ * (refill-ring.ts, the io_uring zcrx return path). Its id is what every
+ * dmabuf descriptor carries (dmabuf_cmsg.dmabuf_id), so a consumer can tell
+ * data that reached the wrong memory.
+ */
+import { crc32c } from '../wire/crc32c.js';
+import { DMABUF_CHUNK_BYTES, DmabufPagePool } from './page-pool.js';
+import { RefillRing } from './refill-ring.js';
+
+export type DevmemBindErrorCode =
+  /** bind-rx without queues (EINVAL in the kernel). */
+  | 'NO_QUEUES'
+  /** A queue id the NIC does not have (ERANGE). */
+  | 'NO_SUCH_QUEUE'
+  /** A queue without header split: payload would land next to headers in one buffer (EINVAL, "tcp-data-split is disabled"). */
+  | 'NO_HEADER_SPLIT'
+  /** A queue already bound to a dmabuf (EBUSY). */
+  | 'QUEUE_BUSY'
+  /** unbind of an id that is not bound (ENOENT). */
+  | 'NO_SUCH_BINDING'
+  /** A dmabuf too small for one page (EINVAL). */
+  | 'BAD_DMABUF';
+
+export class DevmemBindError extends Error {
+  readonly code: DevmemBindErrorCode;
+
+  constructor(code: DevmemBindErrorCode, message: string) {
+    super(message);
+    this.name = 'DevmemBindError';
+    this.code = code;
+  }
+}
+
+/** Byte counts of what left device memory through views (not the NIC's writes). */
+export interface DmabufReadStats {
+  bytesRead: number;
+}
+
+export class Dmabuf {
+  readonly sizeBytes: number;
+  readonly readStats: DmabufReadStats = { bytesRead: 0 };
+  private readonly mem: Buffer;
+
+  /** `sizeBytes`: a positive multiple of 4 KiB (the dmabuf's pages). */
+  constructor(sizeBytes: number) {
+    if (!Number.isInteger(sizeBytes) || sizeBytes < DMABUF_CHUNK_BYTES || sizeBytes % DMABUF_CHUNK_BYTES !== 0) {
+      throw new DevmemBindError('BAD_DMABUF', `a dmabuf is a positive multiple of ${DMABUF_CHUNK_BYTES} bytes, not ${sizeBytes}`);
+    }
+    this.sizeBytes = sizeBytes;
+    this.mem = Buffer.alloc(sizeBytes);
+  }
+
+  /** The NIC's DMA: `src` to byte `offset`. */
+  dmaWrite(offset: number, src: Uint8Array): void {
+    if (offset < 0 || offset + src.length > this.sizeBytes) throw new RangeError(`DMA of ${src.length} bytes at ${offset} outside a ${this.sizeBytes}-byte dmabuf`);
+    this.mem.set(src, offset);
+  }
+
+  /** A reader on the device's side; its reads add to `readStats` and to the view's own count. */
+  deviceView(): DmabufDeviceView {
+    return new DmabufDeviceView(this.mem, this.readStats);
+  }
+}
+
+/**
+ * What the device that owns the dmabuf sees: its memory. ddplab uses it for
+ * what a GPU kernel would do with received data (verify it), and for the
+ * bytes the host is forced to pull out of device memory.
+ */
+export class DmabufDeviceView {
+  bytesRead = 0;
+
+  constructor(
+    private readonly mem: Buffer,
+    private readonly total: DmabufReadStats,
+  ) {}
+
+  /** Copies `size` bytes at `offset` into `dst` at `dstOff`. */
+  copyTo(offset: number, size: number, dst: Uint8Array, dstOff: number): void {
+    this.check(offset, size);
+    dst.set(this.mem.subarray(offset, offset + size), dstOff);
+    this.count(size);
+  }
+
+  /** A copy of `size` bytes at `offset`, in host memory. */
+  read(offset: number, size: number): Buffer {
+    this.check(offset, size);
+    this.count(size);
+    return Buffer.from(this.mem.subarray(offset, offset + size));
+  }
+
+  /** CRC32C over `size` bytes at `offset`, continuing `prev`: the device computes it where the data is. */
+  crc32c(offset: number, size: number, prev: number): number {
+    this.check(offset, size);
+    this.count(size);
+    return crc32c(this.mem.subarray(offset, offset + size), prev);
+  }
+
+  private check(offset: number, size: number): void {
+    if (offset < 0 || size < 0 || offset + size > this.mem.length) {
+      throw new RangeError(`device read of ${size} bytes at ${offset} outside a ${this.mem.length}-byte dmabuf`);
+    }
+  }
+
+  private count(n: number): void {
+    this.bytesRead += n;
+    this.total.bytesRead += n;
+  }
+}
+
+/** What bind-rx is asked for. */
+export interface BindRxRequest {
+  /** Rx queue ids to bind. */
+  readonly queues: readonly number[];
+  readonly dmabuf: Dmabuf;
+  /** Refill ring entries (default 4096). */
+  readonly refillRingEntries?: number;
+}
+
+/** One dmabuf bound to rx queues: its page pool and refill ring. */
+export class DmabufBinding {
+  readonly pool: DmabufPagePool;
+  readonly refillRing: RefillRing;
+
+  constructor(
+    /** bind-rx's answer; every dmabuf descriptor carries it. */
+    readonly id: number,
+    readonly dmabuf: Dmabuf,
+    readonly queues: readonly number[],
+    refillRingEntries: number,
+  ) {
+    this.pool = new DmabufPagePool(dmabuf.sizeBytes);
+    this.refillRing = new RefillRing(refillRingEntries);
+    this.pool.attachRing(this.refillRing, id);
+  }
+
+  get live(): boolean {
+    return this.pool.live;
+  }
+}
