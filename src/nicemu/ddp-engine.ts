@@ -46,6 +46,10 @@
  * Everything else stays a `host` frag, which the host copies; PDU headers,
  * padding and digests always do. Holes are filled later by retransmissions
  * the engine can still place, because it remembers recent C2HData PDUs.
+ * The framing itself is read from first copies only: a header whose bytes
+ * went by before (the walker can trail the highest byte seen after a
+ * resync) is not trusted, since a later copy need not match the one TCP
+ * kept; the engine loses sync there instead.
  * One assumption remains: TCP keeps the first copy of a byte it accepts, and
  * the engine takes the first copy it sees to be that one. A segment TCP
  * refuses (outside its window) is retransmitted by a sender with the same
@@ -377,6 +381,12 @@ export class DdpEngine implements RxOffloadEngine {
     while (p < to) {
       if (this.part === 'hdr') {
         const n = Math.min(this.hdrNeed - this.hdrFill, to - p);
+        if (!this.fresh(p, p + n)) {
+          // A copy of header bytes that went by before: TCP kept the first copy, which this one may not match.
+          this.loseSync();
+          this.search(Math.max(p, this.segStart), to);
+          return;
+        }
         this.payload.copy(this.hdr, this.hdrFill, p - base, p - base + n);
         this.hdrFill += n;
         p += n;
@@ -511,7 +521,7 @@ export class DdpEngine implements RxOffloadEngine {
     const da = Math.max(a, rec.dataStart);
     const db = Math.min(b, rec.dataEnd);
     if (da < db) {
-      const fresh = !this.seen.intersects(da, db);
+      const fresh = this.fresh(da, db);
       if (rec.crcState === 'tracking') {
         if (!this.ctx.caps.ddgstRx) rec.crcState = 'off';
         else if (fresh && rec.crcPos === da) {
@@ -528,7 +538,7 @@ export class DdpEngine implements RxOffloadEngine {
     if (ga >= gb) return;
     if (rec.crcState === 'tracking') {
       if (!this.ctx.caps.ddgstRx) rec.crcState = 'off';
-      else if (rec.crcPos !== rec.dataEnd || ga !== rec.dataEnd + rec.ddgstFill || this.seen.intersects(ga, gb)) rec.crcState = 'broken';
+      else if (rec.crcPos !== rec.dataEnd || ga !== rec.dataEnd + rec.ddgstFill || !this.fresh(ga, gb)) rec.crcState = 'broken';
       else {
         this.payload.copy(rec.ddgst, rec.ddgstFill, ga - this.segStart, gb - this.segStart);
         rec.ddgstFill += gb - ga;
@@ -592,6 +602,8 @@ export class DdpEngine implements RxOffloadEngine {
     const base = this.segStart;
     const buf = this.payload;
     for (let p = from; p + NVME_TCP_COMMON_HEADER_LEN <= to; p++) {
+      // Only a first copy can be trusted to be what TCP keeps (and what the host will parse).
+      if (p < this.prevMaxSeen && !this.fresh(p, p + HDR_MAX)) continue;
       if (!this.candidateAt(buf, p - base)) continue;
       const st = this.ctx.stats;
       st['rx-nvme-tcp-resync-req']++;
@@ -734,6 +746,11 @@ export class DdpEngine implements RxOffloadEngine {
 
   private seqOf(pos: number): number {
     return seqAdd(this.refSeq, pos - this.refPos);
+  }
+
+  /** No byte of [a, b) went by before the current segment. */
+  private fresh(a: number, b: number): boolean {
+    return this.seen.maxEnd <= a || !this.seen.intersects(a, b);
   }
 
   private noteSeen(seq: number, segStart: number, segEnd: number): void {

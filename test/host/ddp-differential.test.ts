@@ -9,14 +9,16 @@
  * 'none', 'ddp' and 'ddp-crc'.
  *
  * DDP_DIFF_SEEDS=20000 npx vitest run test/host/ddp-differential.test.ts
- * runs a bigger sweep; DDP_DIFF_SEED=N replays one seed.
+ * runs a bigger sweep (DDP_DIFF_FIRST=N starts it elsewhere); DDP_DIFF_SEED=N
+ * replays one seed.
  */
 import { describe, expect, it } from 'vitest';
 import { NvmeSc } from '../../src/wire/nvme-status.js';
 import { ddpScenario, runDdpScenario, type DdpRunResult, type DdpScenario, type OffloadMode } from './ddp-sim.js';
 
 const ONE = process.env.DDP_DIFF_SEED;
-const SEEDS = ONE !== undefined ? [Number(ONE)] : Array.from({ length: Number(process.env.DDP_DIFF_SEEDS ?? 1000) }, (_, i) => i + 1);
+const FIRST = Number(process.env.DDP_DIFF_FIRST ?? 1);
+const SEEDS = ONE !== undefined ? [Number(ONE)] : Array.from({ length: Number(process.env.DDP_DIFF_SEEDS ?? 1000) }, (_, i) => FIRST + i);
 
 function span(res: DdpRunResult, i: number): Buffer {
   const [a, b] = res.spans[i]!;

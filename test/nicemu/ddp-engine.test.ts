@@ -275,6 +275,33 @@ describe('DDP engine: losing sync and resync', () => {
     expect(rig.stats['rx-nvme-tcp-resync']).toBe(0);
   });
 
+  it('does not read the framing from a second copy of bytes it saw before (TCP keeps the first)', () => {
+    const rig = new DdpRig();
+    const bufs = [1, 2, 3].map(() => destination(4000));
+    bufs.forEach((d, i) => rig.setup(i + 1, d.buf));
+    const a = c2hData(1, 0, pattern(4000, 1), { last: true });
+    const b = c2hData(2, 0, pattern(4000, 2), { last: true });
+    const c = c2hData(3, 0, pattern(2000, 3));
+    const stream = cat(a, b, c);
+    const cStart = a.length + b.length;
+    rig.sendRange(stream, 0, 1000);
+    // A gap hides B's header; the next segment (C's header and data) is not taken as a resync point.
+    rig.acceptResync = false;
+    rig.sendRange(stream, cStart - 10, stream.length);
+    expect(rig.device.engineOf(KEY)!.syncState).toBe('searching');
+    // A retransmission from B's header on: B's header is new, C's header is a second copy, and this one is forged (DATAO 2000).
+    rig.acceptResync = true;
+    const forged = Buffer.from(stream.subarray(a.length));
+    forged.writeUInt32LE(2000, cStart - a.length + 12);
+    const tail = Buffer.concat([forged, capsuleResp(9)]);
+    rig.send(a.length, tail);
+    // B's header is taken (first copy); at C's header, a second copy, the walk stops and the search goes on past it.
+    expect(rig.resyncRequests).toEqual([rig.seq(cStart), rig.seq(a.length), rig.seq(stream.length)]);
+    expect(rig.stats['rx-nvme-tcp-lost-sync']).toBe(2);
+    // C's data is never written at the forged offset.
+    expect(bufs[2]!.buf.subarray(2000).every((x) => x === 0xa5)).toBe(true);
+  });
+
   it('stays lost while the ULP declines resync requests', () => {
     const rig = new DdpRig({ acceptResync: false });
     const { stream, starts, bufs, initial } = fourPdus(rig);

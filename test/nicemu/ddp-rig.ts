@@ -50,6 +50,8 @@ export class DdpRig {
   readonly resyncRequests: number[] = [];
   readonly teardownsDone: number[] = [];
   readonly deferred: (() => void)[] = [];
+  /** What the ULP answers to resyncRequest (changeable between segments). */
+  acceptResync: boolean;
 
   constructor(o: RigOptions = {}) {
     this.nic = new NicEmu(new SilentPort(), { mac: HOST_MAC, verifyChecksums: false });
@@ -57,11 +59,11 @@ export class DdpRig {
     this.device = new NvmeTcpDdpDevice(this.nic, { defer: (fn) => this.deferred.push(fn), ...o.device });
     this.base = (o.base ?? 1_000_000) >>> 0;
     this.config = { pfv: 0, cpda: 0, hdgst: o.hdgst ?? false, ddgst: o.ddgst ?? false, queueSize: o.queueSize ?? 16 };
-    const accept = o.acceptResync ?? true;
+    this.acceptResync = o.acceptResync ?? true;
     const why = this.device.skAdd({ key: KEY, nextPduSeq: this.base }, this.config, {
       resyncRequest: (_k, seq) => {
         this.resyncRequests.push(seq);
-        return accept;
+        return this.acceptResync;
       },
       teardownDone: (_k, cid) => this.teardownsDone.push(cid),
     });
