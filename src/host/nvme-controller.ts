@@ -48,6 +48,7 @@ import { statusToString } from '../wire/nvme-status.js';
 import { RealClock, type Clock, type ClockTimer } from './clock.js';
 import { sumNvmeHostStats, type NvmeHostStats } from './host-stats.js';
 import type { NvmeDdpHooks } from './nvme-ddp-hooks.js';
+import type { NvmeDevmemHooks } from './nvme-devmem-hooks.js';
 import { NvmeHostError, nvmeStatusError } from './nvme-host-error.js';
 import { ADMIN_IN_CAPSULE_BYTES, DEFAULT_COMMAND_TIMEOUT_MS, NvmeQueue } from './nvme-queue.js';
 import type { StreamTransportFactory } from './stream-transport.js';
@@ -105,6 +106,8 @@ export interface NvmeControllerOptions {
   readonly clock?: Clock;
   /** DDP hook points per I/O queue (issue 6): called once per qid ≥ 1. */
   readonly ddp?: (qid: number) => NvmeDdpHooks | undefined;
+  /** Device-memory receive hooks per I/O queue (issue 9): called once per qid ≥ 1, after its transport opened. */
+  readonly devmem?: (qid: number) => NvmeDevmemHooks | undefined;
   /** One line per notable event. */
   readonly log?: (line: string) => void;
 }
@@ -247,6 +250,7 @@ export class NvmeController {
               inCapsuleBytes: info.inCapsuleBytes,
               cidGeneration: opts.cidGeneration,
               ddp: opts.ddp?.(qid),
+              devmem: opts.devmem?.(qid),
               log,
             });
             ioQueues[qid - 1] = q;

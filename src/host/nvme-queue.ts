@@ -67,10 +67,11 @@ import {
   type PduLayout,
 } from '../wire/nvme-tcp-pdu.js';
 import { seqAdd } from '../wire/seq.js';
-import type { HostFrag, PlacedFrag } from '../nicemu/skb.js';
+import type { DmabufFrag, HostFrag, PlacedFrag } from '../nicemu/skb.js';
 import type { Clock, ClockTimer } from './clock.js';
 import { newNvmeHostStats, type NvmeHostStats } from './host-stats.js';
 import type { NvmeDdpHooks } from './nvme-ddp-hooks.js';
+import type { NvmeDevmemHooks } from './nvme-devmem-hooks.js';
 import { NvmeHostError } from './nvme-host-error.js';
 import { copySkbFrags, newSkbCopyCounts, type SkbCopyCounts } from './skb-copy.js';
 import type { RxChunk, StreamTransport } from './stream-transport.js';
@@ -134,6 +135,8 @@ export interface NvmeQueueOptions {
   readonly cidGeneration?: boolean;
   /** DDP hook points (issue 6). */
   readonly ddp?: NvmeDdpHooks;
+  /** Device-memory receive (issue 9): C2HData payload in dmabuf frags is handed to these instead of copied. */
+  readonly devmem?: NvmeDevmemHooks;
   /** Counters to add to (default: a fresh object, see `stats`). */
   readonly stats?: NvmeHostStats;
   /** One line per notable event (protocol errors, timeouts). */
@@ -236,6 +239,7 @@ export class NvmeQueue {
   private readonly wantDdgst: boolean;
   private readonly cidGeneration: boolean;
   private readonly ddp: NvmeDdpHooks | undefined;
+  private readonly devmem: NvmeDevmemHooks | undefined;
   private readonly log: (line: string) => void;
   private readonly counters: NvmeHostStats;
   private readonly copyCounts: SkbCopyCounts = newSkbCopyCounts();
@@ -308,6 +312,7 @@ export class NvmeQueue {
     this.wantDdgst = opts.ddgst;
     this.cidGeneration = opts.cidGeneration === true;
     this.ddp = opts.ddp;
+    this.devmem = opts.devmem;
     this.log = opts.log ?? (() => undefined);
     this.counters = opts.stats ?? newNvmeHostStats();
     this.inCapsuleBytes = opts.inCapsuleBytes ?? 0;
@@ -556,6 +561,11 @@ export class NvmeQueue {
     try {
       for (let i = 0; i < frags.length; i++) {
         const f = frags[i]!;
+        if (f.kind === 'dmabuf' && this.devmem !== undefined && this.recvState === 'data') {
+          this.rxDeviceData(f, chunk.crcOk);
+          seq = seqAdd(seq, f.size);
+          continue;
+        }
         if (f.kind === 'dmabuf') {
           throw new NvmeHostError(
             'TRANSPORT_CLOSED',
@@ -863,9 +873,31 @@ export class NvmeQueue {
     return off + n;
   }
 
+  /** C2HData payload left in device memory: the hooks learn where it is; nothing is copied. */
+  private rxDeviceData(f: DmabufFrag, crcOk: boolean): void {
+    const req = this.dataReq!;
+    if (f.size > this.dataRemaining) {
+      throw new NvmeHostError('TRANSPORT_CLOSED', `queue ${this.qid}: a ${f.size}-byte dmabuf frag runs past the end of cid ${req.cid}'s C2HData`, { qid: this.qid });
+    }
+    this.devmem!.onDeviceData(req.cid, this.dataPos, f);
+    this.dataPos += f.size;
+    this.dataRemaining -= f.size;
+    if (this.ddgstOn) {
+      if (!crcOk) this.crcOkSoFar = false;
+      if (!this.crcOkSoFar) this.crcCatchUp(req.buf!);
+    }
+    if (this.dataRemaining === 0) {
+      req.dataReceived = this.dataPos;
+      if (this.ddgstOn) this.recvState = 'ddgst';
+      else this.endC2HData();
+    }
+  }
+
   /** CRCs the PDU's data from where the CRC stopped up to what has arrived. */
   private crcCatchUp(dst: Buffer): void {
     if (this.crcPos === this.dataPos) return;
+    // Bytes still in device memory must come out before the host can CRC them.
+    this.devmem?.fillFromDevice(this.dataReq!.cid, dst, this.crcPos, this.dataPos);
     this.crc = crc32c(dst.subarray(this.crcPos, this.dataPos), this.crc);
     this.counters.bytesCrcDataRx += this.dataPos - this.crcPos;
     this.crcPos = this.dataPos;

@@ -297,6 +297,23 @@ export class TcpRxQueue {
     return this.dsackPending;
   }
 
+  /**
+   * Calls `cb` with every frag the queue still holds, readable or out of
+   * order (a frag partly read is passed whole): what a devmem page pool
+   * must not recycle.
+   */
+  forEachFrag(cb: (f: SkbFrag) => void): void {
+    for (let e = this.headIdx; e < this.rq.length; e++) {
+      const seg = this.rq[e];
+      if (seg === undefined) continue;
+      for (let f = e === this.headIdx ? this.headFrag : 0; f < seg.frags.length; f++) cb(seg.frags[f]!);
+    }
+    for (let i = 0; i < this.ofo.length; i++) {
+      const frags = this.ofo[i]!.frags;
+      for (let f = 0; f < frags.length; f++) cb(frags[f]!);
+    }
+  }
+
   /** Drops everything (abort): queued views are released for GC. */
   purge(): void {
     this.rq.length = 0;

@@ -28,7 +28,7 @@ import { newTcpStats } from './tcp-stats.js';
 import type { TcpStats } from './tcp-stats.js';
 import { TcpTx } from './tcp-tx.js';
 import type { TcpTxOutput } from './tcp-tx.js';
-import type { Skb } from '../nicemu/skb.js';
+import type { Skb, SkbFrag } from '../nicemu/skb.js';
 import { buildTcpFrame } from '../wire/frame.js';
 import { seqAdd, seqDiff, seqGe, seqGt, seqInWindow, seqLe, seqLt } from '../wire/seq.js';
 import { TCP_ACK, TCP_FIN, TCP_PSH, TCP_RST, TCP_SYN } from '../wire/tcp.js';
@@ -398,6 +398,11 @@ export class TcpSocket implements TcpTxOutput {
     this.rxq.read(n, into, uniformCrc);
     this.afterRead();
     return into;
+  }
+
+  /** Every frag still queued (readable and out of order), for the devmem page pool's reclaim scan. */
+  forEachQueuedFrag(cb: (f: SkbFrag) => void): void {
+    this.rxq.forEachFrag(cb);
   }
 
   /** Like readFrags, without consuming; starts `skip` bytes into the readable data. */
