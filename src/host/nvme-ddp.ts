@@ -52,6 +52,12 @@ export interface NvmeDdpUlpStats {
   bytesRefused: number;
   /** Teardowns whose completion came later through teardownDone. */
   teardownsAsync: number;
+  /**
+   * Reads whose teardown was still pending when the queue died: they fail
+   * with the queue's error although their completion had arrived, as Linux
+   * cancels them in error recovery.
+   */
+  teardownsAbandoned: number;
   /** resyncRequest calls from the NIC; resync answers sent back. */
   resyncRequests: number;
   resyncResponses: number;
@@ -69,6 +75,7 @@ export function newNvmeDdpUlpStats(): NvmeDdpUlpStats {
     readsRefusedByNic: 0,
     bytesRefused: 0,
     teardownsAsync: 0,
+    teardownsAbandoned: 0,
     resyncRequests: 0,
     resyncResponses: 0,
   };
@@ -217,6 +224,7 @@ export class NvmeDdp implements NvmeDdpHooks {
     if (!this.awaitingDone.delete(cid)) return;
     // A queue that died meanwhile has failed the request already.
     if (this.queue !== undefined && this.queue.live) this.queue.ddpTeardownDone(cid);
+    else this.stats.teardownsAbandoned++;
   }
 }
 

@@ -48,7 +48,20 @@ function checkSoftware(sc: DdpScenario, res: DdpRunResult, tag: string): void {
 }
 
 function compare(off: DdpRunResult, on: DdpRunResult, tag: string): void {
-  expect(on.outcomes, `${tag}: completions and errors`).toEqual(off.outcomes);
+  // One difference the series has too: a read whose completion arrived but whose NIC teardown was
+  // still pending when the queue died fails with the queue's error (Linux cancels it in error recovery).
+  const queueError = off.outcomes.find((o) => 'error' in o);
+  let abandoned = 0;
+  const outcomes = on.outcomes.map((o, i) => {
+    const want = off.outcomes[i]!;
+    if ('status' in want && queueError !== undefined && 'error' in o && o.error === (queueError as { error: string }).error) {
+      abandoned++;
+      return want;
+    }
+    return o;
+  });
+  expect(abandoned, `${tag}: reads failed by a dead queue while their teardown was pending`).toBeLessThanOrEqual(on.ulp.teardownsAbandoned);
+  expect(outcomes, `${tag}: completions and errors`).toEqual(off.outcomes);
   const allCompleted = on.outcomes.every((o) => 'status' in o);
   if (allCompleted) {
     // Every byte of memory: destination buffers and guards alike.
@@ -66,7 +79,8 @@ function compare(off: DdpRunResult, on: DdpRunResult, tag: string): void {
       const end = i < spans.length ? spans[i]![0] : on.memory.length;
       expect(on.memory.subarray(at, end).equals(off.memory.subarray(at, end)), `${tag}: guard before read ${i}`).toBe(true);
       if (i < spans.length) {
-        if ('status' in on.outcomes[i]!) expect(span(on, i).equals(span(off, i)), `${tag}: read ${i}`).toBe(true);
+        // An abandoned read's data had all arrived: it is in place all the same.
+        if ('status' in off.outcomes[i]!) expect(span(on, i).equals(span(off, i)), `${tag}: read ${i}`).toBe(true);
         at = spans[i]![1];
       }
     }
