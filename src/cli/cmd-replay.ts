@@ -5,8 +5,7 @@
  * object (with every read's SHA-256).
  */
 import type { Command } from 'commander';
-import { parseOffload } from '../lab/host-run.js';
-import { replayCapture } from '../lab/replay/replay.js';
+import { replayCapture, type ReplayOffloadChoice } from '../lab/replay/replay.js';
 import { formatReplayReport } from '../lab/replay/replay-report.js';
 import type { ImpairSpec } from '../nicemu/port-impair.js';
 import { parseBurst, parseProbability } from './impair-flags.js';
@@ -24,6 +23,14 @@ interface ReplayFlags {
   seed: string;
   json?: boolean;
   verifyChecksums?: boolean;
+}
+
+const OFFLOADS: readonly ReplayOffloadChoice[] = ['none', 'ddp', 'ddp-crc'];
+
+function parseOffload(text: string): ReplayOffloadChoice {
+  const o = OFFLOADS.find((x) => x === text);
+  if (o === undefined) throw new UserError('BAD_FLAG', `--offload: '${text}' is not one of ${OFFLOADS.join(', ')}`);
+  return o;
 }
 
 function impairSpec(f: ReplayFlags): ImpairSpec {

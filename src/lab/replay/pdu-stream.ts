@@ -96,8 +96,8 @@ export interface PduEndEvent extends PduEvent {
 
 /** What a direction does with its PDUs. */
 export interface PduStreamHandler {
-  /** Hunting: may a PDU with this (well-formed) header start here? Views valid during the call only. */
-  candidate(parsed: ParsedPduHeader): boolean;
+  /** Hunting: may a PDU with this (well-formed) header start at `seq`? Views valid during the call only. */
+  candidate(parsed: ParsedPduHeader, seq: number): boolean;
   /** A header arrived; returns where its data goes, or undefined to pass over it. */
   header(ev: PduEvent): PduDataTarget | undefined;
   /** The PDU ended (data and digest done, or lost). */
@@ -249,6 +249,16 @@ export class PduStream {
   /** Sequence number of the next byte expected. */
   get nextSeq(): number {
     return this.inputEnd;
+  }
+
+  /**
+   * Where the earliest PDU that has not ended starts (the one in progress,
+   * or the next): every PDU the handler will still hear of, header or end,
+   * starts at or after it. While hunting, bytes held for look-ahead are not
+   * parsed yet: this is where the scan is.
+   */
+  get openPduSeq(): number {
+    return this.state === 'hunt' ? seqAdd(this.huntSeq, this.scanOff) : this.pduSeq;
   }
 
   /** True while looking for a PDU boundary. */
@@ -682,7 +692,7 @@ export class PduStream {
         off++;
         continue;
       }
-      if (!this.handler.candidate(parsed)) {
+      if (!this.handler.candidate(parsed, seqAdd(this.huntSeq, off))) {
         off++;
         continue;
       }

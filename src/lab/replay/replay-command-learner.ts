@@ -55,7 +55,7 @@ export class ReplayCommandLearner implements PduStreamHandler {
     private readonly recordRanges: boolean,
   ) {}
 
-  candidate(parsed: ParsedPduHeader): boolean {
+  candidate(parsed: ParsedPduHeader, _seq: number): boolean {
     const h = parsed.header;
     if (h.type !== PduType.CapsuleCmd) return true;
     // NVMe/TCP commands use SGLs and are not fused (what Linux and SPDK hosts send).

@@ -150,10 +150,16 @@ export class ReplayCommandTable {
     return head;
   }
 
-  /** The current command of `cid`, without deciding anything (hunting asks this). */
-  peek(cid: number): ReplayCommand | undefined {
-    const head = this.byCid.get(cid)?.[0];
-    return head !== undefined && head.state === 'active' ? head : undefined;
+  /**
+   * The command a PDU for `cid` at `pduSeq` would belong to (see current()),
+   * without retiring anything: what hunting judges a candidate header by.
+   */
+  peekAt(cid: number, pduSeq: number): ReplayCommand | undefined {
+    const q = this.byCid.get(cid);
+    if (q === undefined) return undefined;
+    let pick: ReplayCommand | undefined;
+    for (const c of q) if (seqLe(c.h2cAck, pduSeq)) pick = c;
+    return pick;
   }
 
   /** A completion for `cmd` (the current command of its CID). */

@@ -269,12 +269,12 @@ export class ReplayConnection {
       data: (chunk: RxChunk) => {
         begin(chunk.seq);
         pdus.push(chunk);
-        if (c2h) this.table.ulpReached(pdus.nextSeq);
+        if (c2h) this.table.ulpReached(pdus.openPduSeq);
       },
       gap: (seq, len) => {
         begin(seq);
         pdus.gap(seq, len);
-        if (c2h) this.table.ulpReached(pdus.nextSeq);
+        if (c2h) this.table.ulpReached(pdus.openPduSeq);
       },
     };
   }

@@ -74,11 +74,11 @@ export class ReplayHostUlp implements PduStreamHandler {
     private readonly events: HostUlpEvents,
   ) {}
 
-  candidate(parsed: ParsedPduHeader): boolean {
+  candidate(parsed: ParsedPduHeader, seq: number): boolean {
     const h = parsed.header;
     if (h.type !== PduType.C2HData) return true;
     // A data PDU for a command we know must fit it; for one we do not, nothing to judge by.
-    const cmd = this.table.peek(h.cccid);
+    const cmd = this.table.peekAt(h.cccid, seq);
     return cmd === undefined || (cmd.c2hData && h.datao + h.datal <= cmd.lenBytes);
   }
 

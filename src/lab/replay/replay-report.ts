@@ -230,6 +230,7 @@ function fmtDigests(d: ReplayDirectionTotals): string {
 function fmtDirection(name: string, d: ReplayDirectionTotals): string {
   const tcp = d.tcp;
   let line = `    ${name} ${fmtBytes(tcp.bytes)} in ${tcp.segments} segments`;
+  if (tcp.ofoSegments > 0) line += `, ${tcp.ofoSegments} out of order`;
   if (tcp.dupBytes > 0) line += `, ${fmtBytes(tcp.dupBytes)} duplicate`;
   if (tcp.gaps > 0) line += `, ${tcp.gaps} gaps (${fmtBytes(tcp.gapBytes)} lost)`;
   line += `; PDUs ${fmtPdus(d.pdus)}; ${fmtDigests(d)}`;

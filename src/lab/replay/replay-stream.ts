@@ -165,9 +165,11 @@ export class ReplayStream {
    * back since then may still fill it).
    */
   settle(settledMark: number): void {
-    const ack = this.coveredAck;
+    let ack = this.coveredAck;
     if (ack === undefined || this.coveredMark > settledMark) return;
     this.coveredAck = undefined;
+    // The FIN may have come (late) since the ACK was seen: its sequence number holds no data.
+    if (this.finSeq !== undefined && seqGt(ack, this.finSeq)) ack = this.finSeq;
     while (seqLt(this.q.rcvNxt, ack)) {
       const first = this.q.ofoFirstSeq;
       const to = first !== undefined && seqLe(first, ack) ? first : ack;
