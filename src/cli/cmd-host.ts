@@ -10,13 +10,14 @@
 import type { Command } from 'commander';
 import type { Port } from '../nicemu/port.js';
 import { resolve } from 'node:path';
-import { hostRun, parseOffload, parseTargetAddress } from '../lab/host-run.js';
+import { hostRun, parseRunOffload, parseTargetAddress } from '../lab/host-run.js';
 import { withCapture } from '../nicemu/port-capture.js';
 import { addWorkloadFlags, intFlag, parseDigest, workloadFromFlags, type WorkloadFlags } from './workload-flags.js';
 import { UserError } from './user-error.js';
 import { addImpairFlags, impairFromFlags, type ImpairFlags } from './impair-flags.js';
+import { addDevmemFlags, devmemFromFlags, type DevmemFlags } from './devmem-flags.js';
 
-interface HostFlags extends WorkloadFlags, ImpairFlags {
+interface HostFlags extends WorkloadFlags, ImpairFlags, DevmemFlags {
   iface: string;
   hostIp: string;
   hostMac?: string;
@@ -42,7 +43,7 @@ export function registerHostCommand(program: Command): void {
     .option('--target <addr:port>', 'NVMe/TCP target', '192.0.2.1:4420')
     .option('--nqn <nqn>', 'subsystem NQN', 'nqn.2026-11.io.ddplab:target')
     .option('--digest <which>', 'digests to ask for: none, header, data, both', 'none')
-    .option('--offload <mode>', 'NIC offload of the NVMe/TCP queues: none, ddp (direct data placement), ddp-crc (DDP + data digest)', 'none')
+    .option('--offload <mode>', 'NIC offload of the NVMe/TCP queues: none, ddp (direct data placement), ddp-crc (DDP + data digest), devmem-tcp, devmem-nvme (receive into device memory)', 'none')
     .option('--queue-depth <n>', 'I/O queue size (default: max(32, iodepth))')
     .option('--capture <file.pcap>', 'write every frame the NIC receives and sends to a pcap file')
     .option('--hash-reads <file>', 'write the SHA-256 of every read to a JSON file (to compare with ddplab replay of the capture)')
@@ -51,6 +52,7 @@ export function registerHostCommand(program: Command): void {
     .option('--quiet', 'no log lines on stderr');
   addWorkloadFlags(cmd, { rw: 'randrw', bs: '4k', iodepth: '8', size: '64m' });
   addImpairFlags(cmd);
+  addDevmemFlags(cmd);
   cmd.action(async (flags: HostFlags) => {
     const target = parseTargetAddress(flags.target);
     const workload = workloadFromFlags(flags);
@@ -64,7 +66,8 @@ export function registerHostCommand(program: Command): void {
         targetPort: target.port,
         nqn: flags.nqn,
         digest: parseDigest(flags.digest),
-        offload: parseOffload(flags.offload),
+        offload: parseRunOffload(flags.offload),
+        devmem: devmemFromFlags(flags, flags.offload),
         queues: intFlag('queues', flags.queues, 1, 128),
         ...(flags.queueDepth !== undefined ? { queueDepth: intFlag('queue-depth', flags.queueDepth, 2, 1024) } : {}),
         workload,

@@ -6,13 +6,14 @@
  */
 import type { Command } from 'commander';
 import { run, type RunReport } from '../lab/run.js';
-import { parseOffload } from '../lab/host-run.js';
+import { parseRunOffload } from '../lab/host-run.js';
 import type { WorkloadProgress } from '../host/workload.js';
 import { UserError } from './user-error.js';
 import { addImpairFlags, describeImpairSpec, describeImpairStats, impairFromFlags, type ImpairFlags } from './impair-flags.js';
 import { addWorkloadFlags, intFlag, parseDigest, workloadFromFlags, type WorkloadFlags } from './workload-flags.js';
+import { addDevmemFlags, describeDevmem, devmemFromFlags, type DevmemFlags } from './devmem-flags.js';
 
-interface RunFlags extends WorkloadFlags, ImpairFlags {
+interface RunFlags extends WorkloadFlags, ImpairFlags, DevmemFlags {
   digest: string;
   offload: string;
   order: string;
@@ -95,7 +96,8 @@ export function humanReport(r: RunReport): string {
   lines.push(`  host     copied ${fmtBytes(r.host.bytesCopied)}, CRC ${fmtBytes(r.host.bytesCrc)}, copy skipped ${fmtBytes(r.host.bytesCopySkipped)}`);
   lines.push(`  tcp      ${flat(r.tcp)}`);
   lines.push(`  nic      ${flat(r.nic)}`);
-  if (r.run.offload !== 'none') {
+  if (r.devmem !== undefined) lines.push(...describeDevmem(r.devmem));
+  if (r.run.offload === 'ddp' || r.run.offload === 'ddp-crc') {
     const d = r.ddp;
     const n = d.notPlacedBytes;
     lines.push(
@@ -114,7 +116,7 @@ export function humanReport(r: RunReport): string {
       `  loss     host: ${r.tcp.ofoQueue} out-of-order, ${r.tcp.dupSegs} duplicate segs, ${r.nic.rx_csum_errors} bad checksums, ` +
         `${r.tcp.dupAcksSent} dup ACKs sent, retransmitted ${r.tcp.retransSegs} (${r.tcp.fastRetrans} fast, ${r.tcp.rtoTimeouts} RTOs)${targetRetrans(r)}`,
     );
-    if (r.run.offload !== 'none') {
+    if (r.run.offload === 'ddp' || r.run.offload === 'ddp-crc') {
       const n = r.nic;
       lines.push(
         `  resync   lost sync ${n['rx-nvme-tcp-lost-sync']} times; ${n['rx-nvme-tcp-resync-req']} requests, ${n['rx-nvme-tcp-resync']} confirmed, ` +
@@ -131,7 +133,7 @@ export function registerRunCommand(program: Command): void {
     .command('run')
     .description('end-to-end run: topology, target (kernel TCP) and host (software NIC + userspace stack) as two processes, verified workload, report')
     .option('--digest <which>', 'NVMe/TCP digests: none, header, data, both', 'none')
-    .option('--offload <mode>', 'NIC offload of the host queues: none, ddp (direct data placement), ddp-crc (DDP + data digest)', 'none')
+    .option('--offload <mode>', 'NIC offload of the host queues: none, ddp (direct data placement), ddp-crc (DDP + data digest), devmem-tcp, devmem-nvme (receive into device memory)', 'none')
     .option('--order <order>', 'target completion order: fifo, random, reverse', 'fifo')
     .option('--interleave', 'target interleaves the C2HData PDUs of different reads')
     .option('--c2h-size <bytes>', 'largest C2HData payload the target sends (0 = whole transfer)', '0')
@@ -144,6 +146,7 @@ export function registerRunCommand(program: Command): void {
     .option('--json', 'print one JSON object on stdout instead of the human report');
   addWorkloadFlags(cmd, { rw: 'randrw', bs: '4k', iodepth: '8', size: '64m' });
   addImpairFlags(cmd);
+  addDevmemFlags(cmd);
   cmd.action(async (flags: RunFlags) => {
     const order = flags.order;
     if (order !== 'fifo' && order !== 'random' && order !== 'reverse') {
@@ -159,7 +162,8 @@ export function registerRunCommand(program: Command): void {
       ...(impair !== undefined ? { impair } : {}),
       queues: intFlag('queues', flags.queues, 1, 128),
       digest: parseDigest(flags.digest),
-      offload: parseOffload(flags.offload),
+      offload: parseRunOffload(flags.offload),
+      devmem: devmemFromFlags(flags, flags.offload),
       order,
       interleave: flags.interleave === true,
       c2hSize: flags.c2hSize,

@@ -26,6 +26,7 @@ import { NvmeDdpOffload, ddpReport, newNvmeDdpUlpStats, type DdpReport } from '.
 import { NvmeTcpDdpDevice } from '../nicemu/ddp-offload.js';
 import { newUlpDdpStats, type UlpDdpStats } from '../nicemu/ddp-stats.js';
 import { withReadHashes, writeReadHashes, type LiveReadHash } from './replay/live-read-hashes.js';
+import { DevmemHost, type DevmemRunOptions, type DevmemRunReport } from './devmem-host.js';
 
 export type DigestChoice = 'none' | 'header' | 'data' | 'both';
 /** NIC offload of the NVMe/TCP queues: none, direct data placement, or DDP plus data-digest (CRC32C) offload. */
@@ -36,6 +37,17 @@ export const OFFLOAD_CHOICES: readonly OffloadChoice[] = ['none', 'ddp', 'ddp-cr
 export function parseOffload(text: string): OffloadChoice {
   const c = OFFLOAD_CHOICES.find((x) => x === text);
   if (c === undefined) throw new UserError('BAD_FLAG', `--offload: '${text}' is not one of ${OFFLOAD_CHOICES.join(', ')}`);
+  return c;
+}
+
+/** What a live run may use on its I/O queues: a DDP offload, or receive into device memory (issue 9). */
+export type RunOffloadChoice = OffloadChoice | 'devmem-tcp' | 'devmem-nvme';
+export const RUN_OFFLOAD_CHOICES: readonly RunOffloadChoice[] = [...OFFLOAD_CHOICES, 'devmem-tcp', 'devmem-nvme'];
+
+/** The --offload flag of `ddplab run` and `ddplab host`. */
+export function parseRunOffload(text: string): RunOffloadChoice {
+  const c = RUN_OFFLOAD_CHOICES.find((x) => x === text);
+  if (c === undefined) throw new UserError('BAD_FLAG', `--offload: '${text}' is not one of ${RUN_OFFLOAD_CHOICES.join(', ')}`);
   return c;
 }
 
@@ -51,8 +63,10 @@ export interface HostRunOptions {
   readonly queues: number;
   readonly queueDepth?: number;
   readonly digest: DigestChoice;
-  /** DDP offload (default none). */
-  readonly offload?: OffloadChoice;
+  /** DDP offload or devmem receive (default none). */
+  readonly offload?: RunOffloadChoice;
+  /** Pool size, token return path, hold: with offload devmem-tcp or devmem-nvme (defaults in src/cli/devmem-flags.ts). */
+  readonly devmem?: DevmemRunOptions;
   readonly workload: WorkloadOptions;
   /** Write the SHA-256 of every read's data to this file (JSON), for comparison with a replay of the capture. */
   readonly hashReads?: string;
@@ -80,6 +94,8 @@ export interface HostRunReport {
   readonly nic: NicRxStats & UlpDdpStats;
   /** Placement %, and why C2HData payload was copied instead. */
   readonly ddp: DdpReport;
+  /** Devmem receive: where the data went, tokens, pool drops (offload devmem-*). */
+  readonly devmem?: DevmemRunReport;
   readonly tcp: TcpStats;
   readonly port: PortStats;
   /** What the impairment stage was asked to do and did, per direction (absent: no impairment). */
@@ -113,9 +129,13 @@ export async function hostRun(opts: HostRunOptions, onProgress?: (p: WorkloadPro
   const stack = new HostStack({ nic, clock, ip: hostIp, mtu });
   const offload = opts.offload ?? 'none';
   const ddp =
-    offload === 'none'
+    offload !== 'ddp' && offload !== 'ddp-crc'
       ? undefined
       : new NvmeDdpOffload(new NvmeTcpDdpDevice(nic, { caps: { 'nvme-tcp': true, 'nvme-tcp-ddgst-rx': offload === 'ddp-crc' } }), { log });
+  const devmem =
+    offload === 'devmem-tcp' || offload === 'devmem-nvme'
+      ? new DevmemHost(opts.devmem ?? { mode: offload === 'devmem-tcp' ? 'tcp' : 'nvme', poolBytes: 64 << 20, returnPath: 'dontneed', holdUntilEmpty: 0 }, log)
+      : undefined;
   let ctrl: NvmeController | undefined;
   let workload: WorkloadReport | undefined;
   let error: string | undefined;
@@ -124,11 +144,13 @@ export async function hostRun(opts: HostRunOptions, onProgress?: (p: WorkloadPro
     log(`host ${opts.hostIp} (${macToString(mac)}) on ${opts.iface} mtu ${mtu}: connecting to ${opts.targetIp}:${opts.targetPort}`);
     ctrl = await NvmeController.connect({
       transports: async (qid) => {
+        if (devmem !== undefined) return devmem.transport(stack, targetIp, opts.targetPort, qid);
         const conn = await stack.connect(targetIp, opts.targetPort);
         ddp?.bindConnection(qid, conn);
         return conn.transport;
       },
       ...(ddp !== undefined ? { ddp: ddp.hooksFor } : {}),
+      ...(devmem !== undefined ? { ddp: devmem.resyncFor, devmem: devmem.hooksFor } : {}),
       subnqn: opts.nqn,
       ioQueues: opts.queues,
       queueDepth: opts.queueDepth ?? Math.max(32, opts.workload.iodepth ?? 1),
@@ -142,10 +164,12 @@ export async function hostRun(opts: HostRunOptions, onProgress?: (p: WorkloadPro
       ctrl!.onError((e) => reject(e));
     });
     failed.catch(() => undefined);
+    const device = devmem !== undefined ? devmem.workloadDevice(ctrl) : controllerDevice(ctrl);
     workload = await Promise.race([
-      runWorkload(opts.hashReads !== undefined ? withReadHashes(controllerDevice(ctrl), readHashes) : controllerDevice(ctrl), { ...opts.workload, queues: opts.workload.queues ?? opts.queues }, { clock, onProgress }),
+      runWorkload(opts.hashReads !== undefined ? withReadHashes(device, readHashes) : device, { ...opts.workload, queues: opts.workload.queues ?? opts.queues }, { clock, onProgress }),
       failed,
     ]);
+    devmem?.workloadEnded();
     await ctrl.shutdown();
   } catch (e) {
     error = e instanceof Error ? e.message : String(e);
@@ -164,7 +188,8 @@ export async function hostRun(opts: HostRunOptions, onProgress?: (p: WorkloadPro
     ...(workload !== undefined ? { workload } : {}),
     host: { ...hostStats, bytesCrc: hostBytesCrc(hostStats) },
     nic: { ...nic.stats, ...ddpStats },
-    ddp: ddpReport(offload, sumNvmeHostStats(ctrl?.ioQueues.map((q) => q.stats) ?? []), ddpStats, ddp?.stats() ?? newNvmeDdpUlpStats()),
+    ddp: ddpReport(offload === 'ddp' || offload === 'ddp-crc' ? offload : 'none', sumNvmeHostStats(ctrl?.ioQueues.map((q) => q.stats) ?? []), ddpStats, ddp?.stats() ?? newNvmeDdpUlpStats()),
+    ...(devmem !== undefined ? { devmem: devmem.report(sumNvmeHostStats(ctrl?.ioQueues.map((q) => q.stats) ?? [])) } : {}),
     tcp: { ...stack.tcpStats },
     port: port.stats,
     ...(impaired !== undefined ? { impair: { config: impaired.config, ...impaired.impairStats() } } : {}),

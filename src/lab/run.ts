@@ -11,9 +11,11 @@ import type { WorkloadOptions } from '../host/workload-options.js';
 import type { WorkloadProgress } from '../host/workload.js';
 import { UserError } from '../cli/user-error.js';
 import { impairArgs } from '../cli/impair-flags.js';
+import { devmemArgs } from '../cli/devmem-flags.js';
+import type { DevmemRunOptions } from './devmem-host.js';
 import type { ImpairConfig } from '../nicemu/port-impair.js';
 import { kernelTcpDelta, readKernelTcpCounters, type KernelTcpCounters } from './kernel-tcp-stats.js';
-import type { DigestChoice, HostRunReport, OffloadChoice } from './host-run.js';
+import type { DigestChoice, HostRunReport, RunOffloadChoice } from './host-run.js';
 import { RunChild } from './child.js';
 import { HOST_IF, HOST_IP, netnsCommand, TARGET_IP, withTopology, type Topology } from './topology.js';
 
@@ -24,8 +26,10 @@ export interface RunOptions {
   readonly workload: WorkloadOptions;
   readonly queues: number;
   readonly digest: DigestChoice;
-  /** NIC offload of the host's NVMe/TCP queues (default none). */
-  readonly offload?: OffloadChoice;
+  /** NIC offload of the host's NVMe/TCP queues, or devmem receive (default none). */
+  readonly offload?: RunOffloadChoice;
+  /** Devmem pool, token return path and hold (offload devmem-*). */
+  readonly devmem?: DevmemRunOptions;
   readonly order: 'fifo' | 'random' | 'reverse';
   readonly interleave: boolean;
   /** Largest C2HData payload the target sends (0 = whole transfer). */
@@ -53,7 +57,7 @@ export interface RunReport {
     readonly id: string;
     readonly mtu: number;
     readonly digest: DigestChoice;
-    readonly offload: OffloadChoice;
+    readonly offload: RunOffloadChoice;
     readonly order: string;
     readonly interleave: boolean;
     readonly c2hSize: string;
@@ -74,6 +78,7 @@ export interface RunReport {
   readonly host: HostRunReport['host'];
   readonly nic: HostRunReport['nic'];
   readonly ddp: HostRunReport['ddp'];
+  readonly devmem?: HostRunReport['devmem'];
   readonly tcp: HostRunReport['tcp'];
   readonly port: HostRunReport['port'];
   readonly impair?: HostRunReport['impair'];
@@ -148,6 +153,7 @@ function hostCommand(o: RunOptions): string[] {
     throw new UserError('BAD_FLAG', `impairment seed ${o.impair.seed} differs from the run seed ${w.seed ?? 1}`);
   }
   args.push(...impairArgs(o.impair));
+  args.push(...devmemArgs(o.devmem));
   // With TSO/GSO on, veth hands host0 super-frames whose TCP checksum only
   // holds the pseudo-header sum: nothing on a veth ever finishes it.
   if (o.offloads) args.push('--accept-partial-csum');
@@ -253,6 +259,7 @@ export async function runOnTopology(topo: Topology, o: RunOptions): Promise<RunR
       host: hr.host,
       nic: hr.nic,
       ddp: hr.ddp,
+      ...(hr.devmem !== undefined ? { devmem: hr.devmem } : {}),
       tcp: hr.tcp,
       port: hr.port,
       ...(hr.impair !== undefined ? { impair: hr.impair } : {}),

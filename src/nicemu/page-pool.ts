@@ -19,7 +19,7 @@
  * `putUserRef`). Skb references are not: JavaScript has no skb destructor,
  * and a TCP socket drops duplicate or out-of-window segments without
  * telling anyone. So the pool finds them the way a tracing collector does:
- * when its free list runs short it drains the refill ring, then asks every
+ * when its free list runs short it asks every
  * holder (the devmem socket of each flow on the binding) to mark the chunks
  * its receive and out-of-order queues still reference, and recycles every
  * handed-out chunk that nobody marked, has no user reference and is not the
@@ -158,9 +158,12 @@ export class DmabufPagePool {
     if (this.destroyed || len <= 0) return false;
     const room = this.fillChunk >= 0 ? DMABUF_CHUNK_BYTES - this.fillOff : 0;
     const need = len <= room ? 0 : Math.ceil((len - room) / DMABUF_CHUNK_BYTES);
+    // Reaching for fresh chunks, the NIC also takes refill-ring entries back
+    // (zcrx refills its page_pool cache from the ring), so the ring drains
+    // at the rate pages are used, not only when the pool runs dry.
+    if (need > 0) this.refill();
     if (need > this.freeCount) {
-      this.refill();
-      if (need > this.freeCount && this.dirty) this.reclaim();
+      if (this.dirty) this.reclaim();
       if (need > this.freeCount) {
         this.stats['alloc-empty']++;
         for (let i = 0; i < this.emptyListeners.length; i++) this.emptyListeners[i]!();

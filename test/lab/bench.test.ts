@@ -73,7 +73,7 @@ function fakeReport(o: RunOptions, offload: OffloadMode): RunReport {
     targetTcp: { TcpRetransSegs: lost },
     // As host-run builds it: present without offload too (nothing offered, nothing placed).
     ddp: ddpReport(
-      offload,
+      offload === 'ddp' || offload === 'ddp-crc' ? offload : 'none',
       { ...newNvmeHostStats(), c2hDataBytes: c2h, bytesCopySkipped: offload === 'none' ? 0 : c2h - unplaced },
       { ...newUlpDdpStats(), 'rx-nvme-tcp-bytes': offload === 'none' ? 0 : c2h - unplaced },
       { ...newNvmeDdpUlpStats(), bytesOffered: offload === 'none' ? 0 : c2h },

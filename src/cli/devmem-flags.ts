@@ -1,0 +1,74 @@
+/**
+ * The devmem flags shared by `ddplab run` and `ddplab host` (they matter
+ * with `--offload devmem-tcp|devmem-nvme`; see src/lab/devmem-host.ts),
+ * declared once, turned into DevmemRunOptions once, and turned back into
+ * flags for the host process the orchestrator spawns.
+ */
+import type { Command } from 'commander';
+import type { DevmemRunOptions, DevmemRunReport, DevmemSplitMode } from '../lab/devmem-host.js';
+import { parseSizeBytes, WorkloadOptionError } from '../host/workload-options.js';
+import { UserError } from './user-error.js';
+
+export interface DevmemFlags {
+  devmemPool: string;
+  devmemReturn: string;
+  devmemHold: string;
+}
+
+/** Default dmabuf: room for 16 I/O queues' 4 MiB receive windows. */
+const DEFAULT_POOL = '64m';
+
+export function addDevmemFlags(cmd: Command): Command {
+  cmd
+    .option('--devmem-pool <bytes>', 'devmem: dmabuf size, carved into 4 KiB pages (keep it above queues x 4 MiB, the receive window)', DEFAULT_POOL)
+    .option('--devmem-return <path>', 'devmem: how tokens go back: dontneed (SO_DEVMEM_DONTNEED) or ring (io_uring zcrx refill ring)', 'dontneed')
+    .option('--devmem-hold <n>', 'devmem: the application holds every token until the page pool runs empty, n times (pool-exhaustion experiment)', '0');
+  return cmd;
+}
+
+/** The devmem options for an --offload choice (undefined when it is not a devmem one). */
+export function devmemFromFlags(f: DevmemFlags, offload: string): DevmemRunOptions | undefined {
+  let mode: DevmemSplitMode;
+  if (offload === 'devmem-tcp') mode = 'tcp';
+  else if (offload === 'devmem-nvme') mode = 'nvme';
+  else return undefined;
+  let poolBytes: number;
+  try {
+    poolBytes = parseSizeBytes(f.devmemPool, 'devmem-pool');
+  } catch (e) {
+    if (e instanceof WorkloadOptionError) throw new UserError('BAD_FLAG', `--devmem-pool: ${e.message}`);
+    throw e;
+  }
+  if (poolBytes < 4096 || poolBytes % 4096 !== 0) throw new UserError('BAD_FLAG', `--devmem-pool: ${f.devmemPool} is not a positive multiple of 4 KiB`);
+  const returnPath = f.devmemReturn;
+  if (returnPath !== 'dontneed' && returnPath !== 'ring') throw new UserError('BAD_FLAG', `--devmem-return: '${returnPath}' is not dontneed or ring`);
+  const hold = Number(f.devmemHold);
+  if (!Number.isInteger(hold) || hold < 0 || hold > 1000) throw new UserError('BAD_FLAG', `--devmem-hold: '${f.devmemHold}' is not an integer in 0..1000`);
+  return { mode, poolBytes, returnPath, holdUntilEmpty: hold };
+}
+
+/** The flags that reproduce `o` on a `ddplab host` command line (the mode travels in --offload). */
+export function devmemArgs(o: DevmemRunOptions | undefined): string[] {
+  if (o === undefined) return [];
+  return ['--devmem-pool', String(o.poolBytes), '--devmem-return', o.returnPath, '--devmem-hold', String(o.holdUntilEmpty)];
+}
+
+function mib(n: number): string {
+  return n >= 1 << 20 ? `${(n / (1 << 20)).toFixed(1)} MiB` : n >= 1 << 10 ? `${(n / (1 << 10)).toFixed(1)} KiB` : `${n} B`;
+}
+
+/** The human report's devmem lines. */
+export function describeDevmem(d: DevmemRunReport): string[] {
+  const t = d.tokens;
+  const n = d.nic;
+  return [
+    `  devmem   ${d.mode} split: ${d.devicePct.toFixed(2)}% of ${mib(d.c2hDataBytes)} C2HData payload stayed in device memory (${mib(d.hostDataBytes)} reached the host); ` +
+      `I/O queues: host copied ${mib(d.hostCopiedBytes)}, CRC ${mib(d.hostCrcBytes)}; read out of the device: headers ${mib(d.deviceReads.headerBytes)}, ` +
+      `for digests ${mib(d.deviceReads.crcBytes)}, by the consumer ${mib(d.deviceReads.consumerBytes)}`,
+    `    tokens ${t.issued} issued, ${t.returnedDontneed} by dontneed (${d.dontneedCalls} calls), ${t.returnedRing} by the refill ring (${d.ringEntries} entries, ` +
+      `${d.pool['ring-consumed']} consumed by the NIC), ${t.releasedOnClose} on close, ${t.outstandingAfterWorkload} outstanding after the workload, ` +
+      `at most ${t.peakPending} waiting`,
+    `    pool   ${d.pool.pages} pages of ${mib(d.poolBytes)}: ${n['rx-devmem-drops']} frames dropped for want of a page (${d.pool['alloc-empty']} empty allocations), ` +
+      `${d.holdEpisodes} hold episodes, ${d.pool['reclaim-scans']} reclaim scans; ${n['rx-hds-lost-sync']} lost sync, ${n['rx-hds-resync']} resyncs`,
+  ];
+}
