@@ -1,0 +1,51 @@
+import { describe, expect, it } from 'vitest';
+import { devmemArgs, devmemFromFlags, type DevmemFlags } from '../../src/cli/devmem-flags.js';
+import { UserError } from '../../src/cli/user-error.js';
+import { parseRunOffload } from '../../src/lab/host-run.js';
+
+const DEFAULTS: DevmemFlags = { devmemPool: '64m', devmemReturn: 'dontneed', devmemHold: '0' };
+
+function userError(fn: () => unknown): string {
+  try {
+    fn();
+  } catch (e) {
+    if (e instanceof UserError) return e.message;
+    throw e;
+  }
+  return 'no error';
+}
+
+describe('devmem flags', () => {
+  it('apply only to the devmem offload modes, whose split mode they carry', () => {
+    expect(devmemFromFlags(DEFAULTS, 'none')).toBeUndefined();
+    expect(devmemFromFlags(DEFAULTS, 'ddp-crc')).toBeUndefined();
+    expect(devmemFromFlags(DEFAULTS, 'devmem-tcp')).toEqual({ mode: 'tcp', poolBytes: 64 << 20, returnPath: 'dontneed', holdUntilEmpty: 0 });
+    expect(devmemFromFlags({ devmemPool: '8m', devmemReturn: 'ring', devmemHold: '3' }, 'devmem-nvme')).toEqual({
+      mode: 'nvme',
+      poolBytes: 8 << 20,
+      returnPath: 'ring',
+      holdUntilEmpty: 3,
+    });
+  });
+
+  it('refuse a pool that is not whole pages, an unknown return path and a bad hold count', () => {
+    expect(userError(() => devmemFromFlags({ ...DEFAULTS, devmemPool: '5000' }, 'devmem-tcp'))).toMatch(/--devmem-pool/);
+    expect(userError(() => devmemFromFlags({ ...DEFAULTS, devmemPool: 'lots' }, 'devmem-tcp'))).toMatch(/--devmem-pool/);
+    expect(userError(() => devmemFromFlags({ ...DEFAULTS, devmemReturn: 'munmap' }, 'devmem-tcp'))).toMatch(/--devmem-return/);
+    expect(userError(() => devmemFromFlags({ ...DEFAULTS, devmemHold: '-1' }, 'devmem-nvme'))).toMatch(/--devmem-hold/);
+  });
+
+  it('turn back into host flags that rebuild the same options', () => {
+    const o = devmemFromFlags({ devmemPool: '12m', devmemReturn: 'ring', devmemHold: '2' }, 'devmem-nvme')!;
+    const args = devmemArgs(o);
+    const back = devmemFromFlags({ devmemPool: args[1]!, devmemReturn: args[3]!, devmemHold: args[5]! }, 'devmem-nvme');
+    expect(back).toEqual(o);
+    expect(devmemArgs(undefined)).toEqual([]);
+  });
+
+  it('--offload takes the devmem modes for run and host', () => {
+    expect(parseRunOffload('devmem-nvme')).toBe('devmem-nvme');
+    expect(parseRunOffload('devmem-tcp')).toBe('devmem-tcp');
+    expect(userError(() => parseRunOffload('devmem'))).toMatch(/devmem-tcp, devmem-nvme/);
+  });
+});
