@@ -215,9 +215,9 @@ export class ReplayConnection {
   }
 
   /** A target → host frame as the capture holds it (before any impairment): its ACK covers the host's stream. */
-  targetFrameSeen(tcp: TcpRepr): void {
-    if ((tcp.flags & TCP_ACK) === 0) return;
-    this.h2c.acked(tcp.ack, 0);
+  targetFrameSeen(flags: number, ack: number): void {
+    if ((flags & TCP_ACK) === 0) return;
+    this.h2c.acked(ack, 0);
     // The host's frames are never impaired: what the target acknowledged and we lack is lost for good.
     this.h2c.settle(Number.POSITIVE_INFINITY);
   }

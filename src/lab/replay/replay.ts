@@ -19,10 +19,11 @@
  * time (a virtual clock), so its decisions depend on the file and the seed
  * only; the DDP device's asynchronous teardown completions run between runs.
  */
+import { createReadStream } from 'node:fs';
 import { macToString, ETHERTYPE_IPV4, parseEthernet } from '../../wire/ethernet.js';
 import { IPPROTO_TCP, IPV4_MF, parseIpv4 } from '../../wire/ipv4.js';
-import { isPartialTcpChecksum, parseTcp, verifyTcpChecksum, type TcpRepr } from '../../wire/tcp.js';
-import { WireError } from '../../wire/errors.js';
+import { isPartialTcpChecksum, parseTcp, TCP_HEADER_LEN, verifyTcpChecksum, type TcpRepr } from '../../wire/tcp.js';
+import { needBytes, WireError } from '../../wire/errors.js';
 import { openPcap, type PcapReader } from '../../wire/pcap.js';
 import { NicEmu } from '../../nicemu/nic.js';
 import { newNicRxStats, type NicRxStats } from '../../nicemu/nic-stats.js';
@@ -59,6 +60,13 @@ export interface ReplayOptions {
   readonly recordPduRanges?: boolean;
 }
 
+// TCP header fields the replay reads without parsing the segment.
+const TCP_SRC_PORT = 0;
+const TCP_DST_PORT = 2;
+const TCP_ACK_NUM = 8;
+const TCP_FLAGS = 13;
+/** File read size. */
+const READ_CHUNK_BYTES = 1 << 20;
 /** Target frames handed to the NIC in one batch at most. */
 const RUN_FRAMES = 64;
 
@@ -78,7 +86,8 @@ interface HostNic {
 export async function replayCapture(opts: ReplayOptions): Promise<ReplayReport> {
   let reader: PcapReader;
   try {
-    reader = await openPcap(opts.path);
+    // Large reads: with the stream's default 64 KiB chunks, replay waits on the file most of the time.
+    reader = await openPcap(createReadStream(opts.path, { highWaterMark: READ_CHUNK_BYTES }), { name: opts.path });
   } catch (e) {
     throw asUserError(e, opts.path, 0);
   }
@@ -130,6 +139,7 @@ class Replay {
   private readonly otherPorts = new Map<number, number>();
   private readonly deferred: (() => void)[] = [];
   private readonly nicOfConn = new Map<ReplayConnection, HostNic>();
+  private lastNic: HostNic | undefined;
   private run: RxFrame[] = [];
   private runNic: HostNic | undefined;
 
@@ -147,9 +157,9 @@ class Replay {
   frame(data: Buffer, tsUs: number): void {
     const f = this.frames;
     f.total++;
-    let tcp: TcpRepr;
     let srcIp: number;
     let dstIp: number;
+    let seg: Buffer;
     let ethSrc: Buffer;
     let ethDst: Buffer;
     try {
@@ -163,15 +173,8 @@ class Replay {
         f.otherIp++;
         return;
       }
-      tcp = parseTcp(ip.payload);
-      if (tcp.dstPort === this.port) {
-        // The host's own frames never go through a NIC: check them here as its NIC would have been asked to.
-        const seg = ip.payload;
-        if (!verifyTcpChecksum(ip.src, ip.dst, seg) && (this.strictChecksums || !isPartialTcpChecksum(ip.src, ip.dst, seg))) {
-          f.toTargetBadChecksum++;
-          return;
-        }
-      }
+      seg = ip.payload;
+      needBytes(seg, TCP_HEADER_LEN, 'tcp header');
       srcIp = ip.src;
       dstIp = ip.dst;
       ethSrc = eth.src;
@@ -181,29 +184,51 @@ class Replay {
       f.malformed++;
       return;
     }
-    if (tcp.dstPort === this.port) {
-      f.toTarget++;
-      const conn = this.connection(srcIp, tcp.srcPort, dstIp, tcp.dstPort, ethSrc);
-      this.flushRun();
-      const nic = this.nicOf(ethSrc);
-      conn.hostFrame(tcp, nic.framesIn);
-      this.afterStep();
+    const srcPort = seg.readUInt16BE(TCP_SRC_PORT);
+    const dstPort = seg.readUInt16BE(TCP_DST_PORT);
+    if (dstPort === this.port) this.hostFrame(seg, srcIp, dstIp, ethSrc);
+    else if (srcPort === this.port) this.targetFrame(data, tsUs, seg, srcIp, dstIp, ethDst);
+    else {
+      f.otherTcp++;
+      this.otherPorts.set(srcPort, (this.otherPorts.get(srcPort) ?? 0) + 1);
+      this.otherPorts.set(dstPort, (this.otherPorts.get(dstPort) ?? 0) + 1);
+    }
+  }
+
+  /** Host → target: straight into the connection's host stream, between the target frames around it. */
+  private hostFrame(seg: Buffer, srcIp: number, dstIp: number, hostMac: Buffer): void {
+    const f = this.frames;
+    // The host's own frames never go through a NIC: checked here as its NIC would check them.
+    if (!verifyTcpChecksum(srcIp, dstIp, seg) && (this.strictChecksums || !isPartialTcpChecksum(srcIp, dstIp, seg))) {
+      f.toTargetBadChecksum++;
       return;
     }
-    if (tcp.srcPort === this.port) {
-      f.toHost++;
-      const conn = this.connection(dstIp, tcp.dstPort, srcIp, tcp.srcPort, ethDst);
-      conn.targetFrameSeen(tcp);
-      const nic = this.nicOf(ethDst);
-      if (this.runNic !== nic) this.flushRun();
-      this.runNic = nic;
-      this.run.push({ data, tsUs });
-      if (this.run.length >= RUN_FRAMES) this.flushRun();
+    let tcp: TcpRepr;
+    try {
+      tcp = parseTcp(seg);
+    } catch (e) {
+      if (!(e instanceof WireError)) throw e;
+      f.malformed++;
       return;
     }
-    f.otherTcp++;
-    this.otherPorts.set(tcp.srcPort, (this.otherPorts.get(tcp.srcPort) ?? 0) + 1);
-    this.otherPorts.set(tcp.dstPort, (this.otherPorts.get(tcp.dstPort) ?? 0) + 1);
+    f.toTarget++;
+    const conn = this.connection(srcIp, tcp.srcPort, dstIp, tcp.dstPort, hostMac);
+    this.flushRun();
+    conn.hostFrame(tcp, this.nicOfConn.get(conn)!.framesIn);
+    this.afterStep();
+  }
+
+  /** Target → host: its ACK tells the host stream what the target had; the frame joins the run for the host's NIC. */
+  private targetFrame(data: Buffer, tsUs: number, seg: Buffer, srcIp: number, dstIp: number, hostMac: Buffer): void {
+    this.frames.toHost++;
+    // Only the ports, flags and ACK are needed here: the NIC parses the segment itself.
+    const conn = this.connection(dstIp, seg.readUInt16BE(TCP_DST_PORT), srcIp, seg.readUInt16BE(TCP_SRC_PORT), hostMac);
+    conn.targetFrameSeen(seg[TCP_FLAGS]!, seg.readUInt32BE(TCP_ACK_NUM));
+    const nic = this.nicOf(hostMac);
+    if (this.runNic !== nic) this.flushRun();
+    this.runNic = nic;
+    this.run.push({ data, tsUs });
+    if (this.run.length >= RUN_FRAMES) this.flushRun();
   }
 
   /** End of the capture: held frames out, holes declared, commands finished, the report. */
@@ -249,9 +274,15 @@ class Replay {
   }
 
   private nicOf(mac: Buffer): HostNic {
+    // Per frame: most captures have one host, so the last NIC is checked first, byte by byte.
+    const last = this.lastNic;
+    if (last !== undefined && sameMac(last.mac, mac)) return last;
     const name = macToString(mac);
-    let h = this.nics.get(name);
-    if (h !== undefined) return h;
+    const h = this.nics.get(name);
+    if (h !== undefined) {
+      this.lastNic = h;
+      return h;
+    }
     const port = new ReplayPort();
     const clock = { us: 0 };
     // Each host's stage gets its own decisions (the first host's are the seed's own). Its clock is
@@ -278,6 +309,7 @@ class Replay {
       clock,
     };
     this.nics.set(name, host);
+    this.lastNic = host;
     return host;
   }
 
@@ -397,4 +429,9 @@ class Replay {
     if (incomplete > 0) out.push(`${incomplete} reads incomplete (data missing): no SHA-256 for them`);
     return out;
   }
+}
+
+function sameMac(a: Buffer, b: Buffer): boolean {
+  for (let i = 0; i < 6; i++) if (a[i] !== b[i]) return false;
+  return true;
 }
