@@ -21,6 +21,7 @@ import type { RxChunk, RxSegment } from '../../host/tcp-rx-queue.js';
 import { ipToString } from '../../wire/ipv4.js';
 import { seqAdd, seqInWindow, seqLe } from '../../wire/seq.js';
 import { TCP_ACK, TCP_FIN, TCP_SYN, type TcpRepr } from '../../wire/tcp.js';
+import { PduFlags, PduType } from '../../wire/nvme-tcp-pdu.js';
 import { PduStream } from './pdu-stream.js';
 import { ReplayCommandLearner, H2C_PDU_TYPES } from './replay-command-learner.js';
 import { ReplayCommandTable, type ReplayCommand } from './replay-commands.js';
@@ -159,7 +160,7 @@ export class ReplayConnection {
         this.params.icResp = true;
       },
       completed: (cmd, nextPduSeq) => this.completed(cmd, nextPduSeq),
-      headerAt: (seq) => this.headerAt(seq),
+      headerAt: (seq, type, flags) => this.headerAt(seq, type, flags),
       terminated: (fes) => {
         this.terminatedFes ??= fes;
       },
@@ -309,10 +310,17 @@ export class ReplayConnection {
     this.table.submit(cmd);
   }
 
-  private headerAt(seq: number): void {
+  private headerAt(seq: number, type: PduType, flags: number): void {
     this.offload?.headerAt(seq);
-    // A capture that began after the Connect: offload from the first PDU boundary found.
-    if (!this.offloadAttached && this.qid === undefined && this.c2h.midStream) this.attachOffload(seq);
+    if (this.offloadAttached || this.qid !== undefined || !this.c2h.midStream) return;
+    // A capture that began after the Connect: offload from a PDU boundary. Without the ICReq/ICResp
+    // the digests are read off a C2HData header (the NIC only takes PDUs flagged as configured).
+    if (this.params.hdgst === undefined) {
+      if (type !== PduType.C2HData) return;
+      this.params.hdgst = (flags & PduFlags.HDGSTF) !== 0;
+      this.params.ddgst = (flags & PduFlags.DDGSTF) !== 0;
+    }
+    this.attachOffload(seq);
   }
 
   private completed(cmd: ReplayCommand, nextPduSeq: number): void {

@@ -58,8 +58,8 @@ export interface HostUlpEvents {
   icResp(cpda: number, hdgst: boolean, ddgst: boolean): void;
   /** A command completed successfully; `nextPduSeq` is where the PDU after its completion starts. */
   completed(cmd: ReplayCommand, nextPduSeq: number): void;
-  /** The parser reached a PDU header at `seq`. */
-  headerAt(seq: number): void;
+  /** The parser reached a PDU header at `seq` (its common header's type and flags). */
+  headerAt(seq: number, type: PduType, flags: number): void;
   /** A C2HTermReq: the controller ended the connection. */
   terminated(fes: number): void;
 }
@@ -83,7 +83,7 @@ export class ReplayHostUlp implements PduStreamHandler {
   }
 
   header(ev: PduEvent): PduDataTarget | undefined {
-    this.events.headerAt(ev.seq);
+    this.events.headerAt(ev.seq, ev.parsed.layout.type, ev.parsed.layout.flags);
     const h = ev.parsed.header;
     this.dataCmd = undefined;
     if (ev.hdgst === 'mismatch') {
