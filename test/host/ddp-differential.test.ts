@@ -88,7 +88,7 @@ function compare(off: DdpRunResult, on: DdpRunResult, tag: string): void {
 }
 
 describe('DDP differential: offload on and off give the application the same result', () => {
-  it(`holds for ${SEEDS.length} seeded, impaired frame sequences`, { timeout: 600_000 }, async () => {
+  it(`holds for ${SEEDS.length} seeded, impaired frame sequences`, { timeout: Math.max(600_000, SEEDS.length * 200) }, async () => {
     const totals = { placed: 0, c2h: 0, resyncs: 0, resyncFails: 0, crcOk: 0, crcFail: 0, lostSync: 0 };
     for (const seed of SEEDS) {
       const sc = ddpScenario(seed);
