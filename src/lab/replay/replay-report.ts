@@ -175,29 +175,71 @@ export function connectionReport(conn: ReplayConnection): ReplayConnectionReport
   };
 }
 
-/** Adds every number of `src` into `dst`, recursively (records of counts). */
-function addCounts(dst: Record<string, unknown>, src: Record<string, unknown>): void {
-  for (const [k, v] of Object.entries(src)) {
-    if (typeof v === 'number') dst[k] = ((dst[k] as number | undefined) ?? 0) + v;
-    else if (typeof v === 'object' && v !== null && !Array.isArray(v)) {
-      const sub = (dst[k] ??= {}) as Record<string, unknown>;
-      addCounts(sub, v as Record<string, unknown>);
-    }
+/** Field-by-field sum of records of counts (all with the keys of the first). */
+function sumCounts<T extends object>(list: readonly T[], zero: T): T {
+  const out = { ...zero } as Record<string, number>;
+  for (const item of list) {
+    for (const [k, v] of Object.entries(item)) if (typeof v === 'number') out[k] = (out[k] ?? 0) + v;
   }
+  return out as T;
+}
+
+function directionTotals(list: readonly ReplayDirectionReport[]): ReplayDirectionTotals {
+  const pdus: Record<string, number> = {};
+  for (const d of list) for (const [k, v] of Object.entries(d.pdus)) pdus[k] = (pdus[k] ?? 0) + v;
+  const scalars = sumCounts<Pick<ReplayDirectionReport, 'skippedBytes' | 'syncLost' | 'resyncs' | 'huntSkippedBytes' | 'badHeaders' | 'headerlessPdus' | 'truncatedPdus'>>(list, {
+    skippedBytes: 0,
+    syncLost: 0,
+    resyncs: 0,
+    huntSkippedBytes: 0,
+    badHeaders: 0,
+    headerlessPdus: 0,
+    truncatedPdus: 0,
+  });
+  return {
+    ...scalars,
+    tcp: sumCounts(
+      list.map((d) => d.tcp),
+      { segments: 0, bytes: 0, dupBytes: 0, ofoSegments: 0, gaps: 0, gapBytes: 0, beforeSyncBytes: 0 },
+    ),
+    pdus,
+    hdgst: sumCounts(
+      list.map((d) => d.hdgst),
+      { ok: 0, mismatch: 0 },
+    ),
+    ddgst: sumCounts(
+      list.map((d) => d.ddgst),
+      { ok: 0, mismatch: 0, nicVerified: 0, unverifiable: 0 },
+    ),
+  };
 }
 
 export function totalsOf(conns: readonly ReplayConnectionReport[]): ReplayTotals {
-  const t: Record<string, unknown> = { connections: conns.length };
-  for (const c of conns) {
-    const { midStream: _m1, firstPduSeq: _f1, ...c2h } = c.c2h;
-    const { midStream: _m2, firstPduSeq: _f2, ...h2c } = c.h2c;
-    addCounts(t, { commands: c.commands, bytes: c.bytes, c2h, h2c });
-  }
-  if (conns.length === 0) {
-    addCounts(t, { commands: {}, bytes: {}, c2h: {}, h2c: {} });
-    for (const k of ['commands', 'bytes', 'c2h', 'h2c']) t[k] ??= {};
-  }
-  return t as unknown as ReplayTotals;
+  return {
+    connections: conns.length,
+    commands: sumCounts(
+      conns.map((c) => c.commands),
+      {
+        total: 0,
+        reads: 0,
+        writes: 0,
+        other: 0,
+        completed: 0,
+        readsCompleted: 0,
+        writesCompleted: 0,
+        errors: 0,
+        readsIncomplete: 0,
+        notCompleted: 0,
+        lostCompletions: 0,
+      },
+    ),
+    bytes: sumCounts(
+      conns.map((c) => c.bytes),
+      { c2hData: 0, placed: 0, copied: 0, unplaced: 0, headersCopied: 0, hostCrcData: 0, hostCrcHeader: 0 },
+    ),
+    c2h: directionTotals(conns.map((c) => c.c2h)),
+    h2c: directionTotals(conns.map((c) => c.h2c)),
+  };
 }
 
 function fmtBytes(n: number): string {

@@ -30,7 +30,6 @@ import { newNicRxStats, type NicRxStats } from '../../nicemu/nic-stats.js';
 import type { RxFrame } from '../../nicemu/port.js';
 import { DEFAULT_REORDER_DEPTH, impairSpecActive, withImpairment, type ImpairPort, type ImpairSpec } from '../../nicemu/port-impair.js';
 import { NvmeTcpDdpDevice } from '../../nicemu/ddp-offload.js';
-import { newUlpDdpStats } from '../../nicemu/ddp-stats.js';
 import { UserError } from '../../cli/user-error.js';
 import { ReplayConnection } from './replay-connection.js';
 import { ReplayDdp } from './replay-ddp.js';
@@ -365,13 +364,11 @@ class Replay {
     let ddp: Record<string, number> | null = null;
     let impair: Record<string, number> | null = null;
     for (const h of this.nics.values()) {
-      const s = h.nic.stats as unknown as Record<string, number>;
-      for (const k of Object.keys(nic) as (keyof NicRxStats)[]) nic[k] += s[k] ?? 0;
+      for (const k of Object.keys(nic) as (keyof NicRxStats)[]) nic[k] += h.nic.stats[k];
       if (h.ddp !== undefined) {
-        ddp ??= { ...newUlpDdpStats() };
-        const d = h.ddp.getStats() as unknown as Record<string, number>;
+        ddp ??= {};
         // Time spent is not a property of the capture: leaving it out keeps the report deterministic.
-        for (const [k, v] of Object.entries(d)) if (!/-(ns|us|ms)$/.test(k)) ddp[k] = (ddp[k] ?? 0) + v;
+        for (const [k, v] of Object.entries(h.ddp.getStats())) if (!/-(ns|us|ms)$/.test(k)) ddp[k] = (ddp[k] ?? 0) + v;
       }
       if (h.impair !== undefined) {
         impair ??= {};
