@@ -283,4 +283,20 @@ describe('replay of what real captures look like', () => {
     expect(r.reads.find((x) => x.slba === victim.slba)!.status).toBe('incomplete');
     expect(r.reads.filter((x) => x.status === 'ok')).toHaveLength(9);
   });
+
+  it('learns nothing from a missing host frame: its commands are unknown, every other read is whole', async () => {
+    const s = synthesizeSession({ seed: 14, reads: 30, readBytes: [4096, 16384], hdgst: true, ddgst: true, queueDepth: 4 });
+    // A host frame carrying at least one read's CapsuleCmd, mid-session.
+    const i = s.frames.findIndex((f, k) => k > s.frames.length / 3 && f.dir === 'h2c' && s.reads.some((t) => overlaps(t.cmdSeq, 72, f.seq, f.payloadLen)));
+    const gone = s.frames[i]!;
+    const lost = new Set(s.reads.filter((t) => overlaps(t.cmdSeq, 72, gone.seq, gone.payloadLen)).map((t) => t.slba));
+    expect(lost.size).toBeGreaterThan(0);
+    const r = await replayFrames(s.frames.filter((_, k) => k !== i), { offload: 'ddp-crc' });
+    const c = r.connections[0]!;
+    expect(c.h2c.tcp.gaps).toBe(1);
+    expect(c.unknownCidPdus).toBeGreaterThan(0);
+    expect(r.reads.map((x) => x.slba)).toEqual(s.reads.filter((t) => !lost.has(t.slba)).map((t) => t.slba));
+    expect(r.reads.every((x) => x.status === 'ok')).toBe(true);
+    expectHashesTrue(r, s.reads);
+  });
 });
