@@ -25,16 +25,28 @@ class SilentPort implements Port {
   }
 }
 
-/** One direction of the wire: a delay line with seeded loss, delivered by one timer. */
+/** Seeded impairments of one direction. */
+export interface LineImpairment {
+  readonly loss: number;
+  /** Chance a frame is delivered twice. */
+  readonly dup?: number;
+  /** Chance a frame is held back `jitterMs` (later frames overtake it). */
+  readonly reorder?: number;
+  readonly jitterMs?: number;
+}
+
+/** One direction of the wire: a delay line with seeded loss, duplication and reordering, delivered by one timer. */
 class FrameLine {
   private readonly queue: { due: number; frame: Buffer }[] = [];
   private readonly timer: ClockTimer;
   dropped = 0;
+  duplicated = 0;
+  reordered = 0;
 
   constructor(
     private readonly clock: VirtualClock,
     private readonly rnd: () => number,
-    private readonly lossRate: number,
+    private readonly imp: LineImpairment,
     private readonly delayMs: number,
     private readonly deliver: (frame: Buffer) => void,
   ) {
@@ -42,18 +54,33 @@ class FrameLine {
   }
 
   readonly send = (frame: Buffer): void => {
-    if (this.rnd() < this.lossRate) {
+    if (this.rnd() < this.imp.loss) {
       this.dropped++;
       return;
     }
-    this.queue.push({ due: this.clock.nowMs() + this.delayMs, frame });
-    if (!this.timer.armed) this.timer.arm(this.delayMs);
+    const copies = this.rnd() < (this.imp.dup ?? 0) ? 2 : 1;
+    if (copies === 2) this.duplicated++;
+    for (let k = 0; k < copies; k++) {
+      let due = this.clock.nowMs() + this.delayMs;
+      if (this.rnd() < (this.imp.reorder ?? 0)) {
+        due += this.imp.jitterMs ?? 1;
+        this.reordered++;
+      }
+      let i = this.queue.length;
+      while (i > 0 && this.queue[i - 1]!.due > due) i--;
+      this.queue.splice(i, 0, { due, frame });
+    }
+    this.arm();
   };
+
+  private arm(): void {
+    if (this.queue.length > 0) this.timer.arm(this.queue[0]!.due - this.clock.nowMs());
+  }
 
   private flush(): void {
     const now = this.clock.nowMs();
     while (this.queue.length > 0 && this.queue[0]!.due <= now) this.deliver(this.queue.shift()!.frame);
-    if (this.queue.length > 0) this.timer.arm(this.queue[0]!.due - now);
+    this.arm();
   }
 }
 
@@ -63,6 +90,9 @@ export interface DevmemLinkOptions {
   readonly seed?: number;
   /** Loss toward the host (the NIC never sees those frames). */
   readonly lossToHost?: number;
+  /** Duplication and reordering toward the host. */
+  readonly dupToHost?: number;
+  readonly reorderToHost?: number;
   readonly mtu?: number;
   /** Host receive buffer (bounds what the out-of-order queue can pin). */
   readonly rcvBufBytes?: number;
@@ -90,8 +120,9 @@ export class DevmemLink {
     this.binding = this.dev.binding(id)!;
     this.nic = new NicEmu(new SilentPort(), { mac: Buffer.from(HOST.mac) });
     const mtu = o.mtu ?? 1500;
-    this.toHost = new FrameLine(this.clock, rnd, o.lossToHost ?? 0, 0.05, (f) => this.nic.rxFrame(f, 0));
-    this.toPeer = new FrameLine(this.clock, rnd, 0, 0.05, (f) => this.peer.input(skbFromFrame(f)));
+    const toHost: LineImpairment = { loss: o.lossToHost ?? 0, dup: o.dupToHost ?? 0, reorder: o.reorderToHost ?? 0, jitterMs: 0.3 };
+    this.toHost = new FrameLine(this.clock, rnd, toHost, 0.05, (f) => this.nic.rxFrame(f, 0));
+    this.toPeer = new FrameLine(this.clock, rnd, { loss: 0 }, 0.05, (f) => this.peer.input(skbFromFrame(f)));
     this.host = new TcpSocket({ clock: this.clock, output: this.toPeer.send, local: HOST, remote: PEER, mtu, rcvBufBytes: o.rcvBufBytes, iss: 1000, tsOffset: 7 });
     this.peer = new TcpSocket({ clock: this.clock, output: this.toHost.send, local: PEER, remote: HOST, mtu, iss: 0xffff_fff0, tsOffset: 99 });
     this.dev.steering.addRule(this.key, 1);
