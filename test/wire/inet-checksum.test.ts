@@ -106,3 +106,38 @@ describe('Internet checksum (RFC 1071)', () => {
     expect(checksumFinish(0xffff)).toBe(0);
   });
 });
+
+describe('onesSum word path', () => {
+  /** Reference: one big-endian word at a time, folded at the end. */
+  function reference(buf: Uint8Array, start: number, end: number): number {
+    let sum = 0;
+    for (let i = start; i < end; i += 2) sum += (buf[i]! << 8) | (i + 1 < end ? buf[i + 1]! : 0);
+    while (sum > 0xffff) sum = (sum & 0xffff) + Math.floor(sum / 0x10000);
+    return sum;
+  }
+
+  it('equals the byte-wise sum for every alignment, start and length (seeded)', () => {
+    let seed = 12345;
+    const rand = (n: number): number => {
+      seed = (Math.imul(seed, 1103515245) + 12345) >>> 0;
+      return seed % n;
+    };
+    const backing = Buffer.alloc(9000);
+    for (let i = 0; i < backing.length; i++) backing[i] = rand(256);
+    for (let k = 0; k < 3000; k++) {
+      const off = rand(8);
+      const view = backing.subarray(off, off + 8000);
+      const start = rand(40);
+      const end = start + rand(7900);
+      const got = onesSum(view, 0, start, end);
+      const want = reference(view, start, end);
+      // 0x0000 and 0xffff are the same ones'-complement value.
+      expect(got % 0xffff).toBe(want % 0xffff);
+    }
+  });
+
+  it('continues an accumulator across pieces like the byte path', () => {
+    const b = Buffer.alloc(4096, 0xff);
+    expect(onesSum(b, 0x1234) % 0xffff).toBe(onesAdd(onesSum(b), 0x1234) % 0xffff);
+  });
+});
