@@ -454,6 +454,13 @@ export function benchMarkdown(result: BenchResult, summary: readonly BenchCellSu
     const ms = modes(p.cells);
     lines.push(`## ${panelTitle(p)}`);
     lines.push('');
+    const panelLoads = runs
+      .filter((r) => r.point.rw === p.rw && r.point.bs === p.bs && r.point.reorder === p.reorder)
+      .map((r) => r.loadAvg1);
+    if (panelLoads.length > 0) {
+      lines.push(`Load average at the start of these runs: ${Math.min(...panelLoads).toFixed(2)}–${Math.max(...panelLoads).toFixed(2)}.`);
+      lines.push('');
+    }
     // The comparison first: goodput of each mode side by side per loss rate.
     const drops = [...new Set(p.cells.map((c) => c.drop))];
     const ddpModes = ms.filter((m) => m !== 'none');
