@@ -1,6 +1,7 @@
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
 import {
   benchCharts,
@@ -255,6 +256,31 @@ describe('bench charts', () => {
     expect(() => parseXml('<svg>a & b</svg>')).toThrow();
     expect(() => parseXml('<svg x=1/>')).toThrow();
     expect(() => parseXml('<svg/><svg/>')).toThrow();
+  });
+});
+
+describe('the committed sample (captures/bench-sample)', () => {
+  const sample = fileURLToPath(new URL('../../captures/bench-sample/', import.meta.url));
+  const svgs = readdirSync(sample).filter((f) => f.endsWith('.svg'));
+
+  it('has placement, goodput and unplaced charts, each well-formed with labelled axes and one series per offload mode', () => {
+    expect(svgs.filter((f) => f.startsWith('placement-')).length).toBeGreaterThan(0);
+    expect(svgs.filter((f) => f.startsWith('goodput-')).length).toBeGreaterThan(0);
+    expect(svgs.filter((f) => f.startsWith('unplaced-')).length).toBeGreaterThan(0);
+    for (const f of svgs) {
+      const svg = parseXml(readFileSync(join(sample, f), 'utf8'));
+      const text = (cls: string): string => all(svg, (e) => e.name === 'text' && e.attrs['class'] === cls)[0]?.text ?? '';
+      expect(text('x-label'), f).toMatch(/loss rate/);
+      expect(text('y-label').length, f).toBeGreaterThan(3);
+      const series = all(svg, (e) => e.name === 'g' && e.attrs['class'] === 'series').map((e) => e.attrs['data-series']);
+      expect(series, f).toEqual(f.startsWith('unplaced-') ? ['ddp-crc'] : ['none', 'ddp-crc']);
+    }
+  });
+
+  it('verified every run', () => {
+    const { result } = readBenchReport(sample);
+    expect(result.runs.length).toBeGreaterThan(0);
+    expect(result.runs.every((r) => r.metrics.ok && r.metrics.mismatches === 0)).toBe(true);
   });
 });
 
