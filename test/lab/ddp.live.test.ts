@@ -15,33 +15,12 @@
  * keeps the wire in order, so "placement 100%" is a fact the test can check.
  * Loss and reordering are the subject of the second test, impaired on purpose.
  */
-import { execFileSync } from 'node:child_process';
-import { fileURLToPath } from 'node:url';
 import { execa } from 'execa';
-import { afterAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { RunReport } from '../../src/lab/run.js';
+import { BIN, liveRunIds } from './live-run-rig.js';
 
-const BIN = fileURLToPath(new URL('../../bin/ddplab.js', import.meta.url));
-
-function ddplabNamespaces(): string[] {
-  return execFileSync('ip', ['netns', 'list'], { encoding: 'utf8' })
-    .split('\n')
-    .map((l) => l.split(' ')[0]!)
-    .filter((n) => n.startsWith('ddplab-'));
-}
-
-const before = ddplabNamespaces();
-const ids: string[] = [];
-function newId(tag: string): string {
-  const id = `d${tag}${process.pid % 1000}`;
-  ids.push(id);
-  return id;
-}
-
-afterAll(async () => {
-  for (const id of ids) await execa(process.execPath, [BIN, 'down', '--id', id], { reject: false });
-  expect(ddplabNamespaces().filter((n) => !before.includes(n))).toEqual([]);
-});
+const newId = liveRunIds('d', { noNewNamespaces: true });
 
 async function runJson(args: string[], pin: boolean): Promise<RunReport> {
   const argv = [BIN, 'run', '--json', ...args];

@@ -3,40 +3,11 @@
  * --offload devmem-tcp|devmem-nvme`, the target on kernel TCP, every read
  * verified through the dmabuf's device view.
  */
-import { execFileSync } from 'node:child_process';
-import { fileURLToPath } from 'node:url';
-import { execa } from 'execa';
-import { afterAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { RunReport } from '../../src/lab/run.js';
+import { liveRunIds, runJson } from './live-run-rig.js';
 
-const BIN = fileURLToPath(new URL('../../bin/ddplab.js', import.meta.url));
-
-function ddplabNamespaces(): string[] {
-  return execFileSync('ip', ['netns', 'list'], { encoding: 'utf8' })
-    .split('\n')
-    .map((l) => l.split(' ')[0]!)
-    .filter((n) => n.startsWith('ddplab-'));
-}
-
-const ids: string[] = [];
-function newId(tag: string): string {
-  const id = `dm${tag}${process.pid % 1000}`;
-  ids.push(id);
-  return id;
-}
-
-afterAll(async () => {
-  for (const id of ids) await execa(process.execPath, [BIN, 'down', '--id', id], { reject: false });
-  // Only our own namespaces: other runs may come and go meanwhile.
-  expect(ddplabNamespaces().filter((n) => ids.some((id) => n.includes(`-${id}-`)))).toEqual([]);
-});
-
-async function runJson(args: string[]): Promise<RunReport> {
-  const r = await execa(process.execPath, [BIN, 'run', '--json', ...args], { reject: false, timeout: 300_000 });
-  const line = r.stdout.split('\n').find((l) => l.startsWith('{'));
-  if (line === undefined) throw new Error(`no JSON report (exit ${r.exitCode}): ${r.stderr.slice(-400)}`);
-  return JSON.parse(line) as RunReport;
-}
+const newId = liveRunIds('dm');
 
 /** Checks that hold for every devmem run: verified, the data stayed on the device, every token went back. */
 function expectDevmemRun(r: RunReport): NonNullable<RunReport['devmem']> {

@@ -4,40 +4,10 @@
  * target kernel's TCP, the host's own transmissions by the userspace TCP;
  * every read still verifies.
  */
-import { execFileSync } from 'node:child_process';
-import { fileURLToPath } from 'node:url';
-import { execa } from 'execa';
-import { afterAll, describe, expect, it } from 'vitest';
-import type { RunReport } from '../../src/lab/run.js';
+import { describe, expect, it } from 'vitest';
+import { liveRunIds, runJson } from './live-run-rig.js';
 
-const BIN = fileURLToPath(new URL('../../bin/ddplab.js', import.meta.url));
-
-function ddplabNamespaces(): string[] {
-  return execFileSync('ip', ['netns', 'list'], { encoding: 'utf8' })
-    .split('\n')
-    .map((l) => l.split(' ')[0]!)
-    .filter((n) => n.startsWith('ddplab-'));
-}
-
-const ids: string[] = [];
-function newId(tag: string): string {
-  const id = `i${tag}${process.pid % 1000}`;
-  ids.push(id);
-  return id;
-}
-
-afterAll(async () => {
-  for (const id of ids) await execa(process.execPath, [BIN, 'down', '--id', id], { reject: false });
-  // Only ours: other runs on the machine may come and go meanwhile.
-  expect(ddplabNamespaces().filter((n) => ids.some((id) => n.startsWith(`ddplab-${id}-`)))).toEqual([]);
-});
-
-async function runJson(args: string[]): Promise<RunReport> {
-  const r = await execa(process.execPath, [BIN, 'run', '--json', ...args], { reject: false, timeout: 240_000 });
-  const line = r.stdout.split('\n').find((l) => l.startsWith('{'));
-  if (line === undefined) throw new Error(`no JSON report (exit ${r.exitCode}): ${r.stderr.slice(-400)}`);
-  return JSON.parse(line) as RunReport;
-}
+const newId = liveRunIds('i');
 
 describe('ddplab run under impairment', () => {
   it('verifies every read with drop 0.01, reorder 0.01, dup 0.005, corrupt 0.005 toward the host, and reports the repairs', async () => {

@@ -7,39 +7,10 @@ import { execFileSync, spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { execa } from 'execa';
-import { afterAll, describe, expect, it } from 'vitest';
-import type { RunReport } from '../../src/lab/run.js';
+import { describe, expect, it } from 'vitest';
+import { BIN, ddplabNamespaces, liveRunIds, runJson } from './live-run-rig.js';
 
-const BIN = fileURLToPath(new URL('../../bin/ddplab.js', import.meta.url));
-
-function ddplabNamespaces(): string[] {
-  return execFileSync('ip', ['netns', 'list'], { encoding: 'utf8' })
-    .split('\n')
-    .map((l) => l.split(' ')[0]!)
-    .filter((n) => n.startsWith('ddplab-'));
-}
-
-const before = ddplabNamespaces();
-const ids: string[] = [];
-function newId(tag: string): string {
-  const id = `r${tag}${process.pid % 1000}`;
-  ids.push(id);
-  return id;
-}
-
-afterAll(async () => {
-  for (const id of ids) await execa(process.execPath, [BIN, 'down', '--id', id], { reject: false });
-  expect(ddplabNamespaces().filter((n) => !before.includes(n))).toEqual([]);
-});
-
-async function runJson(args: string[]): Promise<RunReport> {
-  const r = await execa(process.execPath, [BIN, 'run', '--json', ...args], { reject: false, timeout: 240_000 });
-  const line = r.stdout.split('\n').find((l) => l.startsWith('{'));
-  if (line === undefined) throw new Error(`no JSON report (exit ${r.exitCode}): ${r.stderr.slice(-400)}`);
-  return JSON.parse(line) as RunReport;
-}
+const newId = liveRunIds('r', { noNewNamespaces: true });
 
 describe.each([
   { mtu: 1500, digest: 'none' },
