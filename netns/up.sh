@@ -96,6 +96,16 @@ if [ "$txcsum" = on ] || [ "$segmentation" = off ]; then
 fi
 ip netns exec "$host" ethtool -K "$DDPLAB_HOST_IF" tso "$segmentation" gso "$segmentation" gro "$segmentation" >/dev/null
 
+# One receive CPU for host0, as a NIC queue has one interrupt CPU: veth
+# hands each frame to the backlog of the CPU that sent it, and the target's
+# TCP transmits both from its process and from softirq on whichever CPU
+# took the host's ACK, so without this the frames of one flow reach the
+# packet socket out of order whenever the two backlogs race (RPS steers
+# every frame to CPU 0's backlog, which keeps the sender's order).
+if ip netns exec "$host" test -e "/sys/class/net/$DDPLAB_HOST_IF/queues/rx-0/rps_cpus"; then
+  ip netns exec "$host" sh -c "echo 1 > /sys/class/net/$DDPLAB_HOST_IF/queues/rx-0/rps_cpus"
+fi
+
 ip -n "$tgt" link set "$DDPLAB_TGT_IF" up
 ip -n "$host" link set "$DDPLAB_HOST_IF" up
 
