@@ -17,6 +17,20 @@
  * differ, mirroring the rule that skbs with different `ulp_crc` are never
  * merged. The caller bounds it by passing the right edge of the window it
  * advertised.
+ *
+ * The window bounds ofo bytes, not ofo memory: a peer (or anyone who can
+ * put segments in the window) sending one byte every other sequence number
+ * would pin a whole frame and its views per byte — about 560 bytes of heap
+ * each, over 1 GiB for a 4 MiB window. So each ofo piece is charged its
+ * payload plus OFO_PIECE_OVERHEAD_BYTES, as Linux charges an skb's
+ * truesize against sk_rcvbuf, and the charge is capped at `ofoLimitBytes`.
+ * When a piece would go over, pieces at higher sequence numbers than it are
+ * pruned first, the highest first (the data least likely to be needed
+ * soon, as tcp_prune_ofo_queue drops from the tail); if that is not enough
+ * the piece itself is dropped. Both are counted; TCP recovers either by
+ * retransmission (a pruned range was SACKed: the sender must not have
+ * forgotten it, RFC 2018 §8). Data at rcv_nxt always fits: everything in
+ * the ofo queue lies after it and can be pruned.
  */
 import { fragLength } from '../nicemu/skb.js';
 import type { SkbFrag } from '../nicemu/skb.js';
@@ -44,7 +58,9 @@ export type RxInsertResult =
   /** Every byte had been received before (D-SACK recorded). */
   | 'duplicate'
   /** Nothing of the segment lies inside the window. */
-  | 'beyond-window';
+  | 'beyond-window'
+  /** New out-of-order data dropped: the ofo queue was at its memory limit (nothing after it to prune). */
+  | 'ofo-no-memory';
 
 /** A run of readable bytes as frag views, plus the DDP flags of the segments it came from. */
 export interface RxChunk {
@@ -76,7 +92,17 @@ interface OfoEntry {
   frags: SkbFrag[];
   ddpPlaced: boolean;
   ddpCrcOk: boolean;
+  /** What the entry's pieces are charged against the ofo limit. */
+  truesize: number;
 }
+
+/**
+ * Charge of one ofo piece beyond its payload bytes: the received frame it
+ * keeps alive, its frag views and its share of an entry. Measured here at
+ * ~560 bytes of heap per 1-byte ofo segment (Node 20, 1500-byte MTU
+ * frames); Linux's truesize of a small skb is of the same order.
+ */
+export const OFO_PIECE_OVERHEAD_BYTES = 512;
 
 /** RFC 2018: at most 4 blocks fit in the option space (3 next to timestamps). */
 const MAX_SACK_ANCHORS = 4;
@@ -126,6 +152,8 @@ export class TcpRxQueue {
   queuedBytes = 0;
   /** Bytes held in the ofo queue. */
   ofoBytes = 0;
+  /** What the ofo queue is charged: payload plus OFO_PIECE_OVERHEAD_BYTES per piece (at most ofoLimitBytes). */
+  ofoTruesize = 0;
 
   /** Bytes of the last `insert` that became new data (in order or ofo). */
   lastNewBytes = 0;
@@ -137,6 +165,12 @@ export class TcpRxQueue {
   lastOfoMerges = 0;
   /** Pieces of the last `insert` queued out of order. */
   lastOfoPieces = 0;
+  /** Ofo entries the last `insert` pruned to make room, and their payload bytes. */
+  lastOfoPruned = 0;
+  lastOfoPrunedBytes = 0;
+  /** Pieces of the last `insert` dropped because the ofo queue was full, and their bytes. */
+  lastOfoMemDrops = 0;
+  lastOfoMemDropBytes = 0;
 
   /** In-order segments; entries before `headIdx` were consumed. */
   private readonly rq: (RxSegment | undefined)[] = [];
@@ -153,7 +187,15 @@ export class TcpRxQueue {
   private dsackLeft = 0;
   private dsackRight = 0;
 
-  constructor(rcvNxt: number) {
+  /**
+   * @param ofoLimitBytes cap on ofoTruesize (default: no cap); TcpSocket
+   *   passes twice its receive buffer, so a full window of ordinary
+   *   segments always fits.
+   */
+  constructor(
+    rcvNxt: number,
+    readonly ofoLimitBytes = Infinity,
+  ) {
     this.rcvNxt = rcvNxt >>> 0;
   }
 
@@ -164,6 +206,11 @@ export class TcpRxQueue {
 
   get ofoEmpty(): boolean {
     return this.ofo.length === 0;
+  }
+
+  /** Entries in the ofo queue (runs of contiguous pieces with equal DDP flags). */
+  get ofoEntries(): number {
+    return this.ofo.length;
   }
 
   /** Start of the first hole's far side (the lowest ofo seq), or undefined. */
@@ -182,6 +229,10 @@ export class TcpRxQueue {
     this.lastBeyondWindowBytes = 0;
     this.lastOfoMerges = 0;
     this.lastOfoPieces = 0;
+    this.lastOfoPruned = 0;
+    this.lastOfoPrunedBytes = 0;
+    this.lastOfoMemDrops = 0;
+    this.lastOfoMemDropBytes = 0;
     const segEnd = seqAdd(seg.seq, seg.len);
     let start = seg.seq;
     let end = segEnd;
@@ -213,6 +264,7 @@ export class TcpRxQueue {
 
     const added = this.insertOfo(seg, start, end);
     this.lastNewBytes = added;
+    if (added === 0 && this.lastOfoMemDrops > 0) return 'ofo-no-memory';
     this.noteSackAnchor(start);
     if (added === 0) return 'duplicate';
     const before = this.rcvNxt;
@@ -224,6 +276,7 @@ export class TcpRxQueue {
   consumeFin(): void {
     this.ofo.length = 0;
     this.ofoBytes = 0;
+    this.ofoTruesize = 0;
     this.sackAnchors.length = 0;
     this.rcvNxt = seqAdd(this.rcvNxt, 1);
   }
@@ -323,6 +376,7 @@ export class TcpRxQueue {
     this.queuedBytes = 0;
     this.ofo.length = 0;
     this.ofoBytes = 0;
+    this.ofoTruesize = 0;
     this.sackAnchors.length = 0;
     this.dsackPending = false;
   }
@@ -417,9 +471,20 @@ export class TcpRxQueue {
     return added;
   }
 
-  /** Puts bytes [from, to) of `seg` at ofo index `i`, coalescing with neighbours whose flags match. Returns to - from. */
+  /**
+   * Puts bytes [from, to) of `seg` at ofo index `i`, coalescing with
+   * neighbours whose flags match. Returns to - from, or 0 when the piece
+   * did not fit under the ofo limit (entries after it pruned first).
+   */
   private insertPiece(i: number, seg: RxSegment, from: number, to: number): number {
     const len = seqDiff(to, from);
+    const cost = len + OFO_PIECE_OVERHEAD_BYTES;
+    if (this.ofoTruesize + cost > this.ofoLimitBytes && !this.pruneFrom(i, cost)) {
+      this.lastOfoMemDrops++;
+      this.lastOfoMemDropBytes += len;
+      return 0;
+    }
+    this.ofoTruesize += cost;
     const frags = sliceFrags(seg.frags, seqDiff(from, seg.seq), len);
     this.lastOfoPieces++;
     const prev = i > 0 ? this.ofo[i - 1]! : undefined;
@@ -429,10 +494,12 @@ export class TcpRxQueue {
     if (joinsPrev) {
       for (let k = 0; k < frags.length; k++) prev.frags.push(frags[k]!);
       prev.len += len;
+      prev.truesize += cost;
       this.lastOfoMerges++;
       if (joinsNext) {
         for (let k = 0; k < next.frags.length; k++) prev.frags.push(next.frags[k]!);
         prev.len += next.len;
+        prev.truesize += next.truesize;
         this.ofo.splice(i, 1);
       }
       return len;
@@ -442,11 +509,28 @@ export class TcpRxQueue {
       next.frags = frags;
       next.seq = from;
       next.len += len;
+      next.truesize += cost;
       this.lastOfoMerges++;
       return len;
     }
-    this.ofo.splice(i, 0, { seq: from, len, frags, ddpPlaced: seg.ddpPlaced, ddpCrcOk: seg.ddpCrcOk });
+    this.ofo.splice(i, 0, { seq: from, len, frags, ddpPlaced: seg.ddpPlaced, ddpCrcOk: seg.ddpCrcOk, truesize: cost });
     return len;
+  }
+
+  /**
+   * Drops ofo entries from the tail, never below index `i` (the entries at
+   * or after it lie after the piece being queued), until `cost` more fits
+   * under the limit. Returns whether it does.
+   */
+  private pruneFrom(i: number, cost: number): boolean {
+    while (this.ofo.length > i && this.ofoTruesize + cost > this.ofoLimitBytes) {
+      const e = this.ofo.pop()!;
+      this.ofoBytes -= e.len;
+      this.ofoTruesize -= e.truesize;
+      this.lastOfoPruned++;
+      this.lastOfoPrunedBytes += e.len;
+    }
+    return this.ofoTruesize + cost <= this.ofoLimitBytes;
   }
 
   /** Moves ofo entries that now start at rcv_nxt to the receive queue. */
@@ -456,6 +540,7 @@ export class TcpRxQueue {
       const e = this.ofo[k]!;
       this.pushInOrder(e);
       this.ofoBytes -= e.len;
+      this.ofoTruesize -= e.truesize;
       this.rcvNxt = seqAdd(e.seq, e.len);
       k++;
     }

@@ -89,6 +89,12 @@ export interface TcpSocketConfig {
   readonly mtu?: number;
   /** Receive buffer: the most unread bytes we let the peer send. Default 4 MiB. */
   readonly rcvBufBytes?: number;
+  /**
+   * Memory the out-of-order queue may hold, charged per piece as payload +
+   * OFO_PIECE_OVERHEAD_BYTES (tcp-rx-queue.ts). Default twice rcvBufBytes:
+   * a full window of ordinary segments fits, a flood of tiny ones is pruned.
+   */
+  readonly ofoLimitBytes?: number;
   /** Send buffer: write() returns false at or above it. Default 4 MiB. */
   readonly sndBufBytes?: number;
   /** Initial send sequence number; random by default. */
@@ -148,6 +154,9 @@ export interface TcpInfo {
   readonly bufferedBytes: number;
   readonly readableBytes: number;
   readonly ofoBytes: number;
+  /** Entries in the ofo queue and what they are charged against ofoLimitBytes. */
+  readonly ofoEntries: number;
+  readonly ofoTruesize: number;
 }
 
 const IPV4_TCP_HEADERS = 40;
@@ -195,6 +204,7 @@ export class TcpSocket implements TcpTxOutput {
   private readonly output: (frame: Buffer) => void;
   private readonly mtu: number;
   private readonly rcvBuf: number;
+  private readonly ofoLimit: number;
   private readonly iss: number;
   private readonly tx: TcpTx;
   private rxq: TcpRxQueue;
@@ -281,6 +291,7 @@ export class TcpSocket implements TcpTxOutput {
     this.output = cfg.output;
     this.mtu = cfg.mtu ?? 1500;
     this.rcvBuf = cfg.rcvBufBytes ?? 4 * 1024 * 1024;
+    this.ofoLimit = cfg.ofoLimitBytes ?? 2 * this.rcvBuf;
     this.iss = (cfg.iss ?? Math.floor(Math.random() * 0x1_0000_0000)) >>> 0;
     this.stats = cfg.stats ?? newTcpStats();
     this.wantTs = cfg.timestamps ?? true;
@@ -293,7 +304,7 @@ export class TcpSocket implements TcpTxOutput {
     while (ws < MAX_WSCALE && this.rcvBuf >>> ws > 0xffff) ws++;
     this.ourWscale = ws;
     this.tsOffset = (cfg.tsOffset ?? Math.floor(Math.random() * 0x1_0000_0000)) >>> 0;
-    this.rxq = new TcpRxQueue(0);
+    this.rxq = new TcpRxQueue(0, this.ofoLimit);
     this.tx = new TcpTx(
       {
         clock: cfg.clock,
@@ -510,6 +521,8 @@ export class TcpSocket implements TcpTxOutput {
       bufferedBytes: this.tx.bufferedBytes,
       readableBytes: this.rxq.queuedBytes,
       ofoBytes: this.rxq.ofoBytes,
+      ofoEntries: this.rxq.ofoEntries,
+      ofoTruesize: this.rxq.ofoTruesize,
     };
   }
 
@@ -596,7 +609,7 @@ export class TcpSocket implements TcpTxOutput {
     const tcp = skb.tcp;
     const o = tcp.options;
     this.irs = tcp.seq;
-    this.rxq = new TcpRxQueue(seqAdd(tcp.seq, 1));
+    this.rxq = new TcpRxQueue(seqAdd(tcp.seq, 1), this.ofoLimit);
     this.peerMss = o.mss ?? DEFAULT_PEER_MSS;
     this.wscaleOk = this.wantWscale && o.wscale !== undefined;
     if (this.wscaleOk) {
@@ -789,6 +802,14 @@ export class TcpSocket implements TcpTxOutput {
     }
     if (res === 'out-of-order') stats.ofoQueue++;
     stats.ofoMerge += q.lastOfoMerges;
+    if (q.lastOfoPruned > 0 || q.lastOfoMemDrops > 0) {
+      stats.ofoPruned += q.lastOfoPruned;
+      stats.ofoPrunedBytes += q.lastOfoPrunedBytes;
+      stats.ofoMemDrops += q.lastOfoMemDrops;
+      stats.ofoMemDropBytes += q.lastOfoMemDropBytes;
+    }
+    if (q.ofoTruesize > stats.ofoPeakTruesize) stats.ofoPeakTruesize = q.ofoTruesize;
+    if (q.ofoEntries > stats.ofoPeakEntries) stats.ofoPeakEntries = q.ofoEntries;
     switch (res) {
       case 'in-order':
         this.ackPendingBytes += q.lastNewBytes;
@@ -814,6 +835,10 @@ export class TcpSocket implements TcpTxOutput {
       case 'beyond-window':
         stats.ofoDrop++;
         this.ackNeeded = true;
+        break;
+      case 'ofo-no-memory':
+        // Dropped without an ACK, as Linux drops a segment it cannot charge:
+        // nothing changed that the peer needs to hear about.
         break;
     }
   }

@@ -40,6 +40,15 @@ export interface TcpStats {
   ofoDrop: number;
   /** TCPOFOMerge: out-of-order pieces coalesced into a neighbour. */
   ofoMerge: number;
+  /** OfoPruned-ish: ofo entries dropped to make room under the ofo memory limit (Linux counts prune runs; ours, entries), and their bytes. */
+  ofoPruned: number;
+  ofoPrunedBytes: number;
+  /** TCPOFODrop's memory half: ofo pieces dropped because the ofo queue was at its limit with nothing after them to prune, and their bytes. */
+  ofoMemDrops: number;
+  ofoMemDropBytes: number;
+  /** Most any one connection's ofo queue was charged at once (payload + per-piece overhead), and most entries it held; gauges, ours. */
+  ofoPeakTruesize: number;
+  ofoPeakEntries: number;
   /** Segments whose data had all been received already (TCPDSACKOldSent + TCPDSACKOfoSent without needing SACK). */
   dupSegs: number;
   /** Segments that partly overlapped received data and were trimmed (TCPPartialUndo has no equivalent; ours). */
@@ -106,6 +115,12 @@ export function newTcpStats(): TcpStats {
     ofoQueue: 0,
     ofoDrop: 0,
     ofoMerge: 0,
+    ofoPruned: 0,
+    ofoPrunedBytes: 0,
+    ofoMemDrops: 0,
+    ofoMemDropBytes: 0,
+    ofoPeakTruesize: 0,
+    ofoPeakEntries: 0,
     dupSegs: 0,
     partialDupSegs: 0,
     dupBytes: 0,
@@ -130,8 +145,11 @@ export function newTcpStats(): TcpStats {
   };
 }
 
+/** The gauges among the counters: totals take their maximum, not their sum. */
+const PEAK_KEYS: ReadonlySet<keyof TcpStats> = new Set(['ofoPeakTruesize', 'ofoPeakEntries']);
+
 /** Adds every counter of `from` into `into` (to total several connections). */
 export function addTcpStats(into: TcpStats, from: Readonly<TcpStats>): TcpStats {
-  for (const k of Object.keys(into) as (keyof TcpStats)[]) into[k] += from[k];
+  for (const k of Object.keys(into) as (keyof TcpStats)[]) into[k] = PEAK_KEYS.has(k) ? Math.max(into[k], from[k]) : into[k] + from[k];
   return into;
 }

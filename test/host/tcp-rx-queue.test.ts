@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import type { SkbFrag } from '../../src/nicemu/skb.js';
 import { copySkbFrags } from '../../src/host/skb-copy.js';
-import { newRxChunk, sliceFrags, TcpRxQueue } from '../../src/host/tcp-rx-queue.js';
+import { newRxChunk, OFO_PIECE_OVERHEAD_BYTES, sliceFrags, TcpRxQueue } from '../../src/host/tcp-rx-queue.js';
 import type { RxSegment, SackBlockOut } from '../../src/host/tcp-rx-queue.js';
 import { seqAdd } from '../../src/wire/seq.js';
 
@@ -240,5 +240,66 @@ describe('TcpRxQueue', () => {
       const all = Buffer.concat(got);
       expect(all.equals(stream), `seed ${seed}`).toBe(true);
     }
+  });
+});
+
+describe('TcpRxQueue: the out-of-order memory limit (a flood of tiny segments)', () => {
+  const PIECE = 1 + OFO_PIECE_OVERHEAD_BYTES;
+
+  it('holds at most limit / (1 + overhead) one-byte pieces, whatever the window, and counts the rest as dropped', () => {
+    const q = new TcpRxQueue(0, 100 * PIECE);
+    let dropped = 0;
+    for (let i = 0; i < 10_000; i++) {
+      const r = q.insert(seg(10 + 2 * i, 'x'), WIN_END);
+      if (r === 'ofo-no-memory') dropped++;
+      expect(q.ofoTruesize).toBeLessThanOrEqual(100 * PIECE);
+    }
+    expect(q.ofoEntries).toBe(100);
+    expect(q.ofoBytes).toBe(100);
+    expect(dropped).toBe(9900);
+    // Ascending: nothing lies after a new piece, so the new piece is what goes.
+    expect(q.lastOfoMemDrops).toBe(1);
+    expect(q.lastOfoMemDropBytes).toBe(1);
+    expect(q.lastOfoPruned).toBe(0);
+  });
+
+  it('prunes from the highest sequence number down to make room for a lower piece, never below it', () => {
+    const q = new TcpRxQueue(0, 3 * PIECE);
+    for (const at of [10, 20, 30]) expect(q.insert(seg(at, 'x'), WIN_END)).toBe('out-of-order');
+    expect(q.insert(seg(15, 'y'), WIN_END)).toBe('out-of-order');
+    expect(q.lastOfoPruned).toBe(1);
+    expect(q.lastOfoPrunedBytes).toBe(1);
+    expect(sack(q).map(([l]) => l).sort((a, b) => a - b)).toEqual([10, 15, 20]);
+    // A descending flood keeps only the lowest pieces, each new one pruning the top.
+    for (let at = 9; at >= 1; at -= 2) q.insert(seg(at, 'z'), WIN_END);
+    expect(q.ofoEntries).toBe(3);
+    expect(q.ofoTruesize).toBe(3 * PIECE);
+  });
+
+  it('always takes the bytes at rcv_nxt: the flood ahead is pruned and the stream goes on with the right bytes', () => {
+    const q = new TcpRxQueue(1000, 64 * PIECE);
+    for (let i = 0; i < 5000; i++) q.insert(seg(1100 + 2 * i, 'F'), WIN_END);
+    expect(q.ofoEntries).toBe(64);
+    const data = 'a'.repeat(80) + 'b'.repeat(20);
+    // One full-sized piece at rcv_nxt costs more than what is left: the top of the flood goes.
+    expect(q.insert(seg(1000, data), WIN_END)).toBe('hole-filled');
+    expect(q.lastOfoPruned).toBeGreaterThan(0);
+    expect(q.rcvNxt).toBe(1101);
+    expect(readAll(q)).toBe(data + 'F');
+    expect(q.ofoTruesize).toBe(q.ofoEntries * PIECE);
+  });
+
+  it('charges coalesced pieces per piece and releases the charge when they drain or the FIN comes', () => {
+    const q = new TcpRxQueue(0, 1_000_000);
+    for (let i = 0; i < 10; i++) q.insert(seg(100 + i, 'c'), WIN_END);
+    expect(q.ofoEntries).toBe(1);
+    expect(q.ofoTruesize).toBe(10 * PIECE);
+    q.insert(seg(0, 'h'.repeat(100)), WIN_END);
+    expect(q.ofoTruesize).toBe(0);
+    expect(q.ofoBytes).toBe(0);
+    q.insert(seg(500, 'late'), WIN_END);
+    expect(q.ofoTruesize).toBe(4 + OFO_PIECE_OVERHEAD_BYTES);
+    q.consumeFin();
+    expect(q.ofoTruesize).toBe(0);
   });
 });
