@@ -5,6 +5,7 @@
  * becomes one UserError line.
  */
 import type { Command } from 'commander';
+import { HostileSpecError, HOSTILE_CASES, parseHostileSpec } from '../target/hostile.js';
 import { startTarget } from '../target/listener.js';
 import { resolveTargetOptions, TargetOptionError, type TargetOptions, type TargetOptionsInput } from '../target/options.js';
 import { sumQueueStats } from '../target/stats.js';
@@ -34,6 +35,7 @@ interface RawFlags {
   queueSize?: string;
   readyDelayMs?: string;
   kasMs?: string;
+  hostile?: string;
   json?: boolean;
   quiet?: boolean;
 }
@@ -125,6 +127,14 @@ export function targetOptionsFromFlags(f: RawFlags): TargetOptions {
   if (f.queueSize !== undefined) input.maxQueueSize = parseUint('queue-size', f.queueSize);
   if (f.readyDelayMs !== undefined) input.readyDelayMs = parseUint('ready-delay-ms', f.readyDelayMs);
   if (f.kasMs !== undefined) input.kasMs = parseUint('kas-ms', f.kasMs);
+  if (f.hostile !== undefined) {
+    try {
+      input.hostile = parseHostileSpec(f.hostile);
+    } catch (e) {
+      if (e instanceof HostileSpecError) throw new UserError('BAD_FLAG', `--hostile: ${e.message}`);
+      throw e;
+    }
+  }
   try {
     return resolveTargetOptions(input);
   } catch (e) {
@@ -171,6 +181,10 @@ export function registerTargetCommand(program: Command): void {
     .option('--queue-size <n>', 'largest queue size, CAP.MQES+1 (linux 1024, spdk 128)')
     .option('--ready-delay-ms <ms>', 'CSTS.RDY follows CC.EN after this long (default 0)')
     .option('--kas-ms <ms>', 'Keep Alive granularity KAS, multiple of 100 (linux 5000, spdk 10000)')
+    .option(
+      '--hostile <case[@qid][:after=N]>',
+      `break one read response on I/O queue QID (default 1) after N intact ones (default 0); CASE: ${HOSTILE_CASES.join(', ')}`,
+    )
     .option('--json', 'print the target and per-queue stats as JSON on exit')
     .option('--quiet', 'no per-connection log lines on stderr')
     .action(async (flags: RawFlags) => {

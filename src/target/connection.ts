@@ -53,11 +53,13 @@ import {
   TermReqFes,
   emitPdu,
   pduTypeName,
+  type EmittedPdu,
   type Pdu,
   type PduEmitOptions,
 } from '../wire/nvme-tcp-pdu.js';
 import { PduFramer, type FramedPdu } from '../wire/pdu-framer.js';
 import { NSID, type AssociationMember, type Controller, type Subsystem } from './controller.js';
+import { HostileQueue } from './hostile.js';
 import { inCapsuleLimit, maxTransferBytes, digestAllows } from './options.js';
 import { CompletionScheduler, Prng, type Completion } from './scheduler.js';
 import type { QueueStats } from './stats.js';
@@ -190,6 +192,8 @@ export class QueueConnection implements AssociationMember {
   /** Stream offset where the next PDU starts: where a header the framer refuses begins. */
   private nextPduStart = 0;
   private scheduler: CompletionScheduler<Reply> | undefined;
+  /** The hostile mode, on the one queue it names (options.hostile). */
+  private hostile: HostileQueue | undefined;
 
   private tx: Array<TxItem | undefined> = [];
   private txHead = 0;
@@ -620,6 +624,9 @@ export class QueueConnection implements AssociationMember {
     this.stats.qid = c.qid;
     this.stats.cntlid = ctrl.cntlid;
     ctrl.attach(this);
+    if (o.hostile !== undefined && o.hostile.qid === c.qid) {
+      this.hostile = new HostileQueue(o.hostile, (line) => this.subsys.log(`${this.tag} qid ${c.qid}: hostile ${line}`));
+    }
     if (c.qid > 0) {
       this.scheduler = new CompletionScheduler<Reply>(
         { order: o.order, interleave: o.interleave, batchMax: o.batchMax, delayUs: o.delayUs },
@@ -976,6 +983,14 @@ export class QueueConnection implements AssociationMember {
 
   private writePdu(pdu: Pdu): boolean {
     const e = emitPdu(pdu, this.emitOptions());
+    if (this.hostile === undefined) return this.writeEmitted(e);
+    let ok = true;
+    for (const x of this.hostile.outgoing(pdu, e)) ok = this.writeEmitted(x);
+    this.stats.hostilePdus = this.hostile.forgedPdus;
+    return ok;
+  }
+
+  private writeEmitted(e: EmittedPdu): boolean {
     const socket = this.socket;
     let ok = socket.write(e.head);
     for (const d of e.data) ok = socket.write(d);

@@ -5,6 +5,7 @@
  * overrides its profile value. resolveTargetOptions() validates the whole
  * set once and throws TargetOptionError (with a code) on the first bad value.
  */
+import type { HostileSpec } from './hostile.js';
 import type { CompletionOrder } from './scheduler.js';
 
 export type TargetProfile = 'linux' | 'spdk';
@@ -56,6 +57,8 @@ export interface TargetOptions {
   readonly readyDelayMs: number;
   /** Keep Alive granularity advertised in KAS, and the floor applied to KATO (ms). */
   readonly kasMs: number;
+  /** Break one read response on one I/O queue (hostile.ts); undefined: a correct target. */
+  readonly hostile: HostileSpec | undefined;
 }
 
 export class TargetOptionError extends Error {
@@ -73,7 +76,7 @@ const MIB = 1024 * 1024;
 export const HARD_MAX_TRANSFER_BYTES = 32 * MIB;
 
 /** Linux nvmet-tcp: CPDA 0, 16 KiB in-capsule, MAXH2CDATA 0x400000, one C2HData per read, MDTS 0, 1024-entry queues. */
-const LINUX: Omit<TargetOptions, 'host' | 'port' | 'profile' | 'file' | 'seed'> = {
+const LINUX: Omit<TargetOptions, 'host' | 'port' | 'profile' | 'file' | 'seed' | 'hostile'> = {
   subsysNqn: 'nqn.2026-11.io.ddplab:target',
   sizeBytes: 1024 * MIB,
   lbaSize: 512,
@@ -130,6 +133,7 @@ export function resolveTargetOptions(input: TargetOptionsInput = {}): TargetOpti
     port: 4420,
     file: undefined,
     seed: 1,
+    hostile: undefined,
     ...base,
     ...defined,
     profile,
@@ -177,6 +181,14 @@ export function resolveTargetOptions(input: TargetOptionsInput = {}): TargetOpti
   must(isUint(o.maxQueueSize) && o.maxQueueSize >= 2 && o.maxQueueSize <= 65536, 'queue-size', `queue size ${o.maxQueueSize} is not in 2..65536`);
   must(isUint(o.readyDelayMs) && o.readyDelayMs <= 60_000, 'ready-delay-ms', `ready delay ${o.readyDelayMs} ms is not in 0..60000`);
   must(isUint(o.kasMs) && o.kasMs >= 100 && o.kasMs % 100 === 0 && o.kasMs <= 6_553_500, 'kas-ms', `KAS ${o.kasMs} ms must be a multiple of 100`);
+  if (o.hostile !== undefined) {
+    must(
+      isUint(o.hostile.qid) && o.hostile.qid >= 1 && o.hostile.qid <= o.maxIoQueues,
+      'hostile',
+      `hostile QID ${o.hostile.qid} is not an I/O queue of this target (1..${o.maxIoQueues})`,
+    );
+    must(isUint(o.hostile.after), 'hostile', `hostile after=${o.hostile.after} is not a count`);
+  }
   return o;
 }
 

@@ -39,6 +39,8 @@ export interface QueueStats {
   reorderedCompletions: number;
   /** Times socket.write() asked us to wait for 'drain'. */
   backpressureWaits: number;
+  /** PDUs the hostile mode (hostile.ts) sent broken or added on this connection. */
+  hostilePdus: number;
   closedBy: 'open' | 'host' | 'target-error' | 'keep-alive' | 'shutdown' | 'association';
 }
 
@@ -71,6 +73,7 @@ export function newQueueStats(conn: number, remote: string): QueueStats {
     h2cTermReqsReceived: 0,
     reorderedCompletions: 0,
     backpressureWaits: 0,
+    hostilePdus: 0,
     closedBy: 'open',
   };
 }
