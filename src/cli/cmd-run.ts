@@ -12,6 +12,7 @@ import { UserError } from './user-error.js';
 import { addImpairFlags, describeImpairSpec, describeImpairStats, impairFromFlags, type ImpairFlags } from './impair-flags.js';
 import { addWorkloadFlags, intFlag, parseDigest, workloadFromFlags, type WorkloadFlags } from './workload-flags.js';
 import { addDevmemFlags, describeDevmem, devmemFromFlags, type DevmemFlags } from './devmem-flags.js';
+import { addExternalFlags, checkExternalFlags, runExternalCommand } from './cmd-run-external.js';
 
 interface RunFlags extends WorkloadFlags, ImpairFlags, DevmemFlags {
   digest: string;
@@ -147,7 +148,10 @@ export function registerRunCommand(program: Command): void {
   addWorkloadFlags(cmd, { rw: 'randrw', bs: '4k', iodepth: '8', size: '64m' });
   addImpairFlags(cmd);
   addDevmemFlags(cmd);
+  addExternalFlags(cmd);
   cmd.action(async (flags: RunFlags) => {
+    checkExternalFlags(cmd);
+    if (cmd.getOptionValue('target') !== undefined) return runExternalCommand(cmd, { progress: progressBar(), humanReport });
     const order = flags.order;
     if (order !== 'fifo' && order !== 'random' && order !== 'reverse') {
       throw new UserError('BAD_FLAG', `--order: '${order}' is not one of fifo, random, reverse`);

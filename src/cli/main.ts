@@ -11,6 +11,7 @@ import { registerHostCommand } from './cmd-host.js';
 import { registerRunCommand } from './cmd-run.js';
 import { registerBenchCommand } from './cmd-bench.js';
 import { registerReplayCommand } from './cmd-replay.js';
+import { registerPatternCommand } from './cmd-pattern.js';
 
 const program = new Command();
 program
@@ -30,6 +31,7 @@ registrations.push(registerHostCommand);
 registrations.push(registerRunCommand);
 registrations.push(registerBenchCommand);
 registrations.push(registerReplayCommand);
+registrations.push(registerPatternCommand);
 
 for (const register of registrations) register(program);
 

@@ -11,6 +11,7 @@ import type { Clock } from './clock.js';
 import { newTcpStats, type TcpStats } from './tcp-stats.js';
 import { TcpSocket } from './tcp-socket.js';
 import { TcpTransport } from './tcp-transport.js';
+import { ipToString } from '../wire/ipv4.js';
 
 export interface HostStackConfig {
   readonly nic: NicEmu;
@@ -23,6 +24,18 @@ export interface HostStackConfig {
   readonly sndBufBytes?: number;
   /** First ephemeral port (Linux ip_local_port_range starts at 32768). */
   readonly firstPort?: number;
+  /** Length of our subnet's prefix; without it every peer is taken to be on the link. */
+  readonly prefixLen?: number;
+  /** Next hop (u32) for peers outside our subnet, as a default route. */
+  readonly gateway?: number;
+}
+
+export class HostStackError extends Error {
+  readonly code = 'NO_ROUTE';
+  constructor(message: string) {
+    super(message);
+    this.name = 'HostStackError';
+  }
 }
 
 export interface HostConnection {
@@ -50,7 +63,7 @@ export class HostStack {
    * the SYN leaves, so the engine sees the stream from its first byte.
    */
   async connect(remoteIp: number, remotePort: number, offload?: (key: FlowKey) => RxOffloadEngine | undefined): Promise<HostConnection> {
-    const mac = await this.arp.resolve(remoteIp);
+    const mac = await this.arp.resolve(this.nextHop(remoteIp));
     const localPort = this.allocPort();
     const key: FlowKey = { remoteIp, remotePort, localIp: this.cfg.ip, localPort };
     const socket = new TcpSocket({
@@ -102,9 +115,31 @@ export class HostStack {
     this.arp.close();
   }
 
+  /**
+   * Whose MAC frames to `ip` carry: the peer itself when it is on our
+   * subnet (or no prefix was given), else the gateway. Throws
+   * HostStackError when the peer is off-subnet and there is no gateway.
+   */
+  nextHop(ip: number): number {
+    const len = this.cfg.prefixLen;
+    if (len === undefined || sameSubnet(ip, this.cfg.ip, len)) return ip;
+    if (this.cfg.gateway !== undefined) return this.cfg.gateway;
+    throw new HostStackError(`no route to ${ipToString(ip)}: not in ${ipToString((this.cfg.ip & prefixMask(len)) >>> 0)}/${len} and no gateway`);
+  }
+
   private allocPort(): number {
     const p = this.nextPort;
     this.nextPort = this.nextPort >= 60999 ? 32768 : this.nextPort + 1;
     return p;
   }
+}
+
+/** The netmask of a prefix length 0..32, as a u32. */
+export function prefixMask(prefixLen: number): number {
+  return prefixLen === 0 ? 0 : (0xffff_ffff << (32 - prefixLen)) >>> 0;
+}
+
+/** Whether two u32 addresses share their first `prefixLen` bits. */
+export function sameSubnet(a: number, b: number, prefixLen: number): boolean {
+  return ((a ^ b) & prefixMask(prefixLen)) >>> 0 === 0;
 }

@@ -69,6 +69,28 @@ export function parseBlockSizes(spec: string | number): BlockSizeChoice[] {
   return out;
 }
 
+/**
+ * A known image of the namespace (e.g. the file a foreign target serves):
+ * `read` fills `out` with the image's bytes at `byteOffset`.
+ */
+export interface BlockImage {
+  /** How the user named it (for messages). */
+  readonly name: string;
+  readonly sizeBytes: number;
+  read(byteOffset: number, out: Buffer): void;
+}
+
+/**
+ * What the blocks a run has not written hold: the target's pattern for
+ * patternSeed (a ddplab target), a known image, or nothing known — then
+ * only bytes this run wrote are verified (reads elsewhere count as
+ * unverifiable), which is how a target of unknown content is checked.
+ */
+export type WorkloadBaseline =
+  | { readonly kind: 'pattern' }
+  | { readonly kind: 'image'; readonly image: BlockImage }
+  | { readonly kind: 'unknown' };
+
 /** A workload as the user gives it. */
 export interface WorkloadOptions {
   readonly rw: WorkloadRw;
@@ -96,6 +118,14 @@ export interface WorkloadOptions {
   readonly patternSeed?: number;
   /** Compare every read with the expected content (default true). */
   readonly verify?: boolean;
+  /** Content of blocks this run has not written (default: the pattern for patternSeed). */
+  readonly baseline?: WorkloadBaseline;
+  /**
+   * Write every block of the range once before the job starts (sequential,
+   * its own counters), so the job's reads check bytes this run wrote:
+   * with baseline 'unknown' this is "write, then read back".
+   */
+  readonly prefill?: boolean;
   /** Stop issuing at the first error (default true, as fio without continue_on_error). */
   readonly stopOnError?: boolean;
   /** How many mismatches and errors to describe in the report (default 8). */
@@ -130,6 +160,8 @@ export interface ResolvedWorkload {
   readonly seed: number;
   readonly patternSeed: number;
   readonly verify: boolean;
+  readonly baseline: WorkloadBaseline;
+  readonly prefill: boolean;
   readonly stopOnError: boolean;
   readonly reportFirst: number;
 }
@@ -186,6 +218,15 @@ export function resolveWorkload(o: WorkloadOptions, dev: WorkloadDeviceGeometry)
   must(Number.isInteger(seed) && seed >= 0 && seed <= 0xffff_ffff, 'seed', `seed ${seed} is not a u32`);
   const patternSeed = o.patternSeed ?? seed;
   must(Number.isInteger(patternSeed) && patternSeed >= 0 && patternSeed <= 0xffff_ffff, 'pattern-seed', `pattern seed ${patternSeed} is not a u32`);
+  const baseline = o.baseline ?? { kind: 'pattern' };
+  if (baseline.kind === 'image') {
+    const img = baseline.image;
+    must(
+      img.sizeBytes >= dev.nsSizeBytes,
+      'verify',
+      `${img.name} is ${img.sizeBytes} bytes, shorter than the namespace (${dev.nsSizeBytes} bytes)`,
+    );
+  }
   return {
     rw: o.rw,
     random: o.rw.startsWith('rand'),
@@ -202,6 +243,8 @@ export function resolveWorkload(o: WorkloadOptions, dev: WorkloadDeviceGeometry)
     seed,
     patternSeed,
     verify: o.verify ?? true,
+    baseline,
+    prefill: o.prefill ?? false,
     stopOnError: o.stopOnError ?? true,
     reportFirst: o.reportFirst ?? 8,
   };

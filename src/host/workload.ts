@@ -11,6 +11,9 @@
  * records that seed for its range. A read is compared piece by piece with
  * whichever pattern each piece should hold, without building an expected
  * copy. A failed write leaves its range unknown (not verified, counted).
+ * Against a target ddplab did not start, the content of unwritten blocks is
+ * a known image (compared byte for byte) or unknown (only this run's writes
+ * are checked; `prefill` first writes the whole range so every read is).
  *
  * Ordering. As fio's verify does, I/Os that overlap are serialized whenever
  * one of them writes: a new I/O is registered as soon as it is generated and
@@ -24,7 +27,7 @@ import { RealClock, type Clock } from './clock.js';
 import { LatencyHistogram, type LatencySummary } from './latency-histogram.js';
 import type { NvmeController } from './nvme-controller.js';
 import { EXTENT_UNKNOWN, WrittenExtents } from './written-extents.js';
-import { resolveWorkload, type ResolvedWorkload, type WorkloadDeviceGeometry, type WorkloadOptions } from './workload-options.js';
+import { resolveWorkload, type BlockImage, type ResolvedWorkload, type WorkloadDeviceGeometry, type WorkloadOptions } from './workload-options.js';
 
 /** Where a workload's I/O goes: an NvmeController (controllerDevice) or a test double. */
 export interface WorkloadDevice extends WorkloadDeviceGeometry {
@@ -78,8 +81,8 @@ export interface WorkloadMismatch {
   readonly lba: number;
   readonly expected: number;
   readonly got: number;
-  /** Which content was expected there: the target's pattern or this run's write. */
-  readonly content: 'pattern' | 'written';
+  /** Which content was expected there: the target's pattern, this run's write, or the known image. */
+  readonly content: 'pattern' | 'written' | 'image';
 }
 
 export interface WorkloadReport {
@@ -116,6 +119,8 @@ export interface WorkloadReport {
     readonly count: number;
     readonly first: readonly string[];
   };
+  /** The prefill pass (job.prefill): writes before the job; not in `io`, `latency` or `elapsedMs`. */
+  readonly prefill?: { readonly writes: number; readonly writeBytes: number; readonly elapsedMs: number };
   /** The job as resolved (defaults filled). */
   readonly job: ResolvedWorkload;
 }
@@ -205,6 +210,9 @@ class WorkloadEngine {
   private readonly firstMismatches: WorkloadMismatch[] = [];
   private errorCount = 0;
   private readonly firstErrors: string[] = [];
+  private prefillStats: { writes: number; writeBytes: number; elapsedMs: number } | undefined;
+  /** Expected bytes of a read from the baseline image (verify is synchronous, so one buffer serves every slot). */
+  private imageScratch: Buffer | undefined;
 
   constructor(
     private readonly dev: WorkloadDevice,
@@ -220,6 +228,7 @@ class WorkloadEngine {
   }
 
   async execute(): Promise<WorkloadReport> {
+    if (this.job.prefill) await this.prefill();
     this.startMs = this.clock.nowMs();
     const slots: Promise<void>[] = [];
     for (let q = 0; q < this.job.queues; q++) {
@@ -228,6 +237,54 @@ class WorkloadEngine {
     await Promise.all(slots);
     this.progress(true);
     return this.report();
+  }
+
+  /**
+   * Writes [offset, offset + range) once, in order, `iodepth` writes per
+   * queue in flight, each with a fresh seed recorded in the extent map.
+   * Chunks are the largest block size but at least 128 KiB (fewer commands),
+   * within the device's largest transfer.
+   */
+  private async prefill(): Promise<void> {
+    const job = this.job;
+    const t0 = this.clock.nowMs();
+    const end = job.offsetBytes + job.rangeBytes;
+    const lba = this.dev.lbaSizeBytes;
+    const chunk = Math.min(Math.max(job.maxBlockBytes, Math.ceil((128 * 1024) / lba) * lba), Math.floor(this.dev.maxTransferBytes / lba) * lba, job.rangeBytes);
+    const stats = { writes: 0, writeBytes: 0, elapsedMs: 0 };
+    this.prefillStats = stats;
+    let cursor = job.offsetBytes;
+    const slot = async (queue: number, buf: Buffer): Promise<void> => {
+      while (cursor < end && this.stoppedBy === undefined) {
+        if (this.run.signal?.aborted === true) {
+          this.stoppedBy = 'aborted';
+          break;
+        }
+        const start = cursor;
+        const len = Math.min(chunk, end - start);
+        cursor += len;
+        let writeSeed = this.rng.u32();
+        if (writeSeed === job.patternSeed) writeSeed = (writeSeed + 1) >>> 0;
+        const view = buf.subarray(0, len);
+        fillPattern(writeSeed, start, view);
+        try {
+          await this.dev.write(queue, start / lba, view);
+        } catch (e) {
+          this.extents.set(start, start + len, EXTENT_UNKNOWN);
+          this.onError('write', { write: true, start, len, writeSeed }, e);
+          continue;
+        }
+        stats.writes++;
+        stats.writeBytes += len;
+        this.extents.set(start, start + len, writeSeed);
+      }
+    };
+    const slots: Promise<void>[] = [];
+    for (let q = 0; q < job.queues; q++) {
+      for (let d = 0; d < job.iodepth; d++) slots.push(slot(q, Buffer.allocUnsafe(chunk)));
+    }
+    await Promise.all(slots);
+    stats.elapsedMs = this.clock.nowMs() - t0;
   }
 
   /** One in-flight position: issue, wait, verify, repeat. */
@@ -351,15 +408,18 @@ class WorkloadEngine {
   }
 
   private verify(queue: number, io: PlannedIo, data: Buffer): void {
+    const baseline = this.job.baseline;
     for (const piece of this.extents.pieces(io.start, io.start + io.len)) {
       const len = piece.end - piece.start;
-      if (piece.seed === EXTENT_UNKNOWN) {
+      if (piece.seed === EXTENT_UNKNOWN || (piece.seed === undefined && baseline.kind === 'unknown')) {
         this.unverifiableBytes += len;
         continue;
       }
       const seed = piece.seed ?? this.job.patternSeed;
       const at = piece.start - io.start;
-      const bad = findPatternMismatch(seed, piece.start, data.subarray(at, at + len));
+      const got = data.subarray(at, at + len);
+      const fromImage = piece.seed === undefined && baseline.kind === 'image' ? baseline.image : undefined;
+      const bad = fromImage !== undefined ? this.imageMismatch(fromImage, piece.start, got) : findPatternMismatch(seed, piece.start, got);
       if (bad < 0) {
         this.verifiedBytes += len;
         continue;
@@ -368,7 +428,8 @@ class WorkloadEngine {
       if (this.firstMismatches.length < this.job.reportFirst) {
         const byteOffset = piece.start + bad;
         const one = Buffer.alloc(1);
-        fillPattern(seed, byteOffset, one);
+        if (fromImage !== undefined) fromImage.read(byteOffset, one);
+        else fillPattern(seed, byteOffset, one);
         this.firstMismatches.push({
           queue,
           ioOffset: io.start,
@@ -377,11 +438,21 @@ class WorkloadEngine {
           lba: Math.floor(byteOffset / this.dev.lbaSizeBytes),
           expected: one[0]!,
           got: data[at + bad]!,
-          content: piece.seed === undefined ? 'pattern' : 'written',
+          content: piece.seed !== undefined ? 'written' : fromImage !== undefined ? 'image' : 'pattern',
         });
       }
       return;
     }
+  }
+
+  /** Index of the first byte of `got` that differs from the image at `byteOffset`, or -1. */
+  private imageMismatch(image: BlockImage, byteOffset: number, got: Buffer): number {
+    if (this.imageScratch === undefined || this.imageScratch.length < got.length) this.imageScratch = Buffer.allocUnsafe(this.job.maxBlockBytes);
+    const expected = this.imageScratch.subarray(0, got.length);
+    image.read(byteOffset, expected);
+    if (expected.equals(got)) return -1;
+    for (let i = 0; i < got.length; i++) if (got[i] !== expected[i]) return i;
+    return -1;
   }
 
   private onError(what: 'read' | 'write', io: PlannedIo, e: unknown): void {
@@ -442,6 +513,7 @@ class WorkloadEngine {
         first: this.firstMismatches,
       },
       errors: { count: this.errorCount, first: this.firstErrors },
+      ...(this.prefillStats !== undefined ? { prefill: this.prefillStats } : {}),
       job: this.job,
     };
   }

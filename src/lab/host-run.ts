@@ -19,7 +19,8 @@ import { openLivePort } from '../nicemu/port-live.js';
 import type { Port, PortStats } from '../nicemu/port.js';
 import { withImpairment, type ImpairConfig, type ImpairStats } from '../nicemu/port-impair.js';
 import { macToString, parseMac } from '../wire/ethernet.js';
-import { parseIpv4Addr } from '../wire/ipv4.js';
+import { ipToString, parseIpv4Addr } from '../wire/ipv4.js';
+import { ArpError } from '../host/arp.js';
 import { UserError } from '../cli/user-error.js';
 import { requireInterface, requireLibpcap, requireNetRaw } from './privileges.js';
 import { NvmeDdpOffload, ddpReport, newNvmeDdpUlpStats, type DdpReport } from '../host/nvme-ddp.js';
@@ -57,6 +58,10 @@ export interface HostRunOptions {
   readonly hostIp: string;
   /** MAC the stack uses; default: the interface's own. */
   readonly hostMac?: string;
+  /** Prefix length of hostIp's subnet: a target outside it is reached through `gateway`. Default: every peer on the link. */
+  readonly prefixLen?: number;
+  /** Next hop for a target outside the subnet (A.B.C.D). */
+  readonly gateway?: string;
   readonly targetIp: string;
   readonly targetPort: number;
   readonly nqn: string;
@@ -126,7 +131,14 @@ export async function hostRun(opts: HostRunOptions, onProgress?: (p: WorkloadPro
   const impaired = opts.impair !== undefined ? withImpairment(live, opts.impair) : undefined;
   const port = opts.wrapPort ? await opts.wrapPort(impaired ?? live) : (impaired ?? live);
   const nic = new NicEmu(port, { mac, acceptPartialChecksums: opts.acceptPartialChecksums ?? false });
-  const stack = new HostStack({ nic, clock, ip: hostIp, mtu });
+  const stack = new HostStack({
+    nic,
+    clock,
+    ip: hostIp,
+    mtu,
+    ...(opts.prefixLen !== undefined ? { prefixLen: opts.prefixLen } : {}),
+    ...(opts.gateway !== undefined ? { gateway: parseIpv4Addr(opts.gateway) } : {}),
+  });
   const offload = opts.offload ?? 'none';
   const ddp =
     offload !== 'ddp' && offload !== 'ddp-crc'
@@ -142,12 +154,17 @@ export async function hostRun(opts: HostRunOptions, onProgress?: (p: WorkloadPro
   const readHashes: LiveReadHash[] = [];
   try {
     log(`host ${opts.hostIp} (${macToString(mac)}) on ${opts.iface} mtu ${mtu}: connecting to ${opts.targetIp}:${opts.targetPort}`);
+    await resolveNextHop(stack, targetIp, opts.iface, log);
     ctrl = await NvmeController.connect({
       transports: async (qid) => {
-        if (devmem !== undefined) return devmem.transport(stack, targetIp, opts.targetPort, qid);
-        const conn = await stack.connect(targetIp, opts.targetPort);
-        ddp?.bindConnection(qid, conn);
-        return conn.transport;
+        try {
+          if (devmem !== undefined) return await devmem.transport(stack, targetIp, opts.targetPort, qid);
+          const conn = await stack.connect(targetIp, opts.targetPort);
+          ddp?.bindConnection(qid, conn);
+          return conn.transport;
+        } catch (e) {
+          throw new Error(`${opts.targetIp}:${opts.targetPort}: ${e instanceof Error ? e.message : String(e)}`, { cause: e });
+        }
       },
       ...(ddp !== undefined ? { ddp: ddp.hooksFor } : {}),
       ...(devmem !== undefined ? { ddp: devmem.resyncFor, devmem: devmem.hooksFor } : {}),
@@ -195,6 +212,23 @@ export async function hostRun(opts: HostRunOptions, onProgress?: (p: WorkloadPro
     ...(impaired !== undefined ? { impair: { config: impaired.config, ...impaired.impairStats() } } : {}),
     cpu: cpuSince(cpu0),
   };
+}
+
+/**
+ * ARP for the target (or its gateway) before the first SYN, so that a
+ * target that is not there fails in one line naming the address and the
+ * interface rather than as a TCP or NVMe error.
+ */
+async function resolveNextHop(stack: HostStack, targetIp: number, iface: string, log: (line: string) => void): Promise<void> {
+  const hop = stack.nextHop(targetIp);
+  const via = hop === targetIp ? '' : ` (gateway to ${ipToString(targetIp)})`;
+  try {
+    const mac = await stack.arp.resolve(hop);
+    log(`ARP: ${ipToString(hop)}${via} is at ${macToString(mac)}`);
+  } catch (e) {
+    if (e instanceof ArpError) throw new ArpError(`no ARP reply from ${ipToString(hop)}${via} on ${iface}`);
+    throw e;
+  }
 }
 
 function cpuSince(start: NodeJS.CpuUsage): { userMs: number; systemMs: number } {
