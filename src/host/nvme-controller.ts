@@ -16,10 +16,20 @@
  * Shutdown: close the I/O queues, CC.SHN = normal, poll CSTS.SHST until
  * complete, close the admin queue.
  *
+ * Every bring-up step — a queue's TCP connection, its ICReq, its Fabrics
+ * Connect, each admin command of bring-up — must get its answer within the
+ * connect timeout (default 10 s, the time Linux's host gives ICResp), or
+ * bring-up fails with CONNECT_TIMEOUT in one line naming the target, the
+ * step and the queue: a target that never answers ends the attempt, it
+ * never hangs it. After bring-up, I/O commands have the I/O timeout.
+ *
  * Any queue that dies (protocol error, timeout, lost connection) or a failed
  * keep-alive ends the whole association, as Linux's error recovery resets
  * the whole controller: every queue is aborted and onError listeners hear
- * the first cause once.
+ * the first cause once. With `ioQueueFailure: 'queue'` an I/O queue's death
+ * fails that queue's commands only and the association carries on with the
+ * others, as the target side allows (only the admin queue's end ends an
+ * association there): a hostile or broken queue costs its own I/O.
  */
 import { randomUUID } from 'node:crypto';
 import { cqeResult64, type NvmeCqe } from '../wire/nvme-cqe.js';
@@ -59,6 +69,8 @@ export const ADMIN_QUEUE_DEPTH = 32;
 export const DEFAULT_KATO_MS = 5000;
 /** Linux's admin command timeout (NVME_ADMIN_TIMEOUT, 60 s). */
 export const DEFAULT_ADMIN_TIMEOUT_MS = 60_000;
+/** How long each bring-up step may wait for its answer (Linux's host waits 10 s for ICResp). */
+export const DEFAULT_CONNECT_TIMEOUT_MS = 10_000;
 /** How long shutdown waits for CSTS.SHST = complete (Linux's default shutdown timeout, 5 s). */
 const SHUTDOWN_TIMEOUT_MS = 5000;
 /** CSTS polling period during enable and shutdown. */
@@ -92,6 +104,10 @@ export interface NvmeControllerOptions {
   readonly commandTimeoutMs?: number;
   /** Admin command timeout (default 60 s). */
   readonly adminTimeoutMs?: number;
+  /** Limit on each bring-up step: TCP connection, ICReq, Fabrics Connect, bring-up admin commands (default 10 s; 0: none). */
+  readonly connectTimeoutMs?: number;
+  /** How errors name the target, e.g. "192.0.2.1:4420" (default: "the target"). */
+  readonly targetName?: string;
   /** Largest CPDA accepted (default 31; Linux's host accepts only 0). */
   readonly maxCpda?: number;
   /**
@@ -101,6 +117,13 @@ export interface NvmeControllerOptions {
    * as Linux's does.
    */
   readonly disableSqflow?: boolean;
+  /**
+   * What the death of an I/O queue (protocol error, timeout, lost
+   * connection) ends: 'association' (default; Linux's error recovery resets
+   * the controller) or 'queue' (that queue's commands fail, the others go on;
+   * the admin queue's death still ends the association).
+   */
+  readonly ioQueueFailure?: 'association' | 'queue';
   /** CID generation counter on I/O queues (default false: CIDs < queue depth, as DDP without full CID range needs). */
   readonly cidGeneration?: boolean;
   readonly clock?: Clock;
@@ -149,9 +172,16 @@ export class NvmeController {
   ) {
     this.clock = clock;
     this.log = opts.log ?? (() => undefined);
+    const isolate = opts.ioQueueFailure === 'queue';
     for (const q of [admin, ...ioQueues]) {
       q.onTerminated((err) => {
-        if (err !== undefined && !this.shuttingDown) this.fail(err);
+        if (err === undefined || this.shuttingDown) return;
+        if (isolate && q !== admin) {
+          // The queue already failed its own commands; later ones on it get QUEUE_DEAD naming the cause.
+          this.log(`I/O queue ${q.qid} lost (${err.message}); the other queues go on`);
+          return;
+        }
+        this.fail(err);
       });
     }
   }
@@ -170,8 +200,9 @@ export class NvmeController {
     const cattr = opts.disableSqflow === false ? 0 : CATTR_DISABLE_SQFLOW;
     const hdgst = opts.hdgst ?? false;
     const ddgst = opts.ddgst ?? false;
+    const stage = connectStages(clock, opts.connectTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS, opts.targetName);
 
-    const admin = new NvmeQueue(await openTransport(opts, 0), {
+    const admin = new NvmeQueue(await stage('TCP SYN', 0, openTransport(opts, 0), (t) => t.abort()), {
       qid: 0,
       depth: ADMIN_QUEUE_DEPTH,
       hdgst,
@@ -184,11 +215,15 @@ export class NvmeController {
     });
     const ioQueues: NvmeQueue[] = [];
     try {
-      await admin.connect();
+      await stage('ICReq', 0, admin.connect());
       const connectData = buildConnectData({ hostid, cntlid: NVMF_CNTLID_DYNAMIC, subnqn: opts.subnqn, hostnqn });
-      const cqe = await admin.submit(
-        (cid, dptr) => ({ kind: 'connect', cid, recfmt: 0, qid: 0, sqsize: ADMIN_QUEUE_DEPTH - 1, cattr, kato: katoMs, dptr }),
-        { dir: 'write', buf: connectData, forceInCapsule: true },
+      const cqe = await stage(
+        'Fabrics Connect',
+        0,
+        admin.submit(
+          (cid, dptr) => ({ kind: 'connect', cid, recfmt: 0, qid: 0, sqsize: ADMIN_QUEUE_DEPTH - 1, cattr, kato: katoMs, dptr }),
+          { dir: 'write', buf: connectData, forceInCapsule: true },
+        ),
       );
       if (cqe.status !== 0) {
         throw new NvmeHostError('CONNECT_FAILED', `admin Connect to ${opts.subnqn} refused: ${statusToString(cqe.status, NVME_FABRICS_OPCODE)}`, {
@@ -198,22 +233,22 @@ export class NvmeController {
       }
       const cntlid = connectCntlidFromDw0(cqe.dw0);
 
-      const capRaw = cqeResult64(await adminCommand(admin, (cid) => ({ kind: 'property-get', cid, offset: NvmeReg.CAP, size: 8 }), 'Property Get CAP'));
+      const capRaw = cqeResult64(await adminCommand(admin, (cid) => ({ kind: 'property-get', cid, offset: NvmeReg.CAP, size: 8 }), 'Property Get CAP', stage));
       const cap = parseCap(capRaw);
-      const vs = await adminCommand(admin, (cid) => ({ kind: 'property-get', cid, offset: NvmeReg.VS, size: 4 }), 'Property Get VS');
+      const vs = await adminCommand(admin, (cid) => ({ kind: 'property-get', cid, offset: NvmeReg.VS, size: 4 }), 'Property Get VS', stage);
       const cc = encodeCc({ en: true, css: 0, mps: 0, ams: 0, shn: CcShn.NONE, iosqes: NVM_IOSQES, iocqes: NVM_IOCQES });
-      await adminCommand(admin, (cid) => ({ kind: 'property-set', cid, offset: NvmeReg.CC, size: 4, value: BigInt(cc) }), 'Property Set CC');
+      await adminCommand(admin, (cid) => ({ kind: 'property-set', cid, offset: NvmeReg.CC, size: 4, value: BigInt(cc) }), 'Property Set CC', stage);
       await waitCsts(admin, clock, cap.to * 500, (csts) => {
         const s = parseCsts(csts);
         if (s.cfs) throw new NvmeHostError('CONNECT_FAILED', 'controller reported fatal status (CSTS.CFS) after CC.EN', { qid: 0 });
         return s.rdy;
-      }, 'CSTS.RDY');
+      }, 'CSTS.RDY', stage);
 
-      const idCtrl = parseIdCtrl(await identify(admin, NvmeIdCns.CTRL, 0));
-      const nsids = parseNsList(await identify(admin, NvmeIdCns.NS_ACTIVE_LIST, 0));
+      const idCtrl = parseIdCtrl(await identify(admin, NvmeIdCns.CTRL, 0, stage));
+      const nsids = parseNsList(await identify(admin, NvmeIdCns.NS_ACTIVE_LIST, 0, stage));
       const nsid = nsids[0];
       if (nsid === undefined) throw new NvmeHostError('CONNECT_FAILED', `${opts.subnqn} has no active namespace`, { qid: 0 });
-      const idNs = parseIdNs(await identify(admin, NvmeIdCns.NS, nsid));
+      const idNs = parseIdNs(await identify(admin, NvmeIdCns.NS, nsid, stage));
       const lbaSizeBytes = idNsLbaSizeBytes(idNs);
       const depth = Math.min(opts.queueDepth ?? 128, cap.mqes + 1);
       const mdtsBytes = idCtrl.mdts === 0 ? Infinity : MPS_BYTES * 2 ** idCtrl.mdts;
@@ -239,7 +274,7 @@ export class NvmeController {
       for (let qid = 1; qid <= ioCount; qid++) {
         connects.push(
           (async () => {
-            const q = new NvmeQueue(await openTransport(opts, qid), {
+            const q = new NvmeQueue(await stage('TCP SYN', qid, openTransport(opts, qid), (t) => t.abort()), {
               qid,
               depth,
               hdgst,
@@ -254,11 +289,16 @@ export class NvmeController {
               log,
             });
             ioQueues[qid - 1] = q;
-            await q.connect();
+            await stage('ICReq', qid, q.connect());
             const data = buildConnectData({ hostid, cntlid, subnqn: opts.subnqn, hostnqn });
-            const c = await q.submit(
-              (cid, dptr) => ({ kind: 'connect', cid, recfmt: 0, qid, sqsize: depth - 1, cattr, kato: 0, dptr }),
-              { dir: 'write', buf: data, forceInCapsule: true },
+            const c = await stage(
+              'Fabrics Connect',
+              qid,
+              q.submit((cid, dptr) => ({ kind: 'connect', cid, recfmt: 0, qid, sqsize: depth - 1, cattr, kato: 0, dptr }), {
+                dir: 'write',
+                buf: data,
+                forceInCapsule: true,
+              }),
             );
             if (c.status !== 0) {
               throw new NvmeHostError('CONNECT_FAILED', `I/O queue ${qid} Connect refused: ${statusToString(c.status, NVME_FABRICS_OPCODE)}`, {
@@ -279,7 +319,7 @@ export class NvmeController {
     } catch (e) {
       for (const q of ioQueues) q?.abort();
       admin.abort();
-      if (e instanceof NvmeHostError && e.code === 'CONNECT_FAILED') throw e;
+      if (e instanceof NvmeHostError && (e.code === 'CONNECT_FAILED' || e.code === 'CONNECT_TIMEOUT')) throw e;
       throw new NvmeHostError('CONNECT_FAILED', `bring-up of ${opts.subnqn} failed: ${e instanceof Error ? e.message : String(e)}`, {
         cause: e,
       });
@@ -423,16 +463,54 @@ async function openTransport(opts: NvmeControllerOptions, qid: number) {
   }
 }
 
-/** An admin command that must succeed. */
-async function adminCommand(admin: NvmeQueue, build: Parameters<NvmeQueue['submit']>[0], what: string): Promise<NvmeCqe> {
-  const cqe = await admin.submit(build);
+/**
+ * Bounds one bring-up step: rejects with CONNECT_TIMEOUT naming the target,
+ * the step and the queue when `work` has not settled within the timeout.
+ * `late` gets a result that arrives after that (a connection to close).
+ */
+type ConnectStage = <T>(what: string, qid: number, work: Promise<T>, late?: (v: T) => void) => Promise<T>;
+
+function connectStages(clock: Clock, timeoutMs: number, targetName: string | undefined): ConnectStage {
+  const target = targetName === undefined ? 'the target' : `target ${targetName}`;
+  const limit = timeoutMs % 1000 === 0 ? `${timeoutMs / 1000} s` : `${timeoutMs} ms`;
+  return <T>(what: string, qid: number, work: Promise<T>, late?: (v: T) => void): Promise<T> => {
+    if (timeoutMs <= 0) return work;
+    return new Promise<T>((resolve, reject) => {
+      let expired = false;
+      const timer = clock.createTimer(() => {
+        expired = true;
+        const queue = qid === 0 ? 'admin queue' : `I/O queue ${qid}`;
+        reject(new NvmeHostError('CONNECT_TIMEOUT', `${target} did not answer the ${what} within ${limit} (${queue})`, { qid }));
+      });
+      timer.arm(timeoutMs);
+      work.then(
+        (v) => {
+          if (expired) late?.(v);
+          else {
+            timer.cancel();
+            resolve(v);
+          }
+        },
+        (e: unknown) => {
+          if (expired) return;
+          timer.cancel();
+          reject(e instanceof Error ? e : new Error(String(e)));
+        },
+      );
+    });
+  };
+}
+
+/** An admin command that must succeed (within the connect timeout during bring-up). */
+async function adminCommand(admin: NvmeQueue, build: Parameters<NvmeQueue['submit']>[0], what: string, stage?: ConnectStage): Promise<NvmeCqe> {
+  const cqe = await (stage !== undefined ? stage(what, 0, admin.submit(build)) : admin.submit(build));
   if (cqe.status !== 0) throw new NvmeHostError('CONNECT_FAILED', `${what} failed: ${statusToString(cqe.status, NVME_FABRICS_OPCODE)}`, { qid: 0, status: cqe.status });
   return cqe;
 }
 
-async function identify(admin: NvmeQueue, cns: number, nsid: number): Promise<Buffer> {
+async function identify(admin: NvmeQueue, cns: number, nsid: number, stage: ConnectStage): Promise<Buffer> {
   const buf = Buffer.alloc(NVME_IDENTIFY_DATA_LEN);
-  const cqe = await admin.submit((cid, dptr) => ({ kind: 'identify', cid, cns, nsid, dptr }), { dir: 'read', buf });
+  const cqe = await stage(`Identify CNS ${cns}`, 0, admin.submit((cid, dptr) => ({ kind: 'identify', cid, cns, nsid, dptr }), { dir: 'read', buf }));
   if (cqe.status !== 0) {
     throw new NvmeHostError('CONNECT_FAILED', `Identify CNS ${cns} NSID ${nsid} failed: ${statusToString(cqe.status)}`, { qid: 0, status: cqe.status });
   }
@@ -440,10 +518,10 @@ async function identify(admin: NvmeQueue, cns: number, nsid: number): Promise<Bu
 }
 
 /** Polls CSTS until `done(csts)` or `timeoutMs` passes. */
-async function waitCsts(admin: NvmeQueue, clock: Clock, timeoutMs: number, done: (csts: number) => boolean, what: string): Promise<void> {
+async function waitCsts(admin: NvmeQueue, clock: Clock, timeoutMs: number, done: (csts: number) => boolean, what: string, stage?: ConnectStage): Promise<void> {
   const deadline = clock.nowMs() + timeoutMs;
   for (;;) {
-    const cqe = await adminCommand(admin, (cid) => ({ kind: 'property-get', cid, offset: NvmeReg.CSTS, size: 4 }), 'Property Get CSTS');
+    const cqe = await adminCommand(admin, (cid) => ({ kind: 'property-get', cid, offset: NvmeReg.CSTS, size: 4 }), 'Property Get CSTS', stage);
     if (done(cqe.dw0)) return;
     if (clock.nowMs() >= deadline) throw new NvmeHostError('CONNECT_FAILED', `no ${what} within ${timeoutMs} ms`, { qid: 0 });
     await sleep(clock, CSTS_POLL_MS);

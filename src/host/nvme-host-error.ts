@@ -24,6 +24,8 @@ export type NvmeHostErrorCode =
   | 'NVME_STATUS'
   /** Connect or controller bring-up failed. */
   | 'CONNECT_FAILED'
+  /** A bring-up step (TCP connection, ICReq, Fabrics Connect, a bring-up admin command) got no answer within the connect timeout. */
+  | 'CONNECT_TIMEOUT'
   /** The keep-alive command failed or timed out: the association is lost. */
   | 'KEEP_ALIVE_FAILED'
   /** A caller passed something the host cannot do (bad length, unknown queue). */
