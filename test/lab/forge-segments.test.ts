@@ -1,0 +1,180 @@
+/**
+ * The forger's pure parts: the sniffer walks the target's stream as the
+ * target sends it (headers split across segments, retransmissions, a
+ * mid-connection start) and keeps what a forged segment must match; each
+ * planned case is a well-formed IPv4/TCP packet aimed where it says.
+ */
+import { describe, expect, it } from 'vitest';
+import {
+  forgeC2HDataHeader,
+  forgeSegment,
+  planForgery,
+  StreamSniffer,
+  UNKNOWN_CID,
+  FORGED_IP_ID,
+  type SniffedPdu,
+} from '../../src/lab/forge-segments.js';
+import { buildTcpFrame } from '../../src/wire/frame.js';
+import { parseIpv4, verifyIpv4Checksum } from '../../src/wire/ipv4.js';
+import { buildCqe, cqeWith } from '../../src/wire/nvme-cqe.js';
+import { emitPduBuffer, parsePduHeader, PduType, verifyHeaderDigest } from '../../src/wire/nvme-tcp-pdu.js';
+import { seqAdd } from '../../src/wire/seq.js';
+import { parseTcp, TCP_ACK, TCP_PSH, TCP_SYN, verifyTcpChecksum } from '../../src/wire/tcp.js';
+
+const TGT = { mac: Buffer.from([2, 0, 0, 0, 0, 1]), ip: 0xc000_0201, port: 4420 };
+const HOST = { mac: Buffer.from([2, 0, 0, 0, 0, 2]), ip: 0xc000_0202, port: 40_001 };
+const ISN = 0xffff_f000; // wraps inside the stream
+
+function targetFrame(seq: number, flags: number, payload: Buffer | undefined, ts = 1000): Buffer {
+  return buildTcpFrame({
+    srcMac: TGT.mac,
+    dstMac: HOST.mac,
+    srcIp: TGT.ip,
+    dstIp: HOST.ip,
+    srcPort: TGT.port,
+    dstPort: HOST.port,
+    seq,
+    ack: 777,
+    flags,
+    window: 500,
+    options: { tsVal: ts, tsEcr: 99 },
+    payload,
+  });
+}
+
+/** ICResp, then reads of `lens` (one C2HData each, then CapsuleResp), digests on. */
+function targetStream(lens: readonly number[]): { stream: Buffer; headers: number[] } {
+  const opts = { hdgst: true, ddgst: true };
+  const parts: Buffer[] = [emitPduBuffer({ type: PduType.ICResp, pfv: 0, cpda: 0, hdgstEnable: true, ddgstEnable: true, maxh2cdata: 0x40_0000 })];
+  const headers: number[] = [];
+  let at = parts[0]!.length;
+  lens.forEach((len, cid) => {
+    const data = emitPduBuffer({ type: PduType.C2HData, cccid: cid, datao: 0, datal: len, lastPdu: true, success: false, data: [Buffer.alloc(len, cid)] }, opts);
+    const resp = emitPduBuffer({ type: PduType.CapsuleResp, cqe: buildCqe(cqeWith({ cid, sqId: 1 })) }, opts);
+    headers.push(at, at + data.length);
+    parts.push(data, resp);
+    at += data.length + resp.length;
+  });
+  return { stream: Buffer.concat(parts), headers };
+}
+
+/** Feeds the stream in `seg`-byte segments (plus a retransmission of each third one); returns walked PDUs. */
+function sniff(sn: StreamSniffer, stream: Buffer, seg: number, upTo = stream.length): SniffedPdu[] {
+  const out: SniffedPdu[] = [];
+  let n = 0;
+  for (let off = 0; off < upTo; off += seg) {
+    const payload = stream.subarray(off, Math.min(upTo, off + seg));
+    out.push(...sn.observe(targetFrame(seqAdd(ISN, 1 + off), TCP_ACK | TCP_PSH, payload, 1000 + n)));
+    if (n++ % 3 === 2) out.push(...sn.observe(targetFrame(seqAdd(ISN, 1 + off), TCP_ACK | TCP_PSH, Buffer.alloc(payload.length, 0xee))));
+  }
+  return out;
+}
+
+describe('StreamSniffer', () => {
+  it('walks every PDU header of the target stream from the SYN-ACK, headers split across segments and retransmissions skipped', () => {
+    const { stream, headers } = targetStream([5000, 70_000, 333]);
+    const sn = new StreamSniffer();
+    expect(sn.observe(targetFrame(ISN, TCP_SYN | TCP_ACK, undefined))).toEqual([]);
+    // 13-byte segments cut every header; a retransmission with other bytes must not be walked.
+    const pdus = sniff(sn, stream, 13);
+    expect(pdus.map((p) => p.type)).toEqual([PduType.ICResp, PduType.C2HData, PduType.CapsuleResp, PduType.C2HData, PduType.CapsuleResp, PduType.C2HData, PduType.CapsuleResp]);
+    expect(pdus.slice(1).map((p) => p.seq)).toEqual(headers.map((h) => seqAdd(ISN, 1 + h)));
+    expect(pdus.filter((p) => p.type === PduType.C2HData).map((p) => [p.cid, p.datao, p.datal])).toEqual([
+      [0, 0, 5000],
+      [1, 0, 70_000],
+      [2, 0, 333],
+    ]);
+    const v = sn.view()!;
+    expect(v).toMatchObject({ targetIp: TGT.ip, hostIp: HOST.ip, targetPort: 4420, hostPort: HOST.port, ack: 777, hdgst: true, ddgst: true });
+    expect(v.sndNxt).toBe(seqAdd(ISN, 1 + stream.length));
+    expect(v.nextPduSeq).toBe(v.sndNxt);
+    expect(v.tsEcr).toBe(99);
+    // Every read completed: nothing to name.
+    expect(sn.inflightReads()).toEqual([]);
+  });
+
+  it('starts mid-connection at a segment that begins with a PDU header and tracks reads in flight', () => {
+    const { stream, headers } = targetStream([4096, 100_000]);
+    const sn = new StreamSniffer();
+    // Joins at the second read's C2HData header, and stops inside its data.
+    const from = headers[2]!;
+    const upTo = from + 20_000;
+    const out: SniffedPdu[] = [];
+    for (let off = from - 1448 * 3; off < upTo; off += 1448) {
+      const payload = stream.subarray(Math.max(off, 0), Math.min(upTo, off + 1448, off < from ? from : Infinity));
+      out.push(...sn.observe(targetFrame(seqAdd(ISN, 1 + Math.max(off, 0)), TCP_ACK, payload)));
+      if (off < from && off + 1448 > from) off = from - 1448;
+    }
+    expect(out.map((p) => [p.type, p.cid, p.datal])).toEqual([[PduType.C2HData, 1, 100_000]]);
+    expect(sn.inflightReads()).toEqual([{ cid: 1, dataEnd: 100_000, lastSeen: true }]);
+    expect(sn.view()!.nextPduSeq).toBe(seqAdd(ISN, 1 + headers[3]!));
+  });
+});
+
+describe('forged packets', () => {
+  it('a forged C2HData header parses as one, digests right, PLEN announcing data that never comes', () => {
+    for (const hdgst of [false, true]) {
+      const h = forgeC2HDataHeader({ cccid: 7, datao: 65_536, datal: 4096, hdgst, ddgst: true });
+      const p = parsePduHeader(h);
+      expect(p.header).toMatchObject({ type: PduType.C2HData, cccid: 7, datao: 65_536, datal: 4096 });
+      expect(p.layout.plen).toBe(h.length + 4096 + 4);
+      expect(verifyHeaderDigest(p)).toBe(hdgst ? 'ok' : 'absent');
+    }
+  });
+
+  it('plans each case where it says, as a checksummed IPv4/TCP packet from the target that carries its ACK and timestamp', () => {
+    const { stream, headers } = targetStream([200_000]);
+    const sn = new StreamSniffer();
+    sn.observe(targetFrame(ISN, TCP_SYN | TCP_ACK, undefined));
+    // The target has sent the C2HData header and 4 KiB of data.
+    const pdus = sniff(sn, stream, 1448, headers[0]! + 4096);
+    const c2h = pdus.find((p) => p.type === PduType.C2HData)!;
+    const v = sn.view()!;
+    const read = sn.inflightReads()[0];
+    expect(read).toEqual({ cid: 0, dataEnd: 200_000, lastSeen: true });
+    const decode = (pkt: Buffer) => {
+      const ip = parseIpv4(pkt);
+      expect(verifyIpv4Checksum(pkt)).toBe(true);
+      expect(verifyTcpChecksum(ip.src, ip.dst, ip.payload)).toBe(true);
+      expect([ip.src, ip.dst, ip.id]).toEqual([TGT.ip, HOST.ip, FORGED_IP_ID]);
+      const tcp = parseTcp(ip.payload);
+      expect([tcp.srcPort, tcp.dstPort, tcp.ack, tcp.options.tsVal]).toEqual([4420, HOST.port, 777, v.tsVal]);
+      return tcp;
+    };
+
+    const overlap = planForgery('overlap', v, c2h, read, { overlapBytes: 1000 })!;
+    const to = decode(overlap.packet);
+    expect(to.seq).toBe(seqAdd(v.sndNxt, -1000));
+    expect(to.payload.length).toBe(1000);
+    expect(to.payload.equals(stream.subarray(headers[0]! + 3096, headers[0]! + 4096))).toBe(false);
+
+    const inWin = planForgery('in-window', v, c2h, read, { forgeBytes: 512 })!;
+    const ti = decode(inWin.packet);
+    // The last 512 data bytes of the PDU: ahead of what was sent, inside the data.
+    expect(ti.seq).toBe(seqAdd(c2h.seq, 28 + 200_000 - 512));
+    expect(ti.payload.length).toBe(512);
+
+    const past = planForgery('past-buffer', v, c2h, read)!;
+    const tp = decode(past.packet);
+    expect(tp.seq).toBe(seqAdd(c2h.seq, c2h.plen));
+    expect(parsePduHeader(tp.payload).header).toMatchObject({ cccid: 0, datao: 200_000, datal: 4096 });
+    const pastL = planForgery('past-buffer', v, c2h, read, { datalPast: true })!;
+    expect(parsePduHeader(decode(pastL.packet).payload).header).toMatchObject({ cccid: 0, datao: 0, datal: 204_096 });
+
+    const unk = planForgery('unknown-cid', v, c2h, read)!;
+    expect(parsePduHeader(decode(unk.packet).payload).header).toMatchObject({ cccid: UNKNOWN_CID });
+
+    // Nothing to aim at inside a small PDU, nor past a PDU the target finished sending.
+    const small = { ...c2h, datal: 1000, plen: 1032 };
+    expect(planForgery('in-window', v, small, read)).toBeUndefined();
+    expect(planForgery('past-buffer', v, small, read)).toBeUndefined();
+  });
+
+  it('overrides what the caller asks: flags, ACK, timestamp', () => {
+    const sn = new StreamSniffer();
+    sn.observe(targetFrame(ISN, TCP_SYN | TCP_ACK, undefined, 5000));
+    const v = sn.view()!;
+    const tcp = parseTcp(parseIpv4(forgeSegment(v, { seq: 1, payload: Buffer.from('x'), flags: TCP_PSH, ack: 12345, tsVal: 1 })).payload);
+    expect([tcp.flags, tcp.ack, tcp.options.tsVal, tcp.options.tsEcr]).toEqual([TCP_PSH, 12345, 1, 99]);
+  });
+});
