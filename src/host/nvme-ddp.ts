@@ -307,6 +307,13 @@ export interface DdpReport {
   /** C2HData PDUs whose digest the host skipped (the NIC checked it), and the data bytes the host CRC'd itself. */
   readonly ddgstOffloadedPdus: number;
   readonly hostCrcDataBytes: number;
+  /**
+   * Fallbacks to the copy path, counted: I/O queues whose socket the NIC
+   * would not offload (sk_add refused: socket limit, caps, fault), reads
+   * over the limits (SGL entries, CID range), and reads the NIC refused
+   * (no free context, socket not offloaded, caps off, fault).
+   */
+  readonly fallback: { readonly socketsRefused: number; readonly readsOverLimits: number; readonly readsRefusedByNic: number };
 }
 
 /** `host`: the I/O queues' counters summed. */
@@ -326,5 +333,6 @@ export function ddpReport(offload: DdpReport['offload'], host: NvmeHostStats, ni
     notPlacedBytes: { belowThreshold, limits, lostSync: notPlaced - belowThreshold - limits },
     ddgstOffloadedPdus: host.ddgstOffloaded,
     hostCrcDataBytes: host.bytesCrcDataRx,
+    fallback: { socketsRefused: ulp.socketsRefused, readsOverLimits: ulp.readsOverLimits, readsRefusedByNic: ulp.readsRefusedByNic },
   };
 }
