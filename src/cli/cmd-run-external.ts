@@ -43,7 +43,7 @@ interface ExternalRunFlags extends ExternalFlags, WorkloadFlags, ImpairFlags, De
  */
 const EXTERNAL_ONLY = ['nqn', 'iface', 'hostIp', 'gateway', 'hostMac', 'queueDepth', 'acceptPartialCsum'] as const;
 /** Flags of the topology and of the target ddplab starts: meaningless against someone else's target. */
-const TOPOLOGY_ONLY = ['order', 'interleave', 'c2hSize', 'profile', 'mtu', 'offloads', 'id'] as const;
+const TOPOLOGY_ONLY = ['order', 'interleave', 'c2hSize', 'profile', 'mtu', 'offloads', 'id', 'hostile'] as const;
 
 function flagName(attr: string): string {
   return `--${attr.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}`;

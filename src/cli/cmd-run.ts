@@ -13,6 +13,7 @@ import { addImpairFlags, describeImpairSpec, describeImpairStats, impairFromFlag
 import { addWorkloadFlags, intFlag, parseDigest, workloadFromFlags, type WorkloadFlags } from './workload-flags.js';
 import { addDevmemFlags, describeDevmem, devmemFromFlags, type DevmemFlags } from './devmem-flags.js';
 import { addExternalFlags, checkExternalFlags, runExternalCommand } from './cmd-run-external.js';
+import { HOSTILE_CASES, HostileSpecError, formatHostileSpec, parseHostileSpec } from '../target/hostile.js';
 
 interface RunFlags extends WorkloadFlags, ImpairFlags, DevmemFlags {
   digest: string;
@@ -26,6 +27,7 @@ interface RunFlags extends WorkloadFlags, ImpairFlags, DevmemFlags {
   capture?: string;
   hashReads?: string;
   id?: string;
+  hostile?: string;
   json?: boolean;
 }
 
@@ -129,6 +131,20 @@ export function humanReport(r: RunReport): string {
   return lines.join('\n');
 }
 
+/** --hostile, checked here so a bad spec is one line before any namespace exists. */
+function hostileFromFlag(text: string | undefined, queues: number): string | undefined {
+  if (text === undefined) return undefined;
+  let spec;
+  try {
+    spec = parseHostileSpec(text);
+  } catch (e) {
+    if (e instanceof HostileSpecError) throw new UserError('BAD_FLAG', `--hostile: ${e.message}`);
+    throw e;
+  }
+  if (spec.qid > queues) throw new UserError('BAD_FLAG', `--hostile: I/O queue ${spec.qid}, but the run has ${queues} (--queues)`);
+  return formatHostileSpec(spec);
+}
+
 export function registerRunCommand(program: Command): void {
   const cmd = program
     .command('run')
@@ -144,6 +160,10 @@ export function registerRunCommand(program: Command): void {
     .option('--capture <file.pcap>', 'capture host0 (both directions) to a pcap file')
     .option('--hash-reads <file>', 'the host writes the SHA-256 of every read to a JSON file (to compare with ddplab replay of the capture)')
     .option('--id <id>', 'run id for the namespaces (default random)')
+    .option(
+      '--hostile <case[@qid][:after=N]>',
+      `hostile target: break one read response on I/O queue QID (default 1) after N intact ones; CASE: ${HOSTILE_CASES.join(', ')}`,
+    )
     .option('--json', 'print one JSON object on stdout instead of the human report');
   addWorkloadFlags(cmd, { rw: 'randrw', bs: '4k', iodepth: '8', size: '64m' });
   addImpairFlags(cmd);
@@ -160,11 +180,13 @@ export function registerRunCommand(program: Command): void {
     if (profile !== 'linux' && profile !== 'spdk') throw new UserError('BAD_FLAG', `--profile: '${profile}' is not linux or spdk`);
     const workload = workloadFromFlags(flags);
     const impair = impairFromFlags(flags, workload.seed ?? 1);
+    const queues = intFlag('queues', flags.queues, 1, 128);
+    const hostile = hostileFromFlag(flags.hostile, queues);
     const bar = progressBar();
     const report = await run({
       workload,
       ...(impair !== undefined ? { impair } : {}),
-      queues: intFlag('queues', flags.queues, 1, 128),
+      queues,
       digest: parseDigest(flags.digest),
       offload: parseRunOffload(flags.offload),
       devmem: devmemFromFlags(flags, flags.offload),
@@ -177,6 +199,7 @@ export function registerRunCommand(program: Command): void {
       ...(flags.capture !== undefined ? { capture: flags.capture } : {}),
       ...(flags.hashReads !== undefined ? { hashReads: flags.hashReads } : {}),
       ...(flags.id !== undefined ? { id: flags.id } : {}),
+      ...(hostile !== undefined ? { targetArgs: ['--hostile', hostile] } : {}),
       onProgress: bar.update,
     });
     bar.done();

@@ -175,6 +175,8 @@ export async function hostRun(opts: HostRunOptions, onProgress?: (p: WorkloadPro
       ddgst: opts.digest === 'data' || opts.digest === 'both',
       clock,
       log,
+      // A queue the target breaks (a protocol error, a timeout) costs its own I/O; the others carry on.
+      ioQueueFailure: 'queue',
     });
     if (ddp !== undefined) log(`DDP ${offload}: ${ddp.offloadQueues(ctrl.ioQueues)} of ${ctrl.ioQueues.length} I/O queues offloaded`);
     const failed = new Promise<never>((_, reject) => {
@@ -187,6 +189,9 @@ export async function hostRun(opts: HostRunOptions, onProgress?: (p: WorkloadPro
       failed,
     ]);
     devmem?.workloadEnded();
+    // The workload counted the torn-down queue's failed I/O; the run names the queue and why in one line.
+    const lost = ctrl.ioQueues.find((q) => q.error !== undefined);
+    if (lost !== undefined) error = lost.error!.message;
     await ctrl.shutdown();
   } catch (e) {
     error = e instanceof Error ? e.message : String(e);
