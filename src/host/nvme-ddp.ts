@@ -28,6 +28,7 @@ import type { DdpSocket, NvmeTcpDdpDevice, SetupRefusal, SkAddRefusal, UlpDdpOps
 import type { UlpDdpStats } from '../nicemu/ddp-stats.js';
 import type { FlowKey } from '../nicemu/flow-table.js';
 import { sglFromBuffer } from '../nicemu/sgl.js';
+import type { Skb } from '../nicemu/skb.js';
 import { seqGe } from '../wire/seq.js';
 import type { NvmeHostStats } from './host-stats.js';
 import type { DdpTeardownResult, NvmeDdpHooks } from './nvme-ddp-hooks.js';
@@ -84,7 +85,8 @@ export function newNvmeDdpUlpStats(): NvmeDdpUlpStats {
 /** The connection of a queue as the ULP knows it: its NIC flow and its TCP read position. */
 export interface NvmeDdpConnection {
   readonly key: FlowKey;
-  readonly socket: { readonly readSeq: number };
+  /** The queue's TCP socket: its read position, and its verdict on segments (TcpSocket.acceptableBytes) for the NIC's gate. */
+  readonly socket: { readonly readSeq: number; acceptableBytes?(skb: Skb): number };
 }
 
 export interface NvmeDdpOptions {
@@ -134,7 +136,13 @@ export class NvmeDdp implements NvmeDdpHooks {
     this.queue = queue;
     this.key = conn.key;
     const p = queue.connectionParams;
-    const sk: DdpSocket = { key: conn.key, nextPduSeq: conn.socket.readSeq };
+    const socket = conn.socket;
+    const sk: DdpSocket = {
+      key: conn.key,
+      nextPduSeq: socket.readSeq,
+      // The NIC parses only what this TCP keeps: a forged segment TCP drops never steers placement.
+      ...(socket.acceptableBytes !== undefined ? { acceptableBytes: (skb: Skb) => socket.acceptableBytes!(skb) } : {}),
+    };
     const why = this.device.skAdd(sk, { pfv: 0, cpda: p.cpda, hdgst: p.hdgst, ddgst: p.ddgst, queueSize: queue.depth }, this.ops);
     if (why !== undefined) {
       this.stats.socketsRefused++;

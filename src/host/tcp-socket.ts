@@ -529,6 +529,37 @@ export class TcpSocket implements TcpTxOutput {
   // ---------------------------------------------------------------- input
 
   /**
+   * How many payload bytes of `skb`, from its first, input() would take in
+   * now (queue them, or know them for bytes it already has); the rest it
+   * drops whatever they hold. 0 when input() would throw all of its data
+   * away: not receiving (only ESTABLISHED and FIN_WAIT_1/2 take data),
+   * PAWS, outside the window, RST, SYN or no ACK, an ACK of data never sent
+   * or too old. Bytes past the right edge of the window are cut
+   * (TcpRxQueue.insert). No side effect: a NIC offload that parses the
+   * stream asks first, so that it reads only bytes this TCP keeps
+   * (DESIGN.md, "The invariant"). The same decisions, in the same order,
+   * as inputSynchronized makes them.
+   */
+  acceptableBytes(skb: Skb): number {
+    if (skb.len === 0) return 0;
+    if (this.state !== 'ESTABLISHED' && this.state !== 'FIN_WAIT_1' && this.state !== 'FIN_WAIT_2') return 0;
+    const tcp = skb.tcp;
+    const f = tcp.flags;
+    const tsVal = tcp.options.tsVal;
+    if (this.tsOk && tsVal !== undefined && (f & TCP_RST) === 0 && seqLt(tsVal, this.tsRecent)) return 0;
+    const rcvNxt = this.rxq.rcvNxt;
+    const rcvWnd = Math.max(0, seqDiff(this.rcvRight, rcvNxt));
+    if (rcvWnd === 0) return 0;
+    const segLen = segmentLength(skb);
+    if (!seqInWindow(tcp.seq, rcvNxt, rcvWnd) && !seqInWindow(seqAdd(tcp.seq, segLen - 1), rcvNxt, rcvWnd)) return 0;
+    if ((f & (TCP_RST | TCP_SYN)) !== 0 || (f & TCP_ACK) === 0) return 0;
+    if (this.tx.ackVerdict(tcp.ack) !== 'ok') return 0;
+    const room = seqDiff(this.rcvRight, tcp.seq);
+    return room <= 0 ? 0 : Math.min(skb.len, room);
+  }
+
+
+  /**
    * One received segment of this connection (the caller demultiplexed it).
    * `checksumOk` false counts it as a checksum error and drops it.
    */

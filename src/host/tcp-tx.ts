@@ -318,6 +318,17 @@ export class TcpTx {
   }
 
   /**
+   * Whether an incoming ACK field is one onAck takes (RFC 9293 §3.10.7.4 /
+   * RFC 5961 §5.2): not beyond anything sent, not older than the largest
+   * window allows. No side effect: the NIC's DDP gate asks it too.
+   */
+  ackVerdict(ack: number): 'ok' | 'future' | 'too-old' {
+    if (seqGt(ack, this.sndMax)) return 'future';
+    if (seqLt(ack, seqAdd(this.sndUna, -Math.max(this.maxSndWnd, 1)))) return 'too-old';
+    return 'ok';
+  }
+
+  /**
    * Processes the ACK fields of an incoming segment (RFC 9293 §3.10.7.4,
    * "fifth, check the ACK field"): window update, newly acknowledged data,
    * RTT sample, congestion control, duplicate ACKs and SACK blocks.
@@ -329,8 +340,8 @@ export class TcpTx {
    * is processed, so that data carries the freshest ACK.
    */
   onAck(seq: number, ack: number, window: number, tsRttMs: number | undefined, sack: readonly number[] | undefined, segLen: number): TcpAckResult {
-    if (seqGt(ack, this.sndMax)) return 'future';
-    if (seqLt(ack, seqAdd(this.sndUna, -Math.max(this.maxSndWnd, 1)))) return 'too-old';
+    const verdict = this.ackVerdict(ack);
+    if (verdict !== 'ok') return verdict;
     if (!this.established) return 'ok';
 
     const oldWnd = this.sndWnd;

@@ -25,7 +25,8 @@
  */
 import { DdpEngine, type DdpSetupRefusal, type NvmeTcpSkConfig, type UlpDdpOps } from './ddp-engine.js';
 import { newUlpDdpStats, type UlpDdpStats } from './ddp-stats.js';
-import type { FlowEntry, FlowKey } from './flow-table.js';
+import { DdpAcceptGate, type AcceptableBytes } from './ddp-accept-gate.js';
+import type { FlowEntry, FlowKey, RxOffloadEngine } from './flow-table.js';
 import type { NicEmu } from './nic.js';
 import type { Sgl } from './sgl.js';
 
@@ -62,6 +63,12 @@ export interface NvmeTcpDdpCaps {
 export interface DdpSocket {
   readonly key: FlowKey;
   readonly nextPduSeq: number;
+  /**
+   * The socket's TCP verdict on a segment (payload bytes it takes, from the
+   * first): the engine then parses only those (ddp-accept-gate.ts). Without
+   * it the engine takes every segment for one TCP keeps.
+   */
+  readonly acceptableBytes?: AcceptableBytes;
 }
 
 /** Injected failures (all off by default); change them at any time. */
@@ -89,6 +96,8 @@ export type SetupRefusal = DdpSetupRefusal | 'caps-off' | 'not-offloaded' | 'sgl
 interface OffloadedSocket {
   readonly entry: FlowEntry;
   readonly engine: DdpEngine;
+  /** What sits on the flow: the engine, or the engine behind the TCP verdict. */
+  readonly rx: RxOffloadEngine;
   readonly ulp: UlpDdpOps;
 }
 
@@ -146,8 +155,9 @@ export class NvmeTcpDdpDevice {
     }
     const entry = this.nic.lookupFlow(sk.key)!;
     const engine = new DdpEngine(sk.key, config, ulp, this.ctx, sk.nextPduSeq, this.lim.maxSetupsPerSocket);
-    entry.offload = engine;
-    this.sockets.set(entry, { entry, engine, ulp });
+    const rx = sk.acceptableBytes === undefined ? engine : new DdpAcceptGate(engine, sk.acceptableBytes, this.stats);
+    entry.offload = rx;
+    this.sockets.set(entry, { entry, engine, rx, ulp });
     this.stats['rx-nvme-tcp-sk-add']++;
     return undefined;
   }
@@ -168,7 +178,7 @@ export class NvmeTcpDdpDevice {
     const s = this.socketOf(key);
     if (s === undefined) return;
     s.engine.delete();
-    if (s.entry.offload === s.engine) s.entry.offload = undefined;
+    if (s.entry.offload === s.rx) s.entry.offload = undefined;
     this.sockets.delete(s.entry);
     this.stats['rx-nvme-tcp-sk-del']++;
   }

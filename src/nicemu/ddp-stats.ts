@@ -38,6 +38,12 @@ export interface UlpDdpStats {
   /** C2HData payload bytes not placed because the NIC had seen those stream or buffer bytes before. */
   'rx-nvme-tcp-dup-bytes': number;
   /**
+   * Payload bytes the socket's TCP refused (outside its window, PAWS, an ACK
+   * of data never sent, RST/SYN/no ACK): the engine never parsed them, so a
+   * forged segment TCP throws away cannot steer placement (ddp-accept-gate.ts).
+   */
+  'rx-nvme-tcp-tcp-refused-bytes': number;
+  /**
    * CPU time (µs) the emulated engine spent on segments: work (parsing, the
    * placement copy, CRC32C) a DDP NIC does in hardware, which a software
    * model does in the host process. Subtract it to compare host CPU.
@@ -65,6 +71,7 @@ export function newUlpDdpStats(): UlpDdpStats {
     'rx-nvme-tcp-unsynced-bytes': 0,
     'rx-nvme-tcp-no-sgl-bytes': 0,
     'rx-nvme-tcp-dup-bytes': 0,
+    'rx-nvme-tcp-tcp-refused-bytes': 0,
     'rx-nvme-tcp-engine-us': 0,
   };
 }
