@@ -209,10 +209,11 @@ export interface ExternalRunReport extends RunReport {
 
 /** Runs the host against an external target; connection failures come back as ok:false with one-line `error` (and no workload). */
 export async function runExternal(o: ExternalRunOptions): Promise<ExternalRunReport> {
-  requireNetRaw('ddplab run --target');
-  requireLibpcap();
+  // The user's mistakes first (they need no privilege to be found), then what the machine lacks.
   requireInterface(o.iface, 'external mode runs on an existing interface (see ip link)');
   const nextHop = externalNextHop(o.host, o.targetIp, o.gateway);
+  requireNetRaw('ddplab run --target');
+  requireLibpcap();
   const mtu = Number(readFileSync(`/sys/class/net/${o.iface}/mtu`, 'utf8').trim());
   const image = o.verify.kind === 'file' ? openFileImage(o.verify.path) : undefined;
   let hr: HostRunReport;
