@@ -36,6 +36,13 @@ describe('ddplab target flags', () => {
     expect(() => targetOptionsFromFlags({ size: '1000' })).toThrow(/--size/);
     expect(() => targetOptionsFromFlags({ maxIo: '5000' })).toThrow(/--max-io/);
   });
+
+  it('parses --hostile CASE[@QID][:after=N] and refuses a case or QID the target cannot do', () => {
+    expect(targetOptionsFromFlags({}).hostile).toBeUndefined();
+    expect(targetOptionsFromFlags({ hostile: 'bad-hdgst@2:after=5' }).hostile).toEqual({ kind: 'bad-hdgst', qid: 2, after: 5 });
+    expect(() => targetOptionsFromFlags({ hostile: 'bad-crc' })).toThrow(/^--hostile: 'bad-crc' is not CASE/);
+    expect(() => targetOptionsFromFlags({ hostile: 'bad-hlen@9', queues: '8' })).toThrow(/^--hostile: hostile QID 9 is not an I\/O queue of this target \(1\.\.8\)/);
+  });
 });
 
 describe('ddplab target command', () => {
@@ -44,7 +51,7 @@ describe('ddplab target command', () => {
     for (const flag of [
       '--listen', '--profile', '--nqn', '--size', '--lba-size', '--file', '--seed', '--order', '--interleave', '--batch',
       '--delay-us', '--c2h-size', '--cpda', '--digest', '--c2h-success', '--incapsule', '--maxh2cdata', '--max-io', '--mdts',
-      '--queues', '--queue-size', '--ready-delay-ms', '--kas-ms', '--json',
+      '--queues', '--queue-size', '--ready-delay-ms', '--kas-ms', '--hostile', '--json',
     ]) {
       expect(r.stdout).toContain(flag);
     }
