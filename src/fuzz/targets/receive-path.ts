@@ -1,0 +1,384 @@
+/**
+ * Fuzz target for the whole receive path of one NVMe/TCP I/O queue, as
+ * `ddplab host` runs it: frames → NicEmu (with or without the DDP device) →
+ * userspace TcpSocket → TcpTransport → NvmeQueue (+ NvmeDdp). The harness
+ * opens the connection itself (SYN-ACK, ICResp), submits the reads the
+ * parameter block asks for into one block of memory with guard bytes around
+ * every buffer, then feeds the input's frames in batches, with virtual time
+ * moving between them and teardown completions arriving at once or later.
+ *
+ * The oracle is the invariant that tests everything (DESIGN.md): offload is
+ * a pure optimisation. The same input runs with offload `none`, `ddp` and
+ * `ddp-crc`; what the application sees — every read's completion status or
+ * error, the bytes of every read that completed, every guard byte — must be
+ * the same. The one difference the design allows (as the DDP series does):
+ * a read whose completion arrived while its NIC teardown was still pending
+ * when the queue died fails with the queue's error. Besides: only typed
+ * errors (nothing may throw out of the NIC), the host's copy routine never
+ * meets a placed frag that is not where the destination is, and the socket
+ * never queues more than its receive buffer.
+ */
+import { VirtualClock } from '../../host/clock.js';
+import { NvmeDdp } from '../../host/nvme-ddp.js';
+import { NvmeHostError } from '../../host/nvme-host-error.js';
+import { NvmeQueue } from '../../host/nvme-queue.js';
+import { TcpSocket, type TcpEndpoint } from '../../host/tcp-socket.js';
+import { TcpTransport } from '../../host/tcp-transport.js';
+import { NvmeTcpDdpDevice } from '../../nicemu/ddp-offload.js';
+import type { FlowKey } from '../../nicemu/flow-table.js';
+import { NicEmu } from '../../nicemu/nic.js';
+import { buildTcpFrame } from '../../wire/frame.js';
+import { buildCqe, cqeWith } from '../../wire/nvme-cqe.js';
+import { emitPdu, emitPduBuffer, PduType, type PduEmitOptions } from '../../wire/nvme-tcp-pdu.js';
+import { seqAdd } from '../../wire/seq.js';
+import { TCP_ACK, TCP_PSH, TCP_SYN } from '../../wire/tcp.js';
+import { pduDictionary, SEED_HOST, SEED_TARGET } from '../emitter-seeds.js';
+import { mutateFrameSeq } from '../frame-seq-mutator.js';
+import { buildParams, ParamBlock } from '../param-block.js';
+import { reprDiff } from '../repr-diff.js';
+import { Rng } from '../rng.js';
+import { ScriptPort } from '../script-port.js';
+import { segmentStream, type FrameEnds } from '../segmenter.js';
+import { check, FuzzViolation, type FuzzInput, type FuzzTarget } from '../target.js';
+
+// Parameter block layout.
+const P_FLAGS = 0;
+const F_HDGST = 0;
+const F_DDGST = 1;
+const F_VERIFY_CSUM = 2;
+const F_ASYNC_TEARDOWN = 3;
+const F_SETUP_FAULTS = 4;
+const F_SMALL_SGL = 5;
+const F_CAPS_SWITCH = 6;
+const P_READS = 1;
+const P_PEER_ISS = 2;
+const P_HOST_ISS = 6;
+const P_CONTROL = 10;
+const P_BATCH = 12;
+const P_DEPTH = 13;
+const P_READ = 14; // per read: length u16 (256-byte units), guard u16 (bytes)
+const MAX_READS = 8;
+const PARAMS_LEN = P_READ + 4 * MAX_READS;
+
+const HOST: TcpEndpoint = SEED_HOST;
+const PEER: TcpEndpoint = SEED_TARGET;
+const KEY: FlowKey = { remoteIp: PEER.ip, remotePort: PEER.port, localIp: HOST.ip, localPort: HOST.port };
+const GUARD = 0xa5;
+const LBA = 512;
+const MAX_FRAMES = 200;
+/** The socket's receive buffer: a bound on what the host may queue. */
+const RCV_BUF = 2 << 20;
+const DEPTHS = [8, 16, 32, 128];
+/** Reads this long or longer are offered to the NIC (below the mlx5-like 32 KiB default, so small reads are placed too). */
+const IO_THRESHOLD = 4096;
+
+export type OffloadMode = 'none' | 'ddp' | 'ddp-crc';
+const MODES: readonly OffloadMode[] = ['none', 'ddp', 'ddp-crc'];
+
+interface Scenario {
+  readonly p: ParamBlock;
+  readonly hdgst: boolean;
+  readonly ddgst: boolean;
+  readonly reads: readonly { readonly len: number; readonly guard: number }[];
+  readonly peerIss: number;
+  readonly hostIss: number;
+  readonly depth: number;
+}
+
+function scenarioOf(params: Buffer): Scenario {
+  const p = new ParamBlock(params);
+  const n = 1 + (p.u8(P_READS, 2) % MAX_READS);
+  const reads = Array.from({ length: n }, (_, i) => ({
+    len: Math.max(1, Math.min(512 * 1024, p.u16(P_READ + 4 * i, 64) * 256)),
+    guard: 16 + (p.u16(P_READ + 4 * i + 2, 100) % 5000),
+  }));
+  return {
+    p,
+    hdgst: p.bit(P_FLAGS, F_HDGST),
+    ddgst: p.bit(P_FLAGS, F_DDGST),
+    reads,
+    peerIss: p.u32(P_PEER_ISS, 1000),
+    hostIss: p.u32(P_HOST_ISS, 5000),
+    depth: Math.max(n, DEPTHS[p.u8(P_DEPTH) % DEPTHS.length]!),
+  };
+}
+
+/** TCP sequence number right after the host's ICReq and read capsules: what the peer's frames acknowledge. */
+function hostSndNxtAfterCommands(sc: Scenario): number {
+  const capsule = 72 + (sc.hdgst ? 4 : 0);
+  return seqAdd(sc.hostIss, 1 + 128 + sc.reads.length * capsule);
+}
+
+/** What the application sees for one read. */
+type ReadOutcome = { readonly status: number } | { readonly error: string } | { readonly pending: true };
+
+export interface ReceivePathRun {
+  readonly outcomes: readonly ReadOutcome[];
+  readonly memory: Buffer;
+  readonly spans: readonly (readonly [number, number])[];
+  readonly teardownsAbandoned: number;
+  /** C2HData payload bytes the NIC placed (0 without offload). */
+  readonly placedBytes: number;
+}
+type RunResult = ReceivePathRun;
+
+const PEER_ENDS: FrameEnds = {
+  srcMac: PEER.mac,
+  dstMac: HOST.mac,
+  srcIp: PEER.ip,
+  dstIp: HOST.ip,
+  srcPort: PEER.port,
+  dstPort: HOST.port,
+};
+
+/** Settles promise callbacks: two turns of the event loop, as a live host would get between polls. */
+async function settle(): Promise<void> {
+  await new Promise((res) => setImmediate(res));
+  await new Promise((res) => setImmediate(res));
+}
+
+/** One run of an input with offload `mode` (what the target runs three times; for tests and investigation). */
+export function runReceivePath(input: FuzzInput, mode: OffloadMode): Promise<ReceivePathRun> {
+  return runMode(scenarioOf(input[0] ?? Buffer.alloc(0)), input.slice(1, 1 + MAX_FRAMES), mode);
+}
+
+/** One run of the scenario and frames with offload `mode`. */
+async function runMode(sc: Scenario, frames: readonly Buffer[], mode: OffloadMode): Promise<RunResult> {
+  const p = sc.p;
+  const control = new Rng(p.u16(P_CONTROL), 'stack-control');
+  const clock = new VirtualClock(0);
+  const port = new ScriptPort();
+  const nic = new NicEmu(port, { mac: HOST.mac as Buffer, verifyChecksums: p.bit(P_FLAGS, F_VERIFY_CSUM) });
+  const asyncTeardown = p.bit(P_FLAGS, F_ASYNC_TEARDOWN);
+  const deferred: (() => void)[] = [];
+  const device =
+    mode === 'none'
+      ? undefined
+      : new NvmeTcpDdpDevice(nic, {
+          limits: { ioThresholdBytes: IO_THRESHOLD, ...(p.bit(P_FLAGS, F_SMALL_SGL) ? { maxDdpSglLen: 8 } : {}) },
+          caps: { 'nvme-tcp': true, 'nvme-tcp-ddgst-rx': mode === 'ddp-crc' },
+          defer: asyncTeardown ? (fn) => deferred.push(fn) : (fn) => fn(),
+        });
+  if (device !== undefined && p.bit(P_FLAGS, F_SETUP_FAULTS)) device.faults.setupFailEvery = 3;
+  const flush = (): void => {
+    while (deferred.length > 0) deferred.shift()!();
+  };
+
+  const socket = new TcpSocket({ clock, output: () => undefined, local: HOST, remote: PEER, iss: sc.hostIss, mtu: 1500, rcvBufBytes: RCV_BUF, tsOffset: 0 });
+  nic.addFlow({ key: KEY, deliver: (skb) => socket.input(skb), batchStart: () => socket.beginRxBatch(), batchEnd: () => socket.endRxBatch() });
+  const frame = (seq: number, ack: number, flags: number, payload?: Buffer): Buffer =>
+    buildTcpFrame({ ...PEER_ENDS, seq, ack, flags, window: 0xffff, options: (flags & TCP_SYN) !== 0 ? { mss: 1460, wscale: 7, sackPermitted: true } : undefined, payload });
+
+  const connected = socket.connect();
+  port.deliver([frame(sc.peerIss, seqAdd(sc.hostIss, 1), TCP_SYN | TCP_ACK)]);
+  await connected;
+  const ddp = device === undefined ? undefined : new NvmeDdp(device);
+  const queue = new NvmeQueue(new TcpTransport(socket), { qid: 1, depth: sc.depth, hdgst: sc.hdgst, ddgst: sc.ddgst, clock, ...(ddp !== undefined ? { ddp } : {}) });
+  const ic = queue.connect();
+  const icresp = emitPduBuffer({ type: PduType.ICResp, pfv: 0, cpda: 0, hdgstEnable: sc.hdgst, ddgstEnable: sc.ddgst, maxh2cdata: 0x40_0000 });
+  port.deliver([frame(seqAdd(sc.peerIss, 1), seqAdd(sc.hostIss, 1 + 128), TCP_ACK | TCP_PSH, icresp)]);
+  await ic;
+  ddp?.attach(queue, { key: KEY, socket });
+
+  let total = 0;
+  const spans: [number, number][] = [];
+  for (const rd of sc.reads) {
+    total += rd.guard;
+    spans.push([total, total + rd.len]);
+    total += rd.len;
+  }
+  const memory = Buffer.alloc(total + 4096, GUARD);
+  const outcomes: ReadOutcome[] = sc.reads.map(() => ({ pending: true }));
+  /** A read failed with something that is not an NvmeHostError: rethrown as the finding once the run settles. */
+  let untyped: unknown;
+  sc.reads.forEach((rd, i) => {
+    const buf = memory.subarray(spans[i]![0], spans[i]![1]);
+    queue
+      .submit((cid, dptr) => ({ kind: 'read', cid, nsid: 1, slba: i * 8192, nlb: Math.ceil(rd.len / LBA) - 1, dptr }), { dir: 'read', buf })
+      .then(
+        (cqe) => (outcomes[i] = { status: cqe.status }),
+        (e: unknown) => {
+          if (e instanceof NvmeHostError) outcomes[i] = { error: e.code };
+          else untyped ??= e;
+        },
+      );
+  });
+
+  const batch = 1 + (p.u8(P_BATCH, 2) % 6);
+  const capsSwitch = device !== undefined && p.bit(P_FLAGS, F_CAPS_SWITCH);
+  for (let i = 0; i < frames.length; i += batch) {
+    // Frames in their own memory: the host keeps views of what it queues.
+    port.deliver(frames.slice(i, i + batch).map((f) => Buffer.from(f)));
+    if (capsSwitch && control.chance(0.05)) device.setCaps({ 'nvme-tcp': !device.getCaps()['nvme-tcp'] });
+    if (capsSwitch && mode === 'ddp-crc' && control.chance(0.05)) device.setCaps({ 'nvme-tcp-ddgst-rx': !device.getCaps()['nvme-tcp-ddgst-rx'] });
+    if (control.chance(0.6)) flush();
+    clock.advance(control.chance(0.1) ? 50 : control.below(3));
+    const info = socket.info();
+    check(info.bufferedBytes + info.ofoBytes <= RCV_BUF + 65536, () => `socket holds ${info.bufferedBytes} + ${info.ofoBytes} out-of-order bytes, receive buffer ${RCV_BUF}`);
+  }
+  flush();
+  await settle();
+  flush();
+  await settle();
+  if (untyped !== undefined) throw untyped;
+  const stats = queue.stats;
+  check(stats.placedMismatches === 0, () => `${mode}: the host copied ${stats.placedMismatches} placed frags that were not where the destination is`);
+  return { outcomes, memory, spans, teardownsAbandoned: ddp?.stats.teardownsAbandoned ?? 0, placedBytes: device?.getStats()['rx-nvme-tcp-bytes'] ?? 0 };
+}
+
+/** The differential verdict: `on` shows the application what `off` shows it (see the file comment). */
+function compareRuns(off: RunResult, on: RunResult, mode: OffloadMode): void {
+  const queueError = off.outcomes.find((o): o is { error: string } => 'error' in o);
+  let abandoned = 0;
+  for (let i = 0; i < off.outcomes.length; i++) {
+    const a = off.outcomes[i]!;
+    const b = on.outcomes[i]!;
+    if (reprDiff(a, b) === undefined) continue;
+    if ('status' in a && queueError !== undefined && 'error' in b && b.error === queueError.error) {
+      abandoned++;
+      continue;
+    }
+    throw new FuzzViolation('differential', `read ${i}: offload none → ${JSON.stringify(a)}, ${mode} → ${JSON.stringify(b)}`);
+  }
+  if (abandoned > on.teardownsAbandoned) {
+    throw new FuzzViolation('differential', `${mode}: ${abandoned} reads failed by the dead queue, only ${on.teardownsAbandoned} had a teardown pending`);
+  }
+  // Guards: every byte outside the read buffers.
+  let at = 0;
+  for (let i = 0; i <= off.spans.length; i++) {
+    const end = i < off.spans.length ? off.spans[i]![0] : off.memory.length;
+    if (!on.memory.subarray(at, end).equals(off.memory.subarray(at, end))) {
+      throw new FuzzViolation('differential', `${mode}: guard bytes before read ${i} differ from offload none (written outside a buffer)`);
+    }
+    if (i < off.spans.length) at = off.spans[i]![1];
+  }
+  // Contents of every read that completed alike.
+  for (let i = 0; i < off.spans.length; i++) {
+    const a = off.outcomes[i]!;
+    if (!('status' in a) || reprDiff(a, on.outcomes[i]) !== undefined) continue;
+    const [s, e] = off.spans[i]!;
+    const x = off.memory.subarray(s, e);
+    const y = on.memory.subarray(s, e);
+    if (!x.equals(y)) {
+      let k = 0;
+      while (x[k] === y[k]) k++;
+      throw new FuzzViolation('differential', `read ${i} (status ${a.status}): byte ${k} is ${x[k]} with offload none, ${y[k]} with ${mode}`);
+    }
+  }
+}
+
+// ------------------------------------------------------------------ seeds
+
+function pattern(len: number, rng: Rng): Buffer {
+  const b = Buffer.alloc(len);
+  let x = rng.u32() | 1;
+  for (let i = 0; i < len; i++) {
+    x ^= x << 13;
+    x ^= x >>> 17;
+    x ^= x << 5;
+    b[i] = x & 0xff;
+  }
+  return b;
+}
+
+/**
+ * The controller's stream for the scenario's reads (CIDs 0..n-1 in
+ * submission order): C2HData of random sizes and padding, reads started in
+ * random order and interleaved, completions by CapsuleResp (a little after
+ * the last data) or by SUCCESS.
+ */
+function controllerStream(sc: Scenario, rng: Rng): Buffer {
+  const n = sc.reads.length;
+  const data = sc.reads.map((r) => pattern(r.len, rng));
+  const sent = new Array<number>(n).fill(0);
+  const waiting = [...Array(n).keys()];
+  const active: number[] = [];
+  const out: Buffer[] = [];
+  const later: Buffer[] = [];
+  while (waiting.length > 0 || active.length > 0) {
+    if (waiting.length > 0 && (active.length === 0 || rng.chance(0.4))) active.push(waiting.splice(rng.below(waiting.length), 1)[0]!);
+    const k = rng.below(active.length);
+    const i = active[k]!;
+    const len = sc.reads[i]!.len;
+    const datao = sent[i]!;
+    const datal = Math.min(len - datao, 1 + rng.below(rng.chance(0.5) ? 4096 : 40_000));
+    const last = datao + datal === len;
+    const success = last && rng.chance(0.3);
+    const opts: PduEmitOptions = { hdgst: sc.hdgst, ddgst: sc.ddgst, pda: rng.chance(0.2) ? rng.below(8) : 0 };
+    const e = emitPdu({ type: PduType.C2HData, cccid: i, datao, datal, lastPdu: last, success, data: [data[i]!.subarray(datao, datao + datal)] }, opts);
+    out.push(e.head, ...e.data, e.tail);
+    sent[i] = datao + datal;
+    if (last) {
+      active.splice(k, 1);
+      if (!success) later.push(emitPduBuffer({ type: PduType.CapsuleResp, cqe: buildCqe(cqeWith({ cid: i, sqId: 1 })) }, { hdgst: sc.hdgst }));
+    }
+    if (later.length > 0 && rng.chance(0.5)) out.push(later.shift()!);
+  }
+  out.push(...later);
+  return Buffer.concat(out);
+}
+
+function stackParams(o: { hdgst: boolean; ddgst: boolean; flags: number; reads: readonly { len: number; guard: number }[]; peerIss: number; hostIss: number; control: number; batch: number; depth: number }): Buffer {
+  const flags = (o.hdgst ? 1 << F_HDGST : 0) | (o.ddgst ? 1 << F_DDGST : 0) | o.flags;
+  const fields: [number, 1 | 2 | 4, number][] = [
+    [P_FLAGS, 1, flags],
+    [P_READS, 1, o.reads.length - 1],
+    [P_PEER_ISS, 4, o.peerIss],
+    [P_HOST_ISS, 4, o.hostIss],
+    [P_CONTROL, 2, o.control],
+    [P_BATCH, 1, o.batch],
+    [P_DEPTH, 1, o.depth],
+  ];
+  o.reads.forEach((r, i) => fields.push([P_READ + 4 * i, 2, Math.ceil(r.len / 256)], [P_READ + 4 * i + 2, 2, r.guard]));
+  return buildParams(PARAMS_LEN, fields);
+}
+
+/** Valid sessions: digests on and off, async teardowns, tight limits, sequence numbers near the wrap, mild disorder. */
+function seeds(): FuzzInput[] {
+  const out: FuzzInput[] = [];
+  const rng = new Rng(11, 'stack-seeds');
+  for (let k = 0; k < 16; k++) {
+    const hdgst = (k & 1) !== 0;
+    const ddgst = (k & 2) !== 0;
+    const n = 1 + rng.below(5);
+    const reads = Array.from({ length: n }, () => ({ len: 256 * (1 + rng.below(rng.chance(0.5) ? 40 : 400)), guard: 16 + rng.below(3000) }));
+    const extra = (k & 4 ? 1 << F_ASYNC_TEARDOWN : 0) | (k & 8 ? 1 << F_SMALL_SGL : 0) | (k % 5 === 0 ? 1 << F_SETUP_FAULTS : 0) | (k % 7 === 3 ? 1 << F_CAPS_SWITCH : 0);
+    const peerIss = k % 3 === 0 ? (0xffff_ffff - rng.below(100_000)) >>> 0 : rng.u32();
+    const params = stackParams({ hdgst, ddgst, flags: extra, reads, peerIss, hostIss: rng.u32(), control: k, batch: k % 4, depth: k % 4 });
+    const sc = scenarioOf(params);
+    const stream = controllerStream(sc, rng);
+    const frames = segmentStream(
+      stream,
+      PEER_ENDS,
+      {
+        startSeq: seqAdd(sc.peerIss, 1 + 128),
+        ack: hostSndNxtAfterCommands(sc),
+        maxSeg: rng.pick([536, 1448, 1448, 8948]),
+        ...(k % 3 === 1 ? { late: 0.08, dup: 0.05, lost: 0.04 } : {}),
+      },
+      rng,
+    );
+    out.push([params, ...frames.slice(0, MAX_FRAMES)]);
+  }
+  return out;
+}
+
+const dictionary = pduDictionary();
+
+export const receivePathTarget: FuzzTarget = {
+  name: 'stack',
+  description: 'frames → NIC → TCP → NvmeQueue with offload none/ddp/ddp-crc: completions, errors, read bytes and guards identical',
+  shape: 'frames',
+  weight: 6,
+  coverageBatch: 2,
+  seeds,
+  mutate: (parent, rng, donor) => mutateFrameSeq(parent, rng, donor, { maxFrames: MAX_FRAMES, maxParams: PARAMS_LEN, dictionary }),
+  async execute(input) {
+    const sc = scenarioOf(input[0] ?? Buffer.alloc(0));
+    const frames = input.slice(1, 1 + MAX_FRAMES);
+    const runs: RunResult[] = [];
+    for (const mode of MODES) runs.push(await runMode(sc, frames, mode));
+    compareRuns(runs[0]!, runs[1]!, 'ddp');
+    compareRuns(runs[0]!, runs[2]!, 'ddp-crc');
+  },
+};
