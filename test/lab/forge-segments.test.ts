@@ -8,12 +8,16 @@ import { describe, expect, it } from 'vitest';
 import {
   forgeC2HDataHeader,
   forgeSegment,
+  Forger,
+  planAtCommand,
   planForgery,
   StreamSniffer,
   UNKNOWN_CID,
   FORGED_IP_ID,
   type SniffedPdu,
 } from '../../src/lab/forge-segments.js';
+import { buildReadWrite } from '../../src/wire/nvme-io.js';
+import { sglTransportData } from '../../src/wire/nvme-sqe.js';
 import { buildTcpFrame } from '../../src/wire/frame.js';
 import { parseIpv4, verifyIpv4Checksum } from '../../src/wire/ipv4.js';
 import { buildCqe, cqeWith } from '../../src/wire/nvme-cqe.js';
@@ -176,5 +180,105 @@ describe('forged packets', () => {
     const v = sn.view()!;
     const tcp = parseTcp(parseIpv4(forgeSegment(v, { seq: 1, payload: Buffer.from('x'), flags: TCP_PSH, ack: 12345, tsVal: 1 })).payload);
     expect([tcp.flags, tcp.ack, tcp.options.tsVal, tcp.options.tsEcr]).toEqual([TCP_PSH, 12345, 1, 99]);
+  });
+});
+
+/** A host frame toward the target. */
+function hostFrame(seq: number, flags: number, payload: Buffer | undefined): Buffer {
+  return buildTcpFrame({
+    srcMac: HOST.mac,
+    dstMac: TGT.mac,
+    srcIp: HOST.ip,
+    dstIp: TGT.ip,
+    srcPort: HOST.port,
+    dstPort: TGT.port,
+    seq,
+    ack: 1,
+    flags,
+    window: 500,
+    options: { tsVal: 99, tsEcr: 1000 },
+    payload,
+  });
+}
+
+function readCmd(cid: number, len: number): Buffer {
+  const sqe = buildReadWrite({ kind: 'read', cid, nsid: 1, slba: cid * 8, nlb: len / 512 - 1, dptr: sglTransportData(len) });
+  return emitPduBuffer({ type: PduType.CapsuleCmd, sqe, data: [] }, { hdgst: true });
+}
+
+describe('the host side and the forger', () => {
+  const HOST_ISN = 5000;
+
+  it('walks the host\'s read commands (CID, transfer length) from its stream, several per segment', () => {
+    const sn = new StreamSniffer(4420, 'h2c');
+    sn.observe(hostFrame(HOST_ISN, TCP_SYN, undefined));
+    const icreq = Buffer.alloc(128);
+    icreq[0] = PduType.ICReq;
+    icreq[2] = 128;
+    icreq.writeUInt32LE(128, 4);
+    const stream = Buffer.concat([icreq, readCmd(3, 65_536), readCmd(4, 131_072), readCmd(5, 4096)]);
+    const out: SniffedPdu[] = [];
+    for (let off = 0; off < stream.length; off += 100) out.push(...sn.observe(hostFrame(HOST_ISN + 1 + off, TCP_ACK | TCP_PSH, stream.subarray(off, off + 100))));
+    // Frames from the target are not this sniffer's business.
+    expect(sn.observe(targetFrame(ISN, TCP_SYN | TCP_ACK, undefined))).toEqual([]);
+    expect(out.map((p) => [p.type, p.cid, p.opcode, p.datal])).toEqual([
+      [PduType.ICReq, -1, -1, 0],
+      [PduType.CapsuleCmd, 3, 0x02, 65_536],
+      [PduType.CapsuleCmd, 4, 0x02, 131_072],
+      [PduType.CapsuleCmd, 5, 0x02, 4096],
+    ]);
+  });
+
+  it('plans at a read command only while the target\'s stream is idle at a PDU boundary, naming that read', () => {
+    const { stream } = targetStream([40_000]);
+    const sn = new StreamSniffer();
+    sn.observe(targetFrame(ISN, TCP_SYN | TCP_ACK, undefined));
+    sniff(sn, stream, 1448);
+    const v = sn.view()!;
+    const cmd: SniffedPdu = { seq: 0, type: PduType.CapsuleCmd, flags: 0, plen: 76, cid: 9, datao: 0, datal: 65_536, opcode: 0x02 };
+    const past = planAtCommand('past-buffer', v, cmd)!;
+    const tcp = parseTcp(parseIpv4(past.packet).payload);
+    expect(tcp.seq).toBe(v.sndNxt);
+    expect(parsePduHeader(tcp.payload).header).toMatchObject({ cccid: 9, datao: 65_536, datal: 4096 });
+    expect(parsePduHeader(parseTcp(parseIpv4(planAtCommand('unknown-cid', v, cmd)!.packet).payload).payload).header).toMatchObject({ cccid: UNKNOWN_CID });
+    const inWin = planAtCommand('in-window', v, cmd)!;
+    expect(parseTcp(parseIpv4(inWin.packet).payload).seq).toBe(seqAdd(v.sndNxt, 28 + 32_768));
+    expect(planAtCommand('overlap', v, cmd)).toBeUndefined();
+    // The target still sending: no boundary is known to be next.
+    expect(planAtCommand('past-buffer', { ...v, sndNxt: seqAdd(v.sndNxt, 100) }, cmd)).toBeUndefined();
+    expect(planAtCommand('past-buffer', v, { ...cmd, opcode: 0x01 })).toBeUndefined();
+  });
+
+  it('injects the cases in order after `spacing` triggers, aimed at idle read commands, and ignores its own frames', () => {
+    const forger = new Forger({ cases: ['overlap', 'past-buffer'], spacing: 2, aim: 'idle' });
+    const { stream } = targetStream([40_000, 40_000, 40_000]);
+    forger.onFrame(targetFrame(ISN, TCP_SYN | TCP_ACK, undefined));
+    forger.onFrame(hostFrame(HOST_ISN, TCP_SYN, undefined));
+    const got: string[] = [];
+    let hostSeq = HOST_ISN + 1;
+    // Read cid k is asked for; then the target answers it in full.
+    const icEnd = 128;
+    let off = 0;
+    const readEnds = [0, 1, 2].map((k) => icEnd + (k + 1) * (stream.length - icEnd) / 3);
+    for (const injected of forger.onFrame(targetFrame(seqAdd(ISN, 1), TCP_ACK, stream.subarray(0, icEnd)))) got.push(injected.kind);
+    off = icEnd;
+    for (let k = 0; k < 3; k++) {
+      const cmd = readCmd(k, 40_448);
+      for (const i of forger.onFrame(hostFrame(hostSeq, TCP_ACK | TCP_PSH, cmd))) got.push(`${i.kind}@cmd${k}`);
+      hostSeq += cmd.length;
+      const end = readEnds[k]!;
+      for (; off < end; off += 1448) {
+        for (const i of forger.onFrame(targetFrame(seqAdd(ISN, 1 + off), TCP_ACK, stream.subarray(off, Math.min(end, off + 1448))))) {
+          got.push(`${i.kind}@data${k}`);
+          // Its own packet comes back on the wire: not the target's.
+          const tcp = parseTcp(parseIpv4(i.packet).payload);
+          expect(forger.onFrame(buildTcpFrame({ srcMac: TGT.mac, dstMac: HOST.mac, srcIp: TGT.ip, dstIp: HOST.ip, srcPort: 4420, dstPort: HOST.port, seq: tcp.seq, ack: tcp.ack, flags: tcp.flags, window: 1, ipId: FORGED_IP_ID, payload: tcp.payload }))).toEqual([]);
+        }
+      }
+      off = end;
+    }
+    // Triggers: cmd0, data0 (2nd: overlap on it), cmd1, data1 (past-buffer waits for an idle command), cmd2 → past-buffer.
+    expect(got).toEqual(['overlap@data0', 'past-buffer@cmd2']);
+    expect(forger.pending).toEqual([]);
   });
 });
