@@ -333,11 +333,19 @@ export interface ForgeTcp {
   readonly flags?: number;
   /** Default the target's last ACK. */
   readonly ack?: number;
-  /** Default the target's last TSval (never older than what the host holds as TS.Recent). */
+  /** Default TS_AHEAD ticks past the target's last TSval (see forgeSegment). */
   readonly tsVal?: number;
   /** IPv4 identification: marks the forger's packets in a capture. */
   readonly ipId?: number;
 }
+
+/**
+ * How far ahead of the target's timestamp clock a forged TSval goes: 50
+ * ticks, 50 ms of Linux's 1 kHz TCP timestamp clock. If the host takes the
+ * segment in order its TS.Recent jumps that far, and the target's own
+ * segments fail PAWS for as long (they are retransmitted): a bounded cost.
+ */
+export const TS_AHEAD = 50;
 
 /** IP identification of every forged packet: lets a capture or a test tell them from the target's. */
 export const FORGED_IP_ID = 0xf0f0;
@@ -349,7 +357,10 @@ export const FORGED_IP_ID = 0xf0f0;
  * by the NIC before anything else looks at it).
  */
 export function forgeSegment(view: ConnectionView, f: ForgeTcp): Buffer {
-  const tsVal = f.tsVal ?? view.tsVal;
+  // Ahead of the target's last TSval: segments of the target the forger has not seen yet (it is a
+  // process behind a capture, milliseconds late on a busy machine) may have moved the host's TS.Recent
+  // on, and PAWS drops anything older.
+  const tsVal = f.tsVal ?? (view.tsVal === undefined ? undefined : (view.tsVal + TS_AHEAD) >>> 0);
   const tcp = buildTcp(
     {
       srcPort: view.targetPort,
@@ -527,8 +538,10 @@ export interface ForgerOptions {
   readonly targetPort?: number;
   /** C2HData PDUs shorter than this do not trigger (default 32 KiB: I/O-queue reads, not the admin queue's Identify). */
   readonly minPlen?: number;
-  /** Triggering PDUs to let go by before the first injection and between two (default 4). */
+  /** Triggers to let go by between two injections (default 4). */
   readonly spacing?: number;
+  /** Triggers to let go by before the first injection (default: spacing). */
+  readonly after?: number;
   /**
    * Where the cases other than overlap aim: 'race' (default) at the first
    * trigger they can be planned on, racing the target's own bytes; 'idle'
@@ -566,7 +579,7 @@ export class Forger {
     this.spacing = opts.spacing ?? 4;
     this.aim = opts.aim ?? 'race';
     this.todo = [...opts.cases];
-    this.nextAt = this.spacing;
+    this.nextAt = opts.after ?? this.spacing;
   }
 
   /** Cases not injected yet. */

@@ -14,6 +14,7 @@ import {
   StreamSniffer,
   UNKNOWN_CID,
   FORGED_IP_ID,
+  TS_AHEAD,
   type SniffedPdu,
 } from '../../src/lab/forge-segments.js';
 import { buildReadWrite } from '../../src/wire/nvme-io.js';
@@ -142,7 +143,7 @@ describe('forged packets', () => {
       expect(verifyTcpChecksum(ip.src, ip.dst, ip.payload)).toBe(true);
       expect([ip.src, ip.dst, ip.id]).toEqual([TGT.ip, HOST.ip, FORGED_IP_ID]);
       const tcp = parseTcp(ip.payload);
-      expect([tcp.srcPort, tcp.dstPort, tcp.ack, tcp.options.tsVal]).toEqual([4420, HOST.port, 777, v.tsVal]);
+      expect([tcp.srcPort, tcp.dstPort, tcp.ack, tcp.options.tsVal]).toEqual([4420, HOST.port, 777, v.tsVal! + TS_AHEAD]);
       return tcp;
     };
 
