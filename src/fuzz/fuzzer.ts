@@ -174,6 +174,30 @@ export async function fuzzTarget(o: FuzzTargetOptions): Promise<FuzzTargetReport
   }
   if (corpus.size === 0) corpus.add({ input: [Buffer.alloc(0)], newFeatures: 0, iteration: -1 });
 
+  /**
+   * Runs batch[lo, hi) again and samples; where that reached something new,
+   * halves the range until single inputs, which join the corpus. About
+   * 2·log2(batch) samples per input that found something, instead of one
+   * sample per input.
+   */
+  const attribute = async (lo: number, hi: number): Promise<void> => {
+    if (cov === undefined || lo >= hi) return;
+    for (let k = lo; k < hi; k++) {
+      const r = runOnce(target, batch[k]!);
+      if (r instanceof Promise) await r;
+      reruns++;
+    }
+    const f = cov.sample();
+    if (countNew(seen, f) === 0) return;
+    if (hi - lo === 1) {
+      corpus.add({ input: batch[lo]!, newFeatures: mergeFeatures(seen, f), iteration: batchStart[lo]! });
+      return;
+    }
+    const mid = (lo + hi) >> 1;
+    await attribute(lo, mid);
+    await attribute(mid, hi);
+  };
+
   const batchSize = cov === undefined ? 1 : Math.max(1, target.coverageBatch);
   let inputs = 0;
   const batch: FuzzInput[] = [];
@@ -209,14 +233,10 @@ export async function fuzzTarget(o: FuzzTargetOptions): Promise<FuzzTargetReport
         corpus.add({ input: batch[0]!, newFeatures: mergeFeatures(seen, feats), iteration: batchStart[0]! });
         continue;
       }
-      // Which inputs of the batch reached the new code? Run them again, one sample each.
-      for (let k = 0; k < ran; k++) {
-        await runOnceAsync(target, batch[k]!);
-        reruns++;
-        const f = cov.sample();
-        const added = mergeFeatures(seen, f);
-        if (added > 0) corpus.add({ input: batch[k]!, newFeatures: added, iteration: batchStart[k]! });
-      }
+      // Which inputs of the batch reached the new code? Bisect: run halves again, sampling each.
+      const mid = ran >> 1;
+      await attribute(0, mid);
+      await attribute(mid, ran);
     }
     mergeFeatures(seen, feats);
   }

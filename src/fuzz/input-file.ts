@@ -24,22 +24,49 @@ export interface SavedInput {
   readonly input: FuzzInput;
 }
 
-export function encodeInput(target: string, input: FuzzInput): Buffer {
+/** Encoded size of `input` for `target`. */
+export function encodedLength(target: string, input: FuzzInput): number {
+  let len = MAGIC.length + 1 + Buffer.byteLength(target, 'utf8') + 4;
+  for (const p of input) len += 4 + p.length;
+  return len;
+}
+
+/**
+ * Writes the encoding into `out` (as much as fits: the watchdog's shared
+ * buffer has a fixed size) and returns the full encoded length.
+ */
+export function encodeInputInto(target: string, input: FuzzInput, out: Uint8Array): number {
   const name = Buffer.from(target, 'utf8');
   if (name.length > 255) throw new RangeError(`target name longer than 255 bytes: ${target}`);
-  let len = MAGIC.length + 1 + name.length + 4;
-  for (const p of input) len += 4 + p.length;
-  const out = Buffer.alloc(len);
-  let at = MAGIC.copy(out, 0);
-  out[at++] = name.length;
-  at += name.copy(out, at);
-  out.writeUInt32LE(input.length, at);
+  const total = encodedLength(target, input);
+  const o = Buffer.from(out.buffer, out.byteOffset, out.length);
+  const put32 = (v: number, at: number): void => {
+    if (at + 4 <= o.length) o.writeUInt32LE(v, at);
+  };
+  const putBytes = (b: Uint8Array, at: number): void => {
+    if (at < o.length) o.set(b.subarray(0, Math.min(b.length, o.length - at)), at);
+  };
+  putBytes(MAGIC, 0);
+  let at = MAGIC.length;
+  if (at < o.length) o[at] = name.length;
+  at++;
+  putBytes(name, at);
+  at += name.length;
+  put32(input.length, at);
   at += 4;
   for (const p of input) {
-    out.writeUInt32LE(p.length, at);
+    if (at >= o.length) break;
+    put32(p.length, at);
     at += 4;
-    at += p.copy(out, at);
+    putBytes(p, at);
+    at += p.length;
   }
+  return total;
+}
+
+export function encodeInput(target: string, input: FuzzInput): Buffer {
+  const out = Buffer.alloc(encodedLength(target, input));
+  encodeInputInto(target, input, out);
   return out;
 }
 

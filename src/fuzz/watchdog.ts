@@ -8,7 +8,7 @@
  * (exit by SIGKILL: the loop cannot be interrupted any other way).
  */
 import { Worker } from 'node:worker_threads';
-import { encodeInput } from './input-file.js';
+import { encodeInputInto } from './input-file.js';
 import type { FuzzInput } from './target.js';
 
 // Shared header (Int32 slots).
@@ -68,14 +68,12 @@ export class Watchdog {
 
   /** Records the input about to run; call before every execution. */
   beat(target: string, seed: number, iteration: number, input: FuzzInput): void {
-    const enc = encodeInput(target, input);
-    const n = Math.min(enc.length, this.bytes.length);
-    this.bytes.set(enc.subarray(0, n));
+    const len = encodeInputInto(target, input, this.bytes);
     const h = this.header;
     h[H_ITERATION] = iteration;
     h[H_SEED_LO] = seed >>> 0;
     h[H_SEED_HI] = Math.floor(seed / 0x1_0000_0000) >>> 0;
-    Atomics.store(h, H_INPUT_LEN, enc.length);
+    Atomics.store(h, H_INPUT_LEN, len);
     Atomics.store(h, H_ACTIVE, 1);
     Atomics.add(h, H_BEAT, 1);
   }

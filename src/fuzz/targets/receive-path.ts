@@ -58,7 +58,12 @@ const P_BATCH = 12;
 const P_DEPTH = 13;
 const P_READ = 14; // per read: length u16 (256-byte units), guard u16 (bytes)
 const MAX_READS = 8;
-const PARAMS_LEN = P_READ + 4 * MAX_READS;
+/** The socket's receive buffer in 16 KiB units (0: the default 2 MiB) and its out-of-order memory cap in 2 KiB units (0: twice the buffer). */
+const P_RCVBUF = P_READ + 4 * MAX_READS;
+const P_OFO_LIMIT = P_RCVBUF + 1;
+/** Peer timestamps (RFC 7323) when non-zero: tsVal of the first data frame. */
+const P_TS = P_OFO_LIMIT + 1;
+const PARAMS_LEN = P_TS + 4;
 
 const HOST: TcpEndpoint = SEED_HOST;
 const PEER: TcpEndpoint = SEED_TARGET;
@@ -66,7 +71,7 @@ const KEY: FlowKey = { remoteIp: PEER.ip, remotePort: PEER.port, localIp: HOST.i
 const GUARD = 0xa5;
 const LBA = 512;
 const MAX_FRAMES = 200;
-/** The socket's receive buffer: a bound on what the host may queue. */
+/** The socket's default receive buffer. */
 const RCV_BUF = 2 << 20;
 const DEPTHS = [8, 16, 32, 128];
 /** Reads this long or longer are offered to the NIC (below the mlx5-like 32 KiB default, so small reads are placed too). */
@@ -83,6 +88,10 @@ interface Scenario {
   readonly peerIss: number;
   readonly hostIss: number;
   readonly depth: number;
+  readonly rcvBufBytes: number;
+  readonly ofoLimitBytes: number;
+  /** tsVal the peer starts from (timestamps negotiated), or undefined. */
+  readonly tsVal: number | undefined;
 }
 
 function scenarioOf(params: Buffer): Scenario {
@@ -100,6 +109,9 @@ function scenarioOf(params: Buffer): Scenario {
     peerIss: p.u32(P_PEER_ISS, 1000),
     hostIss: p.u32(P_HOST_ISS, 5000),
     depth: Math.max(n, DEPTHS[p.u8(P_DEPTH) % DEPTHS.length]!),
+    rcvBufBytes: p.u8(P_RCVBUF) === 0 ? RCV_BUF : p.u8(P_RCVBUF) * 16384,
+    ofoLimitBytes: p.u8(P_OFO_LIMIT) === 0 ? 2 * (p.u8(P_RCVBUF) === 0 ? RCV_BUF : p.u8(P_RCVBUF) * 16384) : p.u8(P_OFO_LIMIT) * 2048,
+    tsVal: p.u32(P_TS) === 0 ? undefined : p.u32(P_TS),
   };
 }
 
@@ -117,6 +129,8 @@ export interface ReceivePathRun {
   readonly memory: Buffer;
   readonly spans: readonly (readonly [number, number])[];
   readonly teardownsAbandoned: number;
+  /** The error code that ended the queue, if it died. */
+  readonly queueError: string | undefined;
   /** C2HData payload bytes the NIC placed (0 without offload). */
   readonly placedBytes: number;
 }
@@ -138,12 +152,12 @@ async function settle(): Promise<void> {
 }
 
 /** One run of an input with offload `mode` (what the target runs three times; for tests and investigation). */
-export function runReceivePath(input: FuzzInput, mode: OffloadMode): Promise<ReceivePathRun> {
-  return runMode(scenarioOf(input[0] ?? Buffer.alloc(0)), input.slice(1, 1 + MAX_FRAMES), mode);
+export function runReceivePath(input: FuzzInput, mode: OffloadMode, log?: (line: string) => void): Promise<ReceivePathRun> {
+  return runMode(scenarioOf(input[0] ?? Buffer.alloc(0)), input.slice(1, 1 + MAX_FRAMES), mode, log);
 }
 
 /** One run of the scenario and frames with offload `mode`. */
-async function runMode(sc: Scenario, frames: readonly Buffer[], mode: OffloadMode): Promise<RunResult> {
+async function runMode(sc: Scenario, frames: readonly Buffer[], mode: OffloadMode, log?: (line: string) => void): Promise<RunResult> {
   const p = sc.p;
   const control = new Rng(p.u16(P_CONTROL), 'stack-control');
   const clock = new VirtualClock(0);
@@ -164,16 +178,43 @@ async function runMode(sc: Scenario, frames: readonly Buffer[], mode: OffloadMod
     while (deferred.length > 0) deferred.shift()!();
   };
 
-  const socket = new TcpSocket({ clock, output: () => undefined, local: HOST, remote: PEER, iss: sc.hostIss, mtu: 1500, rcvBufBytes: RCV_BUF, tsOffset: 0 });
+  const socket = new TcpSocket({
+    clock,
+    output: () => undefined,
+    local: HOST,
+    remote: PEER,
+    iss: sc.hostIss,
+    mtu: 1500,
+    rcvBufBytes: sc.rcvBufBytes,
+    ofoLimitBytes: sc.ofoLimitBytes,
+    tsOffset: 0,
+  });
   nic.addFlow({ key: KEY, deliver: (skb) => socket.input(skb), batchStart: () => socket.beginRxBatch(), batchEnd: () => socket.endRxBatch() });
+  const ts = sc.tsVal;
   const frame = (seq: number, ack: number, flags: number, payload?: Buffer): Buffer =>
-    buildTcpFrame({ ...PEER_ENDS, seq, ack, flags, window: 0xffff, options: (flags & TCP_SYN) !== 0 ? { mss: 1460, wscale: 7, sackPermitted: true } : undefined, payload });
+    buildTcpFrame({
+      ...PEER_ENDS,
+      seq,
+      ack,
+      flags,
+      window: 0xffff,
+      options: (flags & TCP_SYN) !== 0 ? { mss: 1460, wscale: 7, sackPermitted: true, ...(ts !== undefined ? { tsVal: ts - 2, tsEcr: 0 } : {}) } : ts !== undefined ? { tsVal: ts - 1, tsEcr: 0 } : undefined,
+      payload,
+    });
 
   const connected = socket.connect();
   port.deliver([frame(sc.peerIss, seqAdd(sc.hostIss, 1), TCP_SYN | TCP_ACK)]);
   await connected;
-  const ddp = device === undefined ? undefined : new NvmeDdp(device);
-  const queue = new NvmeQueue(new TcpTransport(socket), { qid: 1, depth: sc.depth, hdgst: sc.hdgst, ddgst: sc.ddgst, clock, ...(ddp !== undefined ? { ddp } : {}) });
+  const ddp = device === undefined ? undefined : new NvmeDdp(device, log !== undefined ? { log } : {});
+  const queue = new NvmeQueue(new TcpTransport(socket), {
+    qid: 1,
+    depth: sc.depth,
+    hdgst: sc.hdgst,
+    ddgst: sc.ddgst,
+    clock,
+    ...(ddp !== undefined ? { ddp } : {}),
+    ...(log !== undefined ? { log } : {}),
+  });
   const ic = queue.connect();
   const icresp = emitPduBuffer({ type: PduType.ICResp, pfv: 0, cpda: 0, hdgstEnable: sc.hdgst, ddgstEnable: sc.ddgst, maxh2cdata: 0x40_0000 });
   port.deliver([frame(seqAdd(sc.peerIss, 1), seqAdd(sc.hostIss, 1 + 128), TCP_ACK | TCP_PSH, icresp)]);
@@ -214,7 +255,7 @@ async function runMode(sc: Scenario, frames: readonly Buffer[], mode: OffloadMod
     if (control.chance(0.6)) flush();
     clock.advance(control.chance(0.1) ? 50 : control.below(3));
     const info = socket.info();
-    check(info.bufferedBytes + info.ofoBytes <= RCV_BUF + 65536, () => `socket holds ${info.bufferedBytes} + ${info.ofoBytes} out-of-order bytes, receive buffer ${RCV_BUF}`);
+    check(info.bufferedBytes + info.ofoBytes <= sc.rcvBufBytes + 65536, () => `socket holds ${info.bufferedBytes} + ${info.ofoBytes} out-of-order bytes, receive buffer ${sc.rcvBufBytes}`);
   }
   flush();
   await settle();
@@ -223,18 +264,25 @@ async function runMode(sc: Scenario, frames: readonly Buffer[], mode: OffloadMod
   if (untyped !== undefined) throw untyped;
   const stats = queue.stats;
   check(stats.placedMismatches === 0, () => `${mode}: the host copied ${stats.placedMismatches} placed frags that were not where the destination is`);
-  return { outcomes, memory, spans, teardownsAbandoned: ddp?.stats.teardownsAbandoned ?? 0, placedBytes: device?.getStats()['rx-nvme-tcp-bytes'] ?? 0 };
+  return {
+    outcomes,
+    memory,
+    spans,
+    teardownsAbandoned: ddp?.stats.teardownsAbandoned ?? 0,
+    queueError: queue.error?.code,
+    placedBytes: device?.getStats()['rx-nvme-tcp-bytes'] ?? 0 };
 }
 
 /** The differential verdict: `on` shows the application what `off` shows it (see the file comment). */
 function compareRuns(off: RunResult, on: RunResult, mode: OffloadMode): void {
-  const queueError = off.outcomes.find((o): o is { error: string } => 'error' in o);
+  check(off.queueError === on.queueError, () => `the queue ended with ${off.queueError ?? 'no error'} with offload none, ${on.queueError ?? 'no error'} with ${mode}`);
   let abandoned = 0;
   for (let i = 0; i < off.outcomes.length; i++) {
     const a = off.outcomes[i]!;
     const b = on.outcomes[i]!;
     if (reprDiff(a, b) === undefined) continue;
-    if ('status' in a && queueError !== undefined && 'error' in b && b.error === queueError.error) {
+    // Completed, but the NIC's teardown was still pending when the queue died (it died in both runs, of the same error).
+    if ('status' in a && 'error' in b && b.error === on.queueError) {
       abandoned++;
       continue;
     }
@@ -318,7 +366,20 @@ function controllerStream(sc: Scenario, rng: Rng): Buffer {
   return Buffer.concat(out);
 }
 
-function stackParams(o: { hdgst: boolean; ddgst: boolean; flags: number; reads: readonly { len: number; guard: number }[]; peerIss: number; hostIss: number; control: number; batch: number; depth: number }): Buffer {
+function stackParams(o: {
+  hdgst: boolean;
+  ddgst: boolean;
+  flags: number;
+  reads: readonly { len: number; guard: number }[];
+  peerIss: number;
+  hostIss: number;
+  control: number;
+  batch: number;
+  depth: number;
+  rcvBuf16k?: number;
+  ofoLimit2k?: number;
+  tsVal?: number;
+}): Buffer {
   const flags = (o.hdgst ? 1 << F_HDGST : 0) | (o.ddgst ? 1 << F_DDGST : 0) | o.flags;
   const fields: [number, 1 | 2 | 4, number][] = [
     [P_FLAGS, 1, flags],
@@ -330,6 +391,7 @@ function stackParams(o: { hdgst: boolean; ddgst: boolean; flags: number; reads: 
     [P_DEPTH, 1, o.depth],
   ];
   o.reads.forEach((r, i) => fields.push([P_READ + 4 * i, 2, Math.ceil(r.len / 256)], [P_READ + 4 * i + 2, 2, r.guard]));
+  fields.push([P_RCVBUF, 1, o.rcvBuf16k ?? 0], [P_OFO_LIMIT, 1, o.ofoLimit2k ?? 0], [P_TS, 4, o.tsVal ?? 0]);
   return buildParams(PARAMS_LEN, fields);
 }
 
@@ -344,7 +406,20 @@ function seeds(): FuzzInput[] {
     const reads = Array.from({ length: n }, () => ({ len: 256 * (1 + rng.below(rng.chance(0.5) ? 40 : 400)), guard: 16 + rng.below(3000) }));
     const extra = (k & 4 ? 1 << F_ASYNC_TEARDOWN : 0) | (k & 8 ? 1 << F_SMALL_SGL : 0) | (k % 5 === 0 ? 1 << F_SETUP_FAULTS : 0) | (k % 7 === 3 ? 1 << F_CAPS_SWITCH : 0);
     const peerIss = k % 3 === 0 ? (0xffff_ffff - rng.below(100_000)) >>> 0 : rng.u32();
-    const params = stackParams({ hdgst, ddgst, flags: extra, reads, peerIss, hostIss: rng.u32(), control: k, batch: k % 4, depth: k % 4 });
+    const small = k % 4 === 2;
+    const params = stackParams({
+      hdgst,
+      ddgst,
+      flags: extra,
+      reads,
+      peerIss,
+      hostIss: rng.u32(),
+      control: k,
+      batch: k % 4,
+      depth: k % 4,
+      ...(small ? { rcvBuf16k: 8, ofoLimit2k: 6 } : {}),
+      ...(k % 4 === 1 ? { tsVal: 1 + rng.below(0x7fff_ffff) } : {}),
+    });
     const sc = scenarioOf(params);
     const stream = controllerStream(sc, rng);
     const frames = segmentStream(
@@ -354,7 +429,8 @@ function seeds(): FuzzInput[] {
         startSeq: seqAdd(sc.peerIss, 1 + 128),
         ack: hostSndNxtAfterCommands(sc),
         maxSeg: rng.pick([536, 1448, 1448, 8948]),
-        ...(k % 3 === 1 ? { late: 0.08, dup: 0.05, lost: 0.04 } : {}),
+        ...(k % 3 === 1 || small ? { late: 0.08, dup: 0.05, lost: 0.04 } : {}),
+        ...(sc.tsVal !== undefined ? { tsVal: sc.tsVal } : {}),
       },
       rng,
     );
