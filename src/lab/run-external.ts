@@ -32,7 +32,7 @@ import { UserError } from '../cli/user-error.js';
 import type { DevmemRunOptions } from './devmem-host.js';
 import { hostRun, type DigestChoice, type HostRunReport, type RunOffloadChoice } from './host-run.js';
 import { requireInterface, requireLibpcap, requireNetRaw } from './privileges.js';
-import type { RunReport } from './run.js';
+import { runReportFromHost, type RunReport } from './run.js';
 
 /** Where the expected content of the target's namespace comes from. */
 export type VerifySource =
@@ -246,11 +246,8 @@ export async function runExternal(o: ExternalRunOptions): Promise<ExternalRunRep
   } finally {
     image?.close();
   }
-  const w = hr.workload;
   return {
-    ok: hr.ok,
-    ...(hr.error !== undefined ? { error: hr.error } : {}),
-    run: {
+    ...runReportFromHost(hr, {
       id: 'external',
       mtu,
       digest: o.digest,
@@ -261,27 +258,7 @@ export async function runExternal(o: ExternalRunOptions): Promise<ExternalRunRep
       c2hSize: 'external',
       profile: 'external',
       queues: o.queues,
-    },
-    verify: { bytes: w?.verify.bytes ?? 0, mismatches: w?.verify.mismatches ?? 0 },
-    io: {
-      reads: w?.io.reads ?? 0,
-      writes: w?.io.writes ?? 0,
-      readBytes: w?.io.readBytes ?? 0,
-      writeBytes: w?.io.writeBytes ?? 0,
-      iops: w?.io.iops ?? 0,
-      MBps: w?.io.MBps ?? 0,
-      elapsedMs: w?.elapsedMs ?? 0,
-    },
-    latency: { p50us: w?.latency.p50us ?? 0, p99us: w?.latency.p99us ?? 0, p999us: w?.latency.p999us ?? 0 },
-    host: hr.host,
-    nic: hr.nic,
-    ddp: hr.ddp,
-    ...(hr.devmem !== undefined ? { devmem: hr.devmem } : {}),
-    tcp: hr.tcp,
-    port: hr.port,
-    ...(hr.impair !== undefined ? { impair: hr.impair } : {}),
-    cpu: hr.cpu,
-    ...(w !== undefined ? { workload: w } : {}),
+    }),
     external: {
       target: `${o.targetIp}:${o.targetPort}`,
       nqn: o.nqn,

@@ -184,6 +184,40 @@ function parseJsonObject(lines: readonly string[]): unknown {
   }
 }
 
+/**
+ * The run report from the host process's report: the fields every run has,
+ * whoever started the target (the topology run adds the target's own
+ * counters, external mode what it was pointed at).
+ */
+export function runReportFromHost(hr: HostRunReport, run: RunReport['run']): RunReport {
+  const w = hr.workload;
+  return {
+    ok: hr.ok,
+    ...(hr.error !== undefined ? { error: hr.error } : {}),
+    run,
+    verify: { bytes: w?.verify.bytes ?? 0, mismatches: w?.verify.mismatches ?? 0 },
+    io: {
+      reads: w?.io.reads ?? 0,
+      writes: w?.io.writes ?? 0,
+      readBytes: w?.io.readBytes ?? 0,
+      writeBytes: w?.io.writeBytes ?? 0,
+      iops: w?.io.iops ?? 0,
+      MBps: w?.io.MBps ?? 0,
+      elapsedMs: w?.elapsedMs ?? 0,
+    },
+    latency: { p50us: w?.latency.p50us ?? 0, p99us: w?.latency.p99us ?? 0, p999us: w?.latency.p999us ?? 0 },
+    host: hr.host,
+    nic: hr.nic,
+    ddp: hr.ddp,
+    ...(hr.devmem !== undefined ? { devmem: hr.devmem } : {}),
+    tcp: hr.tcp,
+    port: hr.port,
+    ...(hr.impair !== undefined ? { impair: hr.impair } : {}),
+    cpu: hr.cpu,
+    ...(w !== undefined ? { workload: w } : {}),
+  };
+}
+
 /** Runs target and host on an existing topology (benchmarks reuse one topology for several runs). */
 export async function runOnTopology(topo: Topology, o: RunOptions): Promise<RunReport> {
   const kernelTcp = (): Promise<KernelTcpCounters | undefined> =>
@@ -229,44 +263,24 @@ export async function runOnTopology(topo: Topology, o: RunOptions): Promise<RunR
     const targetStats = parseJsonObject(target.stdoutLines);
     const tcp1 = await kernelTcp();
     const targetTcp = tcp0 !== undefined && tcp1 !== undefined ? kernelTcpDelta(tcp0, tcp1) : undefined;
-    const w = hr.workload;
+    const base = runReportFromHost(hr, {
+      id: topo.id,
+      mtu: topo.mtu,
+      digest: o.digest,
+      offload: o.offload ?? 'none',
+      order: o.order,
+      interleave: o.interleave,
+      c2hSize: o.c2hSize,
+      profile: o.profile,
+      queues: o.queues,
+    });
     const error = targetDied ?? hr.error;
     return {
+      ...base,
       ok: hr.ok && targetDied === undefined,
       ...(error !== undefined ? { error } : {}),
-      run: {
-        id: topo.id,
-        mtu: topo.mtu,
-        digest: o.digest,
-        offload: o.offload ?? 'none',
-        order: o.order,
-        interleave: o.interleave,
-        c2hSize: o.c2hSize,
-        profile: o.profile,
-        queues: o.queues,
-      },
-      verify: { bytes: w?.verify.bytes ?? 0, mismatches: w?.verify.mismatches ?? 0 },
-      io: {
-        reads: w?.io.reads ?? 0,
-        writes: w?.io.writes ?? 0,
-        readBytes: w?.io.readBytes ?? 0,
-        writeBytes: w?.io.writeBytes ?? 0,
-        iops: w?.io.iops ?? 0,
-        MBps: w?.io.MBps ?? 0,
-        elapsedMs: w?.elapsedMs ?? 0,
-      },
-      latency: { p50us: w?.latency.p50us ?? 0, p99us: w?.latency.p99us ?? 0, p999us: w?.latency.p999us ?? 0 },
-      host: hr.host,
-      nic: hr.nic,
-      ddp: hr.ddp,
-      ...(hr.devmem !== undefined ? { devmem: hr.devmem } : {}),
-      tcp: hr.tcp,
-      port: hr.port,
-      ...(hr.impair !== undefined ? { impair: hr.impair } : {}),
-      cpu: hr.cpu,
       ...(targetStats !== undefined ? { target: targetStats } : {}),
       ...(targetTcp !== undefined ? { targetTcp } : {}),
-      ...(w !== undefined ? { workload: w } : {}),
     };
   } finally {
     if (host?.running) await host.stop();
