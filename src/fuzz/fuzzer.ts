@@ -54,6 +54,8 @@ export interface FuzzTargetOptions {
   readonly maxFindings?: number;
   /** Called before every execution (the watchdog's heartbeat). */
   readonly beforeExecute?: (iteration: number, input: FuzzInput) => void;
+  /** Called when a new distinct finding appears (long runs report it at once). */
+  readonly onFinding?: (f: Finding) => void;
   /** Called every `progressEvery` mutated inputs. */
   readonly onProgress?: (p: FuzzProgress) => void;
   readonly progressEvery?: number;
@@ -91,14 +93,19 @@ export function findingSignature(kind: FindingKind, e: unknown): string {
   return `${kind} ${err.name}: ${msg} @ ${ownFrame(err.stack ?? '')}`;
 }
 
-/** The first stack frame in ddplab's own code outside the fuzzer, as file:line. */
+/**
+ * Where the error comes from: the first stack frame in ddplab's own code
+ * outside the fuzzer, as src/…:line; failing that (an oracle's own
+ * violation, a test's toy target), the frame that threw.
+ */
 function ownFrame(stack: string): string {
-  for (const line of stack.split('\n').slice(1)) {
+  const frames = stack.split('\n').slice(1);
+  for (const line of frames) {
     const m = /\/src\/(?!fuzz\/)([^):]+):(\d+)/.exec(line);
     if (m !== null) return `src/${m[1]}:${m[2]}`;
   }
-  const m = /\/src\/([^):]+):(\d+)/.exec(stack);
-  return m === null ? '?' : `src/${m[1]}:${m[2]}`;
+  const m = /([^/\s(]+):(\d+):\d+\)?\s*$/.exec(frames[0] ?? '');
+  return m === null ? '?' : `${m[1]}:${m[2]}`;
 }
 
 export function classify(e: unknown): FindingKind {
@@ -149,7 +156,9 @@ export async function fuzzTarget(o: FuzzTargetOptions): Promise<FuzzTargetReport
       return;
     }
     const err = e instanceof Error ? e : new Error(String(e));
-    findings.set(signature, { target: target.name, kind, signature, message: err.message, stack: err.stack ?? '', seed, iteration, input, count: 1 });
+    const f: Finding = { target: target.name, kind, signature, message: err.message, stack: err.stack ?? '', seed, iteration, input, count: 1 };
+    findings.set(signature, f);
+    o.onFinding?.(f);
   };
   /** Runs one input and records what it broke; a promise only for asynchronous targets. */
   const judge = (input: FuzzInput, iteration: number): Promise<void> | undefined => {

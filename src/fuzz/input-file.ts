@@ -40,11 +40,13 @@ export function encodeInputInto(target: string, input: FuzzInput, out: Uint8Arra
   if (name.length > 255) throw new RangeError(`target name longer than 255 bytes: ${target}`);
   const total = encodedLength(target, input);
   const o = Buffer.from(out.buffer, out.byteOffset, out.length);
-  const put32 = (v: number, at: number): void => {
-    if (at + 4 <= o.length) o.writeUInt32LE(v, at);
-  };
   const putBytes = (b: Uint8Array, at: number): void => {
     if (at < o.length) o.set(b.subarray(0, Math.min(b.length, o.length - at)), at);
+  };
+  const word = Buffer.alloc(4);
+  const put32 = (v: number, at: number): void => {
+    word.writeUInt32LE(v, 0);
+    putBytes(word, at);
   };
   putBytes(MAGIC, 0);
   let at = MAGIC.length;

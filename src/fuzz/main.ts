@@ -10,6 +10,7 @@
  * when anything crashed, hung or grew without bound.
  */
 import { mkdirSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
@@ -134,7 +135,7 @@ async function main(argv: string[]): Promise<number> {
   const totalWeight = targets.reduce((s, t) => s + t.weight, 0);
   const saveDir = o.saveCrashes;
   if (saveDir !== undefined) mkdirSync(saveDir, { recursive: true });
-  const watchdog = new Watchdog({ stallMs: o.stall, dir: saveDir ?? 'fuzz-hangs' });
+  const watchdog = new Watchdog({ stallMs: o.stall, dir: saveDir ?? join(tmpdir(), 'ddplab-fuzz-hangs') });
   const gc = exposeGc();
   const heapStart = heapAfterGc(gc);
   let heapMax = heapStart;
@@ -155,6 +156,7 @@ async function main(argv: string[]): Promise<number> {
       guidance,
       coverage,
       beforeExecute: (iteration, input) => watchdog.beat(t.name, o.seed, iteration, input),
+      onFinding: (f) => process.stdout.write(`  ${f.target}: new crash at iteration ${f.iteration}: ${f.signature}\n`),
       progressEvery: 500,
       onProgress: (p) => {
         const now = performance.now();

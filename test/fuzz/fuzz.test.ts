@@ -23,8 +23,8 @@ const INPUTS: Readonly<Record<string, number>> = {
   nvme: 3000,
   framer: 2000,
   pcap: 1000,
-  nic: 600,
-  stack: 400,
+  nic: 1000,
+  stack: 600,
 };
 
 let coverage: CoverageTracker;

@@ -1,0 +1,78 @@
+import { describe, expect, it } from 'vitest';
+import { findingSignature, fuzzTarget } from '../../src/fuzz/fuzzer.js';
+import { havoc } from '../../src/fuzz/byte-mutator.js';
+import { minimizeInput } from '../../src/fuzz/minimize.js';
+import { check, FuzzViolation, tolerate, type FuzzTarget } from '../../src/fuzz/target.js';
+import { WireError } from '../../src/wire/errors.js';
+
+/** A toy target with two planted bugs: an untyped error after a magic pair of bytes, an invariant on long inputs. */
+function toy(executed: string[] = []): FuzzTarget {
+  return {
+    name: 'toy',
+    description: 'planted bugs',
+    shape: 'bytes',
+    weight: 1,
+    coverageBatch: 1,
+    seeds: () => [[Buffer.from('hello world')]],
+    mutate: (parent, rng, donor) => [havoc(parent[0]!, rng, { maxLen: 200, donor: donor[0], dictionary: [Buffer.from([0x42, 0x43])] })],
+    execute(input) {
+      const b = input[0]!;
+      executed.push(b.toString('hex'));
+      tolerate(() => {
+        if (b.length < 3) throw new WireError('TRUNCATED', 'short');
+      }, WireError);
+      const i = b.indexOf(Buffer.from([0x42, 0x43]));
+      if (i >= 0) (undefined as unknown as { x: number }[])[i]!.x = 1;
+      check(b.length <= 150, () => `input of ${b.length} bytes`);
+    },
+  };
+}
+
+describe('fuzzTarget', () => {
+  it('finds both planted bugs, once each, with the iteration that first hit them', async () => {
+    const r = await fuzzTarget({ target: toy(), seed: 1, budget: { inputs: 3000 }, guidance: 'coverage' });
+    expect(r.inputs).toBe(3000);
+    expect(r.seedInputs).toBe(1);
+    const kinds = r.findings.map((f) => f.kind).sort();
+    expect(kinds).toEqual(['exception', 'invariant']);
+    const exc = r.findings.find((f) => f.kind === 'exception')!;
+    expect(exc.signature).toMatch(/^exception TypeError: /);
+    expect(exc.count).toBeGreaterThan(1);
+    expect(exc.iteration).toBeGreaterThanOrEqual(0);
+    expect(exc.input[0]!.includes(Buffer.from([0x42, 0x43]))).toBe(true);
+  });
+
+  it('is reproducible: the same seed runs the same inputs, another seed others', async () => {
+    const a: string[] = [];
+    const b: string[] = [];
+    const c: string[] = [];
+    await fuzzTarget({ target: toy(a), seed: 5, budget: { inputs: 300 }, guidance: 'coverage' });
+    await fuzzTarget({ target: toy(b), seed: 5, budget: { inputs: 300 }, guidance: 'coverage' });
+    await fuzzTarget({ target: toy(c), seed: 6, budget: { inputs: 300 }, guidance: 'coverage' });
+    expect(a).toEqual(b);
+    expect(a).not.toEqual(c);
+  });
+
+  it('masks numbers in signatures, so the same bug with other values is one finding', () => {
+    const at = (kind: 'invariant' | 'differential', byte: number): FuzzViolation => new FuzzViolation(kind, `byte ${byte} written twice`);
+    const s1 = findingSignature('invariant', at('invariant', 17));
+    expect(s1).toBe(findingSignature('invariant', at('invariant', 4242)));
+    expect(s1).toMatch(/^invariant FuzzViolation: byte N written twice @ fuzzer\.test\.ts:\d+$/);
+    expect(s1).not.toBe(findingSignature('differential', at('differential', 17)));
+  });
+
+  it('minimizes a crashing input to the bytes that matter', async () => {
+    const t = toy();
+    const input = [Buffer.from('xxxxxxxxxxxxxxxxxxxxBCxxxxxxxxxxxxxxxxxxxxxxxx')];
+    const sig = findingSignature('exception', await (async () => {
+      try {
+        t.execute(input);
+      } catch (e) {
+        return e;
+      }
+      return undefined;
+    })());
+    const m = await minimizeInput(t, input, sig);
+    expect(m.input[0]!.toString()).toBe('BC');
+  });
+});
