@@ -24,13 +24,19 @@
  * each, over 1 GiB for a 4 MiB window. So each ofo piece is charged its
  * payload plus OFO_PIECE_OVERHEAD_BYTES, as Linux charges an skb's
  * truesize against sk_rcvbuf, and the charge is capped at `ofoLimitBytes`.
- * When a piece would go over, pieces at higher sequence numbers than it are
- * pruned first, the highest first (the data least likely to be needed
- * soon, as tcp_prune_ofo_queue drops from the tail); if that is not enough
- * the piece itself is dropped. Both are counted; TCP recovers either by
- * retransmission (a pruned range was SACKed: the sender must not have
- * forgotten it, RFC 2018 §8). Data at rcv_nxt always fits: everything in
- * the ofo queue lies after it and can be pruned.
+ * A piece that would go over is dropped, and with it the rest of its
+ * segment (so what is taken is always a prefix), counted; the sender
+ * retransmits it, as it would a lost segment. A piece at rcv_nxt is never
+ * refused: it leaves the ofo queue at once, and refusing it could stall the
+ * connection behind a queue full of junk.
+ *
+ * Unlike Linux (tcp_prune_ofo_queue drops queued data from the tail to make
+ * room), nothing once queued is dropped: a NIC that parses the stream reads
+ * only the bytes this queue takes (TcpSocket.acceptableBytes, the DDP
+ * gate), and it may already have placed them; were they dropped later, the
+ * stream would end up holding another copy of those bytes than the one the
+ * NIC acted on. `acceptablePrefix` tells, without side effects, how much of
+ * a segment `insert` will take.
  */
 import { fragLength } from '../nicemu/skb.js';
 import type { SkbFrag } from '../nicemu/skb.js';
@@ -165,9 +171,6 @@ export class TcpRxQueue {
   lastOfoMerges = 0;
   /** Pieces of the last `insert` queued out of order. */
   lastOfoPieces = 0;
-  /** Ofo entries the last `insert` pruned to make room, and their payload bytes. */
-  lastOfoPruned = 0;
-  lastOfoPrunedBytes = 0;
   /** Pieces of the last `insert` dropped because the ofo queue was full, and their bytes. */
   lastOfoMemDrops = 0;
   lastOfoMemDropBytes = 0;
@@ -229,8 +232,6 @@ export class TcpRxQueue {
     this.lastBeyondWindowBytes = 0;
     this.lastOfoMerges = 0;
     this.lastOfoPieces = 0;
-    this.lastOfoPruned = 0;
-    this.lastOfoPrunedBytes = 0;
     this.lastOfoMemDrops = 0;
     this.lastOfoMemDropBytes = 0;
     const segEnd = seqAdd(seg.seq, seg.len);
@@ -270,6 +271,37 @@ export class TcpRxQueue {
     const before = this.rcvNxt;
     this.drainOfo();
     return before === this.rcvNxt ? 'out-of-order' : 'hole-filled';
+  }
+
+  /**
+   * How many of the `len` bytes from `seq` (already cut to the window)
+   * `insert` would take — queue, or know as bytes it has — before the ofo
+   * memory limit makes it drop the rest. No side effect: the same walk as
+   * insert's, counting instead of queueing.
+   */
+  acceptablePrefix(seq: number, len: number): number {
+    if (len <= 0) return 0;
+    const end = seqAdd(seq, len);
+    let cursor = seqLt(seq, this.rcvNxt) ? this.rcvNxt : seq;
+    if (!seqLt(cursor, end) || (cursor === this.rcvNxt && this.ofo.length === 0)) return len;
+    let truesize = this.ofoTruesize;
+    let i = this.ofoFirstEndingAfter(cursor);
+    while (seqLt(cursor, end)) {
+      const e = i < this.ofo.length ? this.ofo[i]! : undefined;
+      const pieceEnd = e === undefined || seqLe(end, e.seq) ? end : seqLt(cursor, e.seq) ? e.seq : undefined;
+      if (pieceEnd !== undefined) {
+        const cost = seqDiff(pieceEnd, cursor) + OFO_PIECE_OVERHEAD_BYTES;
+        if (cursor !== this.rcvNxt && truesize + cost > this.ofoLimitBytes) return seqDiff(cursor, seq);
+        truesize += cost;
+        cursor = pieceEnd;
+        continue;
+      }
+      // Bytes already queued: known, taken.
+      const eEnd = seqAdd(e!.seq, e!.len);
+      cursor = seqLt(end, eEnd) ? end : eEnd;
+      i++;
+    }
+    return len;
   }
 
   /** Consumes a FIN at rcv_nxt: it takes one sequence number; ofo data beyond it cannot exist on a sane peer and is dropped. */
@@ -453,11 +485,14 @@ export class TcpRxQueue {
       }
       const eEnd = seqAdd(e.seq, e.len);
       const overlapEnd = seqLt(end, eEnd) ? end : eEnd;
-      if (dup === 0) {
-        firstDupLeft = cursor;
-        firstDupRight = overlapEnd;
+      // Past a piece dropped for memory the segment is not taken at all: its overlaps are no duplicates.
+      if (this.lastOfoMemDrops === 0) {
+        if (dup === 0) {
+          firstDupLeft = cursor;
+          firstDupRight = overlapEnd;
+        }
+        dup += seqDiff(overlapEnd, cursor);
       }
-      dup += seqDiff(overlapEnd, cursor);
       cursor = overlapEnd;
       i++;
     }
@@ -474,12 +509,13 @@ export class TcpRxQueue {
   /**
    * Puts bytes [from, to) of `seg` at ofo index `i`, coalescing with
    * neighbours whose flags match. Returns to - from, or 0 when the piece
-   * did not fit under the ofo limit (entries after it pruned first).
+   * was dropped: over the ofo limit, or after a piece of the same segment
+   * that was.
    */
   private insertPiece(i: number, seg: RxSegment, from: number, to: number): number {
     const len = seqDiff(to, from);
     const cost = len + OFO_PIECE_OVERHEAD_BYTES;
-    if (this.ofoTruesize + cost > this.ofoLimitBytes && !this.pruneFrom(i, cost)) {
+    if (this.lastOfoMemDrops > 0 || (from !== this.rcvNxt && this.ofoTruesize + cost > this.ofoLimitBytes)) {
       this.lastOfoMemDrops++;
       this.lastOfoMemDropBytes += len;
       return 0;
@@ -517,21 +553,6 @@ export class TcpRxQueue {
     return len;
   }
 
-  /**
-   * Drops ofo entries from the tail, never below index `i` (the entries at
-   * or after it lie after the piece being queued), until `cost` more fits
-   * under the limit. Returns whether it does.
-   */
-  private pruneFrom(i: number, cost: number): boolean {
-    while (this.ofo.length > i && this.ofoTruesize + cost > this.ofoLimitBytes) {
-      const e = this.ofo.pop()!;
-      this.ofoBytes -= e.len;
-      this.ofoTruesize -= e.truesize;
-      this.lastOfoPruned++;
-      this.lastOfoPrunedBytes += e.len;
-    }
-    return this.ofoTruesize + cost <= this.ofoLimitBytes;
-  }
 
   /** Moves ofo entries that now start at rcv_nxt to the receive queue. */
   private drainOfo(): void {

@@ -535,7 +535,8 @@ export class TcpSocket implements TcpTxOutput {
    * away: not receiving (only ESTABLISHED and FIN_WAIT_1/2 take data),
    * PAWS, outside the window, RST, SYN or no ACK, an ACK of data never sent
    * or too old. Bytes past the right edge of the window are cut
-   * (TcpRxQueue.insert). No side effect: a NIC offload that parses the
+   * (TcpRxQueue.insert), and so are bytes from the first out-of-order piece
+   * that does not fit under the ofo memory limit. No side effect: a NIC offload that parses the
    * stream asks first, so that it reads only bytes this TCP keeps
    * (DESIGN.md, "The invariant"). The same decisions, in the same order,
    * as inputSynchronized makes them.
@@ -555,7 +556,7 @@ export class TcpSocket implements TcpTxOutput {
     if ((f & (TCP_RST | TCP_SYN)) !== 0 || (f & TCP_ACK) === 0) return 0;
     if (this.tx.ackVerdict(tcp.ack) !== 'ok') return 0;
     const room = seqDiff(this.rcvRight, tcp.seq);
-    return room <= 0 ? 0 : Math.min(skb.len, room);
+    return room <= 0 ? 0 : this.rxq.acceptablePrefix(tcp.seq, Math.min(skb.len, room));
   }
 
 
@@ -833,9 +834,7 @@ export class TcpSocket implements TcpTxOutput {
     }
     if (res === 'out-of-order') stats.ofoQueue++;
     stats.ofoMerge += q.lastOfoMerges;
-    if (q.lastOfoPruned > 0 || q.lastOfoMemDrops > 0) {
-      stats.ofoPruned += q.lastOfoPruned;
-      stats.ofoPrunedBytes += q.lastOfoPrunedBytes;
+    if (q.lastOfoMemDrops > 0) {
       stats.ofoMemDrops += q.lastOfoMemDrops;
       stats.ofoMemDropBytes += q.lastOfoMemDropBytes;
     }

@@ -40,10 +40,7 @@ export interface TcpStats {
   ofoDrop: number;
   /** TCPOFOMerge: out-of-order pieces coalesced into a neighbour. */
   ofoMerge: number;
-  /** OfoPruned-ish: ofo entries dropped to make room under the ofo memory limit (Linux counts prune runs; ours, entries), and their bytes. */
-  ofoPruned: number;
-  ofoPrunedBytes: number;
-  /** TCPOFODrop's memory half: ofo pieces dropped because the ofo queue was at its limit with nothing after them to prune, and their bytes. */
+  /** TCPOFODrop's memory half: out-of-order pieces dropped because the ofo queue was at its memory limit, and their bytes (Linux would prune queued data first; ours never drops what it queued, see tcp-rx-queue.ts). */
   ofoMemDrops: number;
   ofoMemDropBytes: number;
   /** Most any one connection's ofo queue was charged at once (payload + per-piece overhead), and most entries it held; gauges, ours. */
@@ -115,8 +112,6 @@ export function newTcpStats(): TcpStats {
     ofoQueue: 0,
     ofoDrop: 0,
     ofoMerge: 0,
-    ofoPruned: 0,
-    ofoPrunedBytes: 0,
     ofoMemDrops: 0,
     ofoMemDropBytes: 0,
     ofoPeakTruesize: 0,

@@ -257,36 +257,75 @@ describe('TcpRxQueue: the out-of-order memory limit (a flood of tiny segments)',
     expect(q.ofoEntries).toBe(100);
     expect(q.ofoBytes).toBe(100);
     expect(dropped).toBe(9900);
-    // Ascending: nothing lies after a new piece, so the new piece is what goes.
+    // The newest piece is what goes: nothing queued is ever dropped.
     expect(q.lastOfoMemDrops).toBe(1);
     expect(q.lastOfoMemDropBytes).toBe(1);
-    expect(q.lastOfoPruned).toBe(0);
   });
 
-  it('prunes from the highest sequence number down to make room for a lower piece, never below it', () => {
-    const q = new TcpRxQueue(0, 3 * PIECE);
+  it('never drops what it queued: a segment that does not fit is cut where the limit is reached, and only its prefix is taken', () => {
+    const q = new TcpRxQueue(0, 4 * PIECE + 10);
     for (const at of [10, 20, 30]) expect(q.insert(seg(at, 'x'), WIN_END)).toBe('out-of-order');
-    expect(q.insert(seg(15, 'y'), WIN_END)).toBe('out-of-order');
-    expect(q.lastOfoPruned).toBe(1);
-    expect(q.lastOfoPrunedBytes).toBe(1);
-    expect(sack(q).map(([l]) => l).sort((a, b) => a - b)).toEqual([10, 15, 20]);
-    // A descending flood keeps only the lowest pieces, each new one pruning the top.
-    for (let at = 9; at >= 1; at -= 2) q.insert(seg(at, 'z'), WIN_END);
+    // [5, 40): the piece [5, 10) fits (5 + overhead), [11, 20) does not; the rest goes with it, known bytes too.
+    expect(q.acceptablePrefix(5, 35)).toBe(6);
+    expect(q.insert(seg(5, 'abcdefghijklmnopqrstuvwxyz0123456789'.slice(0, 35)), WIN_END)).toBe('out-of-order');
+    expect(q.lastNewBytes).toBe(5);
+    expect(q.lastDupBytes).toBe(1);
+    expect(q.lastOfoMemDrops).toBe(3);
+    expect(q.ofoBytes).toBe(8);
+    // D-SACK for the known byte first, then [5, 11) (the new piece joined the one at 10), then the older ones.
+    expect(sack(q)).toEqual([
+      [10, 11],
+      [5, 11],
+      [30, 31],
+      [20, 21],
+    ]);
+    // A piece below everything gets no room either: nothing queued makes way for it.
+    expect(q.insert(seg(1, 'z'), WIN_END)).toBe('ofo-no-memory');
     expect(q.ofoEntries).toBe(3);
-    expect(q.ofoTruesize).toBe(3 * PIECE);
   });
 
-  it('always takes the bytes at rcv_nxt: the flood ahead is pruned and the stream goes on with the right bytes', () => {
+  it('always takes the bytes at rcv_nxt, however full the queue: the stream goes on', () => {
     const q = new TcpRxQueue(1000, 64 * PIECE);
     for (let i = 0; i < 5000; i++) q.insert(seg(1100 + 2 * i, 'F'), WIN_END);
     expect(q.ofoEntries).toBe(64);
     const data = 'a'.repeat(80) + 'b'.repeat(20);
-    // One full-sized piece at rcv_nxt costs more than what is left: the top of the flood goes.
+    expect(q.acceptablePrefix(1000, 100)).toBe(100);
     expect(q.insert(seg(1000, data), WIN_END)).toBe('hole-filled');
-    expect(q.lastOfoPruned).toBeGreaterThan(0);
     expect(q.rcvNxt).toBe(1101);
     expect(readAll(q)).toBe(data + 'F');
-    expect(q.ofoTruesize).toBe(q.ofoEntries * PIECE);
+    expect(q.ofoEntries).toBe(63);
+    expect(q.ofoTruesize).toBe(63 * PIECE);
+  });
+
+  it('acceptablePrefix says, without changing anything, how many bytes insert then takes, for 5000 seeded segments under memory pressure', () => {
+    let x = 7;
+    const rnd = (n: number): number => {
+      x = (Math.imul(x, 1103515245) + 12345) >>> 0;
+      return (x >>> 8) % n;
+    };
+    const base = 0xffff_fe00;
+    const q = new TcpRxQueue(base, 40 * PIECE + 3000);
+    const seen = { whole: 0, cut: 0, none: 0 };
+    for (let trial = 0; trial < 5000; trial++) {
+      const at = seqAdd(q.rcvNxt, rnd(6000) - 300);
+      const len = 1 + rnd(rnd(4) === 0 ? 1500 : 8);
+      const before = { ofo: q.ofoBytes, truesize: q.ofoTruesize, rcvNxt: q.rcvNxt };
+      const p = q.acceptablePrefix(at, len);
+      expect({ ofo: q.ofoBytes, truesize: q.ofoTruesize, rcvNxt: q.rcvNxt }).toEqual(before);
+      // The socket cuts a segment to its window before asking; the window here is far wider than any segment.
+      q.insert(seg(at, 'q'.repeat(len)), seqAdd(before.rcvNxt, 1 << 20));
+      expect(q.lastNewBytes + q.lastDupBytes, `trial ${trial}: ${len} bytes at rcv_nxt${at - before.rcvNxt >= 0 ? '+' : ''}${(at - before.rcvNxt) | 0}`).toBe(p);
+      expect(q.ofoTruesize).toBeLessThanOrEqual(40 * PIECE + 3000 + (q.ofoEntries > 0 ? 1500 + OFO_PIECE_OVERHEAD_BYTES : 0));
+      if (p === len) seen.whole++;
+      else if (p === 0) seen.none++;
+      else seen.cut++;
+      if (rnd(50) === 0) readAll(q);
+      // Now and then the hole fills, so the queue drains and fills again.
+      if (rnd(40) === 0) q.insert(seg(q.rcvNxt, 'h'.repeat(200)), seqAdd(q.rcvNxt, 1 << 20));
+    }
+    expect(seen.whole).toBeGreaterThan(500);
+    expect(seen.cut).toBeGreaterThan(20);
+    expect(seen.none).toBeGreaterThan(100);
   });
 
   it('charges coalesced pieces per piece and releases the charge when they drain or the FIN comes', () => {
