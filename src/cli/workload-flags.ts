@@ -57,6 +57,13 @@ export function workloadFromFlags(f: WorkloadFlags): WorkloadOptions {
   };
 }
 
+/** A --*-timeout flag: seconds (fractions allowed) → milliseconds. */
+export function parseTimeoutSeconds(name: string, text: string): number {
+  const s = Number(text);
+  if (!Number.isFinite(s) || s <= 0 || s > 3600) throw new UserError('BAD_FLAG', `--${name}: '${text}' is not a number of seconds in (0, 3600]`);
+  return Math.round(s * 1000);
+}
+
 export function parseDigest(text: string): 'none' | 'header' | 'data' | 'both' {
   if (text === 'none' || text === 'header' || text === 'data' || text === 'both') return text;
   throw new UserError('BAD_FLAG', `--digest: '${text}' is not one of none, header, data, both`);

@@ -9,6 +9,7 @@ import { readFileSync } from 'node:fs';
 import { HostStack } from '../host/host-stack.js';
 import { RealClock } from '../host/clock.js';
 import { NvmeController } from '../host/nvme-controller.js';
+import { NvmeHostError } from '../host/nvme-host-error.js';
 import { hostBytesCrc, newNvmeHostStats, sumNvmeHostStats, type NvmeHostStats } from '../host/host-stats.js';
 import { controllerDevice, runWorkload, type WorkloadProgress, type WorkloadReport } from '../host/workload.js';
 import type { WorkloadOptions } from '../host/workload-options.js';
@@ -67,6 +68,10 @@ export interface HostRunOptions {
   readonly nqn: string;
   readonly queues: number;
   readonly queueDepth?: number;
+  /** Limit on each bring-up step (default 10 s, see NvmeController). */
+  readonly connectTimeoutMs?: number;
+  /** NVMe I/O timeout (default 30 s). */
+  readonly ioTimeoutMs?: number;
   readonly digest: DigestChoice;
   /** DDP offload or devmem receive (default none). */
   readonly offload?: RunOffloadChoice;
@@ -151,6 +156,12 @@ export async function hostRun(opts: HostRunOptions, onProgress?: (p: WorkloadPro
   let ctrl: NvmeController | undefined;
   let workload: WorkloadReport | undefined;
   let error: string | undefined;
+  const targetName = `${opts.targetIp}:${opts.targetPort}`;
+  // A command the target left unanswered: the error line says which target and that it was the I/O timeout.
+  const describe = (e: unknown): string => {
+    const msg = e instanceof Error ? e.message : String(e);
+    return e instanceof NvmeHostError && e.code === 'TIMEOUT' ? `target ${targetName} did not answer: ${msg} (I/O timeout)` : msg;
+  };
   const readHashes: LiveReadHash[] = [];
   try {
     log(`host ${opts.hostIp} (${macToString(mac)}) on ${opts.iface} mtu ${mtu}: connecting to ${opts.targetIp}:${opts.targetPort}`);
@@ -175,6 +186,9 @@ export async function hostRun(opts: HostRunOptions, onProgress?: (p: WorkloadPro
       ddgst: opts.digest === 'data' || opts.digest === 'both',
       clock,
       log,
+      targetName,
+      ...(opts.connectTimeoutMs !== undefined ? { connectTimeoutMs: opts.connectTimeoutMs } : {}),
+      ...(opts.ioTimeoutMs !== undefined ? { commandTimeoutMs: opts.ioTimeoutMs } : {}),
       // A queue the target breaks (a protocol error, a timeout) costs its own I/O; the others carry on.
       ioQueueFailure: 'queue',
     });
@@ -191,10 +205,10 @@ export async function hostRun(opts: HostRunOptions, onProgress?: (p: WorkloadPro
     devmem?.workloadEnded();
     // The workload counted the torn-down queue's failed I/O; the run names the queue and why in one line.
     const lost = ctrl.ioQueues.find((q) => q.error !== undefined);
-    if (lost !== undefined) error = lost.error!.message;
+    if (lost !== undefined) error = describe(lost.error);
     await ctrl.shutdown();
   } catch (e) {
-    error = e instanceof Error ? e.message : String(e);
+    error = describe(e);
     ctrl?.abort();
   } finally {
     await stack.close();
