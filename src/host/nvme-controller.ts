@@ -162,6 +162,8 @@ export class NvmeController {
   private failure: NvmeHostError | undefined;
   private readonly errorListeners: ((err: NvmeHostError) => void)[] = [];
   private shuttingDown = false;
+  /** How long an orderly shutdown may wait for the target before the connections are reset. */
+  private readonly shutdownLimitMs: number;
 
   private constructor(
     readonly admin: NvmeQueue,
@@ -172,6 +174,7 @@ export class NvmeController {
   ) {
     this.clock = clock;
     this.log = opts.log ?? (() => undefined);
+    this.shutdownLimitMs = opts.connectTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS;
     const isolate = opts.ioQueueFailure === 'queue';
     for (const q of [admin, ...ioQueues]) {
       q.onTerminated((err) => {
@@ -362,12 +365,32 @@ export class NvmeController {
   /**
    * Orderly shutdown: I/O queues closed, CC.SHN = normal and CSTS.SHST
    * polled until complete, admin queue closed. Safe to call after a failure
-   * (then it only closes what is left).
+   * (then it only closes what is left). Bounded by the connect timeout:
+   * past it, every connection is reset.
    */
   async shutdown(): Promise<void> {
     if (this.shuttingDown) return;
     this.shuttingDown = true;
     this.kaTimer?.cancel();
+    // A target that stopped answering would leave CC.SHN and the FINs unanswered forever:
+    // after the connect timeout the connections are reset instead.
+    const limit = this.shutdownLimitMs > 0 ? this.shutdownLimitMs : Infinity;
+    let timer: ClockTimer | undefined;
+    const expired = new Promise<boolean>((resolve) => {
+      if (limit === Infinity) return;
+      timer = this.clock.createTimer(() => resolve(true));
+      timer.arm(limit);
+    });
+    const timedOut = await Promise.race([this.orderlyShutdown().then(() => false), expired]);
+    timer?.cancel();
+    if (timedOut) {
+      this.log(`shutdown: the target did not finish within ${limit} ms; resetting the connections`);
+      for (const q of this.ioQueues) q.abort();
+      this.admin.abort();
+    }
+  }
+
+  private async orderlyShutdown(): Promise<void> {
     await Promise.all(this.ioQueues.map((q) => q.close()));
     if (this.admin.live) {
       try {

@@ -3,7 +3,8 @@
  * connection (SYN unanswered), the ICReq, the Fabrics Connect, an I/O
  * queue's ICReq. Each ends bring-up with CONNECT_TIMEOUT in one line naming
  * the target, the step and the queue, and leaves no connection open; a
- * connection that opens after its step gave up is aborted. Virtual time
+ * connection that opens after its step gave up is aborted. A target that
+ * stops answering later cannot hold shutdown either. Virtual time
  * where the controller is scripted; the ddplab target on loopback where the
  * admin queue must come up for real first.
  */
@@ -12,7 +13,7 @@ import { VirtualClock } from '../../src/host/clock.js';
 import { kernelTransportFactory } from '../../src/host/kernel-transport.js';
 import { DEFAULT_CONNECT_TIMEOUT_MS, NvmeController } from '../../src/host/nvme-controller.js';
 import { NvmeHostError } from '../../src/host/nvme-host-error.js';
-import type { StreamTransport } from '../../src/host/stream-transport.js';
+import type { RxChunk, StreamTransport } from '../../src/host/stream-transport.js';
 import { startTarget } from '../../src/target/listener.js';
 import { PduType, emitPduBuffer } from '../../src/wire/nvme-tcp-pdu.js';
 import { TestTransport } from './nvme-test-transport.js';
@@ -129,5 +130,60 @@ describe('NvmeController bring-up: an I/O queue that never answers', () => {
     expect(target.stats.connectionsAccepted).toBe(2);
     for (let i = 0; i < 200 && target.stats.connectionsOpen > 0; i++) await new Promise((r) => setTimeout(r, 10));
     expect(target.stats.connectionsOpen).toBe(0);
+  });
+});
+
+/** A kernel connection that goes silent on `stall()`: nothing more is received, not even its end (a target frozen mid-run). */
+class Freezable implements StreamTransport {
+  frozen = false;
+  aborted = false;
+  constructor(private readonly inner: StreamTransport) {}
+  write(bufs: readonly Buffer[]): boolean {
+    return this.inner.write(bufs);
+  }
+  onDrain(cb: () => void): void {
+    this.inner.onDrain(cb);
+  }
+  onData(cb: (chunk: RxChunk) => void): void {
+    this.inner.onData((c) => {
+      if (!this.frozen) cb(c);
+    });
+  }
+  onClose(cb: (err?: Error) => void): void {
+    this.inner.onClose((e) => {
+      if (!this.frozen) cb(e);
+    });
+  }
+  close(): void {
+    this.inner.close();
+  }
+  abort(): void {
+    this.aborted = true;
+    this.inner.abort();
+  }
+}
+
+describe('NvmeController shutdown against a target that stopped answering', () => {
+  it('gives up on CC.SHN and the FINs after the connect timeout and resets every connection', async () => {
+    const target = await startTarget({ host: '127.0.0.1', port: 0, sizeBytes: 4 << 20 });
+    try {
+      const kernel = kernelTransportFactory({ host: '127.0.0.1', port: target.port });
+      const conns: Freezable[] = [];
+      const lines: string[] = [];
+      const ctrl = await NvmeController.connect({
+        transports: async (qid) => (conns[qid] = new Freezable(await kernel(qid))),
+        subnqn: target.options.subsysNqn,
+        ioQueues: 2,
+        connectTimeoutMs: 300,
+        log: (l) => lines.push(l),
+      });
+      for (const c of conns) c.frozen = true;
+      await ctrl.shutdown();
+      expect(conns.map((c) => c.aborted)).toEqual([true, true, true]);
+      expect(ctrl.admin.live).toBe(false);
+      expect(lines.filter((l) => l.startsWith('shutdown:'))).toContain('shutdown: the target did not finish within 300 ms; resetting the connections');
+    } finally {
+      await target.close();
+    }
   });
 });
