@@ -5,7 +5,7 @@
  * segment through a raw IPv4 socket (raw-inject.ts) toward the host.
  *
  *   ip netns exec ddplab-<id>-tgt node --import tsx src/lab/forge-inject-cli.ts \
- *     --iface tgt0 --cases overlap,in-window,past-buffer,unknown-cid [--port 4420] [--spacing 4] [--aim race|idle]
+ *     --iface tgt0 --cases overlap,in-window,past-buffer,unknown-cid [--port 4420] [--after N] [--spacing 4] [--aim race|idle]
  *
  * stdout, one JSON object per line: {"sniffing": iface} once the capture is
  * open; {"injected": {...}} per segment sent; {"done": {pending: [...]}} at
@@ -43,12 +43,13 @@ async function main(): Promise<void> {
       spacing: { type: 'string', default: '4' },
       'linger-ms': { type: 'string', default: '300' },
       aim: { type: 'string', default: 'race' },
+      after: { type: 'string' },
     },
   });
   const port = Number(values.port);
   const aim = values.aim;
   if (aim !== 'race' && aim !== 'idle') throw new Error(`--aim: '${aim}' is not race or idle`);
-  const forger = new Forger({ cases: casesOf(values.cases), targetPort: port, spacing: Number(values.spacing), aim });
+  const forger = new Forger({ cases: casesOf(values.cases), targetPort: port, spacing: Number(values.spacing), aim, ...(values.after !== undefined ? { after: Number(values.after) } : {}) });
   const injector = openRawIpInjector();
   const live = openLivePort({ iface: values.iface, filter: `tcp port ${port}` });
   let finishing = false;

@@ -32,8 +32,9 @@ export interface ForgeInjectorHandle {
 
 export interface ForgeInjectorOptions {
   readonly cases: readonly ForgeCase[];
-  /** Triggering C2HData headers between injections (default 4). */
+  /** Triggers (C2HData headers, read commands) between injections (default 4), and before the first (default: spacing). */
   readonly spacing?: number;
+  readonly after?: number;
   /** See ForgerOptions.aim (default race). */
   readonly aim?: 'race' | 'idle';
   readonly iface?: string;
@@ -54,6 +55,7 @@ export function startForgeInjector(id: string, opts: ForgeInjectorOptions): Forg
     String(opts.spacing ?? 4),
     '--aim',
     opts.aim ?? 'race',
+    ...(opts.after !== undefined ? ['--after', String(opts.after)] : []),
   ]);
   const child = execa(cmd.file, cmd.args, { stdin: 'ignore', cwd: REPO_ROOT, reject: false, buffer: false });
   const injections: ForgeInjectionReport[] = [];
