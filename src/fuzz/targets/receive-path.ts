@@ -9,9 +9,13 @@
  *
  * The oracle is the invariant that tests everything (DESIGN.md): offload is
  * a pure optimisation. The same input runs with offload `none`, `ddp` and
- * `ddp-crc`; what the application sees — every read's completion status or
- * error, the bytes of every read that completed, every guard byte — must be
- * the same. The one difference the design allows (as the DDP series does):
+ * `ddp-crc` (and, when the parameters say so, `devmem-nvme` and
+ * `devmem-tcp`: header split into a dmabuf, the devmem socket and
+ * transport, the reads' data taken out of device memory by the consumer on
+ * completion); what the application sees — every read's completion status
+ * or error, the bytes of every read that completed (with device memory:
+ * that succeeded), every guard byte — must be the same. The one difference
+ * the design allows (as the DDP series does):
  * a read whose completion arrived while its NIC teardown was still pending
  * when the queue died fails with the queue's error. Besides: only typed
  * errors (nothing may throw out of the NIC), the host's copy routine never
@@ -19,12 +23,19 @@
  * never queues more than its receive buffer.
  */
 import { VirtualClock } from '../../host/clock.js';
+import { DevmemSocket } from '../../host/devmem-socket.js';
+import { DevmemTokenReturn } from '../../host/devmem-token-return.js';
+import { DevmemTransport } from '../../host/devmem-transport.js';
 import { NvmeDdp } from '../../host/nvme-ddp.js';
+import { DevmemResync, NvmeDevmem } from '../../host/nvme-devmem.js';
 import { NvmeHostError } from '../../host/nvme-host-error.js';
 import { NvmeQueue } from '../../host/nvme-queue.js';
 import { TcpSocket, type TcpEndpoint } from '../../host/tcp-socket.js';
+import type { StreamTransport } from '../../host/stream-transport.js';
 import { TcpTransport } from '../../host/tcp-transport.js';
 import { NvmeTcpDdpDevice } from '../../nicemu/ddp-offload.js';
+import { DevmemDevice } from '../../nicemu/devmem-device.js';
+import { Dmabuf } from '../../nicemu/dmabuf.js';
 import type { FlowKey } from '../../nicemu/flow-table.js';
 import { NicEmu } from '../../nicemu/nic.js';
 import { buildTcpFrame } from '../../wire/frame.js';
@@ -50,6 +61,8 @@ const F_ASYNC_TEARDOWN = 3;
 const F_SETUP_FAULTS = 4;
 const F_SMALL_SGL = 5;
 const F_CAPS_SWITCH = 6;
+/** Also run the two device-memory modes (header split into a dmabuf) and compare them. */
+const F_DEVMEM = 7;
 const P_READS = 1;
 const P_PEER_ISS = 2;
 const P_HOST_ISS = 6;
@@ -77,8 +90,11 @@ const DEPTHS = [8, 16, 32, 128];
 /** Reads this long or longer are offered to the NIC (below the mlx5-like 32 KiB default, so small reads are placed too). */
 const IO_THRESHOLD = 4096;
 
-export type OffloadMode = 'none' | 'ddp' | 'ddp-crc';
-const MODES: readonly OffloadMode[] = ['none', 'ddp', 'ddp-crc'];
+export type OffloadMode = 'none' | 'ddp' | 'ddp-crc' | 'devmem-nvme' | 'devmem-tcp';
+const DDP_MODES: readonly OffloadMode[] = ['ddp', 'ddp-crc'];
+const DEVMEM_MODES: readonly OffloadMode[] = ['devmem-nvme', 'devmem-tcp'];
+/** The dmabuf of the devmem modes: room for a whole input's payload, so the pool never runs dry (a drop would need the sender's retransmission). */
+const DMABUF_BYTES = 4 << 20;
 
 interface Scenario {
   readonly p: ParamBlock;
@@ -133,6 +149,8 @@ export interface ReceivePathRun {
   readonly queueError: string | undefined;
   /** C2HData payload bytes the NIC placed (0 without offload). */
   readonly placedBytes: number;
+  /** C2HData payload bytes that arrived in device memory (devmem modes). */
+  readonly deviceBytes: number;
 }
 type RunResult = ReceivePathRun;
 
@@ -166,7 +184,7 @@ async function runMode(sc: Scenario, frames: readonly Buffer[], mode: OffloadMod
   const asyncTeardown = p.bit(P_FLAGS, F_ASYNC_TEARDOWN);
   const deferred: (() => void)[] = [];
   const device =
-    mode === 'none'
+    mode !== 'ddp' && mode !== 'ddp-crc'
       ? undefined
       : new NvmeTcpDdpDevice(nic, {
           limits: { ioThresholdBytes: IO_THRESHOLD, ...(p.bit(P_FLAGS, F_SMALL_SGL) ? { maxDdpSglLen: 8 } : {}) },
@@ -189,7 +207,19 @@ async function runMode(sc: Scenario, frames: readonly Buffer[], mode: OffloadMod
     ofoLimitBytes: sc.ofoLimitBytes,
     tsOffset: 0,
   });
-  nic.addFlow({ key: KEY, deliver: (skb) => socket.input(skb), batchStart: () => socket.beginRxBatch(), batchEnd: () => socket.endRxBatch() });
+  // Device memory: the flow steered to a queue with header split, bound to a dmabuf (as `ddplab host --offload devmem-*` sets it up).
+  const hsMode = mode === 'devmem-nvme' ? 'nvme' : mode === 'devmem-tcp' ? 'tcp' : undefined;
+  const devmemDev = hsMode === undefined ? undefined : new DevmemDevice({ queues: ['off', hsMode] });
+  const binding = devmemDev?.binding(devmemDev.bindRx({ queues: [1], dmabuf: new Dmabuf(DMABUF_BYTES) }));
+  devmemDev?.steering.addRule(KEY, 1);
+  const hsEngine = devmemDev?.engineFor(KEY);
+  nic.addFlow({
+    key: KEY,
+    deliver: (skb) => socket.input(skb),
+    offload: hsEngine,
+    batchStart: () => socket.beginRxBatch(),
+    batchEnd: () => socket.endRxBatch(),
+  });
   const ts = sc.tsVal;
   const frame = (seq: number, ack: number, flags: number, payload?: Buffer): Buffer =>
     buildTcpFrame({
@@ -198,7 +228,7 @@ async function runMode(sc: Scenario, frames: readonly Buffer[], mode: OffloadMod
       ack,
       flags,
       window: 0xffff,
-      options: (flags & TCP_SYN) !== 0 ? { mss: 1460, wscale: 7, sackPermitted: true, ...(ts !== undefined ? { tsVal: ts - 2, tsEcr: 0 } : {}) } : ts !== undefined ? { tsVal: ts - 1, tsEcr: 0 } : undefined,
+      options: (flags & TCP_SYN) !== 0 ? { mss: 1460, wscale: 7, sackPermitted: true, ...(ts !== undefined ? { tsVal: (ts - 2) >>> 0, tsEcr: 0 } : {}) } : ts !== undefined ? { tsVal: (ts - 1) >>> 0, tsEcr: 0 } : undefined,
       payload,
     });
 
@@ -206,13 +236,25 @@ async function runMode(sc: Scenario, frames: readonly Buffer[], mode: OffloadMod
   port.deliver([frame(sc.peerIss, seqAdd(sc.hostIss, 1), TCP_SYN | TCP_ACK)]);
   await connected;
   const ddp = device === undefined ? undefined : new NvmeDdp(device, log !== undefined ? { log } : {});
-  const queue = new NvmeQueue(new TcpTransport(socket), {
+  let transport: StreamTransport = new TcpTransport(socket);
+  let devmem: NvmeDevmem | undefined;
+  let devmemResync: DevmemResync | undefined;
+  if (devmemDev !== undefined && binding !== undefined && hsMode !== undefined) {
+    const sock = new DevmemSocket(socket, devmemDev, KEY);
+    const returns = new DevmemTokenReturn(sock, { path: 'dontneed', defer: (fn) => fn() }, binding.pool);
+    devmem = new NvmeDevmem(returns, binding.dmabuf.deviceView());
+    transport = new DevmemTransport(sock, { mode: hsMode, returns, deviceView: binding.dmabuf.deviceView() });
+    if (hsMode === 'nvme' && hsEngine !== undefined) devmemResync = new DevmemResync(hsEngine, devmem.stats);
+  }
+  const hooks = ddp ?? devmemResync;
+  const queue = new NvmeQueue(transport, {
     qid: 1,
     depth: sc.depth,
     hdgst: sc.hdgst,
     ddgst: sc.ddgst,
     clock,
-    ...(ddp !== undefined ? { ddp } : {}),
+    ...(hooks !== undefined ? { ddp: hooks } : {}),
+    ...(devmem !== undefined ? { devmem } : {}),
     ...(log !== undefined ? { log } : {}),
   });
   const ic = queue.connect();
@@ -237,7 +279,14 @@ async function runMode(sc: Scenario, frames: readonly Buffer[], mode: OffloadMod
     queue
       .submit((cid, dptr) => ({ kind: 'read', cid, nsid: 1, slba: i * 8192, nlb: Math.ceil(rd.len / LBA) - 1, dptr }), { dir: 'read', buf })
       .then(
-        (cqe) => (outcomes[i] = { status: cqe.status }),
+        (cqe) => {
+          outcomes[i] = { status: cqe.status };
+          // The consumer takes the data out of device memory (devmem modes; a no-op for the others).
+          if (devmem !== undefined && binding !== undefined) {
+            if (cqe.status === 0) devmem.consume(cqe.cid, buf, binding.dmabuf.deviceView());
+            else devmem.discard(cqe.cid);
+          }
+        },
         (e: unknown) => {
           if (e instanceof NvmeHostError) outcomes[i] = { error: e.code };
           else untyped ??= e;
@@ -270,7 +319,8 @@ async function runMode(sc: Scenario, frames: readonly Buffer[], mode: OffloadMod
     spans,
     teardownsAbandoned: ddp?.stats.teardownsAbandoned ?? 0,
     queueError: queue.error?.code,
-    placedBytes: device?.getStats()['rx-nvme-tcp-bytes'] ?? 0 };
+    placedBytes: device?.getStats()['rx-nvme-tcp-bytes'] ?? 0,
+    deviceBytes: devmem?.stats.deviceDataBytes ?? 0 };
 }
 
 /** The differential verdict: `on` shows the application what `off` shows it (see the file comment). */
@@ -300,10 +350,11 @@ function compareRuns(off: RunResult, on: RunResult, mode: OffloadMode): void {
     }
     if (i < off.spans.length) at = off.spans[i]![1];
   }
-  // Contents of every read that completed alike.
+  // Contents of every read that completed alike (with device memory: that succeeded; a failed read's data stays in the device).
+  const devmem = DEVMEM_MODES.includes(mode);
   for (let i = 0; i < off.spans.length; i++) {
     const a = off.outcomes[i]!;
-    if (!('status' in a) || reprDiff(a, on.outcomes[i]) !== undefined) continue;
+    if (!('status' in a) || reprDiff(a, on.outcomes[i]) !== undefined || (devmem && a.status !== 0)) continue;
     const [s, e] = off.spans[i]!;
     const x = off.memory.subarray(s, e);
     const y = on.memory.subarray(s, e);
@@ -404,7 +455,12 @@ function seeds(): FuzzInput[] {
     const ddgst = (k & 2) !== 0;
     const n = 1 + rng.below(5);
     const reads = Array.from({ length: n }, () => ({ len: 256 * (1 + rng.below(rng.chance(0.5) ? 40 : 400)), guard: 16 + rng.below(3000) }));
-    const extra = (k & 4 ? 1 << F_ASYNC_TEARDOWN : 0) | (k & 8 ? 1 << F_SMALL_SGL : 0) | (k % 5 === 0 ? 1 << F_SETUP_FAULTS : 0) | (k % 7 === 3 ? 1 << F_CAPS_SWITCH : 0);
+    const extra =
+      (k & 4 ? 1 << F_ASYNC_TEARDOWN : 0) |
+      (k & 8 ? 1 << F_SMALL_SGL : 0) |
+      (k % 5 === 0 ? 1 << F_SETUP_FAULTS : 0) |
+      (k % 7 === 3 ? 1 << F_CAPS_SWITCH : 0) |
+      (k % 2 === 0 ? 1 << F_DEVMEM : 0);
     const peerIss = k % 3 === 0 ? (0xffff_ffff - rng.below(100_000)) >>> 0 : rng.u32();
     const small = k % 4 === 2;
     const params = stackParams({
@@ -452,9 +508,8 @@ export const receivePathTarget: FuzzTarget = {
   async execute(input) {
     const sc = scenarioOf(input[0] ?? Buffer.alloc(0));
     const frames = input.slice(1, 1 + MAX_FRAMES);
-    const runs: RunResult[] = [];
-    for (const mode of MODES) runs.push(await runMode(sc, frames, mode));
-    compareRuns(runs[0]!, runs[1]!, 'ddp');
-    compareRuns(runs[0]!, runs[2]!, 'ddp-crc');
+    const off = await runMode(sc, frames, 'none');
+    const modes = sc.p.bit(P_FLAGS, F_DEVMEM) ? [...DDP_MODES, ...DEVMEM_MODES] : DDP_MODES;
+    for (const mode of modes) compareRuns(off, await runMode(sc, frames, mode), mode);
   },
 };
