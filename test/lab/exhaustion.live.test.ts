@@ -1,0 +1,184 @@
+/**
+ * Exhaustion on the live topology (issue 10): a target that never answers,
+ * at each step — nothing listening, SYNs dropped (the listener's accept
+ * queue is full, so its kernel drops them as it does under a SYN flood),
+ * TCP accepted but no ICResp, ICResp but no Connect response, a target
+ * frozen (SIGSTOP) in the middle of I/O — and a flood of 1-byte in-window
+ * out-of-order segments injected from the target namespace into a live
+ * NVMe/TCP connection while reads run on it.
+ *
+ * `ddplab host` runs as a user runs it (inside the host namespace, one
+ * error line on stderr, the JSON report on stdout); the flood runs the host
+ * in this process over the live port, so the test can read the connection's
+ * sequence numbers and counters directly. Nothing here asserts a duration:
+ * the timeouts are what end the runs, and the checks are on what was said
+ * and counted.
+ */
+import { execFileSync } from 'node:child_process';
+import { execa, type ResultPromise } from 'execa';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { HostRunReport } from '../../src/lab/host-run.js';
+import { HOST_IP, TARGET_IP, netnsCommand, topologyDown, topologyUp } from '../../src/lab/topology.js';
+import { PduType, emitPduBuffer } from '../../src/wire/nvme-tcp-pdu.js';
+import { BIN, liveRunIds } from './live-run-rig.js';
+
+const isRoot = process.getuid?.() === 0;
+const TARGET = `${TARGET_IP}:4420`;
+
+interface HostResult {
+  readonly exitCode: number | undefined;
+  /** Lines the CLI wrote for the user (prefixed "ddplab:"). */
+  readonly errorLines: readonly string[];
+  readonly report: HostRunReport | undefined;
+}
+
+/** Processes started in a namespace, killed after each test. */
+const started: ResultPromise[] = [];
+
+function inNamespace(id: string, side: 'tgt' | 'host', command: readonly string[]): ResultPromise {
+  const cmd = netnsCommand(id, side, command);
+  const p = execa(cmd.file, cmd.args, { stdin: 'ignore', reject: false, buffer: { stdout: true, stderr: true } });
+  started.push(p);
+  return p;
+}
+
+/** Resolves once the process prints a line starting with `prefix` on stdout. */
+function printed(p: ResultPromise, prefix: string): Promise<void> {
+  return new Promise((resolve, reject) => {
+    let text = '';
+    p.stdout!.on('data', (d: Buffer) => {
+      text += d.toString();
+      if (text.split('\n').some((l) => l.startsWith(prefix))) resolve();
+    });
+    void p.then((r) => reject(new Error(`exited (${r.exitCode ?? r.signal}) before printing "${prefix}": ${String(r.stderr).slice(-300)}`)));
+  });
+}
+
+async function killStarted(): Promise<void> {
+  for (const p of started.splice(0)) {
+    p.kill('SIGKILL');
+    await p;
+  }
+}
+
+async function ddplabHost(id: string, args: readonly string[]): Promise<HostResult> {
+  const cmd = netnsCommand(id, 'host', [process.execPath, BIN, 'host', '--iface', 'host0', '--host-ip', HOST_IP, '--target', TARGET, '--quiet', ...args]);
+  const r = await execa(cmd.file, cmd.args, { stdin: 'ignore', reject: false, timeout: 90_000 });
+  const line = r.stdout.split('\n').find((l) => l.startsWith('{'));
+  return {
+    exitCode: r.exitCode,
+    errorLines: r.stderr.split('\n').filter((l) => l.startsWith('ddplab:')),
+    report: line === undefined ? undefined : (JSON.parse(line) as HostRunReport),
+  };
+}
+
+/** A listener in the target namespace running `script` (node -e); resolves once it listens. */
+async function listener(id: string, script: string, ...args: string[]): Promise<void> {
+  const p = inNamespace(id, 'tgt', [process.execPath, '-e', script, ...args]);
+  await printed(p, 'listening');
+}
+
+const newId = liveRunIds('xh');
+
+describe.skipIf(!isRoot)('a target that never answers', () => {
+  const id = newId('n');
+  beforeAll(async () => {
+    await topologyUp({ id });
+  }, 60_000);
+  afterAll(async () => {
+    await killStarted();
+    await topologyDown(id);
+  });
+
+  it('nothing listens: the kernel refuses the SYN and the host says so in one line naming the address', async () => {
+    const r = await ddplabHost(id, ['--connect-timeout', '2']);
+    expect(r.exitCode).toBe(1);
+    expect(r.errorLines).toEqual([`ddplab: queue 0: cannot open the connection: ${TARGET}: connection refused (RST in answer to SYN)`]);
+    expect(r.report?.ok).toBe(false);
+    expect(r.report?.tcp.rstsIn).toBe(1);
+  });
+
+  it('SYNs dropped (accept queue full): the host gives up after --connect-timeout, having retransmitted the SYN', async () => {
+    // backlog 1: two connections fill the accept queue; then the event loop blocks, so nothing is
+    // ever accepted and the kernel drops every further SYN (ListenOverflows).
+    const script = [
+      "const net = require('net'), fs = require('fs');",
+      "const s = net.createServer();",
+      "s.listen({ port: 4420, host: '192.0.2.1', backlog: 1 }, () => {",
+      "  for (let i = 0; i < 3; i++) net.connect(4420, '192.0.2.1').on('error', () => {});",
+      // Block before the event loop can accept: the kernel completes the handshakes meanwhile.
+      "  process.nextTick(() => process.nextTick(() => {",
+      "    const block = new Int32Array(new SharedArrayBuffer(4));",
+      "    Atomics.wait(block, 0, 0, 300);",
+      "    fs.writeSync(1, 'listening\\n');",
+      "    Atomics.wait(block, 0, 0);",
+      "  }));",
+      '});',
+    ].join('\n');
+    await listener(id, script);
+    const r = await ddplabHost(id, ['--connect-timeout', '2.5']);
+    await killStarted();
+    expect(r.exitCode).toBe(1);
+    expect(r.errorLines).toEqual([`ddplab: target ${TARGET} did not answer the TCP SYN within 2500 ms (admin queue)`]);
+    expect(r.report!.tcp.synRetrans).toBeGreaterThanOrEqual(1);
+    expect(r.report!.tcp.inSegs).toBe(0);
+  });
+
+  it('TCP accepted, no ICResp: the host gives up on the ICReq', async () => {
+    await listener(id, "require('net').createServer(() => {}).listen(4420, '192.0.2.1', () => console.log('listening'))");
+    const r = await ddplabHost(id, ['--connect-timeout', '2']);
+    await killStarted();
+    expect(r.exitCode).toBe(1);
+    expect(r.errorLines).toEqual([`ddplab: target ${TARGET} did not answer the ICReq within 2 s (admin queue)`]);
+    // The target's kernel took the ICReq (128 bytes); nothing came back.
+    expect(r.report!.tcp.bytesAcked).toBe(128);
+    expect(r.report!.tcp.bytesIn).toBe(0);
+  });
+
+  it('ICResp, then silence: the host gives up on the Fabrics Connect', async () => {
+    const icresp = emitPduBuffer({ type: PduType.ICResp, pfv: 0, cpda: 0, hdgstEnable: false, ddgstEnable: false, maxh2cdata: 0x40_0000 });
+    await listener(
+      id,
+      "require('net').createServer((c) => c.once('data', () => c.write(Buffer.from(process.argv[1], 'hex')))).listen(4420, '192.0.2.1', () => console.log('listening'))",
+      icresp.toString('hex'),
+    );
+    const r = await ddplabHost(id, ['--connect-timeout', '2']);
+    await killStarted();
+    expect(r.exitCode).toBe(1);
+    expect(r.errorLines).toEqual([`ddplab: target ${TARGET} did not answer the Fabrics Connect within 2 s (admin queue)`]);
+    // ICReq, then the Connect capsule (72 bytes + 1024 of in-capsule data) taken; only the ICResp came back.
+    expect(r.report!.tcp.bytesAcked).toBe(128 + 72 + 1024);
+    expect(r.report!.tcp.bytesIn).toBe(128);
+  });
+
+  it('a target frozen mid-run: the I/O timeout fails the stuck reads in one line, the reads that completed verified, and the host exits', async () => {
+    const target = inNamespace(id, 'tgt', [process.execPath, BIN, 'target', '--listen', TARGET, '--seed', '5', '--quiet']);
+    await printed(target, 'listening on');
+    const cmd = netnsCommand(id, 'host', [
+      process.execPath, BIN, 'host', '--iface', 'host0', '--host-ip', HOST_IP, '--target', TARGET, '--quiet', '--progress-json',
+      '--rw', 'read', '--bs', '64k', '--iodepth', '4', '--size', '64g', '--time', '80', '--seed', '5',
+      '--io-timeout', '2', '--connect-timeout', '3',
+    ]);
+    const host = execa(cmd.file, cmd.args, { stdin: 'ignore', reject: false, timeout: 90_000 });
+    started.push(host);
+    // Reads are flowing once progress is reported; then the target's process stops (its kernel still ACKs).
+    await new Promise<void>((resolve) => host.stderr!.on('data', (d: Buffer) => d.toString().includes('{"progress"') && resolve()));
+    const pids = execFileSync('ip', ['netns', 'pids', `ddplab-${id}-tgt`], { encoding: 'utf8' }).trim().split('\n').filter(Boolean);
+    for (const pid of pids) process.kill(Number(pid), 'SIGSTOP');
+    const r = await host;
+    for (const pid of pids) process.kill(Number(pid), 'SIGCONT');
+    await killStarted();
+
+    expect(r.exitCode).toBe(1);
+    const errorLines = r.stderr.split('\n').filter((l) => l.startsWith('ddplab:'));
+    expect(errorLines).toHaveLength(1);
+    expect(errorLines[0]).toMatch(/^ddplab: target 192\.0\.2\.1:4420 did not answer: queue 1 cid \d+: command timed out after 2000 ms \(I\/O timeout\)$/);
+    const report = JSON.parse(r.stdout.split('\n').find((l) => l.startsWith('{'))!) as HostRunReport;
+    expect(report.host.commandTimeouts).toBeGreaterThanOrEqual(1);
+    const w = report.workload!;
+    expect(w.stoppedBy).toBe('error');
+    expect(w.io.readBytes).toBeGreaterThan(0);
+    expect(w.verify.bytes).toBe(w.io.readBytes);
+    expect(w.verify.mismatches).toBe(0);
+  });
+});
