@@ -175,6 +175,7 @@ export async function fuzzTarget(o: FuzzTargetOptions): Promise<FuzzTargetReport
 
   // Seeds: each sampled alone, so the corpus knows what each reached.
   const seeds = target.seeds();
+  cov?.forget();
   cov?.reset();
   for (let i = 0; i < seeds.length; i++) {
     await judge(seeds[i]!, -1 - i);

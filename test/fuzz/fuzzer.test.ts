@@ -1,4 +1,7 @@
-import { describe, expect, it } from 'vitest';
+import { createHash } from 'node:crypto';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { CoverageTracker } from '../../src/fuzz/coverage.js';
+import { loadTargets } from '../../src/fuzz/target-registry.js';
 import { findingSignature, fuzzTarget } from '../../src/fuzz/fuzzer.js';
 import { havoc } from '../../src/fuzz/byte-mutator.js';
 import { minimizeInput } from '../../src/fuzz/minimize.js';
@@ -28,6 +31,12 @@ function toy(executed: string[] = []): FuzzTarget {
   };
 }
 
+let coverage: CoverageTracker;
+beforeAll(() => {
+  coverage = CoverageTracker.start();
+});
+afterAll(() => coverage.stop());
+
 describe('fuzzTarget', () => {
   it('finds both planted bugs, once each, with the iteration that first hit them', async () => {
     const r = await fuzzTarget({ target: toy(), seed: 1, budget: { inputs: 3000 }, guidance: 'coverage' });
@@ -52,6 +61,29 @@ describe('fuzzTarget', () => {
     expect(a).toEqual(b);
     expect(a).not.toEqual(c);
   });
+
+  it('is reproducible under coverage guidance too, whatever ran before in the process', async () => {
+    const [pdu] = await loadTargets(['pdu']);
+    const [frame] = await loadTargets(['frame']);
+    const logged = (log: string[]): FuzzTarget => ({
+      ...pdu!,
+      execute(input) {
+        log.push(createHash('sha1').update(Buffer.concat([...input])).digest('hex'));
+        return pdu!.execute(input);
+      },
+    });
+    const a: string[] = [];
+    const b: string[] = [];
+    const ra = await fuzzTarget({ target: logged(a), seed: 3, budget: { inputs: 1500 }, guidance: 'coverage', coverage });
+    // Another target in between teaches the tracker about shared code (crc32c, the PDU codec's helpers).
+    await fuzzTarget({ target: frame!, seed: 3, budget: { inputs: 300 }, guidance: 'coverage', coverage });
+    const rb = await fuzzTarget({ target: logged(b), seed: 3, budget: { inputs: 1500 }, guidance: 'coverage', coverage });
+    expect(ra.corpusSize).toBeGreaterThan(pdu!.seeds().length);
+    expect(b.length).toBe(a.length);
+    expect(b.findIndex((h, i) => h !== a[i])).toBe(-1);
+    expect(rb.corpusSize).toBe(ra.corpusSize);
+    expect(rb.features).toBe(ra.features);
+  }, 60_000);
 
   it('masks numbers in signatures, so the same bug with other values is one finding', () => {
     const at = (kind: 'invariant' | 'differential', byte: number): FuzzViolation => new FuzzViolation(kind, `byte ${byte} written twice`);
