@@ -132,7 +132,7 @@ function scenarioOf(params: Buffer): Scenario {
 }
 
 /** TCP sequence number right after the host's ICReq and read capsules: what the peer's frames acknowledge. */
-function hostSndNxtAfterCommands(sc: Scenario): number {
+function hostSndNxtOf(sc: Scenario): number {
   const capsule = 72 + (sc.hdgst ? 4 : 0);
   return seqAdd(sc.hostIss, 1 + 128 + sc.reads.length * capsule);
 }
@@ -366,6 +366,16 @@ function compareRuns(off: RunResult, on: RunResult, mode: OffloadMode): void {
   }
 }
 
+/**
+ * A frame of the controller's stream for the input whose parameter block is
+ * `params`: `payload` at stream offset `off` (0 = the first byte after
+ * ICResp), acknowledging the host's commands.
+ */
+export function receivePathFrame(params: Buffer, off: number, payload: Buffer, flags = TCP_ACK | TCP_PSH): Buffer {
+  const sc = scenarioOf(params);
+  return buildTcpFrame({ ...PEER_ENDS, seq: seqAdd(sc.peerIss, 1 + 128 + off), ack: hostSndNxtOf(sc), flags, window: 0xffff, payload });
+}
+
 // ------------------------------------------------------------------ seeds
 
 function pattern(len: number, rng: Rng): Buffer {
@@ -417,7 +427,8 @@ function controllerStream(sc: Scenario, rng: Rng): Buffer {
   return Buffer.concat(out);
 }
 
-function stackParams(o: {
+/** The parameter block of a receive-path input (what the seeds use; tests build directed inputs with it). */
+export function receivePathParams(o: {
   hdgst: boolean;
   ddgst: boolean;
   flags: number;
@@ -463,7 +474,7 @@ function seeds(): FuzzInput[] {
       (k % 2 === 0 ? 1 << F_DEVMEM : 0);
     const peerIss = k % 3 === 0 ? (0xffff_ffff - rng.below(100_000)) >>> 0 : rng.u32();
     const small = k % 4 === 2;
-    const params = stackParams({
+    const params = receivePathParams({
       hdgst,
       ddgst,
       flags: extra,
@@ -483,7 +494,7 @@ function seeds(): FuzzInput[] {
       PEER_ENDS,
       {
         startSeq: seqAdd(sc.peerIss, 1 + 128),
-        ack: hostSndNxtAfterCommands(sc),
+        ack: hostSndNxtOf(sc),
         maxSeg: rng.pick([536, 1448, 1448, 8948]),
         ...(k % 3 === 1 || small ? { late: 0.08, dup: 0.05, lost: 0.04 } : {}),
         ...(sc.tsVal !== undefined ? { tsVal: sc.tsVal } : {}),
