@@ -19,7 +19,6 @@ import { UserError, reportAndExit } from '../cli/user-error.js';
 import { CoverageTracker } from './coverage.js';
 import { classify, findingSignature, fuzzTarget, runOnceAsync, type Finding, type FuzzTargetReport, type Guidance } from './fuzzer.js';
 import { inputToBase64, readInputFile, writeInputFile } from './input-file.js';
-import { minimizeInput } from './minimize.js';
 import { loadTargets, TARGET_NAMES } from './target-registry.js';
 import { Watchdog } from './watchdog.js';
 
@@ -181,6 +180,8 @@ async function main(argv: string[]): Promise<number> {
         const base = `${f.target}-seed${f.seed}-iter${f.iteration}`;
         file = join(saveDir, `${base}.fuzz`);
         writeInputFile(file, f.target, f.input);
+        // Loaded now, not at start: it pulls in wire codecs, which must compile after coverage starts.
+        const { minimizeInput } = await import('./minimize.js');
         const m = await minimizeInput(t, f.input, f.signature);
         minimized = join(saveDir, `${base}.min.fuzz`);
         writeInputFile(minimized, f.target, m.input);

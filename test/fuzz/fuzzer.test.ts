@@ -7,6 +7,8 @@ import { havoc } from '../../src/fuzz/byte-mutator.js';
 import { minimizeInput } from '../../src/fuzz/minimize.js';
 import { check, FuzzViolation, tolerate, type FuzzTarget } from '../../src/fuzz/target.js';
 import { WireError } from '../../src/wire/errors.js';
+import { buildTcpFrame, parseFrame } from '../../src/wire/frame.js';
+import { TCP_ACK } from '../../src/wire/tcp.js';
 
 /** A toy target with two planted bugs: an untyped error after a magic pair of bytes, an invariant on long inputs. */
 function toy(executed: string[] = []): FuzzTarget {
@@ -106,5 +108,42 @@ describe('fuzzTarget', () => {
     })());
     const m = await minimizeInput(t, input, sig);
     expect(m.input[0]!.toString()).toBe('BC');
+  });
+
+  it('minimizes a frame sequence: the frames that matter, their payloads cut short, the parameter block kept', async () => {
+    const frame = (seq: number, payload: Buffer): Buffer =>
+      buildTcpFrame({ srcMac: Buffer.alloc(6, 1), dstMac: Buffer.alloc(6, 2), srcIp: 1, dstIp: 2, srcPort: 3, dstPort: 4, seq, ack: 0, flags: TCP_ACK, window: 100, payload });
+    const frames = Array.from({ length: 12 }, (_, i) => {
+      const p = Buffer.alloc(1000, i);
+      if (i === 7) p[10] = 0x99;
+      return frame(i * 1000, p);
+    });
+    const t: FuzzTarget = {
+      name: 'toy-frames',
+      description: 'a frame whose payload holds 0x99 breaks it',
+      shape: 'frames',
+      weight: 1,
+      coverageBatch: 1,
+      seeds: () => [],
+      mutate: (p) => p,
+      execute(input) {
+        check(input[0]!.toString() === 'params', 'the parameter block is kept');
+        for (const f of input.slice(1)) check(!parseFrame(f).payload.includes(0x99), 'a payload holds 0x99');
+      },
+    };
+    const input = [Buffer.from('params'), ...frames];
+    const sig = findingSignature('invariant', await (async () => {
+      try {
+        t.execute(input);
+      } catch (e) {
+        return e;
+      }
+      return undefined;
+    })());
+    const m = await minimizeInput(t, input, sig);
+    expect(m.input.length).toBe(2);
+    const payload = parseFrame(m.input[1]!).payload;
+    expect(payload.length).toBeLessThanOrEqual(16);
+    expect(payload[10]).toBe(0x99);
   });
 });

@@ -431,7 +431,17 @@ function controllerStream(sc: Scenario, rng: Rng): Buffer {
 export function receivePathParams(o: {
   hdgst: boolean;
   ddgst: boolean;
-  flags: number;
+  verifyChecksums?: boolean;
+  /** Teardown completions come later (when the harness flushes), not inside teardown(). */
+  asyncTeardown?: boolean;
+  /** Every third setup refused by the device. */
+  setupFaults?: boolean;
+  /** The device takes SGLs of at most 8 entries. */
+  smallSgl?: boolean;
+  /** The harness switches the device's capabilities while frames arrive. */
+  capsSwitch?: boolean;
+  /** Also run and compare the device-memory modes. */
+  devmem?: boolean;
   reads: readonly { len: number; guard: number }[];
   peerIss: number;
   hostIss: number;
@@ -442,7 +452,16 @@ export function receivePathParams(o: {
   ofoLimit2k?: number;
   tsVal?: number;
 }): Buffer {
-  const flags = (o.hdgst ? 1 << F_HDGST : 0) | (o.ddgst ? 1 << F_DDGST : 0) | o.flags;
+  const bit = (on: boolean | undefined, b: number): number => (on === true ? 1 << b : 0);
+  const flags =
+    bit(o.hdgst, F_HDGST) |
+    bit(o.ddgst, F_DDGST) |
+    bit(o.verifyChecksums, F_VERIFY_CSUM) |
+    bit(o.asyncTeardown, F_ASYNC_TEARDOWN) |
+    bit(o.setupFaults, F_SETUP_FAULTS) |
+    bit(o.smallSgl, F_SMALL_SGL) |
+    bit(o.capsSwitch, F_CAPS_SWITCH) |
+    bit(o.devmem, F_DEVMEM);
   const fields: [number, 1 | 2 | 4, number][] = [
     [P_FLAGS, 1, flags],
     [P_READS, 1, o.reads.length - 1],
@@ -466,18 +485,16 @@ function seeds(): FuzzInput[] {
     const ddgst = (k & 2) !== 0;
     const n = 1 + rng.below(5);
     const reads = Array.from({ length: n }, () => ({ len: 256 * (1 + rng.below(rng.chance(0.5) ? 40 : 400)), guard: 16 + rng.below(3000) }));
-    const extra =
-      (k & 4 ? 1 << F_ASYNC_TEARDOWN : 0) |
-      (k & 8 ? 1 << F_SMALL_SGL : 0) |
-      (k % 5 === 0 ? 1 << F_SETUP_FAULTS : 0) |
-      (k % 7 === 3 ? 1 << F_CAPS_SWITCH : 0) |
-      (k % 2 === 0 ? 1 << F_DEVMEM : 0);
     const peerIss = k % 3 === 0 ? (0xffff_ffff - rng.below(100_000)) >>> 0 : rng.u32();
     const small = k % 4 === 2;
     const params = receivePathParams({
       hdgst,
       ddgst,
-      flags: extra,
+      asyncTeardown: (k & 4) !== 0,
+      smallSgl: (k & 8) !== 0,
+      setupFaults: k % 5 === 0,
+      capsSwitch: k % 7 === 3,
+      devmem: k % 2 === 0,
       reads,
       peerIss,
       hostIss: rng.u32(),
