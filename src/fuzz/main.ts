@@ -14,7 +14,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
-import { Command, InvalidArgumentError } from 'commander';
+import { Command, InvalidArgumentError, Option } from 'commander';
 import { UserError, reportAndExit } from '../cli/user-error.js';
 import { CoverageTracker } from './coverage.js';
 import { classify, findingSignature, fuzzTarget, runOnceAsync, type Finding, type FuzzTargetReport, type Guidance } from './fuzzer.js';
@@ -112,7 +112,7 @@ async function main(argv: string[]): Promise<number> {
     .option('--no-coverage', 'no coverage feedback: mutate the seeds only, measure nothing')
     .option('--blind', 'measure coverage but do not let it grow the corpus (to compare with guidance)')
     .option('--replay <file>', 'run one saved input and report what it does')
-    .option('--stall <duration>', 'no progress for this long is a hang', parseDuration, 60_000)
+    .addOption(new Option('--stall <duration>', 'no progress for this long is a hang').argParser(parseDuration).default(60_000, '60s'))
     .option('--list', 'list the targets and exit')
     .exitOverride()
     .configureOutput({ writeErr: (s) => process.stderr.write(s) });

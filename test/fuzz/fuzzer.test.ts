@@ -87,6 +87,17 @@ describe('fuzzTarget', () => {
     expect(rb.features).toBe(ra.features);
   }, 60_000);
 
+  it('coverage guidance reaches more of ddplab than blind mutation of the seeds with the same number of inputs', async () => {
+    for (const name of ['tcp', 'framer']) {
+      const [t] = await loadTargets([name]);
+      const blind = await fuzzTarget({ target: t!, seed: 1, budget: { inputs: 1500 }, guidance: 'blind', coverage });
+      const guided = await fuzzTarget({ target: t!, seed: 1, budget: { inputs: 1500 }, guidance: 'coverage', coverage });
+      console.log(`${name}, 1500 inputs: blind ${blind.features} features (corpus ${blind.corpusSize}), guided ${guided.features} (corpus ${guided.corpusSize})`);
+      expect(blind.corpusSize).toBe(t!.seeds().length);
+      expect(guided.features!).toBeGreaterThan(blind.features!);
+    }
+  }, 60_000);
+
   it('masks numbers in signatures, so the same bug with other values is one finding', () => {
     const at = (kind: 'invariant' | 'differential', byte: number): FuzzViolation => new FuzzViolation(kind, `byte ${byte} written twice`);
     const s1 = findingSignature('invariant', at('invariant', 17));

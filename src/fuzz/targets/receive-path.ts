@@ -527,7 +527,7 @@ const dictionary = pduDictionary();
 
 export const receivePathTarget: FuzzTarget = {
   name: 'stack',
-  description: 'frames → NIC → TCP → NvmeQueue with offload none/ddp/ddp-crc: completions, errors, read bytes and guards identical',
+  description: 'frames → NIC → TCP → NvmeQueue, offload none vs ddp, ddp-crc (and devmem-nvme/-tcp): completions, errors, read bytes, guards identical',
   shape: 'frames',
   weight: 6,
   coverageBatch: 2,
