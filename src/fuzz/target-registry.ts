@@ -19,6 +19,7 @@ const LOADERS: ReadonlyMap<string, Loader> = new Map<string, Loader>([
   ['pcap', async () => (await import('./targets/pcap.js')).pcapTarget],
   ['nic', async () => (await import('./targets/nic-rx.js')).nicRxTarget],
   ['stack', async () => (await import('./targets/receive-path.js')).receivePathTarget],
+  ['replay', async () => (await import('./targets/replay.js')).replayTarget],
 ]);
 
 /** Every target name, in the order a full run visits them. */

@@ -25,6 +25,7 @@ const INPUTS: Readonly<Record<string, number>> = {
   pcap: 1000,
   nic: 800,
   stack: 500,
+  replay: 100,
 };
 
 let coverage: CoverageTracker;
