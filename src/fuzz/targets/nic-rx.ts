@@ -47,7 +47,7 @@ import { ScriptPort } from '../script-port.js';
 import { segmentStream, type FrameEnds } from '../segmenter.js';
 import { check, FuzzViolation, type FuzzInput, type FuzzTarget } from '../target.js';
 
-// Parameter block layout.
+// Parameter block layout (little-endian; a short block reads as defaults).
 const P_FLAGS = 0;
 const F_HDGST = 0;
 const F_DDGST = 1;
@@ -56,14 +56,22 @@ const F_RESYNC_YES = 3;
 const F_DDGST_CAPS = 4;
 const F_PARTIAL_CSUM = 5;
 const F_ATTACH = 6;
+/** Offload: MODES[byte % 3]. */
 const P_MODE = 1;
+/** u32: TCP sequence number of the next PDU header at sk_add (DDP). */
 const P_START_SEQ = 2;
+/** u16: the host's TCP port (the flow key). */
 const P_HOST_PORT = 6;
+/** u16: seed of the control schedule (setups, teardowns, caps, resync answers, releases). */
 const P_CONTROL_SEED = 8;
+/** Bits 0-5: queue size - 1 (the CID table); bits 6-7: the device's SGL entry limit (1, 61, 121 or 181). */
 const P_QUEUE = 10;
+/** Frames per rx batch, (byte % 8) + 1. */
 const P_BATCH = 11;
+/** CIDs set up at the start (at most MAX_CIDS). */
 const P_CIDS = 12;
-const P_CID_LEN = 13; // u16 per CID, in 64-byte units
+/** u16 per CID: its buffer length in 64-byte units. */
+const P_CID_LEN = 13;
 const MAX_CIDS = 16;
 const PARAMS_LEN = P_CID_LEN + 2 * MAX_CIDS;
 

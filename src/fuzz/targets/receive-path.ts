@@ -63,13 +63,19 @@ const F_SMALL_SGL = 5;
 const F_CAPS_SWITCH = 6;
 /** Also run the two device-memory modes (header split into a dmabuf) and compare them. */
 const F_DEVMEM = 7;
+/** Reads: (byte % MAX_READS) + 1, CIDs 0..n-1 in submission order. */
 const P_READS = 1;
+/** u32: the peer's and the host's initial sequence numbers. */
 const P_PEER_ISS = 2;
 const P_HOST_ISS = 6;
+/** u16: seed of the control schedule (time steps, teardown flushes, capability switches). */
 const P_CONTROL = 10;
+/** Frames per rx batch, (byte % 6) + 1. */
 const P_BATCH = 12;
+/** Queue depth: DEPTHS[byte % 4], at least the number of reads. */
 const P_DEPTH = 13;
-const P_READ = 14; // per read: length u16 (256-byte units), guard u16 (bytes)
+/** Per read: length u16 (256-byte units), then guard bytes before it u16. */
+const P_READ = 14;
 const MAX_READS = 8;
 /** The socket's receive buffer in 16 KiB units (0: the default 2 MiB) and its out-of-order memory cap in 2 KiB units (0: twice the buffer). */
 const P_RCVBUF = P_READ + 4 * MAX_READS;
