@@ -68,6 +68,16 @@ function rawSocketModule(): RawSocketModule {
   }
 }
 
+/**
+ * Open injectors, held until close(). raw-socket's native wrap is weak: an
+ * injector reachable only through its own pending send (its socket → the
+ * request → the awaiting caller → the injector) is garbage, and when the
+ * collector takes it the socket closes under the send, whose promise then
+ * never settles — a process that sends a few thousand packets exited 0
+ * half-way through, silently.
+ */
+const OPEN = new Set<RawIpInjector>();
+
 /** Sends whole IPv4 packets from this process's network namespace. */
 export class RawIpInjector {
   private readonly socket: RawSocket;
@@ -89,7 +99,9 @@ export class RawIpInjector {
     this.socket.on('error', (err) => {
       this.failure = err;
       this.closed = true;
+      OPEN.delete(this);
     });
+    OPEN.add(this);
   }
 
   /**
@@ -118,6 +130,7 @@ export class RawIpInjector {
   close(): void {
     if (this.closed) return;
     this.closed = true;
+    OPEN.delete(this);
     this.socket.close();
   }
 }
@@ -138,7 +151,11 @@ const REPO_ROOT = fileURLToPath(new URL('../../', import.meta.url));
 export async function injectInNamespace(id: string, side: TopologySide, packets: readonly Buffer[]): Promise<void> {
   const cmd = netnsCommand(id, side, [process.execPath, '--import', 'tsx', CLI, ...packets.map((p) => p.toString('hex'))]);
   try {
-    await execa(cmd.file, cmd.args, { stdin: 'ignore', cwd: REPO_ROOT });
+    const r = await execa(cmd.file, cmd.args, { stdin: 'ignore', cwd: REPO_ROOT });
+    // The child reports its count last: anything else means it stopped before the end.
+    if (r.stdout.trim() !== `sent ${packets.length}`) {
+      throw new RawInjectError('SEND_FAILED', `injecting in ddplab-${id}-${side}: the injector ended without sending all ${packets.length} packets (said "${r.stdout.trim()}")`);
+    }
   } catch (e) {
     if (e instanceof ExecaError) {
       const stderr: unknown = e.stderr;
