@@ -12,12 +12,12 @@ import type { Port } from '../nicemu/port.js';
 import { resolve } from 'node:path';
 import { hostRun, parseRunOffload, parseTargetAddress } from '../lab/host-run.js';
 import { withCapture } from '../nicemu/port-capture.js';
-import { addWorkloadFlags, intFlag, parseDigest, parseTimeoutSeconds, workloadFromFlags, type WorkloadFlags } from './workload-flags.js';
+import { addTimeoutFlags, addWorkloadFlags, intFlag, parseDigest, timeoutsFromFlags, workloadFromFlags, type TimeoutFlags, type WorkloadFlags } from './workload-flags.js';
 import { UserError } from './user-error.js';
 import { addImpairFlags, impairFromFlags, type ImpairFlags } from './impair-flags.js';
 import { addDevmemFlags, devmemFromFlags, type DevmemFlags } from './devmem-flags.js';
 
-interface HostFlags extends WorkloadFlags, ImpairFlags, DevmemFlags {
+interface HostFlags extends WorkloadFlags, ImpairFlags, DevmemFlags, TimeoutFlags {
   iface: string;
   hostIp: string;
   hostMac?: string;
@@ -26,8 +26,6 @@ interface HostFlags extends WorkloadFlags, ImpairFlags, DevmemFlags {
   digest: string;
   offload: string;
   queueDepth?: string;
-  connectTimeout: string;
-  ioTimeout: string;
   progressJson?: boolean;
   capture?: string;
   hashReads?: string;
@@ -47,14 +45,13 @@ export function registerHostCommand(program: Command): void {
     .option('--digest <which>', 'digests to ask for: none, header, data, both', 'none')
     .option('--offload <mode>', 'NIC offload of the NVMe/TCP queues: none, ddp (direct data placement), ddp-crc (DDP + data digest), devmem-tcp, devmem-nvme (receive into device memory)', 'none')
     .option('--queue-depth <n>', 'I/O queue size (default: max(32, iodepth))')
-    .option('--connect-timeout <seconds>', 'give up on a target that leaves a bring-up step (TCP SYN, ICReq, Fabrics Connect, admin command) unanswered this long', '10')
-    .option('--io-timeout <seconds>', 'NVMe I/O timeout: a command without completion this long fails, with its queue', '30')
     .option('--capture <file.pcap>', 'write every frame the NIC receives and sends to a pcap file')
     .option('--hash-reads <file>', 'write the SHA-256 of every read to a JSON file (to compare with ddplab replay of the capture)')
     .option('--accept-partial-csum', 'accept TCP checksums left partial by the sender (veth with TSO/tx-csum on)')
     .option('--progress-json', 'write progress as JSON lines on stderr')
     .option('--quiet', 'no log lines on stderr');
   addWorkloadFlags(cmd, { rw: 'randrw', bs: '4k', iodepth: '8', size: '64m' });
+  addTimeoutFlags(cmd);
   addImpairFlags(cmd);
   addDevmemFlags(cmd);
   cmd.action(async (flags: HostFlags) => {
@@ -74,8 +71,7 @@ export function registerHostCommand(program: Command): void {
         devmem: devmemFromFlags(flags, flags.offload),
         queues: intFlag('queues', flags.queues, 1, 128),
         ...(flags.queueDepth !== undefined ? { queueDepth: intFlag('queue-depth', flags.queueDepth, 2, 1024) } : {}),
-        connectTimeoutMs: parseTimeoutSeconds('connect-timeout', flags.connectTimeout),
-        ioTimeoutMs: parseTimeoutSeconds('io-timeout', flags.ioTimeout),
+        ...timeoutsFromFlags(flags),
         workload,
         ...(impair !== undefined ? { impair } : {}),
         acceptPartialChecksums: flags.acceptPartialCsum === true,

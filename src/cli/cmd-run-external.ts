@@ -15,7 +15,7 @@ import type { WorkloadProgress } from '../host/workload.js';
 import { devmemFromFlags, type DevmemFlags } from './devmem-flags.js';
 import { impairFromFlags, type ImpairFlags } from './impair-flags.js';
 import { UserError } from './user-error.js';
-import { intFlag, parseDigest, workloadFromFlags, type WorkloadFlags } from './workload-flags.js';
+import { intFlag, parseDigest, timeoutsFromFlags, workloadFromFlags, type TimeoutFlags, type WorkloadFlags } from './workload-flags.js';
 
 export interface ExternalFlags {
   target?: string;
@@ -28,7 +28,7 @@ export interface ExternalFlags {
   acceptPartialCsum?: boolean;
 }
 
-interface ExternalRunFlags extends ExternalFlags, WorkloadFlags, ImpairFlags, DevmemFlags {
+interface ExternalRunFlags extends ExternalFlags, WorkloadFlags, ImpairFlags, DevmemFlags, TimeoutFlags {
   digest: string;
   offload: string;
   capture?: string;
@@ -137,6 +137,7 @@ export async function runExternalCommand(cmd: Command, ui: ExternalCommandUi): P
     devmem: devmemFromFlags(flags, flags.offload),
     workload: { ...workload, rw },
     verify,
+    ...timeoutsFromFlags(flags),
     ...(impair !== undefined ? { impair } : {}),
     ...(flags.capture !== undefined ? { capture: flags.capture } : {}),
     ...(flags.hashReads !== undefined ? { hashReads: flags.hashReads } : {}),

@@ -10,12 +10,12 @@ import { parseRunOffload } from '../lab/host-run.js';
 import type { WorkloadProgress } from '../host/workload.js';
 import { UserError } from './user-error.js';
 import { addImpairFlags, describeImpairSpec, describeImpairStats, impairFromFlags, type ImpairFlags } from './impair-flags.js';
-import { addWorkloadFlags, intFlag, parseDigest, workloadFromFlags, type WorkloadFlags } from './workload-flags.js';
+import { addTimeoutFlags, addWorkloadFlags, intFlag, parseDigest, timeoutsFromFlags, workloadFromFlags, type TimeoutFlags, type WorkloadFlags } from './workload-flags.js';
 import { addDevmemFlags, describeDevmem, devmemFromFlags, type DevmemFlags } from './devmem-flags.js';
 import { addExternalFlags, checkExternalFlags, runExternalCommand } from './cmd-run-external.js';
 import { HOSTILE_CASES, HostileSpecError, formatHostileSpec, parseHostileSpec } from '../target/hostile.js';
 
-interface RunFlags extends WorkloadFlags, ImpairFlags, DevmemFlags {
+interface RunFlags extends WorkloadFlags, ImpairFlags, DevmemFlags, TimeoutFlags {
   digest: string;
   offload: string;
   order: string;
@@ -166,6 +166,7 @@ export function registerRunCommand(program: Command): void {
     )
     .option('--json', 'print one JSON object on stdout instead of the human report');
   addWorkloadFlags(cmd, { rw: 'randrw', bs: '4k', iodepth: '8', size: '64m' });
+  addTimeoutFlags(cmd);
   addImpairFlags(cmd);
   addDevmemFlags(cmd);
   addExternalFlags(cmd);
@@ -200,6 +201,7 @@ export function registerRunCommand(program: Command): void {
       ...(flags.hashReads !== undefined ? { hashReads: flags.hashReads } : {}),
       ...(flags.id !== undefined ? { id: flags.id } : {}),
       ...(hostile !== undefined ? { targetArgs: ['--hostile', hostile] } : {}),
+      timeouts: timeoutsFromFlags(flags),
       onProgress: bar.update,
     });
     bar.done();

@@ -57,6 +57,33 @@ export function workloadFromFlags(f: WorkloadFlags): WorkloadOptions {
   };
 }
 
+/** How long the host waits for a target: each bring-up step, and each I/O command. */
+export interface HostTimeouts {
+  readonly connectTimeoutMs: number;
+  readonly ioTimeoutMs: number;
+}
+
+export interface TimeoutFlags {
+  connectTimeout: string;
+  ioTimeout: string;
+}
+
+/** --connect-timeout and --io-timeout, for every command that runs the host. */
+export function addTimeoutFlags(cmd: Command): Command {
+  return cmd
+    .option('--connect-timeout <seconds>', 'give up on a target that leaves a bring-up step (TCP SYN, ICReq, Fabrics Connect, admin command) unanswered this long', '10')
+    .option('--io-timeout <seconds>', 'NVMe I/O timeout: a command without completion this long fails, with its queue', '30');
+}
+
+export function timeoutsFromFlags(f: TimeoutFlags): HostTimeouts {
+  return { connectTimeoutMs: parseTimeoutSeconds('connect-timeout', f.connectTimeout), ioTimeoutMs: parseTimeoutSeconds('io-timeout', f.ioTimeout) };
+}
+
+/** The same as `ddplab host` arguments. */
+export function timeoutArgs(t: HostTimeouts | undefined): string[] {
+  return t === undefined ? [] : ['--connect-timeout', String(t.connectTimeoutMs / 1000), '--io-timeout', String(t.ioTimeoutMs / 1000)];
+}
+
 /** A --*-timeout flag: seconds (fractions allowed) → milliseconds. */
 export function parseTimeoutSeconds(name: string, text: string): number {
   const s = Number(text);

@@ -186,6 +186,9 @@ export interface ExternalRunOptions {
   readonly hashReads?: string;
   /** Accept TCP checksums left partial by a sender's offloads (a veth or tap whose peer has TSO/tx-csum on). */
   readonly acceptPartialChecksums?: boolean;
+  /** How long the host waits for the target: each bring-up step, each I/O command (default: hostRun's). */
+  readonly connectTimeoutMs?: number;
+  readonly ioTimeoutMs?: number;
   readonly onProgress?: (p: WorkloadProgress) => void;
   readonly log?: (line: string) => void;
 }
@@ -239,6 +242,8 @@ export async function runExternal(o: ExternalRunOptions): Promise<ExternalRunRep
         ...(o.hashReads !== undefined ? { hashReads: resolve(o.hashReads) } : {}),
         ...(o.capture !== undefined ? { wrapPort: (p: Port) => withCapture(p, resolve(o.capture!)) } : {}),
         acceptPartialChecksums: o.acceptPartialChecksums ?? false,
+        ...(o.connectTimeoutMs !== undefined ? { connectTimeoutMs: o.connectTimeoutMs } : {}),
+        ...(o.ioTimeoutMs !== undefined ? { ioTimeoutMs: o.ioTimeoutMs } : {}),
         ...(o.log !== undefined ? { log: o.log } : {}),
       },
       o.onProgress,

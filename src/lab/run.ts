@@ -12,6 +12,7 @@ import type { WorkloadProgress } from '../host/workload.js';
 import { UserError } from '../cli/user-error.js';
 import { impairArgs } from '../cli/impair-flags.js';
 import { devmemArgs } from '../cli/devmem-flags.js';
+import { timeoutArgs, type HostTimeouts } from '../cli/workload-flags.js';
 import type { DevmemRunOptions } from './devmem-host.js';
 import type { ImpairConfig } from '../nicemu/port-impair.js';
 import { kernelTcpDelta, readKernelTcpCounters, type KernelTcpCounters } from './kernel-tcp-stats.js';
@@ -42,6 +43,8 @@ export interface RunOptions {
   readonly hashReads?: string;
   /** Seeded impairment in the host process (its seed is passed as the workload seed). */
   readonly impair?: ImpairConfig;
+  /** How long the host waits for the target (default: ddplab host's). */
+  readonly timeouts?: HostTimeouts;
   /** Extra `ddplab target` flags (advanced). */
   readonly targetArgs?: readonly string[];
   readonly id?: string;
@@ -146,6 +149,7 @@ function hostCommand(o: RunOptions): string[] {
   if (w.size !== undefined) args.push('--size', String(w.size));
   if (w.timeSec !== undefined) args.push('--time', String(w.timeSec));
   if (w.verify === false) args.push('--no-verify');
+  args.push(...timeoutArgs(o.timeouts));
   if (o.capture !== undefined) args.push('--capture', resolve(o.capture));
   if (o.hashReads !== undefined) args.push('--hash-reads', resolve(o.hashReads));
   // The host seeds the impairment with --seed: the config's seed must be that one.
