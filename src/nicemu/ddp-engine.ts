@@ -224,11 +224,16 @@ export class DdpEngine implements RxOffloadEngine {
     /** TCP sequence number of the next PDU header (the ULP's read position at sk_add). */
     nextPduSeq: number,
     private readonly maxInflight: number,
+    /** One past the last byte the socket's TCP already held at sk_add (DdpSocket.heldEndSeq). */
+    heldEndSeq: number = nextPduSeq,
   ) {
     this.refSeq = nextPduSeq >>> 0;
     this.ios = new Array<DdpIo | undefined>(config.queueSize).fill(undefined);
-    // Everything before sk_add went by unwatched: never place it.
-    this.seen.add(Number.NEGATIVE_INFINITY, 0);
+    // Everything before sk_add went by unwatched, and so did what TCP already held beyond the read
+    // position: never place it, never trust a header in it (a copy seen later may not be the one TCP kept).
+    const held = Math.max(0, Math.min(seqDiff(heldEndSeq >>> 0, this.refSeq), WINDOW_LIMIT));
+    this.seen.add(Number.NEGATIVE_INFINITY, held);
+    this.maxSeen = held;
   }
 
   /** For tests and reports. */

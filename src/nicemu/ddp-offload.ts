@@ -64,6 +64,13 @@ export interface DdpSocket {
   readonly key: FlowKey;
   readonly nextPduSeq: number;
   /**
+   * One past the last stream byte the socket's TCP already holds at sk_add,
+   * in order or out of order (default: nextPduSeq, nothing held). The NIC
+   * never saw those bytes: it places none of them and trusts no header in
+   * them, since a later copy need not be the one TCP kept.
+   */
+  readonly heldEndSeq?: number;
+  /**
    * The socket's TCP verdict on a segment (payload bytes it takes, from the
    * first): the engine then parses only those (ddp-accept-gate.ts). Without
    * it the engine takes every segment for one TCP keeps.
@@ -154,7 +161,7 @@ export class NvmeTcpDdpDevice {
       return why;
     }
     const entry = this.nic.lookupFlow(sk.key)!;
-    const engine = new DdpEngine(sk.key, config, ulp, this.ctx, sk.nextPduSeq, this.lim.maxSetupsPerSocket);
+    const engine = new DdpEngine(sk.key, config, ulp, this.ctx, sk.nextPduSeq, this.lim.maxSetupsPerSocket, sk.heldEndSeq);
     const rx = sk.acceptableBytes === undefined ? engine : new DdpAcceptGate(engine, sk.acceptableBytes, this.stats);
     entry.offload = rx;
     this.sockets.set(entry, { entry, engine, rx, ulp });

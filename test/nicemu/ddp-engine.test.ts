@@ -302,6 +302,29 @@ describe('DDP engine: losing sync and resync', () => {
     expect(bufs[2]!.buf.subarray(2000).every((x) => x === 0xa5)).toBe(true);
   });
 
+  it('never places bytes the socket already held at sk_add, nor trusts a header in them (fuzz finding: replay, seed 1 iteration 437)', () => {
+    // TCP held [b - 100, b + 28) at sk_add (a segment beyond its read position, e.g. a forged or
+    // misplaced one): the host copies those bytes from that first copy, so a later copy the NIC places
+    // would overwrite them after the fact.
+    const probe = fourPdus(new DdpRig());
+    const b = probe.starts[1]!;
+    const rig = new DdpRig({ heldBytes: b + 28 });
+    const { stream, starts, datas, bufs, initial } = fourPdus(rig);
+    const [, , c, d] = starts as [number, number, number, number];
+    // The header at 0 is held: not trusted, so the engine searches and asks about C.
+    expect(fragBytes(rig.sendRange(stream, 0, b + 2000)).placed).toBe(0);
+    expect(rig.stats['rx-nvme-tcp-lost-sync']).toBe(1);
+    // B's header is held too; C's is the first one the NIC saw first-hand.
+    expect(rig.resyncRequests).toEqual([]);
+    expect(fragBytes(rig.sendRange(stream, b + 2000, d)).placed).toBe(0);
+    expect(rig.resyncRequests).toEqual([rig.seq(c)]);
+    rig.device.resync(KEY, rig.seq(c));
+    expect(fragBytes(rig.sendRange(stream, d, stream.length)).placed).toBe(4000);
+    expect(bufs[0]!.equals(initial[0]!)).toBe(true);
+    expect(bufs[1]!.equals(initial[1]!)).toBe(true);
+    expect(bufs[3]!.equals(datas[3]!)).toBe(true);
+  });
+
   it('stays lost while the ULP declines resync requests', () => {
     const rig = new DdpRig({ acceptResync: false });
     const { stream, starts, bufs, initial } = fourPdus(rig);

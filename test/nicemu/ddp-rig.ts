@@ -37,6 +37,8 @@ export interface RigOptions {
   readonly device?: NvmeTcpDdpDeviceOptions;
   /** What the ULP answers to resyncRequest. */
   readonly acceptResync?: boolean;
+  /** Stream bytes the socket's TCP already held at sk_add (DdpSocket.heldEndSeq = base + heldBytes). */
+  readonly heldBytes?: number;
 }
 
 export class DdpRig {
@@ -60,7 +62,8 @@ export class DdpRig {
     this.base = (o.base ?? 1_000_000) >>> 0;
     this.config = { pfv: 0, cpda: 0, hdgst: o.hdgst ?? false, ddgst: o.ddgst ?? false, queueSize: o.queueSize ?? 16 };
     this.acceptResync = o.acceptResync ?? true;
-    const why = this.device.skAdd({ key: KEY, nextPduSeq: this.base }, this.config, {
+    const held = o.heldBytes === undefined ? {} : { heldEndSeq: seqAdd(this.base, o.heldBytes) };
+    const why = this.device.skAdd({ key: KEY, nextPduSeq: this.base, ...held }, this.config, {
       resyncRequest: (_k, seq) => {
         this.resyncRequests.push(seq);
         return this.acceptResync;

@@ -336,6 +336,7 @@ export class ReplayConnection {
       ddgst: this.params.ddgst ?? false,
       cpda: this.params.cpda,
       queueSize: this.queueSize,
+      heldEndSeq: this.c2h.receivedEnd,
     });
   }
 

@@ -59,7 +59,7 @@ export class ReplayDdp implements ReplayOffload {
 
   attach(nextPduSeq: number, config: ReplayOffloadConfig): void {
     const why = this.device.skAdd(
-      { key: this.key, nextPduSeq },
+      { key: this.key, nextPduSeq, ...(config.heldEndSeq !== undefined ? { heldEndSeq: config.heldEndSeq } : {}) },
       { pfv: 0, cpda: config.cpda, hdgst: config.hdgst, ddgst: config.ddgst, queueSize: config.queueSize },
       this.ops,
     );

@@ -13,6 +13,8 @@ export interface ReplayOffloadConfig {
   readonly cpda: number;
   /** I/O queue size (CIDs are below it). */
   readonly queueSize: number;
+  /** One past the last target→host byte the host's stream already holds (in order or not): the NIC never saw them. */
+  readonly heldEndSeq?: number;
 }
 
 export interface ReplayOffload {

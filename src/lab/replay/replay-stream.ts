@@ -79,6 +79,8 @@ export class ReplayStream {
   private coveredAck: number | undefined;
   private coveredMark = 0;
   private finSeq: number | undefined;
+  /** End of the highest segment taken into the queues (see receivedEnd). */
+  private highEnd: number | undefined;
   private readonly holeLimit: number;
 
   constructor(
@@ -91,6 +93,11 @@ export class ReplayStream {
   /** Sequence number of the next byte the consumer will get. */
   get rcvNxt(): number {
     return this.q.rcvNxt;
+  }
+
+  /** One past the highest byte received so far, in order or beyond a hole (rcv_nxt when nothing is out of order). */
+  get receivedEnd(): number {
+    return this.highEnd !== undefined && seqGt(this.highEnd, this.q.rcvNxt) ? this.highEnd : this.q.rcvNxt;
   }
 
   /** True while bytes wait beyond a hole. */
@@ -128,6 +135,10 @@ export class ReplayStream {
     }
     const hadHole = !this.q.ofoEmpty;
     this.q.insert(seg, seqAdd(this.q.rcvNxt, WINDOW_BYTES));
+    if (this.q.lastNewBytes > 0) {
+      const end = seqAdd(seg.seq, seg.len);
+      if (this.highEnd === undefined || seqGt(end, this.highEnd)) this.highEnd = end;
+    }
     s.bytes += this.q.lastNewBytes;
     s.dupBytes += this.q.lastDupBytes;
     if (!this.q.ofoEmpty) {
