@@ -89,7 +89,12 @@ export interface FuzzTargetReport {
 /** The signature of a thrown value: masks numbers so the same bug with other values is one finding. */
 export function findingSignature(kind: FindingKind, e: unknown): string {
   const err = e instanceof Error ? e : new Error(String(e));
-  const msg = (err.message.split('\n')[0] ?? '').replace(/0x[0-9a-f]+/gi, 'N').replace(/\d+/g, 'N').slice(0, 160);
+  // Digests and hashes (long hex runs) and numbers vary with the input, not with the bug.
+  const msg = (err.message.split('\n')[0] ?? '')
+    .replace(/0x[0-9a-f]+/gi, 'N')
+    .replace(/\b[0-9a-f]{8,}\b/gi, 'H')
+    .replace(/\d+/g, 'N')
+    .slice(0, 160);
   return `${kind} ${err.name}: ${msg} @ ${ownFrame(err.stack ?? '')}`;
 }
 

@@ -104,6 +104,8 @@ describe('fuzzTarget', () => {
     expect(s1).toBe(findingSignature('invariant', at('invariant', 4242)));
     expect(s1).toMatch(/^invariant FuzzViolation: byte N written twice @ fuzzer\.test\.ts:\d+$/);
     expect(s1).not.toBe(findingSignature('differential', at('differential', 17)));
+    const sha = (h: string): FuzzViolation => new FuzzViolation('differential', `$[0].sha256: "${h}" vs "${h.split('').reverse().join('')}"`);
+    expect(findingSignature('differential', sha('838c71d68ab65c29bf5b3f0be67c11b8'))).toBe(findingSignature('differential', sha('1d875b844790ea9db6277fa024fed6b3')));
   });
 
   it('minimizes a crashing input to the bytes that matter', async () => {
