@@ -86,7 +86,7 @@ export function newNvmeDdpUlpStats(): NvmeDdpUlpStats {
 export interface NvmeDdpConnection {
   readonly key: FlowKey;
   /** The queue's TCP socket: its read position, and its verdict on segments (TcpSocket.acceptableBytes) for the NIC's gate. */
-  readonly socket: { readonly readSeq: number; acceptableBytes?(skb: Skb): number };
+  readonly socket: { readonly readSeq: number; readonly heldEndSeq?: number; acceptableBytes?(skb: Skb): number };
 }
 
 export interface NvmeDdpOptions {
@@ -140,6 +140,9 @@ export class NvmeDdp implements NvmeDdpHooks {
     const sk: DdpSocket = {
       key: conn.key,
       nextPduSeq: socket.readSeq,
+      // Bytes TCP already holds (a segment that arrived ahead of a hole before
+      // the offload began) are the host's first copy: the NIC must not place over them.
+      ...(socket.heldEndSeq !== undefined ? { heldEndSeq: socket.heldEndSeq } : {}),
       // The NIC parses only what this TCP keeps: a forged segment TCP drops never steers placement.
       ...(socket.acceptableBytes !== undefined ? { acceptableBytes: (skb: Skb) => socket.acceptableBytes!(skb) } : {}),
     };

@@ -207,6 +207,12 @@ export class TcpRxQueue {
     return seqAdd(this.rcvNxt, -this.queuedBytes);
   }
 
+  /** One past the last byte held, in order or out of order (the ofo queue is kept in sequence order). */
+  get heldEndSeq(): number {
+    const last = this.ofo[this.ofo.length - 1];
+    return last === undefined ? this.rcvNxt : seqAdd(last.seq, last.len);
+  }
+
   get ofoEmpty(): boolean {
     return this.ofo.length === 0;
   }

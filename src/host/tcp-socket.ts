@@ -393,6 +393,11 @@ export class TcpSocket implements TcpTxOutput {
     return this.rxq.readSeq;
   }
 
+  /** One past the last stream byte this socket holds, out-of-order data included (DdpSocket.heldEndSeq at sk_add). */
+  get heldEndSeq(): number {
+    return this.rxq.heldEndSeq;
+  }
+
   /** The peer's FIN arrived and every byte before it has been read. */
   get readEnded(): boolean {
     return this.finReceived && this.rxq.queuedBytes === 0;

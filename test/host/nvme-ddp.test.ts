@@ -112,9 +112,11 @@ class SilentPort implements Port {
 /** A device that records the ULP ops it was given and the resync answers it gets. */
 class SpyDevice extends NvmeTcpDdpDevice {
   ops: UlpDdpOps | undefined;
+  sk: DdpSocket | undefined;
   readonly answers: number[] = [];
   override skAdd(sk: DdpSocket, config: NvmeTcpSkConfig, ulp: UlpDdpOps): SkAddRefusal | undefined {
     this.ops = ulp;
+    this.sk = sk;
     return super.skAdd(sk, config, ulp);
   }
   override resync(key: FlowKey, seq: number): void {
@@ -140,6 +142,20 @@ async function queueWithDdp(opts: NvmeTcpDdpDeviceOptions = {}) {
 }
 
 describe('NvmeDdp: resync and teardown bookkeeping', () => {
+  it("hands sk_add the socket's read position and the end of what it already holds (out-of-order data included)", async () => {
+    const nic = new NicEmu(new SilentPort(), { mac: Buffer.from([2, 0, 0, 0, 0, 2]) });
+    nic.addFlow({ key: KEY, deliver: () => undefined });
+    const dev = new SpyDevice(nic);
+    const ddp = new NvmeDdp(dev);
+    const t = new TestTransport(5000);
+    const q = new NvmeQueue(t, { qid: 1, depth: 8, hdgst: false, ddgst: false, clock: new VirtualClock(), ddp });
+    const p = q.connect();
+    t.deliver(emitPduBuffer({ type: PduType.ICResp, pfv: 0, cpda: 0, hdgstEnable: false, ddgstEnable: false, maxh2cdata: 0x40_0000 }));
+    await p;
+    expect(ddp.attach(q, { key: KEY, socket: { readSeq: t.rcvNxt, heldEndSeq: t.rcvNxt + 3000 } })).toBeUndefined();
+    expect(dev.sk).toMatchObject({ nextPduSeq: t.rcvNxt, heldEndSeq: t.rcvNxt + 3000 });
+  });
+
   it('answers a pending request with the first PDU header at or after it, once', async () => {
     const { dev, ddp } = await queueWithDdp();
     expect(dev.ops!.resyncRequest(KEY, 0xffff_fff0)).toBe(true);

@@ -45,6 +45,19 @@ describe('TcpRxQueue', () => {
     expect(readAll(q)).toBe('hello');
   });
 
+  it('heldEndSeq is one past the last byte held: rcv_nxt, or the end of the highest out-of-order piece', () => {
+    const q = new TcpRxQueue(0xffff_fffe);
+    expect(q.heldEndSeq).toBe(0xffff_fffe);
+    q.insert(seg(0xffff_fffe, 'ab'), WIN_END);
+    expect(q.heldEndSeq).toBe(0);
+    q.insert(seg(20, 'xyz'), WIN_END);
+    q.insert(seg(5, 'fg'), WIN_END);
+    expect(q.heldEndSeq).toBe(23);
+    q.insert(seg(0, 'abcdefghijklmnopqrstuvw'.slice(0, 20)), WIN_END);
+    expect(q.rcvNxt).toBe(23);
+    expect(q.heldEndSeq).toBe(23);
+  });
+
   it('queues out of order, then delivers everything when the hole fills', () => {
     const q = new TcpRxQueue(0);
     expect(q.insert(seg(5, 'fghij'), WIN_END)).toBe('out-of-order');
