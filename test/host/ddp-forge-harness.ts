@@ -25,7 +25,6 @@ import { NvmeTcpDdpDevice } from '../../src/nicemu/ddp-offload.js';
 import { newUlpDdpStats, type UlpDdpStats } from '../../src/nicemu/ddp-stats.js';
 import type { FlowKey } from '../../src/nicemu/flow-table.js';
 import { NicEmu } from '../../src/nicemu/nic.js';
-import type { Port, PortStats, RxConsumer } from '../../src/nicemu/port.js';
 import type { Skb } from '../../src/nicemu/skb.js';
 import { buildTcpFrame, parseFrame } from '../../src/wire/frame.js';
 import { buildCqe, cqeWith } from '../../src/wire/nvme-cqe.js';
@@ -33,17 +32,9 @@ import { emitPdu, emitPduBuffer, PduType } from '../../src/wire/nvme-tcp-pdu.js'
 import { seqAdd, seqGt } from '../../src/wire/seq.js';
 import { TCP_ACK, TCP_PSH, TCP_RST, TCP_SYN } from '../../src/wire/tcp.js';
 import { HOST, PEER, prng } from './tcp-harness.js';
+import { SilentPort } from '../nicemu/silent-port.js';
 
 export type ForgeMode = 'none' | 'ddp' | 'ddp-crc';
-
-class SilentPort implements Port {
-  readonly stats: PortStats = { rxFrames: 0, rxBytes: 0, txFrames: 0, txBytes: 0, rxKernelDrops: 0, rxQueueDrops: 0, txErrors: 0 };
-  send(): void {}
-  onFrames(_c: RxConsumer): void {}
-  close(): Promise<void> {
-    return Promise.resolve();
-  }
-}
 
 export interface ForgeRigOptions {
   readonly hdgst: boolean;

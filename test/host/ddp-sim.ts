@@ -24,7 +24,6 @@ import { NvmeTcpDdpDevice, type NvmeTcpDdpLimits } from '../../src/nicemu/ddp-of
 import { newUlpDdpStats, type UlpDdpStats } from '../../src/nicemu/ddp-stats.js';
 import type { FlowKey } from '../../src/nicemu/flow-table.js';
 import { NicEmu } from '../../src/nicemu/nic.js';
-import type { Port, PortStats, RxConsumer } from '../../src/nicemu/port.js';
 import { buildCqe, cqeWith } from '../../src/wire/nvme-cqe.js';
 import { NvmeSc } from '../../src/wire/nvme-status.js';
 import { PduType, emitPdu, emitPduBuffer, type Pdu } from '../../src/wire/nvme-tcp-pdu.js';
@@ -33,18 +32,9 @@ import { seqAdd, seqGt } from '../../src/wire/seq.js';
 import { TCP_ACK, TCP_PSH, TCP_SYN } from '../../src/wire/tcp.js';
 import { RangeSet } from '../../src/nicemu/range-set.js';
 import { HOST, PEER, prng } from './tcp-harness.js';
+import { SilentPort } from '../nicemu/silent-port.js';
 
 export type OffloadMode = 'none' | 'ddp' | 'ddp-crc';
-
-/** A Port the test drives: frames go in through NicEmu.rxFrame, sends are dropped (the peer is scripted). */
-class SilentPort implements Port {
-  readonly stats: PortStats = { rxFrames: 0, rxBytes: 0, txFrames: 0, txBytes: 0, rxKernelDrops: 0, rxQueueDrops: 0, txErrors: 0 };
-  send(): void {}
-  onFrames(_c: RxConsumer): void {}
-  close(): Promise<void> {
-    return Promise.resolve();
-  }
-}
 
 export interface ReadSpec {
   readonly len: number;

@@ -13,17 +13,8 @@ import { Dmabuf, type DmabufBinding } from '../../src/nicemu/dmabuf.js';
 import type { FlowKey } from '../../src/nicemu/flow-table.js';
 import type { HeaderSplitMode } from '../../src/nicemu/header-split.js';
 import { NicEmu } from '../../src/nicemu/nic.js';
-import type { Port, PortStats, RxConsumer } from '../../src/nicemu/port.js';
 import { HOST, PEER, prng, skbFromFrame } from './tcp-harness.js';
-
-class SilentPort implements Port {
-  readonly stats: PortStats = { rxFrames: 0, rxBytes: 0, txFrames: 0, txBytes: 0, rxKernelDrops: 0, rxQueueDrops: 0, txErrors: 0 };
-  send(): void {}
-  onFrames(_c: RxConsumer): void {}
-  close(): Promise<void> {
-    return Promise.resolve();
-  }
-}
+import { SilentPort } from '../nicemu/silent-port.js';
 
 /** Seeded impairments of one direction. */
 export interface LineImpairment {

@@ -24,7 +24,6 @@ import { NvmeTcpDdpDevice } from '../../src/nicemu/ddp-offload.js';
 import { newUlpDdpStats, type UlpDdpStats } from '../../src/nicemu/ddp-stats.js';
 import type { FlowKey } from '../../src/nicemu/flow-table.js';
 import { NicEmu } from '../../src/nicemu/nic.js';
-import type { Port, PortStats, RxConsumer } from '../../src/nicemu/port.js';
 import { HostileQueue, type HostileCase } from '../../src/target/hostile.js';
 import { buildCqe, cqeWith } from '../../src/wire/nvme-cqe.js';
 import { PduType, emitPdu, emitPduBuffer, parsePdu, type EmittedPdu, type Pdu } from '../../src/wire/nvme-tcp-pdu.js';
@@ -33,16 +32,7 @@ import { seqAdd, seqDiff, seqGt } from '../../src/wire/seq.js';
 import { TCP_ACK, TCP_PSH, TCP_SYN } from '../../src/wire/tcp.js';
 import { HOST, PEER, prng } from './tcp-harness.js';
 import type { OffloadMode } from './ddp-sim.js';
-
-/** A Port the test drives: frames go in through NicEmu.rxFrame, sends are dropped (the peers are scripted). */
-class SilentPort implements Port {
-  readonly stats: PortStats = { rxFrames: 0, rxBytes: 0, txFrames: 0, txBytes: 0, rxKernelDrops: 0, rxQueueDrops: 0, txErrors: 0 };
-  send(): void {}
-  onFrames(_c: RxConsumer): void {}
-  close(): Promise<void> {
-    return Promise.resolve();
-  }
-}
+import { SilentPort } from '../nicemu/silent-port.js';
 
 export interface HostileScenario {
   /** The broken read response on queue 1; undefined: both queues correct. */

@@ -11,12 +11,12 @@ import { NvmeQueue } from '../../src/host/nvme-queue.js';
 import { NvmeTcpDdpDevice, type DdpSocket, type NvmeTcpDdpDeviceOptions, type NvmeTcpSkConfig, type SkAddRefusal, type UlpDdpOps } from '../../src/nicemu/ddp-offload.js';
 import type { FlowKey } from '../../src/nicemu/flow-table.js';
 import { NicEmu } from '../../src/nicemu/nic.js';
-import type { Port, PortStats, RxConsumer } from '../../src/nicemu/port.js';
 import { NvmeSc } from '../../src/wire/nvme-status.js';
 import { PduType, emitPduBuffer } from '../../src/wire/nvme-tcp-pdu.js';
 import { ddpScenario, runDdpScenario, type DdpScenario } from './ddp-sim.js';
 import { TestTransport } from './nvme-test-transport.js';
 import { c2hData, capsuleResp } from '../nicemu/ddp-rig.js';
+import { SilentPort } from '../nicemu/silent-port.js';
 
 function clean(base: DdpScenario, reads: { len: number; guardBefore: number }[]): DdpScenario {
   return {
@@ -99,15 +99,6 @@ describe('NvmeDdp: reads that stay on the copy path', () => {
     expect(r.host.bytesCopySkipped).toBe(0);
   });
 });
-
-class SilentPort implements Port {
-  readonly stats: PortStats = { rxFrames: 0, rxBytes: 0, txFrames: 0, txBytes: 0, rxKernelDrops: 0, rxQueueDrops: 0, txErrors: 0 };
-  send(): void {}
-  onFrames(_c: RxConsumer): void {}
-  close(): Promise<void> {
-    return Promise.resolve();
-  }
-}
 
 /** A device that records the ULP ops it was given and the resync answers it gets. */
 class SpyDevice extends NvmeTcpDdpDevice {

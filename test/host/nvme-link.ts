@@ -19,20 +19,11 @@ import { TcpTransport } from '../../src/host/tcp-transport.js';
 import { NvmeTcpDdpDevice, type NvmeTcpDdpLimits } from '../../src/nicemu/ddp-offload.js';
 import type { FlowKey } from '../../src/nicemu/flow-table.js';
 import { NicEmu } from '../../src/nicemu/nic.js';
-import type { Port, PortStats, RxConsumer } from '../../src/nicemu/port.js';
 import { findPatternMismatch } from '../../src/wire/block-pattern.js';
 import { NvmeSc } from '../../src/wire/nvme-status.js';
 import { MiniController, PEER_LBA, PEER_PATTERN_SEED } from './devmem-nvme-peer.js';
 import { HOST, PEER, skbFromFrame } from './tcp-harness.js';
-
-class SilentPort implements Port {
-  readonly stats: PortStats = { rxFrames: 0, rxBytes: 0, txFrames: 0, txBytes: 0, rxKernelDrops: 0, rxQueueDrops: 0, txErrors: 0 };
-  send(): void {}
-  onFrames(_c: RxConsumer): void {}
-  close(): Promise<void> {
-    return Promise.resolve();
-  }
-}
+import { SilentPort } from '../nicemu/silent-port.js';
 
 /** One direction of the wire: an in-order delay line delivered by one timer. */
 class DelayLine {

@@ -9,26 +9,17 @@ import { Dmabuf, type DmabufBinding } from '../../src/nicemu/dmabuf.js';
 import type { FlowKey } from '../../src/nicemu/flow-table.js';
 import type { HeaderSplitEngine, HeaderSplitMode } from '../../src/nicemu/header-split.js';
 import { NicEmu } from '../../src/nicemu/nic.js';
-import type { Port, PortStats, RxConsumer } from '../../src/nicemu/port.js';
 import type { Skb } from '../../src/nicemu/skb.js';
 import { buildTcpFrame } from '../../src/wire/frame.js';
 import { buildCqe, cqeWith } from '../../src/wire/nvme-cqe.js';
 import { PduType, emitPduBuffer } from '../../src/wire/nvme-tcp-pdu.js';
 import { seqAdd } from '../../src/wire/seq.js';
 import { TCP_ACK, TCP_PSH, TCP_SYN } from '../../src/wire/tcp.js';
+import { SilentPort } from './silent-port.js';
 
 const HOST_MAC = Buffer.from([2, 0, 0, 0, 0, 2]);
 const PEER_MAC = Buffer.from([2, 0, 0, 0, 0, 1]);
 export const KEY: FlowKey = { remoteIp: 0xc000_0201, remotePort: 4420, localIp: 0xc000_0202, localPort: 40_000 };
-
-class SilentPort implements Port {
-  readonly stats: PortStats = { rxFrames: 0, rxBytes: 0, txFrames: 0, txBytes: 0, rxKernelDrops: 0, rxQueueDrops: 0, txErrors: 0 };
-  send(): void {}
-  onFrames(_c: RxConsumer): void {}
-  close(): Promise<void> {
-    return Promise.resolve();
-  }
-}
 
 export interface HsRigOptions {
   readonly mode: HeaderSplitMode;
