@@ -11,6 +11,7 @@ import type { Command } from 'commander';
 import type { Port } from '../nicemu/port.js';
 import { resolve } from 'node:path';
 import { hostRun, parseRunOffload, parseTargetAddress } from '../lab/host-run.js';
+import { externalNextHop, parseHostAddress } from '../lab/run-external.js';
 import { withCapture } from '../nicemu/port-capture.js';
 import { addTimeoutFlags, addWorkloadFlags, intFlag, parseDigest, timeoutsFromFlags, workloadFromFlags, type TimeoutFlags, type WorkloadFlags } from './workload-flags.js';
 import { UserError } from './user-error.js';
@@ -21,6 +22,7 @@ interface HostFlags extends WorkloadFlags, ImpairFlags, DevmemFlags, TimeoutFlag
   iface: string;
   hostIp: string;
   hostMac?: string;
+  gateway?: string;
   target: string;
   nqn: string;
   digest: string;
@@ -38,7 +40,8 @@ export function registerHostCommand(program: Command): void {
     .command('host')
     .description('run the userspace host (software NIC + TCP + NVMe/TCP host + workload) on an interface; prints the report as JSON')
     .option('--iface <name>', 'interface to capture on and send from', 'host0')
-    .option('--host-ip <addr>', 'IPv4 address the userspace stack owns', '192.0.2.2')
+    .option('--host-ip <addr>', 'IPv4 address the userspace stack owns, A or A/LEN (with /LEN a target outside the subnet is reached through --gateway)', '192.0.2.2')
+    .option('--gateway <addr>', 'next hop for a target outside the --host-ip A/LEN subnet')
     .option('--host-mac <mac>', "MAC the userspace stack uses (default: the interface's)")
     .option('--target <addr:port>', 'NVMe/TCP target', '192.0.2.1:4420')
     .option('--nqn <nqn>', 'subsystem NQN', 'nqn.2026-11.io.ddplab:target')
@@ -58,10 +61,13 @@ export function registerHostCommand(program: Command): void {
     const target = parseTargetAddress(flags.target);
     const workload = workloadFromFlags(flags);
     const impair = impairFromFlags(flags, workload.seed ?? 1);
+    const addr = hostAddressFromFlags(flags, target.ip);
     const report = await hostRun(
       {
         iface: flags.iface,
-        hostIp: flags.hostIp,
+        hostIp: addr.ip,
+        ...(addr.prefixLen !== undefined ? { prefixLen: addr.prefixLen } : {}),
+        ...(flags.gateway !== undefined ? { gateway: flags.gateway } : {}),
         ...(flags.hostMac !== undefined ? { hostMac: flags.hostMac } : {}),
         targetIp: target.ip,
         targetPort: target.port,
@@ -87,4 +93,19 @@ export function registerHostCommand(program: Command): void {
       process.exitCode = 1;
     }
   });
+}
+
+/**
+ * --host-ip A (every peer on the link, as inside the topology) or A/LEN
+ * (a target outside the subnet goes through --gateway, checked here so a
+ * missing route is one line before anything starts).
+ */
+export function hostAddressFromFlags(flags: { hostIp: string; gateway?: string }, targetIp: string): { ip: string; prefixLen?: number } {
+  if (!flags.hostIp.includes('/')) {
+    if (flags.gateway !== undefined) throw new UserError('BAD_FLAG', `--gateway needs --host-ip A/LEN (the subnet decides what is reached through it)`);
+    return { ip: flags.hostIp };
+  }
+  const host = parseHostAddress(flags.hostIp);
+  externalNextHop(host, targetIp, flags.gateway);
+  return host;
 }
