@@ -107,6 +107,12 @@ export function humanReport(r: RunReport): string {
       `  ddp      placed ${d.placementPct.toFixed(2)}% of ${fmtBytes(d.c2hDataBytes)} C2HData payload; copied: below threshold ${fmtBytes(n.belowThreshold)}, ` +
         `limits ${fmtBytes(n.limits)}, lost sync ${fmtBytes(n.lostSync)}; DDGST checked by the NIC for ${d.ddgstOffloadedPdus} PDUs, host data CRC ${fmtBytes(d.hostCrcDataBytes)}`,
     );
+    const f = d.fallback;
+    if (f.socketsRefused + f.readsOverLimits + f.readsRefusedByNic > 0) {
+      lines.push(
+        `  fallback ${f.socketsRefused} queues not offloaded (sk_add refused), ${f.readsOverLimits} reads over the NIC's limits, ${f.readsRefusedByNic} reads refused at setup: all on the copy path`,
+      );
+    }
   }
   lines.push(`  port     ${flat(r.port)}`);
   if (r.impair !== undefined) {
