@@ -6,6 +6,7 @@
  * `ddplab down --all`. After the suite no namespace of these tests is left.
  */
 import { spawn, spawnSync } from 'node:child_process';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { execa } from 'execa';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -18,6 +19,7 @@ import {
   withTopology,
   type Topology,
 } from '../../src/lab/topology.js';
+import { runUnprivileged } from '../support/unprivileged.js';
 
 const isRoot = process.getuid?.() === 0;
 const REPO_ROOT = fileURLToPath(new URL('../../', import.meta.url));
@@ -263,11 +265,7 @@ describe.skipIf(!isRoot)('live topology', () => {
   });
 
   it('the CLI tells a non-root user to run as root', () => {
-    const r = spawnSync('setpriv', ['--reuid=65534', '--regid=65534', '--clear-groups', process.execPath, DDPLAB, 'up'], {
-      cwd: REPO_ROOT,
-      encoding: 'utf8',
-      env: { ...process.env, HOME: '/tmp' },
-    });
+    const r = runUnprivileged({ checkout: REPO_ROOT, argv: (root) => [process.execPath, join(root, 'bin/ddplab.js'), 'up'] });
     expect(r.status).toBe(1);
     expect(r.stderr.trim().split('\n')).toHaveLength(1);
     expect(r.stderr).toMatch(/^ddplab: ddplab up needs root .*run it as root, e\.g\. sudo /);

@@ -5,10 +5,10 @@
  * SYN is answered with a SYN-ACK). Each test builds its own topology with
  * withTopology, which removes it however the test ends.
  */
-import { spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { execa } from 'execa';
 import { describe, expect, it } from 'vitest';
 import { netnsCommand, withTopology, type Topology } from '../../src/lab/topology.js';
@@ -20,8 +20,10 @@ import { readPcapFileSync } from '../../src/wire/pcap.js';
 import { TCP_ACK, TCP_RST, TCP_SYN, verifyTcpChecksum } from '../../src/wire/tcp.js';
 import type { RxFrame } from '../../src/nicemu/port.js';
 import { RemoteLivePort } from './remote-live-port.js';
+import { runUnprivileged } from '../support/unprivileged.js';
 
 const isRoot = process.getuid?.() === 0;
+const REPO_ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const TARGET = parseIpv4Addr('192.0.2.1');
 const HOST = parseIpv4Addr('192.0.2.2');
 
@@ -279,10 +281,7 @@ describe.skipIf(!isRoot)('live Port on host0', () => {
   it('tells a non-root user to run as root', () => {
     const code =
       "import('./src/nicemu/port-live.ts').then((m)=>{try{m.openLivePort({iface:'lo'});console.log('opened')}catch(e){console.log(e.code+': '+e.message)}})";
-    const r = spawnSync('setpriv', ['--reuid=65534', '--regid=65534', '--clear-groups', process.execPath, '--import', 'tsx', '-e', code], {
-      encoding: 'utf8',
-      env: { ...process.env, HOME: '/tmp' },
-    });
+    const r = runUnprivileged({ checkout: REPO_ROOT, argv: () => [process.execPath, '--import', 'tsx', '-e', code] });
     expect(r.stdout.trim()).toBe('PERMISSION: capturing on lo needs root (CAP_NET_RAW): run as root, e.g. with sudo');
   });
 });
