@@ -25,8 +25,8 @@ import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
 import { execa } from 'execa';
 import { netnsCommand, withTopology, type Topology } from '../src/lab/topology.js';
-import { openLivePort } from '../src/nicemu/port-live.js';
-import type { PortStats } from '../src/nicemu/port.js';
+import { openLivePort } from '../src/nicemu/port/live.js';
+import type { PortStats } from '../src/nicemu/port/port.js';
 
 const SELF = fileURLToPath(import.meta.url);
 const REPO_ROOT = fileURLToPath(new URL('../', import.meta.url));

@@ -1,7 +1,7 @@
 /**
  * Replay throughput (npm run bench:replay): how fast the software NIC and
  * the host's receive path go with nothing else in the way — a synthetic
- * capture of 128 KiB reads (src/lab/replay/synthetic-capture.ts: header and
+ * capture of 128 KiB reads (src/replay/synthetic-capture.ts: header and
  * data digests, random completion order, one C2HData PDU per read as Linux
  * targets send them) written to a temporary pcap, replayed with offload
  * none and ddp-crc, beside the memcpy rate (Buffer.copy of 128 KiB blocks)
@@ -22,8 +22,8 @@ import { mkdtempSync, rmSync, statSync } from 'node:fs';
 import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { replayCapture, type ReplayOffloadChoice } from '../src/lab/replay/replay.js';
-import { synthesizeSession } from '../src/lab/replay/synthetic-capture.js';
+import { replayCapture, type ReplayOffloadChoice } from '../src/replay/replay.js';
+import { synthesizeSession } from '../src/replay/synthetic-capture.js';
 import { writePcapFileSync } from '../src/wire/pcap.js';
 
 const { values } = parseArgs({

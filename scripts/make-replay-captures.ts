@@ -1,6 +1,6 @@
 /**
  * Makes the reference captures of captures/ that the replay tests replay
- * (test/lab/replay-captures.replay.test.ts): each is a live `ddplab run
+ * (test/replay/captures.replay.test.ts): each is a live `ddplab run
  * --capture` (root, namespaces) with `--hash-reads`, kept small, plus
  * captures/<name>.expected.json holding what the live run verified (its
  * verify counts and the SHA-256 of every read it completed) and what a
@@ -15,8 +15,8 @@ import { mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { compareWithLive, readReadHashes } from '../src/lab/replay/live-read-hashes.js';
-import { replayCapture } from '../src/lab/replay/replay.js';
+import { compareWithLive, readReadHashes } from '../src/replay/live-read-hashes.js';
+import { replayCapture } from '../src/replay/replay.js';
 
 const ROOT = resolve(fileURLToPath(new URL('..', import.meta.url)));
 const BIN = join(ROOT, 'bin', 'ddplab.js');

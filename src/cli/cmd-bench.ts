@@ -1,14 +1,14 @@
 /**
  * `ddplab bench`: a sweep of verified runs over a grid of loss, reordering,
- * offload mode and workload on one topology (src/lab/bench.ts), with a
+ * offload mode and workload on one topology (src/lab/bench/bench.ts), with a
  * progress bar on stderr and an output folder: report.md, report.json and
- * SVG charts (src/lab/bench-report.ts). Exit code 0 only when every run
+ * SVG charts (src/lab/bench/report.ts). Exit code 0 only when every run
  * passed with 0 mismatches.
  */
 import { resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Command } from 'commander';
-import { WORKLOAD_RW_MODES, parseSizeBytes, WorkloadOptionError, type WorkloadRw } from '../host/workload-options.js';
+import { WORKLOAD_RW_MODES, parseSizeBytes, WorkloadOptionError, type WorkloadRw } from '../host/workload/options.js';
 import {
   bench,
   benchMachine,
@@ -19,9 +19,9 @@ import {
   type BenchRun,
   type BenchSize,
   type OffloadMode,
-} from '../lab/bench.js';
-import { formatRate, readBenchReport, summarizeBench, writeBenchReport } from '../lab/bench-report.js';
-import type { WorkloadProgress } from '../host/workload.js';
+} from '../lab/bench/bench.js';
+import { formatRate, readBenchReport, summarizeBench, writeBenchReport } from '../lab/bench/report.js';
+import type { WorkloadProgress } from '../host/workload/workload.js';
 import { intFlag, parseDigest } from './workload-flags.js';
 import { parseBurst, parseProbability } from './impair-flags.js';
 import { UserError } from './user-error.js';

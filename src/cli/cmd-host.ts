@@ -8,11 +8,11 @@
  * progress lines (JSON) on stderr for the orchestrator's progress bar.
  */
 import type { Command } from 'commander';
-import type { Port } from '../nicemu/port.js';
+import type { Port } from '../nicemu/port/port.js';
 import { resolve } from 'node:path';
 import { hostRun, parseRunOffload, parseTargetAddress } from '../lab/host-run.js';
 import { externalNextHop, parseHostAddress } from '../lab/run-external.js';
-import { withCapture } from '../nicemu/port-capture.js';
+import { withCapture } from '../nicemu/port/capture.js';
 import { addTimeoutFlags, addWorkloadFlags, intFlag, parseDigest, timeoutsFromFlags, workloadFromFlags, type TimeoutFlags, type WorkloadFlags } from './workload-flags.js';
 import { UserError } from './user-error.js';
 import { addImpairFlags, impairFromFlags, type ImpairFlags } from './impair-flags.js';

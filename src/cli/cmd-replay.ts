@@ -1,13 +1,13 @@
 /**
  * `ddplab replay FILE.pcap`: the software NIC and the host receive path over
- * a capture (src/lab/replay/replay.ts) — no network, deterministic, and
+ * a capture (src/replay/replay.ts) — no network, deterministic, and
  * impairable with a seed. Prints the human report, or with --json one
  * object (with every read's SHA-256).
  */
 import type { Command } from 'commander';
-import { replayCapture, type ReplayOffloadChoice } from '../lab/replay/replay.js';
-import { formatReplayReport } from '../lab/replay/replay-report.js';
-import type { ImpairSpec } from '../nicemu/port-impair.js';
+import { replayCapture, type ReplayOffloadChoice } from '../replay/replay.js';
+import { formatReplayReport } from '../replay/report.js';
+import type { ImpairSpec } from '../nicemu/port/impair.js';
 import { parseBurst, parseProbability } from './impair-flags.js';
 import { UserError } from './user-error.js';
 import { intFlag } from './workload-flags.js';

@@ -11,7 +11,7 @@ import type { Command } from 'commander';
 import { parseRunOffload, parseTargetAddress } from '../lab/host-run.js';
 import { parseHostAddress, parseVerifySource, runExternal, type ExternalRunReport, type VerifySource } from '../lab/run-external.js';
 import type { RunReport } from '../lab/run.js';
-import type { WorkloadProgress } from '../host/workload.js';
+import type { WorkloadProgress } from '../host/workload/workload.js';
 import { devmemFromFlags, type DevmemFlags } from './devmem-flags.js';
 import { impairFromFlags, type ImpairFlags } from './impair-flags.js';
 import { UserError } from './user-error.js';

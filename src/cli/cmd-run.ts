@@ -7,7 +7,7 @@
 import type { Command } from 'commander';
 import { run, type RunReport } from '../lab/run.js';
 import { parseRunOffload } from '../lab/host-run.js';
-import type { WorkloadProgress } from '../host/workload.js';
+import type { WorkloadProgress } from '../host/workload/workload.js';
 import { UserError } from './user-error.js';
 import { addImpairFlags, describeImpairSpec, describeImpairStats, impairFromFlags, type ImpairFlags } from './impair-flags.js';
 import { addTimeoutFlags, addWorkloadFlags, intFlag, parseDigest, timeoutsFromFlags, workloadFromFlags, type TimeoutFlags, type WorkloadFlags } from './workload-flags.js';

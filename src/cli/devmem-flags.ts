@@ -6,7 +6,7 @@
  */
 import type { Command } from 'commander';
 import type { DevmemRunOptions, DevmemRunReport, DevmemSplitMode } from '../lab/devmem-host.js';
-import { parseSizeBytes, WorkloadOptionError } from '../host/workload-options.js';
+import { parseSizeBytes, WorkloadOptionError } from '../host/workload/options.js';
 import { UserError } from './user-error.js';
 
 export interface DevmemFlags {

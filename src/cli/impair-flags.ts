@@ -1,6 +1,6 @@
 /**
  * The impairment flags shared by `ddplab run` and `ddplab host` (see
- * src/nicemu/port-impair.ts for what each impairment does), declared once,
+ * src/nicemu/port/impair.ts for what each impairment does), declared once,
  * turned into an ImpairConfig once, and turned back into flags for the host
  * process the orchestrator spawns.
  *
@@ -20,7 +20,7 @@ import {
   type ImpairConfig,
   type ImpairSpec,
   type ImpairStats,
-} from '../nicemu/port-impair.js';
+} from '../nicemu/port/impair.js';
 import { UserError } from './user-error.js';
 
 export interface ImpairFlags {

@@ -3,7 +3,7 @@
  * declared once and turned into WorkloadOptions once.
  */
 import type { Command } from 'commander';
-import { WORKLOAD_RW_MODES, type WorkloadOptions, type WorkloadRw } from '../host/workload-options.js';
+import { WORKLOAD_RW_MODES, type WorkloadOptions, type WorkloadRw } from '../host/workload/options.js';
 import { UserError } from './user-error.js';
 
 export interface WorkloadFlags {

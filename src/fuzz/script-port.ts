@@ -3,7 +3,7 @@
  * NIC's consumer in batches the harness chooses (one poll of a real port),
  * frames the NIC sends are kept for the harness to look at or drop.
  */
-import type { Port, PortStats, RxConsumer, RxFrame } from '../nicemu/port.js';
+import type { Port, PortStats, RxConsumer, RxFrame } from '../nicemu/port/port.js';
 
 export class ScriptPort implements Port {
   readonly stats: PortStats = { rxFrames: 0, rxBytes: 0, txFrames: 0, txBytes: 0, rxKernelDrops: 0, rxQueueDrops: 0, txErrors: 0 };

@@ -13,21 +13,21 @@
  * boundaries and check data digests, with the DDP series' resync protocol
  * when loss hides a header.
  */
-import type { HostStack } from '../host/host-stack.js';
-import { DevmemSocket, newDevmemSocketStats, type DevmemSocketStats } from '../host/devmem-socket.js';
-import { DevmemTokenReturn, type DevmemReturnPath } from '../host/devmem-token-return.js';
-import { DevmemTransport } from '../host/devmem-transport.js';
-import { hostBytesCrc, type NvmeHostStats } from '../host/host-stats.js';
-import type { NvmeController } from '../host/nvme-controller.js';
-import type { NvmeDdpHooks } from '../host/nvme-ddp-hooks.js';
-import { DevmemResync, NvmeDevmem, devmemWorkloadDevice, newNvmeDevmemStats, type NvmeDevmemStats } from '../host/nvme-devmem.js';
-import type { NvmeDevmemHooks } from '../host/nvme-devmem-hooks.js';
-import type { StreamTransport } from '../host/stream-transport.js';
-import type { WorkloadDevice } from '../host/workload.js';
-import { DevmemDevice } from '../nicemu/devmem-device.js';
-import type { DevmemNicStats } from '../nicemu/devmem-stats.js';
-import { Dmabuf, type DmabufBinding, type DmabufDeviceView } from '../nicemu/dmabuf.js';
-import type { PagePoolStats } from '../nicemu/page-pool.js';
+import type { HostStack } from '../host/net/host-stack.js';
+import { DevmemSocket, newDevmemSocketStats, type DevmemSocketStats } from '../host/devmem/socket.js';
+import { DevmemTokenReturn, type DevmemReturnPath } from '../host/devmem/token-return.js';
+import { DevmemTransport } from '../host/devmem/transport.js';
+import { hostBytesCrc, type NvmeHostStats } from '../host/net/host-stats.js';
+import type { NvmeController } from '../host/nvme/controller.js';
+import type { NvmeDdpHooks } from '../host/nvme/ddp-hooks.js';
+import { DevmemResync, NvmeDevmem, devmemWorkloadDevice, newNvmeDevmemStats, type NvmeDevmemStats } from '../host/devmem/nvme-devmem.js';
+import type { NvmeDevmemHooks } from '../host/devmem/nvme-hooks.js';
+import type { StreamTransport } from '../host/nvme/stream-transport.js';
+import type { WorkloadDevice } from '../host/workload/workload.js';
+import { DevmemDevice } from '../nicemu/devmem/device.js';
+import type { DevmemNicStats } from '../nicemu/devmem/stats.js';
+import { Dmabuf, type DmabufBinding, type DmabufDeviceView } from '../nicemu/devmem/dmabuf.js';
+import type { PagePoolStats } from '../nicemu/devmem/page-pool.js';
 
 /** The rx queue devmem flows are steered to (queue 0 keeps ordinary traffic). */
 const DEVMEM_QUEUE = 1;

@@ -6,28 +6,28 @@
  * `ddplab run` spawns that and reads its report.
  */
 import { readFileSync } from 'node:fs';
-import { HostStack } from '../host/host-stack.js';
-import { RealClock } from '../host/clock.js';
-import { NvmeController } from '../host/nvme-controller.js';
-import { NvmeHostError } from '../host/nvme-host-error.js';
-import { hostBytesCrc, newNvmeHostStats, sumNvmeHostStats, type NvmeHostStats } from '../host/host-stats.js';
-import { controllerDevice, runWorkload, type WorkloadProgress, type WorkloadReport } from '../host/workload.js';
-import type { WorkloadOptions } from '../host/workload-options.js';
-import type { TcpStats } from '../host/tcp-stats.js';
+import { HostStack } from '../host/net/host-stack.js';
+import { RealClock } from '../host/net/clock.js';
+import { NvmeController } from '../host/nvme/controller.js';
+import { NvmeHostError } from '../host/nvme/host-error.js';
+import { hostBytesCrc, newNvmeHostStats, sumNvmeHostStats, type NvmeHostStats } from '../host/net/host-stats.js';
+import { controllerDevice, runWorkload, type WorkloadProgress, type WorkloadReport } from '../host/workload/workload.js';
+import type { WorkloadOptions } from '../host/workload/options.js';
+import type { TcpStats } from '../host/net/tcp-stats.js';
 import { NicEmu } from '../nicemu/nic.js';
 import type { NicRxStats } from '../nicemu/nic-stats.js';
-import { openLivePort } from '../nicemu/port-live.js';
-import type { Port, PortStats } from '../nicemu/port.js';
-import { withImpairment, type ImpairConfig, type ImpairStats } from '../nicemu/port-impair.js';
+import { openLivePort } from '../nicemu/port/live.js';
+import type { Port, PortStats } from '../nicemu/port/port.js';
+import { withImpairment, type ImpairConfig, type ImpairStats } from '../nicemu/port/impair.js';
 import { macToString, parseMac } from '../wire/ethernet.js';
 import { ipToString, parseIpv4Addr } from '../wire/ipv4.js';
-import { ArpError } from '../host/arp.js';
+import { ArpError } from '../host/net/arp.js';
 import { UserError } from '../cli/user-error.js';
 import { requireInterface, requireLibpcap, requireNetRaw } from './privileges.js';
-import { NvmeDdpOffload, ddpReport, newNvmeDdpUlpStats, type DdpReport } from '../host/nvme-ddp.js';
-import { NvmeTcpDdpDevice } from '../nicemu/ddp-offload.js';
-import { newUlpDdpStats, type UlpDdpStats } from '../nicemu/ddp-stats.js';
-import { withReadHashes, writeReadHashes, type LiveReadHash } from './replay/live-read-hashes.js';
+import { NvmeDdpOffload, ddpReport, newNvmeDdpUlpStats, type DdpReport } from '../host/nvme/ddp.js';
+import { NvmeTcpDdpDevice } from '../nicemu/ddp/offload.js';
+import { newUlpDdpStats, type UlpDdpStats } from '../nicemu/ddp/stats.js';
+import { withReadHashes, writeReadHashes, type LiveReadHash } from '../replay/live-read-hashes.js';
 import { DevmemHost, type DevmemRunOptions, type DevmemRunReport } from './devmem-host.js';
 
 export type DigestChoice = 'none' | 'header' | 'data' | 'both';

@@ -5,8 +5,8 @@
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { UserError } from '../cli/user-error.js';
-import { loadLibpcap } from '../nicemu/port-live.js';
-import { PortError } from '../nicemu/port.js';
+import { loadLibpcap } from '../nicemu/port/live.js';
+import { PortError } from '../nicemu/port/port.js';
 
 // Bit numbers in the capability sets (linux/capability.h).
 const CAP_NET_ADMIN = 12n;

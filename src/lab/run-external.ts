@@ -21,12 +21,12 @@
  */
 import { closeSync, fstatSync, openSync, readFileSync, readSync } from 'node:fs';
 import { resolve } from 'node:path';
-import type { BlockImage, WorkloadOptions } from '../host/workload-options.js';
-import type { WorkloadProgress } from '../host/workload.js';
-import { prefixMask, sameSubnet } from '../host/host-stack.js';
-import { withCapture } from '../nicemu/port-capture.js';
-import type { Port } from '../nicemu/port.js';
-import type { ImpairConfig } from '../nicemu/port-impair.js';
+import type { BlockImage, WorkloadOptions } from '../host/workload/options.js';
+import type { WorkloadProgress } from '../host/workload/workload.js';
+import { prefixMask, sameSubnet } from '../host/net/host-stack.js';
+import { withCapture } from '../nicemu/port/capture.js';
+import type { Port } from '../nicemu/port/port.js';
+import type { ImpairConfig } from '../nicemu/port/impair.js';
 import { ipToString, parseIpv4Addr } from '../wire/ipv4.js';
 import { UserError } from '../cli/user-error.js';
 import type { DevmemRunOptions } from './devmem-host.js';

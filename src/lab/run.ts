@@ -7,14 +7,14 @@
  */
 import { resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import type { WorkloadOptions } from '../host/workload-options.js';
-import type { WorkloadProgress } from '../host/workload.js';
+import type { WorkloadOptions } from '../host/workload/options.js';
+import type { WorkloadProgress } from '../host/workload/workload.js';
 import { UserError } from '../cli/user-error.js';
 import { impairArgs } from '../cli/impair-flags.js';
 import { devmemArgs } from '../cli/devmem-flags.js';
 import { timeoutArgs, type HostTimeouts } from '../cli/workload-flags.js';
 import type { DevmemRunOptions } from './devmem-host.js';
-import type { ImpairConfig } from '../nicemu/port-impair.js';
+import type { ImpairConfig } from '../nicemu/port/impair.js';
 import { kernelTcpDelta, readKernelTcpCounters, type KernelTcpCounters } from './kernel-tcp-stats.js';
 import type { DigestChoice, HostRunReport, RunOffloadChoice } from './host-run.js';
 import { RunChild } from './child.js';
@@ -39,7 +39,7 @@ export interface RunOptions {
   readonly mtu: number;
   readonly offloads: boolean;
   readonly capture?: string;
-  /** The host writes every read's SHA-256 here (see src/lab/replay/live-read-hashes.ts). */
+  /** The host writes every read's SHA-256 here (see src/replay/live-read-hashes.ts). */
   readonly hashReads?: string;
   /** Seeded impairment in the host process (its seed is passed as the workload seed). */
   readonly impair?: ImpairConfig;

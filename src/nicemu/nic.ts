@@ -18,7 +18,7 @@ import { isPartialTcpChecksum, parseTcp, verifyTcpChecksum } from '../wire/tcp.j
 import { WireError } from '../wire/errors.js';
 import { FlowTable, type FlowEntry, type FlowKey } from './flow-table.js';
 import { newNicRxStats, type NicRxStats } from './nic-stats.js';
-import type { Port, RxFrame } from './port.js';
+import type { Port, RxFrame } from './port/port.js';
 import type { Skb, SkbFrag } from './skb.js';
 
 export interface NicOptions {

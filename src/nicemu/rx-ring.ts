@@ -12,8 +12,8 @@
  * so a flood cannot starve the host's TCP timers, and a backend that is
  * itself called from the poll phase never re-enters the consumer.
  */
-import type { PortCounters, RxConsumer, RxFrame } from './port.js';
-import { PortError } from './port.js';
+import type { PortCounters, RxConsumer, RxFrame } from './port/port.js';
+import { PortError } from './port/port.js';
 
 export interface RxRingOptions {
   /** Slots: frames held for the consumer at most. */

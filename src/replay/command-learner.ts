@@ -7,13 +7,13 @@
  * (in-capsule or H2CData) is counted and passed over; its digests are
  * still checked.
  */
-import { parseConnect, NvmfFctype } from '../../wire/nvme-fabrics.js';
-import { parseReadWrite } from '../../wire/nvme-io.js';
-import { NVME_FABRICS_OPCODE, NvmeIoOpcode, NvmePsdt, parseSqe, sglIsTransportData, sqeDataDirection } from '../../wire/nvme-sqe.js';
-import { PduType, type ParsedPduHeader } from '../../wire/nvme-tcp-pdu.js';
-import { WireError } from '../../wire/errors.js';
+import { parseConnect, NvmfFctype } from '../wire/nvme-fabrics.js';
+import { parseReadWrite } from '../wire/nvme-io.js';
+import { NVME_FABRICS_OPCODE, NvmeIoOpcode, NvmePsdt, parseSqe, sglIsTransportData, sqeDataDirection } from '../wire/nvme-sqe.js';
+import { PduType, type ParsedPduHeader } from '../wire/nvme-tcp-pdu.js';
+import { WireError } from '../wire/errors.js';
 import type { PduDataTarget, PduEndEvent, PduEvent, PduStreamHandler } from './pdu-stream.js';
-import { newReplayCommand, type ReplayCommand, type ReplayCommandInit, type ReplayCommandKind } from './replay-commands.js';
+import { newReplayCommand, type ReplayCommand, type ReplayCommandInit, type ReplayCommandKind } from './commands.js';
 
 /** Host → target PDU types. */
 export const H2C_PDU_TYPES: ReadonlySet<PduType> = new Set([PduType.ICReq, PduType.H2CTermReq, PduType.CapsuleCmd, PduType.H2CData]);

@@ -21,7 +21,7 @@
  * The host's receive position passing h2cAck (`ulpReached`) retires them too,
  * early, so the new command gets its buffer and DDP mapping before its data.
  */
-import { seqLe, seqLt } from '../../wire/seq.js';
+import { seqLe, seqLt } from '../wire/seq.js';
 import { ByteCoverage } from './byte-coverage.js';
 
 export type ReplayCommandKind = 'read' | 'write' | 'flush' | 'connect' | 'fabrics' | 'admin' | 'other';

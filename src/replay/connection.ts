@@ -1,33 +1,33 @@
 /**
  * One NVMe/TCP connection of a capture, replayed: both directions
- * reassembled (replay-stream.ts), framed into PDUs (pdu-stream.ts), the
- * host's commands learned from its own stream (replay-command-learner.ts)
+ * reassembled (replay/stream.ts), framed into PDUs (pdu-stream.ts), the
+ * host's commands learned from its own stream (replay/command-learner.ts)
  * and the target's answers received by the passive host ULP
- * (replay-host-ulp.ts), with the DDP offload of the NIC, when there is one,
- * set up and torn down per read as the live host would (replay-offload.ts).
+ * (replay/host-ulp.ts), with the DDP offload of the NIC, when there is one,
+ * set up and torn down per read as the live host would (replay/offload.ts).
  *
  *   capture ─ host → target frames ──► h2c stream ─► PDUs ─► command learner ─┐
  *          └─ target → host frames ─► NIC (DDP) ─► skb ─► c2h stream ─► PDUs ─► host ULP
  *                                                                  command table ┘
  *
  * The host's ACKs in the capture tell the c2h stream which holes the live
- * host did not have (replay-stream.ts); the target's ACKs do the same for
+ * host did not have (replay/stream.ts); the target's ACKs do the same for
  * the h2c stream.
  */
 import { createHash } from 'node:crypto';
-import type { Skb } from '../../nicemu/skb.js';
-import type { FlowKey } from '../../nicemu/flow-table.js';
-import type { RxChunk, RxSegment } from '../../host/tcp-rx-queue.js';
-import { ipToString } from '../../wire/ipv4.js';
-import { seqAdd, seqInWindow, seqLe } from '../../wire/seq.js';
-import { TCP_ACK, TCP_FIN, TCP_SYN, type TcpRepr } from '../../wire/tcp.js';
-import { PduFlags, PduType } from '../../wire/nvme-tcp-pdu.js';
+import type { Skb } from '../nicemu/skb.js';
+import type { FlowKey } from '../nicemu/flow-table.js';
+import type { RxChunk, RxSegment } from '../host/net/tcp-rx-queue.js';
+import { ipToString } from '../wire/ipv4.js';
+import { seqAdd, seqInWindow, seqLe } from '../wire/seq.js';
+import { TCP_ACK, TCP_FIN, TCP_SYN, type TcpRepr } from '../wire/tcp.js';
+import { PduFlags, PduType } from '../wire/nvme-tcp-pdu.js';
 import { PduStream } from './pdu-stream.js';
-import { ReplayCommandLearner, H2C_PDU_TYPES } from './replay-command-learner.js';
-import { ReplayCommandTable, type ReplayCommand } from './replay-commands.js';
-import { ReplayHostUlp, C2H_PDU_TYPES } from './replay-host-ulp.js';
-import type { ReplayOffload } from './replay-offload.js';
-import { ReplayStream, type ReplayStreamSink } from './replay-stream.js';
+import { ReplayCommandLearner, H2C_PDU_TYPES } from './command-learner.js';
+import { ReplayCommandTable, type ReplayCommand } from './commands.js';
+import { ReplayHostUlp, C2H_PDU_TYPES } from './host-ulp.js';
+import type { ReplayOffload } from './offload.js';
+import { ReplayStream, type ReplayStreamSink } from './stream.js';
 
 /** How a read ended up. */
 export type ReplayReadStatus =

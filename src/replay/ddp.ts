@@ -1,7 +1,7 @@
 /**
  * The replayed host's side of direct data placement: the DDP ops of the
- * NIC's device (src/nicemu/ddp-offload.ts) driven as the live ULP drives
- * them (src/host/nvme-ddp.ts) — sk_add once the I/O queue's Connect
+ * NIC's device (src/nicemu/ddp/offload.ts) driven as the live ULP drives
+ * them (src/host/nvme/ddp.ts) — sk_add once the I/O queue's Connect
  * completed, setup per read at or above the device's io_threshold with its
  * buffer cut into page entries, teardown at completion (the command
  * finishes at teardownDone), and resync: the NIC's request is kept pending
@@ -11,12 +11,12 @@
  * The live NvmeDdp is bound to an NvmeQueue (the submitting ULP); this is
  * the same protocol for the passive ULP of a replay.
  */
-import type { NvmeTcpDdpDevice, UlpDdpOps } from '../../nicemu/ddp-offload.js';
-import type { FlowKey } from '../../nicemu/flow-table.js';
-import { sglFromBuffer } from '../../nicemu/sgl.js';
-import { seqGe } from '../../wire/seq.js';
-import type { ReplayCommand } from './replay-commands.js';
-import type { ReplayOffload, ReplayOffloadConfig } from './replay-offload.js';
+import type { NvmeTcpDdpDevice, UlpDdpOps } from '../nicemu/ddp/offload.js';
+import type { FlowKey } from '../nicemu/flow-table.js';
+import { sglFromBuffer } from '../nicemu/ddp/sgl.js';
+import { seqGe } from '../wire/seq.js';
+import type { ReplayCommand } from './commands.js';
+import type { ReplayOffload, ReplayOffloadConfig } from './offload.js';
 
 /** What the replayed ULP decided about DDP, per connection. */
 export interface ReplayDdpStats {

@@ -6,8 +6,8 @@
  * the frags from the accepted header on — still `placed` where the NIC
  * placed them.
  */
-import { narrowFrag } from '../../host/tcp-rx-queue.js';
-import type { HostFrag, PlacedFrag } from '../../nicemu/skb.js';
+import { narrowFrag } from '../host/net/tcp-rx-queue.js';
+import type { HostFrag, PlacedFrag } from '../nicemu/skb.js';
 
 /** A frag the CPU can read. */
 export type ReadableFrag = HostFrag | PlacedFrag;

@@ -1,11 +1,11 @@
 /**
  * The passive NVMe/TCP host ULP of a replay: the receive half of the live
- * host (src/host/nvme-queue.ts) without the submitting half. It reads the
+ * host (src/host/nvme/queue.ts) without the submitting half. It reads the
  * target's PDUs as the host would — C2HData placed into its command's
  * buffer at DATAO through the copy routine (bytes a DDP NIC placed are
  * skipped), data digests by the DDP rule, completions by CapsuleResp or the
  * SUCCESS flag — for commands it learned from the host's own stream
- * (replay-command-learner.ts) instead of issuing them.
+ * (replay/command-learner.ts) instead of issuing them.
  *
  * Where the live host ends the connection, a replay reports and goes on:
  * a PDU for a CID with no current command, data beyond its command's
@@ -13,11 +13,11 @@
  * trusted, so its data goes nowhere), a data digest mismatch (the command
  * is reported with it).
  */
-import { parseCqe } from '../../wire/nvme-cqe.js';
-import { PduType, type ParsedPduHeader } from '../../wire/nvme-tcp-pdu.js';
-import { seqAdd } from '../../wire/seq.js';
+import { parseCqe } from '../wire/nvme-cqe.js';
+import { PduType, type ParsedPduHeader } from '../wire/nvme-tcp-pdu.js';
+import { seqAdd } from '../wire/seq.js';
 import type { PduDataTarget, PduEndEvent, PduEvent, PduStreamHandler } from './pdu-stream.js';
-import type { ReplayCommand, ReplayCommandTable } from './replay-commands.js';
+import type { ReplayCommand, ReplayCommandTable } from './commands.js';
 
 /** Target → host PDU types. */
 export const C2H_PDU_TYPES: ReadonlySet<PduType> = new Set([PduType.ICResp, PduType.C2HTermReq, PduType.CapsuleResp, PduType.C2HData, PduType.R2T]);

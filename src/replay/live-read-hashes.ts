@@ -13,8 +13,8 @@
  */
 import { createHash } from 'node:crypto';
 import { readFileSync, writeFileSync } from 'node:fs';
-import type { WorkloadDevice } from '../../host/workload.js';
-import type { ReplayRead } from './replay-connection.js';
+import type { WorkloadDevice } from '../host/workload/workload.js';
+import type { ReplayRead } from './connection.js';
 
 /** One read as the live host completed it. */
 export interface LiveReadHash {

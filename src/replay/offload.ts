@@ -1,10 +1,10 @@
 /**
  * The seam between a replayed connection and a receive offload on its NIC:
  * what the passive host ULP calls where a live ULP would call the DDP ops
- * (src/host/nvme-ddp-hooks.ts), so a replay with `--offload none` runs the
+ * (src/host/nvme/ddp-hooks.ts), so a replay with `--offload none` runs the
  * very same code with no offload behind it.
  */
-import type { ReplayCommand } from './replay-commands.js';
+import type { ReplayCommand } from './commands.js';
 
 /** The connection parameters the offload is added with (ICReq/ICResp, Connect). */
 export interface ReplayOffloadConfig {

@@ -36,8 +36,8 @@
  * the destination. Header and digest bytes are copied into scratch through
  * the same routine.
  */
-import { crc32c } from '../../wire/crc32c.js';
-import { WireError } from '../../wire/errors.js';
+import { crc32c } from '../wire/crc32c.js';
+import { WireError } from '../wire/errors.js';
 import {
   NVME_TCP_COMMON_HEADER_LEN,
   NVME_TCP_DIGEST_LEN,
@@ -52,10 +52,10 @@ import {
   type ParsedPduHeader,
   type PduLayout,
   type PduType,
-} from '../../wire/nvme-tcp-pdu.js';
-import { seqAdd, seqDiff } from '../../wire/seq.js';
-import type { RxChunk } from '../../host/tcp-rx-queue.js';
-import { copySkbFrags, newSkbCopyCounts, type SkbCopyCounts } from '../../host/skb-copy.js';
+} from '../wire/nvme-tcp-pdu.js';
+import { seqAdd, seqDiff } from '../wire/seq.js';
+import type { RxChunk } from '../host/net/tcp-rx-queue.js';
+import { copySkbFrags, newSkbCopyCounts, type SkbCopyCounts } from '../host/net/skb-copy.js';
 import { FragWindow, type ReadableFrag } from './frag-window.js';
 
 /** What came of a PDU's data digest. */

@@ -3,14 +3,14 @@
  * them from the capture, handed to the consumer (the NIC, or the impairment
  * stage in front of it) at once, in order, in the batches the replay makes.
  *
- * Why not the pcap-file port (port-pcap-file.ts): a replay splits the
+ * Why not the pcap-file port (nicemu/port/pcap-file.ts): a replay splits the
  * capture by direction — the host's own frames never enter its NIC, they
  * rebuild the ULP's state — and each host frame must take effect exactly
  * between the target frames around it (a command learned before its data
  * arrives), so the replay reads the file itself and feeds this port
  * synchronously. Nothing is ever transmitted: a replayed host does not talk.
  */
-import { PortCounters, PortError, type Port, type PortStats, type RxConsumer, type RxFrame } from '../../nicemu/port.js';
+import { PortCounters, PortError, type Port, type PortStats, type RxConsumer, type RxFrame } from '../nicemu/port/port.js';
 
 export class ReplayPort implements Port {
   private consumer: RxConsumer | null = null;

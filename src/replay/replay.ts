@@ -7,10 +7,10 @@
  * (TCP port `port` on one side) goes one of two ways:
  *  - host → target: straight into the connection's host-side stream, which
  *    rebuilds what the host ULP knew — digests, commands issued, the buffer
- *    and DDP mapping of each read (replay-connection.ts);
+ *    and DDP mapping of each read (replay/connection.ts);
  *  - target → host: into the NIC of the host's MAC address through its
- *    port (replay-port.ts) — optionally through the impairment stage first
- *    (port-impair.ts, seeded, on frames toward the host only, as a lossy
+ *    port (replay/port.ts) — optionally through the impairment stage first
+ *    (nicemu/port/impair.ts, seeded, on frames toward the host only, as a lossy
  *    wire would) — then the NIC's receive path with its DDP engine, skbs,
  *    TCP reassembly and the passive host ULP.
  * Target frames are handed to the NIC in runs, each run ending where a host
@@ -20,21 +20,21 @@
  * only; the DDP device's asynchronous teardown completions run between runs.
  */
 import { createReadStream } from 'node:fs';
-import { macToString, ETHERTYPE_IPV4, parseEthernet } from '../../wire/ethernet.js';
-import { IPPROTO_TCP, IPV4_MF, parseIpv4 } from '../../wire/ipv4.js';
-import { isPartialTcpChecksum, parseTcp, TCP_HEADER_LEN, verifyTcpChecksum, type TcpRepr } from '../../wire/tcp.js';
-import { needBytes, WireError } from '../../wire/errors.js';
-import { openPcap, type PcapReader } from '../../wire/pcap.js';
-import { NicEmu } from '../../nicemu/nic.js';
-import { newNicRxStats, type NicRxStats } from '../../nicemu/nic-stats.js';
-import type { RxFrame } from '../../nicemu/port.js';
-import { DEFAULT_REORDER_DEPTH, impairSpecActive, withImpairment, type ImpairPort, type ImpairSpec } from '../../nicemu/port-impair.js';
-import { NvmeTcpDdpDevice } from '../../nicemu/ddp-offload.js';
-import { UserError } from '../../cli/user-error.js';
-import { ReplayConnection } from './replay-connection.js';
-import { ReplayDdp } from './replay-ddp.js';
-import { ReplayPort } from './replay-port.js';
-import { connectionReport, totalsOf, type ReplayFrameCounts, type ReplayReport } from './replay-report.js';
+import { macToString, ETHERTYPE_IPV4, parseEthernet } from '../wire/ethernet.js';
+import { IPPROTO_TCP, IPV4_MF, parseIpv4 } from '../wire/ipv4.js';
+import { isPartialTcpChecksum, parseTcp, TCP_HEADER_LEN, verifyTcpChecksum, type TcpRepr } from '../wire/tcp.js';
+import { needBytes, WireError } from '../wire/errors.js';
+import { openPcap, type PcapReader } from '../wire/pcap.js';
+import { NicEmu } from '../nicemu/nic.js';
+import { newNicRxStats, type NicRxStats } from '../nicemu/nic-stats.js';
+import type { RxFrame } from '../nicemu/port/port.js';
+import { DEFAULT_REORDER_DEPTH, impairSpecActive, withImpairment, type ImpairPort, type ImpairSpec } from '../nicemu/port/impair.js';
+import { NvmeTcpDdpDevice } from '../nicemu/ddp/offload.js';
+import { UserError } from '../cli/user-error.js';
+import { ReplayConnection } from './connection.js';
+import { ReplayDdp } from './ddp.js';
+import { ReplayPort } from './port.js';
+import { connectionReport, totalsOf, type ReplayFrameCounts, type ReplayReport } from './report.js';
 
 export type ReplayOffloadChoice = 'none' | 'ddp' | 'ddp-crc';
 

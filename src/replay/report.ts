@@ -5,11 +5,11 @@
  * and one SHA-256 per read, so that two replays — or a replay and the live
  * run that made the capture — can be compared command by command.
  */
-import { pduTypeName } from '../../wire/nvme-tcp-pdu.js';
-import type { NicRxStats } from '../../nicemu/nic-stats.js';
+import { pduTypeName } from '../wire/nvme-tcp-pdu.js';
+import type { NicRxStats } from '../nicemu/nic-stats.js';
 import type { PduStream } from './pdu-stream.js';
-import type { ReplayCommandCounts, ReplayConnection, ReplayRead } from './replay-connection.js';
-import type { ReplayStream, ReplayStreamStats } from './replay-stream.js';
+import type { ReplayCommandCounts, ReplayConnection, ReplayRead } from './connection.js';
+import type { ReplayStream, ReplayStreamStats } from './stream.js';
 
 /** One direction of a connection. */
 export interface ReplayDirectionReport {

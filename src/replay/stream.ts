@@ -1,7 +1,7 @@
 /**
  * One direction of a captured TCP connection, put back in order for a
  * receiver that only watches: the host's receive queue and ofo queue
- * (src/host/tcp-rx-queue.ts, the same code the live host runs, so the
+ * (src/host/net/tcp-rx-queue.ts, the same code the live host runs, so the
  * first copy of a byte wins over any retransmission exactly as it does
  * live), without windows, ACKs or a socket.
  *
@@ -21,8 +21,8 @@
  * Declaring a hole rebuilds the receive queue at the hole's far side and
  * re-inserts the segments that were out of order, in their arrival order.
  */
-import { newRxChunk, TcpRxQueue, type RxChunk, type RxSegment } from '../../host/tcp-rx-queue.js';
-import { seqAdd, seqDiff, seqGt, seqLe, seqLt, seqMax } from '../../wire/seq.js';
+import { newRxChunk, TcpRxQueue, type RxChunk, type RxSegment } from '../host/net/tcp-rx-queue.js';
+import { seqAdd, seqDiff, seqGt, seqLe, seqLt, seqMax } from '../wire/seq.js';
 
 /** Where the in-order bytes go. */
 export interface ReplayStreamSink {

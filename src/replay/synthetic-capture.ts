@@ -18,19 +18,19 @@
  * frames, byte for byte.
  */
 import { createHash } from 'node:crypto';
-import { fillPattern } from '../../wire/block-pattern.js';
-import { parseMac } from '../../wire/ethernet.js';
-import { buildTcpFrame } from '../../wire/frame.js';
-import { onesFold, pseudoHeaderSum } from '../../wire/inet-checksum.js';
-import { IPPROTO_TCP } from '../../wire/ipv4.js';
-import { buildCqe, cqeWith } from '../../wire/nvme-cqe.js';
-import { buildConnect, buildConnectData } from '../../wire/nvme-fabrics.js';
-import { buildReadWrite } from '../../wire/nvme-io.js';
-import { sglInCapsule, sglTransportData } from '../../wire/nvme-sqe.js';
-import { emitPdu, PduType, type Pdu } from '../../wire/nvme-tcp-pdu.js';
-import type { PcapFrame } from '../../wire/pcap.js';
-import { seqAdd } from '../../wire/seq.js';
-import { TCP_ACK, TCP_FIN, TCP_PSH, TCP_SYN } from '../../wire/tcp.js';
+import { fillPattern } from '../wire/block-pattern.js';
+import { parseMac } from '../wire/ethernet.js';
+import { buildTcpFrame } from '../wire/frame.js';
+import { onesFold, pseudoHeaderSum } from '../wire/inet-checksum.js';
+import { IPPROTO_TCP } from '../wire/ipv4.js';
+import { buildCqe, cqeWith } from '../wire/nvme-cqe.js';
+import { buildConnect, buildConnectData } from '../wire/nvme-fabrics.js';
+import { buildReadWrite } from '../wire/nvme-io.js';
+import { sglInCapsule, sglTransportData } from '../wire/nvme-sqe.js';
+import { emitPdu, PduType, type Pdu } from '../wire/nvme-tcp-pdu.js';
+import type { PcapFrame } from '../wire/pcap.js';
+import { seqAdd } from '../wire/seq.js';
+import { TCP_ACK, TCP_FIN, TCP_PSH, TCP_SYN } from '../wire/tcp.js';
 
 /** Block size of the synthetic namespace. */
 export const SYNTHETIC_LBA_BYTES = 512;

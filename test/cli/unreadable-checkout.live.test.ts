@@ -57,7 +57,7 @@ describe.runIf(isRoot)('a checkout inside a 0700 directory', () => {
 
   it('capturing tells a non-root user to run as root', () => {
     const code =
-      "import('./src/nicemu/port-live.ts').then((m)=>{try{m.openLivePort({iface:'lo'});console.log('opened')}catch(e){console.log(e.code+': '+e.message)}})";
+      "import('./src/nicemu/port/live.ts').then((m)=>{try{m.openLivePort({iface:'lo'});console.log('opened')}catch(e){console.log(e.code+': '+e.message)}})";
     const r = runUnprivileged({ checkout, argv: () => [process.execPath, '--import', 'tsx', '-e', code] });
     expect(r.stdout.trim()).toBe('PERMISSION: capturing on lo needs root (CAP_NET_RAW): run as root, e.g. with sudo');
   });

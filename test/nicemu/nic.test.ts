@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { NicEmu } from '../../src/nicemu/nic.js';
-import type { Port, PortStats, RxConsumer } from '../../src/nicemu/port.js';
+import type { Port, PortStats, RxConsumer } from '../../src/nicemu/port/port.js';
 import type { Skb } from '../../src/nicemu/skb.js';
 import { parseMac } from '../../src/wire/ethernet.js';
 import { buildArpFrame, buildTcpFrame } from '../../src/wire/frame.js';

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { PortCounters, type RxFrame } from '../../src/nicemu/port.js';
+import { PortCounters, type RxFrame } from '../../src/nicemu/port/port.js';
 import { RxRing } from '../../src/nicemu/rx-ring.js';
 
 function frame(n: number, len = 60): RxFrame {

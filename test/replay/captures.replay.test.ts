@@ -7,9 +7,9 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { compareWithLive, type LiveReadHash } from '../../src/lab/replay/live-read-hashes.js';
-import { replayCapture } from '../../src/lab/replay/replay.js';
-import type { ReplayCommandCounts } from '../../src/lab/replay/replay-connection.js';
+import { compareWithLive, type LiveReadHash } from '../../src/replay/live-read-hashes.js';
+import { replayCapture } from '../../src/replay/replay.js';
+import type { ReplayCommandCounts } from '../../src/replay/connection.js';
 
 const CAPTURES = join(import.meta.dirname, '..', '..', 'captures');
 

@@ -12,7 +12,7 @@
  */
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { replayCapture } from '../../src/lab/replay/replay.js';
+import { replayCapture } from '../../src/replay/replay.js';
 
 const CAPTURE = join(import.meta.dirname, '..', '..', 'captures', 'fuzz-replay-held-bytes.pcap');
 /** The read's data with the host's first copy of every byte (what offload none gives). */

@@ -8,14 +8,14 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { UserError } from '../../src/cli/user-error.js';
-import { replayCapture } from '../../src/lab/replay/replay.js';
-import { synthesizeSession } from '../../src/lab/replay/synthetic-capture.js';
+import { replayCapture } from '../../src/replay/replay.js';
+import { synthesizeSession } from '../../src/replay/synthetic-capture.js';
 import { buildArpFrame, buildTcpFrame } from '../../src/wire/frame.js';
 import { ARP_REQUEST } from '../../src/wire/arp.js';
 import { parseMac } from '../../src/wire/ethernet.js';
 import { buildPcapFile, LINKTYPE_LINUX_SLL, PCAP_FILE_HEADER_LEN } from '../../src/wire/pcap.js';
 import { TCP_ACK, TCP_SYN } from '../../src/wire/tcp.js';
-import { tempDir } from './replay-rig.js';
+import { tempDir } from './rig.js';
 
 const BIN = join(import.meta.dirname, '..', '..', 'bin', 'ddplab.js');
 const tmp = tempDir();

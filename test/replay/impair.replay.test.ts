@@ -15,16 +15,16 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { replayCapture } from '../../src/lab/replay/replay.js';
-import type { ReplayReport } from '../../src/lab/replay/replay-report.js';
-import { ImpairStage, type ImpairSpec } from '../../src/nicemu/port-impair.js';
+import { replayCapture } from '../../src/replay/replay.js';
+import type { ReplayReport } from '../../src/replay/report.js';
+import { ImpairStage, type ImpairSpec } from '../../src/nicemu/port/impair.js';
 import { ETHERTYPE_IPV4, parseEthernet } from '../../src/wire/ethernet.js';
 import { ipToString, parseIpv4, IPPROTO_TCP } from '../../src/wire/ipv4.js';
 import { readPcapFileSync } from '../../src/wire/pcap.js';
 import { seqDiff } from '../../src/wire/seq.js';
 import { parseTcp } from '../../src/wire/tcp.js';
-import { synthesizeSession } from '../../src/lab/replay/synthetic-capture.js';
-import { readKeys, replayFrames } from './replay-rig.js';
+import { synthesizeSession } from '../../src/replay/synthetic-capture.js';
+import { readKeys, replayFrames } from './rig.js';
 
 const CAPTURES = join(import.meta.dirname, '..', '..', 'captures');
 const captures = readdirSync(CAPTURES)

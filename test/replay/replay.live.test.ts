@@ -10,10 +10,10 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { execa } from 'execa';
 import { afterAll, describe, expect, it } from 'vitest';
-import { compareWithLive, readReadHashes } from '../../src/lab/replay/live-read-hashes.js';
-import { replayCapture } from '../../src/lab/replay/replay.js';
+import { compareWithLive, readReadHashes } from '../../src/replay/live-read-hashes.js';
+import { replayCapture } from '../../src/replay/replay.js';
 import type { RunReport } from '../../src/lab/run.js';
-import { tempDir } from './replay-rig.js';
+import { tempDir } from './rig.js';
 
 const BIN = fileURLToPath(new URL('../../bin/ddplab.js', import.meta.url));
 

@@ -1,5 +1,5 @@
 /**
- * Replay of synthetic captures (src/lab/replay/synthetic-capture.ts), whose
+ * Replay of synthetic captures (src/replay/synthetic-capture.ts), whose
  * ground truth — every read's SHA-256 and the stream ranges of its PDUs — is
  * known: clean sessions in every shape, then the things real captures do to
  * a replay (mid-connection start, missing frames, retransmissions, digest
@@ -7,11 +7,11 @@
  * connections).
  */
 import { describe, expect, it } from 'vitest';
-import { mergeSessions, synthesizeSession, type SyntheticFrame, type SyntheticRead, type SyntheticSessionOptions } from '../../src/lab/replay/synthetic-capture.js';
-import type { ReplayReport } from '../../src/lab/replay/replay-report.js';
+import { mergeSessions, synthesizeSession, type SyntheticFrame, type SyntheticRead, type SyntheticSessionOptions } from '../../src/replay/synthetic-capture.js';
+import type { ReplayReport } from '../../src/replay/report.js';
 import { seqDiff } from '../../src/wire/seq.js';
 import { TCP_ACK } from '../../src/wire/tcp.js';
-import { readKeys, replayFrames, rewriteFrame } from './replay-rig.js';
+import { readKeys, replayFrames, rewriteFrame } from './rig.js';
 
 const BIG = [65536, 131072, 4096, 32768];
 

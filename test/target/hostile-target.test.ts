@@ -10,9 +10,9 @@
  * throughout; nothing else notices.
  */
 import { afterEach, describe, expect, it } from 'vitest';
-import { kernelTransportFactory } from '../../src/host/kernel-transport.js';
-import { NvmeController } from '../../src/host/nvme-controller.js';
-import { NvmeHostError } from '../../src/host/nvme-host-error.js';
+import { kernelTransportFactory } from '../../src/host/nvme/kernel-transport.js';
+import { NvmeController } from '../../src/host/nvme/controller.js';
+import { NvmeHostError } from '../../src/host/nvme/host-error.js';
 import { HOSTILE_CASES } from '../../src/target/hostile.js';
 import { startTarget, type Target } from '../../src/target/listener.js';
 import type { QueueStats } from '../../src/target/stats.js';

@@ -1,8 +1,8 @@
 /**
  * Fuzz target for the software NIC's receive path (src/nicemu/nic.ts) with
  * a receive offload on the flow: the NVMe/TCP DDP device
- * (ddp-offload.ts/ddp-engine.ts) or header split into device memory
- * (devmem-device.ts/header-split.ts, `nvme` and `tcp` modes). The input is
+ * (nicemu/ddp/offload.ts/ddp-engine.ts) or header split into device memory
+ * (nicemu/devmem/device.ts/header-split.ts, `nvme` and `tcp` modes). The input is
  * a parameter block and the frames of one connection, delivered in batches;
  * a schedule drawn from the parameters interleaves the control operations a
  * host would make (setup and teardown of reads, capability switches, resync
@@ -24,14 +24,14 @@
  *    hands out device memory an skb the application holds still points to;
  *  - the counters agree with what was delivered.
  */
-import { NvmeTcpDdpDevice } from '../../nicemu/ddp-offload.js';
-import { DevmemDevice } from '../../nicemu/devmem-device.js';
-import { Dmabuf, type DmabufBinding } from '../../nicemu/dmabuf.js';
+import { NvmeTcpDdpDevice } from '../../nicemu/ddp/offload.js';
+import { DevmemDevice } from '../../nicemu/devmem/device.js';
+import { Dmabuf, type DmabufBinding } from '../../nicemu/devmem/dmabuf.js';
 import type { FlowKey } from '../../nicemu/flow-table.js';
-import type { HeaderSplitEngine } from '../../nicemu/header-split.js';
+import type { HeaderSplitEngine } from '../../nicemu/devmem/header-split.js';
 import { NicEmu } from '../../nicemu/nic.js';
-import { DMABUF_CHUNK_BYTES } from '../../nicemu/page-pool.js';
-import { sglFromBuffer } from '../../nicemu/sgl.js';
+import { DMABUF_CHUNK_BYTES } from '../../nicemu/devmem/page-pool.js';
+import { sglFromBuffer } from '../../nicemu/ddp/sgl.js';
 import type { Skb } from '../../nicemu/skb.js';
 import { buildTcpFrame } from '../../wire/frame.js';
 import { emitPduBuffer, PduType } from '../../wire/nvme-tcp-pdu.js';

@@ -22,20 +22,20 @@
  * meets a placed frag that is not where the destination is, and the socket
  * never queues more than its receive buffer.
  */
-import { VirtualClock } from '../../host/clock.js';
-import { DevmemSocket } from '../../host/devmem-socket.js';
-import { DevmemTokenReturn } from '../../host/devmem-token-return.js';
-import { DevmemTransport } from '../../host/devmem-transport.js';
-import { NvmeDdp } from '../../host/nvme-ddp.js';
-import { DevmemResync, NvmeDevmem } from '../../host/nvme-devmem.js';
-import { NvmeHostError } from '../../host/nvme-host-error.js';
-import { NvmeQueue } from '../../host/nvme-queue.js';
-import { TcpSocket, type TcpEndpoint } from '../../host/tcp-socket.js';
-import type { StreamTransport } from '../../host/stream-transport.js';
-import { TcpTransport } from '../../host/tcp-transport.js';
-import { NvmeTcpDdpDevice } from '../../nicemu/ddp-offload.js';
-import { DevmemDevice } from '../../nicemu/devmem-device.js';
-import { Dmabuf } from '../../nicemu/dmabuf.js';
+import { VirtualClock } from '../../host/net/clock.js';
+import { DevmemSocket } from '../../host/devmem/socket.js';
+import { DevmemTokenReturn } from '../../host/devmem/token-return.js';
+import { DevmemTransport } from '../../host/devmem/transport.js';
+import { NvmeDdp } from '../../host/nvme/ddp.js';
+import { DevmemResync, NvmeDevmem } from '../../host/devmem/nvme-devmem.js';
+import { NvmeHostError } from '../../host/nvme/host-error.js';
+import { NvmeQueue } from '../../host/nvme/queue.js';
+import { TcpSocket, type TcpEndpoint } from '../../host/net/tcp-socket.js';
+import type { StreamTransport } from '../../host/nvme/stream-transport.js';
+import { TcpTransport } from '../../host/nvme/tcp-transport.js';
+import { NvmeTcpDdpDevice } from '../../nicemu/ddp/offload.js';
+import { DevmemDevice } from '../../nicemu/devmem/device.js';
+import { Dmabuf } from '../../nicemu/devmem/dmabuf.js';
 import type { FlowKey } from '../../nicemu/flow-table.js';
 import { NicEmu } from '../../nicemu/nic.js';
 import { buildTcpFrame } from '../../wire/frame.js';

@@ -1,5 +1,5 @@
 /**
- * Fuzz target for offline replay (src/lab/replay/): a capture — both
+ * Fuzz target for offline replay (src/replay/): a capture — both
  * directions of NVMe/TCP connections, the host's commands included — made
  * from the input's frames, replayed through the NIC with offload `none`,
  * `ddp` and `ddp-crc`. Replay learns the commands from the host's frames and
@@ -13,8 +13,8 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { UserError } from '../../cli/user-error.js';
-import { replayCapture, type ReplayOffloadChoice } from '../../lab/replay/replay.js';
-import { synthesizeSession } from '../../lab/replay/synthetic-capture.js';
+import { replayCapture, type ReplayOffloadChoice } from '../../replay/replay.js';
+import { synthesizeSession } from '../../replay/synthetic-capture.js';
 import { WireError } from '../../wire/errors.js';
 import { buildPcapFile } from '../../wire/pcap.js';
 import { captureFiles } from '../capture-seeds.js';

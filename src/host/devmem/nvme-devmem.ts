@@ -8,7 +8,7 @@
  *    extent of its command (data offset, dmabuf offset, size, token) and its
  *    token held. A read's extents go to the consumer at completion
  *    (`consume`), which reads them through its own device view and then lets
- *    the tokens go (dontneed or refill ring, devmem-token-return.ts). A read
+ *    the tokens go (dontneed or refill ring, host/devmem/token-return.ts). A read
  *    that failed has its extents dropped unread.
  *  - When a data digest must be checked by the host (the NIC did not vouch
  *    for it), `fillFromDevice` pulls the bytes out of device memory into the
@@ -23,17 +23,17 @@
  *    Data that reached host memory (an skb the NIC could not split) was
  *    copied into the read's buffer by the queue as usual.
  */
-import type { DmabufDeviceView } from '../nicemu/dmabuf.js';
-import type { HeaderSplitEngine } from '../nicemu/header-split.js';
-import type { DmabufFrag } from '../nicemu/skb.js';
-import { seqGe } from '../wire/seq.js';
-import { isDevmemFrag, type DevmemFrag } from './devmem-transport.js';
-import type { DevmemTokenReturn } from './devmem-token-return.js';
-import type { NvmeController } from './nvme-controller.js';
-import type { DdpTeardownResult, NvmeDdpHooks } from './nvme-ddp-hooks.js';
-import type { NvmeDevmemHooks } from './nvme-devmem-hooks.js';
-import { NvmeHostError } from './nvme-host-error.js';
-import type { WorkloadDevice } from './workload.js';
+import type { DmabufDeviceView } from '../../nicemu/devmem/dmabuf.js';
+import type { HeaderSplitEngine } from '../../nicemu/devmem/header-split.js';
+import type { DmabufFrag } from '../../nicemu/skb.js';
+import { seqGe } from '../../wire/seq.js';
+import { isDevmemFrag, type DevmemFrag } from './transport.js';
+import type { DevmemTokenReturn } from './token-return.js';
+import type { NvmeController } from '../nvme/controller.js';
+import type { DdpTeardownResult, NvmeDdpHooks } from '../nvme/ddp-hooks.js';
+import type { NvmeDevmemHooks } from './nvme-hooks.js';
+import { NvmeHostError } from '../nvme/host-error.js';
+import type { WorkloadDevice } from '../workload/workload.js';
 
 /** Where bytes [datao, datao + frag.size) of a read are in device memory. */
 export interface DeviceExtent {

@@ -13,7 +13,7 @@
  * With no hooks installed a dmabuf frag is a fatal error for the queue, as
  * before: a ULP that reads every byte cannot take device memory.
  */
-import type { DmabufFrag } from '../nicemu/skb.js';
+import type { DmabufFrag } from '../../nicemu/skb.js';
 
 export interface NvmeDevmemHooks {
   /**

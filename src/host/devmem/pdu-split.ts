@@ -17,9 +17,9 @@
  * stops the framing: from there on every byte is read out, and the queue's
  * own parser reports the protocol error.
  */
-import type { DmabufDeviceView } from '../nicemu/dmabuf.js';
-import type { DmabufFrag, SkbFrag } from '../nicemu/skb.js';
-import { NVME_TCP_COMMON_HEADER_LEN, PduType, peekCommonHeader, validateCommonHeader } from '../wire/nvme-tcp-pdu.js';
+import type { DmabufDeviceView } from '../../nicemu/devmem/dmabuf.js';
+import type { DmabufFrag, SkbFrag } from '../../nicemu/skb.js';
+import { NVME_TCP_COMMON_HEADER_LEN, PduType, peekCommonHeader, validateCommonHeader } from '../../wire/nvme-tcp-pdu.js';
 
 type SplitState = 'common' | 'head' | 'data' | 'tail' | 'lost';
 

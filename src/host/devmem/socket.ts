@@ -32,16 +32,16 @@
  * reports the chunks its TCP queues still reference, and attaching it is
  * what lets the NIC put this flow's payload in dmabuf pages.
  */
-import type { DevmemDevice } from '../nicemu/devmem-device.js';
-import type { DmabufBinding } from '../nicemu/dmabuf.js';
-import type { FlowKey } from '../nicemu/flow-table.js';
-import type { HeaderSplitEngine } from '../nicemu/header-split.js';
-import { DMABUF_CHUNK_BYTES, type DmabufHolder } from '../nicemu/page-pool.js';
-import { refillOff } from '../nicemu/refill-ring.js';
-import type { SkbFrag } from '../nicemu/skb.js';
-import { copySkbFrags, newSkbCopyCounts, type SkbCopyCounts } from './skb-copy.js';
-import { newRxChunk, type RxChunk } from './tcp-rx-queue.js';
-import type { TcpSocket } from './tcp-socket.js';
+import type { DevmemDevice } from '../../nicemu/devmem/device.js';
+import type { DmabufBinding } from '../../nicemu/devmem/dmabuf.js';
+import type { FlowKey } from '../../nicemu/flow-table.js';
+import type { HeaderSplitEngine } from '../../nicemu/devmem/header-split.js';
+import { DMABUF_CHUNK_BYTES, type DmabufHolder } from '../../nicemu/devmem/page-pool.js';
+import { refillOff } from '../../nicemu/devmem/refill-ring.js';
+import type { SkbFrag } from '../../nicemu/skb.js';
+import { copySkbFrags, newSkbCopyCounts, type SkbCopyCounts } from '../net/skb-copy.js';
+import { newRxChunk, type RxChunk } from '../net/tcp-rx-queue.js';
+import type { TcpSocket } from '../net/tcp-socket.js';
 
 /** SO_DEVMEM_DONTNEED: most token ranges per call. */
 export const DEVMEM_DONTNEED_MAX_RANGES = 128;

@@ -17,8 +17,8 @@
  * does that `holdUntilEmpty` times and returns promptly afterwards. TCP
  * must carry the stream across the drops.
  */
-import type { DmabufPagePool } from '../nicemu/page-pool.js';
-import { DEVMEM_DONTNEED_MAX_FRAGS, DEVMEM_DONTNEED_MAX_RANGES, type DevmemSocket, type DmabufDescriptor, type DmabufTokenRange } from './devmem-socket.js';
+import type { DmabufPagePool } from '../../nicemu/devmem/page-pool.js';
+import { DEVMEM_DONTNEED_MAX_FRAGS, DEVMEM_DONTNEED_MAX_RANGES, type DevmemSocket, type DmabufDescriptor, type DmabufTokenRange } from './socket.js';
 
 export type DevmemReturnPath = 'dontneed' | 'ring';
 

@@ -11,7 +11,7 @@
  *    as it came.
  *  - `tcp` (plain devmem TCP: PDU headers are in the dmabuf too): the stream
  *    first goes through the framer over the device view
- *    (devmem-pdu-split.ts), which reads the headers out of device memory.
+ *    (host/devmem/pdu-split.ts), which reads the headers out of device memory.
  *
  * Tokens: the transport holds each token while the queue parses the chunk
  * (the queue takes its own hold on frags with read data) and lets go after;
@@ -20,12 +20,12 @@
  * The transport takes over the TCP socket's handlers (HostStack.connect made
  * a plain TcpTransport for it); the stack's close handler stays chained.
  */
-import type { DmabufDeviceView } from '../nicemu/dmabuf.js';
-import type { DmabufFrag, SkbFrag } from '../nicemu/skb.js';
-import { DevmemPduSplit } from './devmem-pdu-split.js';
-import type { DevmemSocket, DmabufDescriptor } from './devmem-socket.js';
-import type { DevmemTokenReturn } from './devmem-token-return.js';
-import type { RxChunk, StreamTransport } from './stream-transport.js';
+import type { DmabufDeviceView } from '../../nicemu/devmem/dmabuf.js';
+import type { DmabufFrag, SkbFrag } from '../../nicemu/skb.js';
+import { DevmemPduSplit } from './pdu-split.js';
+import type { DevmemSocket, DmabufDescriptor } from './socket.js';
+import type { DevmemTokenReturn } from './token-return.js';
+import type { RxChunk, StreamTransport } from '../nvme/stream-transport.js';
 
 /** A dmabuf frag as the devmem transport hands it over: with the token recvmsg gave for it. */
 export interface DevmemFrag extends DmabufFrag {

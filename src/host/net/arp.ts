@@ -6,10 +6,10 @@
  * sender we asked about, or that asked us, are cached (as Linux does for
  * the sender of a request addressed to it).
  */
-import type { ArpRepr } from '../wire/arp.js';
-import { ARP_REPLY, ARP_REQUEST } from '../wire/arp.js';
-import { buildArpFrame } from '../wire/frame.js';
-import { ipToString } from '../wire/ipv4.js';
+import type { ArpRepr } from '../../wire/arp.js';
+import { ARP_REPLY, ARP_REQUEST } from '../../wire/arp.js';
+import { buildArpFrame } from '../../wire/frame.js';
+import { ipToString } from '../../wire/ipv4.js';
 import type { Clock, ClockTimer } from './clock.js';
 
 export class ArpError extends Error {

@@ -4,14 +4,14 @@
  * resolves the peer, and opens TCP connections whose segments the NIC steers
  * to them by 4-tuple.
  */
-import type { NicEmu } from '../nicemu/nic.js';
-import type { FlowKey, RxOffloadEngine } from '../nicemu/flow-table.js';
+import type { NicEmu } from '../../nicemu/nic.js';
+import type { FlowKey, RxOffloadEngine } from '../../nicemu/flow-table.js';
 import { Arp } from './arp.js';
 import type { Clock } from './clock.js';
 import { newTcpStats, type TcpStats } from './tcp-stats.js';
 import { TcpSocket } from './tcp-socket.js';
-import { TcpTransport } from './tcp-transport.js';
-import { ipToString } from '../wire/ipv4.js';
+import { TcpTransport } from '../nvme/tcp-transport.js';
+import { ipToString } from '../../wire/ipv4.js';
 
 export interface HostStackConfig {
   readonly nic: NicEmu;

@@ -8,8 +8,8 @@
  * Every receive-side copy of TCP payload in src/host goes through here so
  * the counts it returns are the whole story of what the host CPU copied.
  */
-import { fragLength } from '../nicemu/skb.js';
-import type { SkbFrag } from '../nicemu/skb.js';
+import { fragLength } from '../../nicemu/skb.js';
+import type { SkbFrag } from '../../nicemu/skb.js';
 
 export type SkbCopyErrorCode =
   /** A dmabuf frag reached the copy path: device memory must be read with the devmem API. */

@@ -38,9 +38,9 @@
  * NIC acted on. `acceptablePrefix` tells, without side effects, how much of
  * a segment `insert` will take.
  */
-import { fragLength } from '../nicemu/skb.js';
-import type { SkbFrag } from '../nicemu/skb.js';
-import { seqAdd, seqDiff, seqGt, seqLe, seqLt } from '../wire/seq.js';
+import { fragLength } from '../../nicemu/skb.js';
+import type { SkbFrag } from '../../nicemu/skb.js';
+import { seqAdd, seqDiff, seqGt, seqLe, seqLt } from '../../wire/seq.js';
 
 /** What the queue stores per segment; an Skb satisfies it as is. */
 export interface RxSegment {

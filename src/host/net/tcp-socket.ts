@@ -28,11 +28,11 @@ import { newTcpStats } from './tcp-stats.js';
 import type { TcpStats } from './tcp-stats.js';
 import { TcpTx } from './tcp-tx.js';
 import type { TcpTxOutput } from './tcp-tx.js';
-import type { Skb, SkbFrag } from '../nicemu/skb.js';
-import { buildTcpFrame } from '../wire/frame.js';
-import { seqAdd, seqDiff, seqGe, seqGt, seqInWindow, seqLe, seqLt } from '../wire/seq.js';
-import { TCP_ACK, TCP_FIN, TCP_PSH, TCP_RST, TCP_SYN } from '../wire/tcp.js';
-import type { TcpSackBlock } from '../wire/tcp.js';
+import type { Skb, SkbFrag } from '../../nicemu/skb.js';
+import { buildTcpFrame } from '../../wire/frame.js';
+import { seqAdd, seqDiff, seqGe, seqGt, seqInWindow, seqLe, seqLt } from '../../wire/seq.js';
+import { TCP_ACK, TCP_FIN, TCP_PSH, TCP_RST, TCP_SYN } from '../../wire/tcp.js';
+import type { TcpSackBlock } from '../../wire/tcp.js';
 
 export type TcpState =
   | 'CLOSED'

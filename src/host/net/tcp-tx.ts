@@ -28,7 +28,7 @@
  */
 import type { Clock, ClockTimer } from './clock.js';
 import type { TcpStats } from './tcp-stats.js';
-import { seqAdd, seqDiff, seqGe, seqGt, seqLe, seqLt } from '../wire/seq.js';
+import { seqAdd, seqDiff, seqGe, seqGt, seqLe, seqLt } from '../../wire/seq.js';
 
 /** What the sender asks the socket to put on the wire. */
 export interface TcpTxOutput {

@@ -32,14 +32,14 @@
  * association there): a hostile or broken queue costs its own I/O.
  */
 import { randomUUID } from 'node:crypto';
-import { cqeResult64, type NvmeCqe } from '../wire/nvme-cqe.js';
+import { cqeResult64, type NvmeCqe } from '../../wire/nvme-cqe.js';
 import {
   NVMF_CNTLID_DYNAMIC,
   buildConnectData,
   connectCntlidFromDw0,
   hostIdFromUuid,
   hostIdToUuid,
-} from '../wire/nvme-fabrics.js';
+} from '../../wire/nvme-fabrics.js';
 import {
   NVME_IDENTIFY_DATA_LEN,
   NvmeIdCns,
@@ -50,17 +50,17 @@ import {
   parseNsList,
   type NvmeIdCtrl,
   type NvmeIdNs,
-} from '../wire/nvme-identify.js';
-import { NVME_MAX_NLB } from '../wire/nvme-io.js';
-import { CcShn, CstsShst, NvmeReg, encodeCc, parseCap, parseCsts, parseVersion, type NvmeCap, type NvmeVersion } from '../wire/nvme-registers.js';
-import { NVME_FABRICS_OPCODE, NvmeIoOpcode } from '../wire/nvme-sqe.js';
-import { statusToString } from '../wire/nvme-status.js';
-import { RealClock, type Clock, type ClockTimer } from './clock.js';
-import { sumNvmeHostStats, type NvmeHostStats } from './host-stats.js';
-import type { NvmeDdpHooks } from './nvme-ddp-hooks.js';
-import type { NvmeDevmemHooks } from './nvme-devmem-hooks.js';
-import { NvmeHostError, nvmeStatusError } from './nvme-host-error.js';
-import { ADMIN_IN_CAPSULE_BYTES, DEFAULT_COMMAND_TIMEOUT_MS, NvmeQueue } from './nvme-queue.js';
+} from '../../wire/nvme-identify.js';
+import { NVME_MAX_NLB } from '../../wire/nvme-io.js';
+import { CcShn, CstsShst, NvmeReg, encodeCc, parseCap, parseCsts, parseVersion, type NvmeCap, type NvmeVersion } from '../../wire/nvme-registers.js';
+import { NVME_FABRICS_OPCODE, NvmeIoOpcode } from '../../wire/nvme-sqe.js';
+import { statusToString } from '../../wire/nvme-status.js';
+import { RealClock, type Clock, type ClockTimer } from '../net/clock.js';
+import { sumNvmeHostStats, type NvmeHostStats } from '../net/host-stats.js';
+import type { NvmeDdpHooks } from './ddp-hooks.js';
+import type { NvmeDevmemHooks } from '../devmem/nvme-hooks.js';
+import { NvmeHostError, nvmeStatusError } from './host-error.js';
+import { ADMIN_IN_CAPSULE_BYTES, DEFAULT_COMMAND_TIMEOUT_MS, NvmeQueue } from './queue.js';
 import type { StreamTransportFactory } from './stream-transport.js';
 
 /** Admin queue depth (Linux NVME_AQ_DEPTH). */

@@ -24,15 +24,15 @@
  * copy routine only when they view exactly the destination, and a data
  * digest is skipped only when every chunk of the PDU carried crcOk.
  */
-import type { DdpSocket, NvmeTcpDdpDevice, SetupRefusal, SkAddRefusal, UlpDdpOps } from '../nicemu/ddp-offload.js';
-import type { UlpDdpStats } from '../nicemu/ddp-stats.js';
-import type { FlowKey } from '../nicemu/flow-table.js';
-import { sglFromBuffer } from '../nicemu/sgl.js';
-import type { Skb } from '../nicemu/skb.js';
-import { seqGe } from '../wire/seq.js';
-import type { NvmeHostStats } from './host-stats.js';
-import type { DdpTeardownResult, NvmeDdpHooks } from './nvme-ddp-hooks.js';
-import type { NvmeQueue } from './nvme-queue.js';
+import type { DdpSocket, NvmeTcpDdpDevice, SetupRefusal, SkAddRefusal, UlpDdpOps } from '../../nicemu/ddp/offload.js';
+import type { UlpDdpStats } from '../../nicemu/ddp/stats.js';
+import type { FlowKey } from '../../nicemu/flow-table.js';
+import { sglFromBuffer } from '../../nicemu/ddp/sgl.js';
+import type { Skb } from '../../nicemu/skb.js';
+import { seqGe } from '../../wire/seq.js';
+import type { NvmeHostStats } from '../net/host-stats.js';
+import type { DdpTeardownResult, NvmeDdpHooks } from './ddp-hooks.js';
+import type { NvmeQueue } from './queue.js';
 
 /** What the ULP side decided, per queue (summed per controller). */
 export interface NvmeDdpUlpStats {

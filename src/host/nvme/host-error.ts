@@ -3,7 +3,7 @@
  * workload, the CLI) can tell a protocol violation by the target from a
  * timeout or an NVMe status without parsing messages.
  */
-import { statusToString, type NvmeStatus } from '../wire/nvme-status.js';
+import { statusToString, type NvmeStatus } from '../../wire/nvme-status.js';
 
 export type NvmeHostErrorCode =
   /** The connection closed or failed under the queue. */

@@ -9,7 +9,7 @@
  * optional initial value, so tests can make the numbers wrap.
  */
 import net from 'node:net';
-import { seqAdd } from '../wire/seq.js';
+import { seqAdd } from '../../wire/seq.js';
 import type { RxChunk, StreamTransport, StreamTransportFactory } from './stream-transport.js';
 
 export interface KernelTransportOptions {

@@ -42,12 +42,12 @@
  * counter in bits 15:12 like Linux's nvme_cid, which catches completions for
  * a command that is gone.
  */
-import { crc32c } from '../wire/crc32c.js';
-import { WireError } from '../wire/errors.js';
-import { buildNvmeCommand, type NvmeCommand } from '../wire/nvme-command.js';
-import { cqeWith, parseCqe, type NvmeCqe } from '../wire/nvme-cqe.js';
-import { sglInCapsule, sglNoData, sglTransportData, type SglDescriptor } from '../wire/nvme-sqe.js';
-import { NvmeSc, type NvmeStatus } from '../wire/nvme-status.js';
+import { crc32c } from '../../wire/crc32c.js';
+import { WireError } from '../../wire/errors.js';
+import { buildNvmeCommand, type NvmeCommand } from '../../wire/nvme-command.js';
+import { cqeWith, parseCqe, type NvmeCqe } from '../../wire/nvme-cqe.js';
+import { sglInCapsule, sglNoData, sglTransportData, type SglDescriptor } from '../../wire/nvme-sqe.js';
+import { NvmeSc, type NvmeStatus } from '../../wire/nvme-status.js';
 import {
   NVME_TCP_COMMON_HEADER_LEN,
   NVME_TCP_DIGEST_LEN,
@@ -65,15 +65,15 @@ import {
   type PduEmitOptions,
   type PduHeader,
   type PduLayout,
-} from '../wire/nvme-tcp-pdu.js';
-import { seqAdd } from '../wire/seq.js';
-import type { DmabufFrag, HostFrag, PlacedFrag } from '../nicemu/skb.js';
-import type { Clock, ClockTimer } from './clock.js';
-import { newNvmeHostStats, type NvmeHostStats } from './host-stats.js';
-import type { NvmeDdpHooks } from './nvme-ddp-hooks.js';
-import type { NvmeDevmemHooks } from './nvme-devmem-hooks.js';
-import { NvmeHostError } from './nvme-host-error.js';
-import { copySkbFrags, newSkbCopyCounts, type SkbCopyCounts } from './skb-copy.js';
+} from '../../wire/nvme-tcp-pdu.js';
+import { seqAdd } from '../../wire/seq.js';
+import type { DmabufFrag, HostFrag, PlacedFrag } from '../../nicemu/skb.js';
+import type { Clock, ClockTimer } from '../net/clock.js';
+import { newNvmeHostStats, type NvmeHostStats } from '../net/host-stats.js';
+import type { NvmeDdpHooks } from './ddp-hooks.js';
+import type { NvmeDevmemHooks } from '../devmem/nvme-hooks.js';
+import { NvmeHostError } from './host-error.js';
+import { copySkbFrags, newSkbCopyCounts, type SkbCopyCounts } from '../net/skb-copy.js';
 import type { RxChunk, StreamTransport } from './stream-transport.js';
 
 /** Linux's default I/O timeout (NVME_IO_TIMEOUT, 30 s). */

@@ -10,7 +10,7 @@
  * skb frags reach nvme_tcp_recv_data, and the TCP sequence number of every
  * byte, which the DDP resync protocol is stated in.
  */
-import type { SkbFrag } from '../nicemu/skb.js';
+import type { SkbFrag } from '../../nicemu/skb.js';
 
 /** Bytes received in stream order. */
 export interface RxChunk {

@@ -6,8 +6,8 @@
  * holds for every byte (chunks end where the skbs' ddpCrcOk changes).
  */
 import type { RxChunk, StreamTransport } from './stream-transport.js';
-import { newRxChunk } from './tcp-rx-queue.js';
-import type { TcpSocket } from './tcp-socket.js';
+import { newRxChunk } from '../net/tcp-rx-queue.js';
+import type { TcpSocket } from '../net/tcp-socket.js';
 
 export class TcpTransport implements StreamTransport {
   private dataCb: ((chunk: RxChunk) => void) | undefined;

@@ -22,12 +22,12 @@
  * flight no write to its blocks can be, so the extent map at its completion
  * is exactly what the target held.
  */
-import { fillPattern, findPatternMismatch } from '../wire/block-pattern.js';
-import { RealClock, type Clock } from './clock.js';
+import { fillPattern, findPatternMismatch } from '../../wire/block-pattern.js';
+import { RealClock, type Clock } from '../net/clock.js';
 import { LatencyHistogram, type LatencySummary } from './latency-histogram.js';
-import type { NvmeController } from './nvme-controller.js';
+import type { NvmeController } from '../nvme/controller.js';
 import { EXTENT_UNKNOWN, WrittenExtents } from './written-extents.js';
-import { resolveWorkload, type BlockImage, type ResolvedWorkload, type WorkloadDeviceGeometry, type WorkloadOptions } from './workload-options.js';
+import { resolveWorkload, type BlockImage, type ResolvedWorkload, type WorkloadDeviceGeometry, type WorkloadOptions } from './options.js';
 
 /** Where a workload's I/O goes: an NvmeController (controllerDevice) or a test double. */
 export interface WorkloadDevice extends WorkloadDeviceGeometry {

@@ -1,10 +1,10 @@
 /**
  * The forger as a process, run inside the target's namespace (see
- * forge-inject.ts): sniffs the target's interface with libpcap, lets a
- * Forger (forge-segments.ts) pick the moments, and sends each forged
+ * lab/forge/inject.ts): sniffs the target's interface with libpcap, lets a
+ * Forger (lab/forge/segments.ts) pick the moments, and sends each forged
  * segment through a raw IPv4 socket (raw-inject.ts) toward the host.
  *
- *   ip netns exec ddplab-<id>-tgt node --import tsx src/lab/forge-inject-cli.ts \
+ *   ip netns exec ddplab-<id>-tgt node --import tsx src/lab/forge/inject-cli.ts \
  *     --iface tgt0 --cases overlap,in-window,past-buffer,unknown-cid [--port 4420] [--after N] [--spacing 4] [--aim race|idle]
  *
  * stdout, one JSON object per line: {"sniffing": iface} once the capture is
@@ -13,8 +13,8 @@
  * or on SIGTERM/SIGINT. Errors: one line on stderr, exit 1.
  */
 import { parseArgs } from 'node:util';
-import { openLivePort } from '../nicemu/port-live.js';
-import { FORGE_CASES, Forger, type ForgeCase, type ForgeInjection } from './forge-segments.js';
+import { openLivePort } from '../../nicemu/port/live.js';
+import { FORGE_CASES, Forger, type ForgeCase, type ForgeInjection } from './segments.js';
 import { openRawIpInjector } from './raw-inject.js';
 
 function line(o: unknown): void {

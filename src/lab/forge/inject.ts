@@ -1,15 +1,15 @@
 /**
- * Runs the forger (forge-inject-cli.ts) inside the target's namespace of a
+ * Runs the forger (lab/forge/inject-cli.ts) inside the target's namespace of a
  * topology, as an on-path attacker next to the target: it sniffs tgt0 and
  * injects forged segments toward the host (issue 10, "Hostile input").
  */
 import { fileURLToPath } from 'node:url';
 import { execa } from 'execa';
-import type { ForgeCase, ForgedC2HData } from './forge-segments.js';
-import { netnsCommand } from './topology.js';
+import type { ForgeCase, ForgedC2HData } from './segments.js';
+import { netnsCommand } from '../topology.js';
 
-const CLI = fileURLToPath(new URL('./forge-inject-cli.ts', import.meta.url));
-const REPO_ROOT = fileURLToPath(new URL('../../', import.meta.url));
+const CLI = fileURLToPath(new URL('./inject-cli.ts', import.meta.url));
+const REPO_ROOT = fileURLToPath(new URL('../../../', import.meta.url));
 
 /** One segment the forger sent, as it reports it. */
 export interface ForgeInjectionReport {

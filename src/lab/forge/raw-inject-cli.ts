@@ -4,7 +4,7 @@
  * namespace, in order. With "-" it reads one hex packet per line from stdin
  * instead. Prints "sent <n>" and exits 0, or one line on stderr and exits 1.
  *
- *   ip netns exec ddplab-<id>-tgt node --import tsx src/lab/raw-inject-cli.ts 4500003c...
+ *   ip netns exec ddplab-<id>-tgt node --import tsx src/lab/forge/raw-inject-cli.ts 4500003c...
  */
 import { createInterface } from 'node:readline';
 import { openRawIpInjector } from './raw-inject.js';

@@ -18,7 +18,7 @@
 import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
 import { execa, ExecaError } from 'execa';
-import { netnsCommand, type TopologySide } from './topology.js';
+import { netnsCommand, type TopologySide } from '../topology.js';
 
 /** IPPROTO_RAW: send-only, header included. */
 const IPPROTO_RAW = 255;
@@ -141,7 +141,7 @@ export function openRawIpInjector(): RawIpInjector {
 
 const CLI = fileURLToPath(new URL('./raw-inject-cli.ts', import.meta.url));
 /** `--import tsx` resolves from the working directory: the repository root. */
-const REPO_ROOT = fileURLToPath(new URL('../../', import.meta.url));
+const REPO_ROOT = fileURLToPath(new URL('../../../', import.meta.url));
 
 /**
  * Injects `packets` from inside one namespace of run `id`: runs

@@ -16,15 +16,15 @@
  * with a C2HData header of its own: a real in-flight CID with DATAO or
  * DATAL past the read's buffer, or a CID that is not outstanding.
  *
- * Everything here is pure (frames in, packets out); forge-inject-cli.ts
+ * Everything here is pure (frames in, packets out); lab/forge/inject-cli.ts
  * sniffs and injects.
  */
-import { crc32c } from '../wire/crc32c.js';
-import { parseFrame } from '../wire/frame.js';
-import { buildIpv4, IPPROTO_TCP, IPV4_DF } from '../wire/ipv4.js';
-import { NVME_TCP_COMMON_HEADER_LEN, NVME_TCP_DIGEST_LEN, PduFlags, PduType, isPlausiblePduHeader } from '../wire/nvme-tcp-pdu.js';
-import { seqAdd, seqDiff, seqGt, seqLe, seqLt } from '../wire/seq.js';
-import { buildTcp, TCP_ACK, TCP_PSH, TCP_RST, TCP_SYN } from '../wire/tcp.js';
+import { crc32c } from '../../wire/crc32c.js';
+import { parseFrame } from '../../wire/frame.js';
+import { buildIpv4, IPPROTO_TCP, IPV4_DF } from '../../wire/ipv4.js';
+import { NVME_TCP_COMMON_HEADER_LEN, NVME_TCP_DIGEST_LEN, PduFlags, PduType, isPlausiblePduHeader } from '../../wire/nvme-tcp-pdu.js';
+import { seqAdd, seqDiff, seqGt, seqLe, seqLt } from '../../wire/seq.js';
+import { buildTcp, TCP_ACK, TCP_PSH, TCP_RST, TCP_SYN } from '../../wire/tcp.js';
 
 // Common header and data-PDU header fields (FACTS.md, "NVMe/TCP wire format").
 const CH_TYPE = 0;

@@ -3,7 +3,7 @@
  * socket's TCP will take (issue 10, "Hostile input").
  *
  * The engine reads PDU framing from the first copy of each stream byte it
- * sees and places payload on that reading (ddp-engine.ts). That is TCP's
+ * sees and places payload on that reading (nicemu/ddp/engine.ts). That is TCP's
  * first copy as long as TCP takes every segment the NIC passes — true of a
  * real sender, which retransmits the same bytes, but not of a forger: a
  * segment with the right sequence number and an old timestamp (PAWS), an
@@ -23,9 +23,9 @@
  * last sequence sent), as TOE-lite and TLS offloads track a flow; here the
  * host's TCP is the one authority on it.
  */
-import type { UlpDdpStats } from './ddp-stats.js';
-import type { RxOffloadEngine } from './flow-table.js';
-import { fragLength, type Skb, type SkbFrag } from './skb.js';
+import type { UlpDdpStats } from './stats.js';
+import type { RxOffloadEngine } from '../flow-table.js';
+import { fragLength, type Skb, type SkbFrag } from '../skb.js';
 
 /** The receiver's verdict: how many payload bytes of `skb`, from its first, its TCP takes. */
 export type AcceptableBytes = (skb: Skb) => number;

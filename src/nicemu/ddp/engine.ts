@@ -63,7 +63,7 @@
  * Anything out of order breaks the PDU's CRC for good, and the host then
  * computes it over the destination.
  */
-import { crc32c } from '../wire/crc32c.js';
+import { crc32c } from '../../wire/crc32c.js';
 import {
   NVME_TCP_COMMON_HEADER_LEN,
   NVME_TCP_DIGEST_LEN,
@@ -72,13 +72,13 @@ import {
   isPlausiblePduHeader,
   validateCommonHeader,
   type PduLayout,
-} from '../wire/nvme-tcp-pdu.js';
-import { seqAdd, seqDiff } from '../wire/seq.js';
-import type { UlpDdpStats } from './ddp-stats.js';
-import type { FlowKey, RxOffloadEngine } from './flow-table.js';
-import { RangeSet } from './range-set.js';
+} from '../../wire/nvme-tcp-pdu.js';
+import { seqAdd, seqDiff } from '../../wire/seq.js';
+import type { UlpDdpStats } from './stats.js';
+import type { FlowKey, RxOffloadEngine } from '../flow-table.js';
+import { RangeSet } from '../range-set.js';
 import { SglMap, type Sgl } from './sgl.js';
-import type { Skb, SkbFrag } from './skb.js';
+import type { Skb, SkbFrag } from '../skb.js';
 
 /** Per-socket configuration from sk_add (the ICReq/ICResp outcome). */
 export interface NvmeTcpSkConfig {

@@ -1,7 +1,7 @@
 /**
  * The NVMe/TCP DDP offload of the software NIC, as a device: the ops the
  * netdev series gives a driver (ulp_ddp_dev_ops; DESIGN.md, "Contracts") and
- * the per-socket engines they drive (ddp-engine.ts).
+ * the per-socket engines they drive (nicemu/ddp/engine.ts).
  *
  *   limits()          what the device can do: SGL entries per I/O, the I/O
  *                     size below which DDP is not worth it, CID range, and
@@ -23,14 +23,14 @@
  * Failure injection is data (`faults`), as netdevsim exposes knobs in
  * debugfs, not conditionals spread through the receive path.
  */
-import { DdpEngine, type DdpSetupRefusal, type NvmeTcpSkConfig, type UlpDdpOps } from './ddp-engine.js';
-import { newUlpDdpStats, type UlpDdpStats } from './ddp-stats.js';
-import { DdpAcceptGate, type AcceptableBytes } from './ddp-accept-gate.js';
-import type { FlowEntry, FlowKey, RxOffloadEngine } from './flow-table.js';
-import type { NicEmu } from './nic.js';
+import { DdpEngine, type DdpSetupRefusal, type NvmeTcpSkConfig, type UlpDdpOps } from './engine.js';
+import { newUlpDdpStats, type UlpDdpStats } from './stats.js';
+import { DdpAcceptGate, type AcceptableBytes } from './accept-gate.js';
+import type { FlowEntry, FlowKey, RxOffloadEngine } from '../flow-table.js';
+import type { NicEmu } from '../nic.js';
 import type { Sgl } from './sgl.js';
 
-export type { NvmeTcpSkConfig, UlpDdpOps } from './ddp-engine.js';
+export type { NvmeTcpSkConfig, UlpDdpOps } from './engine.js';
 
 export interface NvmeTcpDdpLimits {
   /** Most SGL entries (pages) per I/O; the last public mlx5 driver took 128. */
@@ -72,7 +72,7 @@ export interface DdpSocket {
   readonly heldEndSeq?: number;
   /**
    * The socket's TCP verdict on a segment (payload bytes it takes, from the
-   * first): the engine then parses only those (ddp-accept-gate.ts). Without
+   * first): the engine then parses only those (nicemu/ddp/accept-gate.ts). Without
    * it the engine takes every segment for one TCP keeps.
    */
   readonly acceptableBytes?: AcceptableBytes;

@@ -40,7 +40,7 @@ export interface UlpDdpStats {
   /**
    * Payload bytes the socket's TCP refused (outside its window, PAWS, an ACK
    * of data never sent, RST/SYN/no ACK): the engine never parsed them, so a
-   * forged segment TCP throws away cannot steer placement (ddp-accept-gate.ts).
+   * forged segment TCP throws away cannot steer placement (nicemu/ddp/accept-gate.ts).
    */
   'rx-nvme-tcp-tcp-refused-bytes': number;
   /**

@@ -23,10 +23,10 @@
  * devmem skb (SO_DEVMEM_LINEAR) from ordinary payload (`isLinear`).
  */
 import { DevmemBindError, DmabufBinding, type BindRxRequest } from './dmabuf.js';
-import { newDevmemNicStats, type DevmemNicStats } from './devmem-stats.js';
-import type { FlowKey } from './flow-table.js';
+import { newDevmemNicStats, type DevmemNicStats } from './stats.js';
+import type { FlowKey } from '../flow-table.js';
 import { HeaderSplitEngine, type HeaderSplitTarget } from './header-split.js';
-import { RxQueueSteering, type HeaderSplitSetting } from './rx-queue-steering.js';
+import { RxQueueSteering, type HeaderSplitSetting } from '../rx-queue-steering.js';
 
 export interface DevmemDeviceOptions {
   /** Header split of each rx queue, queue 0 first. Default: queue 0 off, queue 1 `tcp`. */

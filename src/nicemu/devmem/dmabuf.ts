@@ -15,7 +15,7 @@
  * dmabuf descriptor carries (dmabuf_cmsg.dmabuf_id), so a consumer can tell
  * data that reached the wrong memory.
  */
-import { crc32c } from '../wire/crc32c.js';
+import { crc32c } from '../../wire/crc32c.js';
 import { DMABUF_CHUNK_BYTES, DmabufPagePool } from './page-pool.js';
 import { RefillRing } from './refill-ring.js';
 

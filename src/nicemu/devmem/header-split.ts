@@ -13,7 +13,7 @@
  *  - `nvme`: a PDU-aware split. NVMe/TCP PDU headers, padding and digests —
  *    everything that is not C2HData payload — go to a host header buffer so
  *    the ULP can parse them; C2HData payload goes to dmabuf pages. The
- *    engine walks the PDU stream like a DDP engine (ddp-engine.ts): from the
+ *    engine walks the PDU stream like a DDP engine (nicemu/ddp/engine.ts): from the
  *    first byte after the SYN-ACK it gathers headers across segments, steps
  *    over PDU bodies, skips holes that lie inside a body, and remembers
  *    recent C2HData payload ranges so a retransmission behind its walker is
@@ -40,15 +40,15 @@
  * for it could be recycled under TCP's feet. Until then it walks (keeping
  * sync) and hands everything over in host memory.
  */
-import { crc32c } from '../wire/crc32c.js';
-import { NVME_TCP_COMMON_HEADER_LEN, NVME_TCP_DIGEST_LEN, PduFlags, PduType, isPlausiblePduHeader, validateCommonHeader, type PduLayout } from '../wire/nvme-tcp-pdu.js';
-import { seqAdd, seqDiff } from '../wire/seq.js';
-import { TCP_SYN } from '../wire/tcp.js';
+import { crc32c } from '../../wire/crc32c.js';
+import { NVME_TCP_COMMON_HEADER_LEN, NVME_TCP_DIGEST_LEN, PduFlags, PduType, isPlausiblePduHeader, validateCommonHeader, type PduLayout } from '../../wire/nvme-tcp-pdu.js';
+import { seqAdd, seqDiff } from '../../wire/seq.js';
+import { TCP_SYN } from '../../wire/tcp.js';
 import type { DmabufBinding } from './dmabuf.js';
-import type { DevmemNicStats } from './devmem-stats.js';
-import type { FlowKey, RxOffloadEngine } from './flow-table.js';
+import type { DevmemNicStats } from './stats.js';
+import type { FlowKey, RxOffloadEngine } from '../flow-table.js';
 import type { CarvedFrag } from './page-pool.js';
-import type { Skb, SkbFrag } from './skb.js';
+import type { Skb, SkbFrag } from '../skb.js';
 
 export type HeaderSplitMode = 'tcp' | 'nvme';
 

@@ -11,7 +11,7 @@
  * time if asked.
  */
 import type { Writable } from 'node:stream';
-import { PcapWriter, type PcapWriteOptions } from '../wire/pcap.js';
+import { PcapWriter, type PcapWriteOptions } from '../../wire/pcap.js';
 import type { Port, PortStats, RxConsumer } from './port.js';
 
 export class CapturePort implements Port {

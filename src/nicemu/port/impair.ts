@@ -34,7 +34,7 @@
  * the direction and the kind, and advanced exactly once per frame seen
  * whatever the other kinds decided: the drops of a run are the same frames
  * whether reordering is on or off, and the same seed on the same frame
- * sequence makes the same decisions (test/nicemu/port-impair.test.ts).
+ * sequence makes the same decisions (test/nicemu/port/impair.test.ts).
  *
  * Cost per frame: one PRNG step (a few integer operations) per enabled kind
  * and a compare against a precomputed threshold; a frame that passes
@@ -43,9 +43,9 @@
  * released on later frames (depth) or by one timer per direction (time),
  * never lost: close() flushes them (counted flushedAtClose).
  */
-import { ETHERTYPE_IPV4, parseEthernet } from '../wire/ethernet.js';
-import { parseIpv4 } from '../wire/ipv4.js';
-import { WireError } from '../wire/errors.js';
+import { ETHERTYPE_IPV4, parseEthernet } from '../../wire/ethernet.js';
+import { parseIpv4 } from '../../wire/ipv4.js';
+import { WireError } from '../../wire/errors.js';
 import type { Port, PortStats, RxConsumer, RxFrame } from './port.js';
 
 /** Bursty loss after Gilbert and Elliott (netem's `loss gemodel p r 1-h 1-k`). */

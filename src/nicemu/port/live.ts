@@ -45,7 +45,7 @@ import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { PortCounters, PortError } from './port.js';
 import type { Port, PortStats, RxConsumer } from './port.js';
-import { RxRing } from './rx-ring.js';
+import { RxRing } from '../rx-ring.js';
 
 export interface LivePortOptions {
   /** Interface to capture on and transmit from, in this process's network namespace. */
@@ -297,7 +297,7 @@ export class LivePort implements Port {
    * If the interface has vanished no frame can arrive: after WAKE_TRIES
    * tries close() resolves anyway and `released` stays false. The handle
    * then does not hold the event loop (libuv stopped polling the socket when
-   * it reported the device gone; port-live.live.test.ts checks that such a
+   * it reported the device gone; test/nicemu/port/live.live.test.ts checks that such a
    * process still exits by itself), but its socket stays open until exit.
    */
   close(): Promise<void> {

@@ -11,10 +11,10 @@
  * The frames are views into the reader's buffers (src/wire/pcap.ts): nothing
  * else writes there, so the consumer owns them without a copy.
  */
-import { openPcap, type PcapReader } from '../wire/pcap.js';
+import { openPcap, type PcapReader } from '../../wire/pcap.js';
 import { PortCounters, PortError } from './port.js';
 import type { Port, PortStats, RxConsumer } from './port.js';
-import { RxRing } from './rx-ring.js';
+import { RxRing } from '../rx-ring.js';
 
 export interface PcapFilePortOptions {
   /** The capture to replay (classic pcap, Ethernet). */

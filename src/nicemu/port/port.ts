@@ -2,9 +2,9 @@
  * The Port: Ethernet frame I/O for the software NIC (DESIGN.md, "Contracts").
  *
  * A Port is where frames enter and leave the emulated NIC. Backends: a live
- * interface through libpcap (port-live.ts), a pcap file replayed
- * (port-pcap-file.ts); decorators wrap a Port and are Ports themselves
- * (port-capture.ts writes both directions to a pcap file).
+ * interface through libpcap (nicemu/port/live.ts), a pcap file replayed
+ * (nicemu/port/pcap-file.ts); decorators wrap a Port and are Ports themselves
+ * (nicemu/port/capture.ts writes both directions to a pcap file).
  *
  * Receive is batched, as a NIC's rx ring hands the driver a NAPI budget of
  * descriptors at a time: one consumer gets arrays of frames, in arrival

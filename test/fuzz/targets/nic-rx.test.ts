@@ -6,7 +6,7 @@
 import { describe, expect, it } from 'vitest';
 import { nicRxTarget } from '../../../src/fuzz/targets/nic-rx.js';
 import { FuzzViolation } from '../../../src/fuzz/target.js';
-import { DdpEngine } from '../../../src/nicemu/ddp-engine.js';
+import { DdpEngine } from '../../../src/nicemu/ddp/engine.js';
 
 describe('nic fuzz target', () => {
   const seeds = nicRxTarget.seeds();

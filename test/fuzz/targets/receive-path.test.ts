@@ -7,7 +7,7 @@
 import { describe, expect, it } from 'vitest';
 import { receivePathFrame, receivePathParams, receivePathTarget, runReceivePath } from '../../../src/fuzz/targets/receive-path.js';
 import { FuzzViolation } from '../../../src/fuzz/target.js';
-import { DdpEngine } from '../../../src/nicemu/ddp-engine.js';
+import { DdpEngine } from '../../../src/nicemu/ddp/engine.js';
 import { buildCqe, cqeWith } from '../../../src/wire/nvme-cqe.js';
 import { emitPduBuffer, PduType } from '../../../src/wire/nvme-tcp-pdu.js';
 

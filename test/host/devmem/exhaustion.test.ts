@@ -2,22 +2,22 @@
  * An empty token pool that stays empty (issue 10, exhaustion): an NVMe/TCP
  * host on device memory whose consumer never takes its reads, so their
  * tokens are never given back. The pool held until-empty-then-returned is
- * tested in devmem-socket.test.ts and devmem.live.test.ts; here nothing
+ * tested in test/host/devmem/socket.test.ts and devmem.live.test.ts; here nothing
  * comes back. The pool stays its size (the NIC drops what it cannot place
  * and counts it), the reads that got pages completed with the right bytes,
  * the ones that could not fail with the I/O timeout in one line instead of
  * waiting for ever, and when the queue goes every token and page is back.
  */
 import { describe, expect, it } from 'vitest';
-import { DevmemTokenReturn } from '../../src/host/devmem-token-return.js';
-import { DevmemTransport } from '../../src/host/devmem-transport.js';
-import { DevmemResync, NvmeDevmem, newNvmeDevmemStats } from '../../src/host/nvme-devmem.js';
-import { NvmeHostError } from '../../src/host/nvme-host-error.js';
-import { NvmeQueue } from '../../src/host/nvme-queue.js';
-import { findPatternMismatch } from '../../src/wire/block-pattern.js';
-import { sglTransportData } from '../../src/wire/nvme-sqe.js';
-import { DevmemLink } from './devmem-harness.js';
-import { MiniController, PEER_LBA, PEER_PATTERN_SEED } from './devmem-nvme-peer.js';
+import { DevmemTokenReturn } from '../../../src/host/devmem/token-return.js';
+import { DevmemTransport } from '../../../src/host/devmem/transport.js';
+import { DevmemResync, NvmeDevmem, newNvmeDevmemStats } from '../../../src/host/devmem/nvme-devmem.js';
+import { NvmeHostError } from '../../../src/host/nvme/host-error.js';
+import { NvmeQueue } from '../../../src/host/nvme/queue.js';
+import { findPatternMismatch } from '../../../src/wire/block-pattern.js';
+import { sglTransportData } from '../../../src/wire/nvme-sqe.js';
+import { DevmemLink } from './harness.js';
+import { MiniController, PEER_LBA, PEER_PATTERN_SEED } from './nvme-peer.js';
 
 const KIB = 1024;
 const POOL = 128 * KIB;

@@ -5,16 +5,16 @@
  * on a VirtualClock with seeded loss. Frames toward the host go through the
  * whole NIC receive path (parse, checksum, flow, header split, maybe drop).
  */
-import { VirtualClock, type ClockTimer } from '../../src/host/clock.js';
-import { DevmemSocket, newDevmemSocketStats, type DevmemSocketStats } from '../../src/host/devmem-socket.js';
-import { TcpSocket } from '../../src/host/tcp-socket.js';
-import { DevmemDevice } from '../../src/nicemu/devmem-device.js';
-import { Dmabuf, type DmabufBinding } from '../../src/nicemu/dmabuf.js';
-import type { FlowKey } from '../../src/nicemu/flow-table.js';
-import type { HeaderSplitMode } from '../../src/nicemu/header-split.js';
-import { NicEmu } from '../../src/nicemu/nic.js';
-import { HOST, PEER, prng, skbFromFrame } from './tcp-harness.js';
-import { SilentPort } from '../nicemu/silent-port.js';
+import { VirtualClock, type ClockTimer } from '../../../src/host/net/clock.js';
+import { DevmemSocket, newDevmemSocketStats, type DevmemSocketStats } from '../../../src/host/devmem/socket.js';
+import { TcpSocket } from '../../../src/host/net/tcp-socket.js';
+import { DevmemDevice } from '../../../src/nicemu/devmem/device.js';
+import { Dmabuf, type DmabufBinding } from '../../../src/nicemu/devmem/dmabuf.js';
+import type { FlowKey } from '../../../src/nicemu/flow-table.js';
+import type { HeaderSplitMode } from '../../../src/nicemu/devmem/header-split.js';
+import { NicEmu } from '../../../src/nicemu/nic.js';
+import { HOST, PEER, prng, skbFromFrame } from '../net/tcp-harness.js';
+import { SilentPort } from '../../nicemu/silent-port.js';
 
 /** Seeded impairments of one direction. */
 export interface LineImpairment {

@@ -5,12 +5,12 @@
  * at most `c2hBytes`, then a CapsuleResp. A read listed in `badDdgst` gets
  * one wrong data digest on the wire.
  */
-import type { TcpSocket } from '../../src/host/tcp-socket.js';
-import { fillPattern } from '../../src/wire/block-pattern.js';
-import { buildCqe, cqeWith } from '../../src/wire/nvme-cqe.js';
-import { parseNvmeCommand } from '../../src/wire/nvme-command.js';
-import { PduFramer } from '../../src/wire/pdu-framer.js';
-import { PduType, emitPdu, type Pdu, type PduEmitOptions } from '../../src/wire/nvme-tcp-pdu.js';
+import type { TcpSocket } from '../../../src/host/net/tcp-socket.js';
+import { fillPattern } from '../../../src/wire/block-pattern.js';
+import { buildCqe, cqeWith } from '../../../src/wire/nvme-cqe.js';
+import { parseNvmeCommand } from '../../../src/wire/nvme-command.js';
+import { PduFramer } from '../../../src/wire/pdu-framer.js';
+import { PduType, emitPdu, type Pdu, type PduEmitOptions } from '../../../src/wire/nvme-tcp-pdu.js';
 
 export const PEER_LBA = 512;
 export const PEER_PATTERN_SEED = 77;

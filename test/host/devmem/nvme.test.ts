@@ -6,17 +6,17 @@
  * the host API never touches.
  */
 import { describe, expect, it } from 'vitest';
-import type { NvmeHostStats } from '../../src/host/host-stats.js';
-import { DevmemTokenReturn, type DevmemReturnPath } from '../../src/host/devmem-token-return.js';
-import { DevmemTransport } from '../../src/host/devmem-transport.js';
-import { DevmemResync, NvmeDevmem, newNvmeDevmemStats, type NvmeDevmemStats } from '../../src/host/nvme-devmem.js';
-import { NvmeQueue } from '../../src/host/nvme-queue.js';
-import type { HeaderSplitMode } from '../../src/nicemu/header-split.js';
-import { findPatternMismatch } from '../../src/wire/block-pattern.js';
-import { sglTransportData } from '../../src/wire/nvme-sqe.js';
-import { NvmeSc } from '../../src/wire/nvme-status.js';
-import { DevmemLink } from './devmem-harness.js';
-import { MiniController, PEER_LBA, PEER_PATTERN_SEED } from './devmem-nvme-peer.js';
+import type { NvmeHostStats } from '../../../src/host/net/host-stats.js';
+import { DevmemTokenReturn, type DevmemReturnPath } from '../../../src/host/devmem/token-return.js';
+import { DevmemTransport } from '../../../src/host/devmem/transport.js';
+import { DevmemResync, NvmeDevmem, newNvmeDevmemStats, type NvmeDevmemStats } from '../../../src/host/devmem/nvme-devmem.js';
+import { NvmeQueue } from '../../../src/host/nvme/queue.js';
+import type { HeaderSplitMode } from '../../../src/nicemu/devmem/header-split.js';
+import { findPatternMismatch } from '../../../src/wire/block-pattern.js';
+import { sglTransportData } from '../../../src/wire/nvme-sqe.js';
+import { NvmeSc } from '../../../src/wire/nvme-status.js';
+import { DevmemLink } from './harness.js';
+import { MiniController, PEER_LBA, PEER_PATTERN_SEED } from './nvme-peer.js';
 
 interface Scenario {
   readonly mode: HeaderSplitMode;

@@ -1,10 +1,10 @@
 import { describe, expect, it } from 'vitest';
-import { Arp, ArpError } from '../../src/host/arp.js';
-import { VirtualClock } from '../../src/host/clock.js';
-import { ARP_REPLY, ARP_REQUEST } from '../../src/wire/arp.js';
-import { parseMac } from '../../src/wire/ethernet.js';
-import { parseFrame } from '../../src/wire/frame.js';
-import { parseIpv4Addr } from '../../src/wire/ipv4.js';
+import { Arp, ArpError } from '../../../src/host/net/arp.js';
+import { VirtualClock } from '../../../src/host/net/clock.js';
+import { ARP_REPLY, ARP_REQUEST } from '../../../src/wire/arp.js';
+import { parseMac } from '../../../src/wire/ethernet.js';
+import { parseFrame } from '../../../src/wire/frame.js';
+import { parseIpv4Addr } from '../../../src/wire/ipv4.js';
 
 const MAC = parseMac('02:00:00:00:00:02');
 const PEER_MAC = parseMac('02:00:00:00:00:01');

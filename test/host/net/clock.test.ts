@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { RealClock, VirtualClock } from '../../src/host/clock.js';
+import { RealClock, VirtualClock } from '../../../src/host/net/clock.js';
 
 describe('VirtualClock', () => {
   it('fires timers in deadline order while advancing, at their deadlines', () => {

@@ -1,17 +1,17 @@
 /**
- * The host stack's choice of next hop (src/host/host-stack.ts): ARP goes
+ * The host stack's choice of next hop (src/host/net/host-stack.ts): ARP goes
  * out for the peer on our subnet, for the gateway otherwise, and an
  * off-subnet peer without a gateway fails before anything is sent.
  */
 import { describe, expect, it } from 'vitest';
-import { VirtualClock } from '../../src/host/clock.js';
-import { HostStack, HostStackError, prefixMask, sameSubnet } from '../../src/host/host-stack.js';
-import { NicEmu } from '../../src/nicemu/nic.js';
-import type { Port, PortStats, RxConsumer } from '../../src/nicemu/port.js';
-import { ARP_REQUEST } from '../../src/wire/arp.js';
-import { parseMac } from '../../src/wire/ethernet.js';
-import { parseFrame } from '../../src/wire/frame.js';
-import { ipToString, parseIpv4Addr } from '../../src/wire/ipv4.js';
+import { VirtualClock } from '../../../src/host/net/clock.js';
+import { HostStack, HostStackError, prefixMask, sameSubnet } from '../../../src/host/net/host-stack.js';
+import { NicEmu } from '../../../src/nicemu/nic.js';
+import type { Port, PortStats, RxConsumer } from '../../../src/nicemu/port/port.js';
+import { ARP_REQUEST } from '../../../src/wire/arp.js';
+import { parseMac } from '../../../src/wire/ethernet.js';
+import { parseFrame } from '../../../src/wire/frame.js';
+import { ipToString, parseIpv4Addr } from '../../../src/wire/ipv4.js';
 
 /** Records what the NIC sends; nothing ever arrives. */
 class SinkPort implements Port {

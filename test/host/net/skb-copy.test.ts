@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { copySkbFrags, newSkbCopyCounts, SkbCopyError } from '../../src/host/skb-copy.js';
+import { copySkbFrags, newSkbCopyCounts, SkbCopyError } from '../../../src/host/net/skb-copy.js';
 
 describe('copySkbFrags', () => {
   it('copies host frags in order and counts the bytes', () => {

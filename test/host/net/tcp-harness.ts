@@ -3,12 +3,12 @@
  * hands them over, a capture of what a socket sends, and a scripted peer
  * that writes TCP segments by hand.
  */
-import type { Skb, SkbFrag } from '../../src/nicemu/skb.js';
-import { buildTcpFrame, parseFrame } from '../../src/wire/frame.js';
-import type { FrameRepr } from '../../src/wire/frame.js';
-import { verifyTcpChecksum } from '../../src/wire/tcp.js';
-import type { TcpOptions, TcpRepr } from '../../src/wire/tcp.js';
-import type { TcpEndpoint } from '../../src/host/tcp-socket.js';
+import type { Skb, SkbFrag } from '../../../src/nicemu/skb.js';
+import { buildTcpFrame, parseFrame } from '../../../src/wire/frame.js';
+import type { FrameRepr } from '../../../src/wire/frame.js';
+import { verifyTcpChecksum } from '../../../src/wire/tcp.js';
+import type { TcpOptions, TcpRepr } from '../../../src/wire/tcp.js';
+import type { TcpEndpoint } from '../../../src/host/net/tcp-socket.js';
 
 export const HOST: TcpEndpoint = { mac: Buffer.from([2, 0, 0, 0, 0, 2]), ip: 0xc000_0202, port: 40_000 };
 export const PEER: TcpEndpoint = { mac: Buffer.from([2, 0, 0, 0, 0, 1]), ip: 0xc000_0201, port: 4420 };

@@ -1,5 +1,5 @@
 /**
- * Two of our sockets over an impaired simulated link (test/host/tcp-sim.ts):
+ * Two of our sockets over an impaired simulated link (test/host/net/tcp-sim.ts):
  * every byte must arrive exactly once, in order, in both directions, and both
  * ends must then close cleanly. A failure names its seed and scenario.
  */

@@ -9,11 +9,11 @@
  * with and without DDP, finish with every byte right.
  */
 import { describe, expect, it } from 'vitest';
-import { OFO_PIECE_OVERHEAD_BYTES } from '../../src/host/tcp-rx-queue.js';
-import { buildTcpFrame } from '../../src/wire/frame.js';
-import { seqAdd } from '../../src/wire/seq.js';
-import { TCP_ACK } from '../../src/wire/tcp.js';
-import { NvmeLink, type LinkQueue, type LinkRead } from './nvme-link.js';
+import { OFO_PIECE_OVERHEAD_BYTES } from '../../../src/host/net/tcp-rx-queue.js';
+import { buildTcpFrame } from '../../../src/wire/frame.js';
+import { seqAdd } from '../../../src/wire/seq.js';
+import { TCP_ACK } from '../../../src/wire/tcp.js';
+import { NvmeLink, type LinkQueue, type LinkRead } from '../nvme/nvme-link.js';
 import { HOST, PEER } from './tcp-harness.js';
 
 const KIB = 1024;

@@ -1,9 +1,9 @@
 import { describe, expect, it } from 'vitest';
-import type { SkbFrag } from '../../src/nicemu/skb.js';
-import { copySkbFrags } from '../../src/host/skb-copy.js';
-import { newRxChunk, OFO_PIECE_OVERHEAD_BYTES, sliceFrags, TcpRxQueue } from '../../src/host/tcp-rx-queue.js';
-import type { RxSegment, SackBlockOut } from '../../src/host/tcp-rx-queue.js';
-import { seqAdd } from '../../src/wire/seq.js';
+import type { SkbFrag } from '../../../src/nicemu/skb.js';
+import { copySkbFrags } from '../../../src/host/net/skb-copy.js';
+import { newRxChunk, OFO_PIECE_OVERHEAD_BYTES, sliceFrags, TcpRxQueue } from '../../../src/host/net/tcp-rx-queue.js';
+import type { RxSegment, SackBlockOut } from '../../../src/host/net/tcp-rx-queue.js';
+import { seqAdd } from '../../../src/wire/seq.js';
 
 const WIN_END = 0x7fff_ffff;
 

@@ -4,15 +4,15 @@
  * and corruption, driven by the virtual clock, with an application on each
  * end that writes a known stream with backpressure and verifies what it reads.
  */
-import { VirtualClock } from '../../src/host/clock.js';
-import type { ClockTimer } from '../../src/host/clock.js';
-import { newRxChunk } from '../../src/host/tcp-rx-queue.js';
-import { TcpSocket } from '../../src/host/tcp-socket.js';
-import type { TcpError } from '../../src/host/tcp-socket.js';
-import type { Skb, SkbFrag } from '../../src/nicemu/skb.js';
-import { WireError } from '../../src/wire/errors.js';
-import { parseFrame } from '../../src/wire/frame.js';
-import { verifyTcpChecksum } from '../../src/wire/tcp.js';
+import { VirtualClock } from '../../../src/host/net/clock.js';
+import type { ClockTimer } from '../../../src/host/net/clock.js';
+import { newRxChunk } from '../../../src/host/net/tcp-rx-queue.js';
+import { TcpSocket } from '../../../src/host/net/tcp-socket.js';
+import type { TcpError } from '../../../src/host/net/tcp-socket.js';
+import type { Skb, SkbFrag } from '../../../src/nicemu/skb.js';
+import { WireError } from '../../../src/wire/errors.js';
+import { parseFrame } from '../../../src/wire/frame.js';
+import { verifyTcpChecksum } from '../../../src/wire/tcp.js';
 import { HOST, PEER, prng } from './tcp-harness.js';
 
 export interface LinkParams {

@@ -1,16 +1,16 @@
 /**
  * TcpSocket.acceptableBytes is the verdict the NIC's DDP gate asks before
- * the engine parses a segment (src/nicemu/ddp-accept-gate.ts): it must say
+ * the engine parses a segment (src/nicemu/ddp/accept-gate.ts): it must say
  * exactly what input() then does. For thousands of seeded segments around
  * the window — old and future timestamps, ACKs of unsent or ancient data,
  * RST, SYN, no ACK, bytes before rcv_nxt, across the right edge, far
  * outside — the verdict, taken first, matches the bytes input() queued.
  */
 import { describe, expect, it } from 'vitest';
-import { VirtualClock } from '../../src/host/clock.js';
-import { TcpSocket } from '../../src/host/tcp-socket.js';
-import { seqAdd, seqDiff } from '../../src/wire/seq.js';
-import { TCP_ACK, TCP_FIN, TCP_PSH, TCP_RST, TCP_SYN } from '../../src/wire/tcp.js';
+import { VirtualClock } from '../../../src/host/net/clock.js';
+import { TcpSocket } from '../../../src/host/net/tcp-socket.js';
+import { seqAdd, seqDiff } from '../../../src/wire/seq.js';
+import { TCP_ACK, TCP_FIN, TCP_PSH, TCP_RST, TCP_SYN } from '../../../src/wire/tcp.js';
 import { Capture, HOST, PEER, peerSkb, prng } from './tcp-harness.js';
 
 const ISS = 1000;

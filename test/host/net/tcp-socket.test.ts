@@ -1,11 +1,11 @@
 import { describe, expect, it } from 'vitest';
-import { VirtualClock } from '../../src/host/clock.js';
-import { newSkbCopyCounts } from '../../src/host/skb-copy.js';
-import { TcpError, TcpSocket } from '../../src/host/tcp-socket.js';
-import type { TcpSocketConfig } from '../../src/host/tcp-socket.js';
-import { seqAdd } from '../../src/wire/seq.js';
-import { TCP_ACK, TCP_FIN, TCP_PSH, TCP_RST, TCP_SYN } from '../../src/wire/tcp.js';
-import type { TcpOptions, TcpRepr } from '../../src/wire/tcp.js';
+import { VirtualClock } from '../../../src/host/net/clock.js';
+import { newSkbCopyCounts } from '../../../src/host/net/skb-copy.js';
+import { TcpError, TcpSocket } from '../../../src/host/net/tcp-socket.js';
+import type { TcpSocketConfig } from '../../../src/host/net/tcp-socket.js';
+import { seqAdd } from '../../../src/wire/seq.js';
+import { TCP_ACK, TCP_FIN, TCP_PSH, TCP_RST, TCP_SYN } from '../../../src/wire/tcp.js';
+import type { TcpOptions, TcpRepr } from '../../../src/wire/tcp.js';
 import { Capture, HOST, PEER, peerSkb, tcpChecksumOk } from './tcp-harness.js';
 
 const ISS = 1000;

@@ -9,13 +9,13 @@
  * admin queue must come up for real first.
  */
 import { afterEach, describe, expect, it } from 'vitest';
-import { VirtualClock } from '../../src/host/clock.js';
-import { kernelTransportFactory } from '../../src/host/kernel-transport.js';
-import { DEFAULT_CONNECT_TIMEOUT_MS, NvmeController } from '../../src/host/nvme-controller.js';
-import { NvmeHostError } from '../../src/host/nvme-host-error.js';
-import type { RxChunk, StreamTransport } from '../../src/host/stream-transport.js';
-import { startTarget } from '../../src/target/listener.js';
-import { PduType, emitPduBuffer } from '../../src/wire/nvme-tcp-pdu.js';
+import { VirtualClock } from '../../../src/host/net/clock.js';
+import { kernelTransportFactory } from '../../../src/host/nvme/kernel-transport.js';
+import { DEFAULT_CONNECT_TIMEOUT_MS, NvmeController } from '../../../src/host/nvme/controller.js';
+import { NvmeHostError } from '../../../src/host/nvme/host-error.js';
+import type { RxChunk, StreamTransport } from '../../../src/host/nvme/stream-transport.js';
+import { startTarget } from '../../../src/target/listener.js';
+import { PduType, emitPduBuffer } from '../../../src/wire/nvme-tcp-pdu.js';
 import { TestTransport } from './nvme-test-transport.js';
 
 const NQN = 'nqn.2026-11.io.ddplab:target';

@@ -5,17 +5,17 @@
  * MDTS) and shutdown.
  */
 import { afterEach, describe, expect, it } from 'vitest';
-import { RealClock } from '../../src/host/clock.js';
-import { kernelTransportFactory } from '../../src/host/kernel-transport.js';
-import { NvmeController, type NvmeControllerOptions } from '../../src/host/nvme-controller.js';
-import { NvmeHostError } from '../../src/host/nvme-host-error.js';
-import type { RxChunk, StreamTransport } from '../../src/host/stream-transport.js';
-import { NvmeSc } from '../../src/wire/nvme-status.js';
-import { PduType } from '../../src/wire/nvme-tcp-pdu.js';
-import { PduFramer } from '../../src/wire/pdu-framer.js';
-import { fillPattern, findPatternMismatch } from '../../src/wire/block-pattern.js';
-import { startTarget, type Target } from '../../src/target/listener.js';
-import type { TargetOptionsInput } from '../../src/target/options.js';
+import { RealClock } from '../../../src/host/net/clock.js';
+import { kernelTransportFactory } from '../../../src/host/nvme/kernel-transport.js';
+import { NvmeController, type NvmeControllerOptions } from '../../../src/host/nvme/controller.js';
+import { NvmeHostError } from '../../../src/host/nvme/host-error.js';
+import type { RxChunk, StreamTransport } from '../../../src/host/nvme/stream-transport.js';
+import { NvmeSc } from '../../../src/wire/nvme-status.js';
+import { PduType } from '../../../src/wire/nvme-tcp-pdu.js';
+import { PduFramer } from '../../../src/wire/pdu-framer.js';
+import { fillPattern, findPatternMismatch } from '../../../src/wire/block-pattern.js';
+import { startTarget, type Target } from '../../../src/target/listener.js';
+import type { TargetOptionsInput } from '../../../src/target/options.js';
 
 const MIB = 1024 * 1024;
 const SEED = 11;

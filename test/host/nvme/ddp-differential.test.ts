@@ -8,12 +8,12 @@
  * memory (destination buffers and the guard bytes around them) with offload
  * 'none', 'ddp' and 'ddp-crc'.
  *
- * DDP_DIFF_SEEDS=20000 npx vitest run test/host/ddp-differential.test.ts
+ * DDP_DIFF_SEEDS=20000 npx vitest run test/host/nvme/ddp-differential.test.ts
  * runs a bigger sweep (DDP_DIFF_FIRST=N starts it elsewhere); DDP_DIFF_SEED=N
  * replays one seed.
  */
 import { describe, expect, it } from 'vitest';
-import { NvmeSc } from '../../src/wire/nvme-status.js';
+import { NvmeSc } from '../../../src/wire/nvme-status.js';
 import { ddpScenario, runDdpScenario, type DdpRunResult, type DdpScenario, type OffloadMode } from './ddp-sim.js';
 
 const ONE = process.env.DDP_DIFF_SEED;

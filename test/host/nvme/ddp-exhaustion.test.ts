@@ -2,17 +2,17 @@
  * Exhausting the DDP offload's limits end to end (issue 10): more I/O
  * queues than the NIC offloads sockets, more reads in flight than a socket
  * has contexts, SGLs longer than the NIC takes. The limits' refusals as
- * such are unit-tested in test/nicemu/ddp-offload.test.ts; here every read
+ * such are unit-tested in test/nicemu/ddp/offload.test.ts; here every read
  * runs through NIC → TCP → NVMe/TCP queue against a controller, and the
  * checks are what a user of a run sees: every byte right (and nothing
  * written around the buffers), the fallback counted in the report, the
  * NIC's state never larger than its limit, and limits that free up again.
  */
 import { describe, expect, it } from 'vitest';
-import { sumNvmeHostStats } from '../../src/host/host-stats.js';
-import { ddpReport, type DdpReport } from '../../src/host/nvme-ddp.js';
-import type { Sgl } from '../../src/nicemu/sgl.js';
-import type { FlowKey } from '../../src/nicemu/flow-table.js';
+import { sumNvmeHostStats } from '../../../src/host/net/host-stats.js';
+import { ddpReport, type DdpReport } from '../../../src/host/nvme/ddp.js';
+import type { Sgl } from '../../../src/nicemu/ddp/sgl.js';
+import type { FlowKey } from '../../../src/nicemu/flow-table.js';
 import { NvmeLink, type LinkQueue, type LinkRead } from './nvme-link.js';
 
 const KIB = 1024;

@@ -13,26 +13,26 @@
  * sees, how many bytes the NIC placed in segments the host's TCP then
  * discarded.
  */
-import { VirtualClock } from '../../src/host/clock.js';
-import type { NvmeHostStats } from '../../src/host/host-stats.js';
-import { NvmeHostError } from '../../src/host/nvme-host-error.js';
-import { NvmeDdp } from '../../src/host/nvme-ddp.js';
-import { NvmeQueue } from '../../src/host/nvme-queue.js';
-import { TcpSocket } from '../../src/host/tcp-socket.js';
-import type { TcpStats } from '../../src/host/tcp-stats.js';
-import { TcpTransport } from '../../src/host/tcp-transport.js';
-import { NvmeTcpDdpDevice } from '../../src/nicemu/ddp-offload.js';
-import { newUlpDdpStats, type UlpDdpStats } from '../../src/nicemu/ddp-stats.js';
-import type { FlowKey } from '../../src/nicemu/flow-table.js';
-import { NicEmu } from '../../src/nicemu/nic.js';
-import type { Skb } from '../../src/nicemu/skb.js';
-import { buildTcpFrame, parseFrame } from '../../src/wire/frame.js';
-import { buildCqe, cqeWith } from '../../src/wire/nvme-cqe.js';
-import { emitPdu, emitPduBuffer, PduType } from '../../src/wire/nvme-tcp-pdu.js';
-import { seqAdd, seqGt } from '../../src/wire/seq.js';
-import { TCP_ACK, TCP_PSH, TCP_RST, TCP_SYN } from '../../src/wire/tcp.js';
-import { HOST, PEER, prng } from './tcp-harness.js';
-import { SilentPort } from '../nicemu/silent-port.js';
+import { VirtualClock } from '../../../src/host/net/clock.js';
+import type { NvmeHostStats } from '../../../src/host/net/host-stats.js';
+import { NvmeHostError } from '../../../src/host/nvme/host-error.js';
+import { NvmeDdp } from '../../../src/host/nvme/ddp.js';
+import { NvmeQueue } from '../../../src/host/nvme/queue.js';
+import { TcpSocket } from '../../../src/host/net/tcp-socket.js';
+import type { TcpStats } from '../../../src/host/net/tcp-stats.js';
+import { TcpTransport } from '../../../src/host/nvme/tcp-transport.js';
+import { NvmeTcpDdpDevice } from '../../../src/nicemu/ddp/offload.js';
+import { newUlpDdpStats, type UlpDdpStats } from '../../../src/nicemu/ddp/stats.js';
+import type { FlowKey } from '../../../src/nicemu/flow-table.js';
+import { NicEmu } from '../../../src/nicemu/nic.js';
+import type { Skb } from '../../../src/nicemu/skb.js';
+import { buildTcpFrame, parseFrame } from '../../../src/wire/frame.js';
+import { buildCqe, cqeWith } from '../../../src/wire/nvme-cqe.js';
+import { emitPdu, emitPduBuffer, PduType } from '../../../src/wire/nvme-tcp-pdu.js';
+import { seqAdd, seqGt } from '../../../src/wire/seq.js';
+import { TCP_ACK, TCP_PSH, TCP_RST, TCP_SYN } from '../../../src/wire/tcp.js';
+import { HOST, PEER, prng } from '../net/tcp-harness.js';
+import { SilentPort } from '../../nicemu/silent-port.js';
 
 export type ForgeMode = 'none' | 'ddp' | 'ddp-crc';
 

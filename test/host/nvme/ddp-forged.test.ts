@@ -12,9 +12,9 @@
  * SYN): those must change nothing at all.
  */
 import { describe, expect, it } from 'vitest';
-import { forgeC2HDataHeader } from '../../src/lab/forge-segments.js';
-import { NvmeSc } from '../../src/wire/nvme-status.js';
-import { TermReqFes } from '../../src/wire/nvme-tcp-pdu.js';
+import { forgeC2HDataHeader } from '../../../src/lab/forge/segments.js';
+import { NvmeSc } from '../../../src/wire/nvme-status.js';
+import { TermReqFes } from '../../../src/wire/nvme-tcp-pdu.js';
 import {
   guardsIntact,
   inOrder,

@@ -16,9 +16,9 @@
  * with offload on and off. Queue 2 completes and verifies every read, placed.
  */
 import { describe, expect, it } from 'vitest';
-import { NvmeSc } from '../../src/wire/nvme-status.js';
-import { HOSTILE_CASES, type HostileCase } from '../../src/target/hostile.js';
-import { HOST_ANSWER } from '../target/hostile-cases.js';
+import { NvmeSc } from '../../../src/wire/nvme-status.js';
+import { HOSTILE_CASES, type HostileCase } from '../../../src/target/hostile.js';
+import { HOST_ANSWER } from '../../target/hostile-cases.js';
 import type { OffloadMode } from './ddp-sim.js';
 import { runHostileScenario, type HostileRunResult, type HostileScenario, type QueueResult } from './hostile-sim.js';
 

@@ -13,26 +13,26 @@
  * holding every destination buffer and the guard bytes around them), so
  * differential tests compare runs byte for byte.
  */
-import { VirtualClock } from '../../src/host/clock.js';
-import type { NvmeHostStats } from '../../src/host/host-stats.js';
-import { NvmeHostError } from '../../src/host/nvme-host-error.js';
-import { NvmeDdp, newNvmeDdpUlpStats, type NvmeDdpUlpStats } from '../../src/host/nvme-ddp.js';
-import { NvmeQueue } from '../../src/host/nvme-queue.js';
-import { TcpSocket } from '../../src/host/tcp-socket.js';
-import { TcpTransport } from '../../src/host/tcp-transport.js';
-import { NvmeTcpDdpDevice, type NvmeTcpDdpLimits } from '../../src/nicemu/ddp-offload.js';
-import { newUlpDdpStats, type UlpDdpStats } from '../../src/nicemu/ddp-stats.js';
-import type { FlowKey } from '../../src/nicemu/flow-table.js';
-import { NicEmu } from '../../src/nicemu/nic.js';
-import { buildCqe, cqeWith } from '../../src/wire/nvme-cqe.js';
-import { NvmeSc } from '../../src/wire/nvme-status.js';
-import { PduType, emitPdu, emitPduBuffer, type Pdu } from '../../src/wire/nvme-tcp-pdu.js';
-import { buildTcpFrame, parseFrame } from '../../src/wire/frame.js';
-import { seqAdd, seqGt } from '../../src/wire/seq.js';
-import { TCP_ACK, TCP_PSH, TCP_SYN } from '../../src/wire/tcp.js';
-import { RangeSet } from '../../src/nicemu/range-set.js';
-import { HOST, PEER, prng } from './tcp-harness.js';
-import { SilentPort } from '../nicemu/silent-port.js';
+import { VirtualClock } from '../../../src/host/net/clock.js';
+import type { NvmeHostStats } from '../../../src/host/net/host-stats.js';
+import { NvmeHostError } from '../../../src/host/nvme/host-error.js';
+import { NvmeDdp, newNvmeDdpUlpStats, type NvmeDdpUlpStats } from '../../../src/host/nvme/ddp.js';
+import { NvmeQueue } from '../../../src/host/nvme/queue.js';
+import { TcpSocket } from '../../../src/host/net/tcp-socket.js';
+import { TcpTransport } from '../../../src/host/nvme/tcp-transport.js';
+import { NvmeTcpDdpDevice, type NvmeTcpDdpLimits } from '../../../src/nicemu/ddp/offload.js';
+import { newUlpDdpStats, type UlpDdpStats } from '../../../src/nicemu/ddp/stats.js';
+import type { FlowKey } from '../../../src/nicemu/flow-table.js';
+import { NicEmu } from '../../../src/nicemu/nic.js';
+import { buildCqe, cqeWith } from '../../../src/wire/nvme-cqe.js';
+import { NvmeSc } from '../../../src/wire/nvme-status.js';
+import { PduType, emitPdu, emitPduBuffer, type Pdu } from '../../../src/wire/nvme-tcp-pdu.js';
+import { buildTcpFrame, parseFrame } from '../../../src/wire/frame.js';
+import { seqAdd, seqGt } from '../../../src/wire/seq.js';
+import { TCP_ACK, TCP_PSH, TCP_SYN } from '../../../src/wire/tcp.js';
+import { RangeSet } from '../../../src/nicemu/range-set.js';
+import { HOST, PEER, prng } from '../net/tcp-harness.js';
+import { SilentPort } from '../../nicemu/silent-port.js';
 
 export type OffloadMode = 'none' | 'ddp' | 'ddp-crc';
 

@@ -5,18 +5,18 @@
  * bookkeeping, and teardown completing the request only at teardownDone.
  */
 import { describe, expect, it } from 'vitest';
-import { VirtualClock } from '../../src/host/clock.js';
-import { NvmeDdp, ddpReport } from '../../src/host/nvme-ddp.js';
-import { NvmeQueue } from '../../src/host/nvme-queue.js';
-import { NvmeTcpDdpDevice, type DdpSocket, type NvmeTcpDdpDeviceOptions, type NvmeTcpSkConfig, type SkAddRefusal, type UlpDdpOps } from '../../src/nicemu/ddp-offload.js';
-import type { FlowKey } from '../../src/nicemu/flow-table.js';
-import { NicEmu } from '../../src/nicemu/nic.js';
-import { NvmeSc } from '../../src/wire/nvme-status.js';
-import { PduType, emitPduBuffer } from '../../src/wire/nvme-tcp-pdu.js';
+import { VirtualClock } from '../../../src/host/net/clock.js';
+import { NvmeDdp, ddpReport } from '../../../src/host/nvme/ddp.js';
+import { NvmeQueue } from '../../../src/host/nvme/queue.js';
+import { NvmeTcpDdpDevice, type DdpSocket, type NvmeTcpDdpDeviceOptions, type NvmeTcpSkConfig, type SkAddRefusal, type UlpDdpOps } from '../../../src/nicemu/ddp/offload.js';
+import type { FlowKey } from '../../../src/nicemu/flow-table.js';
+import { NicEmu } from '../../../src/nicemu/nic.js';
+import { NvmeSc } from '../../../src/wire/nvme-status.js';
+import { PduType, emitPduBuffer } from '../../../src/wire/nvme-tcp-pdu.js';
 import { ddpScenario, runDdpScenario, type DdpScenario } from './ddp-sim.js';
 import { TestTransport } from './nvme-test-transport.js';
-import { c2hData, capsuleResp } from '../nicemu/ddp-rig.js';
-import { SilentPort } from '../nicemu/silent-port.js';
+import { c2hData, capsuleResp } from '../../nicemu/ddp/rig.js';
+import { SilentPort } from '../../nicemu/silent-port.js';
 
 function clean(base: DdpScenario, reads: { len: number; guardBefore: number }[]): DdpScenario {
   return {

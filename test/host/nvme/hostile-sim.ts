@@ -13,26 +13,26 @@
  * transmitted frames), the queue's error, host and NIC counters. The same
  * scenario runs with offload 'none', 'ddp' and 'ddp-crc' so tests compare.
  */
-import { VirtualClock } from '../../src/host/clock.js';
-import type { NvmeHostStats } from '../../src/host/host-stats.js';
-import { NvmeHostError } from '../../src/host/nvme-host-error.js';
-import { NvmeDdp } from '../../src/host/nvme-ddp.js';
-import { NvmeQueue } from '../../src/host/nvme-queue.js';
-import { TcpSocket, type TcpEndpoint } from '../../src/host/tcp-socket.js';
-import { TcpTransport } from '../../src/host/tcp-transport.js';
-import { NvmeTcpDdpDevice } from '../../src/nicemu/ddp-offload.js';
-import { newUlpDdpStats, type UlpDdpStats } from '../../src/nicemu/ddp-stats.js';
-import type { FlowKey } from '../../src/nicemu/flow-table.js';
-import { NicEmu } from '../../src/nicemu/nic.js';
-import { HostileQueue, type HostileCase } from '../../src/target/hostile.js';
-import { buildCqe, cqeWith } from '../../src/wire/nvme-cqe.js';
-import { PduType, emitPdu, emitPduBuffer, parsePdu, type EmittedPdu, type Pdu } from '../../src/wire/nvme-tcp-pdu.js';
-import { buildTcpFrame, parseFrame } from '../../src/wire/frame.js';
-import { seqAdd, seqDiff, seqGt } from '../../src/wire/seq.js';
-import { TCP_ACK, TCP_PSH, TCP_SYN } from '../../src/wire/tcp.js';
-import { HOST, PEER, prng } from './tcp-harness.js';
+import { VirtualClock } from '../../../src/host/net/clock.js';
+import type { NvmeHostStats } from '../../../src/host/net/host-stats.js';
+import { NvmeHostError } from '../../../src/host/nvme/host-error.js';
+import { NvmeDdp } from '../../../src/host/nvme/ddp.js';
+import { NvmeQueue } from '../../../src/host/nvme/queue.js';
+import { TcpSocket, type TcpEndpoint } from '../../../src/host/net/tcp-socket.js';
+import { TcpTransport } from '../../../src/host/nvme/tcp-transport.js';
+import { NvmeTcpDdpDevice } from '../../../src/nicemu/ddp/offload.js';
+import { newUlpDdpStats, type UlpDdpStats } from '../../../src/nicemu/ddp/stats.js';
+import type { FlowKey } from '../../../src/nicemu/flow-table.js';
+import { NicEmu } from '../../../src/nicemu/nic.js';
+import { HostileQueue, type HostileCase } from '../../../src/target/hostile.js';
+import { buildCqe, cqeWith } from '../../../src/wire/nvme-cqe.js';
+import { PduType, emitPdu, emitPduBuffer, parsePdu, type EmittedPdu, type Pdu } from '../../../src/wire/nvme-tcp-pdu.js';
+import { buildTcpFrame, parseFrame } from '../../../src/wire/frame.js';
+import { seqAdd, seqDiff, seqGt } from '../../../src/wire/seq.js';
+import { TCP_ACK, TCP_PSH, TCP_SYN } from '../../../src/wire/tcp.js';
+import { HOST, PEER, prng } from '../net/tcp-harness.js';
 import type { OffloadMode } from './ddp-sim.js';
-import { SilentPort } from '../nicemu/silent-port.js';
+import { SilentPort } from '../../nicemu/silent-port.js';
 
 export interface HostileScenario {
   /** The broken read response on queue 1; undefined: both queues correct. */

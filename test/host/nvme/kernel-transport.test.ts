@@ -1,14 +1,14 @@
 /**
- * The kernel adapter (src/host/kernel-transport.ts) on a loopback socket
+ * The kernel adapter (src/host/nvme/kernel-transport.ts) on a loopback socket
  * pair: chunks carry contiguous sequence numbers from the initial value
  * (wrapping at 2^32), multi-buffer writes arrive in order, close and abort
  * reach onClose.
  */
 import net from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
-import { connectKernelTransport, KernelTransportError } from '../../src/host/kernel-transport.js';
-import type { RxChunk } from '../../src/host/stream-transport.js';
-import { seqAdd } from '../../src/wire/seq.js';
+import { connectKernelTransport, KernelTransportError } from '../../../src/host/nvme/kernel-transport.js';
+import type { RxChunk } from '../../../src/host/nvme/stream-transport.js';
+import { seqAdd } from '../../../src/wire/seq.js';
 
 const servers: net.Server[] = [];
 afterEach(async () => {

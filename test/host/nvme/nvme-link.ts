@@ -11,19 +11,19 @@
  * check the bytes (against the pattern) and that nothing was written around
  * them.
  */
-import { VirtualClock, type ClockTimer } from '../../src/host/clock.js';
-import { NvmeDdpOffload } from '../../src/host/nvme-ddp.js';
-import { NvmeQueue } from '../../src/host/nvme-queue.js';
-import { TcpSocket, type TcpEndpoint } from '../../src/host/tcp-socket.js';
-import { TcpTransport } from '../../src/host/tcp-transport.js';
-import { NvmeTcpDdpDevice, type NvmeTcpDdpLimits } from '../../src/nicemu/ddp-offload.js';
-import type { FlowKey } from '../../src/nicemu/flow-table.js';
-import { NicEmu } from '../../src/nicemu/nic.js';
-import { findPatternMismatch } from '../../src/wire/block-pattern.js';
-import { NvmeSc } from '../../src/wire/nvme-status.js';
-import { MiniController, PEER_LBA, PEER_PATTERN_SEED } from './devmem-nvme-peer.js';
-import { HOST, PEER, skbFromFrame } from './tcp-harness.js';
-import { SilentPort } from '../nicemu/silent-port.js';
+import { VirtualClock, type ClockTimer } from '../../../src/host/net/clock.js';
+import { NvmeDdpOffload } from '../../../src/host/nvme/ddp.js';
+import { NvmeQueue } from '../../../src/host/nvme/queue.js';
+import { TcpSocket, type TcpEndpoint } from '../../../src/host/net/tcp-socket.js';
+import { TcpTransport } from '../../../src/host/nvme/tcp-transport.js';
+import { NvmeTcpDdpDevice, type NvmeTcpDdpLimits } from '../../../src/nicemu/ddp/offload.js';
+import type { FlowKey } from '../../../src/nicemu/flow-table.js';
+import { NicEmu } from '../../../src/nicemu/nic.js';
+import { findPatternMismatch } from '../../../src/wire/block-pattern.js';
+import { NvmeSc } from '../../../src/wire/nvme-status.js';
+import { MiniController, PEER_LBA, PEER_PATTERN_SEED } from '../devmem/nvme-peer.js';
+import { HOST, PEER, skbFromFrame } from '../net/tcp-harness.js';
+import { SilentPort } from '../../nicemu/silent-port.js';
 
 /** One direction of the wire: an in-order delay line delivered by one timer. */
 class DelayLine {

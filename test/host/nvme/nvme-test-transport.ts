@@ -3,10 +3,10 @@
  * every write the host makes (parsed back into PDUs) and feeds the host
  * received bytes cut into chunks and frags as it likes.
  */
-import type { SkbFrag } from '../../src/nicemu/skb.js';
-import type { RxChunk, StreamTransport } from '../../src/host/stream-transport.js';
-import { seqAdd } from '../../src/wire/seq.js';
-import { PduFramer, type FramedPdu } from '../../src/wire/pdu-framer.js';
+import type { SkbFrag } from '../../../src/nicemu/skb.js';
+import type { RxChunk, StreamTransport } from '../../../src/host/nvme/stream-transport.js';
+import { seqAdd } from '../../../src/wire/seq.js';
+import { PduFramer, type FramedPdu } from '../../../src/wire/pdu-framer.js';
 
 export interface DeliverOptions {
   /** Cut the bytes into chunks of this size (default: one chunk). */

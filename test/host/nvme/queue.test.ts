@@ -5,15 +5,15 @@
  * rule, copy skip and the DDP hook points.
  */
 import { describe, expect, it } from 'vitest';
-import { VirtualClock } from '../../src/host/clock.js';
-import { NvmeHostError } from '../../src/host/nvme-host-error.js';
-import { NvmeQueue, type NvmeQueueOptions } from '../../src/host/nvme-queue.js';
-import type { NvmeDdpHooks } from '../../src/host/nvme-ddp-hooks.js';
-import { crc32c } from '../../src/wire/crc32c.js';
-import { buildCqe, cqeWith } from '../../src/wire/nvme-cqe.js';
-import { parseReadWrite } from '../../src/wire/nvme-io.js';
-import { parseSqe } from '../../src/wire/nvme-sqe.js';
-import { NvmeSc } from '../../src/wire/nvme-status.js';
+import { VirtualClock } from '../../../src/host/net/clock.js';
+import { NvmeHostError } from '../../../src/host/nvme/host-error.js';
+import { NvmeQueue, type NvmeQueueOptions } from '../../../src/host/nvme/queue.js';
+import type { NvmeDdpHooks } from '../../../src/host/nvme/ddp-hooks.js';
+import { crc32c } from '../../../src/wire/crc32c.js';
+import { buildCqe, cqeWith } from '../../../src/wire/nvme-cqe.js';
+import { parseReadWrite } from '../../../src/wire/nvme-io.js';
+import { parseSqe } from '../../../src/wire/nvme-sqe.js';
+import { NvmeSc } from '../../../src/wire/nvme-status.js';
 import {
   PduType,
   TermReqFes,
@@ -23,8 +23,8 @@ import {
   type ICReqPdu,
   type Pdu,
   type PduEmitOptions,
-} from '../../src/wire/nvme-tcp-pdu.js';
-import { prng, randomBuffer } from '../wire/nvme-tcp-pdu-samples.js';
+} from '../../../src/wire/nvme-tcp-pdu.js';
+import { prng, randomBuffer } from '../../wire/nvme-tcp-pdu-samples.js';
 import { TestTransport } from './nvme-test-transport.js';
 
 interface Setup {

@@ -1,13 +1,13 @@
 /**
- * What a workload expects of blocks it did not write (src/host/workload.ts,
+ * What a workload expects of blocks it did not write (src/host/workload/workload.ts,
  * baseline and prefill): a known image compared byte for byte, unknown
  * content left unverified, and "write, then read back" over a target whose
  * content nobody knows.
  */
 import { describe, expect, it } from 'vitest';
-import { runWorkload, type WorkloadDevice } from '../../src/host/workload.js';
-import { resolveWorkload, WorkloadOptionError, type BlockImage } from '../../src/host/workload-options.js';
-import { prng } from '../wire/nvme-tcp-pdu-samples.js';
+import { runWorkload, type WorkloadDevice } from '../../../src/host/workload/workload.js';
+import { resolveWorkload, WorkloadOptionError, type BlockImage } from '../../../src/host/workload/options.js';
+import { prng } from '../../wire/nvme-tcp-pdu-samples.js';
 
 const KIB = 1024;
 const MIB = 1024 * KIB;

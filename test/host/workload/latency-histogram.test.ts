@@ -1,10 +1,10 @@
 /**
- * LatencyHistogram (src/host/latency-histogram.ts): percentiles within the
+ * LatencyHistogram (src/host/workload/latency-histogram.ts): percentiles within the
  * promised 1/64 relative error, exact min/max/mean, merging.
  */
 import { describe, expect, it } from 'vitest';
-import { LatencyHistogram } from '../../src/host/latency-histogram.js';
-import { prng } from '../wire/nvme-tcp-pdu-samples.js';
+import { LatencyHistogram } from '../../../src/host/workload/latency-histogram.js';
+import { prng } from '../../wire/nvme-tcp-pdu-samples.js';
 
 function exactPercentile(sorted: number[], p: number): number {
   return sorted[Math.max(0, Math.ceil((p / 100) * sorted.length) - 1)]!;

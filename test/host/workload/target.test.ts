@@ -5,12 +5,12 @@
  * and small C2HData PDUs, and the SPDK profile.
  */
 import { afterEach, describe, expect, it } from 'vitest';
-import { kernelTransportFactory } from '../../src/host/kernel-transport.js';
-import { NvmeController } from '../../src/host/nvme-controller.js';
-import { controllerDevice, runWorkload } from '../../src/host/workload.js';
-import { startTarget, type Target } from '../../src/target/listener.js';
-import type { TargetOptionsInput } from '../../src/target/options.js';
-import type { WorkloadOptions } from '../../src/host/workload-options.js';
+import { kernelTransportFactory } from '../../../src/host/nvme/kernel-transport.js';
+import { NvmeController } from '../../../src/host/nvme/controller.js';
+import { controllerDevice, runWorkload } from '../../../src/host/workload/workload.js';
+import { startTarget, type Target } from '../../../src/target/listener.js';
+import type { TargetOptionsInput } from '../../../src/target/options.js';
+import type { WorkloadOptions } from '../../../src/host/workload/options.js';
 
 const MIB = 1024 * 1024;
 const SEED = 1234;

@@ -1,15 +1,15 @@
 /**
- * The workload engine (src/host/workload.ts) on an in-memory device that
+ * The workload engine (src/host/workload/workload.ts) on an in-memory device that
  * completes I/O in a seeded random order: verification of reads against the
  * pattern and against this run's writes, serialization of overlapping I/O,
  * mismatch and error reporting, stop conditions and progress.
  */
 import { describe, expect, it } from 'vitest';
-import { VirtualClock } from '../../src/host/clock.js';
-import { runWorkload, type WorkloadDevice } from '../../src/host/workload.js';
-import { parseBlockSizes, parseSizeBytes, resolveWorkload, WorkloadOptionError } from '../../src/host/workload-options.js';
-import { fillPattern } from '../../src/wire/block-pattern.js';
-import { prng } from '../wire/nvme-tcp-pdu-samples.js';
+import { VirtualClock } from '../../../src/host/net/clock.js';
+import { runWorkload, type WorkloadDevice } from '../../../src/host/workload/workload.js';
+import { parseBlockSizes, parseSizeBytes, resolveWorkload, WorkloadOptionError } from '../../../src/host/workload/options.js';
+import { fillPattern } from '../../../src/wire/block-pattern.js';
+import { prng } from '../../wire/nvme-tcp-pdu-samples.js';
 
 const KIB = 1024;
 const MIB = 1024 * KIB;

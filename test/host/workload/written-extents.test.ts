@@ -1,10 +1,10 @@
 /**
- * WrittenExtents (src/host/written-extents.ts) against a per-byte model,
+ * WrittenExtents (src/host/workload/written-extents.ts) against a per-byte model,
  * for thousands of seeded overlapping writes.
  */
 import { describe, expect, it } from 'vitest';
-import { EXTENT_UNKNOWN, WrittenExtents } from '../../src/host/written-extents.js';
-import { prng } from '../wire/nvme-tcp-pdu-samples.js';
+import { EXTENT_UNKNOWN, WrittenExtents } from '../../../src/host/workload/written-extents.js';
+import { prng } from '../../wire/nvme-tcp-pdu-samples.js';
 
 describe('WrittenExtents', () => {
   it('splits a query into written, unknown and unwritten pieces', () => {

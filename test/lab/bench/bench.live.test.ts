@@ -9,10 +9,10 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { execa } from 'execa';
 import { afterAll, describe, expect, it } from 'vitest';
-import type { BenchResult } from '../../src/lab/bench.js';
-import type { BenchCellSummary } from '../../src/lab/bench-report.js';
+import type { BenchResult } from '../../../src/lab/bench/bench.js';
+import type { BenchCellSummary } from '../../../src/lab/bench/report.js';
 
-const BIN = fileURLToPath(new URL('../../bin/ddplab.js', import.meta.url));
+const BIN = fileURLToPath(new URL('../../../bin/ddplab.js', import.meta.url));
 const dir = mkdtempSync(join(tmpdir(), 'ddplab-bench-live-'));
 
 function ddplabNamespaces(): string[] {

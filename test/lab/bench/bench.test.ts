@@ -8,16 +8,16 @@ import {
   pointImpair,
   type BenchOptions,
   type OffloadMode,
-} from '../../src/lab/bench.js';
-import type { RunOptions, RunReport } from '../../src/lab/run.js';
-import type { Topology } from '../../src/lab/topology.js';
-import { newNvmeHostStats } from '../../src/host/host-stats.js';
-import { newNicRxStats } from '../../src/nicemu/nic-stats.js';
-import { newTcpStats } from '../../src/host/tcp-stats.js';
-import { newImpairStats } from '../../src/nicemu/port-impair.js';
-import { newUlpDdpStats } from '../../src/nicemu/ddp-stats.js';
-import { ddpReport, newNvmeDdpUlpStats } from '../../src/host/nvme-ddp.js';
-import { PortCounters } from '../../src/nicemu/port.js';
+} from '../../../src/lab/bench/bench.js';
+import type { RunOptions, RunReport } from '../../../src/lab/run.js';
+import type { Topology } from '../../../src/lab/topology.js';
+import { newNvmeHostStats } from '../../../src/host/net/host-stats.js';
+import { newNicRxStats } from '../../../src/nicemu/nic-stats.js';
+import { newTcpStats } from '../../../src/host/net/tcp-stats.js';
+import { newImpairStats } from '../../../src/nicemu/port/impair.js';
+import { newUlpDdpStats } from '../../../src/nicemu/ddp/stats.js';
+import { ddpReport, newNvmeDdpUlpStats } from '../../../src/host/nvme/ddp.js';
+import { PortCounters } from '../../../src/nicemu/port/port.js';
 
 const TOPO: Topology = {
   id: 'test',

@@ -11,8 +11,8 @@ import {
   readBenchReport,
   summarizeBench,
   writeBenchReport,
-} from '../../src/lab/bench-report.js';
-import type { BenchResult, BenchRun, BenchRunMetrics, OffloadMode } from '../../src/lab/bench.js';
+} from '../../../src/lab/bench/report.js';
+import type { BenchResult, BenchRun, BenchRunMetrics, OffloadMode } from '../../../src/lab/bench/bench.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'ddplab-bench-report-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -260,7 +260,7 @@ describe('bench charts', () => {
 });
 
 describe('the committed sample (captures/bench-sample)', () => {
-  const sample = fileURLToPath(new URL('../../captures/bench-sample/', import.meta.url));
+  const sample = fileURLToPath(new URL('../../../captures/bench-sample/', import.meta.url));
   const svgs = readdirSync(sample).filter((f) => f.endsWith('.svg'));
 
   it('has placement, goodput and unplaced charts, each well-formed with labelled axes and one series per offload mode', () => {

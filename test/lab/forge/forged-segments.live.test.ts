@@ -19,20 +19,20 @@
  * TCP refused no forged segment but the overlap: replay keeps no window and
  * no timestamps, so it would take one the live host dropped).
  *
- * The deterministic proof, one case at a time, is test/host/ddp-forged.test.ts.
+ * The deterministic proof, one case at a time, is test/host/nvme/ddp-forged.test.ts.
  */
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { startForgeInjector, type ForgeInjectionReport } from '../../src/lab/forge-inject.js';
-import { FORGED_IP_ID, type ForgeCase } from '../../src/lab/forge-segments.js';
-import { compareWithLive, readReadHashes } from '../../src/lab/replay/live-read-hashes.js';
-import { replayCapture } from '../../src/lab/replay/replay.js';
-import { runOnTopology, type RunReport } from '../../src/lab/run.js';
-import { withTopology } from '../../src/lab/topology.js';
-import { parseFrame } from '../../src/wire/frame.js';
-import { readPcapFileSync } from '../../src/wire/pcap.js';
-import { liveRunIds } from './live-run-rig.js';
-import { tempDir } from './replay-rig.js';
+import { startForgeInjector, type ForgeInjectionReport } from '../../../src/lab/forge/inject.js';
+import { FORGED_IP_ID, type ForgeCase } from '../../../src/lab/forge/segments.js';
+import { compareWithLive, readReadHashes } from '../../../src/replay/live-read-hashes.js';
+import { replayCapture } from '../../../src/replay/replay.js';
+import { runOnTopology, type RunReport } from '../../../src/lab/run.js';
+import { withTopology } from '../../../src/lab/topology.js';
+import { parseFrame } from '../../../src/wire/frame.js';
+import { readPcapFileSync } from '../../../src/wire/pcap.js';
+import { liveRunIds } from '../live-run-rig.js';
+import { tempDir } from '../../replay/rig.js';
 
 const isRoot = process.getuid?.() === 0;
 const tmp = tempDir();

@@ -6,13 +6,13 @@
  */
 import { execa } from 'execa';
 import { describe, expect, it } from 'vitest';
-import { injectInNamespace, openRawIpInjector, RawInjectError } from '../../src/lab/raw-inject.js';
-import { netnsCommand, withTopology } from '../../src/lab/topology.js';
-import { parseMac } from '../../src/wire/ethernet.js';
-import { parseFrame } from '../../src/wire/frame.js';
-import { buildIpv4, IPPROTO_TCP, IPV4_DF, parseIpv4Addr } from '../../src/wire/ipv4.js';
-import { buildTcp, TCP_ACK, TCP_SYN, verifyTcpChecksum } from '../../src/wire/tcp.js';
-import { RemoteLivePort } from '../nicemu/remote-live-port.js';
+import { injectInNamespace, openRawIpInjector, RawInjectError } from '../../../src/lab/forge/raw-inject.js';
+import { netnsCommand, withTopology } from '../../../src/lab/topology.js';
+import { parseMac } from '../../../src/wire/ethernet.js';
+import { parseFrame } from '../../../src/wire/frame.js';
+import { buildIpv4, IPPROTO_TCP, IPV4_DF, parseIpv4Addr } from '../../../src/wire/ipv4.js';
+import { buildTcp, TCP_ACK, TCP_SYN, verifyTcpChecksum } from '../../../src/wire/tcp.js';
+import { RemoteLivePort } from '../../nicemu/port/remote-live-port.js';
 
 const isRoot = process.getuid?.() === 0;
 const TARGET = parseIpv4Addr('192.0.2.1');

@@ -16,15 +16,15 @@ import {
   FORGED_IP_ID,
   TS_AHEAD,
   type SniffedPdu,
-} from '../../src/lab/forge-segments.js';
-import { buildReadWrite } from '../../src/wire/nvme-io.js';
-import { sglTransportData } from '../../src/wire/nvme-sqe.js';
-import { buildTcpFrame } from '../../src/wire/frame.js';
-import { parseIpv4, verifyIpv4Checksum } from '../../src/wire/ipv4.js';
-import { buildCqe, cqeWith } from '../../src/wire/nvme-cqe.js';
-import { emitPduBuffer, parsePduHeader, PduType, verifyHeaderDigest } from '../../src/wire/nvme-tcp-pdu.js';
-import { seqAdd } from '../../src/wire/seq.js';
-import { parseTcp, TCP_ACK, TCP_PSH, TCP_SYN, verifyTcpChecksum } from '../../src/wire/tcp.js';
+} from '../../../src/lab/forge/segments.js';
+import { buildReadWrite } from '../../../src/wire/nvme-io.js';
+import { sglTransportData } from '../../../src/wire/nvme-sqe.js';
+import { buildTcpFrame } from '../../../src/wire/frame.js';
+import { parseIpv4, verifyIpv4Checksum } from '../../../src/wire/ipv4.js';
+import { buildCqe, cqeWith } from '../../../src/wire/nvme-cqe.js';
+import { emitPduBuffer, parsePduHeader, PduType, verifyHeaderDigest } from '../../../src/wire/nvme-tcp-pdu.js';
+import { seqAdd } from '../../../src/wire/seq.js';
+import { parseTcp, TCP_ACK, TCP_PSH, TCP_SYN, verifyTcpChecksum } from '../../../src/wire/tcp.js';
 
 const TGT = { mac: Buffer.from([2, 0, 0, 0, 0, 1]), ip: 0xc000_0201, port: 4420 };
 const HOST = { mac: Buffer.from([2, 0, 0, 0, 0, 2]), ip: 0xc000_0202, port: 40_001 };

@@ -3,12 +3,12 @@
  * takes, and the host the whole segment: the refused tail as it came.
  */
 import { describe, expect, it } from 'vitest';
-import { DdpAcceptGate } from '../../src/nicemu/ddp-accept-gate.js';
-import { newUlpDdpStats } from '../../src/nicemu/ddp-stats.js';
-import type { RxOffloadEngine } from '../../src/nicemu/flow-table.js';
-import type { Skb, SkbFrag } from '../../src/nicemu/skb.js';
-import { TCP_ACK } from '../../src/wire/tcp.js';
-import { peerSkb } from '../host/tcp-harness.js';
+import { DdpAcceptGate } from '../../../src/nicemu/ddp/accept-gate.js';
+import { newUlpDdpStats } from '../../../src/nicemu/ddp/stats.js';
+import type { RxOffloadEngine } from '../../../src/nicemu/flow-table.js';
+import type { Skb, SkbFrag } from '../../../src/nicemu/skb.js';
+import { TCP_ACK } from '../../../src/wire/tcp.js';
+import { peerSkb } from '../../host/net/tcp-harness.js';
 
 function bytesOf(frags: readonly SkbFrag[]): Buffer {
   return Buffer.concat(frags.map((f) => (f.kind === 'dmabuf' ? Buffer.alloc(0) : f.buf)));

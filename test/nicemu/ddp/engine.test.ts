@@ -4,8 +4,8 @@
  * how resync brings it back, which skbs it vouches for the data digest of.
  */
 import { describe, expect, it } from 'vitest';
-import type { Skb } from '../../src/nicemu/skb.js';
-import { c2hData, capsuleResp, DdpRig, destination, fragBytes, KEY, pattern } from './ddp-rig.js';
+import type { Skb } from '../../../src/nicemu/skb.js';
+import { c2hData, capsuleResp, DdpRig, destination, fragBytes, KEY, pattern } from './rig.js';
 
 function cat(...bufs: Buffer[]): Buffer {
   return Buffer.concat(bufs);

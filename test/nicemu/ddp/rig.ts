@@ -3,17 +3,17 @@
  * offloaded flow, a ULP that records what the NIC asks, helpers that put
  * controller bytes on the wire at a stream offset, and PDU builders.
  */
-import { NvmeTcpDdpDevice, type NvmeTcpDdpDeviceOptions, type NvmeTcpSkConfig } from '../../src/nicemu/ddp-offload.js';
-import type { FlowKey } from '../../src/nicemu/flow-table.js';
-import { NicEmu } from '../../src/nicemu/nic.js';
-import { sglFromBuffer } from '../../src/nicemu/sgl.js';
-import type { Skb } from '../../src/nicemu/skb.js';
-import { buildTcpFrame } from '../../src/wire/frame.js';
-import { buildCqe, cqeWith } from '../../src/wire/nvme-cqe.js';
-import { PduType, emitPduBuffer } from '../../src/wire/nvme-tcp-pdu.js';
-import { seqAdd } from '../../src/wire/seq.js';
-import { TCP_ACK, TCP_PSH } from '../../src/wire/tcp.js';
-import { SilentPort } from './silent-port.js';
+import { NvmeTcpDdpDevice, type NvmeTcpDdpDeviceOptions, type NvmeTcpSkConfig } from '../../../src/nicemu/ddp/offload.js';
+import type { FlowKey } from '../../../src/nicemu/flow-table.js';
+import { NicEmu } from '../../../src/nicemu/nic.js';
+import { sglFromBuffer } from '../../../src/nicemu/ddp/sgl.js';
+import type { Skb } from '../../../src/nicemu/skb.js';
+import { buildTcpFrame } from '../../../src/wire/frame.js';
+import { buildCqe, cqeWith } from '../../../src/wire/nvme-cqe.js';
+import { PduType, emitPduBuffer } from '../../../src/wire/nvme-tcp-pdu.js';
+import { seqAdd } from '../../../src/wire/seq.js';
+import { TCP_ACK, TCP_PSH } from '../../../src/wire/tcp.js';
+import { SilentPort } from '../silent-port.js';
 
 const HOST_MAC = Buffer.from([2, 0, 0, 0, 0, 2]);
 const PEER_MAC = Buffer.from([2, 0, 0, 0, 0, 1]);

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { SglMap, sglFromBuffer, sglLength } from '../../src/nicemu/sgl.js';
+import { SglMap, sglFromBuffer, sglLength } from '../../../src/nicemu/ddp/sgl.js';
 
 describe('SGL from a destination buffer', () => {
   it('cuts at page boundaries of the memory: 128 KiB at a sub-page offset is 33 entries', () => {

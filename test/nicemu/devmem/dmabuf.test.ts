@@ -1,8 +1,8 @@
 import { describe, expect, it } from 'vitest';
-import { DevmemDevice } from '../../src/nicemu/devmem-device.js';
-import { DevmemBindError, Dmabuf } from '../../src/nicemu/dmabuf.js';
-import { RxQueueSteering } from '../../src/nicemu/rx-queue-steering.js';
-import { HsRig, KEY, pattern } from './devmem-rig.js';
+import { DevmemDevice } from '../../../src/nicemu/devmem/device.js';
+import { DevmemBindError, Dmabuf } from '../../../src/nicemu/devmem/dmabuf.js';
+import { RxQueueSteering } from '../../../src/nicemu/rx-queue-steering.js';
+import { HsRig, KEY, pattern } from './rig.js';
 
 function bindError(fn: () => unknown): string {
   try {

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { DMABUF_CHUNK_BYTES, DmabufPagePool, type CarvedFrag, type DmabufHolder } from '../../src/nicemu/page-pool.js';
-import { RefillRing, refillOff, splitRefillOff } from '../../src/nicemu/refill-ring.js';
+import { DMABUF_CHUNK_BYTES, DmabufPagePool, type CarvedFrag, type DmabufHolder } from '../../../src/nicemu/devmem/page-pool.js';
+import { RefillRing, refillOff, splitRefillOff } from '../../../src/nicemu/devmem/refill-ring.js';
 
 const C = DMABUF_CHUNK_BYTES;
 

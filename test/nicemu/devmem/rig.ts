@@ -4,18 +4,18 @@
  * a dmabuf), one flow steered to queue 1, helpers that put controller bytes
  * on the wire at a stream offset, and NVMe/TCP PDU builders.
  */
-import { DevmemDevice } from '../../src/nicemu/devmem-device.js';
-import { Dmabuf, type DmabufBinding } from '../../src/nicemu/dmabuf.js';
-import type { FlowKey } from '../../src/nicemu/flow-table.js';
-import type { HeaderSplitEngine, HeaderSplitMode } from '../../src/nicemu/header-split.js';
-import { NicEmu } from '../../src/nicemu/nic.js';
-import type { Skb } from '../../src/nicemu/skb.js';
-import { buildTcpFrame } from '../../src/wire/frame.js';
-import { buildCqe, cqeWith } from '../../src/wire/nvme-cqe.js';
-import { PduType, emitPduBuffer } from '../../src/wire/nvme-tcp-pdu.js';
-import { seqAdd } from '../../src/wire/seq.js';
-import { TCP_ACK, TCP_PSH, TCP_SYN } from '../../src/wire/tcp.js';
-import { SilentPort } from './silent-port.js';
+import { DevmemDevice } from '../../../src/nicemu/devmem/device.js';
+import { Dmabuf, type DmabufBinding } from '../../../src/nicemu/devmem/dmabuf.js';
+import type { FlowKey } from '../../../src/nicemu/flow-table.js';
+import type { HeaderSplitEngine, HeaderSplitMode } from '../../../src/nicemu/devmem/header-split.js';
+import { NicEmu } from '../../../src/nicemu/nic.js';
+import type { Skb } from '../../../src/nicemu/skb.js';
+import { buildTcpFrame } from '../../../src/wire/frame.js';
+import { buildCqe, cqeWith } from '../../../src/wire/nvme-cqe.js';
+import { PduType, emitPduBuffer } from '../../../src/wire/nvme-tcp-pdu.js';
+import { seqAdd } from '../../../src/wire/seq.js';
+import { TCP_ACK, TCP_PSH, TCP_SYN } from '../../../src/wire/tcp.js';
+import { SilentPort } from '../silent-port.js';
 
 const HOST_MAC = Buffer.from([2, 0, 0, 0, 0, 2]);
 const PEER_MAC = Buffer.from([2, 0, 0, 0, 0, 1]);

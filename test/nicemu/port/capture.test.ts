@@ -2,10 +2,10 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { withCapture } from '../../src/nicemu/port-capture.js';
-import { openPcapFilePort } from '../../src/nicemu/port-pcap-file.js';
-import { PortCounters, type Port, type PortStats, type RxConsumer, type RxFrame } from '../../src/nicemu/port.js';
-import { buildPcapFile, pcapRecordTimeMs, readPcapFileSync } from '../../src/wire/pcap.js';
+import { withCapture } from '../../../src/nicemu/port/capture.js';
+import { openPcapFilePort } from '../../../src/nicemu/port/pcap-file.js';
+import { PortCounters, type Port, type PortStats, type RxConsumer, type RxFrame } from '../../../src/nicemu/port/port.js';
+import { buildPcapFile, pcapRecordTimeMs, readPcapFileSync } from '../../../src/wire/pcap.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'ddplab-port-capture-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));

@@ -6,14 +6,14 @@ import {
   withImpairment,
   type ImpairSpec,
   type ImpairStats,
-} from '../../src/nicemu/port-impair.js';
-import { NicEmu } from '../../src/nicemu/nic.js';
-import { PortCounters, type Port, type PortStats, type RxConsumer, type RxFrame } from '../../src/nicemu/port.js';
-import { ARP_REQUEST } from '../../src/wire/arp.js';
-import { parseMac } from '../../src/wire/ethernet.js';
-import { buildArpFrame, buildTcpFrame, parseFrame } from '../../src/wire/frame.js';
-import { parseIpv4Addr, verifyIpv4Checksum } from '../../src/wire/ipv4.js';
-import { TCP_ACK, TCP_PSH, verifyTcpChecksum } from '../../src/wire/tcp.js';
+} from '../../../src/nicemu/port/impair.js';
+import { NicEmu } from '../../../src/nicemu/nic.js';
+import { PortCounters, type Port, type PortStats, type RxConsumer, type RxFrame } from '../../../src/nicemu/port/port.js';
+import { ARP_REQUEST } from '../../../src/wire/arp.js';
+import { parseMac } from '../../../src/wire/ethernet.js';
+import { buildArpFrame, buildTcpFrame, parseFrame } from '../../../src/wire/frame.js';
+import { parseIpv4Addr, verifyIpv4Checksum } from '../../../src/wire/ipv4.js';
+import { TCP_ACK, TCP_PSH, verifyTcpChecksum } from '../../../src/wire/tcp.js';
 
 const HOST_MAC = parseMac('02:00:00:00:00:02');
 const TGT_MAC = parseMac('02:00:00:00:00:01');

@@ -7,9 +7,9 @@
  * It never calls process.exit after a clean close: exiting by itself is the
  * proof that close() released the libpcap handle.
  */
-import { withCapture } from '../../src/nicemu/port-capture.js';
-import { openLivePort, type LivePort, type LivePortOptions } from '../../src/nicemu/port-live.js';
-import type { Port } from '../../src/nicemu/port.js';
+import { withCapture } from '../../../src/nicemu/port/capture.js';
+import { openLivePort, type LivePort, type LivePortOptions } from '../../../src/nicemu/port/live.js';
+import type { Port } from '../../../src/nicemu/port/port.js';
 import type { ChildMessage, ParentMessage } from './remote-live-port.js';
 
 function post(msg: ChildMessage): void {

@@ -11,19 +11,19 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { execa } from 'execa';
 import { describe, expect, it } from 'vitest';
-import { netnsCommand, withTopology, type Topology } from '../../src/lab/topology.js';
-import { ARP_REPLY, ARP_REQUEST } from '../../src/wire/arp.js';
-import { parseMac } from '../../src/wire/ethernet.js';
-import { buildArpFrame, buildTcpFrame, parseFrame } from '../../src/wire/frame.js';
-import { IPPROTO_UDP, parseIpv4Addr, verifyIpv4Checksum } from '../../src/wire/ipv4.js';
-import { readPcapFileSync } from '../../src/wire/pcap.js';
-import { TCP_ACK, TCP_RST, TCP_SYN, verifyTcpChecksum } from '../../src/wire/tcp.js';
-import type { RxFrame } from '../../src/nicemu/port.js';
+import { netnsCommand, withTopology, type Topology } from '../../../src/lab/topology.js';
+import { ARP_REPLY, ARP_REQUEST } from '../../../src/wire/arp.js';
+import { parseMac } from '../../../src/wire/ethernet.js';
+import { buildArpFrame, buildTcpFrame, parseFrame } from '../../../src/wire/frame.js';
+import { IPPROTO_UDP, parseIpv4Addr, verifyIpv4Checksum } from '../../../src/wire/ipv4.js';
+import { readPcapFileSync } from '../../../src/wire/pcap.js';
+import { TCP_ACK, TCP_RST, TCP_SYN, verifyTcpChecksum } from '../../../src/wire/tcp.js';
+import type { RxFrame } from '../../../src/nicemu/port/port.js';
 import { RemoteLivePort } from './remote-live-port.js';
-import { runUnprivileged } from '../support/unprivileged.js';
+import { runUnprivileged } from '../../support/unprivileged.js';
 
 const isRoot = process.getuid?.() === 0;
-const REPO_ROOT = fileURLToPath(new URL('../../', import.meta.url));
+const REPO_ROOT = fileURLToPath(new URL('../../../', import.meta.url));
 const TARGET = parseIpv4Addr('192.0.2.1');
 const HOST = parseIpv4Addr('192.0.2.2');
 
@@ -280,7 +280,7 @@ describe.skipIf(!isRoot)('live Port on host0', () => {
 
   it('tells a non-root user to run as root', () => {
     const code =
-      "import('./src/nicemu/port-live.ts').then((m)=>{try{m.openLivePort({iface:'lo'});console.log('opened')}catch(e){console.log(e.code+': '+e.message)}})";
+      "import('./src/nicemu/port/live.ts').then((m)=>{try{m.openLivePort({iface:'lo'});console.log('opened')}catch(e){console.log(e.code+': '+e.message)}})";
     const r = runUnprivileged({ checkout: REPO_ROOT, argv: () => [process.execPath, '--import', 'tsx', '-e', code] });
     expect(r.stdout.trim()).toBe('PERMISSION: capturing on lo needs root (CAP_NET_RAW): run as root, e.g. with sudo');
   });

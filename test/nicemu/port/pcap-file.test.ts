@@ -2,9 +2,9 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { openPcapFilePort } from '../../src/nicemu/port-pcap-file.js';
-import type { RxFrame } from '../../src/nicemu/port.js';
-import { buildPcapFile } from '../../src/wire/pcap.js';
+import { openPcapFilePort } from '../../../src/nicemu/port/pcap-file.js';
+import type { RxFrame } from '../../../src/nicemu/port/port.js';
+import { buildPcapFile } from '../../../src/wire/pcap.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'ddplab-port-file-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));

@@ -7,11 +7,11 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import type { LivePortOptions } from '../../src/nicemu/port-live.js';
-import type { PortStats, RxFrame } from '../../src/nicemu/port.js';
-import { netnsCommand } from '../../src/lab/topology.js';
-import { ARP_REPLY, ARP_REQUEST } from '../../src/wire/arp.js';
-import { buildArpFrame, parseFrame } from '../../src/wire/frame.js';
+import type { LivePortOptions } from '../../../src/nicemu/port/live.js';
+import type { PortStats, RxFrame } from '../../../src/nicemu/port/port.js';
+import { netnsCommand } from '../../../src/lab/topology.js';
+import { ARP_REPLY, ARP_REQUEST } from '../../../src/wire/arp.js';
+import { buildArpFrame, parseFrame } from '../../../src/wire/frame.js';
 
 export type ParentMessage = { type: 'send'; frame: Uint8Array } | { type: 'stats' } | { type: 'close' };
 
@@ -27,7 +27,7 @@ export type ChildMessage =
 export type RemotePortOptions = LivePortOptions & { capturePath?: string };
 
 const CHILD = fileURLToPath(new URL('./live-port-child.ts', import.meta.url));
-const REPO_ROOT = fileURLToPath(new URL('../../', import.meta.url));
+const REPO_ROOT = fileURLToPath(new URL('../../../', import.meta.url));
 
 export class RemoteLivePort {
   /** Every frame received so far, in order. */
