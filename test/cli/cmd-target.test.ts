@@ -3,7 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { parseBytes, parseListen, targetOptionsFromFlags } from '../../src/cli/cmd-target.js';
 import { UserError } from '../../src/cli/user-error.js';
 import { findPatternMismatch } from '../../src/wire/block-pattern.js';
-import { associate, closeAssociation } from '../target/pdu-client.js';
+import { associate, closeAssociation } from '../support/target/pdu-client.js';
 
 const BIN = new URL('../../bin/ddplab.js', import.meta.url).pathname;
 

@@ -11,7 +11,7 @@ afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 describe('Watchdog', () => {
   it('kills a process stuck in one input, says where, and saves the input', async () => {
-    const child = fileURLToPath(new URL('./watchdog-child.ts', import.meta.url));
+    const child = fileURLToPath(new URL('../support/fuzz/watchdog-child.ts', import.meta.url));
     const r = await execa('node', ['--import', 'tsx', child, dir], { reject: false, timeout: 30_000 });
     expect(r.signal).toBe('SIGKILL');
     expect(r.timedOut).toBe(false);

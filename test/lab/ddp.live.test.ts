@@ -20,7 +20,7 @@
 import { execa } from 'execa';
 import { describe, expect, it } from 'vitest';
 import type { RunReport } from '../../src/lab/run.js';
-import { BIN, liveRunIds } from './live-run-rig.js';
+import { BIN, liveRunIds } from '../support/lab/live-run-rig.js';
 
 const newId = liveRunIds('d', { noNewNamespaces: true });
 

@@ -5,7 +5,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import type { RunReport } from '../../src/lab/run.js';
-import { liveRunIds, runJson } from './live-run-rig.js';
+import { liveRunIds, runJson } from '../support/lab/live-run-rig.js';
 
 const newId = liveRunIds('dm');
 

@@ -33,8 +33,8 @@ import { IPPROTO_TCP, IPV4_DF, buildIpv4, parseIpv4Addr } from '../../src/wire/i
 import { PduType, emitPduBuffer } from '../../src/wire/nvme-tcp-pdu.js';
 import { seqAdd } from '../../src/wire/seq.js';
 import { TCP_ACK, buildTcp } from '../../src/wire/tcp.js';
-import { BIN, liveRunIds } from './live-run-rig.js';
-import { RelayPort } from './relay-port.js';
+import { BIN, liveRunIds } from '../support/lab/live-run-rig.js';
+import { RelayPort } from '../support/lab/relay-port.js';
 
 
 const isRoot = process.getuid?.() === 0;

@@ -25,8 +25,8 @@ import { execa, type ResultPromise } from 'execa';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { readReadHashes } from '../../src/replay/live-read-hashes.js';
 import type { ExternalRunReport } from '../../src/lab/run-external.js';
-import { BIN, ddplabNamespaces } from './live-run-rig.js';
-import { tempDir } from '../replay/rig.js';
+import { BIN, ddplabNamespaces } from '../support/lab/live-run-rig.js';
+import { tempDir } from '../support/replay/replay-rig.js';
 
 const ID = `e${process.pid % 100000}`;
 const BR = `ddplab-${ID}-bridge`;

@@ -19,8 +19,8 @@
 import { describe, expect, it } from 'vitest';
 import { HOSTILE_CASES, type HostileCase } from '../../src/target/hostile.js';
 import type { QueueStats } from '../../src/target/stats.js';
-import { HOST_ANSWER } from '../target/hostile-cases.js';
-import { liveRunIds, runJson } from './live-run-rig.js';
+import { HOST_ANSWER } from '../support/target/hostile-cases.js';
+import { liveRunIds, runJson } from '../support/lab/live-run-rig.js';
 
 // Every run id of this file is brought down afterwards and none of its namespaces may remain (not a
 // check of the whole machine: other runs may be building theirs at the same time).

@@ -5,7 +5,7 @@
  * every read still verifies.
  */
 import { describe, expect, it } from 'vitest';
-import { liveRunIds, runJson } from './live-run-rig.js';
+import { liveRunIds, runJson } from '../support/lab/live-run-rig.js';
 
 const newId = liveRunIds('i');
 

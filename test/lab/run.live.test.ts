@@ -8,7 +8,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { BIN, ddplabNamespaces, liveRunIds, runJson } from './live-run-rig.js';
+import { BIN, ddplabNamespaces, liveRunIds, runJson } from '../support/lab/live-run-rig.js';
 
 const newId = liveRunIds('r', { noNewNamespaces: true });
 

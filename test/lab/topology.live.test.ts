@@ -23,7 +23,7 @@ import { runUnprivileged } from '../support/unprivileged.js';
 
 const isRoot = process.getuid?.() === 0;
 const REPO_ROOT = fileURLToPath(new URL('../../', import.meta.url));
-const CHILD = fileURLToPath(new URL('./with-topology-child.ts', import.meta.url));
+const CHILD = fileURLToPath(new URL('../support/lab/with-topology-child.ts', import.meta.url));
 const DDPLAB = fileURLToPath(new URL('../../bin/ddplab.js', import.meta.url));
 
 /** Every id this file creates, removed again in afterAll whatever happened. */

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { RangeSet } from '../../src/nicemu/range-set.js';
-import { prng } from '../host/net/tcp-harness.js';
+import { prng } from '../support/host/tcp-peer.js';
 
 describe('RangeSet', () => {
   it('merges touching and overlapping ranges and reports the gaps of a query', () => {

@@ -15,7 +15,7 @@ import { ARP_REQUEST } from '../../src/wire/arp.js';
 import { parseMac } from '../../src/wire/ethernet.js';
 import { buildPcapFile, LINKTYPE_LINUX_SLL, PCAP_FILE_HEADER_LEN } from '../../src/wire/pcap.js';
 import { TCP_ACK, TCP_SYN } from '../../src/wire/tcp.js';
-import { tempDir } from './rig.js';
+import { tempDir } from '../support/replay/replay-rig.js';
 
 const BIN = join(import.meta.dirname, '..', '..', 'bin', 'ddplab.js');
 const tmp = tempDir();

@@ -24,7 +24,7 @@ import { readPcapFileSync } from '../../src/wire/pcap.js';
 import { seqDiff } from '../../src/wire/seq.js';
 import { parseTcp } from '../../src/wire/tcp.js';
 import { synthesizeSession } from '../../src/replay/synthetic-capture.js';
-import { readKeys, replayFrames } from './rig.js';
+import { readKeys, replayFrames } from '../support/replay/replay-rig.js';
 
 const CAPTURES = join(import.meta.dirname, '..', '..', 'captures');
 const captures = readdirSync(CAPTURES)

@@ -13,7 +13,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { compareWithLive, readReadHashes } from '../../src/replay/live-read-hashes.js';
 import { replayCapture } from '../../src/replay/replay.js';
 import type { RunReport } from '../../src/lab/run.js';
-import { tempDir } from './rig.js';
+import { tempDir } from '../support/replay/replay-rig.js';
 
 const BIN = fileURLToPath(new URL('../../bin/ddplab.js', import.meta.url));
 

@@ -11,7 +11,7 @@ import { mergeSessions, synthesizeSession, type SyntheticFrame, type SyntheticRe
 import type { ReplayReport } from '../../src/replay/report.js';
 import { seqDiff } from '../../src/wire/seq.js';
 import { TCP_ACK } from '../../src/wire/tcp.js';
-import { readKeys, replayFrames, rewriteFrame } from './rig.js';
+import { readKeys, replayFrames, rewriteFrame } from '../support/replay/replay-rig.js';
 
 const BIG = [65536, 131072, 4096, 32768];
 

@@ -12,7 +12,7 @@ import { execa, execaSync } from 'execa';
 import { describe, expect, it } from 'vitest';
 import { findPatternMismatch } from '../../src/wire/block-pattern.js';
 import { startTarget } from '../../src/target/listener.js';
-import { associate, closeAssociation, NvmeIdCns } from './pdu-client.js';
+import { associate, closeAssociation, NvmeIdCns } from '../support/target/pdu-client.js';
 
 function have(cmd: string): boolean {
   return execaSync('sh', ['-c', `command -v ${cmd}`], { reject: false }).exitCode === 0;

@@ -14,7 +14,7 @@ import { NvmeSc } from '../../src/wire/nvme-status.js';
 import { PduType } from '../../src/wire/nvme-tcp-pdu.js';
 import { Prng } from '../../src/target/scheduler.js';
 import { startTarget, type Target } from '../../src/target/listener.js';
-import { associate, closeAssociation, NvmeIdCns, TestQueue, type Association } from './pdu-client.js';
+import { associate, closeAssociation, NvmeIdCns, TestQueue, type Association } from '../support/target/pdu-client.js';
 
 const MIB = 1024 * 1024;
 const LBA = 512;

@@ -18,7 +18,7 @@ import { startTarget, type Target } from '../../src/target/listener.js';
 import type { QueueStats } from '../../src/target/stats.js';
 import { findPatternMismatch } from '../../src/wire/block-pattern.js';
 import { NvmeSc } from '../../src/wire/nvme-status.js';
-import { HOST_ANSWER } from './hostile-cases.js';
+import { HOST_ANSWER } from '../support/target/hostile-cases.js';
 
 const MIB = 1024 * 1024;
 const SEED = 23;

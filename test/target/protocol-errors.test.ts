@@ -11,7 +11,7 @@ import { sglInCapsule, sglTransportData } from '../../src/wire/nvme-sqe.js';
 import { emitPduBuffer, PduType, TermReqFes, type R2TPdu } from '../../src/wire/nvme-tcp-pdu.js';
 import { startTarget, type Target } from '../../src/target/listener.js';
 import { Prng } from '../../src/target/scheduler.js';
-import { associate, closeAssociation, TestQueue, type Association, type IcOptions } from './pdu-client.js';
+import { associate, closeAssociation, TestQueue, type Association, type IcOptions } from '../support/target/pdu-client.js';
 
 const MIB = 1024 * 1024;
 const LBA = 512;

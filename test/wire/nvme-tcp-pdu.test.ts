@@ -20,7 +20,7 @@ import {
   type Pdu,
   type PduEmitOptions,
 } from '../../src/wire/nvme-tcp-pdu.js';
-import { normalizePdu, onePduOfEachType, prng, randomBuffer } from './nvme-tcp-pdu-samples.js';
+import { normalizePdu, onePduOfEachType, prng, randomBuffer } from '../support/wire/pdu-samples.js';
 
 /** Runs `fn`, expects a WireError with `code` and returns it for detail checks. */
 function wireError(fn: () => unknown, code: WireErrorCode): WireError {

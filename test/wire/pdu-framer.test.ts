@@ -9,7 +9,7 @@ import {
   type PduEmitOptions,
 } from '../../src/wire/nvme-tcp-pdu.js';
 import { PduFramer, type FramedPdu, type PduFramerOptions } from '../../src/wire/pdu-framer.js';
-import { normalizePdu, pduConversation, prng } from './nvme-tcp-pdu-samples.js';
+import { normalizePdu, pduConversation, prng } from '../support/wire/pdu-samples.js';
 
 interface Stream {
   readonly pdus: Pdu[];

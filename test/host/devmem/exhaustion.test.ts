@@ -16,8 +16,8 @@ import { NvmeHostError } from '../../../src/host/nvme/host-error.js';
 import { NvmeQueue } from '../../../src/host/nvme/queue.js';
 import { findPatternMismatch } from '../../../src/wire/block-pattern.js';
 import { sglTransportData } from '../../../src/wire/nvme-sqe.js';
-import { DevmemLink } from './harness.js';
-import { MiniController, PEER_LBA, PEER_PATTERN_SEED } from './nvme-peer.js';
+import { DevmemLink } from '../../support/host/devmem-link-rig.js';
+import { MiniController, PEER_LBA, PEER_PATTERN_SEED } from '../../support/host/devmem-nvme-peer.js';
 
 const KIB = 1024;
 const POOL = 128 * KIB;

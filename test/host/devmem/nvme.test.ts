@@ -15,8 +15,8 @@ import type { HeaderSplitMode } from '../../../src/nicemu/devmem/header-split.js
 import { findPatternMismatch } from '../../../src/wire/block-pattern.js';
 import { sglTransportData } from '../../../src/wire/nvme-sqe.js';
 import { NvmeSc } from '../../../src/wire/nvme-status.js';
-import { DevmemLink } from './harness.js';
-import { MiniController, PEER_LBA, PEER_PATTERN_SEED } from './nvme-peer.js';
+import { DevmemLink } from '../../support/host/devmem-link-rig.js';
+import { MiniController, PEER_LBA, PEER_PATTERN_SEED } from '../../support/host/devmem-nvme-peer.js';
 
 interface Scenario {
   readonly mode: HeaderSplitMode;

@@ -1,8 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { DevmemError, type DevmemDescriptor, type DmabufDescriptor, type RecvmsgResult } from '../../../src/host/devmem/socket.js';
 import { DevmemTokenReturn } from '../../../src/host/devmem/token-return.js';
-import { DevmemLink } from './harness.js';
-import { c2hData, capsuleResp, icResp, pattern } from '../../nicemu/devmem/rig.js';
+import { DevmemLink } from '../../support/host/devmem-link-rig.js';
+import { c2hData, capsuleResp, icResp, pattern } from '../../support/nicemu/header-split-rig.js';
 
 function code(fn: () => unknown): string {
   try {

@@ -1,8 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import type { DmabufDescriptor } from '../../../src/host/devmem/socket.js';
 import { DevmemTokenReturn } from '../../../src/host/devmem/token-return.js';
-import { pattern } from '../../nicemu/devmem/rig.js';
-import { DevmemLink } from './harness.js';
+import { pattern } from '../../support/nicemu/header-split-rig.js';
+import { DevmemLink } from '../../support/host/devmem-link-rig.js';
 
 function received(link: DevmemLink, bytes: number): DmabufDescriptor[] {
   link.peer.write([pattern(bytes)]);

@@ -1,11 +1,11 @@
 /**
- * Two of our sockets over an impaired simulated link (test/host/net/tcp-sim.ts):
+ * Two of our sockets over an impaired simulated link (test/support/host/tcp-link-rig.ts):
  * every byte must arrive exactly once, in order, in both directions, and both
  * ends must then close cleanly. A failure names its seed and scenario.
  */
 import { describe, expect, it } from 'vitest';
-import { run, scenario } from './tcp-sim.js';
-import type { Scenario } from './tcp-sim.js';
+import { run, scenario } from '../../support/host/tcp-link-rig.js';
+import type { Scenario } from '../../support/host/tcp-link-rig.js';
 
 describe('TCP over an impaired simulated link', () => {
   it('delivers every byte exactly, both directions, and closes cleanly, for many seeds', () => {

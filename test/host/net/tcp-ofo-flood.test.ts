@@ -13,8 +13,8 @@ import { OFO_PIECE_OVERHEAD_BYTES } from '../../../src/host/net/tcp-rx-queue.js'
 import { buildTcpFrame } from '../../../src/wire/frame.js';
 import { seqAdd } from '../../../src/wire/seq.js';
 import { TCP_ACK } from '../../../src/wire/tcp.js';
-import { NvmeLink, type LinkQueue, type LinkRead } from '../nvme/nvme-link.js';
-import { HOST, PEER } from './tcp-harness.js';
+import { NvmeLink, type LinkQueue, type LinkRead } from '../../support/host/nvme-link-rig.js';
+import { HOST, PEER } from '../../support/host/tcp-peer.js';
 
 const KIB = 1024;
 const RCVBUF = 1024 * KIB;

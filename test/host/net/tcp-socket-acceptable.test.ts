@@ -11,7 +11,7 @@ import { VirtualClock } from '../../../src/host/net/clock.js';
 import { TcpSocket } from '../../../src/host/net/tcp-socket.js';
 import { seqAdd, seqDiff } from '../../../src/wire/seq.js';
 import { TCP_ACK, TCP_FIN, TCP_PSH, TCP_RST, TCP_SYN } from '../../../src/wire/tcp.js';
-import { Capture, HOST, PEER, peerSkb, prng } from './tcp-harness.js';
+import { Capture, HOST, PEER, peerSkb, prng } from '../../support/host/tcp-peer.js';
 
 const ISS = 1000;
 const PEER_ISS = 0xffff_0000;

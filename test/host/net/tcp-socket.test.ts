@@ -6,7 +6,7 @@ import type { TcpSocketConfig } from '../../../src/host/net/tcp-socket.js';
 import { seqAdd } from '../../../src/wire/seq.js';
 import { TCP_ACK, TCP_FIN, TCP_PSH, TCP_RST, TCP_SYN } from '../../../src/wire/tcp.js';
 import type { TcpOptions, TcpRepr } from '../../../src/wire/tcp.js';
-import { Capture, HOST, PEER, peerSkb, tcpChecksumOk } from './tcp-harness.js';
+import { Capture, HOST, PEER, peerSkb, tcpChecksumOk } from '../../support/host/tcp-peer.js';
 
 const ISS = 1000;
 const PEER_ISS = 0xffff_f000; // the peer's stream wraps 2^32 after 4 KiB

@@ -16,7 +16,7 @@ import { NvmeHostError } from '../../../src/host/nvme/host-error.js';
 import type { RxChunk, StreamTransport } from '../../../src/host/nvme/stream-transport.js';
 import { startTarget } from '../../../src/target/listener.js';
 import { PduType, emitPduBuffer } from '../../../src/wire/nvme-tcp-pdu.js';
-import { TestTransport } from './nvme-test-transport.js';
+import { TestTransport } from '../../support/host/scripted-transport.js';
 
 const NQN = 'nqn.2026-11.io.ddplab:target';
 const ICRESP = emitPduBuffer({ type: PduType.ICResp, pfv: 0, cpda: 0, hdgstEnable: false, ddgstEnable: false, maxh2cdata: 0x40_0000 });

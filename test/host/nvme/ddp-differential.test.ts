@@ -14,7 +14,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { NvmeSc } from '../../../src/wire/nvme-status.js';
-import { ddpScenario, runDdpScenario, type DdpRunResult, type DdpScenario, type OffloadMode } from './ddp-sim.js';
+import { ddpScenario, runDdpScenario, type DdpRunResult, type DdpScenario, type OffloadMode } from '../../support/host/ddp-queue-rig.js';
 
 const ONE = process.env.DDP_DIFF_SEED;
 const FIRST = Number(process.env.DDP_DIFF_FIRST ?? 1);

@@ -13,7 +13,7 @@ import { sumNvmeHostStats } from '../../../src/host/net/host-stats.js';
 import { ddpReport, type DdpReport } from '../../../src/host/nvme/ddp.js';
 import type { Sgl } from '../../../src/nicemu/ddp/sgl.js';
 import type { FlowKey } from '../../../src/nicemu/flow-table.js';
-import { NvmeLink, type LinkQueue, type LinkRead } from './nvme-link.js';
+import { NvmeLink, type LinkQueue, type LinkRead } from '../../support/host/nvme-link-rig.js';
 
 const KIB = 1024;
 

@@ -27,7 +27,7 @@ import {
   type TcpFields,
   type WireFrame,
   type WireScript,
-} from './ddp-forge-harness.js';
+} from '../../support/host/ddp-forge-rig.js';
 
 const MODES: readonly ForgeMode[] = ['none', 'ddp', 'ddp-crc'];
 const REFUSED: readonly TcpFields[] = ['stale-ts', 'future-ack', 'no-ack', 'syn'];

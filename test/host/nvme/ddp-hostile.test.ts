@@ -18,9 +18,9 @@
 import { describe, expect, it } from 'vitest';
 import { NvmeSc } from '../../../src/wire/nvme-status.js';
 import { HOSTILE_CASES, type HostileCase } from '../../../src/target/hostile.js';
-import { HOST_ANSWER } from '../../target/hostile-cases.js';
-import type { OffloadMode } from './ddp-sim.js';
-import { runHostileScenario, type HostileRunResult, type HostileScenario, type QueueResult } from './hostile-sim.js';
+import { HOST_ANSWER } from '../../support/target/hostile-cases.js';
+import type { OffloadMode } from '../../support/host/ddp-queue-rig.js';
+import { runHostileScenario, type HostileRunResult, type HostileScenario, type QueueResult } from '../../support/host/hostile-queue-rig.js';
 
 const MODES: readonly OffloadMode[] = ['none', 'ddp', 'ddp-crc'];
 /** Cases that break the header itself: the NIC refuses it, as the host does. */

@@ -13,10 +13,10 @@ import type { FlowKey } from '../../../src/nicemu/flow-table.js';
 import { NicEmu } from '../../../src/nicemu/nic.js';
 import { NvmeSc } from '../../../src/wire/nvme-status.js';
 import { PduType, emitPduBuffer } from '../../../src/wire/nvme-tcp-pdu.js';
-import { ddpScenario, runDdpScenario, type DdpScenario } from './ddp-sim.js';
-import { TestTransport } from './nvme-test-transport.js';
-import { c2hData, capsuleResp } from '../../nicemu/ddp/rig.js';
-import { SilentPort } from '../../nicemu/silent-port.js';
+import { ddpScenario, runDdpScenario, type DdpScenario } from '../../support/host/ddp-queue-rig.js';
+import { TestTransport } from '../../support/host/scripted-transport.js';
+import { c2hData, capsuleResp } from '../../support/nicemu/ddp-engine-rig.js';
+import { SilentPort } from '../../support/nicemu/silent-port.js';
 
 function clean(base: DdpScenario, reads: { len: number; guardBefore: number }[]): DdpScenario {
   return {

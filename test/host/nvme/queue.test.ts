@@ -24,8 +24,8 @@ import {
   type Pdu,
   type PduEmitOptions,
 } from '../../../src/wire/nvme-tcp-pdu.js';
-import { prng, randomBuffer } from '../../wire/nvme-tcp-pdu-samples.js';
-import { TestTransport } from './nvme-test-transport.js';
+import { prng, randomBuffer } from '../../support/wire/pdu-samples.js';
+import { TestTransport } from '../../support/host/scripted-transport.js';
 
 interface Setup {
   readonly t: TestTransport;

@@ -7,7 +7,7 @@
 import { describe, expect, it } from 'vitest';
 import { runWorkload, type WorkloadDevice } from '../../../src/host/workload/workload.js';
 import { resolveWorkload, WorkloadOptionError, type BlockImage } from '../../../src/host/workload/options.js';
-import { prng } from '../../wire/nvme-tcp-pdu-samples.js';
+import { prng } from '../../support/wire/pdu-samples.js';
 
 const KIB = 1024;
 const MIB = 1024 * KIB;

@@ -4,7 +4,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { LatencyHistogram } from '../../../src/host/workload/latency-histogram.js';
-import { prng } from '../../wire/nvme-tcp-pdu-samples.js';
+import { prng } from '../../support/wire/pdu-samples.js';
 
 function exactPercentile(sorted: number[], p: number): number {
   return sorted[Math.max(0, Math.ceil((p / 100) * sorted.length) - 1)]!;

@@ -9,7 +9,7 @@ import { VirtualClock } from '../../../src/host/net/clock.js';
 import { runWorkload, type WorkloadDevice } from '../../../src/host/workload/workload.js';
 import { parseBlockSizes, parseSizeBytes, resolveWorkload, WorkloadOptionError } from '../../../src/host/workload/options.js';
 import { fillPattern } from '../../../src/wire/block-pattern.js';
-import { prng } from '../../wire/nvme-tcp-pdu-samples.js';
+import { prng } from '../../support/wire/pdu-samples.js';
 
 const KIB = 1024;
 const MIB = 1024 * KIB;

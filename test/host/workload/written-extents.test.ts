@@ -4,7 +4,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { EXTENT_UNKNOWN, WrittenExtents } from '../../../src/host/workload/written-extents.js';
-import { prng } from '../../wire/nvme-tcp-pdu-samples.js';
+import { prng } from '../../support/wire/pdu-samples.js';
 
 describe('WrittenExtents', () => {
   it('splits a query into written, unknown and unwritten pieces', () => {

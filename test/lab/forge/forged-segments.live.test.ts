@@ -31,8 +31,8 @@ import { runOnTopology, type RunReport } from '../../../src/lab/run.js';
 import { withTopology } from '../../../src/lab/topology.js';
 import { parseFrame } from '../../../src/wire/frame.js';
 import { readPcapFileSync } from '../../../src/wire/pcap.js';
-import { liveRunIds } from '../live-run-rig.js';
-import { tempDir } from '../../replay/rig.js';
+import { liveRunIds } from '../../support/lab/live-run-rig.js';
+import { tempDir } from '../../support/replay/replay-rig.js';
 
 const isRoot = process.getuid?.() === 0;
 const tmp = tempDir();

@@ -12,7 +12,7 @@ import { parseMac } from '../../../src/wire/ethernet.js';
 import { parseFrame } from '../../../src/wire/frame.js';
 import { buildIpv4, IPPROTO_TCP, IPV4_DF, parseIpv4Addr } from '../../../src/wire/ipv4.js';
 import { buildTcp, TCP_ACK, TCP_SYN, verifyTcpChecksum } from '../../../src/wire/tcp.js';
-import { RemoteLivePort } from '../../nicemu/port/remote-live-port.js';
+import { RemoteLivePort } from '../../support/nicemu/remote-live-port.js';
 
 const isRoot = process.getuid?.() === 0;
 const TARGET = parseIpv4Addr('192.0.2.1');

@@ -8,7 +8,7 @@ import { newUlpDdpStats } from '../../../src/nicemu/ddp/stats.js';
 import type { RxOffloadEngine } from '../../../src/nicemu/flow-table.js';
 import type { Skb, SkbFrag } from '../../../src/nicemu/skb.js';
 import { TCP_ACK } from '../../../src/wire/tcp.js';
-import { peerSkb } from '../../host/net/tcp-harness.js';
+import { peerSkb } from '../../support/host/tcp-peer.js';
 
 function bytesOf(frags: readonly SkbFrag[]): Buffer {
   return Buffer.concat(frags.map((f) => (f.kind === 'dmabuf' ? Buffer.alloc(0) : f.buf)));

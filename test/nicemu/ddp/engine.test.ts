@@ -5,7 +5,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import type { Skb } from '../../../src/nicemu/skb.js';
-import { c2hData, capsuleResp, DdpRig, destination, fragBytes, KEY, pattern } from './rig.js';
+import { c2hData, capsuleResp, DdpRig, destination, fragBytes, KEY, pattern } from '../../support/nicemu/ddp-engine-rig.js';
 
 function cat(...bufs: Buffer[]): Buffer {
   return Buffer.concat(bufs);

@@ -7,7 +7,7 @@ import { describe, expect, it } from 'vitest';
 import { DEFAULT_DDP_LIMITS, NvmeTcpDdpDevice } from '../../../src/nicemu/ddp/offload.js';
 import type { FlowKey } from '../../../src/nicemu/flow-table.js';
 import { sglFromBuffer } from '../../../src/nicemu/ddp/sgl.js';
-import { DdpRig, KEY } from './rig.js';
+import { DdpRig, KEY } from '../../support/nicemu/ddp-engine-rig.js';
 
 const config = { pfv: 0, cpda: 0, hdgst: false, ddgst: false, queueSize: 8 };
 const ulp = { resyncRequest: () => true, teardownDone: () => undefined };

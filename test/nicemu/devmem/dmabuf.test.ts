@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { DevmemDevice } from '../../../src/nicemu/devmem/device.js';
 import { DevmemBindError, Dmabuf } from '../../../src/nicemu/devmem/dmabuf.js';
 import { RxQueueSteering } from '../../../src/nicemu/rx-queue-steering.js';
-import { HsRig, KEY, pattern } from './rig.js';
+import { HsRig, KEY, pattern } from '../../support/nicemu/header-split-rig.js';
 
 function bindError(fn: () => unknown): string {
   try {

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { Skb } from '../../../src/nicemu/skb.js';
-import { HsRig, KEY, c2hData, capsuleResp, icResp, pattern, readStream, split } from './rig.js';
+import { HsRig, KEY, c2hData, capsuleResp, icResp, pattern, readStream, split } from '../../support/nicemu/header-split-rig.js';
 
 /** Is stream position `p` inside a C2HData payload range? */
 function inPayload(ranges: readonly [number, number][], p: number): boolean {

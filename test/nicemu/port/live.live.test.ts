@@ -19,7 +19,7 @@ import { IPPROTO_UDP, parseIpv4Addr, verifyIpv4Checksum } from '../../../src/wir
 import { readPcapFileSync } from '../../../src/wire/pcap.js';
 import { TCP_ACK, TCP_RST, TCP_SYN, verifyTcpChecksum } from '../../../src/wire/tcp.js';
 import type { RxFrame } from '../../../src/nicemu/port/port.js';
-import { RemoteLivePort } from './remote-live-port.js';
+import { RemoteLivePort } from '../../support/nicemu/remote-live-port.js';
 import { runUnprivileged } from '../../support/unprivileged.js';
 
 const isRoot = process.getuid?.() === 0;

@@ -7,20 +7,20 @@
  * PDU received is logged in arrival order so tests can assert on ordering.
  */
 import { connect, type Socket } from 'node:net';
-import { parseCqe, type NvmeCqe } from '../../src/wire/nvme-cqe.js';
+import { parseCqe, type NvmeCqe } from '../../../src/wire/nvme-cqe.js';
 import {
   buildConnect,
   buildConnectData,
   buildPropertyGet,
   buildPropertySet,
   NVMF_CNTLID_DYNAMIC,
-} from '../../src/wire/nvme-fabrics.js';
-import { buildIdentify, NvmeIdCns } from '../../src/wire/nvme-identify.js';
-import { buildReadWrite, buildFlush } from '../../src/wire/nvme-io.js';
-import { NvmeReg } from '../../src/wire/nvme-registers.js';
-import { sglInCapsule, sglTransportData } from '../../src/wire/nvme-sqe.js';
-import { emitPdu, PduType, type Pdu, type PduEmitOptions } from '../../src/wire/nvme-tcp-pdu.js';
-import { PduFramer, type FramedPdu } from '../../src/wire/pdu-framer.js';
+} from '../../../src/wire/nvme-fabrics.js';
+import { buildIdentify, NvmeIdCns } from '../../../src/wire/nvme-identify.js';
+import { buildReadWrite, buildFlush } from '../../../src/wire/nvme-io.js';
+import { NvmeReg } from '../../../src/wire/nvme-registers.js';
+import { sglInCapsule, sglTransportData } from '../../../src/wire/nvme-sqe.js';
+import { emitPdu, PduType, type Pdu, type PduEmitOptions } from '../../../src/wire/nvme-tcp-pdu.js';
+import { PduFramer, type FramedPdu } from '../../../src/wire/pdu-framer.js';
 
 export const TEST_SUBNQN = 'nqn.2026-11.io.ddplab:target';
 export const TEST_HOSTNQN = 'nqn.2014-08.org.nvmexpress:uuid:00000000-0000-4000-8000-0000000000aa';

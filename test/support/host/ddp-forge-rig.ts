@@ -1,5 +1,5 @@
 /**
- * Test support for forged segments (issue 10): one NVMe/TCP I/O queue on
+ * Test support for forged segments: one NVMe/TCP I/O queue on
  * ddplab's receive path — frames → NicEmu (with or without the DDP device)
  * → userspace TcpSocket → TcpTransport → NvmeQueue (+ NvmeDdp) — fed a
  * scripted controller stream plus frames a forger slips in, each with the
@@ -8,7 +8,7 @@
  * timestamp, an ACK of data never sent, no ACK flag, RST, SYN, beyond the
  * window). The connection uses timestamps, so PAWS is live.
  *
- * Unlike ddp-sim.ts (seeded, impaired at random), every frame here is put
+ * Unlike ddp-queue-rig.ts (seeded, impaired at random), every frame here is put
  * where a case needs it, and the run reports, besides what the application
  * sees, how many bytes the NIC placed in segments the host's TCP then
  * discarded.
@@ -31,8 +31,8 @@ import { buildCqe, cqeWith } from '../../../src/wire/nvme-cqe.js';
 import { emitPdu, emitPduBuffer, PduType } from '../../../src/wire/nvme-tcp-pdu.js';
 import { seqAdd, seqGt } from '../../../src/wire/seq.js';
 import { TCP_ACK, TCP_PSH, TCP_RST, TCP_SYN } from '../../../src/wire/tcp.js';
-import { HOST, PEER, prng } from '../net/tcp-harness.js';
-import { SilentPort } from '../../nicemu/silent-port.js';
+import { HOST, PEER, prng } from './tcp-peer.js';
+import { SilentPort } from '../nicemu/silent-port.js';
 
 export type ForgeMode = 'none' | 'ddp' | 'ddp-crc';
 

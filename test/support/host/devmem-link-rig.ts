@@ -13,8 +13,8 @@ import { Dmabuf, type DmabufBinding } from '../../../src/nicemu/devmem/dmabuf.js
 import type { FlowKey } from '../../../src/nicemu/flow-table.js';
 import type { HeaderSplitMode } from '../../../src/nicemu/devmem/header-split.js';
 import { NicEmu } from '../../../src/nicemu/nic.js';
-import { HOST, PEER, prng, skbFromFrame } from '../net/tcp-harness.js';
-import { SilentPort } from '../../nicemu/silent-port.js';
+import { HOST, PEER, prng, skbFromFrame } from './tcp-peer.js';
+import { SilentPort } from '../nicemu/silent-port.js';
 
 /** Seeded impairments of one direction. */
 export interface LineImpairment {

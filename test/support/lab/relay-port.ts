@@ -1,19 +1,19 @@
 /**
  * A Port for this process (root namespace) whose frames come from and go to
- * host0 of a topology: test/nicemu/port/live-port-child.ts opens the real live
+ * host0 of a topology: test/support/nicemu/live-port-child.ts opens the real live
  * port inside ddplab-<id>-host and relays frames over Node IPC. With it a
  * live test runs the software NIC and the host stack in its own process and
  * reads their state directly (sequence numbers, counters).
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import { netnsCommand } from '../../src/lab/topology.js';
-import type { LivePortOptions } from '../../src/nicemu/port/live.js';
-import type { Port, PortStats, RxConsumer, RxFrame } from '../../src/nicemu/port/port.js';
-import type { ChildMessage, ParentMessage } from '../nicemu/port/remote-live-port.js';
+import { netnsCommand } from '../../../src/lab/topology.js';
+import type { LivePortOptions } from '../../../src/nicemu/port/live.js';
+import type { Port, PortStats, RxConsumer, RxFrame } from '../../../src/nicemu/port/port.js';
+import type { ChildMessage, ParentMessage } from '../nicemu/remote-live-port.js';
 
-const CHILD = fileURLToPath(new URL('../nicemu/port/live-port-child.ts', import.meta.url));
-const REPO_ROOT = fileURLToPath(new URL('../../', import.meta.url));
+const CHILD = fileURLToPath(new URL('../nicemu/live-port-child.ts', import.meta.url));
+const REPO_ROOT = fileURLToPath(new URL('../../../', import.meta.url));
 
 export class RelayPort implements Port {
   stats: PortStats = { rxFrames: 0, rxBytes: 0, txFrames: 0, txBytes: 0, rxKernelDrops: 0, rxQueueDrops: 0, txErrors: 0 };

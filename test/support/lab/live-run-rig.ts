@@ -7,9 +7,9 @@ import { execFileSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { execa } from 'execa';
 import { afterAll, expect } from 'vitest';
-import type { RunReport } from '../../src/lab/run.js';
+import type { RunReport } from '../../../src/lab/run.js';
 
-export const BIN = fileURLToPath(new URL('../../bin/ddplab.js', import.meta.url));
+export const BIN = fileURLToPath(new URL('../../../bin/ddplab.js', import.meta.url));
 
 export function ddplabNamespaces(): string[] {
   return execFileSync('ip', ['netns', 'list'], { encoding: 'utf8' })

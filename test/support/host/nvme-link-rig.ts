@@ -21,9 +21,9 @@ import type { FlowKey } from '../../../src/nicemu/flow-table.js';
 import { NicEmu } from '../../../src/nicemu/nic.js';
 import { findPatternMismatch } from '../../../src/wire/block-pattern.js';
 import { NvmeSc } from '../../../src/wire/nvme-status.js';
-import { MiniController, PEER_LBA, PEER_PATTERN_SEED } from '../devmem/nvme-peer.js';
-import { HOST, PEER, skbFromFrame } from '../net/tcp-harness.js';
-import { SilentPort } from '../../nicemu/silent-port.js';
+import { MiniController, PEER_LBA, PEER_PATTERN_SEED } from './devmem-nvme-peer.js';
+import { HOST, PEER, skbFromFrame } from './tcp-peer.js';
+import { SilentPort } from '../nicemu/silent-port.js';
 
 /** One direction of the wire: an in-order delay line delivered by one timer. */
 class DelayLine {

@@ -15,7 +15,7 @@ import { buildCqe, cqeWith } from '../../../src/wire/nvme-cqe.js';
 import { PduType, emitPduBuffer } from '../../../src/wire/nvme-tcp-pdu.js';
 import { seqAdd } from '../../../src/wire/seq.js';
 import { TCP_ACK, TCP_PSH, TCP_SYN } from '../../../src/wire/tcp.js';
-import { SilentPort } from '../silent-port.js';
+import { SilentPort } from './silent-port.js';
 
 const HOST_MAC = Buffer.from([2, 0, 0, 0, 0, 2]);
 const PEER_MAC = Buffer.from([2, 0, 0, 0, 0, 1]);

@@ -31,8 +31,8 @@ import { buildTcpFrame, parseFrame } from '../../../src/wire/frame.js';
 import { seqAdd, seqGt } from '../../../src/wire/seq.js';
 import { TCP_ACK, TCP_PSH, TCP_SYN } from '../../../src/wire/tcp.js';
 import { RangeSet } from '../../../src/nicemu/range-set.js';
-import { HOST, PEER, prng } from '../net/tcp-harness.js';
-import { SilentPort } from '../../nicemu/silent-port.js';
+import { HOST, PEER, prng } from './tcp-peer.js';
+import { SilentPort } from '../nicemu/silent-port.js';
 
 export type OffloadMode = 'none' | 'ddp' | 'ddp-crc';
 

@@ -6,8 +6,8 @@
  * the read failing with a data transfer error. Shared by the target, host
  * and live tests of the hostile mode.
  */
-import type { HostileCase } from '../../src/target/hostile.js';
-import { TermReqFes } from '../../src/wire/nvme-tcp-pdu.js';
+import type { HostileCase } from '../../../src/target/hostile.js';
+import { TermReqFes } from '../../../src/wire/nvme-tcp-pdu.js';
 
 export type HostAnswer = { readonly termReq: { readonly fes: number; readonly fei: number } } | { readonly dataTransferError: true };
 

@@ -2,7 +2,7 @@
  * Test-only PDU builders shared by the PDU codec and framer tests: one or
  * more PDUs of every type, with data of awkward lengths, from a seeded PRNG.
  */
-import { PduType, pduData, type Pdu } from '../../src/wire/nvme-tcp-pdu.js';
+import { PduType, pduData, type Pdu } from '../../../src/wire/nvme-tcp-pdu.js';
 
 /** mulberry32: small seeded PRNG, deterministic across runs. */
 export function prng(seed: number): () => number {

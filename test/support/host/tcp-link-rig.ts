@@ -13,7 +13,7 @@ import type { Skb, SkbFrag } from '../../../src/nicemu/skb.js';
 import { WireError } from '../../../src/wire/errors.js';
 import { parseFrame } from '../../../src/wire/frame.js';
 import { verifyTcpChecksum } from '../../../src/wire/tcp.js';
-import { HOST, PEER, prng } from './tcp-harness.js';
+import { HOST, PEER, prng } from './tcp-peer.js';
 
 export interface LinkParams {
   lossRate: number;

@@ -5,7 +5,7 @@
  * forever. The tests then signal or SIGKILL it.
  */
 import { execa } from 'execa';
-import { netnsCommand, withTopology } from '../../src/lab/topology.js';
+import { netnsCommand, withTopology } from '../../../src/lab/topology.js';
 
 const id = process.argv[2]!;
 await withTopology({ id }, async () => {

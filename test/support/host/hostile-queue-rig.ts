@@ -30,9 +30,9 @@ import { PduType, emitPdu, emitPduBuffer, parsePdu, type EmittedPdu, type Pdu } 
 import { buildTcpFrame, parseFrame } from '../../../src/wire/frame.js';
 import { seqAdd, seqDiff, seqGt } from '../../../src/wire/seq.js';
 import { TCP_ACK, TCP_PSH, TCP_SYN } from '../../../src/wire/tcp.js';
-import { HOST, PEER, prng } from '../net/tcp-harness.js';
-import type { OffloadMode } from './ddp-sim.js';
-import { SilentPort } from '../../nicemu/silent-port.js';
+import { HOST, PEER, prng } from './tcp-peer.js';
+import type { OffloadMode } from './ddp-queue-rig.js';
+import { SilentPort } from '../nicemu/silent-port.js';
 
 export interface HostileScenario {
   /** The broken read response on queue 1; undefined: both queues correct. */

@@ -6,11 +6,11 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { buildFrame, parseFrame, type FrameHeaders, type FrameRepr } from '../../src/wire/frame.js';
-import { writePcapFileSync, type PcapFrame } from '../../src/wire/pcap.js';
-import { replayCapture, type ReplayOptions } from '../../src/replay/replay.js';
-import type { ReplayReport } from '../../src/replay/report.js';
-import type { ReplayRead } from '../../src/replay/connection.js';
+import { buildFrame, parseFrame, type FrameHeaders, type FrameRepr } from '../../../src/wire/frame.js';
+import { writePcapFileSync, type PcapFrame } from '../../../src/wire/pcap.js';
+import { replayCapture, type ReplayOptions } from '../../../src/replay/replay.js';
+import type { ReplayReport } from '../../../src/replay/report.js';
+import type { ReplayRead } from '../../../src/replay/connection.js';
 
 /** A temporary directory, removed by the returned function. */
 export function tempDir(): { dir: string; remove: () => void } {

@@ -2,7 +2,7 @@
  * Child process for watchdog.test.ts: beats once with a known input, then
  * loops forever, as a parser stuck in an endless loop would.
  */
-import { Watchdog } from '../../src/fuzz/watchdog.js';
+import { Watchdog } from '../../../src/fuzz/watchdog.js';
 
 const dir = process.argv[2]!;
 const w = new Watchdog({ stallMs: 300, dir });
