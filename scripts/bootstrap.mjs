@@ -67,3 +67,10 @@ if (!existsSync(nodeModules) || unbuilt.length > 0) {
   const still = natives.filter((f) => !existsSync(join(root, f)));
   if (still.length > 0) fail(`native addons still missing after npm ci: ${still.join(', ')}`);
 }
+
+// Compiled JavaScript for the ddplab command (dist/), rebuilt when any source
+// changed since. A failed build only costs start-up time: bin/ddplab.js runs
+// the sources whenever dist/ is not fresh.
+if (run(process.execPath, [join(root, 'scripts/build.mjs')], { cwd: root }) !== 0) {
+  process.stderr.write('bootstrap: compiling to dist/ failed; ddplab will run from the TypeScript sources (slower start)\n');
+}

@@ -1,0 +1,60 @@
+#!/usr/bin/env node
+// Compiles src/ to plain JavaScript in dist/ so the ddplab command starts
+// without transpiling TypeScript at every start (each process of a run used
+// to spend most of a second on it). A transpile only: type checking is
+// `npm run typecheck` / `npm test`. bin/ddplab.js uses dist/ only while it is
+// newer than every source file, and falls back to the sources otherwise, so
+// a stale or missing build can slow ddplab down but never change what runs.
+//
+//   node scripts/build.mjs           build when dist/ is stale (quiet when not)
+//   node scripts/build.mjs --force   build anyway
+import { mkdirSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const root = join(dirname(fileURLToPath(import.meta.url)), '..');
+const src = join(root, 'src');
+const dist = join(root, 'dist');
+const stamp = join(dist, '.built');
+
+function sources(dir, out = []) {
+  for (const e of readdirSync(dir, { withFileTypes: true })) {
+    const p = join(dir, e.name);
+    if (e.isDirectory()) sources(p, out);
+    else if (e.name.endsWith('.ts') && !e.name.endsWith('.d.ts')) out.push(p);
+  }
+  return out;
+}
+
+function newestMtimeMs(files) {
+  let m = 0;
+  for (const f of files) m = Math.max(m, statSync(f).mtimeMs);
+  return m;
+}
+
+const files = sources(src);
+const force = process.argv.includes('--force');
+let stampMs = 0;
+try {
+  stampMs = statSync(stamp).mtimeMs;
+} catch {
+  // no build yet
+}
+if (!force && stampMs > newestMtimeMs(files)) process.exit(0);
+
+const { build } = await import('esbuild');
+const t0 = performance.now();
+rmSync(dist, { recursive: true, force: true });
+mkdirSync(dist, { recursive: true });
+await build({
+  entryPoints: files,
+  outdir: dist,
+  outbase: src,
+  format: 'esm',
+  platform: 'node',
+  target: 'node20',
+  sourcemap: 'linked',
+  logLevel: 'warning',
+});
+writeFileSync(stamp, `${new Date().toISOString()}\n`);
+process.stdout.write(`build: ${files.length} files compiled to dist/ in ${Math.round(performance.now() - t0)} ms\n`);
