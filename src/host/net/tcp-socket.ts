@@ -7,8 +7,12 @@
  * the parsed TCP header and the payload as frags (src/nicemu/skb.ts); the
  * socket keeps views of those frags and never copies payload on receive
  * except through `copySkbFrags` when the reader asks for bytes.
- * Frames out: built with src/wire/frame.ts and handed to `output(frame)`
- * (the Port's send).
+ * Frames out: built by TcpSegmentOut (tcp-segment-out.ts) and handed to
+ * `output(frame)` (the Port's send). The sending half lives in TcpTx
+ * (tcp-tx.ts), the receive queue and ofo queue in TcpRxQueue
+ * (tcp-rx-queue.ts), the advertised window and ACK rules in
+ * TcpReceiveWindow (tcp-receive-window.ts); this file is the state machine
+ * that ties them together.
  *
  * It copes with what a Linux sender does: retransmissions that overlap
  * received data (trimmed; the bytes accepted first stay), reordering (ofo
@@ -22,15 +26,16 @@
 import type { Clock, ClockTimer } from './clock.js';
 import { copySkbFrags } from './skb-copy.js';
 import type { SkbCopyCounts } from './skb-copy.js';
+import { DEFAULT_PEER_MSS, TcpReceiveWindow } from './tcp-receive-window.js';
 import { newRxChunk, TcpRxQueue } from './tcp-rx-queue.js';
-import type { RxChunk, RxInsertResult, SackBlockOut } from './tcp-rx-queue.js';
+import type { RxChunk, RxInsertResult } from './tcp-rx-queue.js';
+import { IPV4_TCP_HEADERS, TcpSegmentOut, TS_OPTION_LEN } from './tcp-segment-out.js';
 import { newTcpStats } from './tcp-stats.js';
 import type { TcpStats } from './tcp-stats.js';
 import { TcpTx } from './tcp-tx.js';
 import type { TcpTxOutput } from './tcp-tx.js';
 import type { Skb, SkbFrag } from '../../nicemu/skb.js';
-import { buildTcpFrame } from '../../wire/frame.js';
-import { seqAdd, seqDiff, seqGe, seqGt, seqInWindow, seqLe, seqLt } from '../../wire/seq.js';
+import { seqAdd, seqDiff, seqGe, seqInWindow, seqLe, seqLt } from '../../wire/seq.js';
 import { TCP_ACK, TCP_FIN, TCP_PSH, TCP_RST, TCP_SYN } from '../../wire/tcp.js';
 import type { TcpSackBlock } from '../../wire/tcp.js';
 
@@ -159,41 +164,8 @@ export interface TcpInfo {
   readonly ofoTruesize: number;
 }
 
-const IPV4_TCP_HEADERS = 40;
-/** NOP NOP TS(10) in every segment once timestamps are on. */
-const TS_OPTION_LEN = 12;
-/** RFC 9293 §3.7.1: the MSS to assume when the peer sends none. */
-const DEFAULT_PEER_MSS = 536;
 /** RFC 7323 §2.3. */
 const MAX_WSCALE = 14;
-const TCP_OPTION_SPACE = 40;
-/** Linux GRO merges at most 64 KiB into one skb, which then gets one ACK. */
-const GRO_MAX_BYTES = 65536;
-
-/** Mutable options object reused for every segment (the wire type is read-only, which a mutable object satisfies). */
-interface OptionsScratch {
-  mss: number | undefined;
-  wscale: number | undefined;
-  sackPermitted: boolean | undefined;
-  sack: readonly TcpSackBlock[] | undefined;
-  tsVal: number | undefined;
-  tsEcr: number | undefined;
-}
-
-interface FrameScratch {
-  srcMac: Uint8Array;
-  dstMac: Uint8Array;
-  srcIp: number;
-  dstIp: number;
-  srcPort: number;
-  dstPort: number;
-  seq: number;
-  ack: number;
-  flags: number;
-  window: number;
-  options: OptionsScratch | undefined;
-  payload: readonly Uint8Array[] | undefined;
-}
 
 export class TcpSocket implements TcpTxOutput {
   readonly stats: TcpStats;
@@ -203,11 +175,12 @@ export class TcpSocket implements TcpTxOutput {
   private readonly clock: Clock;
   private readonly output: (frame: Buffer) => void;
   private readonly mtu: number;
-  private readonly rcvBuf: number;
   private readonly ofoLimit: number;
   private readonly iss: number;
   private readonly tx: TcpTx;
   private rxq: TcpRxQueue;
+  private readonly rwnd: TcpReceiveWindow;
+  private readonly out: TcpSegmentOut;
 
   private readonly wantTs: boolean;
   private readonly wantSack: boolean;
@@ -220,36 +193,12 @@ export class TcpSocket implements TcpTxOutput {
   private tsOk = false;
   private sackOk = false;
   private wscaleOk = false;
-  /** Shift applied to windows the peer sends, and to windows we send. */
+  /** Shift applied to windows the peer sends (ours is rwnd.rcvWscale). */
   private sndWscale = 0;
-  private rcvWscale = 0;
   private readonly ourWscale: number;
   private peerMss = DEFAULT_PEER_MSS;
   private irs = 0;
 
-  // Receive window (RFC 9293 RCV.WND as its right edge, which never moves left).
-  private rcvRight = 0;
-  private lastAdvertisedWnd = -1;
-  /**
-   * Payload of a full-sized segment from the peer: the largest seen so far,
-   * at most our MSS minus the timestamp option (Linux's rcv_mss estimate, so
-   * that "every second full-sized segment" holds for a peer sending smaller
-   * segments than we allow).
-   */
-  private rcvMss = DEFAULT_PEER_MSS;
-  private rcvMssMax = DEFAULT_PEER_MSS;
-  /** In-order bytes received since we last sent an ACK. */
-  private ackPendingBytes = 0;
-  private ackNeeded = false;
-  /**
-   * Inside an rx batch (the NIC is handing over one poll's worth of frames),
-   * ACKs due only to the every-second-segment rule wait for the batch end:
-   * one ACK per batch, as Linux sends one per GRO-merged skb. ACKs that tell
-   * the sender something (out of order, duplicate, hole filled, FIN,
-   * window) still go at once.
-   */
-  private inRxBatch = false;
-  private ackDeferred = false;
   /** Sequence number of a FIN that arrived beyond a hole. */
   private pendingFinSeq: number | undefined;
   private finReceived = false;
@@ -272,17 +221,7 @@ export class TcpSocket implements TcpTxOutput {
   private closeError: TcpError | undefined;
   private closeNotified = false;
 
-  // Per-segment scratch, reused so the hot path allocates only the frame.
-  private readonly frame: FrameScratch;
-  private readonly opts: OptionsScratch = { mss: undefined, wscale: undefined, sackPermitted: undefined, sack: undefined, tsVal: undefined, tsEcr: undefined };
-  private readonly payloadViews: Buffer[] = [];
-  private readonly sackPool: SackBlockOut[] = [
-    { left: 0, right: 0 },
-    { left: 0, right: 0 },
-    { left: 0, right: 0 },
-    { left: 0, right: 0 },
-  ];
-  private readonly sackViews: SackBlockOut[][];
+  // Reused so the hot path allocates only the frame.
   private readonly sackIn: number[] = [];
   private readonly scratchChunk: RxChunk = newRxChunk();
 
@@ -290,8 +229,8 @@ export class TcpSocket implements TcpTxOutput {
     this.clock = cfg.clock;
     this.output = cfg.output;
     this.mtu = cfg.mtu ?? 1500;
-    this.rcvBuf = cfg.rcvBufBytes ?? 4 * 1024 * 1024;
-    this.ofoLimit = cfg.ofoLimitBytes ?? 2 * this.rcvBuf;
+    const rcvBuf = cfg.rcvBufBytes ?? 4 * 1024 * 1024;
+    this.ofoLimit = cfg.ofoLimitBytes ?? 2 * rcvBuf;
     this.iss = (cfg.iss ?? Math.floor(Math.random() * 0x1_0000_0000)) >>> 0;
     this.stats = cfg.stats ?? newTcpStats();
     this.wantTs = cfg.timestamps ?? true;
@@ -301,10 +240,12 @@ export class TcpSocket implements TcpTxOutput {
     this.synRetries = cfg.synRetries ?? 6;
     this.timeWaitMs = cfg.timeWaitMs ?? 60_000;
     let ws = 0;
-    while (ws < MAX_WSCALE && this.rcvBuf >>> ws > 0xffff) ws++;
+    while (ws < MAX_WSCALE && rcvBuf >>> ws > 0xffff) ws++;
     this.ourWscale = ws;
     this.tsOffset = (cfg.tsOffset ?? Math.floor(Math.random() * 0x1_0000_0000)) >>> 0;
     this.rxq = new TcpRxQueue(0, this.ofoLimit);
+    this.rwnd = new TcpReceiveWindow(rcvBuf, this.stats);
+    this.out = new TcpSegmentOut(cfg.local, cfg.remote, this.mtu, this.stats);
     this.tx = new TcpTx(
       {
         clock: cfg.clock,
@@ -320,21 +261,6 @@ export class TcpSocket implements TcpTxOutput {
     this.synTimer = cfg.clock.createTimer(() => this.onSynTimeout());
     this.delackTimer = cfg.clock.createTimer(() => this.onDelackTimeout());
     this.timeWaitTimer = cfg.clock.createTimer(() => this.onTimeWaitTimeout());
-    this.frame = {
-      srcMac: cfg.local.mac,
-      dstMac: cfg.remote.mac,
-      srcIp: cfg.local.ip,
-      dstIp: cfg.remote.ip,
-      srcPort: cfg.local.port,
-      dstPort: cfg.remote.port,
-      seq: 0,
-      ack: 0,
-      flags: 0,
-      window: 0,
-      options: undefined,
-      payload: undefined,
-    };
-    this.sackViews = [[], [this.sackPool[0]!], this.sackPool.slice(0, 2), this.sackPool.slice(0, 3), this.sackPool.slice(0, 4)];
   }
 
   // ---------------------------------------------------------------- API
@@ -513,14 +439,14 @@ export class TcpSocket implements TcpTxOutput {
       sndNxt: this.tx.sndNxt,
       sndWnd: this.tx.sndWnd,
       rcvNxt: this.rxq.rcvNxt,
-      rcvWnd: Math.max(0, seqDiff(this.rcvRight, this.rxq.rcvNxt)),
+      rcvWnd: this.rwnd.rcvWnd(this.rxq.rcvNxt),
       cwnd: this.tx.cwnd,
       ssthresh: this.tx.ssthresh,
       srttMs: this.tx.srttMs,
       rtoMs: this.tx.currentRto(),
       mss: this.tx.mss,
       sndWscale: this.sndWscale,
-      rcvWscale: this.rcvWscale,
+      rcvWscale: this.rwnd.rcvWscale,
       sackOk: this.sackOk,
       tsOk: this.tsOk,
       bufferedBytes: this.tx.bufferedBytes,
@@ -554,13 +480,13 @@ export class TcpSocket implements TcpTxOutput {
     const tsVal = tcp.options.tsVal;
     if (this.tsOk && tsVal !== undefined && (f & TCP_RST) === 0 && seqLt(tsVal, this.tsRecent)) return 0;
     const rcvNxt = this.rxq.rcvNxt;
-    const rcvWnd = Math.max(0, seqDiff(this.rcvRight, rcvNxt));
+    const rcvWnd = this.rwnd.rcvWnd(rcvNxt);
     if (rcvWnd === 0) return 0;
     const segLen = segmentLength(skb);
     if (!seqInWindow(tcp.seq, rcvNxt, rcvWnd) && !seqInWindow(seqAdd(tcp.seq, segLen - 1), rcvNxt, rcvWnd)) return 0;
     if ((f & (TCP_RST | TCP_SYN)) !== 0 || (f & TCP_ACK) === 0) return 0;
     if (this.tx.ackVerdict(tcp.ack) !== 'ok') return 0;
-    const room = seqDiff(this.rcvRight, tcp.seq);
+    const room = seqDiff(this.rwnd.rcvRight, tcp.seq);
     return room <= 0 ? 0 : this.rxq.acceptablePrefix(tcp.seq, Math.min(skb.len, room));
   }
 
@@ -649,20 +575,12 @@ export class TcpSocket implements TcpTxOutput {
     this.rxq = new TcpRxQueue(seqAdd(tcp.seq, 1), this.ofoLimit);
     this.peerMss = o.mss ?? DEFAULT_PEER_MSS;
     this.wscaleOk = this.wantWscale && o.wscale !== undefined;
-    if (this.wscaleOk) {
-      this.sndWscale = Math.min(o.wscale ?? 0, MAX_WSCALE);
-      this.rcvWscale = this.ourWscale;
-    } else {
-      this.sndWscale = 0;
-      this.rcvWscale = 0;
-    }
+    this.sndWscale = this.wscaleOk ? Math.min(o.wscale ?? 0, MAX_WSCALE) : 0;
     this.sackOk = this.wantSack && o.sackPermitted === true;
     this.tsOk = this.wantTs && o.tsVal !== undefined;
     if (this.tsOk) this.tsRecent = o.tsVal ?? 0;
     const tsLen = this.tsOk ? TS_OPTION_LEN : 0;
-    this.rcvMssMax = this.mtu - IPV4_TCP_HEADERS - tsLen;
-    this.rcvMss = Math.min(DEFAULT_PEER_MSS, this.rcvMssMax);
-    this.rcvRight = seqAdd(this.rxq.rcvNxt, this.synWindow());
+    this.rwnd.open(this.rxq.rcvNxt, this.wscaleOk ? this.ourWscale : 0, this.mtu - IPV4_TCP_HEADERS - tsLen);
     this.lastAckSent = this.rxq.rcvNxt;
   }
 
@@ -694,7 +612,7 @@ export class TcpSocket implements TcpTxOutput {
     const stats = this.stats;
     const rcvNxt = this.rxq.rcvNxt;
     const segLen = segmentLength(skb);
-    const rcvWnd = Math.max(0, seqDiff(this.rcvRight, rcvNxt));
+    const rcvWnd = this.rwnd.rcvWnd(rcvNxt);
     const tsVal = tcp.options.tsVal;
 
     if (this.state === 'SYN_RECEIVED' && (f & TCP_SYN) !== 0 && (f & TCP_ACK) === 0 && tcp.seq === this.irs) {
@@ -722,7 +640,7 @@ export class TcpSocket implements TcpTxOutput {
       stats.outOfWindowSegs++;
       if (skb.len > 0 && seqLe(seqAdd(tcp.seq, skb.len), rcvNxt)) {
         // An old duplicate: record it for D-SACK.
-        this.rxq.insert(skb, this.rcvRight);
+        this.rxq.insert(skb, this.rwnd.rcvRight);
         stats.dupSegs++;
         stats.dupBytes += skb.len;
         stats.dupAcksSent++;
@@ -798,7 +716,7 @@ export class TcpSocket implements TcpTxOutput {
         this.receiveData(skb);
       } else {
         // Data after the peer's FIN: nothing to do but acknowledge what we have.
-        this.ackNeeded = true;
+        this.rwnd.ackNeeded = true;
       }
     }
 
@@ -808,11 +726,11 @@ export class TcpSocket implements TcpTxOutput {
       const finSeq = seqAdd(tcp.seq, skb.len);
       if (this.finReceived) {
         // A retransmitted FIN: our ACK of it was lost (TIME_WAIT restarts, RFC 9293 §3.10.7.4).
-        this.ackNeeded = true;
+        this.rwnd.ackNeeded = true;
         if (this.state === 'TIME_WAIT') this.timeWaitTimer.arm(this.timeWaitMs);
-      } else if (seqLe(finSeq, this.rcvRight) && this.rxq.lastBeyondWindowBytes === 0) {
+      } else if (seqLe(finSeq, this.rwnd.rcvRight) && this.rxq.lastBeyondWindowBytes === 0) {
         this.pendingFinSeq = finSeq;
-        this.ackNeeded = true;
+        this.rwnd.ackNeeded = true;
       }
     }
     if (this.pendingFinSeq !== undefined && this.pendingFinSeq === this.rxq.rcvNxt) ended = this.receiveFin();
@@ -827,8 +745,8 @@ export class TcpSocket implements TcpTxOutput {
 
   private receiveData(skb: Skb): void {
     const stats = this.stats;
-    if (skb.len > this.rcvMss) this.rcvMss = skb.len < this.rcvMssMax ? skb.len : this.rcvMssMax;
-    const res: RxInsertResult = this.rxq.insert(skb, this.rcvRight);
+    this.rwnd.noteSegment(skb.len);
+    const res: RxInsertResult = this.rxq.insert(skb, this.rwnd.rcvRight);
     const q = this.rxq;
     stats.bytesIn += q.lastNewBytes;
     stats.beyondWindowBytes += q.lastBeyondWindowBytes;
@@ -845,37 +763,7 @@ export class TcpSocket implements TcpTxOutput {
     }
     if (q.ofoTruesize > stats.ofoPeakTruesize) stats.ofoPeakTruesize = q.ofoTruesize;
     if (q.ofoEntries > stats.ofoPeakEntries) stats.ofoPeakEntries = q.ofoEntries;
-    switch (res) {
-      case 'in-order':
-        this.ackPendingBytes += q.lastNewBytes;
-        // RFC 5681 §4.2 / RFC 9293 §3.8.6.3: ACK at least every second full-sized segment.
-        if (q.hasDsack) this.ackNeeded = true;
-        else if (this.ackPendingBytes >= 2 * this.rcvMss) {
-          // In a batch, at most 64 KiB go unacknowledged: GRO's largest merged skb.
-          if (this.inRxBatch && this.ackPendingBytes < GRO_MAX_BYTES) this.ackDeferred = true;
-          else this.ackNeeded = true;
-        }
-        break;
-      case 'hole-filled':
-        this.ackPendingBytes += q.lastNewBytes;
-        this.ackNeeded = true;
-        stats.quickAcks++;
-        break;
-      case 'out-of-order':
-      case 'duplicate':
-        this.ackNeeded = true;
-        stats.quickAcks++;
-        stats.dupAcksSent++;
-        break;
-      case 'beyond-window':
-        stats.ofoDrop++;
-        this.ackNeeded = true;
-        break;
-      case 'ofo-no-memory':
-        // Dropped without an ACK, as Linux drops a segment it cannot charge:
-        // nothing changed that the peer needs to hear about.
-        break;
-    }
+    this.rwnd.afterInsert(res, q.lastNewBytes, q.hasDsack);
   }
 
   /** The FIN at rcv_nxt is consumed (RFC 9293 §3.10.7.4, eighth). Returns true: the stream ended. */
@@ -883,7 +771,7 @@ export class TcpSocket implements TcpTxOutput {
     this.pendingFinSeq = undefined;
     this.finReceived = true;
     this.rxq.consumeFin();
-    this.ackNeeded = true;
+    this.rwnd.ackNeeded = true;
     switch (this.state) {
       case 'SYN_RECEIVED':
       case 'ESTABLISHED':
@@ -913,49 +801,10 @@ export class TcpSocket implements TcpTxOutput {
 
   // ---------------------------------------------------------------- receive window and ACKs
 
-  /** The window in our SYN / SYN-ACK: never scaled (RFC 7323 §2.2). */
-  private synWindow(): number {
-    return Math.min(this.rcvBuf, 0xffff);
-  }
-
-  /**
-   * Picks the window field for an outgoing segment and moves the right edge.
-   * Free buffer space decides, but the right edge never moves left (RFC 9293
-   * §3.8.6, RFC 7323 §2.4: round up rather than shrink) and only moves right
-   * by at least min(rcvBuf / 2, MSS) (receiver SWS avoidance, RFC 9293 §3.8.6.2.2).
-   */
-  private selectWindowField(): number {
-    const rcvNxt = this.rxq.rcvNxt;
-    const free = Math.max(0, this.rcvBuf - this.rxq.queuedBytes);
-    const candidate = seqAdd(rcvNxt, (free >>> this.rcvWscale) << this.rcvWscale);
-    const grow = seqDiff(candidate, this.rcvRight);
-    if (grow >= Math.min(this.rcvBuf >>> 1, this.rcvMss)) this.rcvRight = candidate;
-    let wnd = seqDiff(this.rcvRight, rcvNxt);
-    if (wnd < 0) wnd = 0;
-    let field = Math.ceil(wnd / (1 << this.rcvWscale));
-    if (field > 0xffff) field = 0xffff;
-    const advertised = field << this.rcvWscale;
-    if (seqGt(seqAdd(rcvNxt, advertised), this.rcvRight)) this.rcvRight = seqAdd(rcvNxt, advertised);
-    if (advertised === 0 && this.lastAdvertisedWnd !== 0) this.stats.zeroWindowOurs++;
-    else if (advertised !== 0 && this.lastAdvertisedWnd === 0) this.stats.zeroWindowReopened++;
-    this.lastAdvertisedWnd = advertised;
-    return field;
-  }
-
-  /**
-   * After the application read: send a window update when the window can
-   * open by at least the SWS threshold and at least double (Linux's rule in
-   * tcp_cleanup_rbuf), so that a zero or small window reopens without
-   * waiting for the peer's persist timer.
-   */
+  /** After the application read: a window update when the window can open enough (TcpReceiveWindow.windowUpdateDue). */
   private afterRead(): void {
     if (this.state !== 'ESTABLISHED' && this.state !== 'FIN_WAIT_1' && this.state !== 'FIN_WAIT_2') return;
-    const rcvNxt = this.rxq.rcvNxt;
-    const cur = Math.max(0, seqDiff(this.rcvRight, rcvNxt));
-    const free = Math.max(0, this.rcvBuf - this.rxq.queuedBytes);
-    const candidateWnd = (free >>> this.rcvWscale) << this.rcvWscale;
-    const grow = candidateWnd - cur;
-    if (grow >= Math.min(this.rcvBuf >>> 1, this.rcvMss) && candidateWnd >= 2 * cur) {
+    if (this.rwnd.windowUpdateDue(this.rxq.rcvNxt, this.rxq.queuedBytes)) {
       this.stats.windowUpdatesSent++;
       this.sendAck();
     }
@@ -963,28 +812,25 @@ export class TcpSocket implements TcpTxOutput {
 
   /** The NIC starts handing over a batch of frames (one poll). */
   beginRxBatch(): void {
-    this.inRxBatch = true;
+    this.rwnd.beginRxBatch();
   }
 
   /** The batch is over: send the ACK the every-second-segment rule deferred. */
   endRxBatch(): void {
-    this.inRxBatch = false;
-    if (!this.ackDeferred) return;
-    this.ackDeferred = false;
-    if (this.ackPendingBytes >= 2 * this.rcvMss && this.synchronized()) this.sendAck();
+    if (this.rwnd.endRxBatch() && this.synchronized()) this.sendAck();
   }
 
   /** Sends the ACK the last segment called for, or arms the delayed-ACK timer. */
   private flushAck(): void {
-    if (this.ackNeeded) {
+    if (this.rwnd.ackNeeded) {
       this.sendAck();
       return;
     }
-    if (this.ackPendingBytes > 0 && !this.delackTimer.armed) this.delackTimer.arm(this.delAckMs);
+    if (this.rwnd.ackPendingBytes > 0 && !this.delackTimer.armed) this.delackTimer.arm(this.delAckMs);
   }
 
   private onDelackTimeout(): void {
-    if (this.ackPendingBytes === 0 || !this.synchronized()) return;
+    if (this.rwnd.ackPendingBytes === 0 || !this.synchronized()) return;
     this.stats.delayedAcks++;
     this.sendAck();
   }
@@ -1056,16 +902,7 @@ export class TcpSocket implements TcpTxOutput {
   }
 
   private sendRst(seq: number, ack: number, withAck: boolean): void {
-    this.stats.rstsOut++;
-    const fr = this.frame;
-    fr.seq = seq >>> 0;
-    fr.ack = withAck ? ack >>> 0 : 0;
-    fr.flags = withAck ? TCP_RST | TCP_ACK : TCP_RST;
-    fr.window = 0;
-    fr.options = undefined;
-    fr.payload = undefined;
-    this.stats.outSegs++;
-    this.output(buildTcpFrame(fr));
+    this.output(this.out.rst(seq, ack, withAck));
   }
 
   /**
@@ -1074,68 +911,29 @@ export class TcpSocket implements TcpTxOutput {
    * blocks when we hold out-of-order data (as many as fit next to the payload).
    */
   private emit(flags: number, seq: number, dataLen: number, syn: boolean): void {
-    const stats = this.stats;
-    const fr = this.frame;
-    const o = this.opts;
     const ackSet = (flags & TCP_ACK) !== 0;
-    fr.seq = seq >>> 0;
-    fr.flags = flags;
-    fr.ack = ackSet ? this.rxq.rcvNxt : 0;
-    o.mss = undefined;
-    o.wscale = undefined;
-    o.sackPermitted = undefined;
-    o.sack = undefined;
-    o.tsVal = undefined;
-    o.tsEcr = undefined;
-    let optLen = 0;
+    const ack = ackSet ? this.rxq.rcvNxt : 0;
+    let frame: Buffer;
     if (syn) {
       const passive = this.state === 'SYN_RECEIVED';
-      fr.window = this.synWindow();
-      o.mss = this.mtu - IPV4_TCP_HEADERS;
       // A SYN-ACK carries only options the SYN offered (RFC 7323 §1.3, RFC 2018 §2).
-      if (passive ? this.wscaleOk : this.wantWscale) o.wscale = this.ourWscale;
-      if (passive ? this.sackOk : this.wantSack) o.sackPermitted = true;
-      if (passive ? this.tsOk : this.wantTs) {
-        o.tsVal = this.tsNow();
-        o.tsEcr = passive ? this.tsRecent : 0;
-      }
+      const ts = passive ? this.tsOk : this.wantTs;
+      frame = this.out.syn(flags, seq, ack, this.rwnd.synWindow(), {
+        mss: this.mtu - IPV4_TCP_HEADERS,
+        wscale: (passive ? this.wscaleOk : this.wantWscale) ? this.ourWscale : undefined,
+        sackPermitted: (passive ? this.sackOk : this.wantSack) ? true : undefined,
+        tsVal: ts ? this.tsNow() : undefined,
+        tsEcr: ts ? (passive ? this.tsRecent : 0) : undefined,
+      });
     } else {
-      fr.window = this.selectWindowField();
-      if (this.tsOk) {
-        o.tsVal = this.tsNow();
-        o.tsEcr = this.tsRecent;
-        optLen += TS_OPTION_LEN;
-      }
-      if (this.sackOk && ackSet && (!this.rxq.ofoEmpty || this.rxq.hasDsack)) {
-        const room = Math.min(this.peerMss, this.mtu - IPV4_TCP_HEADERS) - optLen - dataLen;
-        const space = Math.min(room, TCP_OPTION_SPACE - optLen) - 4;
-        const max = space >= 8 ? Math.min(4, Math.floor(space / 8)) : 0;
-        if (max > 0) {
-          const hadDsack = this.rxq.hasDsack;
-          const n = this.rxq.fillSackBlocks(this.sackPool, max);
-          if (n > 0) {
-            o.sack = this.sackViews[n];
-            stats.sackBlocksSent += n;
-            if (hadDsack) stats.dsackSent++;
-          }
-        }
-      }
+      const window = this.rwnd.selectWindowField(this.rxq.rcvNxt, this.rxq.queuedBytes);
+      const tsVal = this.tsOk ? this.tsNow() : undefined;
+      const sackFrom = this.sackOk && ackSet ? this.rxq : undefined;
+      frame = this.out.segment(flags, seq, ack, window, tsVal, this.tsRecent, sackFrom, this.peerMss, dataLen, this.tx);
     }
-    fr.options = o;
-    if (dataLen > 0) {
-      this.tx.gather(seq, dataLen, this.payloadViews);
-      fr.payload = this.payloadViews;
-    } else {
-      fr.payload = undefined;
-    }
-    const frame = buildTcpFrame(fr);
-    this.payloadViews.length = 0;
-    stats.outSegs++;
-    stats.bytesOut += dataLen;
     if (ackSet) {
       this.lastAckSent = this.rxq.rcvNxt;
-      this.ackPendingBytes = 0;
-      this.ackNeeded = false;
+      this.rwnd.ackSent();
       this.delackTimer.cancel();
     }
     this.output(frame);
