@@ -1,31 +1,17 @@
 /**
- * What a user of the CLI sees when something goes wrong: one line naming the
- * problem and, where there is one, the fix. Code that knows the user's
- * mistake throws UserError; typed errors from lower layers (WireError and
- * friends, which carry a `code`) are turned into one line too. Only a bug
- * gets a stack trace, and only with DDPLAB_DEBUG=1.
+ * Where a failure leaves the `ddplab` command: one line on stderr naming the
+ * problem (describeError in src/base/errors.ts: a UserError's message, any
+ * other error with its code) and an exit code. Only a bug gets a stack
+ * trace, and only with DDPLAB_DEBUG=1. Lower layers never come here: they
+ * throw errors with a code.
  */
-export class UserError extends Error {
-  readonly code: string;
-  constructor(code: string, message: string) {
-    super(message);
-    this.name = 'UserError';
-    this.code = code;
-  }
-}
+import { describeError } from '../base/errors.js';
 
-function hasCode(e: unknown): e is Error & { code: string } {
-  return e instanceof Error && typeof (e as { code?: unknown }).code === 'string';
-}
+// UserError moved to src/base/errors.ts; code not yet moved (the Linux peer
+// harness, older tests) still finds it here.
+export { UserError, describeError } from '../base/errors.js';
 
-/** One line for the user; never a stack unless DDPLAB_DEBUG is set. */
-export function describeError(e: unknown): string {
-  if (e instanceof UserError) return e.message;
-  if (hasCode(e)) return `${e.message} [${e.code}]`;
-  if (e instanceof Error) return `internal error: ${e.message}`;
-  return `internal error: ${String(e)}`;
-}
-
+/** Every failure exits 1; commander's own errors keep the code it chose (see main.ts). */
 export function reportAndExit(e: unknown, exitCode = 1): never {
   process.stderr.write(`ddplab: ${describeError(e)}\n`);
   if (process.env.DDPLAB_DEBUG && e instanceof Error && e.stack) process.stderr.write(`${e.stack}\n`);

@@ -7,14 +7,14 @@
  */
 import { readFileSync, writeFileSync } from 'node:fs';
 import type { FuzzInput } from './target.js';
+import { DdplabError } from '../base/errors.js';
 
 const MAGIC = Buffer.from('DDPFUZZ1', 'latin1');
 
 /** Malformed fuzz input file (never a WireError: this is the fuzzer's own format). */
-export class FuzzInputFileError extends Error {
-  readonly code = 'FUZZ_INPUT_FORMAT';
+export class FuzzInputFileError extends DdplabError<'FUZZ_INPUT_FORMAT'> {
   constructor(message: string) {
-    super(message);
+    super('FUZZ_INPUT_FORMAT', message);
     this.name = 'FuzzInputFileError';
   }
 }

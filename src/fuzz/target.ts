@@ -20,6 +20,7 @@
  *    by the watchdog) and unbounded growth of state.
  */
 import type { Rng } from './rng.js';
+import { DdplabError } from '../base/errors.js';
 
 /** A fuzz input: one or more byte strings (see the file comment). */
 export type FuzzInput = readonly Buffer[];
@@ -35,11 +36,11 @@ export type ViolationKind =
   | 'memory';
 
 /** Thrown by a target's oracle: the input made ddplab break a rule. */
-export class FuzzViolation extends Error {
+export class FuzzViolation extends DdplabError<'FUZZ_VIOLATION'> {
   readonly kind: ViolationKind;
 
   constructor(kind: ViolationKind, message: string) {
-    super(message);
+    super('FUZZ_VIOLATION', message);
     this.name = 'FuzzViolation';
     this.kind = kind;
   }

@@ -31,6 +31,7 @@
 import { crc32c, crc32cFrags } from '../wire/crc32c.js';
 import { parseCqe } from '../wire/nvme-cqe.js';
 import { NVME_TCP_DIGEST_LEN, PduFlags, PduType, type EmittedPdu, type Pdu } from '../wire/nvme-tcp-pdu.js';
+import { DdplabError } from '../base/errors.js';
 
 export const HOSTILE_CASES = [
   'plen-lt-hlen',
@@ -52,10 +53,9 @@ export interface HostileSpec {
   readonly after: number;
 }
 
-export class HostileSpecError extends Error {
-  readonly code = 'HOSTILE_SPEC';
+export class HostileSpecError extends DdplabError<'HOSTILE_SPEC'> {
   constructor(message: string) {
-    super(message);
+    super('HOSTILE_SPEC', message);
     this.name = 'HostileSpecError';
   }
 }

@@ -13,6 +13,7 @@
  */
 import { closeSync, fstatSync, fsyncSync, ftruncateSync, openSync, readSync, writeSync } from 'node:fs';
 import { fillPattern } from '../wire/block-pattern.js';
+import { DdplabError } from '../base/errors.js';
 
 export interface NamespaceStore {
   readonly sizeBytes: number;
@@ -36,10 +37,9 @@ export interface NamespaceGeometry {
 
 const CHUNK_BYTES = 4096;
 
-export class NamespaceRangeError extends Error {
-  readonly code = 'NS_RANGE';
+export class NamespaceRangeError extends DdplabError<'NS_RANGE'> {
   constructor(byteOffset: number, len: number, sizeBytes: number) {
-    super(`namespace access [${byteOffset}, +${len}) beyond ${sizeBytes} bytes`);
+    super('NS_RANGE', `namespace access [${byteOffset}, +${len}) beyond ${sizeBytes} bytes`);
     this.name = 'NamespaceRangeError';
   }
 }

@@ -7,6 +7,7 @@
  */
 import type { HostileSpec } from './hostile.js';
 import type { CompletionOrder } from './scheduler.js';
+import { DdplabError } from '../base/errors.js';
 
 export type TargetProfile = 'linux' | 'spdk';
 /** Digests the target accepts; a digest is used on a queue only when the host also asks for it in ICReq. */
@@ -61,10 +62,9 @@ export interface TargetOptions {
   readonly hostile: HostileSpec | undefined;
 }
 
-export class TargetOptionError extends Error {
-  readonly code = 'TARGET_OPTION';
+export class TargetOptionError extends DdplabError<'TARGET_OPTION'> {
   constructor(readonly option: string, message: string) {
-    super(message);
+    super('TARGET_OPTION', message);
     this.name = 'TargetOptionError';
   }
 }

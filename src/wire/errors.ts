@@ -2,6 +2,8 @@
  * Typed errors for everything in src/wire. A parser never throws anything else
  * and never throws a string: callers switch on `code`, users see `message`.
  */
+import { DdplabError } from '../base/errors.js';
+
 export type WireErrorCode =
   | 'TRUNCATED' // buffer shorter than the header or a length field says
   | 'BAD_FIELD' // a field holds a value the protocol forbids
@@ -23,14 +25,12 @@ export interface WireErrorDetail {
   readonly got?: number | string;
 }
 
-export class WireError extends Error {
-  readonly code: WireErrorCode;
+export class WireError extends DdplabError<WireErrorCode> {
   readonly detail: WireErrorDetail;
 
   constructor(code: WireErrorCode, message: string, detail: WireErrorDetail = {}) {
-    super(message);
+    super(code, message);
     this.name = 'WireError';
-    this.code = code;
     this.detail = detail;
   }
 }

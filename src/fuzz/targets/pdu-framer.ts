@@ -30,6 +30,7 @@ import { fixPduDigests, mutateOneField, pduHeaderFields, pduHeaderOffsets } from
 import { reprDiff } from '../repr-diff.js';
 import type { Rng } from '../rng.js';
 import { check, FuzzViolation, tolerate, type FuzzInput, type FuzzTarget } from '../target.js';
+import { DdplabError } from '../../base/errors.js';
 
 const MAX_STREAM = 96 * 1024;
 
@@ -104,7 +105,11 @@ function referenceFraming(stream: Buffer, plan: Plan): { pdus: RefPdu[]; end: Re
 }
 
 /** The consumer's deliberate failure, to check the framer's "onPdu threw" contract. */
-class ConsumerStop extends Error {}
+class ConsumerStop extends DdplabError<'CONSUMER_STOP'> {
+  constructor(message: string) {
+    super('CONSUMER_STOP', message);
+  }
+}
 
 function joined(pdu: Pdu): unknown {
   return 'data' in pdu ? { ...pdu, data: Buffer.concat(pdu.data) } : pdu;

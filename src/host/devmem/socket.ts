@@ -42,6 +42,7 @@ import type { SkbFrag } from '../../nicemu/skb.js';
 import { copySkbFrags, newSkbCopyCounts, type SkbCopyCounts } from '../net/skb-copy.js';
 import { newRxChunk, type RxChunk } from '../net/tcp-rx-queue.js';
 import type { TcpSocket } from '../net/tcp-socket.js';
+import { DdplabError } from '../../base/errors.js';
 
 /** SO_DEVMEM_DONTNEED: most token ranges per call. */
 export const DEVMEM_DONTNEED_MAX_RANGES = 128;
@@ -62,13 +63,10 @@ export type DevmemErrorCode =
   /** The socket was closed. */
   | 'EBADF';
 
-export class DevmemError extends Error {
-  readonly code: DevmemErrorCode;
-
+export class DevmemError extends DdplabError<DevmemErrorCode> {
   constructor(code: DevmemErrorCode, message: string) {
-    super(message);
+    super(code, message);
     this.name = 'DevmemError';
-    this.code = code;
   }
 }
 

@@ -11,11 +11,11 @@ import { ARP_REPLY, ARP_REQUEST } from '../../wire/arp.js';
 import { buildArpFrame } from '../../wire/frame.js';
 import { ipToString } from '../../wire/ipv4.js';
 import type { Clock, ClockTimer } from './clock.js';
+import { DdplabError } from '../../base/errors.js';
 
-export class ArpError extends Error {
-  readonly code = 'ARP_UNRESOLVED';
+export class ArpError extends DdplabError<'ARP_UNRESOLVED'> {
   constructor(message: string) {
-    super(message);
+    super('ARP_UNRESOLVED', message);
     this.name = 'ArpError';
   }
 }

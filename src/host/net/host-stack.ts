@@ -12,6 +12,7 @@ import { newTcpStats, type TcpStats } from './tcp-stats.js';
 import { TcpSocket } from './tcp-socket.js';
 import { TcpTransport } from '../nvme/tcp-transport.js';
 import { ipToString } from '../../wire/ipv4.js';
+import { DdplabError } from '../../base/errors.js';
 
 export interface HostStackConfig {
   readonly nic: NicEmu;
@@ -30,10 +31,9 @@ export interface HostStackConfig {
   readonly gateway?: number;
 }
 
-export class HostStackError extends Error {
-  readonly code = 'NO_ROUTE';
+export class HostStackError extends DdplabError<'NO_ROUTE'> {
   constructor(message: string) {
-    super(message);
+    super('NO_ROUTE', message);
     this.name = 'HostStackError';
   }
 }

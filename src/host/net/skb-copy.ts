@@ -10,6 +10,7 @@
  */
 import { fragLength } from '../../nicemu/skb.js';
 import type { SkbFrag } from '../../nicemu/skb.js';
+import { DdplabError } from '../../base/errors.js';
 
 export type SkbCopyErrorCode =
   /** A dmabuf frag reached the copy path: device memory must be read with the devmem API. */
@@ -17,13 +18,10 @@ export type SkbCopyErrorCode =
   /** The frags hold more bytes than the destination has room for. */
   | 'DST_TOO_SMALL';
 
-export class SkbCopyError extends Error {
-  readonly code: SkbCopyErrorCode;
-
+export class SkbCopyError extends DdplabError<SkbCopyErrorCode> {
   constructor(code: SkbCopyErrorCode, message: string) {
-    super(message);
+    super(code, message);
     this.name = 'SkbCopyError';
-    this.code = code;
   }
 }
 

@@ -4,6 +4,7 @@
  * timeout or an NVMe status without parsing messages.
  */
 import { statusToString, type NvmeStatus } from '../../wire/nvme-status.js';
+import { DdplabError } from '../../base/errors.js';
 
 export type NvmeHostErrorCode =
   /** The connection closed or failed under the queue. */
@@ -43,14 +44,12 @@ export interface NvmeHostErrorDetail {
   readonly cause?: unknown;
 }
 
-export class NvmeHostError extends Error {
-  readonly code: NvmeHostErrorCode;
+export class NvmeHostError extends DdplabError<NvmeHostErrorCode> {
   readonly detail: NvmeHostErrorDetail;
 
   constructor(code: NvmeHostErrorCode, message: string, detail: NvmeHostErrorDetail = {}) {
-    super(message, detail.cause !== undefined ? { cause: detail.cause } : undefined);
+    super(code, message, detail.cause !== undefined ? { cause: detail.cause } : undefined);
     this.name = 'NvmeHostError';
-    this.code = code;
     this.detail = detail;
   }
 }

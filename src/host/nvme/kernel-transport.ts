@@ -11,6 +11,7 @@
 import net from 'node:net';
 import { seqAdd } from '../../wire/seq.js';
 import type { RxChunk, StreamTransport, StreamTransportFactory } from './stream-transport.js';
+import { DdplabError } from '../../base/errors.js';
 
 export interface KernelTransportOptions {
   readonly host: string;
@@ -21,10 +22,9 @@ export interface KernelTransportOptions {
   readonly connectTimeoutMs?: number;
 }
 
-export class KernelTransportError extends Error {
-  readonly code = 'KERNEL_TRANSPORT';
+export class KernelTransportError extends DdplabError<'KERNEL_TRANSPORT'> {
   constructor(message: string, options?: { cause?: unknown }) {
-    super(message, options);
+    super('KERNEL_TRANSPORT', message, options);
     this.name = 'KernelTransportError';
   }
 }

@@ -9,6 +9,7 @@
  *   "4k:50,128k:50"    a mix with weights (any positive numbers)
  *   "4k-1m"            every power of two from 4k to 1m, equal weights
  */
+import { DdplabError } from '../../base/errors.js';
 
 export type WorkloadRw = 'read' | 'write' | 'randread' | 'randwrite' | 'randrw';
 
@@ -19,13 +20,12 @@ export interface BlockSizeChoice {
   readonly weight: number;
 }
 
-export class WorkloadOptionError extends Error {
-  readonly code = 'WORKLOAD_OPTION';
+export class WorkloadOptionError extends DdplabError<'WORKLOAD_OPTION'> {
   constructor(
     readonly option: string,
     message: string,
   ) {
-    super(message);
+    super('WORKLOAD_OPTION', message);
     this.name = 'WorkloadOptionError';
   }
 }

@@ -19,6 +19,7 @@ import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
 import { execa, ExecaError } from 'execa';
 import { netnsCommand, type TopologySide } from '../topology.js';
+import { DdplabError } from '../../base/errors.js';
 
 /** IPPROTO_RAW: send-only, header included. */
 const IPPROTO_RAW = 255;
@@ -30,12 +31,10 @@ const IPV4_MIN_HEADER = 20;
 
 export type RawInjectErrorCode = 'PERMISSION' | 'BAD_PACKET' | 'SEND_FAILED' | 'CLOSED' | 'MODULE_MISSING';
 
-export class RawInjectError extends Error {
-  readonly code: RawInjectErrorCode;
+export class RawInjectError extends DdplabError<RawInjectErrorCode> {
   constructor(code: RawInjectErrorCode, message: string) {
-    super(message);
+    super(code, message);
     this.name = 'RawInjectError';
-    this.code = code;
   }
 }
 

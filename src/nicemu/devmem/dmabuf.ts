@@ -18,6 +18,7 @@
 import { crc32c } from '../../wire/crc32c.js';
 import { DMABUF_CHUNK_BYTES, DmabufPagePool } from './page-pool.js';
 import { RefillRing } from './refill-ring.js';
+import { DdplabError } from '../../base/errors.js';
 
 export type DevmemBindErrorCode =
   /** bind-rx without queues (EINVAL in the kernel). */
@@ -33,13 +34,10 @@ export type DevmemBindErrorCode =
   /** A dmabuf too small for one page (EINVAL). */
   | 'BAD_DMABUF';
 
-export class DevmemBindError extends Error {
-  readonly code: DevmemBindErrorCode;
-
+export class DevmemBindError extends DdplabError<DevmemBindErrorCode> {
   constructor(code: DevmemBindErrorCode, message: string) {
-    super(message);
+    super(code, message);
     this.name = 'DevmemBindError';
-    this.code = code;
   }
 }
 

@@ -47,6 +47,7 @@ import { ETHERTYPE_IPV4, parseEthernet } from '../../wire/ethernet.js';
 import { parseIpv4 } from '../../wire/ipv4.js';
 import { WireError } from '../../wire/errors.js';
 import type { Port, PortStats, RxConsumer, RxFrame } from './port.js';
+import { DdplabError } from '../../base/errors.js';
 
 /** Bursty loss after Gilbert and Elliott (netem's `loss gemodel p r 1-h 1-k`). */
 export interface GilbertElliott {
@@ -140,12 +141,10 @@ export const REORDER_DEPTH_MAX_HOLD_US = 1000;
 
 export type ImpairErrorCode = 'IMPAIR_BAD_SPEC';
 
-export class ImpairError extends Error {
-  readonly code: ImpairErrorCode;
+export class ImpairError extends DdplabError<ImpairErrorCode> {
   constructor(code: ImpairErrorCode, message: string) {
-    super(message);
+    super(code, message);
     this.name = 'ImpairError';
-    this.code = code;
   }
 }
 
