@@ -11,6 +11,7 @@
  * order, always asynchronously — never from inside send(), so a consumer that
  * answers a frame by sending cannot recurse into itself.
  */
+import { DdplabError } from '../../base/errors.js';
 
 /** One received frame. */
 export interface RxFrame {
@@ -76,12 +77,10 @@ export type PortErrorCode =
   | 'LINKTYPE'; // the interface is not Ethernet
 
 /** Errors of every Port backend; `message` is one line a user can act on. */
-export class PortError extends Error {
-  readonly code: PortErrorCode;
+export class PortError extends DdplabError<PortErrorCode> {
   constructor(code: PortErrorCode, message: string) {
-    super(message);
+    super(code, message);
     this.name = 'PortError';
-    this.code = code;
   }
 }
 
