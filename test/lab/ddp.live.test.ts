@@ -22,7 +22,7 @@ import { describe, expect, it } from 'vitest';
 import type { RunReport } from '../../src/lab/run.js';
 import { BIN, liveRunIds } from '../support/lab/live-run-rig.js';
 
-const newId = liveRunIds('d', { noNewNamespaces: true });
+const newId = liveRunIds('d');
 
 async function runJson(args: string[]): Promise<RunReport> {
   const r = await execa(process.execPath, [BIN, 'run', '--json', ...args], { reject: false, timeout: 240_000 });

@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { BIN, ddplabNamespaces, liveRunIds, runJson } from '../support/lab/live-run-rig.js';
 
-const newId = liveRunIds('r', { noNewNamespaces: true });
+const newId = liveRunIds('r');
 
 describe.each([
   { mtu: 1500, digest: 'none' },

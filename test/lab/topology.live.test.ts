@@ -5,7 +5,7 @@
  * goes away on success, error, SIGINT and SIGTERM — and, after SIGKILL, with
  * `ddplab down --all`. After the suite no namespace of these tests is left.
  */
-import { spawn, spawnSync } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { execa } from 'execa';
@@ -19,6 +19,7 @@ import {
   withTopology,
   type Topology,
 } from '../../src/lab/topology.js';
+import { namespacesOf } from '../support/lab/live-run-rig.js';
 import { runUnprivileged } from '../support/unprivileged.js';
 
 const isRoot = process.getuid?.() === 0;
@@ -32,14 +33,6 @@ function freshId(): string {
   const id = newTopologyId();
   ids.push(id);
   return id;
-}
-
-function ddplabNamespaces(): string[] {
-  const out = spawnSync('ip', ['netns', 'list'], { encoding: 'utf8' }).stdout;
-  return out
-    .split('\n')
-    .map((l) => l.split(' ')[0]!)
-    .filter((n) => /^ddplab-[a-z0-9]{1,8}-(tgt|host)$/.test(n));
 }
 
 async function inNs(id: string, side: 'tgt' | 'host', argv: string[]): Promise<string> {
@@ -89,18 +82,10 @@ function exited(child: ReturnType<typeof spawn>): Promise<{ code: number | null;
 }
 
 describe.skipIf(!isRoot)('live topology', () => {
-  let before: string[] = [];
-
-  beforeAll(() => {
-    before = ddplabNamespaces();
-  });
-
   afterAll(async () => {
     for (const id of ids) await topologyDown(id);
-    const left = ddplabNamespaces().filter((n) => ids.some((id) => n === `ddplab-${id}-tgt` || n === `ddplab-${id}-host`));
-    expect(left).toEqual([]);
-    // Nothing this suite made survives it (others' namespaces that existed before are not ours to judge).
-    expect(ddplabNamespaces().filter((n) => !before.includes(n))).toEqual([]);
+    // Nothing this suite made survives it; other runs on the machine may come and go meanwhile.
+    expect(namespacesOf(ids)).toEqual([]);
   });
 
   describe('what up builds', () => {
@@ -239,7 +224,7 @@ describe.skipIf(!isRoot)('live topology', () => {
       expect(down.stdout).toContain(`ddplab-${id}-tgt`);
       expect(down.stdout).toContain(`ddplab-${id}-host`);
       expect(await topologyStatus(id)).toEqual([]);
-      expect(ddplabNamespaces().filter((n) => n.startsWith(`ddplab-${id}-`))).toEqual([]);
+      expect(namespacesOf([id])).toEqual([]);
     } finally {
       run.kill('SIGKILL');
     }

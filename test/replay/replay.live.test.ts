@@ -5,33 +5,22 @@
  * offload none and ddp-crc, gives a SHA-256 for every read, each equal to
  * the live host's for the same LBA and length.
  */
-import { execFileSync } from 'node:child_process';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { execa } from 'execa';
 import { afterAll, describe, expect, it } from 'vitest';
 import { compareWithLive, readReadHashes } from '../../src/replay/live-read-hashes.js';
 import { replayCapture } from '../../src/replay/replay.js';
 import type { RunReport } from '../../src/lab/run.js';
+import { BIN, namespacesOf } from '../support/lab/live-run-rig.js';
 import { tempDir } from '../support/replay/replay-rig.js';
 
-const BIN = fileURLToPath(new URL('../../bin/ddplab.js', import.meta.url));
-
-function ddplabNamespaces(): string[] {
-  return execFileSync('ip', ['netns', 'list'], { encoding: 'utf8' })
-    .split('\n')
-    .map((l) => l.split(' ')[0]!)
-    .filter((n) => n.startsWith('ddplab-'));
-}
-
-const before = ddplabNamespaces();
 const ids: string[] = [];
 const tmp = tempDir();
 
 afterAll(async () => {
   for (const id of ids) await execa(process.execPath, [BIN, 'down', '--id', id], { reject: false });
   tmp.remove();
-  expect(ddplabNamespaces().filter((n) => !before.includes(n))).toEqual([]);
+  expect(namespacesOf(ids)).toEqual([]);
 });
 
 describe.each([

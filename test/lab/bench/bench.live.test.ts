@@ -2,25 +2,16 @@
  * `ddplab bench` end to end (root): a two-point sweep on one topology writes
  * its folder, every run verifies, and the namespaces are gone afterwards.
  */
-import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { execa } from 'execa';
 import { afterAll, describe, expect, it } from 'vitest';
 import type { BenchResult } from '../../../src/lab/bench/bench.js';
 import type { BenchCellSummary } from '../../../src/lab/bench/report.js';
+import { BIN, namespacesOf } from '../../support/lab/live-run-rig.js';
 
-const BIN = fileURLToPath(new URL('../../../bin/ddplab.js', import.meta.url));
 const dir = mkdtempSync(join(tmpdir(), 'ddplab-bench-live-'));
-
-function ddplabNamespaces(): string[] {
-  return execFileSync('ip', ['netns', 'list'], { encoding: 'utf8' })
-    .split('\n')
-    .map((l) => l.split(' ')[0]!)
-    .filter((n) => n.startsWith('ddplab-'));
-}
 
 const id = `b${process.pid % 1000}`;
 
@@ -28,7 +19,7 @@ afterAll(async () => {
   await execa(process.execPath, [BIN, 'down', '--id', id], { reject: false });
   rmSync(dir, { recursive: true, force: true });
   // Only ours: other runs on the machine may come and go meanwhile.
-  expect(ddplabNamespaces().filter((n) => n.startsWith(`ddplab-${id}-`))).toEqual([]);
+  expect(namespacesOf([id])).toEqual([]);
 });
 
 describe('ddplab bench', () => {

@@ -59,7 +59,7 @@ function forgedInCapture(path: string, injected: readonly ForgeInjectionReport[]
 }
 
 describe.skipIf(!isRoot)('forged segments injected into a live ddplab run (forger in the target namespace)', () => {
-  const newId = liveRunIds('fg', { noNewNamespaces: true });
+  const newId = liveRunIds('fg');
 
   it.each([
     {

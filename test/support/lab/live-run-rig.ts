@@ -1,7 +1,7 @@
 /**
  * Shared by the live tests that drive `ddplab run` as a user would: the CLI
- * path, run ids that are removed after the file (and checked gone), and a
- * run whose --json report is parsed.
+ * path, run ids that are removed after the file (and checked gone: those
+ * ids only), and a run whose --json report is parsed.
  */
 import { execFileSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
@@ -18,19 +18,22 @@ export function ddplabNamespaces(): string[] {
     .filter((n) => n.startsWith('ddplab-'));
 }
 
+/** Those of `ids`' namespaces (`ddplab-<id>-tgt`, `ddplab-<id>-host`) that exist now. */
+export function namespacesOf(ids: readonly string[]): string[] {
+  return ddplabNamespaces().filter((n) => ids.some((id) => n === `ddplab-${id}-tgt` || n === `ddplab-${id}-host`));
+}
+
 /**
  * Run ids for one test file, each `prefix + tag + pid`. After the file every
- * id is brought down and none of its namespaces may remain; with
- * `noNewNamespaces`, no ddplab namespace at all may have appeared since.
+ * id is brought down and none of its namespaces may remain. Only these ids
+ * are checked: other runs on the machine may come and go meanwhile, so every
+ * run a test starts must be given one of them (`--id`).
  */
-export function liveRunIds(prefix: string, opts: { noNewNamespaces?: boolean } = {}): (tag: string) => string {
-  const before = ddplabNamespaces();
+export function liveRunIds(prefix: string): (tag: string) => string {
   const ids: string[] = [];
   afterAll(async () => {
     for (const id of ids) await execa(process.execPath, [BIN, 'down', '--id', id], { reject: false });
-    const now = ddplabNamespaces();
-    expect(now.filter((n) => ids.some((id) => n.startsWith(`ddplab-${id}-`)))).toEqual([]);
-    if (opts.noNewNamespaces === true) expect(now.filter((n) => !before.includes(n))).toEqual([]);
+    expect(namespacesOf(ids)).toEqual([]);
   });
   return (tag) => {
     const id = `${prefix}${tag}${process.pid % 1000}`;
