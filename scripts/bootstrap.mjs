@@ -4,7 +4,7 @@
 // missing. Runs before `npm test` and `npm run demo` (npm "pre" scripts).
 //
 // Uses only node: built-ins: it must run before node_modules exists.
-import { existsSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync } from 'node:fs';
 import { spawnSync } from 'node:child_process';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -45,6 +45,80 @@ if (missing.length > 0) {
   if (run('apt-get', ['install', '-y', '-q', '--no-install-recommends', ...missing], { env }) !== 0) {
     fail(`apt-get install ${missing.join(' ')} failed`);
   }
+}
+
+// The Linux peer harness (src/peer): QEMU, a static busybox for the guests'
+// initramfs and a stock Debian kernel package, downloaded (never installed)
+// into the git-ignored cache .cache/peer/debs. When they cannot be had the
+// harness's tests skip with the one line src/peer/requirements.ts prints, so
+// this part reports and carries on instead of failing.
+peerBootstrap();
+
+function peerBootstrap() {
+  const say = (msg) => process.stdout.write(`bootstrap: linux peer: ${msg}\n`);
+  const arch = spawnSync('dpkg', ['--print-architecture'], { encoding: 'utf8' });
+  if (arch.status !== 0 || arch.stdout.trim() !== 'amd64') {
+    say(`not an amd64 Debian machine (${(arch.stdout ?? '').trim() || 'no dpkg'}): the peer VMs need qemu-system-x86 and an amd64 kernel package; their tests will skip`);
+    return;
+  }
+  const staticBusybox = ['/bin/busybox', '/usr/bin/busybox'].some((p) => existsSync(p) && !hasInterp(p));
+  const peerDebs = [
+    ['qemu-system-x86', existsSync('/usr/bin/qemu-system-x86_64')],
+    ['busybox-static', staticBusybox],
+    ['xz-utils', existsSync('/usr/bin/xz')],
+  ]
+    .filter(([, ok]) => !ok)
+    .map(([p]) => p);
+  const debDir = join(root, '.cache', 'peer', 'debs');
+  const haveKernel = existsSync(debDir) && readdirSync(debDir).some((f) => /^linux-image-[0-9].*-amd64(-unsigned)?_.*_amd64\.deb$/.test(f));
+  if (peerDebs.length === 0 && haveKernel) return;
+  if (process.getuid && process.getuid() !== 0) {
+    say(`missing ${[...peerDebs, ...(haveKernel ? [] : ['the kernel package'])].join(', ')} and not root to fetch them: the peer tests will skip`);
+    return;
+  }
+  const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' };
+  let updated = false;
+  const update = () => {
+    if (!updated) updated = run('apt-get', ['update', '-q'], { env }) === 0;
+    return updated;
+  };
+  if (peerDebs.length > 0) {
+    say(`installing ${peerDebs.join(' ')}`);
+    update();
+    if (run('apt-get', ['install', '-y', '-q', '--no-install-recommends', ...peerDebs], { env }) !== 0) {
+      say(`apt-get install ${peerDebs.join(' ')} failed: the peer tests will skip`);
+      return;
+    }
+  }
+  if (!haveKernel) {
+    // linux-image-amd64 is the metapackage; its one dependency names the kernel of the release.
+    const kernelPkg = () => {
+      const r = spawnSync('apt-cache', ['depends', 'linux-image-amd64'], { encoding: 'utf8' });
+      const m = /Depends: (linux-image-[0-9][^\s]*-amd64(?:-unsigned)?)/.exec(r.stdout ?? '');
+      return m ? m[1] : undefined;
+    };
+    let pkg = kernelPkg();
+    if (pkg === undefined && update()) pkg = kernelPkg();
+    if (pkg === undefined) {
+      say('apt knows no linux-image-amd64: the peer tests will skip');
+      return;
+    }
+    say(`downloading ${pkg} into .cache/peer/debs (unpacked by the harness, never installed)`);
+    mkdirSync(debDir, { recursive: true });
+    // apt's sandbox user cannot write into the project: download as root, quietly.
+    const dl = () => run('apt-get', ['download', '-q', '-o', 'APT::Sandbox::User=root', pkg], { env, cwd: debDir });
+    if (dl() !== 0 && !(update() && dl() === 0)) say(`apt-get download ${pkg} failed: the peer tests will skip`);
+  }
+}
+
+/** Whether an ELF asks for a dynamic loader (PT_INTERP): the guests need a static busybox. */
+function hasInterp(path) {
+  const b = readFileSync(path);
+  const phoff = Number(b.readBigUInt64LE(0x20));
+  const phentsize = b.readUInt16LE(0x36);
+  const phnum = b.readUInt16LE(0x38);
+  for (let i = 0; i < phnum; i++) if (b.readUInt32LE(phoff + i * phentsize) === 3) return true;
+  return false;
 }
 
 // node_modules: `npm ci` when absent, or when a native addon was never built

@@ -15,6 +15,16 @@ export interface NicRxStats {
   rx_csum_errors: number;
   /** TCP checksum left partial by the sender's offload (accepted only when configured to). */
   rx_csum_partial: number;
+  /**
+   * Of those, dropped because the NIC was told to refuse them (also counted
+   * in rx_csum_errors, so that counter stays "every checksum drop").
+   */
+  rx_csum_partial_dropped: number;
+  /**
+   * IPv4 datagrams larger than the MTU, accepted as a NIC with LRO hands its
+   * host aggregated frames: a local peer's TSO/GSO super-frames.
+   */
+  rx_super_frames: number;
   /** Well-formed frames that are neither ARP nor IPv4/TCP (IPv6, UDP, ICMP...): not ours to handle. */
   rx_unhandled: number;
   /** TCP segments for no registered flow. */
@@ -35,6 +45,8 @@ export function newNicRxStats(): NicRxStats {
     rx_errors: 0,
     rx_csum_errors: 0,
     rx_csum_partial: 0,
+    rx_csum_partial_dropped: 0,
+    rx_super_frames: 0,
     rx_unhandled: 0,
     rx_no_flow: 0,
     rx_tcp_segments: 0,

@@ -36,6 +36,22 @@ export interface NicOptions {
    * taken on such senders show. Counted in rx_csum_partial. Default false.
    */
   readonly acceptPartialChecksums?: boolean;
+  /**
+   * The link's MTU: IPv4 datagrams above it are counted in rx_super_frames
+   * (and accepted). Default: none counted.
+   */
+  readonly mtu?: number;
+}
+
+/** Why the NIC dropped a frame (each a counter in NicRxStats). */
+export type NicDropReason = 'rx_errors' | 'rx_csum_errors' | 'rx_csum_partial_dropped' | 'rx_no_flow';
+
+/** What a drop listener learns of the dropped frame, when it parsed that far. */
+export interface NicDropInfo {
+  readonly srcIp?: number;
+  readonly srcPort?: number;
+  /** TCP flags byte (SYN 0x02, ACK 0x10, ...). */
+  readonly tcpFlags?: number;
 }
 
 export type ArpHandler = (arp: ArpRepr, frame: Buffer) => void;
@@ -48,6 +64,9 @@ export class NicEmu {
   private readonly flows = new FlowTable();
   private readonly verifyChecksums: boolean;
   private readonly acceptPartial: boolean;
+  private readonly mtu: number;
+  /** Told of every dropped frame (connection setup errors say what arrived and why it went). */
+  onDrop: ((reason: NicDropReason, info: NicDropInfo) => void) | undefined;
   private arpHandler: ArpHandler | undefined;
   private inBatch = false;
   /** Flows that got segments in the current batch (few: one per queue). */
@@ -60,6 +79,7 @@ export class NicEmu {
     this.mac = opts.mac;
     this.verifyChecksums = opts.verifyChecksums ?? true;
     this.acceptPartial = opts.acceptPartialChecksums ?? false;
+    this.mtu = opts.mtu ?? Infinity;
     port.onFrames((batch) => this.rxBatch(batch));
   }
 
@@ -124,16 +144,21 @@ export class NicEmu {
       }
       const seg = ip.payload;
       if (this.verifyChecksums && !verifyTcpChecksum(ip.src, ip.dst, seg)) {
-        if (!this.acceptPartial || !isPartialTcpChecksum(ip.src, ip.dst, seg)) {
+        const partial = isPartialTcpChecksum(ip.src, ip.dst, seg);
+        if (partial) s.rx_csum_partial++;
+        if (!partial || !this.acceptPartial) {
           s.rx_csum_errors++;
+          if (partial) s.rx_csum_partial_dropped++;
+          this.dropped(partial ? 'rx_csum_partial_dropped' : 'rx_csum_errors', ip.src, seg);
           return;
         }
-        s.rx_csum_partial++;
       }
+      if (ip.totalLength > this.mtu) s.rx_super_frames++;
       const tcp = parseTcp(seg);
       const entry = this.flows.lookup(ip.src, tcp.srcPort, ip.dst, tcp.dstPort);
       if (entry === undefined) {
         s.rx_no_flow++;
+        this.onDrop?.('rx_no_flow', { srcIp: ip.src, srcPort: tcp.srcPort, tcpFlags: tcp.flags });
         return;
       }
       const payload = tcp.payload;
@@ -164,10 +189,17 @@ export class NicEmu {
     } catch (e) {
       if (e instanceof WireError) {
         s.rx_errors++;
+        this.onDrop?.('rx_errors', {});
         return;
       }
       throw e;
     }
+  }
+
+  /** Tells the drop listener, with the TCP source and flags read straight from the header (its checksum failed). */
+  private dropped(reason: NicDropReason, srcIp: number, seg: Buffer): void {
+    if (this.onDrop === undefined) return;
+    this.onDrop(reason, seg.length >= 14 ? { srcIp, srcPort: seg.readUInt16BE(0), tcpFlags: seg[13]! } : { srcIp });
   }
 
   private rxBatch(batch: readonly RxFrame[]): void {

@@ -6,7 +6,7 @@
  */
 import { accessSync, closeSync, constants, existsSync, openSync, readSync } from 'node:fs';
 import { delimiter, join } from 'node:path';
-import { UserError } from '../cli/user-error.js';
+import { UserError } from '../base/errors.js';
 
 /** Something the harness needs is absent; the message is the one line to show. */
 export class PeerMissing extends UserError {

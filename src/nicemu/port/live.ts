@@ -23,6 +23,17 @@
  * and wakes us per frame, where TPACKET_V3's block timeout would hold frames
  * back for up to the buffer timeout — fatal to a TCP stack's RTT.
  *
+ * Frames above the MTU: a TPACKET_V2 ring has fixed slots, and libpcap 1.10
+ * sizes them at MTU + 18 bytes when the interface has none of TSO, GSO, GRO
+ * or LRO on — yet a local peer's TSO/GSO super-frames (a VM's tap on a
+ * bridge, a veth whose sender left TSO on) still arrive whole, whatever the
+ * receiving interface's own offloads say, and the ring cuts them to the MTU.
+ * With `superFrames` the port turns GSO on for the moment libpcap sizes the
+ * ring (GSO only shapes what the kernel transmits on the interface, and the
+ * port's own frames are injected whole, so nothing else changes), then puts
+ * it back: slots hold 64 KiB frames. Frames cut anyway (caplen below the
+ * wire length) are counted in rxTruncated and dropped.
+ *
  * No direction filter: the kernel never loops a packet socket's own
  * transmissions back to that socket, so the port does not see what it sends.
  * (libpcap's `inbound` filter is not used: it loses the first frame after
@@ -41,6 +52,7 @@
  * every open Port on that interface discards. The peer receives it too and
  * drops it (not addressed to it, no protocol handler).
  */
+import { execFileSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { PortCounters, PortError } from './port.js';
@@ -67,6 +79,15 @@ export interface LivePortOptions {
    * consumer could take, 4096 neither.
    */
   readonly rxRingFrames?: number;
+  /**
+   * Frames larger than the MTU may arrive (an external peer on the same host:
+   * its TSO/GSO super-frames reach the interface unsegmented). Sizes the
+   * capture slots for them whatever the interface's offloads (see the file
+   * comment); snapLen then defaults to 65553 (the largest IPv4 datagram, an
+   * Ethernet header and a VLAN tag) and bufferBytes to 64 MiB (about 1000
+   * slots). Default false: the topology's own veth carries wire-sized frames.
+   */
+  readonly superFrames?: boolean;
   /** Frames per batch handed to the consumer at most (default 256). */
   readonly batchFrames?: number;
   /** Time per event-loop turn spent handing batches to the consumer, µs (default 2000; see rx-ring.ts). */
@@ -104,6 +125,7 @@ interface PcapBinding {
 const HDR_TS_SEC = 0;
 const HDR_TS_USEC = 4;
 const HDR_CAPLEN = 8;
+const HDR_LEN = 12;
 const PKTHDR_BYTES = 16;
 
 /** pcap_dispatch's PCAP_ERROR_BREAK: the binding has released the handle. */
@@ -236,7 +258,8 @@ export class LivePort implements Port {
 
   constructor(opts: LivePortOptions) {
     this.iface = opts.iface;
-    const snapLen = opts.snapLen ?? 262144;
+    const superFrames = opts.superFrames ?? false;
+    const snapLen = opts.snapLen ?? (superFrames ? SUPER_FRAME_SNAPLEN : 262144);
     this.frameBuf = Buffer.alloc(snapLen);
     this.ring = new RxRing(this.counters, {
       capacityFrames: opts.rxRingFrames ?? 4096,
@@ -246,14 +269,9 @@ export class LivePort implements Port {
     // The user's filter must still pass wake frames, or close() could not
     // release the handle.
     const filter = opts.filter ? `(${opts.filter}) or (ether proto ${ETHERTYPE_LOCAL_EXPERIMENTAL})` : '';
-    this.session = openSession(
-      opts.iface,
-      filter,
-      opts.bufferBytes ?? 32 << 20,
-      snapLen,
-      opts.promiscuous ?? true,
-      this.onPacket,
-    );
+    const open = (): PcapBindingSession =>
+      openSession(opts.iface, filter, opts.bufferBytes ?? (superFrames ? 64 : 32) << 20, snapLen, opts.promiscuous ?? true, this.onPacket);
+    this.session = superFrames ? withSuperFrameSlots(opts.iface, open) : open();
     this.session.read_callback = this.onReadable;
     this.session.start_polling();
   }
@@ -358,6 +376,10 @@ export class LivePort implements Port {
     const caplen = this.hdrBuf.readUInt32LE(HDR_CAPLEN);
     const frame = this.frameBuf;
     if (isWakeFrame(frame, caplen)) return;
+    if (caplen < this.hdrBuf.readUInt32LE(HDR_LEN)) {
+      this.counters.rxTruncated++;
+      return;
+    }
     if (this.ring.full) {
       this.counters.rxQueueDrops++;
       return;
@@ -367,6 +389,42 @@ export class LivePort implements Port {
     const tsUs = this.hdrBuf.readUInt32LE(HDR_TS_SEC) * 1_000_000 + this.hdrBuf.readUInt32LE(HDR_TS_USEC);
     this.ring.push({ data, tsUs });
   };
+}
+
+/** IPv4's largest datagram, an Ethernet header and one VLAN tag. */
+const SUPER_FRAME_SNAPLEN = 65535 + 14 + 4;
+
+/** The offloads whose state libpcap reads to size its ring slots (ethtool -k names). */
+const SLOT_OFFLOADS = ['tcp-segmentation-offload', 'generic-segmentation-offload', 'generic-receive-offload', 'large-receive-offload'];
+
+/**
+ * Opens the capture with GSO on the interface for that moment when none of
+ * the offloads libpcap checks is on, so that its ring slots fit 64 KiB
+ * frames; the previous state is restored before returning.
+ */
+function withSuperFrameSlots(iface: string, open: () => PcapBindingSession): PcapBindingSession {
+  let features: string;
+  try {
+    features = execFileSync('ethtool', ['-k', iface], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] });
+  } catch {
+    return open(); // no ethtool or not an ethtool device: libpcap sizes as it will
+  }
+  const on = SLOT_OFFLOADS.some((f) => new RegExp(`^${f}: on`, 'm').test(features));
+  if (on) return open();
+  try {
+    execFileSync('ethtool', ['-K', iface, 'gso', 'on'], { stdio: 'ignore' });
+  } catch {
+    return open(); // fixed off (some drivers): frames above the MTU get counted as rxTruncated
+  }
+  try {
+    return open();
+  } finally {
+    try {
+      execFileSync('ethtool', ['-K', iface, 'gso', 'off'], { stdio: 'ignore' });
+    } catch {
+      // the interface went away meanwhile; nothing to restore
+    }
+  }
 }
 
 /** Opens a live Port on `opts.iface` (in this process's network namespace). */

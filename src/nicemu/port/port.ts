@@ -45,6 +45,11 @@ export interface PortStats {
   readonly rxQueueDrops: number;
   /** Frames send() could not transmit (the kernel refused them; counted, not thrown). */
   readonly txErrors: number;
+  /**
+   * Frames the capture cut short of their length on the wire (only the live
+   * port can tell): dropped, since a cut TCP segment fails every check after.
+   */
+  readonly rxTruncated?: number;
 }
 
 export type RxConsumer = (batch: readonly RxFrame[]) => void;
@@ -93,6 +98,7 @@ export class PortCounters {
   rxKernelDrops = 0;
   rxQueueDrops = 0;
   txErrors = 0;
+  rxTruncated = 0;
 
   snapshot(): PortStats {
     return {
@@ -103,6 +109,7 @@ export class PortCounters {
       rxKernelDrops: this.rxKernelDrops,
       rxQueueDrops: this.rxQueueDrops,
       txErrors: this.txErrors,
+      ...(this.rxTruncated > 0 ? { rxTruncated: this.rxTruncated } : {}),
     };
   }
 }
