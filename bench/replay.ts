@@ -22,7 +22,8 @@ import { mkdtempSync, rmSync, statSync } from 'node:fs';
 import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { replayCapture, type ReplayOffloadChoice } from '../src/replay/replay.js';
+import { replayCapture } from '../src/replay/replay.js';
+import type { DdpOffloadMode } from '../src/host/offload-mode.js';
 import { synthesizeSession } from '../src/replay/synthetic-capture.js';
 import { writePcapFileSync } from '../src/wire/pcap.js';
 
@@ -86,7 +87,7 @@ try {
     const frames = session.frames.length;
     session.frames.length = 0;
     const size = statSync(path).size / (1024 * 1024);
-    for (const offload of ['none', 'ddp-crc'] as ReplayOffloadChoice[]) {
+    for (const offload of ['none', 'ddp-crc'] as DdpOffloadMode[]) {
       const secs: number[] = [];
       const cpuSecs: number[] = [];
       let placedPct = 0;

@@ -9,22 +9,14 @@ import { resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Command } from 'commander';
 import { WORKLOAD_RW_MODES, parseSizeBytes, WorkloadOptionError, type WorkloadRw } from '../host/workload/options.js';
-import {
-  bench,
-  benchMachine,
-  benchOptionsRecord,
-  OFFLOAD_MODES,
-  type BenchOptions,
-  type BenchPoint,
-  type BenchRun,
-  type BenchSize,
-  type OffloadMode,
-} from '../lab/bench/bench.js';
+import { bench, benchMachine, benchOptionsRecord, type BenchOptions, type BenchPoint, type BenchRun, type BenchSize } from '../lab/bench/bench.js';
+import { OFFLOAD_MODES, parseOffloadMode } from '../host/offload-mode.js';
 import { formatRate, readBenchReport, summarizeBench, writeBenchReport } from '../lab/bench/report.js';
 import type { WorkloadProgress } from '../host/workload/workload.js';
 import { intFlag, parseDigest } from './workload-flags.js';
 import { parseBurst, parseProbability } from './impair-flags.js';
-import { UserError } from './user-error.js';
+import { UserError } from '../base/errors.js';
+import { addDigestFlag, addTargetShapeFlags, parseOrder } from './run-flags.js';
 
 const OUT_ROOT = fileURLToPath(new URL('../../captures/out/', import.meta.url));
 
@@ -130,7 +122,7 @@ function sweepProgress(): {
 }
 
 export function registerBenchCommand(program: Command): void {
-  program
+  const cmd = program
     .command('bench')
     .description('sweep verified runs over loss, reordering, offload mode and workload on one topology; writes report.md, report.json and SVG charts')
     .option('--drop <list>', 'loss rates toward the host, per frame', '0,1e-4,1e-3')
@@ -145,11 +137,9 @@ export function registerBenchCommand(program: Command): void {
     .option('--min-size <bytes>', 'with --size auto: smallest run', '64m')
     .option('--max-size <bytes>', 'with --size auto: largest run', '1g')
     .option('--iodepth <n>', 'commands in flight per queue', '32')
-    .option('--queues <n>', 'NVMe I/O queues', '1')
-    .option('--digest <which>', 'NVMe/TCP digests: none, header, data, both', 'data')
-    .option('--order <order>', 'target completion order: fifo, random, reverse', 'fifo')
-    .option('--interleave', 'target interleaves the C2HData PDUs of different reads')
-    .option('--c2h-size <bytes>', 'largest C2HData payload the target sends (0 = whole transfer)', '0')
+    .option('--queues <n>', 'NVMe I/O queues', '1');
+  addDigestFlag(cmd, 'data');
+  addTargetShapeFlags(cmd)
     .option('--mtu <bytes>', 'MTU of the veth pair', '1500')
     .option('--reorder-depth <k>', 'a reordered frame leaves after k later frames (default 3)')
     .option('--reorder-us <t>', 'a reordered frame leaves after t µs')
@@ -173,18 +163,14 @@ export function registerBenchCommand(program: Command): void {
         if (v.length === 0) throw new UserError('BAD_FLAG', `--${flag}: give at least one value`);
         return v;
       };
-      const offload = list(flags.offload).map((m): OffloadMode => {
-        if (!(OFFLOAD_MODES as readonly string[]).includes(m)) throw new UserError('BAD_FLAG', `--offload: '${m}' is not one of ${OFFLOAD_MODES.join(', ')}`);
-        return m as OffloadMode;
-      });
+      const offload = list(flags.offload).map((m) => parseOffloadMode(m));
       const rw = list(flags.rw).map((m): WorkloadRw => {
         if (!(WORKLOAD_RW_MODES as readonly string[]).includes(m)) throw new UserError('BAD_FLAG', `--rw: '${m}' is not one of ${WORKLOAD_RW_MODES.join(', ')}`);
         return m as WorkloadRw;
       });
       const bs = list(flags.bs);
       for (const b of bs) if (size('bs', b) === 0) throw new UserError('BAD_FLAG', `--bs: '${b}' is zero`);
-      const order = flags.order;
-      if (order !== 'fifo' && order !== 'random' && order !== 'reverse') throw new UserError('BAD_FLAG', `--order: '${order}' is not one of fifo, random, reverse`);
+      const order = parseOrder(flags.order);
       const benchSize: BenchSize =
         flags.size === 'auto'
           ? {

@@ -10,11 +10,13 @@
 import type { Command } from 'commander';
 import type { Port } from '../nicemu/port/port.js';
 import { resolve } from 'node:path';
-import { hostRun, parseRunOffload, parseTargetAddress } from '../lab/host-run.js';
+import { hostRun, parseTargetAddress } from '../lab/host-run.js';
+import { OFFLOAD_MODES, parseOffloadMode } from '../host/offload-mode.js';
 import { externalNextHop, parseHostAddress } from '../lab/run-external.js';
 import { withCapture } from '../nicemu/port/capture.js';
 import { addTimeoutFlags, addWorkloadFlags, intFlag, parseDigest, timeoutsFromFlags, workloadFromFlags, type TimeoutFlags, type WorkloadFlags } from './workload-flags.js';
-import { UserError } from './user-error.js';
+import { UserError } from '../base/errors.js';
+import { addDigestFlag, addOffloadFlag } from './run-flags.js';
 import { addImpairFlags, impairFromFlags, type ImpairFlags } from './impair-flags.js';
 import { addDevmemFlags, devmemFromFlags, type DevmemFlags } from './devmem-flags.js';
 
@@ -44,9 +46,9 @@ export function registerHostCommand(program: Command): void {
     .option('--gateway <addr>', 'next hop for a target outside the --host-ip A/LEN subnet')
     .option('--host-mac <mac>', "MAC the userspace stack uses (default: the interface's)")
     .option('--target <addr:port>', 'NVMe/TCP target', '192.0.2.1:4420')
-    .option('--nqn <nqn>', 'subsystem NQN', 'nqn.2026-11.io.ddplab:target')
-    .option('--digest <which>', 'digests to ask for: none, header, data, both', 'none')
-    .option('--offload <mode>', 'NIC offload of the NVMe/TCP queues: none, ddp (direct data placement), ddp-crc (DDP + data digest), devmem-tcp, devmem-nvme (receive into device memory)', 'none')
+    .option('--nqn <nqn>', 'subsystem NQN', 'nqn.2026-11.io.ddplab:target');
+  addDigestFlag(cmd, 'none');
+  addOffloadFlag(cmd, OFFLOAD_MODES)
     .option('--queue-depth <n>', 'I/O queue size (default: max(32, iodepth))')
     .option('--capture <file.pcap>', 'write every frame the NIC receives and sends to a pcap file')
     .option('--hash-reads <file>', 'write the SHA-256 of every read to a JSON file (to compare with ddplab replay of the capture)')
@@ -62,6 +64,7 @@ export function registerHostCommand(program: Command): void {
     const workload = workloadFromFlags(flags);
     const impair = impairFromFlags(flags, workload.seed ?? 1);
     const addr = hostAddressFromFlags(flags, target.ip);
+    const offload = parseOffloadMode(flags.offload);
     const report = await hostRun(
       {
         iface: flags.iface,
@@ -73,8 +76,8 @@ export function registerHostCommand(program: Command): void {
         targetPort: target.port,
         nqn: flags.nqn,
         digest: parseDigest(flags.digest),
-        offload: parseRunOffload(flags.offload),
-        devmem: devmemFromFlags(flags, flags.offload),
+        offload,
+        devmem: devmemFromFlags(flags, offload),
         queues: intFlag('queues', flags.queues, 1, 128),
         ...(flags.queueDepth !== undefined ? { queueDepth: intFlag('queue-depth', flags.queueDepth, 2, 1024) } : {}),
         ...timeoutsFromFlags(flags),

@@ -14,7 +14,7 @@ import { pipeline } from 'node:stream/promises';
 import type { Command } from 'commander';
 import { fillPattern } from '../wire/block-pattern.js';
 import { parseBytes, parseUint } from './cmd-target.js';
-import { UserError } from './user-error.js';
+import { UserError } from '../base/errors.js';
 
 /** Bytes produced per chunk: big enough to stream fast, small enough to keep memory flat for any length. */
 const CHUNK_BYTES = 1 << 20;

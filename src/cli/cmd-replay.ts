@@ -5,12 +5,14 @@
  * object (with every read's SHA-256).
  */
 import type { Command } from 'commander';
-import { replayCapture, type ReplayOffloadChoice } from '../replay/replay.js';
+import { replayCapture } from '../replay/replay.js';
+import { DDP_OFFLOAD_MODES, parseOffloadMode } from '../host/offload-mode.js';
 import { formatReplayReport } from '../replay/report.js';
 import type { ImpairSpec } from '../nicemu/port/impair.js';
 import { parseBurst, parseProbability } from './impair-flags.js';
-import { UserError } from './user-error.js';
+import { UserError } from '../base/errors.js';
 import { intFlag } from './workload-flags.js';
+import { addOffloadFlag } from './run-flags.js';
 
 interface ReplayFlags {
   offload: string;
@@ -23,14 +25,6 @@ interface ReplayFlags {
   seed: string;
   json?: boolean;
   verifyChecksums?: boolean;
-}
-
-const OFFLOADS: readonly ReplayOffloadChoice[] = ['none', 'ddp', 'ddp-crc'];
-
-function parseOffload(text: string): ReplayOffloadChoice {
-  const o = OFFLOADS.find((x) => x === text);
-  if (o === undefined) throw new UserError('BAD_FLAG', `--offload: '${text}' is not one of ${OFFLOADS.join(', ')}`);
-  return o;
 }
 
 function impairSpec(f: ReplayFlags): ImpairSpec {
@@ -51,11 +45,11 @@ function impairSpec(f: ReplayFlags): ImpairSpec {
 }
 
 export function registerReplayCommand(program: Command): void {
-  program
+  const cmd = program
     .command('replay')
     .description('replay a capture through the software NIC and the host receive path: offline, deterministic, impairable')
-    .argument('<file.pcap>', 'classic pcap of NVMe/TCP traffic, Ethernet (e.g. from ddplab run --capture, or tcpdump -w)')
-    .option('--offload <mode>', 'NIC offload: none, ddp, ddp-crc', 'none')
+    .argument('<file.pcap>', 'classic pcap of NVMe/TCP traffic, Ethernet (e.g. from ddplab run --capture, or tcpdump -w)');
+  addOffloadFlag(cmd, DDP_OFFLOAD_MODES)
     .option('--port <n>', 'TCP port of the NVMe/TCP target', '4420')
     .option('--drop <p>', 'drop frames toward the host with probability p (seeded)')
     .option('--burst <pgb,pbg[,lossbad[,lossgood]]>', 'bursty loss toward the host (Gilbert-Elliott)')
@@ -69,7 +63,7 @@ export function registerReplayCommand(program: Command): void {
       const report = await replayCapture({
         path: file,
         port: intFlag('port', flags.port, 1, 65535),
-        offload: parseOffload(flags.offload),
+        offload: parseOffloadMode(flags.offload, DDP_OFFLOAD_MODES),
         impair: impairSpec(flags),
         seed: intFlag('seed', flags.seed, 0, 0xffff_ffff),
         verifyChecksums: flags.verifyChecksums === true,

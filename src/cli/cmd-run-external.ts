@@ -8,13 +8,14 @@
  * are refused with --target.
  */
 import type { Command } from 'commander';
-import { parseRunOffload, parseTargetAddress } from '../lab/host-run.js';
+import { parseTargetAddress } from '../lab/host-run.js';
+import { parseOffloadMode } from '../host/offload-mode.js';
 import { parseHostAddress, parseVerifySource, runExternal, type ExternalRunReport, type VerifySource } from '../lab/run-external.js';
 import type { RunReport } from '../lab/run.js';
 import type { WorkloadProgress } from '../host/workload/workload.js';
 import { devmemFromFlags, type DevmemFlags } from './devmem-flags.js';
 import { impairFromFlags, type ImpairFlags } from './impair-flags.js';
-import { UserError } from './user-error.js';
+import { UserError } from '../base/errors.js';
 import { intFlag, parseDigest, timeoutsFromFlags, workloadFromFlags, type TimeoutFlags, type WorkloadFlags } from './workload-flags.js';
 
 export interface ExternalFlags {
@@ -43,7 +44,7 @@ interface ExternalRunFlags extends ExternalFlags, WorkloadFlags, ImpairFlags, De
  */
 const EXTERNAL_ONLY = ['nqn', 'iface', 'hostIp', 'gateway', 'hostMac', 'queueDepth', 'acceptPartialCsum'] as const;
 /** Flags of the topology and of the target ddplab starts: meaningless against someone else's target. */
-const TOPOLOGY_ONLY = ['order', 'interleave', 'c2hSize', 'profile', 'mtu', 'offloads', 'id', 'hostile'] as const;
+const TOPOLOGY_ONLY = ['order', 'interleave', 'c2hSize', 'profile', 'mtu', 'vethOffloads', 'offloads', 'id', 'hostile'] as const;
 
 function flagName(attr: string): string {
   return `--${attr.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}`;
@@ -122,6 +123,7 @@ export async function runExternalCommand(cmd: Command, ui: ExternalCommandUi): P
   const rw = cmd.getOptionValueSource('rw') === 'cli' ? workload.rw : 'randread';
   const impair = impairFromFlags(flags, workload.seed ?? 1);
   const verify = verifyFromFlags(cmd);
+  const offload = parseOffloadMode(flags.offload);
   const report = await runExternal({
     targetIp: target.ip,
     targetPort: target.port,
@@ -133,8 +135,8 @@ export async function runExternalCommand(cmd: Command, ui: ExternalCommandUi): P
     queues: intFlag('queues', flags.queues, 1, 128),
     ...(flags.queueDepth !== undefined ? { queueDepth: intFlag('queue-depth', flags.queueDepth, 2, 1024) } : {}),
     digest: parseDigest(flags.digest),
-    offload: parseRunOffload(flags.offload),
-    devmem: devmemFromFlags(flags, flags.offload),
+    offload,
+    devmem: devmemFromFlags(flags, offload),
     workload: { ...workload, rw },
     verify,
     ...timeoutsFromFlags(flags),

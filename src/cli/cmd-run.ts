@@ -6,16 +6,17 @@
  */
 import type { Command } from 'commander';
 import { run, type RunReport } from '../lab/run.js';
-import { parseRunOffload } from '../lab/host-run.js';
+import { OFFLOAD_MODES, parseOffloadMode, usesDdpEngine } from '../host/offload-mode.js';
 import type { WorkloadProgress } from '../host/workload/workload.js';
-import { UserError } from './user-error.js';
+import { UserError } from '../base/errors.js';
 import { addImpairFlags, describeImpairSpec, describeImpairStats, impairFromFlags, type ImpairFlags } from './impair-flags.js';
 import { addTimeoutFlags, addWorkloadFlags, intFlag, parseDigest, timeoutsFromFlags, workloadFromFlags, type TimeoutFlags, type WorkloadFlags } from './workload-flags.js';
 import { addDevmemFlags, describeDevmem, devmemFromFlags, type DevmemFlags } from './devmem-flags.js';
 import { addExternalFlags, checkExternalFlags, runExternalCommand } from './cmd-run-external.js';
+import { addDigestFlag, addOffloadFlag, addTargetShapeFlags, addVethOffloadsFlag, parseOrder, vethOffloadsFromFlags, type VethOffloadFlags } from './run-flags.js';
 import { HOSTILE_CASES, HostileSpecError, formatHostileSpec, parseHostileSpec } from '../target/hostile.js';
 
-interface RunFlags extends WorkloadFlags, ImpairFlags, DevmemFlags, TimeoutFlags {
+interface RunFlags extends WorkloadFlags, ImpairFlags, DevmemFlags, TimeoutFlags, VethOffloadFlags {
   digest: string;
   offload: string;
   order: string;
@@ -23,7 +24,6 @@ interface RunFlags extends WorkloadFlags, ImpairFlags, DevmemFlags, TimeoutFlags
   c2hSize: string;
   profile: string;
   mtu: string;
-  offloads?: boolean;
   capture?: string;
   hashReads?: string;
   id?: string;
@@ -100,7 +100,7 @@ export function humanReport(r: RunReport): string {
   lines.push(`  tcp      ${flat(r.tcp)}`);
   lines.push(`  nic      ${flat(r.nic)}`);
   if (r.devmem !== undefined) lines.push(...describeDevmem(r.devmem));
-  if (r.run.offload === 'ddp' || r.run.offload === 'ddp-crc') {
+  if (usesDdpEngine(r.run.offload)) {
     const d = r.ddp;
     const n = d.notPlacedBytes;
     lines.push(
@@ -125,7 +125,7 @@ export function humanReport(r: RunReport): string {
       `  loss     host: ${r.tcp.ofoQueue} out-of-order, ${r.tcp.dupSegs} duplicate segs, ${r.nic.rx_csum_errors} bad checksums, ` +
         `${r.tcp.dupAcksSent} dup ACKs sent, retransmitted ${r.tcp.retransSegs} (${r.tcp.fastRetrans} fast, ${r.tcp.rtoTimeouts} RTOs)${targetRetrans(r)}`,
     );
-    if (r.run.offload === 'ddp' || r.run.offload === 'ddp-crc') {
+    if (usesDdpEngine(r.run.offload)) {
       const n = r.nic;
       lines.push(
         `  resync   lost sync ${n['rx-nvme-tcp-lost-sync']} times; ${n['rx-nvme-tcp-resync-req']} requests, ${n['rx-nvme-tcp-resync']} confirmed, ` +
@@ -154,15 +154,13 @@ function hostileFromFlag(text: string | undefined, queues: number): string | und
 export function registerRunCommand(program: Command): void {
   const cmd = program
     .command('run')
-    .description('end-to-end run: topology, target (kernel TCP) and host (software NIC + userspace stack) as two processes, verified workload, report')
-    .option('--digest <which>', 'NVMe/TCP digests: none, header, data, both', 'none')
-    .option('--offload <mode>', 'NIC offload of the host queues: none, ddp (direct data placement), ddp-crc (DDP + data digest), devmem-tcp, devmem-nvme (receive into device memory)', 'none')
-    .option('--order <order>', 'target completion order: fifo, random, reverse', 'fifo')
-    .option('--interleave', 'target interleaves the C2HData PDUs of different reads')
-    .option('--c2h-size <bytes>', 'largest C2HData payload the target sends (0 = whole transfer)', '0')
+    .description('end-to-end run: topology, target (kernel TCP) and host (software NIC + userspace stack) as two processes, verified workload, report');
+  addDigestFlag(cmd, 'none');
+  addOffloadFlag(cmd, OFFLOAD_MODES);
+  addTargetShapeFlags(cmd)
     .option('--profile <name>', 'target profile: linux or spdk', 'linux')
-    .option('--mtu <bytes>', 'MTU of the veth pair', '1500')
-    .option('--offloads', 'leave TSO/GSO/GRO on (host0 then sees super-frames)')
+    .option('--mtu <bytes>', 'MTU of the veth pair', '1500');
+  addVethOffloadsFlag(cmd, "leave the kernel's TSO/GSO/GRO on the veth pair (host0 then sees super-frames)")
     .option('--capture <file.pcap>', 'capture host0 (both directions) to a pcap file')
     .option('--hash-reads <file>', 'the host writes the SHA-256 of every read to a JSON file (to compare with ddplab replay of the capture)')
     .option('--id <id>', 'run id for the namespaces (default random)')
@@ -179,30 +177,28 @@ export function registerRunCommand(program: Command): void {
   cmd.action(async (flags: RunFlags) => {
     checkExternalFlags(cmd);
     if (cmd.getOptionValue('target') !== undefined) return runExternalCommand(cmd, { progress: progressBar(), humanReport });
-    const order = flags.order;
-    if (order !== 'fifo' && order !== 'random' && order !== 'reverse') {
-      throw new UserError('BAD_FLAG', `--order: '${order}' is not one of fifo, random, reverse`);
-    }
+    const order = parseOrder(flags.order);
     const profile = flags.profile;
     if (profile !== 'linux' && profile !== 'spdk') throw new UserError('BAD_FLAG', `--profile: '${profile}' is not linux or spdk`);
     const workload = workloadFromFlags(flags);
     const impair = impairFromFlags(flags, workload.seed ?? 1);
     const queues = intFlag('queues', flags.queues, 1, 128);
     const hostile = hostileFromFlag(flags.hostile, queues);
+    const offload = parseOffloadMode(flags.offload);
     const bar = progressBar();
     const report = await run({
       workload,
       ...(impair !== undefined ? { impair } : {}),
       queues,
       digest: parseDigest(flags.digest),
-      offload: parseRunOffload(flags.offload),
-      devmem: devmemFromFlags(flags, flags.offload),
+      offload,
+      devmem: devmemFromFlags(flags, offload),
       order,
       interleave: flags.interleave === true,
       c2hSize: flags.c2hSize,
       profile,
       mtu: intFlag('mtu', flags.mtu, 576, 65535),
-      offloads: flags.offloads === true,
+      offloads: vethOffloadsFromFlags(flags),
       ...(flags.capture !== undefined ? { capture: flags.capture } : {}),
       ...(flags.hashReads !== undefined ? { hashReads: flags.hashReads } : {}),
       ...(flags.id !== undefined ? { id: flags.id } : {}),

@@ -9,7 +9,7 @@ import { HostileSpecError, HOSTILE_CASES, parseHostileSpec } from '../target/hos
 import { startTarget } from '../target/listener.js';
 import { resolveTargetOptions, TargetOptionError, type TargetOptions, type TargetOptionsInput } from '../target/options.js';
 import { sumQueueStats } from '../target/stats.js';
-import { UserError } from './user-error.js';
+import { UserError } from '../base/errors.js';
 
 interface RawFlags {
   listen?: string;

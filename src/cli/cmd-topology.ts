@@ -14,12 +14,12 @@ import {
   type TopologySideStatus,
   type TopologyStatus,
 } from '../lab/topology.js';
-import { UserError } from './user-error.js';
+import { UserError } from '../base/errors.js';
+import { addVethOffloadsFlag, vethOffloadsFromFlags, type VethOffloadFlags } from './run-flags.js';
 
-interface UpFlags {
+interface UpFlags extends VethOffloadFlags {
   id?: string;
   mtu?: string;
-  offloads?: boolean;
   txCsum?: boolean;
   json?: boolean;
 }
@@ -52,19 +52,19 @@ function describe(st: TopologyStatus): string {
 }
 
 export function registerTopologyCommands(program: Command): void {
-  program
+  const up = program
     .command('up')
     .description('build the live topology: netns ddplab-<id>-tgt (tgt0 192.0.2.1/24) and ddplab-<id>-host (host0, no address)')
     .option('--id <id>', 'run id, 1-8 characters [a-z0-9] (default: random)')
-    .option('--mtu <bytes>', 'MTU of both veth ends, 68..65535 (default 1500)')
-    .option('--offloads', 'leave TSO/GSO/GRO on (default off: host0 sees wire-sized frames)')
+    .option('--mtu <bytes>', 'MTU of both veth ends, 68..65535 (default 1500)');
+  addVethOffloadsFlag(up, "leave the kernel's TSO/GSO/GRO on the veth pair (default off: host0 sees wire-sized frames)")
     .option('--tx-csum', 'leave tx checksum offload on on tgt0 (default off: frames carry full checksums)')
     .option('--json', 'print the topology as JSON')
     .action(async (flags: UpFlags) => {
       const topo = await topologyUp({
         id: flags.id ?? newTopologyId(),
         mtu: flags.mtu === undefined ? undefined : parseMtu(flags.mtu),
-        offloads: flags.offloads ?? false,
+        offloads: vethOffloadsFromFlags(flags),
         txChecksum: flags.txCsum ?? false,
       });
       if (flags.json) {

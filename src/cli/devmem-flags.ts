@@ -1,13 +1,14 @@
 /**
  * The devmem flags shared by `ddplab run` and `ddplab host` (they matter
  * with `--offload devmem-tcp|devmem-nvme`; see src/lab/devmem-host.ts),
- * declared once, turned into DevmemRunOptions once, and turned back into
- * flags for the host process the orchestrator spawns.
+ * declared once and turned into DevmemRunOptions once (src/lab/host-argv.ts
+ * turns them back into flags for the host process the orchestrator spawns).
  */
 import type { Command } from 'commander';
-import type { DevmemRunOptions, DevmemRunReport, DevmemSplitMode } from '../lab/devmem-host.js';
+import { DEVMEM_DEFAULTS, type DevmemRunOptions, type DevmemRunReport } from '../lab/devmem-host.js';
 import { parseSizeBytes, WorkloadOptionError } from '../host/workload/options.js';
-import { UserError } from './user-error.js';
+import { headerSplitOf, type OffloadMode } from '../host/offload-mode.js';
+import { UserError } from '../base/errors.js';
 
 export interface DevmemFlags {
   devmemPool: string;
@@ -15,23 +16,20 @@ export interface DevmemFlags {
   devmemHold: string;
 }
 
-/** Default dmabuf: room for 16 I/O queues' 4 MiB receive windows. */
-const DEFAULT_POOL = '64m';
+const DEFAULT_POOL = `${DEVMEM_DEFAULTS.poolBytes >> 20}m`;
 
 export function addDevmemFlags(cmd: Command): Command {
   cmd
     .option('--devmem-pool <bytes>', 'devmem: dmabuf size, carved into 4 KiB pages (keep it above queues x 4 MiB, the receive window)', DEFAULT_POOL)
-    .option('--devmem-return <path>', 'devmem: how tokens go back: dontneed (SO_DEVMEM_DONTNEED) or ring (io_uring zcrx refill ring)', 'dontneed')
-    .option('--devmem-hold <n>', 'devmem: the application holds every token until the page pool runs empty, n times (pool-exhaustion experiment)', '0');
+    .option('--devmem-return <path>', 'devmem: how tokens go back: dontneed (SO_DEVMEM_DONTNEED) or ring (io_uring zcrx refill ring)', DEVMEM_DEFAULTS.returnPath)
+    .option('--devmem-hold <n>', 'devmem: the application holds every token until the page pool runs empty, n times (pool-exhaustion experiment)', String(DEVMEM_DEFAULTS.holdUntilEmpty));
   return cmd;
 }
 
-/** The devmem options for an --offload choice (undefined when it is not a devmem one). */
-export function devmemFromFlags(f: DevmemFlags, offload: string): DevmemRunOptions | undefined {
-  let mode: DevmemSplitMode;
-  if (offload === 'devmem-tcp') mode = 'tcp';
-  else if (offload === 'devmem-nvme') mode = 'nvme';
-  else return undefined;
+/** The devmem options for an --offload mode (undefined when it is not a devmem one). */
+export function devmemFromFlags(f: DevmemFlags, offload: OffloadMode): DevmemRunOptions | undefined {
+  const mode = headerSplitOf(offload);
+  if (mode === undefined) return undefined;
   let poolBytes: number;
   try {
     poolBytes = parseSizeBytes(f.devmemPool, 'devmem-pool');
@@ -45,12 +43,6 @@ export function devmemFromFlags(f: DevmemFlags, offload: string): DevmemRunOptio
   const hold = Number(f.devmemHold);
   if (!Number.isInteger(hold) || hold < 0 || hold > 1000) throw new UserError('BAD_FLAG', `--devmem-hold: '${f.devmemHold}' is not an integer in 0..1000`);
   return { mode, poolBytes, returnPath, holdUntilEmpty: hold };
-}
-
-/** The flags that reproduce `o` on a `ddplab host` command line (the mode travels in --offload). */
-export function devmemArgs(o: DevmemRunOptions | undefined): string[] {
-  if (o === undefined) return [];
-  return ['--devmem-pool', String(o.poolBytes), '--devmem-return', o.returnPath, '--devmem-hold', String(o.holdUntilEmpty)];
 }
 
 function mib(n: number): string {

@@ -1,8 +1,8 @@
 /**
  * The impairment flags shared by `ddplab run` and `ddplab host` (see
  * src/nicemu/port/impair.ts for what each impairment does), declared once,
- * turned into an ImpairConfig once, and turned back into flags for the host
- * process the orchestrator spawns.
+ * turned into an ImpairConfig once (src/lab/host-argv.ts turns it back into
+ * flags for the host process the orchestrator spawns).
  *
  * Direction: the question the flags answer is "what if packets toward the
  * receiver are lost", so a plain flag (--drop) impairs frames toward the
@@ -21,7 +21,7 @@ import {
   type ImpairSpec,
   type ImpairStats,
 } from '../nicemu/port/impair.js';
-import { UserError } from './user-error.js';
+import { UserError } from '../base/errors.js';
 
 export interface ImpairFlags {
   drop?: string;
@@ -124,37 +124,6 @@ export function impairFromFlags(f: ImpairFlags, seed: number): ImpairConfig | un
     throw e;
   }
   return { seed, ...(rx !== undefined ? { rx } : {}), ...(tx !== undefined ? { tx } : {}) };
-}
-
-function specArgs(s: ImpairSpec | undefined, prefix: '' | 'tx-'): string[] {
-  if (s === undefined) return [];
-  const out: string[] = [];
-  if (s.drop !== undefined) out.push(`--${prefix}drop`, String(s.drop));
-  if (s.burst !== undefined) {
-    const b = s.burst;
-    const v = [b.pGoodToBad, b.pBadToGood];
-    if (b.lossBad !== undefined || b.lossGood !== undefined) v.push(b.lossBad ?? 1);
-    if (b.lossGood !== undefined) v.push(b.lossGood);
-    out.push(`--${prefix}burst`, v.map(String).join(','));
-  }
-  if (s.reorder !== undefined) out.push(`--${prefix}reorder`, String(s.reorder));
-  if (s.dup !== undefined) out.push(`--${prefix}dup`, String(s.dup));
-  if (s.corrupt !== undefined) out.push(`--${prefix}corrupt`, String(s.corrupt));
-  return out;
-}
-
-/**
- * The flags that make `ddplab host` build the same config (its --seed is
- * passed separately). String(number) round-trips exactly, so the host's
- * decisions are the ones the config describes.
- */
-export function impairArgs(cfg: ImpairConfig | undefined): string[] {
-  if (cfg === undefined) return [];
-  const hold = cfg.rx?.reorder !== undefined ? cfg.rx : cfg.tx;
-  const out = [...specArgs(cfg.rx, ''), ...specArgs(cfg.tx, 'tx-')];
-  if (hold?.reorderDepth !== undefined) out.push('--reorder-depth', String(hold.reorderDepth));
-  if (hold?.reorderUs !== undefined) out.push('--reorder-us', String(hold.reorderUs));
-  return out;
 }
 
 /** One line: what a direction was asked to do ("drop 0.01 reorder 0.001/3 frames"). */

@@ -4,7 +4,8 @@
  */
 import type { Command } from 'commander';
 import { WORKLOAD_RW_MODES, type WorkloadOptions, type WorkloadRw } from '../host/workload/options.js';
-import { UserError } from './user-error.js';
+import type { HostTimeouts } from '../lab/host-run.js';
+import { UserError } from '../base/errors.js';
 
 export interface WorkloadFlags {
   rw: string;
@@ -57,12 +58,6 @@ export function workloadFromFlags(f: WorkloadFlags): WorkloadOptions {
   };
 }
 
-/** How long the host waits for a target: each bring-up step, and each I/O command. */
-export interface HostTimeouts {
-  readonly connectTimeoutMs: number;
-  readonly ioTimeoutMs: number;
-}
-
 export interface TimeoutFlags {
   connectTimeout: string;
   ioTimeout: string;
@@ -77,11 +72,6 @@ export function addTimeoutFlags(cmd: Command): Command {
 
 export function timeoutsFromFlags(f: TimeoutFlags): HostTimeouts {
   return { connectTimeoutMs: parseTimeoutSeconds('connect-timeout', f.connectTimeout), ioTimeoutMs: parseTimeoutSeconds('io-timeout', f.ioTimeout) };
-}
-
-/** The same as `ddplab host` arguments. */
-export function timeoutArgs(t: HostTimeouts | undefined): string[] {
-  return t === undefined ? [] : ['--connect-timeout', String(t.connectTimeoutMs / 1000), '--io-timeout', String(t.ioTimeoutMs / 1000)];
 }
 
 /** A --*-timeout flag: seconds (fractions allowed) → milliseconds. */

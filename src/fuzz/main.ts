@@ -15,7 +15,7 @@ import { join } from 'node:path';
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import { Command, InvalidArgumentError, Option } from 'commander';
-import { UserError, reportAndExit } from '../cli/user-error.js';
+import { UserError, describeError } from '../base/errors.js';
 import { CoverageTracker } from './coverage.js';
 import { classify, findingSignature, fuzzTarget, runOnceAsync, type Finding, type FuzzTargetReport, type Guidance } from './fuzzer.js';
 import { inputToBase64, readInputFile, writeInputFile } from './input-file.js';
@@ -212,6 +212,8 @@ try {
   if (e instanceof Error && 'code' in e && typeof (e as { code: unknown }).code === 'string' && (e as { code: string }).code.startsWith('commander.')) {
     process.exitCode = (e as { exitCode?: number }).exitCode ?? 1;
   } else {
-    reportAndExit(e);
+    process.stderr.write(`ddplab: ${describeError(e)}\n`);
+    if (process.env.DDPLAB_DEBUG && e instanceof Error && e.stack) process.stderr.write(`${e.stack}\n`);
+    process.exit(1);
   }
 }

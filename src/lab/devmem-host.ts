@@ -43,6 +43,9 @@ export interface DevmemRunOptions {
   readonly holdUntilEmpty: number;
 }
 
+/** A dmabuf with room for 16 I/O queues' 4 MiB receive windows, tokens given back by dontneed at once. */
+export const DEVMEM_DEFAULTS: Omit<DevmemRunOptions, 'mode'> = { poolBytes: 64 << 20, returnPath: 'dontneed', holdUntilEmpty: 0 };
+
 /** What a run reports about devmem receive (`devmem` in the run report). */
 export interface DevmemRunReport {
   readonly mode: DevmemSplitMode;

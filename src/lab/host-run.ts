@@ -22,35 +22,21 @@ import { withImpairment, type ImpairConfig, type ImpairStats } from '../nicemu/p
 import { macToString, parseMac } from '../wire/ethernet.js';
 import { ipToString, parseIpv4Addr } from '../wire/ipv4.js';
 import { ArpError } from '../host/net/arp.js';
-import { UserError } from '../cli/user-error.js';
+import { UserError } from '../base/errors.js';
+import { ddpModeOf, headerSplitOf, usesCrcOffload, usesDdpEngine, type OffloadMode } from '../host/offload-mode.js';
 import { requireInterface, requireLibpcap, requireNetRaw } from './privileges.js';
 import { NvmeDdpOffload, ddpReport, newNvmeDdpUlpStats, type DdpReport } from '../host/nvme/ddp.js';
 import { NvmeTcpDdpDevice } from '../nicemu/ddp/offload.js';
 import { newUlpDdpStats, type UlpDdpStats } from '../nicemu/ddp/stats.js';
 import { withReadHashes, writeReadHashes, type LiveReadHash } from '../replay/live-read-hashes.js';
-import { DevmemHost, type DevmemRunOptions, type DevmemRunReport } from './devmem-host.js';
+import { DEVMEM_DEFAULTS, DevmemHost, type DevmemRunOptions, type DevmemRunReport } from './devmem-host.js';
 
 export type DigestChoice = 'none' | 'header' | 'data' | 'both';
-/** NIC offload of the NVMe/TCP queues: none, direct data placement, or DDP plus data-digest (CRC32C) offload. */
-export type OffloadChoice = 'none' | 'ddp' | 'ddp-crc';
-export const OFFLOAD_CHOICES: readonly OffloadChoice[] = ['none', 'ddp', 'ddp-crc'];
 
-/** The --offload flag. */
-export function parseOffload(text: string): OffloadChoice {
-  const c = OFFLOAD_CHOICES.find((x) => x === text);
-  if (c === undefined) throw new UserError('BAD_FLAG', `--offload: '${text}' is not one of ${OFFLOAD_CHOICES.join(', ')}`);
-  return c;
-}
-
-/** What a live run may use on its I/O queues: a DDP offload, or receive into device memory (issue 9). */
-export type RunOffloadChoice = OffloadChoice | 'devmem-tcp' | 'devmem-nvme';
-export const RUN_OFFLOAD_CHOICES: readonly RunOffloadChoice[] = [...OFFLOAD_CHOICES, 'devmem-tcp', 'devmem-nvme'];
-
-/** The --offload flag of `ddplab run` and `ddplab host`. */
-export function parseRunOffload(text: string): RunOffloadChoice {
-  const c = RUN_OFFLOAD_CHOICES.find((x) => x === text);
-  if (c === undefined) throw new UserError('BAD_FLAG', `--offload: '${text}' is not one of ${RUN_OFFLOAD_CHOICES.join(', ')}`);
-  return c;
+/** How long the host waits for a target: each bring-up step, and each I/O command. */
+export interface HostTimeouts {
+  readonly connectTimeoutMs: number;
+  readonly ioTimeoutMs: number;
 }
 
 export interface HostRunOptions {
@@ -74,8 +60,8 @@ export interface HostRunOptions {
   readonly ioTimeoutMs?: number;
   readonly digest: DigestChoice;
   /** DDP offload or devmem receive (default none). */
-  readonly offload?: RunOffloadChoice;
-  /** Pool size, token return path, hold: with offload devmem-tcp or devmem-nvme (defaults in src/cli/devmem-flags.ts). */
+  readonly offload?: OffloadMode;
+  /** Pool size, token return path, hold: with offload devmem-tcp or devmem-nvme (default DEVMEM_DEFAULTS). */
   readonly devmem?: DevmemRunOptions;
   readonly workload: WorkloadOptions;
   /** Write the SHA-256 of every read's data to this file (JSON), for comparison with a replay of the capture. */
@@ -146,13 +132,11 @@ export async function hostRun(opts: HostRunOptions, onProgress?: (p: WorkloadPro
   });
   const offload = opts.offload ?? 'none';
   const ddp =
-    offload !== 'ddp' && offload !== 'ddp-crc'
+    !usesDdpEngine(offload)
       ? undefined
-      : new NvmeDdpOffload(new NvmeTcpDdpDevice(nic, { caps: { 'nvme-tcp': true, 'nvme-tcp-ddgst-rx': offload === 'ddp-crc' } }), { log });
-  const devmem =
-    offload === 'devmem-tcp' || offload === 'devmem-nvme'
-      ? new DevmemHost(opts.devmem ?? { mode: offload === 'devmem-tcp' ? 'tcp' : 'nvme', poolBytes: 64 << 20, returnPath: 'dontneed', holdUntilEmpty: 0 }, log)
-      : undefined;
+      : new NvmeDdpOffload(new NvmeTcpDdpDevice(nic, { caps: { 'nvme-tcp': true, 'nvme-tcp-ddgst-rx': usesCrcOffload(offload) } }), { log });
+  const split = headerSplitOf(offload);
+  const devmem = split !== undefined ? new DevmemHost(opts.devmem ?? { mode: split, ...DEVMEM_DEFAULTS }, log) : undefined;
   let ctrl: NvmeController | undefined;
   let workload: WorkloadReport | undefined;
   let error: string | undefined;
@@ -224,7 +208,7 @@ export async function hostRun(opts: HostRunOptions, onProgress?: (p: WorkloadPro
     ...(workload !== undefined ? { workload } : {}),
     host: { ...hostStats, bytesCrc: hostBytesCrc(hostStats) },
     nic: { ...nic.stats, ...ddpStats },
-    ddp: ddpReport(offload === 'ddp' || offload === 'ddp-crc' ? offload : 'none', sumNvmeHostStats(ctrl?.ioQueues.map((q) => q.stats) ?? []), ddpStats, ddp?.stats() ?? newNvmeDdpUlpStats()),
+    ddp: ddpReport(ddpModeOf(offload), sumNvmeHostStats(ctrl?.ioQueues.map((q) => q.stats) ?? []), ddpStats, ddp?.stats() ?? newNvmeDdpUlpStats()),
     ...(devmem !== undefined ? { devmem: devmem.report(sumNvmeHostStats(ctrl?.ioQueues.map((q) => q.stats) ?? [])) } : {}),
     tcp: { ...stack.tcpStats },
     port: port.stats,

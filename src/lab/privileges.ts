@@ -4,7 +4,7 @@
  * privileges (root, or the capabilities), libpcap, an interface.
  */
 import { existsSync, readFileSync } from 'node:fs';
-import { UserError } from '../cli/user-error.js';
+import { UserError } from '../base/errors.js';
 import { loadLibpcap } from '../nicemu/port/live.js';
 import { PortError } from '../nicemu/port/port.js';
 

@@ -28,9 +28,10 @@ import { withCapture } from '../nicemu/port/capture.js';
 import type { Port } from '../nicemu/port/port.js';
 import type { ImpairConfig } from '../nicemu/port/impair.js';
 import { ipToString, parseIpv4Addr } from '../wire/ipv4.js';
-import { UserError } from '../cli/user-error.js';
+import { UserError } from '../base/errors.js';
+import type { OffloadMode } from '../host/offload-mode.js';
 import type { DevmemRunOptions } from './devmem-host.js';
-import { hostRun, type DigestChoice, type HostRunReport, type RunOffloadChoice } from './host-run.js';
+import { hostRun, type DigestChoice, type HostRunReport } from './host-run.js';
 import { requireInterface, requireLibpcap, requireNetRaw } from './privileges.js';
 import { runReportFromHost, type RunReport } from './run.js';
 
@@ -177,7 +178,7 @@ export interface ExternalRunOptions {
   readonly queues: number;
   readonly queueDepth?: number;
   readonly digest: DigestChoice;
-  readonly offload?: RunOffloadChoice;
+  readonly offload?: OffloadMode;
   readonly devmem?: DevmemRunOptions;
   readonly workload: WorkloadOptions;
   readonly verify: VerifySource;

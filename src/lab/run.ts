@@ -9,14 +9,13 @@ import { resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { WorkloadOptions } from '../host/workload/options.js';
 import type { WorkloadProgress } from '../host/workload/workload.js';
-import { UserError } from '../cli/user-error.js';
-import { impairArgs } from '../cli/impair-flags.js';
-import { devmemArgs } from '../cli/devmem-flags.js';
-import { timeoutArgs, type HostTimeouts } from '../cli/workload-flags.js';
+import { UserError } from '../base/errors.js';
+import type { OffloadMode } from '../host/offload-mode.js';
+import { devmemArgs, impairArgs, timeoutArgs } from './host-argv.js';
 import type { DevmemRunOptions } from './devmem-host.js';
 import type { ImpairConfig } from '../nicemu/port/impair.js';
 import { kernelTcpDelta, readKernelTcpCounters, type KernelTcpCounters } from './kernel-tcp-stats.js';
-import type { DigestChoice, HostRunReport, RunOffloadChoice } from './host-run.js';
+import type { DigestChoice, HostRunReport, HostTimeouts } from './host-run.js';
 import { RunChild } from './child.js';
 import { HOST_IF, HOST_IP, netnsCommand, TARGET_IP, withTopology, type Topology } from './topology.js';
 
@@ -28,7 +27,7 @@ export interface RunOptions {
   readonly queues: number;
   readonly digest: DigestChoice;
   /** NIC offload of the host's NVMe/TCP queues, or devmem receive (default none). */
-  readonly offload?: RunOffloadChoice;
+  readonly offload?: OffloadMode;
   /** Devmem pool, token return path and hold (offload devmem-*). */
   readonly devmem?: DevmemRunOptions;
   readonly order: 'fifo' | 'random' | 'reverse';
@@ -60,7 +59,7 @@ export interface RunReport {
     readonly id: string;
     readonly mtu: number;
     readonly digest: DigestChoice;
-    readonly offload: RunOffloadChoice;
+    readonly offload: OffloadMode;
     readonly order: string;
     readonly interleave: boolean;
     readonly c2hSize: string;

@@ -13,7 +13,7 @@
 import { randomBytes } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
 import { execa, execaSync, ExecaError } from 'execa';
-import { UserError } from '../cli/user-error.js';
+import { UserError } from '../base/errors.js';
 import { requireNetAdmin } from './privileges.js';
 
 /** The target's kernel address (on tgt0). */

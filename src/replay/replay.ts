@@ -30,13 +30,13 @@ import { newNicRxStats, type NicRxStats } from '../nicemu/nic-stats.js';
 import type { RxFrame } from '../nicemu/port/port.js';
 import { DEFAULT_REORDER_DEPTH, impairSpecActive, withImpairment, type ImpairPort, type ImpairSpec } from '../nicemu/port/impair.js';
 import { NvmeTcpDdpDevice } from '../nicemu/ddp/offload.js';
-import { UserError } from '../cli/user-error.js';
+import { UserError } from '../base/errors.js';
+import { usesCrcOffload, usesDdpEngine, type DdpOffloadMode } from '../host/offload-mode.js';
 import { ReplayConnection } from './connection.js';
 import { ReplayDdp } from './ddp.js';
 import { ReplayPort } from './port.js';
 import { connectionReport, totalsOf, type ReplayFrameCounts, type ReplayReport } from './report.js';
 
-export type ReplayOffloadChoice = 'none' | 'ddp' | 'ddp-crc';
 
 export interface ReplayOptions {
   /** The capture (classic pcap, Ethernet). */
@@ -44,7 +44,7 @@ export interface ReplayOptions {
   /** TCP port of the NVMe/TCP target (default 4420). */
   readonly port?: number;
   /** NIC offload (default none). */
-  readonly offload?: ReplayOffloadChoice;
+  readonly offload?: DdpOffloadMode;
   /** Impairment of frames toward the host (drop, reorder, ...); absent or inactive: none. */
   readonly impair?: ImpairSpec;
   /** Seed of the impairment's decisions (default 1). */
@@ -124,7 +124,7 @@ class Replay {
     malformed: 0,
   };
   private readonly port: number;
-  private readonly offload: ReplayOffloadChoice;
+  private readonly offload: DdpOffloadMode;
   private readonly impairSpec: ImpairSpec | undefined;
   private readonly seed: number;
   private readonly strictChecksums: boolean;
@@ -291,10 +291,10 @@ class Replay {
       this.impairSpec === undefined ? undefined : withImpairment(port, { seed: this.seed + this.nics.size, rx: this.impairSpec }, { nowUs: () => clock.us });
     const nic = new NicEmu(impair ?? port, { mac: Buffer.from(mac), acceptPartialChecksums: !this.strictChecksums });
     const ddp =
-      this.offload === 'none'
+      !usesDdpEngine(this.offload)
         ? undefined
         : new NvmeTcpDdpDevice(nic, {
-            caps: { 'nvme-tcp': true, 'nvme-tcp-ddgst-rx': this.offload === 'ddp-crc' },
+            caps: { 'nvme-tcp': true, 'nvme-tcp-ddgst-rx': usesCrcOffload(this.offload) },
             // Teardown completions run between the replay's steps, not on the event loop: deterministic.
             defer: (fn) => this.deferred.push(fn),
           });

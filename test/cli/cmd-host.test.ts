@@ -5,7 +5,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { hostAddressFromFlags } from '../../src/cli/cmd-host.js';
-import { UserError } from '../../src/cli/user-error.js';
+import { UserError } from '../../src/base/errors.js';
 
 function refusal(f: () => unknown): UserError {
   try {

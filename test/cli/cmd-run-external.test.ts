@@ -5,7 +5,7 @@
 import { Command } from 'commander';
 import { describe, expect, it } from 'vitest';
 import { registerRunCommand } from '../../src/cli/cmd-run.js';
-import { UserError } from '../../src/cli/user-error.js';
+import { UserError } from '../../src/base/errors.js';
 
 async function runArgs(args: readonly string[]): Promise<unknown> {
   const program = new Command().exitOverride();

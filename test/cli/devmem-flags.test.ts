@@ -1,7 +1,8 @@
 import { describe, expect, it } from 'vitest';
-import { devmemArgs, devmemFromFlags, type DevmemFlags } from '../../src/cli/devmem-flags.js';
-import { UserError } from '../../src/cli/user-error.js';
-import { parseRunOffload } from '../../src/lab/host-run.js';
+import { devmemFromFlags, type DevmemFlags } from '../../src/cli/devmem-flags.js';
+import { devmemArgs } from '../../src/lab/host-argv.js';
+import { UserError } from '../../src/base/errors.js';
+import { parseOffloadMode as parseRunOffload } from '../../src/host/offload-mode.js';
 
 const DEFAULTS: DevmemFlags = { devmemPool: '64m', devmemReturn: 'dontneed', devmemHold: '0' };
 

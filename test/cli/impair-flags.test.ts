@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { impairArgs, impairFromFlags, parseBurst, parseProbability } from '../../src/cli/impair-flags.js';
-import { UserError } from '../../src/cli/user-error.js';
+import { impairFromFlags, parseBurst, parseProbability } from '../../src/cli/impair-flags.js';
+import { impairArgs } from '../../src/lab/host-argv.js';
+import { UserError } from '../../src/base/errors.js';
 
 describe('impairment flags', () => {
   it('reads plain flags as toward the host and --tx-* as the host transmissions', () => {

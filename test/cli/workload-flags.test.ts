@@ -4,7 +4,8 @@
  * `ddplab host` by `ddplab run`.
  */
 import { describe, expect, it } from 'vitest';
-import { parseTimeoutSeconds, timeoutArgs, timeoutsFromFlags } from '../../src/cli/workload-flags.js';
+import { parseTimeoutSeconds, timeoutsFromFlags } from '../../src/cli/workload-flags.js';
+import { timeoutArgs } from '../../src/lab/host-argv.js';
 
 describe('timeout flags', () => {
   it('take seconds, fractions too, and give milliseconds', () => {

@@ -7,7 +7,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { UserError } from '../../src/cli/user-error.js';
+import { UserError } from '../../src/base/errors.js';
 import { externalNextHop, openFileImage, parseHostAddress, parseVerifySource, workloadForVerify, describeVerifySource } from '../../src/lab/run-external.js';
 
 const tmp = mkdtempSync(join(tmpdir(), 'ddplab-ext-'));

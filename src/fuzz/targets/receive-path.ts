@@ -23,6 +23,7 @@
  * never queues more than its receive buffer.
  */
 import { VirtualClock } from '../../host/net/clock.js';
+import { headerSplitOf, usesCrcOffload, usesDdpEngine, usesDevmem, type OffloadMode } from '../../host/offload-mode.js';
 import { DevmemSocket } from '../../host/devmem/socket.js';
 import { DevmemTokenReturn } from '../../host/devmem/token-return.js';
 import { DevmemTransport } from '../../host/devmem/transport.js';
@@ -96,7 +97,6 @@ const DEPTHS = [8, 16, 32, 128];
 /** Reads this long or longer are offered to the NIC (below the mlx5-like 32 KiB default, so small reads are placed too). */
 const IO_THRESHOLD = 4096;
 
-export type OffloadMode = 'none' | 'ddp' | 'ddp-crc' | 'devmem-nvme' | 'devmem-tcp';
 const DDP_MODES: readonly OffloadMode[] = ['ddp', 'ddp-crc'];
 const DEVMEM_MODES: readonly OffloadMode[] = ['devmem-nvme', 'devmem-tcp'];
 /** The dmabuf of the devmem modes: room for a whole input's payload, so the pool never runs dry (a drop would need the sender's retransmission). */
@@ -190,11 +190,11 @@ async function runMode(sc: Scenario, frames: readonly Buffer[], mode: OffloadMod
   const asyncTeardown = p.bit(P_FLAGS, F_ASYNC_TEARDOWN);
   const deferred: (() => void)[] = [];
   const device =
-    mode !== 'ddp' && mode !== 'ddp-crc'
+    !usesDdpEngine(mode)
       ? undefined
       : new NvmeTcpDdpDevice(nic, {
           limits: { ioThresholdBytes: IO_THRESHOLD, ...(p.bit(P_FLAGS, F_SMALL_SGL) ? { maxDdpSglLen: 8 } : {}) },
-          caps: { 'nvme-tcp': true, 'nvme-tcp-ddgst-rx': mode === 'ddp-crc' },
+          caps: { 'nvme-tcp': true, 'nvme-tcp-ddgst-rx': usesCrcOffload(mode) },
           defer: asyncTeardown ? (fn) => deferred.push(fn) : (fn) => fn(),
         });
   if (device !== undefined && p.bit(P_FLAGS, F_SETUP_FAULTS)) device.faults.setupFailEvery = 3;
@@ -214,7 +214,7 @@ async function runMode(sc: Scenario, frames: readonly Buffer[], mode: OffloadMod
     tsOffset: 0,
   });
   // Device memory: the flow steered to a queue with header split, bound to a dmabuf (as `ddplab host --offload devmem-*` sets it up).
-  const hsMode = mode === 'devmem-nvme' ? 'nvme' : mode === 'devmem-tcp' ? 'tcp' : undefined;
+  const hsMode = headerSplitOf(mode);
   const devmemDev = hsMode === undefined ? undefined : new DevmemDevice({ queues: ['off', hsMode] });
   const binding = devmemDev?.binding(devmemDev.bindRx({ queues: [1], dmabuf: new Dmabuf(DMABUF_BYTES) }));
   devmemDev?.steering.addRule(KEY, 1);
@@ -306,7 +306,7 @@ async function runMode(sc: Scenario, frames: readonly Buffer[], mode: OffloadMod
     // Frames in their own memory: the host keeps views of what it queues.
     port.deliver(frames.slice(i, i + batch).map((f) => Buffer.from(f)));
     if (capsSwitch && control.chance(0.05)) device.setCaps({ 'nvme-tcp': !device.getCaps()['nvme-tcp'] });
-    if (capsSwitch && mode === 'ddp-crc' && control.chance(0.05)) device.setCaps({ 'nvme-tcp-ddgst-rx': !device.getCaps()['nvme-tcp-ddgst-rx'] });
+    if (capsSwitch && usesCrcOffload(mode) && control.chance(0.05)) device.setCaps({ 'nvme-tcp-ddgst-rx': !device.getCaps()['nvme-tcp-ddgst-rx'] });
     if (control.chance(0.6)) flush();
     clock.advance(control.chance(0.1) ? 50 : control.below(3));
     const info = socket.info();
@@ -357,7 +357,7 @@ function compareRuns(off: RunResult, on: RunResult, mode: OffloadMode): void {
     if (i < off.spans.length) at = off.spans[i]![1];
   }
   // Contents of every read that completed alike (with device memory: that succeeded; a failed read's data stays in the device).
-  const devmem = DEVMEM_MODES.includes(mode);
+  const devmem = usesDevmem(mode);
   for (let i = 0; i < off.spans.length; i++) {
     const a = off.outcomes[i]!;
     if (!('status' in a) || reprDiff(a, on.outcomes[i]) !== undefined || (devmem && a.status !== 0)) continue;

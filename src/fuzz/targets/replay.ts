@@ -12,8 +12,9 @@
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { UserError } from '../../cli/user-error.js';
-import { replayCapture, type ReplayOffloadChoice } from '../../replay/replay.js';
+import { UserError } from '../../base/errors.js';
+import { replayCapture } from '../../replay/replay.js';
+import { DDP_OFFLOAD_MODES } from '../../host/offload-mode.js';
 import { synthesizeSession } from '../../replay/synthetic-capture.js';
 import { WireError } from '../../wire/errors.js';
 import { buildPcapFile } from '../../wire/pcap.js';
@@ -27,7 +28,7 @@ import { FuzzViolation, type FuzzInput, type FuzzTarget } from '../target.js';
 const P_FLAGS = 0;
 const F_STRICT_CSUM = 0;
 const MAX_FRAMES = 160;
-const MODES: readonly ReplayOffloadChoice[] = ['none', 'ddp', 'ddp-crc'];
+const MODES = DDP_OFFLOAD_MODES;
 
 const dictionary = pduDictionary();
 

@@ -33,6 +33,7 @@ import { seqGe } from '../../wire/seq.js';
 import type { NvmeHostStats } from '../net/host-stats.js';
 import type { DdpTeardownResult, NvmeDdpHooks } from './ddp-hooks.js';
 import type { NvmeQueue } from './queue.js';
+import type { DdpOffloadMode } from '../offload-mode.js';
 
 /** What the ULP side decided, per queue (summed per controller). */
 export interface NvmeDdpUlpStats {
@@ -299,7 +300,7 @@ export class NvmeDdpOffload {
  * but not here.
  */
 export interface DdpReport {
-  readonly offload: 'none' | 'ddp' | 'ddp-crc';
+  readonly offload: DdpOffloadMode;
   /** Bytes the NIC placed (rx-nvme-tcp-bytes) over C2HData payload bytes the host received, in %. */
   readonly placementPct: number;
   readonly c2hDataBytes: number;

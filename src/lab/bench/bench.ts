@@ -17,12 +17,12 @@ import type { WorkloadRw } from '../../host/workload/options.js';
 import type { ImpairConfig, ImpairSpec } from '../../nicemu/port/impair.js';
 import { impairLossEvents } from '../../nicemu/port/impair.js';
 import type { WorkloadProgress } from '../../host/workload/workload.js';
-import type { DigestChoice, RunOffloadChoice } from '../host-run.js';
+import type { DigestChoice } from '../host-run.js';
+import { OFFLOAD_MODES, type OffloadMode } from '../../host/offload-mode.js';
 import { runOnTopology, type RunOptions, type RunReport } from '../run.js';
 import { withTopology, type Topology } from '../topology.js';
 
-export type OffloadMode = RunOffloadChoice;
-export const OFFLOAD_MODES: readonly OffloadMode[] = ['none', 'ddp', 'ddp-crc', 'devmem-tcp', 'devmem-nvme'];
+export { OFFLOAD_MODES, type OffloadMode };
 
 export interface BenchGrid {
   readonly drop: readonly number[];

@@ -13,7 +13,7 @@ import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { BenchCell, BenchResult, BenchRun, OffloadMode } from './bench.js';
 import { benchMetrics, cellKey } from './bench.js';
-import { UserError } from '../../cli/user-error.js';
+import { UserError } from '../../base/errors.js';
 
 // ------------------------------------------------------------ summaries
 
