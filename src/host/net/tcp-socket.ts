@@ -38,6 +38,7 @@ import type { Skb, SkbFrag } from '../../nicemu/skb.js';
 import { seqAdd, seqDiff, seqGe, seqInWindow, seqLe, seqLt } from '../../wire/seq.js';
 import { TCP_ACK, TCP_FIN, TCP_PSH, TCP_RST, TCP_SYN } from '../../wire/tcp.js';
 import type { TcpSackBlock } from '../../wire/tcp.js';
+import { DdplabError } from '../../base/errors.js';
 
 export type TcpState =
   | 'CLOSED'
@@ -66,13 +67,10 @@ export type TcpErrorCode =
   /** An operation the current state does not allow (connect twice, ...). */
   | 'EINVAL';
 
-export class TcpError extends Error {
-  readonly code: TcpErrorCode;
-
+export class TcpError extends DdplabError<TcpErrorCode> {
   constructor(code: TcpErrorCode, message: string) {
-    super(message);
+    super(code, message);
     this.name = 'TcpError';
-    this.code = code;
   }
 }
 
