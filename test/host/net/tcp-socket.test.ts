@@ -1,7 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { VirtualClock } from '../../../src/host/net/clock.js';
 import { newSkbCopyCounts } from '../../../src/host/net/skb-copy.js';
-import { TcpError, TcpSocket } from '../../../src/host/net/tcp-socket.js';
+import { TcpError } from '../../../src/host/net/tcp-error.js';
+import { TcpSocket } from '../../../src/host/net/tcp-socket.js';
 import type { TcpSocketConfig } from '../../../src/host/net/tcp-socket.js';
 import { seqAdd } from '../../../src/wire/seq.js';
 import { TCP_ACK, TCP_FIN, TCP_PSH, TCP_RST, TCP_SYN } from '../../../src/wire/tcp.js';

@@ -8,7 +8,7 @@ import { VirtualClock } from '../../../src/host/net/clock.js';
 import type { ClockTimer } from '../../../src/host/net/clock.js';
 import { newRxChunk } from '../../../src/host/net/tcp-rx-queue.js';
 import { TcpSocket } from '../../../src/host/net/tcp-socket.js';
-import type { TcpError } from '../../../src/host/net/tcp-socket.js';
+import type { TcpError } from '../../../src/host/net/tcp-error.js';
 import type { Skb, SkbFrag } from '../../../src/nicemu/skb.js';
 import { WireError } from '../../../src/wire/errors.js';
 import { parseFrame } from '../../../src/wire/frame.js';
