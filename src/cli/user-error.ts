@@ -7,8 +7,8 @@
  */
 import { describeError } from '../base/errors.js';
 
-// UserError moved to src/base/errors.ts; code not yet moved (the Linux peer
-// harness, older tests) still finds it here.
+// UserError lives in src/base/errors.ts (every layer throws it); tests that
+// still import it from here get the same class.
 export { UserError, describeError } from '../base/errors.js';
 
 /** Every failure exits 1; commander's own errors keep the code it chose (see main.ts). */
