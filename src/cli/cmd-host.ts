@@ -34,6 +34,7 @@ interface HostFlags extends WorkloadFlags, ImpairFlags, DevmemFlags, TimeoutFlag
   capture?: string;
   hashReads?: string;
   acceptPartialCsum?: boolean;
+  superFrames?: boolean;
   quiet?: boolean;
 }
 
@@ -52,7 +53,9 @@ export function registerHostCommand(program: Command): void {
     .option('--queue-depth <n>', 'I/O queue size (default: max(32, iodepth))')
     .option('--capture <file.pcap>', 'write every frame the NIC receives and sends to a pcap file')
     .option('--hash-reads <file>', 'write the SHA-256 of every read to a JSON file (to compare with ddplab replay of the capture)')
-    .option('--accept-partial-csum', 'accept TCP checksums left partial by the sender (veth with TSO/tx-csum on)')
+    .option('--accept-partial-csum', 'accept TCP checksums left partial by a sender on the same host (veth with tx-csum on); the default')
+    .option('--no-accept-partial-csum', 'drop TCP segments whose checksum is partial (counted in rx_csum_partial_dropped)')
+    .option('--super-frames', 'size the capture for frames above the MTU (a peer whose TSO/GSO reaches the interface unsegmented)')
     .option('--progress-json', 'write progress as JSON lines on stderr')
     .option('--quiet', 'no log lines on stderr');
   addWorkloadFlags(cmd, { rw: 'randrw', bs: '4k', iodepth: '8', size: '64m' });
@@ -83,7 +86,8 @@ export function registerHostCommand(program: Command): void {
         ...timeoutsFromFlags(flags),
         workload,
         ...(impair !== undefined ? { impair } : {}),
-        acceptPartialChecksums: flags.acceptPartialCsum === true,
+        acceptPartialChecksums: flags.acceptPartialCsum !== false,
+        superFrames: flags.superFrames === true,
         ...(flags.hashReads !== undefined ? { hashReads: resolve(flags.hashReads) } : {}),
         ...(flags.capture !== undefined ? { wrapPort: (p: Port) => withCapture(p, resolve(flags.capture!)) } : {}),
         ...(flags.quiet === true ? {} : { log: (line: string) => process.stderr.write(`ddplab host: ${line}\n`) }),

@@ -60,7 +60,8 @@ export function addExternalFlags(cmd: Command): Command {
     .option('--host-mac <mac>', "--target: MAC the userspace stack uses (default: the interface's)")
     .option('--verify <source>', '--target: expected content: pattern:SEED (ddplab target --seed SEED), file:PATH (target serving that image), readback (write, then read back), none')
     .option('--queue-depth <n>', '--target: I/O queue size asked for (default: max(32, iodepth))')
-    .option('--accept-partial-csum', '--target: accept TCP checksums left partial by the sender (a veth or tap whose peer has tx-csum/TSO on)');
+    .option('--accept-partial-csum', '--target: accept TCP checksums left partial by a sender on the same host (a veth or tap whose peer has tx-csum on); the default')
+    .option('--no-accept-partial-csum', '--target: drop TCP segments whose checksum is partial (counted in rx_csum_partial_dropped)');
   return cmd;
 }
 
@@ -143,7 +144,7 @@ export async function runExternalCommand(cmd: Command, ui: ExternalCommandUi): P
     ...(impair !== undefined ? { impair } : {}),
     ...(flags.capture !== undefined ? { capture: flags.capture } : {}),
     ...(flags.hashReads !== undefined ? { hashReads: flags.hashReads } : {}),
-    acceptPartialChecksums: flags.acceptPartialCsum === true,
+    acceptPartialChecksums: flags.acceptPartialCsum !== false,
     onProgress: ui.progress.update,
   });
   ui.progress.done();

@@ -14,7 +14,7 @@ import { hostBytesCrc, newNvmeHostStats, sumNvmeHostStats, type NvmeHostStats } 
 import { controllerDevice, runWorkload, type WorkloadProgress, type WorkloadReport } from '../host/workload/workload.js';
 import type { WorkloadOptions } from '../host/workload/options.js';
 import type { TcpStats } from '../host/net/tcp-stats.js';
-import { NicEmu } from '../nicemu/nic.js';
+import { NicEmu, type NicDropInfo, type NicDropReason } from '../nicemu/nic.js';
 import type { NicRxStats } from '../nicemu/nic-stats.js';
 import { openLivePort } from '../nicemu/port/live.js';
 import type { Port, PortStats } from '../nicemu/port/port.js';
@@ -76,8 +76,18 @@ export interface HostRunOptions {
    */
   readonly impair?: ImpairConfig;
   readonly log?: (line: string) => void;
-  /** Accept TCP checksums left partial by the sender's offloads (topology built with --offloads). */
+  /**
+   * Accept TCP checksums left partial by the sender's offloads (default true:
+   * only a peer on the same host sends them — a veth or tap peer with tx
+   * checksum offload on — and no wire lies between it and us).
+   */
   readonly acceptPartialChecksums?: boolean;
+  /**
+   * Frames above the MTU may arrive (an external peer's TSO/GSO): size the
+   * capture for 64 KiB frames (LivePortOptions.superFrames). Default false;
+   * `ddplab run --target` sets it.
+   */
+  readonly superFrames?: boolean;
 }
 
 /** The run report's host side; `ddplab run --json` prints it with the orchestrator's additions. */
@@ -118,10 +128,13 @@ export async function hostRun(opts: HostRunOptions, onProgress?: (p: WorkloadPro
 
   // Our own transmissions come back through libpcap on the same interface;
   // the filter keeps them out of the receive path.
-  const live = openLivePort({ iface: opts.iface, filter: `not ether src ${macToString(mac)}` });
+  const live = openLivePort({ iface: opts.iface, filter: `not ether src ${macToString(mac)}`, superFrames: opts.superFrames ?? false });
   const impaired = opts.impair !== undefined ? withImpairment(live, opts.impair) : undefined;
   const port = opts.wrapPort ? await opts.wrapPort(impaired ?? live) : (impaired ?? live);
-  const nic = new NicEmu(port, { mac, acceptPartialChecksums: opts.acceptPartialChecksums ?? false });
+  const acceptPartial = opts.acceptPartialChecksums ?? true;
+  const nic = new NicEmu(port, { mac, acceptPartialChecksums: acceptPartial, mtu });
+  const fromTarget = new TargetDrops(targetIp);
+  nic.onDrop = fromTarget.record;
   const stack = new HostStack({
     nic,
     clock,
@@ -144,6 +157,9 @@ export async function hostRun(opts: HostRunOptions, onProgress?: (p: WorkloadPro
   // A command the target left unanswered: the error line says which target and that it was the I/O timeout.
   const describe = (e: unknown): string => {
     const msg = e instanceof Error ? e.message : String(e);
+    if (e instanceof NvmeHostError && e.code === 'CONNECT_TIMEOUT' && msg.includes('TCP SYN')) {
+      return `${msg}: ${fromTarget.describe(opts.targetIp, live.stats.rxTruncated ?? 0, acceptPartial)}`;
+    }
     return e instanceof NvmeHostError && e.code === 'TIMEOUT' ? `target ${targetName} did not answer: ${msg} (I/O timeout)` : msg;
   };
   const readHashes: LiveReadHash[] = [];
@@ -245,4 +261,40 @@ export function parseTargetAddress(text: string): { ip: string; port: number } {
   const port = m[2] === undefined ? 4420 : Number(m[2]);
   if (port < 1 || port > 65535) throw new UserError('BAD_TARGET', `bad target port ${port}: use 1..65535`);
   return { ip: m[1]!, port };
+}
+
+/**
+ * What the NIC dropped of the target's frames, so that a SYN that went
+ * unanswered says what did arrive: SYN-ACKs with bad or partial checksums
+ * are a peer's offloads, not an absent target.
+ */
+class TargetDrops {
+  private readonly counts = new Map<string, number>();
+  constructor(private readonly targetIp: number) {}
+
+  readonly record = (reason: NicDropReason, info: NicDropInfo): void => {
+    if (reason !== 'rx_errors' && info.srcIp !== this.targetIp) return;
+    const synAck = info.tcpFlags !== undefined && (info.tcpFlags & 0x12) === 0x12;
+    const key = `${reason}${synAck ? ':synack' : ''}`;
+    this.counts.set(key, (this.counts.get(key) ?? 0) + 1);
+  };
+
+  describe(target: string, truncated: number, acceptPartial: boolean): string {
+    const n = (k: string): number => this.counts.get(k) ?? 0;
+    const plural = (k: number, one: string, many: string): string => `${k} ${k === 1 ? one : many}`;
+    const parts: string[] = [];
+    if (n('rx_csum_partial_dropped:synack') > 0) {
+      parts.push(
+        `${plural(n('rx_csum_partial_dropped:synack'), 'SYN-ACK', 'SYN-ACKs')} arrived with partial TCP checksums (the peer's tx checksum offload) and the NIC dropped them` +
+          (acceptPartial ? '' : ' because --no-accept-partial-csum was given'),
+      );
+    }
+    if (n('rx_csum_errors:synack') > 0) parts.push(`${plural(n('rx_csum_errors:synack'), 'SYN-ACK', 'SYN-ACKs')} arrived with bad TCP checksums and the NIC dropped them`);
+    if (n('rx_no_flow:synack') > 0) parts.push(`${plural(n('rx_no_flow:synack'), 'SYN-ACK', 'SYN-ACKs')} arrived for no connection of ours (wrong port or sequence)`);
+    const other = n('rx_csum_partial_dropped') + n('rx_csum_errors') + n('rx_no_flow');
+    if (other > 0) parts.push(`${plural(other, 'other frame', 'other frames')} from ${target} dropped (checksum or no connection)`);
+    if (truncated > 0) parts.push(`${plural(truncated, 'frame was', 'frames were')} cut short by the capture (larger than the interface's MTU)`);
+    if (n('rx_errors') > 0) parts.push(`${plural(n('rx_errors'), 'frame', 'frames')} did not parse`);
+    return parts.length > 0 ? parts.join('; ') : `no TCP segment from ${target} reached the NIC`;
+  }
 }

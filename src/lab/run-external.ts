@@ -185,7 +185,7 @@ export interface ExternalRunOptions {
   readonly impair?: ImpairConfig;
   readonly capture?: string;
   readonly hashReads?: string;
-  /** Accept TCP checksums left partial by a sender's offloads (a veth or tap whose peer has TSO/tx-csum on). */
+  /** Accept TCP checksums left partial by a sender's offloads (a veth or tap whose peer has tx-csum on); default true. */
   readonly acceptPartialChecksums?: boolean;
   /** How long the host waits for the target: each bring-up step, each I/O command (default: hostRun's). */
   readonly connectTimeoutMs?: number;
@@ -242,7 +242,9 @@ export async function runExternal(o: ExternalRunOptions): Promise<ExternalRunRep
         ...(o.impair !== undefined ? { impair: o.impair } : {}),
         ...(o.hashReads !== undefined ? { hashReads: resolve(o.hashReads) } : {}),
         ...(o.capture !== undefined ? { wrapPort: (p: Port) => withCapture(p, resolve(o.capture!)) } : {}),
-        acceptPartialChecksums: o.acceptPartialChecksums ?? false,
+        acceptPartialChecksums: o.acceptPartialChecksums ?? true,
+        // Someone else's peer: its TSO/GSO super-frames may reach the interface whole.
+        superFrames: true,
         ...(o.connectTimeoutMs !== undefined ? { connectTimeoutMs: o.connectTimeoutMs } : {}),
         ...(o.ioTimeoutMs !== undefined ? { ioTimeoutMs: o.ioTimeoutMs } : {}),
         ...(o.log !== undefined ? { log: o.log } : {}),
