@@ -9,12 +9,13 @@
  * after it.
  *
  * The live NvmeDdp is bound to an NvmeQueue (the submitting ULP); this is
- * the same protocol for the passive ULP of a replay.
+ * the same protocol for the passive ULP of a replay, and both run it through
+ * one DdpUlpSocket (src/host/nvme/ddp-ulp-socket.ts).
  */
-import type { NvmeTcpDdpDevice, UlpDdpOps } from '../nicemu/ddp/offload.js';
+import { DdpUlpSocket } from '../host/nvme/ddp-ulp-socket.js';
+import type { NvmeTcpDdpDevice } from '../nicemu/ddp/offload.js';
 import type { FlowKey } from '../nicemu/flow-table.js';
 import { sglFromBuffer } from '../nicemu/ddp/sgl.js';
-import { seqGe } from '../wire/seq.js';
 import type { ReplayCommand } from './commands.js';
 import type { ReplayOffload, ReplayOffloadConfig } from './offload.js';
 
@@ -38,41 +39,28 @@ export function newReplayDdpStats(): ReplayDdpStats {
 
 export class ReplayDdp implements ReplayOffload {
   readonly stats: ReplayDdpStats = newReplayDdpStats();
-  private attached = false;
-  private pendingResync: number | undefined;
-  /** The CID whose teardown call is running, and whether its completion came inside the call. */
-  private tearingDown = -1;
-  private doneInCall = false;
-  private readonly ops: UlpDdpOps;
+  private readonly ulp: DdpUlpSocket;
 
   constructor(
     private readonly device: NvmeTcpDdpDevice,
     private readonly key: FlowKey,
     /** The NIC finished tearing down `cid` (the command may finish now). */
-    private readonly onTeardownDone: (cid: number) => void,
+    onTeardownDone: (cid: number) => void,
   ) {
-    this.ops = {
-      resyncRequest: (_key, seq) => this.resyncRequest(seq),
-      teardownDone: (_key, cid) => this.teardownDone(cid),
-    };
+    this.ulp = new DdpUlpSocket(device, this.stats, onTeardownDone);
   }
 
   attach(nextPduSeq: number, config: ReplayOffloadConfig): void {
-    const why = this.device.skAdd(
+    const why = this.ulp.skAdd(
       { key: this.key, nextPduSeq, ...(config.heldEndSeq !== undefined ? { heldEndSeq: config.heldEndSeq } : {}) },
       { pfv: 0, cpda: config.cpda, hdgst: config.hdgst, ddgst: config.ddgst, queueSize: config.queueSize },
-      this.ops,
     );
-    if (why !== undefined) {
-      this.stats.skAddRefused++;
-      return;
-    }
-    this.attached = true;
+    if (why !== undefined) this.stats.skAddRefused++;
   }
 
   setup(cmd: ReplayCommand): boolean {
     const buf = cmd.buf;
-    if (!this.attached || buf === undefined) return false;
+    if (!this.ulp.isOffloaded || buf === undefined) return false;
     const lim = this.device.limits();
     if (buf.length < lim.ioThresholdBytes) {
       this.stats.readsBelowThreshold++;
@@ -81,48 +69,20 @@ export class ReplayDdp implements ReplayOffload {
     this.stats.readsOffered++;
     const sgl = sglFromBuffer(buf);
     if (sgl.length > lim.maxDdpSglLen) return false;
-    if (this.device.setup(this.key, cmd.cid, sgl) !== undefined) return false;
+    if (this.ulp.setup(cmd.cid, sgl) !== undefined) return false;
     this.stats.readsOffloaded++;
     return true;
   }
 
   teardown(cmd: ReplayCommand): 'done' | 'pending' {
-    if (!this.attached) return 'done';
-    this.tearingDown = cmd.cid;
-    this.doneInCall = false;
-    const follows = this.device.teardown(this.key, cmd.cid);
-    this.tearingDown = -1;
-    return !follows || this.doneInCall ? 'done' : 'pending';
+    return this.ulp.teardown(cmd.cid);
   }
 
   headerAt(seq: number): void {
-    const pending = this.pendingResync;
-    if (pending === undefined || !seqGe(seq, pending)) return;
-    // The first header at or after the NIC's guess: tell it where that header is.
-    this.pendingResync = undefined;
-    this.stats.resyncResponses++;
-    if (this.attached) this.device.resync(this.key, seq);
+    this.ulp.headerAt(seq);
   }
 
   detach(): void {
-    if (!this.attached) return;
-    this.attached = false;
-    this.pendingResync = undefined;
-    this.device.skDel(this.key);
-  }
-
-  private resyncRequest(seq: number): boolean {
-    if (!this.attached) return false;
-    this.stats.resyncRequests++;
-    this.pendingResync = seq;
-    return true;
-  }
-
-  private teardownDone(cid: number): void {
-    if (cid === this.tearingDown) {
-      this.doneInCall = true;
-      return;
-    }
-    this.onTeardownDone(cid);
+    this.ulp.skDel();
   }
 }

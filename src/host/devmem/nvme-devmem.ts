@@ -33,7 +33,7 @@ import type { NvmeController } from '../nvme/controller.js';
 import type { DdpTeardownResult, NvmeDdpHooks } from '../nvme/ddp-hooks.js';
 import type { NvmeDevmemHooks } from './nvme-hooks.js';
 import { NvmeHostError } from '../nvme/host-error.js';
-import type { WorkloadDevice } from '../workload/workload.js';
+import { controllerDevice, type WorkloadDevice } from '../workload/workload.js';
 
 /** Where bytes [datao, datao + frag.size) of a read are in device memory. */
 export interface DeviceExtent {
@@ -205,11 +205,7 @@ export class DevmemResync implements NvmeDdpHooks {
  */
 export function devmemWorkloadDevice(ctrl: NvmeController, devmem: readonly NvmeDevmem[], view: DmabufDeviceView): WorkloadDevice {
   return {
-    queues: ctrl.ioQueues.length,
-    queueDepth: ctrl.info.queueDepth,
-    lbaSizeBytes: ctrl.info.lbaSizeBytes,
-    nsSizeBytes: ctrl.info.nsSizeBytes,
-    maxTransferBytes: ctrl.info.maxTransferBytes,
+    ...controllerDevice(ctrl),
     read: async (queue, slba, buf) => {
       const dm = devmem[queue];
       let cqe;
@@ -222,6 +218,5 @@ export function devmemWorkloadDevice(ctrl: NvmeController, devmem: readonly Nvme
       dm?.consume(cqe.cid, buf, view);
       return cqe;
     },
-    write: (queue, slba, buf) => ctrl.write(queue, slba, buf),
   };
 }

@@ -25,7 +25,7 @@ import type { DmabufFrag, SkbFrag } from '../../nicemu/skb.js';
 import { DevmemPduSplit } from './pdu-split.js';
 import type { DevmemSocket, DmabufDescriptor } from './socket.js';
 import type { DevmemTokenReturn } from './token-return.js';
-import type { RxChunk, StreamTransport } from '../nvme/stream-transport.js';
+import { TcpTransport } from '../nvme/tcp-transport.js';
 
 /** A dmabuf frag as the devmem transport hands it over: with the token recvmsg gave for it. */
 export interface DevmemFrag extends DmabufFrag {
@@ -50,12 +50,8 @@ export interface DevmemTransportOptions {
   readonly maxDescriptors?: number;
 }
 
-export class DevmemTransport implements StreamTransport {
+export class DevmemTransport extends TcpTransport {
   readonly split: DevmemPduSplit | undefined;
-  private dataCb: ((chunk: RxChunk) => void) | undefined;
-  private closeCb: ((err?: Error) => void) | undefined;
-  private drainCb: (() => void) | undefined;
-  private closed = false;
   private pumping = false;
   private readonly returns: DevmemTokenReturn;
   private readonly maxDescriptors: number;
@@ -64,56 +60,31 @@ export class DevmemTransport implements StreamTransport {
     readonly devmem: DevmemSocket,
     opts: DevmemTransportOptions,
   ) {
+    const stackClose = devmem.socket.handlers.onClose;
+    super(devmem.socket);
     this.returns = opts.returns;
     this.maxDescriptors = opts.maxDescriptors ?? 256;
     if (opts.mode === 'tcp') {
       if (opts.deviceView === undefined) throw new Error('a devmem-tcp transport needs the device view to frame PDUs');
       this.split = new DevmemPduSplit(opts.deviceView);
     }
-    const socket = devmem.socket;
-    socket.handlers.onReadable = () => this.pump();
-    socket.handlers.onDrain = () => this.drainCb?.();
-    // NVMe/TCP has no half-close: the queue is over once the bytes before the FIN are consumed.
-    socket.handlers.onEnd = () => {
-      this.pump();
-      this.devmem.close();
-      this.finish(undefined);
-    };
-    const stackClose = socket.handlers.onClose;
-    socket.handlers.onClose = (err) => {
+    devmem.socket.handlers.onClose = (err) => {
       stackClose?.(err);
       this.finish(err);
     };
   }
 
-  write(bufs: readonly Buffer[]): boolean {
-    if (this.closed) return false;
-    return this.devmem.socket.write(bufs);
-  }
-
-  onDrain(cb: () => void): void {
-    this.drainCb = cb;
-  }
-
-  onData(cb: (chunk: RxChunk) => void): void {
-    this.dataCb = cb;
-    this.pump();
-  }
-
-  onClose(cb: (err?: Error) => void): void {
-    this.closeCb = cb;
-  }
-
-  close(): void {
+  override close(): void {
     this.devmem.close();
   }
 
-  abort(): void {
+  override abort(): void {
     this.devmem.socket.abort();
     this.devmem.close();
   }
 
-  private pump(): void {
+  /** Receives as a devmem application does (recvmsg with devmem on) and rebuilds the stream for the ULP. */
+  protected override pump(): void {
     const cb = this.dataCb;
     if (cb === undefined || this.pumping) return;
     this.pumping = true;
@@ -149,11 +120,5 @@ export class DevmemTransport implements StreamTransport {
       this.pumping = false;
     }
     this.returns.flush();
-  }
-
-  private finish(err: Error | undefined): void {
-    if (this.closed) return;
-    this.closed = true;
-    this.closeCb?.(err);
   }
 }

@@ -19,19 +19,21 @@
  *    request is cleared and the header's sequence number goes back through
  *    resync(seq) — equal to the request when the NIC guessed right
  *    (nvme_tcp_resync_response in the series does the same).
+ *  The ULP ops, resync and teardown protocol itself is DdpUlpSocket
+ *  (ddp-ulp-socket.ts), shared with replay's passive ULP.
  *
  * Nothing else in the host trusts the NIC: placed frags are skipped by the
  * copy routine only when they view exactly the destination, and a data
  * digest is skipped only when every chunk of the PDU carried crcOk.
  */
-import type { DdpSocket, NvmeTcpDdpDevice, SetupRefusal, SkAddRefusal, UlpDdpOps } from '../../nicemu/ddp/offload.js';
+import type { DdpSocket, NvmeTcpDdpDevice, SetupRefusal, SkAddRefusal } from '../../nicemu/ddp/offload.js';
 import type { UlpDdpStats } from '../../nicemu/ddp/stats.js';
 import type { FlowKey } from '../../nicemu/flow-table.js';
 import { sglFromBuffer } from '../../nicemu/ddp/sgl.js';
 import type { Skb } from '../../nicemu/skb.js';
-import { seqGe } from '../../wire/seq.js';
 import type { NvmeHostStats } from '../net/host-stats.js';
 import type { DdpTeardownResult, NvmeDdpHooks } from './ddp-hooks.js';
+import { DdpUlpSocket } from './ddp-ulp-socket.js';
 import type { NvmeQueue } from './queue.js';
 import type { DdpOffloadMode } from '../offload-mode.js';
 
@@ -101,14 +103,8 @@ export class NvmeDdp implements NvmeDdpHooks {
   readonly ioThresholdBytes: number;
   readonly stats: NvmeDdpUlpStats = newNvmeDdpUlpStats();
   private queue: NvmeQueue | undefined;
-  private key: FlowKey | undefined;
-  private offloaded = false;
-  private pendingResync: number | undefined;
-  /** The CID whose teardown call is in progress, and whether it completed inside the call. */
-  private tearingDown = -1;
-  private doneInCall = false;
+  private readonly ulp: DdpUlpSocket;
   private readonly awaitingDone = new Set<number>();
-  private readonly ops: UlpDdpOps;
   private readonly log: (line: string) => void;
 
   constructor(
@@ -117,15 +113,12 @@ export class NvmeDdp implements NvmeDdpHooks {
   ) {
     this.ioThresholdBytes = device.limits().ioThresholdBytes;
     this.log = opts.log ?? (() => undefined);
-    this.ops = {
-      resyncRequest: (_key, seq) => this.onResyncRequest(seq),
-      teardownDone: (_key, cid) => this.onTeardownDone(cid),
-    };
+    this.ulp = new DdpUlpSocket(device, this.stats, (cid) => this.onLateTeardownDone(cid));
   }
 
   /** True once the NIC offloaded this queue's socket. */
   get isOffloaded(): boolean {
-    return this.offloaded;
+    return this.ulp.isOffloaded;
   }
 
   /**
@@ -135,7 +128,6 @@ export class NvmeDdp implements NvmeDdpHooks {
    */
   attach(queue: NvmeQueue, conn: NvmeDdpConnection): SkAddRefusal | undefined {
     this.queue = queue;
-    this.key = conn.key;
     const p = queue.connectionParams;
     const socket = conn.socket;
     const sk: DdpSocket = {
@@ -147,13 +139,12 @@ export class NvmeDdp implements NvmeDdpHooks {
       // The NIC parses only what this TCP keeps: a forged segment TCP drops never steers placement.
       ...(socket.acceptableBytes !== undefined ? { acceptableBytes: (skb: Skb) => socket.acceptableBytes!(skb) } : {}),
     };
-    const why = this.device.skAdd(sk, { pfv: 0, cpda: p.cpda, hdgst: p.hdgst, ddgst: p.ddgst, queueSize: queue.depth }, this.ops);
+    const why = this.ulp.skAdd(sk, { pfv: 0, cpda: p.cpda, hdgst: p.hdgst, ddgst: p.ddgst, queueSize: queue.depth });
     if (why !== undefined) {
       this.stats.socketsRefused++;
       this.log(`queue ${queue.qid}: DDP offload refused (${why}); the queue stays on the copy path`);
       return why;
     }
-    this.offloaded = true;
     this.stats.socketsOffloaded++;
     queue.onTerminated(() => this.detach());
     return undefined;
@@ -161,10 +152,7 @@ export class NvmeDdp implements NvmeDdpHooks {
 
   /** sk_del: the socket goes back to plain receive. */
   detach(): void {
-    if (!this.offloaded) return;
-    this.offloaded = false;
-    this.pendingResync = undefined;
-    this.device.skDel(this.key!);
+    this.ulp.skDel();
   }
 
   setup(cid: number, bufs: readonly Buffer[]): boolean {
@@ -184,10 +172,10 @@ export class NvmeDdp implements NvmeDdpHooks {
       // Without the full CID range the NIC's table is queueSize long (Linux then skips CID generation).
       why = 'cid-range';
       overLimits = true;
-    } else if (!this.offloaded) {
+    } else if (!this.ulp.isOffloaded) {
       why = 'not-offloaded';
     } else {
-      why = this.device.setup(this.key!, cid, sgl);
+      why = this.ulp.setup(cid, sgl);
     }
     if (why !== undefined) {
       if (overLimits) this.stats.readsOverLimits++;
@@ -201,38 +189,19 @@ export class NvmeDdp implements NvmeDdpHooks {
   }
 
   teardown(cid: number): DdpTeardownResult {
-    if (!this.offloaded) return 'done';
-    this.tearingDown = cid;
-    this.doneInCall = false;
-    const follows = this.device.teardown(this.key!, cid);
-    this.tearingDown = -1;
-    if (!follows || this.doneInCall) return 'done';
-    this.awaitingDone.add(cid);
-    this.stats.teardownsAsync++;
-    return 'pending';
+    const r = this.ulp.teardown(cid);
+    if (r === 'pending') {
+      this.awaitingDone.add(cid);
+      this.stats.teardownsAsync++;
+    }
+    return r;
   }
 
   onPduHeaderAt(seq: number): void {
-    const pending = this.pendingResync;
-    if (pending === undefined || !seqGe(seq, pending)) return;
-    // The first header at or after the NIC's guess: tell it where that header is.
-    this.pendingResync = undefined;
-    this.stats.resyncResponses++;
-    if (this.offloaded) this.device.resync(this.key!, seq);
+    this.ulp.headerAt(seq);
   }
 
-  private onResyncRequest(seq: number): boolean {
-    if (!this.offloaded) return false;
-    this.stats.resyncRequests++;
-    this.pendingResync = seq;
-    return true;
-  }
-
-  private onTeardownDone(cid: number): void {
-    if (cid === this.tearingDown) {
-      this.doneInCall = true;
-      return;
-    }
+  private onLateTeardownDone(cid: number): void {
     if (!this.awaitingDone.delete(cid)) return;
     // A queue that died meanwhile has failed the request already.
     if (this.queue !== undefined && this.queue.live) this.queue.ddpTeardownDone(cid);

@@ -4,13 +4,16 @@
  * views the NIC built (host / placed / dmabuf), never copied here, each
  * chunk with the TCP sequence number of its first byte and a crcOk that
  * holds for every byte (chunks end where the skbs' ddpCrcOk changes).
+ *
+ * The socket wiring (handlers, FIN, close, drain) is shared with the devmem
+ * transport (host/devmem/transport.ts), which receives differently.
  */
 import type { RxChunk, StreamTransport } from './stream-transport.js';
 import { newRxChunk } from '../net/tcp-rx-queue.js';
 import type { TcpSocket } from '../net/tcp-socket.js';
 
 export class TcpTransport implements StreamTransport {
-  private dataCb: ((chunk: RxChunk) => void) | undefined;
+  protected dataCb: ((chunk: RxChunk) => void) | undefined;
   private closeCb: ((err?: Error) => void) | undefined;
   private drainCb: (() => void) | undefined;
   private closed = false;
@@ -22,7 +25,7 @@ export class TcpTransport implements StreamTransport {
     // bytes before the FIN are consumed (node's allowHalfOpen=false does the same).
     socket.handlers.onEnd = () => {
       this.pump();
-      socket.close();
+      this.close();
       this.finish(undefined);
     };
     socket.handlers.onClose = (err) => this.finish(err);
@@ -54,7 +57,8 @@ export class TcpTransport implements StreamTransport {
     this.socket.abort();
   }
 
-  private pump(): void {
+  /** Hands the ULP every readable byte. */
+  protected pump(): void {
     const cb = this.dataCb;
     if (cb === undefined) return;
     for (;;) {
@@ -66,7 +70,7 @@ export class TcpTransport implements StreamTransport {
     }
   }
 
-  private finish(err: Error | undefined): void {
+  protected finish(err: Error | undefined): void {
     if (this.closed) return;
     this.closed = true;
     this.closeCb?.(err);
