@@ -67,7 +67,7 @@ async function ddplabRead(topo: Topology, offload: 'none' | 'ddp' | 'ddp-crc'): 
     c2hSize: '0',
     profile: 'linux',
     mtu: topo.mtu,
-    offloads: false,
+    vethOffloads: false,
   });
 }
 

@@ -198,7 +198,7 @@ export function registerRunCommand(program: Command): void {
       c2hSize: flags.c2hSize,
       profile,
       mtu: intFlag('mtu', flags.mtu, 576, 65535),
-      offloads: vethOffloadsFromFlags(flags),
+      vethOffloads: vethOffloadsFromFlags(flags),
       ...(flags.capture !== undefined ? { capture: flags.capture } : {}),
       ...(flags.hashReads !== undefined ? { hashReads: flags.hashReads } : {}),
       ...(flags.id !== undefined ? { id: flags.id } : {}),

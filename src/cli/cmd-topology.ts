@@ -64,7 +64,7 @@ export function registerTopologyCommands(program: Command): void {
       const topo = await topologyUp({
         id: flags.id ?? newTopologyId(),
         mtu: flags.mtu === undefined ? undefined : parseMtu(flags.mtu),
-        offloads: vethOffloadsFromFlags(flags),
+        vethOffloads: vethOffloadsFromFlags(flags),
         txChecksum: flags.txCsum ?? false,
       });
       if (flags.json) {

@@ -8,7 +8,7 @@
 import { resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { WorkloadOptions } from '../host/workload/options.js';
-import type { WorkloadProgress } from '../host/workload/workload.js';
+import type { WorkloadProgress, WorkloadReport } from '../host/workload/workload.js';
 import { UserError } from '../base/errors.js';
 import type { OffloadMode } from '../host/offload-mode.js';
 import { devmemArgs, impairArgs, timeoutArgs } from './host-argv.js';
@@ -36,7 +36,8 @@ export interface RunOptions {
   readonly c2hSize: string;
   readonly profile: 'linux' | 'spdk';
   readonly mtu: number;
-  readonly offloads: boolean;
+  /** Leave the kernel's TSO/GSO/GRO on the veth pair: host0 then sees super-frames with partial checksums. */
+  readonly vethOffloads: boolean;
   readonly capture?: string;
   /** The host writes every read's SHA-256 here (see src/replay/live-read-hashes.ts). */
   readonly hashReads?: string;
@@ -67,15 +68,8 @@ export interface RunReport {
     readonly queues: number;
   };
   readonly verify: { readonly bytes: number; readonly mismatches: number };
-  readonly io: {
-    readonly reads: number;
-    readonly writes: number;
-    readonly readBytes: number;
-    readonly writeBytes: number;
-    readonly iops: number;
-    readonly MBps: number;
-    readonly elapsedMs: number;
-  };
+  /** The workload's totals, with its elapsed time. */
+  readonly io: Pick<WorkloadReport['io'], 'reads' | 'writes' | 'readBytes' | 'writeBytes' | 'iops' | 'MBps'> & { readonly elapsedMs: number };
   readonly latency: { readonly p50us: number; readonly p99us: number; readonly p999us: number };
   readonly host: HostRunReport['host'];
   readonly nic: HostRunReport['nic'];
@@ -159,7 +153,7 @@ function hostCommand(o: RunOptions): string[] {
   args.push(...devmemArgs(o.devmem));
   // With TSO/GSO on, veth hands host0 super-frames whose TCP checksum only
   // holds the pseudo-header sum: nothing on a veth ever finishes it.
-  if (o.offloads) args.push('--accept-partial-csum');
+  if (o.vethOffloads) args.push('--accept-partial-csum');
   return args;
 }
 
@@ -292,5 +286,5 @@ export async function runOnTopology(topo: Topology, o: RunOptions): Promise<RunR
 }
 
 export function run(o: RunOptions): Promise<RunReport> {
-  return withTopology({ ...(o.id !== undefined ? { id: o.id } : {}), mtu: o.mtu, offloads: o.offloads }, (topo) => runOnTopology(topo, o));
+  return withTopology({ ...(o.id !== undefined ? { id: o.id } : {}), mtu: o.mtu, vethOffloads: o.vethOffloads }, (topo) => runOnTopology(topo, o));
 }

@@ -36,8 +36,8 @@ export interface TopologyOptions {
   readonly id?: string;
   /** MTU of both veth ends (default 1500). */
   readonly mtu?: number;
-  /** Leave TSO/GSO/GRO on (default false: host0 sees wire-sized frames). */
-  readonly offloads?: boolean;
+  /** Leave the kernel's TSO/GSO/GRO on the veth pair (default false: host0 sees wire-sized frames). */
+  readonly vethOffloads?: boolean;
   /** Leave tx checksum offload on on tgt0 (default false: frames carry full checksums). */
   readonly txChecksum?: boolean;
   /**
@@ -148,7 +148,7 @@ export async function topologyUp(opts: TopologyOptions = {}): Promise<Topology> 
     '--mtu',
     String(mtu),
     '--offloads',
-    opts.offloads ? 'on' : 'off',
+    opts.vethOffloads ? 'on' : 'off',
     '--tx-csum',
     opts.txChecksum ? 'on' : 'off',
     ...(opts.ownerPid === undefined ? [] : ['--owner', String(opts.ownerPid)]),

@@ -32,7 +32,7 @@ export interface NicOptions {
   /**
    * Accept a TCP checksum field that holds only the pseudo-header sum
    * (CHECKSUM_PARTIAL): what veth delivers when the sender's tx checksum
-   * offload and TSO are left on (`ddplab run --offloads`), and what captures
+   * offload and TSO are left on (`ddplab run --veth-offloads`), and what captures
    * taken on such senders show. Counted in rx_csum_partial. Default false.
    */
   readonly acceptPartialChecksums?: boolean;

@@ -24,6 +24,18 @@ describe('ddplab up / down / status', () => {
     expect((await ddplab(['up', '--id', 'Bad_Id'])).stderr).toBe('ddplab: bad run id "Bad_Id": use 1 to 8 characters from [a-z0-9]');
   });
 
+  it('names the veth segmentation offloads --veth-offloads; --offloads still works, with a one-line notice', async () => {
+    const help = (await ddplab(['up', '--help'])).stdout;
+    expect(help).toMatch(/--veth-offloads\b/);
+    expect(help).not.toMatch(/--offloads\b/);
+    const r = await ddplab(['up', '--offloads', '--id', 'Bad_Id']);
+    expect(r.stderr.split('\n')).toEqual([
+      "ddplab: --offloads is deprecated, use --veth-offloads (the kernel's segmentation offloads on the veth pair)",
+      'ddplab: bad run id "Bad_Id": use 1 to 8 characters from [a-z0-9]',
+    ]);
+    expect((await ddplab(['up', '--veth-offloads', '--id', 'Bad_Id'])).stderr).toBe('ddplab: bad run id "Bad_Id": use 1 to 8 characters from [a-z0-9]');
+  });
+
   it('lists the three commands in the help', async () => {
     const r = await ddplab(['--help']);
     for (const cmd of ['up', 'down', 'status']) expect(r.stdout).toMatch(new RegExp(`^\\s+${cmd}\\b`, 'm'));

@@ -146,7 +146,7 @@ describe.skipIf(!isRoot)('live topology', () => {
   it('builds jumbo MTU and, on request, leaves segmentation offloads on', async () => {
     const id = freshId();
     try {
-      const topo = await topologyUp({ id, mtu: 9000, offloads: true, txChecksum: true });
+      const topo = await topologyUp({ id, mtu: 9000, vethOffloads: true, txChecksum: true });
       expect(topo.mtu).toBe(9000);
       const [status] = await topologyStatus(id);
       expect(status!.tgt.link!.mtu).toBe(9000);

@@ -25,7 +25,7 @@ afterAll(async () => {
 
 describe.each([
   { name: 'MTU 9000, digests, random order, interleaved C2H, live DDP-CRC and loss', args: ['--mtu', '9000', '--digest', 'both', '--order', 'random', '--interleave', '--c2h-size', '16k', '--offload', 'ddp-crc', '--drop', '0.005', '--rw', 'randrw', '--rwmixread', '80', '--bs', '4k-256k'] },
-  { name: 'offloads left on (64 KiB super-frames, partial TCP checksums)', args: ['--offloads', '--digest', 'data', '--rw', 'randread', '--bs', '128k,8k'] },
+  { name: 'offloads left on (64 KiB super-frames, partial TCP checksums)', args: ['--veth-offloads', '--digest', 'data', '--rw', 'randread', '--bs', '128k,8k'] },
 ])('a live run, then a replay of its capture: $name', ({ name, args }) => {
   it('gives every read the SHA-256 the live host computed, with offload none and ddp-crc', async () => {
     const id = `rp${ids.length}${process.pid % 1000}`;
@@ -53,7 +53,7 @@ describe.each([
       expect(cmp.matched).toBe(liveReads.length);
       expect(rep.reads.every((x) => x.status === 'ok')).toBe(true);
       if (offload === 'ddp-crc') expect(rep.total.bytes.placed).toBeGreaterThan(0);
-      if (args.includes('--offloads')) {
+      if (args.includes('--veth-offloads')) {
         expect(rep.nic.rx_csum_partial).toBeGreaterThan(0);
         expect(Math.max(...rep.connections.map((c) => c.c2h.tcp.bytes / Math.max(1, c.c2h.tcp.segments)))).toBeGreaterThan(9000);
       }

@@ -238,7 +238,7 @@ function runOptions(o: BenchOptions, p: BenchPoint, onProgress: ((p: WorkloadPro
     profile: 'linux',
     mtu: o.mtu,
     offload: p.offload,
-    offloads: false,
+    vethOffloads: false,
     ...(impair !== undefined ? { impair } : {}),
     ...(onProgress !== undefined ? { onProgress } : {}),
     ...(log !== undefined ? { log } : {}),
@@ -325,7 +325,7 @@ function failedMetrics(error: string): BenchRunMetrics {
  * results.
  */
 export async function bench(o: BenchOptions): Promise<BenchResult> {
-  return withTopology({ ...(o.id !== undefined ? { id: o.id } : {}), mtu: o.mtu, offloads: false }, (topo) => benchOnTopology(topo, o));
+  return withTopology({ ...(o.id !== undefined ? { id: o.id } : {}), mtu: o.mtu, vethOffloads: false }, (topo) => benchOnTopology(topo, o));
 }
 
 /** Runs every point of the sweep on `topo`, one after the other. */

@@ -175,7 +175,7 @@ describe('bench sweep', () => {
   });
 
   it('derives the compared figures from a report', () => {
-    const o = { ...baseOptions(), workload: { rw: 'read', seed: 1 }, impair: { seed: 1, rx: { drop: 1e-3 } }, profile: 'linux', offloads: false } as unknown as RunOptions;
+    const o = { ...baseOptions(), workload: { rw: 'read', seed: 1 }, impair: { seed: 1, rx: { drop: 1e-3 } }, profile: 'linux', vethOffloads: false } as unknown as RunOptions;
     const m = benchMetrics(fakeReport(o, 'ddp-crc'));
     expect(m.lossEvents).toBe(100);
     expect(m.targetRetrans).toBe(100);

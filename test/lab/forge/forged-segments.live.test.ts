@@ -106,7 +106,7 @@ describe.skipIf(!isRoot)('forged segments injected into a live ddplab run (forge
           c2hSize: '0',
           profile: 'linux',
           mtu: 1500,
-          offloads: false,
+          vethOffloads: false,
           capture,
           hashReads: hashes,
           targetArgs,

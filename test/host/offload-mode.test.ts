@@ -1,0 +1,42 @@
+import { describe, expect, it } from 'vitest';
+import { UserError } from '../../src/base/errors.js';
+import {
+  DDP_OFFLOAD_MODES,
+  OFFLOAD_FEATURES,
+  OFFLOAD_MODES,
+  ddpModeOf,
+  headerSplitOf,
+  parseOffloadMode,
+  usesCrcOffload,
+  usesDdpEngine,
+  usesDevmem,
+} from '../../src/host/offload-mode.js';
+
+describe('offload mode', () => {
+  it('says what each mode turns on', () => {
+    expect(OFFLOAD_MODES.filter(usesDdpEngine)).toEqual(['ddp', 'ddp-crc']);
+    expect(OFFLOAD_MODES.filter(usesCrcOffload)).toEqual(['ddp-crc', 'devmem-nvme']);
+    expect(OFFLOAD_MODES.filter(usesDevmem)).toEqual(['devmem-tcp', 'devmem-nvme']);
+    expect(OFFLOAD_MODES.map(headerSplitOf)).toEqual([undefined, undefined, undefined, 'tcp', 'nvme']);
+    expect(OFFLOAD_MODES.map(ddpModeOf)).toEqual(['none', 'ddp', 'ddp-crc', 'none', 'none']);
+    // The token API and header split go together: devmem needs both.
+    for (const m of OFFLOAD_MODES) expect(OFFLOAD_FEATURES[m].tokenApi).toBe(OFFLOAD_FEATURES[m].headerSplit !== undefined);
+  });
+
+  it('parses a flag value, refusing others in one line that names the flag and the values', () => {
+    expect(parseOffloadMode('devmem-nvme')).toBe('devmem-nvme');
+    expect(parseOffloadMode('ddp', DDP_OFFLOAD_MODES)).toBe('ddp');
+    const refusal = (f: () => unknown): UserError => {
+      try {
+        f();
+      } catch (e) {
+        if (e instanceof UserError) return e;
+      }
+      throw new Error('expected a UserError');
+    };
+    const e = refusal(() => parseOffloadMode('devmem-tcp', DDP_OFFLOAD_MODES));
+    expect(e.code).toBe('BAD_FLAG');
+    expect(e.message).toBe("--offload: 'devmem-tcp' is not one of none, ddp, ddp-crc");
+    expect(refusal(() => parseOffloadMode('dpp')).message).toBe("--offload: 'dpp' is not one of none, ddp, ddp-crc, devmem-tcp, devmem-nvme");
+  });
+});
