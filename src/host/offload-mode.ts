@@ -40,6 +40,12 @@ export const OFFLOAD_FEATURES: Readonly<Record<OffloadMode, OffloadFeatures>> = 
   'devmem-nvme': { ddpEngine: false, crcOffload: true, headerSplit: 'nvme', tokenApi: true },
 };
 
+/** The mode turns anything on (every mode but none). */
+export function usesAnyOffload(mode: OffloadMode): boolean {
+  const f = OFFLOAD_FEATURES[mode];
+  return f.ddpEngine || f.crcOffload || f.headerSplit !== undefined || f.tokenApi;
+}
+
 /** The NIC's DDP engine places data: ddp or ddp-crc. */
 export function usesDdpEngine(mode: OffloadMode): mode is 'ddp' | 'ddp-crc' {
   return OFFLOAD_FEATURES[mode].ddpEngine;

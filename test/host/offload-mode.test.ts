@@ -7,6 +7,7 @@ import {
   ddpModeOf,
   headerSplitOf,
   parseOffloadMode,
+  usesAnyOffload,
   usesCrcOffload,
   usesDdpEngine,
   usesDevmem,
@@ -14,6 +15,7 @@ import {
 
 describe('offload mode', () => {
   it('says what each mode turns on', () => {
+    expect(OFFLOAD_MODES.filter(usesAnyOffload)).toEqual(['ddp', 'ddp-crc', 'devmem-tcp', 'devmem-nvme']);
     expect(OFFLOAD_MODES.filter(usesDdpEngine)).toEqual(['ddp', 'ddp-crc']);
     expect(OFFLOAD_MODES.filter(usesCrcOffload)).toEqual(['ddp-crc', 'devmem-nvme']);
     expect(OFFLOAD_MODES.filter(usesDevmem)).toEqual(['devmem-tcp', 'devmem-nvme']);

@@ -18,7 +18,7 @@ import type { ImpairConfig, ImpairSpec } from '../../nicemu/port/impair.js';
 import { impairLossEvents } from '../../nicemu/port/impair.js';
 import type { WorkloadProgress } from '../../host/workload/workload.js';
 import type { DigestChoice } from '../host-run.js';
-import { OFFLOAD_MODES, type OffloadMode } from '../../host/offload-mode.js';
+import { OFFLOAD_MODES, usesDdpEngine, type OffloadMode } from '../../host/offload-mode.js';
 import { runOnTopology, type RunOptions, type RunReport } from '../run.js';
 import { withTopology, type Topology } from '../topology.js';
 
@@ -252,7 +252,7 @@ export function benchMetrics(r: Omit<RunReport, 'workload'>): BenchRunMetrics {
   const cpuMs = r.cpu.userMs + r.cpu.systemMs;
   const gib = (r.io.readBytes + r.io.writeBytes) / 2 ** 30;
   // Without offload the report still carries a ddp object (0 % placed, every byte "below threshold"): not a DDP figure.
-  const d = r.ddp !== undefined && r.ddp.offload !== 'none' ? r.ddp : undefined;
+  const d = r.ddp !== undefined && usesDdpEngine(r.ddp.offload) ? r.ddp : undefined;
   const nic = r.nic;
   return {
     ok: r.ok,

@@ -12,6 +12,7 @@
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { BenchCell, BenchResult, BenchRun, OffloadMode } from './bench.js';
+import { usesAnyOffload } from '../../host/offload-mode.js';
 import { benchMetrics, cellKey } from './bench.js';
 import { UserError } from '../../base/errors.js';
 
@@ -351,7 +352,7 @@ export function benchCharts(summary: readonly BenchCellSummary[]): BenchChart[] 
           series(m, (c) =>
             c.placementPct !== null
               ? { x: c.drop, y: c.placementPct.mean, yMin: c.placementPct.min, yMax: c.placementPct.max }
-              : m === 'none'
+              : !usesAnyOffload(m)
                 ? { x: c.drop, y: 0 }
                 : null,
           ),
@@ -370,7 +371,7 @@ export function benchCharts(summary: readonly BenchCellSummary[]): BenchChart[] 
         series: ms.map((m) => series(m, (c) => ({ x: c.drop, y: c.goodputMBps.mean, yMin: c.goodputMBps.min, yMax: c.goodputMBps.max }))),
       }),
     });
-    const ddpModes = ms.filter((m) => m !== 'none');
+    const ddpModes = ms.filter(usesAnyOffload);
     const withUnplaced = ddpModes.filter((m) => p.cells.some((c) => c.offload === m && c.unplacedPerEvent !== null));
     if (withUnplaced.length > 0) {
       const unplacedTitle = `Bytes unplaced per loss/reorder event — ${panelTitle(p)}`;
@@ -463,7 +464,7 @@ export function benchMarkdown(result: BenchResult, summary: readonly BenchCellSu
     }
     // The comparison first: goodput of each mode side by side per loss rate.
     const drops = [...new Set(p.cells.map((c) => c.drop))];
-    const ddpModes = ms.filter((m) => m !== 'none');
+    const ddpModes = ms.filter(usesAnyOffload);
     const head = ['drop', 'size/run', ...ms.map((m) => `${m} MB/s`), ...ddpModes.flatMap((m) => [`${m} placement %`, `${m} unplaced / event`])];
     lines.push(`| ${head.join(' | ')} |`);
     lines.push(`|${head.map(() => '---').join('|')}|`);
