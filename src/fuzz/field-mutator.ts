@@ -13,6 +13,9 @@
  */
 import { crc32c } from '../wire/crc32c.js';
 import { inetChecksum } from '../wire/inet-checksum.js';
+import { CqeField } from '../wire/nvme-cqe.js';
+import { SqeField } from '../wire/nvme-sqe.js';
+import { isPduType, PduField, PduFlags, PduHeaderView, pduHeaderLength } from '../wire/nvme-tcp-pdu-header.js';
 import { tcpChecksum } from '../wire/tcp.js';
 import type { Rng } from './rng.js';
 
@@ -60,42 +63,9 @@ const TCP_WIN = 14;
 const TCP_CSUM = 16;
 const TCP_URG = 18;
 const TCP_OPTS = 20;
-// NVMe/TCP common header and type-specific fields (little-endian).
-const CH_TYPE = 0;
-const CH_FLAGS = 1;
-const CH_HLEN = 2;
-const CH_PDO = 3;
-const CH_PLEN = 4;
-const HDGSTF = 0x01;
-const DDGSTF = 0x02;
-const XFER_CCCID = 8;
-const XFER_TTAG = 10;
-const XFER_DATAO = 12;
-const XFER_DATAL = 16;
-const IC_PFV = 8;
-const IC_PDA = 10;
-const IC_DIGEST = 11;
-const IC_MAX = 12;
-const TERM_FES = 8;
-const TERM_FEI = 10;
-/** CapsuleCmd: the SQE at 8; CapsuleResp: the CQE at 8. */
-const QE = 8;
-const SQE_OPCODE = 0;
-const SQE_CID = 2;
-const SQE_NSID = 4;
-const SQE_SGL_LEN = 24 + 8;
-const SQE_SGL_TYPE = 24 + 15;
-const SQE_CDW10 = 40;
-const SQE_CDW12 = 48;
-const CQE_SQHD = 8;
-const CQE_CID = 12;
-const CQE_STATUS = 14;
-
 const PDU_TYPES = [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 0x7f, 0xff];
 const PDU_HLENS = [0, 8, 23, 24, 25, 72, 128, 255];
 const PDU_FLAG_VALUES = [0, 1, 2, 3, 4, 5, 6, 7, 8, 0x0c, 0x0e, 0x0f, 0x10, 0xff];
-/** hlen of the types that exist (0x08 has none). */
-const HLEN_OF: readonly number[] = [128, 128, 24, 24, 72, 24, 24, 24, -1, 24];
 
 /** The Ethernet/IPv4/TCP layout of a frame, as far as the bytes allow. */
 export interface FrameLayout {
@@ -175,13 +145,13 @@ export function pduHeaderFields(buf: Buffer, p: number): Field[] {
   const out: Field[] = [];
   if (p + 8 > buf.length) return out;
   const avail = buf.length - p;
-  const type = buf[p + CH_TYPE]!;
+  const type = buf[p + PduField.TYPE]!;
   out.push(
-    { name: 'pdu.type', at: p + CH_TYPE, width: 1, le: true, kind: 'type', hints: PDU_TYPES },
-    { name: 'pdu.flags', at: p + CH_FLAGS, width: 1, le: true, kind: 'flags', hints: PDU_FLAG_VALUES },
-    { name: 'pdu.hlen', at: p + CH_HLEN, width: 1, le: true, kind: 'length', hints: PDU_HLENS },
-    { name: 'pdu.pdo', at: p + CH_PDO, width: 1, le: true, kind: 'offset', hints: [0, 24, 28, 32, 64, 72, 76, 128, 255] },
-    { name: 'pdu.plen', at: p + CH_PLEN, width: 4, le: true, kind: 'length', actual: avail },
+    { name: 'pdu.type', at: p + PduField.TYPE, width: 1, le: true, kind: 'type', hints: PDU_TYPES },
+    { name: 'pdu.flags', at: p + PduField.FLAGS, width: 1, le: true, kind: 'flags', hints: PDU_FLAG_VALUES },
+    { name: 'pdu.hlen', at: p + PduField.HLEN, width: 1, le: true, kind: 'length', hints: PDU_HLENS },
+    { name: 'pdu.pdo', at: p + PduField.PDO, width: 1, le: true, kind: 'offset', hints: [0, 24, 28, 32, 64, 72, 76, 128, 255] },
+    { name: 'pdu.plen', at: p + PduField.PLEN, width: 4, le: true, kind: 'length', actual: avail },
   );
   const push = (f: Field): void => {
     if (f.at + f.width <= buf.length) out.push(f);
@@ -189,39 +159,39 @@ export function pduHeaderFields(buf: Buffer, p: number): Field[] {
   switch (type) {
     case 0x00:
     case 0x01:
-      push({ name: 'ic.pfv', at: p + IC_PFV, width: 2, le: true, kind: 'value', hints: [0, 1, 0xffff] });
-      push({ name: 'ic.pda', at: p + IC_PDA, width: 1, le: true, kind: 'value', hints: [0, 1, 31, 32, 0xff] });
-      push({ name: 'ic.digest', at: p + IC_DIGEST, width: 1, le: true, kind: 'flags', hints: [0, 1, 2, 3, 4, 0xff] });
-      push({ name: 'ic.max', at: p + IC_MAX, width: 4, le: true, kind: 'length', hints: [0, 1, 4095, 4096, 0x40_0000, 0xffff_ffff] });
+      push({ name: 'ic.pfv', at: p + PduField.IC_PFV, width: 2, le: true, kind: 'value', hints: [0, 1, 0xffff] });
+      push({ name: 'ic.pda', at: p + PduField.IC_PDA, width: 1, le: true, kind: 'value', hints: [0, 1, 31, 32, 0xff] });
+      push({ name: 'ic.digest', at: p + PduField.IC_DIGEST, width: 1, le: true, kind: 'flags', hints: [0, 1, 2, 3, 4, 0xff] });
+      push({ name: 'ic.max', at: p + PduField.IC_MAX, width: 4, le: true, kind: 'length', hints: [0, 1, 4095, 4096, 0x40_0000, 0xffff_ffff] });
       break;
     case 0x02:
     case 0x03:
-      push({ name: 'term.fes', at: p + TERM_FES, width: 2, le: true, kind: 'type', hints: [0, 1, 2, 3, 4, 5, 6, 7, 0xffff] });
-      push({ name: 'term.fei', at: p + TERM_FEI, width: 4, le: true, kind: 'offset' });
+      push({ name: 'term.fes', at: p + PduField.TERM_FES, width: 2, le: true, kind: 'type', hints: [0, 1, 2, 3, 4, 5, 6, 7, 0xffff] });
+      push({ name: 'term.fei', at: p + PduField.TERM_FEI, width: 4, le: true, kind: 'offset' });
       break;
     case 0x04:
-      push({ name: 'sqe.opcode', at: p + QE + SQE_OPCODE, width: 1, le: true, kind: 'type', hints: [0x00, 0x01, 0x02, 0x06, 0x7f, 0x18, 0xff] });
-      push({ name: 'sqe.cid', at: p + QE + SQE_CID, width: 2, le: true, kind: 'id', hints: [0, 1, 31, 32, 0xffff] });
-      push({ name: 'sqe.nsid', at: p + QE + SQE_NSID, width: 4, le: true, kind: 'id', hints: [0, 1, 2, 0xffff_ffff] });
-      push({ name: 'sqe.sgl.len', at: p + QE + SQE_SGL_LEN, width: 4, le: true, kind: 'length', hints: [0, 1, 512, 4096, 0x10_0000, 0xffff_ffff] });
-      push({ name: 'sqe.sgl.type', at: p + QE + SQE_SGL_TYPE, width: 1, le: true, kind: 'type', hints: [0x00, 0x01, 0x0a, 0x5a, 0x40, 0xff] });
-      push({ name: 'sqe.cdw10', at: p + QE + SQE_CDW10, width: 4, le: true, kind: 'value' });
-      push({ name: 'sqe.cdw12', at: p + QE + SQE_CDW12, width: 4, le: true, kind: 'length', hints: [0, 1, 0xffff, 0xffff_ffff] });
+      push({ name: 'sqe.opcode', at: p + PduField.CAPSULE_QE + SqeField.OPCODE, width: 1, le: true, kind: 'type', hints: [0x00, 0x01, 0x02, 0x06, 0x7f, 0x18, 0xff] });
+      push({ name: 'sqe.cid', at: p + PduField.CAPSULE_QE + SqeField.CID, width: 2, le: true, kind: 'id', hints: [0, 1, 31, 32, 0xffff] });
+      push({ name: 'sqe.nsid', at: p + PduField.CAPSULE_QE + SqeField.NSID, width: 4, le: true, kind: 'id', hints: [0, 1, 2, 0xffff_ffff] });
+      push({ name: 'sqe.sgl.len', at: p + PduField.CAPSULE_QE + SqeField.DPTR_SGL_LENGTH, width: 4, le: true, kind: 'length', hints: [0, 1, 512, 4096, 0x10_0000, 0xffff_ffff] });
+      push({ name: 'sqe.sgl.type', at: p + PduField.CAPSULE_QE + SqeField.DPTR_SGL_IDENTIFIER, width: 1, le: true, kind: 'type', hints: [0x00, 0x01, 0x0a, 0x5a, 0x40, 0xff] });
+      push({ name: 'sqe.cdw10', at: p + PduField.CAPSULE_QE + SqeField.CDW10, width: 4, le: true, kind: 'value' });
+      push({ name: 'sqe.cdw12', at: p + PduField.CAPSULE_QE + SqeField.CDW12, width: 4, le: true, kind: 'length', hints: [0, 1, 0xffff, 0xffff_ffff] });
       break;
     case 0x05:
-      push({ name: 'cqe.sqhd', at: p + QE + CQE_SQHD, width: 2, le: true, kind: 'value' });
-      push({ name: 'cqe.cid', at: p + QE + CQE_CID, width: 2, le: true, kind: 'id', hints: [0, 1, 2, 3, 31, 32, 0x1000, 0xffff] });
-      push({ name: 'cqe.status', at: p + QE + CQE_STATUS, width: 2, le: true, kind: 'flags', hints: [0, 1, 2, 0x8, 0x100, 0x8000, 0xfffe, 0xffff] });
+      push({ name: 'cqe.sqhd', at: p + PduField.CAPSULE_QE + CqeField.SQHD, width: 2, le: true, kind: 'value' });
+      push({ name: 'cqe.cid', at: p + PduField.CAPSULE_QE + CqeField.CID, width: 2, le: true, kind: 'id', hints: [0, 1, 2, 3, 31, 32, 0x1000, 0xffff] });
+      push({ name: 'cqe.status', at: p + PduField.CAPSULE_QE + CqeField.STATUS, width: 2, le: true, kind: 'flags', hints: [0, 1, 2, 0x8, 0x100, 0x8000, 0xfffe, 0xffff] });
       break;
     case 0x06:
     case 0x07:
     case 0x09: {
-      const plen = avail >= 8 ? buf.readUInt32LE(p + CH_PLEN) : 0;
-      const pdo = buf[p + CH_PDO]!;
-      push({ name: 'xfer.cccid', at: p + XFER_CCCID, width: 2, le: true, kind: 'id', hints: [0, 1, 2, 3, 7, 31, 32, 127, 0x1000, 0xffff] });
-      push({ name: 'xfer.ttag', at: p + XFER_TTAG, width: 2, le: true, kind: 'id' });
-      push({ name: 'xfer.datao', at: p + XFER_DATAO, width: 4, le: true, kind: 'offset', hints: [0, 1, 4096, 0x7fff_ffff, 0xffff_ffff] });
-      push({ name: 'xfer.datal', at: p + XFER_DATAL, width: 4, le: true, kind: 'length', actual: Math.max(0, plen - pdo) });
+      const plen = avail >= 8 ? buf.readUInt32LE(p + PduField.PLEN) : 0;
+      const pdo = buf[p + PduField.PDO]!;
+      push({ name: 'xfer.cccid', at: p + PduField.XFER_CCCID, width: 2, le: true, kind: 'id', hints: [0, 1, 2, 3, 7, 31, 32, 127, 0x1000, 0xffff] });
+      push({ name: 'xfer.ttag', at: p + PduField.XFER_TTAG, width: 2, le: true, kind: 'id' });
+      push({ name: 'xfer.datao', at: p + PduField.XFER_DATAO, width: 4, le: true, kind: 'offset', hints: [0, 1, 4096, 0x7fff_ffff, 0xffff_ffff] });
+      push({ name: 'xfer.datal', at: p + PduField.XFER_DATAL, width: 4, le: true, kind: 'length', actual: Math.max(0, plen - pdo) });
       break;
     }
     default:
@@ -241,14 +211,14 @@ export function pduHeaderOffsets(buf: Buffer, atStart: boolean, max = 64): numbe
     let p = 0;
     while (p + 8 <= buf.length && out.length < max) {
       out.push(p);
-      const plen = buf.readUInt32LE(p + CH_PLEN);
+      const plen = new PduHeaderView(buf, p).plen;
       if (plen < 8) break;
       p += plen;
     }
   }
   for (let p = 0; p + 8 <= buf.length && out.length < max; p++) {
-    const t = buf[p]!;
-    if (t < HLEN_OF.length && HLEN_OF[t] === buf[p + CH_HLEN] && !out.includes(p)) out.push(p);
+    const v = new PduHeaderView(buf, p);
+    if (isPduType(v.type) && pduHeaderLength(v.type) === v.hlen && !out.includes(p)) out.push(p);
   }
   return out;
 }
@@ -311,14 +281,12 @@ export function mutateOneField(buf: Buffer, fields: readonly Field[], rng: Rng):
  */
 export function fixPduDigests(buf: Buffer, p: number): void {
   if (p < 0 || p + 8 > buf.length) return;
-  const flags = buf[p + CH_FLAGS]!;
-  const hlen = buf[p + CH_HLEN]!;
-  const pdo = buf[p + CH_PDO]!;
-  const plen = buf.readUInt32LE(p + CH_PLEN);
-  if ((flags & HDGSTF) !== 0 && hlen >= 8 && p + hlen + 4 <= buf.length) {
-    buf.writeUInt32LE(crc32c(buf.subarray(p, p + hlen)), p + hlen);
+  const v = new PduHeaderView(buf, p);
+  const { flags, hlen, pdo, plen } = v;
+  if ((flags & PduFlags.HDGSTF) !== 0 && hlen >= 8 && v.hasBytes(hlen + 4)) {
+    v.hdgst = crc32c(v.headerBytes());
   }
-  if ((flags & DDGSTF) !== 0 && pdo > 0 && plen >= pdo + 4 && p + plen <= buf.length) {
+  if ((flags & PduFlags.DDGSTF) !== 0 && pdo > 0 && plen >= pdo + 4 && p + plen <= buf.length) {
     buf.writeUInt32LE(crc32c(buf.subarray(p + pdo, p + plen - 4)), p + plen - 4);
   }
 }

@@ -57,6 +57,7 @@ import {
   type Pdu,
   type PduEmitOptions,
 } from '../wire/nvme-tcp-pdu.js';
+import { PduField, PduHeaderView } from '../wire/nvme-tcp-pdu-header.js';
 import { PduFramer, type FramedPdu } from '../wire/pdu-framer.js';
 import { NSID, type AssociationMember, type Controller, type Subsystem } from './controller.js';
 import { HostileQueue } from './hostile.js';
@@ -74,20 +75,6 @@ const TTAG_LIMIT = 0xffff;
 const CLOSE_GRACE_MS = 2000;
 /** A TermReq echoes at most this much of the offending PDU header. */
 const TERM_REQ_ECHO_MAX = 128;
-
-// Byte offsets inside PDU headers that FEI points at (NVMe/TCP: FEI = offset of the bad field).
-const FEI_TYPE = 0;
-const FEI_FLAGS = 1;
-const FEI_HLEN = 2;
-const FEI_PDO = 3;
-const FEI_PLEN = 4;
-const FEI_IC_PFV = 8;
-const FEI_IC_HPDA = 10;
-const FEI_CAPSULE_CID = 8 + 2;
-const FEI_XFER_CCCID = 8;
-const FEI_XFER_TTAG = 10;
-const FEI_XFER_DATAO = 12;
-const FEI_XFER_DATAL = 16;
 
 /** Bytes a completion sends as C2HData, produced on demand. */
 interface C2HSource {
@@ -249,24 +236,25 @@ export class QueueConnection implements AssociationMember {
     const at = this.nextPduStart - chunkStart;
     let echo: Buffer = Buffer.alloc(0);
     if (at >= 0 && at < chunk.length) {
-      const hlen = at + 2 < chunk.length ? (chunk[at + 2] as number) : 8;
+      const v = new PduHeaderView(chunk, at);
+      const hlen = v.hasBytes(PduField.HLEN + 1) ? v.hlen : 8;
       echo = chunk.subarray(at, at + Math.min(TERM_REQ_ECHO_MAX, Math.max(8, hlen), chunk.length - at));
     }
     const field = e.detail.field;
     let fes: number = TermReqFes.InvalidHeaderField;
-    let fei = FEI_TYPE;
+    let fei: number = PduField.TYPE;
     const type = at >= 0 && at < chunk.length ? chunk[at] : undefined;
     const isTermReq = type === PduType.H2CTermReq || type === PduType.C2HTermReq;
     if (e.code === 'PDU_TOO_LARGE' && !isTermReq) {
       // More data than any transfer the target accepts (a TermReq's plen is just a bad field).
       fes = TermReqFes.DataLimitExceeded;
       fei = 0;
-    } else if (field === 'flags') fei = FEI_FLAGS;
-    else if (field === 'hlen') fei = FEI_HLEN;
-    else if (field === 'pdo') fei = FEI_PDO;
-    else if (field === 'plen') fei = FEI_PLEN;
-    else if (field === 'datal') fei = FEI_XFER_DATAL;
-    else if (field === 'hpda') fei = FEI_IC_HPDA;
+    } else if (field === 'flags') fei = PduField.FLAGS;
+    else if (field === 'hlen') fei = PduField.HLEN;
+    else if (field === 'pdo') fei = PduField.PDO;
+    else if (field === 'plen') fei = PduField.PLEN;
+    else if (field === 'datal') fei = PduField.XFER_DATAL;
+    else if (field === 'hpda') fei = PduField.IC_PDA;
     this.fatal(fes, fei, echo, e.message);
   }
 
@@ -318,7 +306,7 @@ export class QueueConnection implements AssociationMember {
       case PduType.C2HData:
       case PduType.R2T:
         // Controller-to-host types are not valid from a host.
-        this.fatal(TermReqFes.InvalidHeaderField, FEI_TYPE, f.headerBytes, `host sent ${pduTypeName(pdu.type)}`);
+        this.fatal(TermReqFes.InvalidHeaderField, PduField.TYPE, f.headerBytes, `host sent ${pduTypeName(pdu.type)}`);
         return;
       default: {
         const unreachable: never = pdu;
@@ -335,7 +323,7 @@ export class QueueConnection implements AssociationMember {
     if (hasH !== this.hdgst || hasD !== wantD) {
       this.fatal(
         TermReqFes.InvalidHeaderField,
-        FEI_FLAGS,
+        PduField.FLAGS,
         f.headerBytes,
         `${pduTypeName(f.pdu.type)} digest flags 0x${f.layout.flags.toString(16)} disagree with negotiated hdgst=${this.hdgst} ddgst=${this.ddgst}`,
       );
@@ -346,7 +334,7 @@ export class QueueConnection implements AssociationMember {
 
   private onICReq(f: FramedPdu, pfv: number, hpda: number, hdgst: boolean, ddgst: boolean, maxr2t: number): void {
     if (pfv !== 0) {
-      this.fatal(TermReqFes.UnsupportedParameter, FEI_IC_PFV, f.headerBytes, `ICReq PFV ${pfv} (only 0 supported)`);
+      this.fatal(TermReqFes.UnsupportedParameter, PduField.IC_PFV, f.headerBytes, `ICReq PFV ${pfv} (only 0 supported)`);
       return;
     }
     const o = this.subsys.options;
@@ -369,7 +357,7 @@ export class QueueConnection implements AssociationMember {
     const sqe = parseSqe(sqeBytes);
     this.stats.commands++;
     if (this.commands.has(sqe.cid)) {
-      this.fatal(TermReqFes.InvalidHeaderField, FEI_CAPSULE_CID, f.headerBytes, `CID ${sqe.cid} is already outstanding`);
+      this.fatal(TermReqFes.InvalidHeaderField, PduField.CAPSULE_CMD_CID, f.headerBytes, `CID ${sqe.cid} is already outstanding`);
       return;
     }
     const dataLen = fragsLength(data);
@@ -496,15 +484,15 @@ export class QueueConnection implements AssociationMember {
     if (this.state !== 'live' && this.state !== 'await-connect') return;
     const slot = this.r2ts.get(ttag);
     if (!slot) {
-      this.fatal(TermReqFes.InvalidHeaderField, FEI_XFER_TTAG, f.headerBytes, `H2CData with unknown TTAG ${ttag}`);
+      this.fatal(TermReqFes.InvalidHeaderField, PduField.XFER_TTAG, f.headerBytes, `H2CData with unknown TTAG ${ttag}`);
       return;
     }
     if (slot.cmd.cid !== cccid) {
-      this.fatal(TermReqFes.InvalidHeaderField, FEI_XFER_CCCID, f.headerBytes, `H2CData CCCID ${cccid} but TTAG ${ttag} belongs to CID ${slot.cmd.cid}`);
+      this.fatal(TermReqFes.InvalidHeaderField, PduField.XFER_CCCID, f.headerBytes, `H2CData CCCID ${cccid} but TTAG ${ttag} belongs to CID ${slot.cmd.cid}`);
       return;
     }
     if (datal === 0) {
-      this.fatal(TermReqFes.InvalidHeaderField, FEI_XFER_DATAL, f.headerBytes, 'H2CData with DATAL 0');
+      this.fatal(TermReqFes.InvalidHeaderField, PduField.XFER_DATAL, f.headerBytes, 'H2CData with DATAL 0');
       return;
     }
     if (datal > this.subsys.options.maxH2CDataBytes) {
@@ -522,7 +510,7 @@ export class QueueConnection implements AssociationMember {
     }
     const expected = slot.r2to + slot.received;
     if (datao !== expected) {
-      this.fatal(TermReqFes.InvalidHeaderField, FEI_XFER_DATAO, f.headerBytes, `H2CData DATAO ${datao}, expected ${expected}`);
+      this.fatal(TermReqFes.InvalidHeaderField, PduField.XFER_DATAO, f.headerBytes, `H2CData DATAO ${datao}, expected ${expected}`);
       return;
     }
     const cmd = slot.cmd;

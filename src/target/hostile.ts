@@ -31,6 +31,7 @@
 import { crc32c, crc32cFrags } from '../wire/crc32c.js';
 import { parseCqe } from '../wire/nvme-cqe.js';
 import { NVME_TCP_DIGEST_LEN, PduFlags, PduType, type EmittedPdu, type Pdu } from '../wire/nvme-tcp-pdu.js';
+import { PduHeaderView } from '../wire/nvme-tcp-pdu-header.js';
 import { DdplabError } from '../base/errors.js';
 
 export const HOSTILE_CASES = [
@@ -63,12 +64,6 @@ export class HostileSpecError extends DdplabError<'HOSTILE_SPEC'> {
 /** Bytes a data-past-length C2HData carries beyond its command's length: one 512-byte LBA. */
 export const OVERRUN_BYTES = 512;
 
-// Common header fields (FACTS.md): flags @1, hlen @2, pdo @3, plen @4; C2HData DATAL @16.
-const CH_FLAGS = 1;
-const CH_HLEN = 2;
-const CH_PDO = 3;
-const CH_PLEN = 4;
-const XFER_DATAL = 16;
 /** A PLEN below every header (24) yet not absurd: what a sender that forgot the data would write. */
 const BAD_PLEN = 16;
 /** HLEN counting the header digest: the classic off-by-a-digest. */
@@ -96,16 +91,19 @@ export function formatHostileSpec(s: HostileSpec): string {
 }
 
 function flagsOf(e: EmittedPdu): number {
-  return e.head[CH_FLAGS]!;
+  return new PduHeaderView(e.head).flags;
 }
 
 function hlenOf(e: EmittedPdu): number {
-  return e.head[CH_HLEN]!;
+  return new PduHeaderView(e.head).hlen;
 }
 
-/** A header digest over the first `hlen` bytes of `head`, when the PDU carries one. */
+/**
+ * A header digest over the first `hlen` bytes of `head`, when the PDU carries
+ * one. `hlen` is the emitted one: bad-hlen reseals over the true header.
+ */
 function resealHeader(head: Buffer, hlen: number): void {
-  if ((head[CH_FLAGS]! & PduFlags.HDGSTF) !== 0) head.writeUInt32LE(crc32c(head.subarray(0, hlen)), hlen);
+  if ((new PduHeaderView(head).flags & PduFlags.HDGSTF) !== 0) head.writeUInt32LE(crc32c(head.subarray(0, hlen)), hlen);
 }
 
 /** Why a case cannot be applied to a PDU of this connection (a digest it did not negotiate). */
@@ -127,25 +125,25 @@ export function corruptC2HData(kind: HostileCase, e: EmittedPdu): EmittedPdu {
   switch (kind) {
     case 'plen-lt-hlen': {
       const head = Buffer.from(e.head);
-      head.writeUInt32LE(BAD_PLEN, CH_PLEN);
+      new PduHeaderView(head).plen = BAD_PLEN;
       resealHeader(head, hlen);
       return { ...e, head };
     }
     case 'bad-hlen': {
       const head = Buffer.from(e.head);
-      head[CH_HLEN] = hlen + BAD_HLEN_DELTA;
+      new PduHeaderView(head).hlen = hlen + BAD_HLEN_DELTA;
       resealHeader(head, hlen);
       return { ...e, head };
     }
     case 'pdo-in-header': {
       const head = Buffer.from(e.head);
-      head[CH_PDO] = BAD_PDO;
+      new PduHeaderView(head).pdo = BAD_PDO;
       resealHeader(head, hlen);
       return { ...e, head };
     }
     case 'bad-hdgst': {
       const head = Buffer.from(e.head);
-      if ((head[CH_FLAGS]! & PduFlags.HDGSTF) !== 0) head[hlen]! ^= 0x01;
+      if ((new PduHeaderView(head).flags & PduFlags.HDGSTF) !== 0) head[hlen]! ^= 0x01;
       return { ...e, head };
     }
     case 'bad-ddgst': {
@@ -158,8 +156,9 @@ export function corruptC2HData(kind: HostileCase, e: EmittedPdu): EmittedPdu {
       // A consistent PDU that just says more: DATAL, PLEN, HDGST and DDGST all cover the extra bytes.
       const head = Buffer.from(e.head);
       const extra = Buffer.alloc(OVERRUN_BYTES, OVERRUN_FILL);
-      head.writeUInt32LE(head.readUInt32LE(XFER_DATAL) + OVERRUN_BYTES, XFER_DATAL);
-      head.writeUInt32LE(head.readUInt32LE(CH_PLEN) + OVERRUN_BYTES, CH_PLEN);
+      const v = new PduHeaderView(head);
+      v.datal += OVERRUN_BYTES;
+      v.plen += OVERRUN_BYTES;
       resealHeader(head, hlen);
       const data = [...e.data, extra];
       let tail = e.tail;

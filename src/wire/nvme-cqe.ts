@@ -26,6 +26,9 @@ const SQID = 10;
 const CID = 12;
 const STATUS = 14;
 
+/** CQE field offsets other layers point at (a TermReq's FEI, a PDU header view). */
+export const CqeField = { SQHD, CID, STATUS } as const;
+
 // Bits of the 16-bit status field.
 const STATUS_PHASE = 0x0001;
 const STATUS_SCT_SC_SHIFT = 1;

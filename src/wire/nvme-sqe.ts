@@ -46,6 +46,19 @@ const SGL_ADDR = 0;
 const SGL_LENGTH = 8;
 const SGL_IDENTIFIER = 15;
 
+/** SQE field offsets other layers point at (a TermReq's FEI, a PDU header view). */
+export const SqeField = {
+  OPCODE,
+  CID,
+  NSID,
+  CDW10,
+  CDW12,
+  /** The data SGL descriptor's length. */
+  DPTR_SGL_LENGTH: DPTR + SGL_LENGTH,
+  /** The data SGL descriptor's type/subtype byte. */
+  DPTR_SGL_IDENTIFIER: DPTR + SGL_IDENTIFIER,
+} as const;
+
 // FLAGS byte: FUSE in bits 1:0, PSDT in bits 7:6.
 const FUSE_MASK = 0x03;
 const PSDT_SHIFT = 6;

@@ -24,98 +24,45 @@
  */
 import { crc32c, crc32cFrags } from './crc32c.js';
 import { needBytes, WireError, type WireErrorCode } from './errors.js';
+import {
+  IcDigest,
+  isPduType,
+  NVME_TCP_COMMON_HEADER_LEN,
+  NVME_TCP_CQE_LEN,
+  NVME_TCP_DIGEST_LEN,
+  NVME_TCP_MAX_PDA,
+  NVME_TCP_MAX_PLEN,
+  NVME_TCP_SQE_LEN,
+  NVME_TCP_TERM_REQ_MAX_DATA_LEN,
+  PDU_HLEN,
+  PduField,
+  PduFlags,
+  PduHeaderView,
+  PduType,
+  pduTypeName,
+  peekCommonHeader,
+  type CommonHeader,
+} from './nvme-tcp-pdu-header.js';
 
-/** PDU type codes. 0x08 is unused by the transport. */
-export const PduType = {
-  ICReq: 0x00,
-  ICResp: 0x01,
-  H2CTermReq: 0x02,
-  C2HTermReq: 0x03,
-  CapsuleCmd: 0x04,
-  CapsuleResp: 0x05,
-  H2CData: 0x06,
-  C2HData: 0x07,
-  R2T: 0x09,
-} as const;
-export type PduType = (typeof PduType)[keyof typeof PduType];
-
-/** Common-header flag bits. */
-export const PduFlags = {
-  /** A 4-byte header digest follows the hlen header bytes. */
-  HDGSTF: 0x01,
-  /** A 4-byte data digest ends the PDU. */
-  DDGSTF: 0x02,
-  /** H2CData/C2HData: last data PDU of the command (or of the R2T). */
-  LAST_PDU: 0x04,
-  /** C2HData: command completed successfully, no CapsuleResp follows (needs LAST_PDU). */
-  SUCCESS: 0x08,
-} as const;
-
-/** Fatal Error Status of a TermReq. */
-export const TermReqFes = {
-  InvalidHeaderField: 0x01,
-  PduSequenceError: 0x02,
-  HeaderDigestError: 0x03,
-  DataOutOfRange: 0x04,
-  /** Also "R2T limit exceeded": the spec gives both the same code. */
-  DataLimitExceeded: 0x05,
-  UnsupportedParameter: 0x06,
-} as const;
-
-/** ICReq/ICResp digest byte bits. */
-const DIGEST_HDGST = 0x01;
-const DIGEST_DDGST = 0x02;
-
-export const NVME_TCP_COMMON_HEADER_LEN = 8;
-export const NVME_TCP_DIGEST_LEN = 4;
-export const NVME_TCP_SQE_LEN = 64;
-export const NVME_TCP_CQE_LEN = 16;
-/** A TermReq carries at most 128 bytes of the PDU header in error: plen 24..152. */
-export const NVME_TCP_TERM_REQ_MAX_DATA_LEN = 128;
-/** HPDA/CPDA are 0's based dword counts 0..31 (alignment 4..128 bytes). */
-export const NVME_TCP_MAX_PDA = 31;
-/**
- * ddplab's cap on plen. The transport allows up to 2^32-1; ddplab refuses
- * PDUs carrying more than 16 MiB of data (Linux nvmet's largest MAXH2CDATA)
- * plus room for the largest header, HDGST, padding (PDO ≤ 255) and DDGST.
- * A garbage plen then cannot make a receiver wait for gigabytes.
- */
-export const NVME_TCP_MAX_PLEN = 16 * 1024 * 1024 + 512;
-
-// Common header (every PDU).
-const CH_TYPE = 0;
-const CH_FLAGS = 1;
-const CH_HLEN = 2;
-const CH_PDO = 3;
-const CH_PLEN = 4;
-// ICReq / ICResp.
-const IC_PFV = 8;
-const IC_PDA = 10; // HPDA in ICReq, CPDA in ICResp
-const IC_DIGEST = 11;
-const IC_MAX = 12; // MAXR2T in ICReq, MAXH2CDATA in ICResp
-// H2CTermReq / C2HTermReq.
-const TERM_FES = 8;
-const TERM_FEI = 10; // 4 bytes, not 4-byte aligned
-// CapsuleCmd / CapsuleResp.
-const CAPSULE_QE = 8;
-// H2CData / C2HData / R2T.
-const XFER_CCCID = 8;
-const XFER_TTAG = 10; // reserved in C2HData
-const XFER_OFFSET = 12; // DATAO / R2TO
-const XFER_LENGTH = 16; // DATAL / R2TL
-
-/** hlen of each PDU type (header without HDGST). */
-const PDU_HLEN: Readonly<Record<PduType, number>> = {
-  [PduType.ICReq]: 128,
-  [PduType.ICResp]: 128,
-  [PduType.H2CTermReq]: 24,
-  [PduType.C2HTermReq]: 24,
-  [PduType.CapsuleCmd]: NVME_TCP_COMMON_HEADER_LEN + NVME_TCP_SQE_LEN,
-  [PduType.CapsuleResp]: NVME_TCP_COMMON_HEADER_LEN + NVME_TCP_CQE_LEN,
-  [PduType.H2CData]: 24,
-  [PduType.C2HData]: 24,
-  [PduType.R2T]: 24,
-};
+// The header's vocabulary (codes, sizes, offsets) lives in nvme-tcp-pdu-header.ts;
+// exported here too, since every user of the reprs speaks it.
+export {
+  isPduType,
+  NVME_TCP_COMMON_HEADER_LEN,
+  NVME_TCP_CQE_LEN,
+  NVME_TCP_DIGEST_LEN,
+  NVME_TCP_MAX_PDA,
+  NVME_TCP_MAX_PLEN,
+  NVME_TCP_SQE_LEN,
+  NVME_TCP_TERM_REQ_MAX_DATA_LEN,
+  PduFlags,
+  PduType,
+  pduHeaderLength,
+  pduTypeName,
+  peekCommonHeader,
+  TermReqFes,
+  type CommonHeader,
+} from './nvme-tcp-pdu-header.js';
 
 /**
  * Flag bits each type may carry. IC and TermReq PDUs never carry digests (they
@@ -132,18 +79,6 @@ const VALID_FLAGS: Readonly<Record<PduType, number>> = {
   [PduType.H2CData]: PduFlags.HDGSTF | PduFlags.DDGSTF | PduFlags.LAST_PDU,
   [PduType.C2HData]: PduFlags.HDGSTF | PduFlags.DDGSTF | PduFlags.LAST_PDU | PduFlags.SUCCESS,
   [PduType.R2T]: PduFlags.HDGSTF,
-};
-
-const TYPE_NAME: Readonly<Record<PduType, string>> = {
-  [PduType.ICReq]: 'ICReq',
-  [PduType.ICResp]: 'ICResp',
-  [PduType.H2CTermReq]: 'H2CTermReq',
-  [PduType.C2HTermReq]: 'C2HTermReq',
-  [PduType.CapsuleCmd]: 'CapsuleCmd',
-  [PduType.CapsuleResp]: 'CapsuleResp',
-  [PduType.H2CData]: 'H2CData',
-  [PduType.C2HData]: 'C2HData',
-  [PduType.R2T]: 'R2T',
 };
 
 const NO_DATA: readonly Buffer[] = Object.freeze([]);
@@ -265,15 +200,6 @@ type DistributiveOmit<T, K extends PropertyKey> = T extends unknown ? Omit<T, K>
 /** A PDU's header fields without its data (what `parsePduHeader` decodes). */
 export type PduHeader = DistributiveOmit<Pdu, 'data'>;
 
-/** The 8-byte common header, raw. */
-export interface CommonHeader {
-  readonly type: number;
-  readonly flags: number;
-  readonly hlen: number;
-  readonly pdo: number;
-  readonly plen: number;
-}
-
 /**
  * Where everything sits in a PDU whose common header validated. Offsets are
  * from the PDU's first byte.
@@ -365,21 +291,6 @@ export type DigestCheck = 'absent' | 'ok' | 'mismatch';
 
 // ------------------------------------------------------- small helpers
 
-/** True when `n` is one of the nine PDU type codes. */
-export function isPduType(n: number): n is PduType {
-  return n <= 0x09 && n !== 0x08 && Number.isInteger(n) && n >= 0;
-}
-
-/** hlen of a PDU type: the header length without HDGST. */
-export function pduHeaderLength(type: PduType): number {
-  return PDU_HLEN[type];
-}
-
-/** The spec's name of a PDU type ("C2HData"), or "type 0x08" for unknown codes. */
-export function pduTypeName(type: number): string {
-  return isPduType(type) ? TYPE_NAME[type] : `type 0x${type.toString(16).padStart(2, '0')}`;
-}
-
 /** The PDU's data fragments; empty for types that carry none. */
 export function pduData(pdu: Pdu | PduHeader): readonly Buffer[] {
   return 'data' in pdu ? pdu.data : NO_DATA;
@@ -406,18 +317,6 @@ function fragsLength(frags: readonly Uint8Array[]): number {
 }
 
 // ------------------------------------------------ common header checks
-
-/** Reads the 8-byte common header at `buf[off]`, unvalidated. TRUNCATED if fewer bytes remain. */
-export function peekCommonHeader(buf: Buffer, off = 0): CommonHeader {
-  needBytes(buf.subarray(off), NVME_TCP_COMMON_HEADER_LEN, 'common header');
-  return {
-    type: buf[off + CH_TYPE]!,
-    flags: buf[off + CH_FLAGS]!,
-    hlen: buf[off + CH_HLEN]!,
-    pdo: buf[off + CH_PDO]!,
-    plen: buf.readUInt32LE(off + CH_PLEN),
-  };
-}
 
 interface HeaderFault {
   readonly code: WireErrorCode;
@@ -528,11 +427,11 @@ export function isPlausiblePduHeader(buf: Buffer, off = 0, opts?: PduParseOption
   if (off < 0 || buf.length - off < NVME_TCP_COMMON_HEADER_LEN) return false;
   return (
     checkCommonHeader(
-      buf[off + CH_TYPE]!,
-      buf[off + CH_FLAGS]!,
-      buf[off + CH_HLEN]!,
-      buf[off + CH_PDO]!,
-      buf.readUInt32LE(off + CH_PLEN),
+      buf[off + PduField.TYPE]!,
+      buf[off + PduField.FLAGS]!,
+      buf[off + PduField.HLEN]!,
+      buf[off + PduField.PDO]!,
+      buf.readUInt32LE(off + PduField.PLEN),
       opts,
     ) === undefined
   );
@@ -541,7 +440,7 @@ export function isPlausiblePduHeader(buf: Buffer, off = 0, opts?: PduParseOption
 // --------------------------------------------------------------- parse
 
 function badField(type: PduType, field: string, expected: number | string, got: number | string): WireError {
-  return new WireError('BAD_FIELD', `${TYPE_NAME[type]} PDU: bad ${field}: expected ${expected}, got ${got}`, {
+  return new WireError('BAD_FIELD', `${pduTypeName(type)} PDU: bad ${field}: expected ${expected}, got ${got}`, {
     field,
     expected,
     got,
@@ -550,15 +449,13 @@ function badField(type: PduType, field: string, expected: number | string, got: 
 
 /** Decodes the type-specific header fields; `head` holds at least hlen bytes of the PDU. */
 function decodeHeader(head: Buffer, layout: PduLayout): PduHeader {
+  const v = new PduHeaderView(head);
   switch (layout.type) {
     case PduType.ICReq:
     case PduType.ICResp: {
-      const pfv = head.readUInt16LE(IC_PFV);
-      const pda = head[IC_PDA]!;
-      const digest = head[IC_DIGEST]!;
-      const max = head.readUInt32LE(IC_MAX);
-      const hdgstEnable = (digest & DIGEST_HDGST) !== 0;
-      const ddgstEnable = (digest & DIGEST_DDGST) !== 0;
+      const { pfv, pda, icDigest: digest, icMax: max } = v;
+      const hdgstEnable = (digest & IcDigest.HDGST) !== 0;
+      const ddgstEnable = (digest & IcDigest.DDGST) !== 0;
       if (layout.type === PduType.ICReq) {
         if (pda > NVME_TCP_MAX_PDA) throw badField(layout.type, 'hpda', `<= ${NVME_TCP_MAX_PDA}`, pda);
         return { type: PduType.ICReq, pfv, hpda: pda, hdgstEnable, ddgstEnable, maxr2t: max };
@@ -568,27 +465,25 @@ function decodeHeader(head: Buffer, layout: PduLayout): PduHeader {
     }
     case PduType.H2CTermReq:
     case PduType.C2HTermReq:
-      return { type: layout.type, fes: head.readUInt16LE(TERM_FES), fei: head.readUInt32LE(TERM_FEI) };
+      return { type: layout.type, fes: v.fes, fei: v.fei };
     case PduType.CapsuleCmd:
-      return { type: PduType.CapsuleCmd, sqe: head.subarray(CAPSULE_QE, CAPSULE_QE + NVME_TCP_SQE_LEN) };
+      return { type: PduType.CapsuleCmd, sqe: head.subarray(PduField.CAPSULE_QE, PduField.CAPSULE_QE + NVME_TCP_SQE_LEN) };
     case PduType.CapsuleResp:
-      return { type: PduType.CapsuleResp, cqe: head.subarray(CAPSULE_QE, CAPSULE_QE + NVME_TCP_CQE_LEN) };
+      return { type: PduType.CapsuleResp, cqe: head.subarray(PduField.CAPSULE_QE, PduField.CAPSULE_QE + NVME_TCP_CQE_LEN) };
     case PduType.H2CData:
     case PduType.C2HData: {
-      const cccid = head.readUInt16LE(XFER_CCCID);
-      const datao = head.readUInt32LE(XFER_OFFSET);
-      const datal = head.readUInt32LE(XFER_LENGTH);
+      const { cccid, datao, datal } = v;
       if (datal !== layout.dataLength) {
         throw new WireError(
           'PDU_LEN_INCONSISTENT',
-          `${TYPE_NAME[layout.type]} PDU: datal ${datal} but plen ${layout.plen}, pdo ${layout.pdo}, ` +
+          `${pduTypeName(layout.type)} PDU: datal ${datal} but plen ${layout.plen}, pdo ${layout.pdo}, ` +
             `digests ${layout.hdgstLen + layout.ddgstLen} leave ${layout.dataLength} data bytes`,
           { field: 'datal', expected: layout.dataLength, got: datal },
         );
       }
       const lastPdu = (layout.flags & PduFlags.LAST_PDU) !== 0;
       if (layout.type === PduType.H2CData) {
-        return { type: PduType.H2CData, cccid, ttag: head.readUInt16LE(XFER_TTAG), datao, datal, lastPdu };
+        return { type: PduType.H2CData, cccid, ttag: v.ttag, datao, datal, lastPdu };
       }
       const success = (layout.flags & PduFlags.SUCCESS) !== 0;
       return { type: PduType.C2HData, cccid, datao, datal, lastPdu, success };
@@ -596,10 +491,10 @@ function decodeHeader(head: Buffer, layout: PduLayout): PduHeader {
     case PduType.R2T:
       return {
         type: PduType.R2T,
-        cccid: head.readUInt16LE(XFER_CCCID),
-        ttag: head.readUInt16LE(XFER_TTAG),
-        r2to: head.readUInt32LE(XFER_OFFSET),
-        r2tl: head.readUInt32LE(XFER_LENGTH),
+        cccid: v.cccid,
+        ttag: v.ttag,
+        r2to: v.datao,
+        r2tl: v.datal,
       };
     default: {
       const unreachable: never = layout.type;
@@ -637,7 +532,7 @@ export function pduWithData(header: PduHeader, data: readonly Buffer[]): Pdu {
  */
 export function parsePduHeader(buf: Buffer, opts?: PduParseOptions): ParsedPduHeader {
   const layout = validateCommonHeader(peekCommonHeader(buf), opts);
-  needBytes(buf, layout.headLen, `${TYPE_NAME[layout.type]} header`);
+  needBytes(buf, layout.headLen, `${pduTypeName(layout.type)} header`);
   return {
     header: decodeHeader(buf, layout),
     layout,
@@ -721,7 +616,7 @@ export function emitPdu(pdu: Pdu, opts: PduEmitOptions = {}): EmittedPdu {
   let dataOffset = headLen;
   if (isTermReq(type)) {
     if (dataLength > NVME_TCP_TERM_REQ_MAX_DATA_LEN) {
-      throw new WireError('PDU_TOO_LARGE', `${TYPE_NAME[type]} PDU: ${dataLength} bytes of data, at most 128`, {
+      throw new WireError('PDU_TOO_LARGE', `${pduTypeName(type)} PDU: ${dataLength} bytes of data, at most 128`, {
         field: 'data',
         expected: `<= ${NVME_TCP_TERM_REQ_MAX_DATA_LEN}`,
         got: dataLength,
@@ -739,7 +634,7 @@ export function emitPdu(pdu: Pdu, opts: PduEmitOptions = {}): EmittedPdu {
   }
   const plen = dataOffset + dataLength + ddgstLen;
   if (plen > 0xffff_ffff) {
-    throw new WireError('PDU_TOO_LARGE', `${TYPE_NAME[type]} PDU: plen ${plen} exceeds 32 bits`, {
+    throw new WireError('PDU_TOO_LARGE', `${pduTypeName(type)} PDU: plen ${plen} exceeds 32 bits`, {
       field: 'plen',
       expected: '<= 4294967295',
       got: plen,
@@ -748,6 +643,7 @@ export function emitPdu(pdu: Pdu, opts: PduEmitOptions = {}): EmittedPdu {
 
   // Zero-filled: reserved bytes and PDO padding are zero on the wire.
   const head = Buffer.alloc(dataOffset);
+  const v = new PduHeaderView(head);
   switch (pdu.type) {
     case PduType.ICReq:
     case PduType.ICResp: {
@@ -756,48 +652,48 @@ export function emitPdu(pdu: Pdu, opts: PduEmitOptions = {}): EmittedPdu {
       checkPda(type, pdu.type === PduType.ICReq ? 'hpda' : 'cpda', icPda);
       const max = pdu.type === PduType.ICReq ? pdu.maxr2t : pdu.maxh2cdata;
       checkUint(type, pdu.type === PduType.ICReq ? 'maxr2t' : 'maxh2cdata', max, 32);
-      head.writeUInt16LE(pdu.pfv, IC_PFV);
-      head[IC_PDA] = icPda;
-      head[IC_DIGEST] = (pdu.hdgstEnable ? DIGEST_HDGST : 0) | (pdu.ddgstEnable ? DIGEST_DDGST : 0);
-      head.writeUInt32LE(max, IC_MAX);
+      v.pfv = pdu.pfv;
+      v.pda = icPda;
+      v.icDigest = (pdu.hdgstEnable ? IcDigest.HDGST : 0) | (pdu.ddgstEnable ? IcDigest.DDGST : 0);
+      v.icMax = max;
       break;
     }
     case PduType.H2CTermReq:
     case PduType.C2HTermReq:
       checkUint(type, 'fes', pdu.fes, 16);
       checkUint(type, 'fei', pdu.fei, 32);
-      head.writeUInt16LE(pdu.fes, TERM_FES);
-      head.writeUInt32LE(pdu.fei, TERM_FEI);
+      v.fes = pdu.fes;
+      v.fei = pdu.fei;
       break;
     case PduType.CapsuleCmd:
       if (pdu.sqe.length !== NVME_TCP_SQE_LEN) throw badField(type, 'sqe', NVME_TCP_SQE_LEN, pdu.sqe.length);
-      head.set(pdu.sqe, CAPSULE_QE);
+      head.set(pdu.sqe, PduField.CAPSULE_QE);
       break;
     case PduType.CapsuleResp:
       if (pdu.cqe.length !== NVME_TCP_CQE_LEN) throw badField(type, 'cqe', NVME_TCP_CQE_LEN, pdu.cqe.length);
-      head.set(pdu.cqe, CAPSULE_QE);
+      head.set(pdu.cqe, PduField.CAPSULE_QE);
       break;
     case PduType.H2CData:
     case PduType.C2HData: {
       if (pdu.datal !== dataLength) {
         throw new WireError(
           'PDU_LEN_INCONSISTENT',
-          `${TYPE_NAME[type]} PDU: datal ${pdu.datal} but ${dataLength} bytes of data`,
+          `${pduTypeName(type)} PDU: datal ${pdu.datal} but ${dataLength} bytes of data`,
           { field: 'datal', expected: dataLength, got: pdu.datal },
         );
       }
       checkUint(type, 'cccid', pdu.cccid, 16);
       checkUint(type, 'datao', pdu.datao, 32);
-      head.writeUInt16LE(pdu.cccid, XFER_CCCID);
+      v.cccid = pdu.cccid;
       if (pdu.type === PduType.H2CData) {
         checkUint(type, 'ttag', pdu.ttag, 16);
-        head.writeUInt16LE(pdu.ttag, XFER_TTAG);
+        v.ttag = pdu.ttag;
       } else if (pdu.success) {
         flags |= PduFlags.SUCCESS;
       }
       if (pdu.lastPdu) flags |= PduFlags.LAST_PDU;
-      head.writeUInt32LE(pdu.datao, XFER_OFFSET);
-      head.writeUInt32LE(pdu.datal, XFER_LENGTH);
+      v.datao = pdu.datao;
+      v.datal = pdu.datal;
       break;
     }
     case PduType.R2T:
@@ -805,22 +701,22 @@ export function emitPdu(pdu: Pdu, opts: PduEmitOptions = {}): EmittedPdu {
       checkUint(type, 'ttag', pdu.ttag, 16);
       checkUint(type, 'r2to', pdu.r2to, 32);
       checkUint(type, 'r2tl', pdu.r2tl, 32);
-      head.writeUInt16LE(pdu.cccid, XFER_CCCID);
-      head.writeUInt16LE(pdu.ttag, XFER_TTAG);
-      head.writeUInt32LE(pdu.r2to, XFER_OFFSET);
-      head.writeUInt32LE(pdu.r2tl, XFER_LENGTH);
+      v.cccid = pdu.cccid;
+      v.ttag = pdu.ttag;
+      v.datao = pdu.r2to;
+      v.datal = pdu.r2tl;
       break;
     default: {
       const unreachable: never = pdu;
       throw new WireError('PDU_TYPE_UNKNOWN', `unknown PDU ${String(unreachable)}`);
     }
   }
-  head[CH_TYPE] = type;
-  head[CH_FLAGS] = flags;
-  head[CH_HLEN] = hlen;
-  head[CH_PDO] = pdo;
-  head.writeUInt32LE(plen, CH_PLEN);
-  if (hdgstLen !== 0) head.writeUInt32LE(crc32c(head.subarray(0, hlen)), hlen);
+  v.type = type;
+  v.flags = flags;
+  v.hlen = hlen;
+  v.pdo = pdo;
+  v.plen = plen;
+  if (hdgstLen !== 0) v.hdgst = crc32c(v.headerBytes());
 
   let tail = EMPTY;
   if (ddgstLen !== 0) {

@@ -35,6 +35,7 @@ import { sglFromBuffer } from '../../nicemu/ddp/sgl.js';
 import type { Skb } from '../../nicemu/skb.js';
 import { buildTcpFrame } from '../../wire/frame.js';
 import { emitPduBuffer, PduType } from '../../wire/nvme-tcp-pdu.js';
+import { PduHeaderView } from '../../wire/nvme-tcp-pdu-header.js';
 import { seqAdd, seqDiff } from '../../wire/seq.js';
 import { TCP_ACK, TCP_PSH, TCP_SYN } from '../../wire/tcp.js';
 import { captureStreams } from '../capture-seeds.js';
@@ -439,7 +440,7 @@ function captureSeeds(): FuzzInput[] {
     const boundaries = new Set<number>();
     for (let at = 0; at + 8 <= s.bytes.length; ) {
       boundaries.add(at);
-      const plen = s.bytes.readUInt32LE(at + 4);
+      const plen = new PduHeaderView(s.bytes, at).plen;
       if (plen < 8) break;
       at += plen;
     }

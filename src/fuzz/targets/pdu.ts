@@ -12,6 +12,7 @@
  *  - emitPdu of the parsed repr parses back to the same repr.
  */
 import { WireError } from '../../wire/errors.js';
+import { PduHeaderView } from '../../wire/nvme-tcp-pdu-header.js';
 import {
   emitPduBuffer,
   isPlausiblePduHeader,
@@ -55,7 +56,7 @@ function captureSeeds(): Buffer[] {
   for (const s of captureStreams()) {
     let p = 0;
     for (let k = 0; k < 6 && p + 8 <= s.bytes.length; k++) {
-      const plen = s.bytes.readUInt32LE(p + 4);
+      const plen = new PduHeaderView(s.bytes, p).plen;
       if (plen < 8 || plen > 20_000 || p + plen > s.bytes.length) break;
       out.push(s.bytes.subarray(p, p + plen));
       p += plen;

@@ -66,6 +66,7 @@ import {
   type PduHeader,
   type PduLayout,
 } from '../../wire/nvme-tcp-pdu.js';
+import { PduField } from '../../wire/nvme-tcp-pdu-header.js';
 import { seqAdd } from '../../wire/seq.js';
 import type { DmabufFrag, HostFrag, PlacedFrag } from '../../nicemu/skb.js';
 import type { Clock, ClockTimer } from '../net/clock.js';
@@ -86,20 +87,6 @@ const CID_TAG_BITS = 12;
 const CID_TAG_MASK = (1 << CID_TAG_BITS) - 1;
 /** Largest header the receive path gathers: PDO ≤ 255, a TermReq ≤ 152. */
 const RX_HEADER_MAX = 256;
-
-// Byte offsets of header fields an FEI points at (NVMe/TCP: the offset of the bad field).
-const FEI_TYPE = 0;
-const FEI_FLAGS = 1;
-const FEI_HLEN = 2;
-const FEI_PDO = 3;
-const FEI_PLEN = 4;
-const FEI_IC_PDA = 10;
-const FEI_IC_MAX = 12;
-const FEI_XFER_CCCID = 8;
-const FEI_XFER_DATAO = 12;
-const FEI_XFER_DATAL = 16;
-/** CapsuleResp: the CQE starts at 8; its CID at CQE offset 12. */
-const FEI_RESP_CID = 8 + 12;
 
 /** Which way a command's data moves, as the host sees it. */
 export type NvmeDataDir = 'none' | 'read' | 'write';
@@ -197,22 +184,22 @@ class RxProtocolError extends DdplabError<'RX_PROTOCOL'> {
 function feiForField(field: string | undefined): number {
   switch (field) {
     case 'type':
-      return FEI_TYPE;
+      return PduField.TYPE;
     case 'flags':
-      return FEI_FLAGS;
+      return PduField.FLAGS;
     case 'hlen':
-      return FEI_HLEN;
+      return PduField.HLEN;
     case 'pdo':
-      return FEI_PDO;
+      return PduField.PDO;
     case 'plen':
-      return FEI_PLEN;
+      return PduField.PLEN;
     case 'cpda':
     case 'hpda':
-      return FEI_IC_PDA;
+      return PduField.IC_PDA;
     case 'datal':
-      return FEI_XFER_DATAL;
+      return PduField.XFER_DATAL;
     default:
-      return FEI_TYPE;
+      return PduField.TYPE;
   }
 }
 
@@ -632,7 +619,7 @@ export class NvmeQueue {
       if (hasH !== this.params.hdgst) {
         throw new RxProtocolError(
           TermReqFes.InvalidHeaderField,
-          FEI_FLAGS,
+          PduField.FLAGS,
           `${pduTypeName(type)} ${hasH ? 'has' : 'lacks'} a header digest, negotiated ${this.params.hdgst ? 'on' : 'off'}`,
         );
       }
@@ -641,7 +628,7 @@ export class NvmeQueue {
         if (hasD !== this.params.ddgst) {
           throw new RxProtocolError(
             TermReqFes.InvalidHeaderField,
-            FEI_FLAGS,
+            PduField.FLAGS,
             `C2HData ${hasD ? 'has' : 'lacks'} a data digest, negotiated ${this.params.ddgst ? 'on' : 'off'}`,
           );
         }
@@ -663,7 +650,7 @@ export class NvmeQueue {
       if (type === PduType.ICResp || type === PduType.C2HTermReq) return;
       if (isC2HType(type)) throw new RxProtocolError(TermReqFes.PduSequenceError, 0, `${pduTypeName(type)} before ICResp`);
     }
-    throw new RxProtocolError(TermReqFes.InvalidHeaderField, FEI_TYPE, `a host never receives ${pduTypeName(type)}`);
+    throw new RxProtocolError(TermReqFes.InvalidHeaderField, PduField.TYPE, `a host never receives ${pduTypeName(type)}`);
   }
 
   private onHeader(layout: PduLayout): void {
@@ -718,7 +705,7 @@ export class NvmeQueue {
       case PduType.H2CTermReq:
       case PduType.CapsuleCmd:
       case PduType.H2CData:
-        throw new RxProtocolError(TermReqFes.InvalidHeaderField, FEI_TYPE, `a host never receives ${pduTypeName(header.type)}`);
+        throw new RxProtocolError(TermReqFes.InvalidHeaderField, PduField.TYPE, `a host never receives ${pduTypeName(header.type)}`);
       default: {
         const unreachable: never = header;
         throw new Error(`unhandled PDU ${String(unreachable)}`);
@@ -744,7 +731,7 @@ export class NvmeQueue {
       fei = 8;
     } else if (cpda > this.maxCpda) {
       why = `CPDA ${cpda} above the ${this.maxCpda} this host accepts`;
-      fei = FEI_IC_PDA;
+      fei = PduField.IC_PDA;
     } else if (hdgst !== this.wantHdgst) {
       why = `header digest ${hdgst ? 'enabled' : 'disabled'}, asked ${this.wantHdgst ? 'on' : 'off'}`;
       fei = 11;
@@ -753,7 +740,7 @@ export class NvmeQueue {
       fei = 11;
     } else if (maxh2cdata < 4096 || maxh2cdata % 4 !== 0) {
       why = `MAXH2CDATA ${maxh2cdata} is not a multiple of 4 of at least 4096`;
-      fei = FEI_IC_MAX;
+      fei = PduField.IC_MAX;
     }
     if (why !== undefined) {
       // Linux fails the connect and shuts the socket down without a TermReq.
@@ -777,7 +764,7 @@ export class NvmeQueue {
     const cqe = parseCqe(cqeBytes);
     const req = this.requestByCid(cqe.cid);
     if (req === undefined || req.state !== 'inflight') {
-      throw new RxProtocolError(TermReqFes.InvalidHeaderField, FEI_RESP_CID, `CapsuleResp for cid ${cqe.cid}, which is not outstanding`);
+      throw new RxProtocolError(TermReqFes.InvalidHeaderField, PduField.CAPSULE_RESP_CID, `CapsuleResp for cid ${cqe.cid}, which is not outstanding`);
     }
     if (req.dir === 'read' && cqe.status === NvmeSc.SUCCESS && req.dataReceived !== req.buf!.length && req.statusOverride === 0) {
       // A successful read must have delivered all its data first.
@@ -791,12 +778,12 @@ export class NvmeQueue {
     this.counters.r2tRx++;
     const req = this.requestByCid(cccid);
     if (req === undefined || req.state !== 'inflight' || req.dir !== 'write' || req.inCapsule) {
-      throw new RxProtocolError(TermReqFes.InvalidHeaderField, FEI_XFER_CCCID, `R2T for cid ${cccid}, which is no outstanding write awaiting R2T`);
+      throw new RxProtocolError(TermReqFes.InvalidHeaderField, PduField.XFER_CCCID, `R2T for cid ${cccid}, which is no outstanding write awaiting R2T`);
     }
     const buf = req.buf!;
-    if (r2tl === 0) throw new RxProtocolError(TermReqFes.InvalidHeaderField, FEI_XFER_DATAL, `R2T for cid ${cccid} with R2TL 0`);
+    if (r2tl === 0) throw new RxProtocolError(TermReqFes.InvalidHeaderField, PduField.XFER_DATAL, `R2T for cid ${cccid} with R2TL 0`);
     if (r2to !== req.dataSent) {
-      throw new RxProtocolError(TermReqFes.InvalidHeaderField, FEI_XFER_DATAO, `R2T for cid ${cccid} at R2TO ${r2to}, ${req.dataSent} bytes already sent`);
+      throw new RxProtocolError(TermReqFes.InvalidHeaderField, PduField.XFER_DATAO, `R2T for cid ${cccid} at R2TO ${r2to}, ${req.dataSent} bytes already sent`);
     }
     if (r2to + r2tl > buf.length) {
       throw new RxProtocolError(TermReqFes.DataOutOfRange, 0, `R2T for cid ${cccid} asks [${r2to}, ${r2to + r2tl}) of a ${buf.length}-byte write`);
@@ -827,19 +814,19 @@ export class NvmeQueue {
     this.counters.c2hDataPdus++;
     const req = this.requestByCid(cccid);
     if (req === undefined || req.state !== 'inflight' || req.dir !== 'read') {
-      throw new RxProtocolError(TermReqFes.InvalidHeaderField, FEI_XFER_CCCID, `C2HData for cid ${cccid}, which is no outstanding read`);
+      throw new RxProtocolError(TermReqFes.InvalidHeaderField, PduField.XFER_CCCID, `C2HData for cid ${cccid}, which is no outstanding read`);
     }
     const len = req.buf!.length;
-    if (datal === 0) throw new RxProtocolError(TermReqFes.InvalidHeaderField, FEI_XFER_DATAL, `C2HData for cid ${cccid} with DATAL 0`);
+    if (datal === 0) throw new RxProtocolError(TermReqFes.InvalidHeaderField, PduField.XFER_DATAL, `C2HData for cid ${cccid} with DATAL 0`);
     if (datao + datal > len) {
       throw new RxProtocolError(TermReqFes.DataOutOfRange, 0, `C2HData for cid ${cccid}: [${datao}, ${datao + datal}) beyond its ${len} bytes`);
     }
     if (datao !== req.dataReceived) {
       // A controller sends a command's data in order; anything else is a broken stream.
-      throw new RxProtocolError(TermReqFes.InvalidHeaderField, FEI_XFER_DATAO, `C2HData for cid ${cccid} at DATAO ${datao}, expected ${req.dataReceived}`);
+      throw new RxProtocolError(TermReqFes.InvalidHeaderField, PduField.XFER_DATAO, `C2HData for cid ${cccid} at DATAO ${datao}, expected ${req.dataReceived}`);
     }
     if (success && datao + datal !== len) {
-      throw new RxProtocolError(TermReqFes.InvalidHeaderField, FEI_FLAGS, `C2HData for cid ${cccid} with SUCCESS before the end of its data`);
+      throw new RxProtocolError(TermReqFes.InvalidHeaderField, PduField.FLAGS, `C2HData for cid ${cccid} with SUCCESS before the end of its data`);
     }
     this.counters.c2hDataBytes += datal;
     this.dataReq = req;

@@ -23,24 +23,14 @@ import { crc32c } from '../../wire/crc32c.js';
 import { parseFrame } from '../../wire/frame.js';
 import { buildIpv4, IPPROTO_TCP, IPV4_DF } from '../../wire/ipv4.js';
 import { NVME_TCP_COMMON_HEADER_LEN, NVME_TCP_DIGEST_LEN, PduFlags, PduType, isPlausiblePduHeader } from '../../wire/nvme-tcp-pdu.js';
+import { PduHeaderView, pduHeaderLength } from '../../wire/nvme-tcp-pdu-header.js';
 import { seqAdd, seqDiff, seqGt, seqLe, seqLt } from '../../wire/seq.js';
 import { buildTcp, TCP_ACK, TCP_PSH, TCP_RST, TCP_SYN } from '../../wire/tcp.js';
 
-// Common header and data-PDU header fields (FACTS.md, "NVMe/TCP wire format").
-const CH_TYPE = 0;
-const CH_FLAGS = 1;
-const CH_HLEN = 2;
-const CH_PDO = 3;
-const CH_PLEN = 4;
-const XFER_CCCID = 8;
-const XFER_DATAO = 12;
-const XFER_DATAL = 16;
 /** C2HData and CapsuleResp headers are both 24 bytes. */
-const C2H_HLEN = 24;
-/** The CQE's command id inside a CapsuleResp: common header 8 + CQE offset 12. */
-const RESP_CID = 8 + 12;
+const C2H_HLEN = pduHeaderLength(PduType.C2HData);
 /** The ICResp a target sends first on every connection. */
-const ICRESP_PLEN = 128;
+const ICRESP_PLEN = pduHeaderLength(PduType.ICResp);
 
 /** A C2HData header to forge. */
 export interface ForgedC2HData {
@@ -61,15 +51,16 @@ export interface ForgedC2HData {
 export function forgeC2HDataHeader(h: ForgedC2HData): Buffer {
   const headLen = C2H_HLEN + (h.hdgst ? NVME_TCP_DIGEST_LEN : 0);
   const out = Buffer.alloc(headLen);
-  out[CH_TYPE] = PduType.C2HData;
-  out[CH_FLAGS] = (h.hdgst ? PduFlags.HDGSTF : 0) | (h.ddgst ? PduFlags.DDGSTF : 0) | (h.lastPdu === true ? PduFlags.LAST_PDU : 0);
-  out[CH_HLEN] = C2H_HLEN;
-  out[CH_PDO] = headLen;
-  out.writeUInt32LE(headLen + h.datal + (h.ddgst ? NVME_TCP_DIGEST_LEN : 0), CH_PLEN);
-  out.writeUInt16LE(h.cccid, XFER_CCCID);
-  out.writeUInt32LE(h.datao >>> 0, XFER_DATAO);
-  out.writeUInt32LE(h.datal >>> 0, XFER_DATAL);
-  if (h.hdgst) out.writeUInt32LE(crc32c(out.subarray(0, C2H_HLEN)), C2H_HLEN);
+  const v = new PduHeaderView(out);
+  v.type = PduType.C2HData;
+  v.flags = (h.hdgst ? PduFlags.HDGSTF : 0) | (h.ddgst ? PduFlags.DDGSTF : 0) | (h.lastPdu === true ? PduFlags.LAST_PDU : 0);
+  v.hlen = C2H_HLEN;
+  v.pdo = headLen;
+  v.plen = headLen + h.datal + (h.ddgst ? NVME_TCP_DIGEST_LEN : 0);
+  v.cccid = h.cccid;
+  v.datao = h.datao >>> 0;
+  v.datal = h.datal >>> 0;
+  if (h.hdgst) v.hdgst = crc32c(v.headerBytes());
   return out;
 }
 
@@ -125,10 +116,6 @@ export type SniffDirection = 'c2h' | 'h2c';
 
 /** Header bytes the walk gathers: enough for a CapsuleCmd's SQE (8 + 64), and every C2H header. */
 const HDR_GATHER = 72;
-/** In a CapsuleCmd: the SQE starts after the common header; CID at SQE byte 2, opcode at 0, SGL length at 24 + 8. */
-const SQE_AT = 8;
-const SQE_CID = 2;
-const SQE_SGL_LENGTH = 24 + 8;
 
 /**
  * One direction of one connection as the forger sees it next to the
@@ -161,6 +148,7 @@ export class StreamSniffer {
   private synced = false;
   private nextPdu = 0;
   private readonly hdr = Buffer.alloc(HDR_GATHER);
+  private readonly hdrView = new PduHeaderView(this.hdr);
   private hdrFill = 0;
   private hdrNeed = NVME_TCP_COMMON_HEADER_LEN;
   private readonly inflight = new Map<number, InflightRead>();
@@ -282,10 +270,10 @@ export class StreamSniffer {
           this.synced = false;
           return;
         }
-        this.hdrNeed = Math.min(this.hdr[CH_HLEN]!, HDR_GATHER);
+        this.hdrNeed = Math.min(this.hdrView.hlen, HDR_GATHER);
         if (this.hdrFill < this.hdrNeed) continue;
       }
-      const plen = this.hdr.readUInt32LE(CH_PLEN);
+      const plen = this.hdrView.plen;
       out.push(this.header(this.nextPdu, plen));
       this.nextPdu = seqAdd(this.nextPdu, plen);
       this.hdrFill = 0;
@@ -294,17 +282,17 @@ export class StreamSniffer {
   }
 
   private header(seq: number, plen: number): SniffedPdu {
-    const h = this.hdr;
-    const type = h[CH_TYPE]!;
-    const flags = h[CH_FLAGS]!;
+    const h = this.hdrView;
+    const type = h.type;
+    const flags = h.flags;
     let cid = -1;
     let datao = 0;
     let datal = 0;
     let opcode = -1;
     if (type === PduType.C2HData) {
-      cid = h.readUInt16LE(XFER_CCCID);
-      datao = h.readUInt32LE(XFER_DATAO);
-      datal = h.readUInt32LE(XFER_DATAL);
+      cid = h.cccid;
+      datao = h.datao;
+      datal = h.datal;
       this.hdgst = (flags & PduFlags.HDGSTF) !== 0;
       this.ddgst = (flags & PduFlags.DDGSTF) !== 0;
       const prev = this.inflight.get(cid);
@@ -312,12 +300,12 @@ export class StreamSniffer {
       this.inflight.set(cid, { cid, dataEnd: Math.max(end, prev?.dataEnd ?? 0), lastSeen: (flags & PduFlags.LAST_PDU) !== 0 });
       if ((flags & PduFlags.SUCCESS) !== 0) this.inflight.delete(cid);
     } else if (type === PduType.CapsuleResp) {
-      cid = h.readUInt16LE(RESP_CID);
+      cid = h.capsuleRespCid;
       this.inflight.delete(cid);
     } else if (type === PduType.CapsuleCmd) {
-      opcode = h[SQE_AT]!;
-      cid = h.readUInt16LE(SQE_AT + SQE_CID);
-      datal = h.readUInt32LE(SQE_AT + SQE_SGL_LENGTH);
+      opcode = h.capsuleCmdOpcode;
+      cid = h.capsuleCmdCid;
+      datal = h.capsuleCmdSglLength;
     } else if (type === PduType.ICResp && plen !== ICRESP_PLEN) {
       this.synced = false;
     }

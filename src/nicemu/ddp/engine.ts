@@ -73,6 +73,7 @@ import {
   validateCommonHeader,
   type PduLayout,
 } from '../../wire/nvme-tcp-pdu.js';
+import { PduField, PduHeaderView } from '../../wire/nvme-tcp-pdu-header.js';
 import { seqAdd, seqDiff } from '../../wire/seq.js';
 import type { UlpDdpStats } from './stats.js';
 import type { FlowKey, RxOffloadEngine } from '../flow-table.js';
@@ -167,11 +168,6 @@ const RECENT_PDUS = 256;
 const WINDOW_LIMIT = 2 ** 30;
 /** Successor headers checked when judging a resync candidate. */
 const CHAIN_CHECKS = 16;
-/** The CQE's command id inside a CapsuleResp: common header 8 + CQE offset 12. */
-const RESP_CID = 8 + 12;
-const XFER_CCCID = 8;
-const XFER_DATAO = 12;
-const XFER_DATAL = 16;
 const EMPTY = Buffer.alloc(0);
 
 export class DdpEngine implements RxOffloadEngine {
@@ -194,6 +190,10 @@ export class DdpEngine implements RxOffloadEngine {
   private part: 'hdr' | 'body' = 'hdr';
   private hdrStart = 0;
   private readonly hdr = Buffer.alloc(HDR_MAX);
+  /** The gathered header, field by field. */
+  private readonly hdrView = new PduHeaderView(this.hdr);
+  /** Moved along a segment by the resync scan. */
+  private readonly scanView = new PduHeaderView();
   private hdrFill = 0;
   private hdrNeed = NVME_TCP_COMMON_HEADER_LEN;
   private layout: PduLayout | undefined;
@@ -433,31 +433,25 @@ export class DdpEngine implements RxOffloadEngine {
   /** Validates the gathered common header; undefined when no PDU a controller may send starts here. */
   private commonHeader(): PduLayout | undefined {
     if (!this.headerLooksRight(this.hdr, 0, false)) return undefined;
-    return validateCommonHeader({
-      type: this.hdr[0]!,
-      flags: this.hdr[1]!,
-      hlen: this.hdr[2]!,
-      pdo: this.hdr[3]!,
-      plen: this.hdr.readUInt32LE(4),
-    });
+    return validateCommonHeader(this.hdrView.commonHeader());
   }
 
   /** The whole header (headLen bytes) is in `hdr`: check HDGST, map it, enter its body. */
   private header(layout: PduLayout): boolean {
-    const h = this.hdr;
-    if (layout.hdgstLen !== 0 && crc32c(h.subarray(0, layout.hlen)) !== h.readUInt32LE(layout.hlen)) return false;
+    const h = this.hdrView;
+    if (layout.hdgstLen !== 0 && crc32c(h.headerBytes()) !== h.hdgst) return false;
     const start = this.hdrStart;
     let rec: C2HRecord | undefined;
     switch (layout.type) {
       case PduType.C2HData: {
-        const datal = h.readUInt32LE(XFER_DATAL);
+        const datal = h.datal;
         if (datal !== layout.dataLength) return false;
-        rec = this.newRecord(start, layout, h.readUInt16LE(XFER_CCCID), h.readUInt32LE(XFER_DATAO), datal);
-        if ((layout.flags & PduFlags.SUCCESS) !== 0) this.markCompleted(h.readUInt16LE(XFER_CCCID), start);
+        rec = this.newRecord(start, layout, h.cccid, h.datao, datal);
+        if ((layout.flags & PduFlags.SUCCESS) !== 0) this.markCompleted(h.cccid, start);
         break;
       }
       case PduType.CapsuleResp:
-        this.markCompleted(h.readUInt16LE(RESP_CID), start);
+        this.markCompleted(h.capsuleRespCid, start);
         break;
       default:
         // R2T, C2HTermReq: nothing to place; walk past them.
@@ -626,10 +620,11 @@ export class DdpEngine implements RxOffloadEngine {
 
   private candidateAt(buf: Buffer, off: number): boolean {
     if (!this.headerLooksRight(buf, off, true)) return false;
-    let next = off + buf.readUInt32LE(off + 4);
+    const v = this.scanView;
+    let next = off + v.at(buf, off).plen;
     for (let k = 0; k < CHAIN_CHECKS && next + NVME_TCP_COMMON_HEADER_LEN <= buf.length; k++) {
       if (!this.headerLooksRight(buf, next, true)) return false;
-      next += buf.readUInt32LE(next + 4);
+      next += v.at(buf, next).plen;
     }
     return true;
   }
@@ -644,18 +639,17 @@ export class DdpEngine implements RxOffloadEngine {
     const type = buf[off];
     if (type !== PduType.C2HData && type !== PduType.CapsuleResp && type !== PduType.R2T && type !== PduType.C2HTermReq) return false;
     if (!isPlausiblePduHeader(buf, off)) return false;
-    const flags = buf[off + 1]!;
-    const hlen = buf[off + 2]!;
+    const v = this.scanView.at(buf, off);
+    const flags = v.flags;
+    const hlen = v.hlen;
     if (type !== PduType.C2HTermReq && ((flags & PduFlags.HDGSTF) !== 0) !== this.config.hdgst) return false;
     if (type === PduType.C2HData && ((flags & PduFlags.DDGSTF) !== 0) !== this.config.ddgst) return false;
     if (!deep) return true;
-    if (type === PduType.C2HData && off + XFER_DATAL + 4 <= buf.length) {
-      const plen = buf.readUInt32LE(off + 4);
-      const pdo = buf[off + 3]!;
-      if (buf.readUInt32LE(off + XFER_DATAL) !== plen - pdo - (this.config.ddgst ? NVME_TCP_DIGEST_LEN : 0)) return false;
+    if (type === PduType.C2HData && v.hasBytes(PduField.XFER_DATAL + 4)) {
+      if (v.datal !== v.plen - v.pdo - (this.config.ddgst ? NVME_TCP_DIGEST_LEN : 0)) return false;
     }
-    if (this.config.hdgst && type !== PduType.C2HTermReq && off + hlen + NVME_TCP_DIGEST_LEN <= buf.length) {
-      if (crc32c(buf.subarray(off, off + hlen)) !== buf.readUInt32LE(off + hlen)) return false;
+    if (this.config.hdgst && type !== PduType.C2HTermReq && v.hasBytes(hlen + NVME_TCP_DIGEST_LEN)) {
+      if (crc32c(v.headerBytes()) !== v.hdgst) return false;
     }
     return true;
   }

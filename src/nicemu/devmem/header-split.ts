@@ -42,6 +42,7 @@
  */
 import { crc32c } from '../../wire/crc32c.js';
 import { NVME_TCP_COMMON_HEADER_LEN, NVME_TCP_DIGEST_LEN, PduFlags, PduType, isPlausiblePduHeader, validateCommonHeader, type PduLayout } from '../../wire/nvme-tcp-pdu.js';
+import { IcDigest, PduField, PduHeaderView } from '../../wire/nvme-tcp-pdu-header.js';
 import { seqAdd, seqDiff } from '../../wire/seq.js';
 import { TCP_SYN } from '../../wire/tcp.js';
 import type { DmabufBinding } from './dmabuf.js';
@@ -103,8 +104,6 @@ const RECENT_PDUS = 4096;
 const WINDOW_LIMIT = 2 ** 30;
 /** Successor headers checked when judging a resync candidate. */
 const CHAIN_CHECKS = 16;
-const IC_DIGEST = 11;
-const XFER_DATAL = 16;
 const NO_BYTES = Buffer.alloc(0);
 
 /** Range kinds in the per-segment classification. */
@@ -130,6 +129,10 @@ export class HeaderSplitEngine implements RxOffloadEngine {
   private part: 'hdr' | 'body' = 'hdr';
   private hdrStart = 0;
   private readonly hdr = Buffer.alloc(HDR_MAX);
+  /** The gathered header, field by field. */
+  private readonly hdrView = new PduHeaderView(this.hdr);
+  /** Moved along a segment by the resync scan. */
+  private readonly scanView = new PduHeaderView();
   private hdrFill = 0;
   private hdrNeed = NVME_TCP_COMMON_HEADER_LEN;
   private layout: PduLayout | undefined;
@@ -443,7 +446,7 @@ export class HeaderSplitEngine implements RxOffloadEngine {
   private commonHeader(): PduLayout | undefined {
     if (!this.headerLooksRight(this.hdr, 0, false)) return undefined;
     try {
-      return validateCommonHeader({ type: this.hdr[0]!, flags: this.hdr[1]!, hlen: this.hdr[2]!, pdo: this.hdr[3]!, plen: this.hdr.readUInt32LE(4) });
+      return validateCommonHeader(this.hdrView.commonHeader());
     } catch {
       return undefined;
     }
@@ -451,17 +454,17 @@ export class HeaderSplitEngine implements RxOffloadEngine {
 
   /** The whole header is in `hdr`: check it, remember a C2HData PDU, enter its body. */
   private header(layout: PduLayout): boolean {
-    const h = this.hdr;
-    if (layout.hdgstLen !== 0 && crc32c(h.subarray(0, layout.hlen)) !== h.readUInt32LE(layout.hlen)) return false;
+    const h = this.hdrView;
+    if (layout.hdgstLen !== 0 && crc32c(h.headerBytes()) !== h.hdgst) return false;
     const start = this.hdrStart;
     let rec: C2HRecord | undefined;
     if (layout.type === PduType.ICResp) {
-      const d = h[IC_DIGEST]!;
-      this.hdgst = (d & 1) !== 0;
-      this.ddgst = (d & 2) !== 0;
+      const d = h.icDigest;
+      this.hdgst = (d & IcDigest.HDGST) !== 0;
+      this.ddgst = (d & IcDigest.DDGST) !== 0;
       this.icDone = true;
     } else if (layout.type === PduType.C2HData) {
-      if (h.readUInt32LE(XFER_DATAL) !== layout.dataLength) return false;
+      if (h.datal !== layout.dataLength) return false;
       rec = this.newRecord(start, layout);
     }
     const end = start + layout.plen;
@@ -601,10 +604,11 @@ export class HeaderSplitEngine implements RxOffloadEngine {
 
   private candidateAt(buf: Buffer, off: number): boolean {
     if (!this.headerLooksRight(buf, off, true)) return false;
-    let next = off + buf.readUInt32LE(off + 4);
+    const v = this.scanView;
+    let next = off + v.at(buf, off).plen;
     for (let k = 0; k < CHAIN_CHECKS && next + NVME_TCP_COMMON_HEADER_LEN <= buf.length; k++) {
       if (!this.headerLooksRight(buf, next, true)) return false;
-      next += buf.readUInt32LE(next + 4);
+      next += v.at(buf, next).plen;
     }
     return true;
   }
@@ -623,19 +627,18 @@ export class HeaderSplitEngine implements RxOffloadEngine {
       return false;
     }
     if (!isPlausiblePduHeader(buf, off)) return false;
-    const flags = buf[off + 1]!;
-    const hlen = buf[off + 2]!;
+    const v = this.scanView.at(buf, off);
+    const flags = v.flags;
+    const hlen = v.hlen;
     const digested = type !== PduType.C2HTermReq && type !== PduType.ICResp;
     if (digested && this.hdgst !== undefined && ((flags & PduFlags.HDGSTF) !== 0) !== this.hdgst) return false;
     if (type === PduType.C2HData && this.ddgst !== undefined && ((flags & PduFlags.DDGSTF) !== 0) !== this.ddgst) return false;
     if (!deep) return true;
-    if (type === PduType.C2HData && off + XFER_DATAL + 4 <= buf.length) {
-      const plen = buf.readUInt32LE(off + 4);
-      const pdo = buf[off + 3]!;
-      if (buf.readUInt32LE(off + XFER_DATAL) !== plen - pdo - ((flags & PduFlags.DDGSTF) !== 0 ? NVME_TCP_DIGEST_LEN : 0)) return false;
+    if (type === PduType.C2HData && v.hasBytes(PduField.XFER_DATAL + 4)) {
+      if (v.datal !== v.plen - v.pdo - ((flags & PduFlags.DDGSTF) !== 0 ? NVME_TCP_DIGEST_LEN : 0)) return false;
     }
-    if (digested && (flags & PduFlags.HDGSTF) !== 0 && off + hlen + NVME_TCP_DIGEST_LEN <= buf.length) {
-      if (crc32c(buf.subarray(off, off + hlen)) !== buf.readUInt32LE(off + hlen)) return false;
+    if (digested && (flags & PduFlags.HDGSTF) !== 0 && v.hasBytes(hlen + NVME_TCP_DIGEST_LEN)) {
+      if (crc32c(v.headerBytes()) !== v.hdgst) return false;
     }
     return true;
   }
