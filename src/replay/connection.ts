@@ -82,6 +82,10 @@ export interface ReplayCommandCounts {
   lostCompletions: number;
 }
 
+export function newReplayCommandCounts(): ReplayCommandCounts {
+  return { total: 0, reads: 0, writes: 0, other: 0, completed: 0, readsCompleted: 0, writesCompleted: 0, errors: 0, readsIncomplete: 0, notCompleted: 0, lostCompletions: 0 };
+}
+
 export interface ReplayConnectionInit {
   readonly index: number;
   readonly hostIp: number;
@@ -113,19 +117,7 @@ export class ReplayConnection {
   readonly table: ReplayCommandTable;
   readonly ulp: ReplayHostUlp;
   readonly learner: ReplayCommandLearner;
-  readonly counts: ReplayCommandCounts = {
-    total: 0,
-    reads: 0,
-    writes: 0,
-    other: 0,
-    completed: 0,
-    readsCompleted: 0,
-    writesCompleted: 0,
-    errors: 0,
-    readsIncomplete: 0,
-    notCompleted: 0,
-    lostCompletions: 0,
-  };
+  readonly counts: ReplayCommandCounts = newReplayCommandCounts();
   /** Queue id from the Connect, when the capture has it. */
   qid: number | undefined;
   /** Digests and PDAs as negotiated (ICReq/ICResp), when the capture has them. */

@@ -8,7 +8,7 @@
 import { pduTypeName } from '../wire/nvme-tcp-pdu.js';
 import type { NicRxStats } from '../nicemu/nic-stats.js';
 import type { PduStream } from './pdu-stream.js';
-import type { ReplayCommandCounts, ReplayConnection, ReplayRead } from './connection.js';
+import { newReplayCommandCounts, type ReplayCommandCounts, type ReplayConnection, type ReplayRead } from './connection.js';
 import type { ReplayStream, ReplayStreamStats } from './stream.js';
 
 /** One direction of a connection. */
@@ -219,19 +219,7 @@ export function totalsOf(conns: readonly ReplayConnectionReport[]): ReplayTotals
     connections: conns.length,
     commands: sumCounts(
       conns.map((c) => c.commands),
-      {
-        total: 0,
-        reads: 0,
-        writes: 0,
-        other: 0,
-        completed: 0,
-        readsCompleted: 0,
-        writesCompleted: 0,
-        errors: 0,
-        readsIncomplete: 0,
-        notCompleted: 0,
-        lostCompletions: 0,
-      },
+      newReplayCommandCounts(),
     ),
     bytes: sumCounts(
       conns.map((c) => c.bytes),

@@ -303,10 +303,6 @@ export class TcpConnection implements TcpTxOutput {
   private inputSynchronized(skb: Skb): void {
     const tcp = skb.tcp;
     const f = tcp.flags;
-    const stats = this.stats;
-    const rcvNxt = this.rxq.rcvNxt;
-    const segLen = segmentLength(skb);
-    const rcvWnd = this.rwnd.rcvWnd(rcvNxt);
     const tsVal = tcp.options.tsVal;
 
     if (this.state === 'SYN_RECEIVED' && (f & TCP_SYN) !== 0 && (f & TCP_ACK) === 0 && tcp.seq === this.irs) {
@@ -319,36 +315,19 @@ export class TcpConnection implements TcpTxOutput {
 
     // PAWS (RFC 7323 §5.3): a timestamp older than TS.Recent marks an old duplicate.
     if (this.tsOk && tsVal !== undefined && (f & TCP_RST) === 0 && seqLt(tsVal, this.tsRecent)) {
-      stats.pawsDrops++;
+      this.stats.pawsDrops++;
       this.sendAck();
       return;
     }
 
     // First: sequence number acceptability.
-    let acceptable: boolean;
-    if (segLen === 0) acceptable = rcvWnd === 0 ? tcp.seq === rcvNxt : seqInWindow(tcp.seq, rcvNxt, rcvWnd);
-    else if (rcvWnd === 0) acceptable = skb.len === 0 && tcp.seq === rcvNxt; // a bare FIN at a closed window, as Linux takes it
-    else acceptable = seqInWindow(tcp.seq, rcvNxt, rcvWnd) || seqInWindow(seqAdd(tcp.seq, segLen - 1), rcvNxt, rcvWnd);
-    if (!acceptable) {
-      if ((f & TCP_RST) !== 0) return;
-      stats.outOfWindowSegs++;
-      if (skb.len > 0 && seqLe(seqAdd(tcp.seq, skb.len), rcvNxt)) {
-        // An old duplicate: record it for D-SACK.
-        this.rxq.insert(skb, this.rwnd.rcvRight);
-        stats.dupSegs++;
-        stats.dupBytes += skb.len;
-        stats.dupAcksSent++;
-      } else if (rcvWnd === 0 && (skb.len > 0 || tcp.seq === seqAdd(rcvNxt, -1))) {
-        stats.winProbesAnswered++;
-      }
-      this.sendAck();
-      return;
-    }
+    const segLen = segmentLength(skb);
+    if (!this.sequenceAcceptable(skb, segLen)) return;
 
     // Second: RST (RFC 5961 §3.2): only an exact match resets; in-window gets a challenge ACK.
     if ((f & TCP_RST) !== 0) {
-      if (tcp.seq === rcvNxt) {
-        stats.rstsIn++;
+      if (tcp.seq === this.rxq.rcvNxt) {
+        this.stats.rstsIn++;
         this.terminate(new TcpError('ECONNRESET', 'connection reset by peer'));
       } else {
         this.sendChallengeAck();
@@ -364,10 +343,55 @@ export class TcpConnection implements TcpTxOutput {
 
     // Fifth: ACK.
     if ((f & TCP_ACK) === 0) return;
+    if (!this.processAck(skb, segLen)) return;
+
+    // RFC 7323 §4.3: TS.Recent follows the segment that the last ACK covered.
+    if (this.tsOk && tsVal !== undefined && seqGe(tsVal, this.tsRecent) && seqLe(tcp.seq, this.lastAckSent)) this.tsRecent = tsVal;
+
+    this.receiveTextAndFin(skb);
+  }
+
+  /**
+   * RFC 9293 §3.10.7.4, first: is any of the segment inside the receive
+   * window? An unacceptable segment is answered with an ACK (an old
+   * duplicate is kept for D-SACK) unless it is a RST; returns false then.
+   */
+  private sequenceAcceptable(skb: Skb, segLen: number): boolean {
+    const tcp = skb.tcp;
+    const stats = this.stats;
+    const rcvNxt = this.rxq.rcvNxt;
+    const rcvWnd = this.rwnd.rcvWnd(rcvNxt);
+    let acceptable: boolean;
+    if (segLen === 0) acceptable = rcvWnd === 0 ? tcp.seq === rcvNxt : seqInWindow(tcp.seq, rcvNxt, rcvWnd);
+    else if (rcvWnd === 0) acceptable = skb.len === 0 && tcp.seq === rcvNxt; // a bare FIN at a closed window, as Linux takes it
+    else acceptable = seqInWindow(tcp.seq, rcvNxt, rcvWnd) || seqInWindow(seqAdd(tcp.seq, segLen - 1), rcvNxt, rcvWnd);
+    if (acceptable) return true;
+    if ((tcp.flags & TCP_RST) !== 0) return false;
+    stats.outOfWindowSegs++;
+    if (skb.len > 0 && seqLe(seqAdd(tcp.seq, skb.len), rcvNxt)) {
+      // An old duplicate: record it for D-SACK.
+      this.rxq.insert(skb, this.rwnd.rcvRight);
+      stats.dupSegs++;
+      stats.dupBytes += skb.len;
+      stats.dupAcksSent++;
+    } else if (rcvWnd === 0 && (skb.len > 0 || tcp.seq === seqAdd(rcvNxt, -1))) {
+      stats.winProbesAnswered++;
+    }
+    this.sendAck();
+    return false;
+  }
+
+  /**
+   * RFC 9293 §3.10.7.4, fifth: the ACK field — completes a passive open,
+   * goes to the sender (TcpTx.onAck), and moves the closing states on once
+   * our FIN is acknowledged. Returns false when the segment's processing ends here.
+   */
+  private processAck(skb: Skb, segLen: number): boolean {
+    const tcp = skb.tcp;
     if (this.state === 'SYN_RECEIVED') {
       if (tcp.ack !== seqAdd(this.iss, 1)) {
         this.sendRst(tcp.ack, 0, false);
-        return;
+        return false;
       }
       this.synTimer.cancel();
       this.becomeEstablished(tcp.window << this.sndWscale, tcp.seq, tcp.options.tsEcr);
@@ -378,11 +402,11 @@ export class TcpConnection implements TcpTxOutput {
     const res = this.tx.onAck(tcp.seq, tcp.ack, tcp.window << this.sndWscale, tsRtt, sack, segLen);
     if (res === 'future') {
       this.sendAck();
-      return;
+      return false;
     }
     if (res === 'too-old') {
       this.sendChallengeAck();
-      return;
+      return false;
     }
     if (this.tx.finAcked) {
       switch (this.state) {
@@ -394,16 +418,17 @@ export class TcpConnection implements TcpTxOutput {
           break;
         case 'LAST_ACK':
           this.terminate(undefined);
-          return;
+          return false;
         default:
           break;
       }
     }
+    return true;
+  }
 
-    // RFC 7323 §4.3: TS.Recent follows the segment that the last ACK covered.
-    if (this.tsOk && tsVal !== undefined && seqGe(tsVal, this.tsRecent) && seqLe(tcp.seq, this.lastAckSent)) this.tsRecent = tsVal;
-
-    // Seventh: segment text.
+  /** RFC 9293 §3.10.7.4, seventh and eighth: the segment's data and FIN, then what we send in answer. */
+  private receiveTextAndFin(skb: Skb): void {
+    const tcp = skb.tcp;
     const readableBefore = this.rxq.queuedBytes;
     if (skb.len > 0) {
       if (this.state === 'ESTABLISHED' || this.state === 'FIN_WAIT_1' || this.state === 'FIN_WAIT_2') {
@@ -414,9 +439,8 @@ export class TcpConnection implements TcpTxOutput {
       }
     }
 
-    // Eighth: FIN.
     let ended = false;
-    if ((f & TCP_FIN) !== 0) {
+    if ((tcp.flags & TCP_FIN) !== 0) {
       const finSeq = seqAdd(tcp.seq, skb.len);
       if (this.finReceived) {
         // A retransmitted FIN: our ACK of it was lost (TIME_WAIT restarts, RFC 9293 §3.10.7.4).
