@@ -1,14 +1,53 @@
-import { defineConfig } from 'vitest/config';
+import { configDefaults, defineConfig } from 'vitest/config';
 
-// Live tests share host-wide resources (namespaces, veth names derived from a
-// run id, CPU for frame floods): run test files one at a time so that timing
-// of one test never depends on another's flood.
+// Four kinds of test, each a project that runs alone (`vitest run --project
+// unit`, see package.json) and all of them under `vitest run`:
+//   unit    pure code, files in parallel: the quick loop while editing;
+//   slow    pure too, but half a minute or more per file: the fuzzer's own
+//           runs, the differential oracle of the DDP receive path, and the
+//           tests that hand captures to tshark;
+//   replay  pcap files through the NIC and host (*.replay.test.ts);
+//   live    root, network namespaces, real frames (*.live.test.ts).
+// Live tests share host-wide resources (namespaces, CPU for frame floods): their
+// files run one at a time, after every other project has finished, so that the
+// timing of one never depends on another's flood or on a parallel unit run.
+const LIVE = 'test/**/*.live.test.ts';
+const REPLAY = 'test/**/*.replay.test.ts';
+const SLOW = [
+  'test/fuzz/fuzz.test.ts',
+  'test/fuzz/fuzzer.test.ts',
+  'test/host/nvme/ddp-differential.test.ts',
+  'test/**/*.tshark.test.ts',
+  'test/wire/nvme-wireshark.test.ts',
+];
+
 export default defineConfig({
   test: {
-    include: ['test/**/*.test.ts'],
-    fileParallelism: false,
     testTimeout: 60_000,
     hookTimeout: 60_000,
     reporters: ['default'],
+    projects: [
+      {
+        extends: true,
+        test: {
+          name: 'unit',
+          include: ['test/**/*.test.ts'],
+          exclude: [...configDefaults.exclude, LIVE, REPLAY, ...SLOW],
+          sequence: { groupOrder: 0 },
+        },
+      },
+      {
+        extends: true,
+        test: { name: 'slow', include: SLOW, fileParallelism: false, sequence: { groupOrder: 1 } },
+      },
+      {
+        extends: true,
+        test: { name: 'replay', include: [REPLAY], fileParallelism: false, sequence: { groupOrder: 1 } },
+      },
+      {
+        extends: true,
+        test: { name: 'live', include: [LIVE], fileParallelism: false, sequence: { groupOrder: 2 } },
+      },
+    ],
   },
 });
