@@ -13,6 +13,7 @@ import { addImpairFlags, describeImpairSpec, describeImpairStats, impairFromFlag
 import { addTimeoutFlags, addWorkloadFlags, intFlag, parseDigest, timeoutsFromFlags, workloadFromFlags, type TimeoutFlags, type WorkloadFlags } from './workload-flags.js';
 import { addDevmemFlags, describeDevmem, devmemFromFlags, type DevmemFlags } from './devmem-flags.js';
 import { addExternalFlags, checkExternalFlags, runExternalCommand } from './cmd-run-external.js';
+import { nicDropLines, passNote } from './nic-drops.js';
 import { addDigestFlag, addOffloadFlag, addTargetShapeFlags, addVethOffloadsFlag, parseOrder, vethOffloadsFromFlags, type VethOffloadFlags } from './run-flags.js';
 import { HOSTILE_CASES, HostileSpecError, formatHostileSpec, parseHostileSpec } from '../target/hostile.js';
 
@@ -115,6 +116,7 @@ export function humanReport(r: RunReport): string {
     }
   }
   lines.push(`  port     ${flat(r.port)}`);
+  lines.push(...nicDropLines(r.nic, r.port));
   if (r.impair !== undefined) {
     lines.push(`  impair   seed ${r.impair.config.seed}; toward host: ${describeImpairSpec(r.impair.config.rx)}; from host: ${describeImpairSpec(r.impair.config.tx)}`);
     if (r.impair.config.rx !== undefined) lines.push(`    rx     ${describeImpairStats(r.impair.rx)}`);
@@ -133,7 +135,7 @@ export function humanReport(r: RunReport): string {
       );
     }
   }
-  lines.push(r.ok ? '  result   PASS' : `  result   FAIL${r.error !== undefined ? `: ${r.error}` : ''}`);
+  lines.push(r.ok ? `  result   PASS${passNote(r.nic, r.port)}` : `  result   FAIL${r.error !== undefined ? `: ${r.error}` : ''}`);
   return lines.join('\n');
 }
 
