@@ -160,7 +160,7 @@ describe.skipIf(!isRoot)('a target that never answers', () => {
     const r = await ddplabHost(id, ['--connect-timeout', '2.5']);
     await killStarted();
     expect(r.exitCode).toBe(1);
-    expect(r.errorLines).toEqual([`ddplab: target ${TARGET} did not answer the TCP SYN within 2500 ms (admin queue)`]);
+    expect(r.errorLines).toEqual([`ddplab: target ${TARGET} did not answer the TCP SYN within 2500 ms (admin queue): no TCP segment from ${TARGET_IP} reached the NIC`]);
     expect(r.report!.tcp.synRetrans).toBeGreaterThanOrEqual(1);
     expect(r.report!.tcp.inSegs).toBe(0);
   });
