@@ -13,8 +13,10 @@
  * after which the connection is closed. Nothing a host sends can throw out
  * of this class: other connections never notice.
  *
- * Commands: writes take their data in-capsule (up to the queue's in-capsule
- * size) or by R2T/H2CData, at most MAXR2T+1 R2Ts outstanding per command,
+ * Commands: the command sets run in fabrics-cmd.ts (Connect, Property
+ * Get/Set), admin-cmd.ts and io-cmd.ts, as Linux nvmet splits them; they
+ * see the queue through CommandQueue (request.ts). Writes take their data
+ * in-capsule (up to the queue's in-capsule size) or by R2T/H2CData, at most MAXR2T+1 R2Ts outstanding per command,
  * each asking for min(remaining, MAXH2CDATA) bytes. Completions of I/O
  * queues go through the CompletionScheduler (order, interleave, delay); the
  * admin queue answers in order at once.
@@ -28,25 +30,10 @@
  */
 import type { Socket } from 'node:net';
 import { WireError } from '../wire/errors.js';
-import { NvmeIoOpcode, NvmeAdminOpcode, NVME_FABRICS_OPCODE, parseSqe, sglIsInCapsule, sglIsTransportData, type SglDescriptor } from '../wire/nvme-sqe.js';
+import { NVME_FABRICS_OPCODE, parseSqe, sglIsInCapsule, sglIsTransportData, type SglDescriptor } from '../wire/nvme-sqe.js';
 import { buildCqe, cqeWith } from '../wire/nvme-cqe.js';
 import { NvmeSc, type NvmeStatus } from '../wire/nvme-status.js';
-import {
-  NVMF_CNTLID_DYNAMIC,
-  NVMF_CONNECT_DATA_LEN,
-  NvmfConnectDataOffset,
-  NvmfConnectSqeOffset,
-  NvmfFctype,
-  connectInvalidParamDw0,
-  parseConnect,
-  parseConnectData,
-  parsePropertyGet,
-  parsePropertySet,
-  type NvmfConnectCommand,
-  type NvmfConnectData,
-} from '../wire/nvme-fabrics.js';
-import { NVME_IDENTIFY_DATA_LEN, parseIdentify } from '../wire/nvme-identify.js';
-import { parseReadWrite } from '../wire/nvme-io.js';
+import { NvmfFctype, type NvmfConnectCommand } from '../wire/nvme-fabrics.js';
 import {
   PduFlags,
   PduType,
@@ -59,9 +46,13 @@ import {
 } from '../wire/nvme-tcp-pdu.js';
 import { PduField, PduHeaderView } from '../wire/nvme-tcp-pdu-header.js';
 import { PduFramer, type FramedPdu } from '../wire/pdu-framer.js';
-import { NSID, type AssociationMember, type Controller, type Subsystem } from './controller.js';
+import { executeAdminCommand } from './admin-cmd.js';
+import type { AssociationMember, Controller, Subsystem } from './controller.js';
+import { executeConnect, type ConnectableQueue } from './fabrics-cmd.js';
 import { HostileQueue } from './hostile.js';
-import { inCapsuleLimit, maxTransferBytes, digestAllows } from './options.js';
+import { executeIoCommand } from './io-cmd.js';
+import { inCapsuleLimit, digestAllows } from './options.js';
+import { statusOnly, type C2HSource, type Command, type ReplyFields } from './request.js';
 import { CompletionScheduler, Prng, type Completion } from './scheduler.js';
 import type { QueueStats } from './stats.js';
 
@@ -75,30 +66,6 @@ const TTAG_LIMIT = 0xffff;
 const CLOSE_GRACE_MS = 2000;
 /** A TermReq echoes at most this much of the offending PDU header. */
 const TERM_REQ_ECHO_MAX = 128;
-
-/** Bytes a completion sends as C2HData, produced on demand. */
-interface C2HSource {
-  readonly lenBytes: number;
-  /** Bytes [off, off + len) of the transfer: a fresh buffer or a view. */
-  chunk(off: number, len: number): Buffer;
-}
-
-/** A command between its capsule and its completion. */
-interface Command {
-  readonly cid: number;
-  readonly opcode: number;
-  readonly isIo: boolean;
-  /** Write data being gathered from H2CData PDUs. */
-  buf: Buffer | undefined;
-  dataLen: number;
-  received: number;
-  r2tIssued: number;
-  r2tOutstanding: number;
-  ddgstFailed: boolean;
-  onData: ((cmd: Command, data: Buffer) => void) | undefined;
-  /** A held Asynchronous Event Request never completes. */
-  held: boolean;
-}
 
 interface R2TSlot {
   readonly cmd: Command;
@@ -127,18 +94,6 @@ type TxItem =
   | { readonly kind: 'c2h'; readonly reply: Reply; readonly datao: number; readonly datal: number; readonly last: boolean }
   | { readonly kind: 'end' };
 
-interface ReplyFields {
-  readonly status?: NvmeStatus;
-  readonly dnr?: boolean;
-  readonly dw0?: number;
-  readonly dw1?: number;
-  readonly c2h?: C2HSource;
-}
-
-function statusOnly(status: NvmeStatus, dnr = true): ReplyFields {
-  return { status, dnr };
-}
-
 function fragsLength(frags: readonly Buffer[]): number {
   let n = 0;
   for (const f of frags) n += f.length;
@@ -151,10 +106,6 @@ function copyFrags(frags: readonly Buffer[], out: Buffer, at: number): void {
     out.set(f, pos);
     pos += f.length;
   }
-}
-
-function bufferSource(buf: Buffer): C2HSource {
-  return { lenBytes: buf.length, chunk: (off, len) => buf.subarray(off, off + len) };
 }
 
 export class QueueConnection implements AssociationMember {
@@ -188,6 +139,7 @@ export class QueueConnection implements AssociationMember {
   private pumpScheduled = false;
   private closeTimer: NodeJS.Timeout | undefined;
   private readonly tag: string;
+  private readonly cmdQueue: ConnectableQueue;
 
   constructor(
     private readonly socket: Socket,
@@ -197,6 +149,7 @@ export class QueueConnection implements AssociationMember {
   ) {
     const o = subsys.options;
     this.tag = `conn ${stats.conn} ${stats.remote}`;
+    this.cmdQueue = this.commandQueue();
     // The largest PDU a host may legitimately send, plus room for header, digests and padding.
     const maxData = Math.max(inCapsuleLimit(o, 0), o.inCapsuleBytes, o.maxH2CDataBytes);
     this.framer = new PduFramer((p) => this.onPdu(p), { verifyDigests: true, pda: o.cpda, maxPlen: maxData + 256 });
@@ -396,14 +349,14 @@ export class QueueConnection implements AssociationMember {
 
     if (this.state === 'await-connect') {
       if (sqe.opcode === NVME_FABRICS_OPCODE && (sqe.nsid & 0xff) === NvmfFctype.CONNECT) {
-        this.onConnect(cmd, sqeBytes, data, dataLen);
+        executeConnect(this.cmdQueue, cmd, sqeBytes, data, dataLen);
       } else {
         this.complete(cmd, statusOnly(NvmeSc.CMD_SEQ_ERROR));
       }
       return;
     }
-    if (isIo) this.onIoCommand(cmd, sqeBytes, data, dataLen);
-    else this.onAdminCommand(cmd, sqeBytes);
+    if (isIo) executeIoCommand(this.cmdQueue, cmd, sqeBytes, data, dataLen);
+    else executeAdminCommand(this.cmdQueue, cmd, sqeBytes);
   }
 
   /**
@@ -542,68 +495,26 @@ export class QueueConnection implements AssociationMember {
 
   // ------------------------------------------------------------ commands
 
-  private onConnect(cmd: Command, sqeBytes: Buffer, data: readonly Buffer[], dataLen: number): void {
-    let c: NvmfConnectCommand;
-    try {
-      c = parseConnect(sqeBytes);
-    } catch {
-      this.complete(cmd, statusOnly(NvmeSc.INVALID_FIELD));
-      return;
-    }
-    this.acquireData(cmd, c.dptr, data, dataLen, NVMF_CONNECT_DATA_LEN, (_cmd, buf) => this.onConnectData(cmd, c, buf));
+  /** What the command sets (fabrics-cmd.ts, admin-cmd.ts, io-cmd.ts) see of this queue. */
+  private commandQueue(): ConnectableQueue {
+    // The controller is read live: Connect sets it after this view exists.
+    const conn = this;
+    return {
+      subsys: this.subsys,
+      stats: this.stats,
+      tag: this.tag,
+      get ctrl() {
+        return conn.ctrl;
+      },
+      complete: (cmd, r) => this.complete(cmd, r),
+      acquireData: (cmd, sgl, data, dataLen, expectedLen, then) => this.acquireData(cmd, sgl, data, dataLen, expectedLen, then),
+      installQueue: (cmd, ctrl, c, hostnqn) => this.installQueue(cmd, ctrl, c, hostnqn),
+    };
   }
 
-  private onConnectData(cmd: Command, c: NvmfConnectCommand, buf: Buffer): void {
+  /** Connect accepted (fabrics-cmd.ts): the queue joins the controller and goes live. */
+  private installQueue(cmd: Command, ctrl: Controller, c: NvmfConnectCommand, hostnqn: string): void {
     const o = this.subsys.options;
-    const invalid = (inData: boolean, ipo: number): void =>
-      this.complete(cmd, { status: NvmeSc.CONNECT_INVALID_PARAM, dnr: true, dw0: connectInvalidParamDw0({ inData, ipo }) });
-    if (c.recfmt !== 0) {
-      this.complete(cmd, statusOnly(NvmeSc.CONNECT_FORMAT));
-      return;
-    }
-    let d: NvmfConnectData;
-    try {
-      d = parseConnectData(buf);
-    } catch (e) {
-      const field = e instanceof WireError ? e.detail.field : undefined;
-      invalid(true, field === 'hostnqn' ? NvmfConnectDataOffset.HOSTNQN : NvmfConnectDataOffset.SUBNQN);
-      return;
-    }
-    if (d.subnqn !== this.subsys.nqn) {
-      this.subsys.log(`${this.tag}: Connect to unknown subsystem '${d.subnqn}'`);
-      invalid(true, NvmfConnectDataOffset.SUBNQN);
-      return;
-    }
-    if (c.sqsize === 0 || c.sqsize > o.maxQueueSize - 1) {
-      invalid(false, NvmfConnectSqeOffset.SQSIZE);
-      return;
-    }
-    let ctrl: Controller | undefined;
-    if (c.qid === 0) {
-      if (d.cntlid !== NVMF_CNTLID_DYNAMIC) {
-        invalid(true, NvmfConnectDataOffset.CNTLID);
-        return;
-      }
-      ctrl = this.subsys.createController(d.hostnqn, d.hostid, c.kato);
-      if (!ctrl) {
-        this.complete(cmd, statusOnly(NvmeSc.CONNECT_CTRL_BUSY));
-        return;
-      }
-    } else {
-      if (c.qid > o.maxIoQueues) {
-        invalid(false, NvmfConnectSqeOffset.QID);
-        return;
-      }
-      ctrl = this.subsys.controllers.get(d.cntlid);
-      if (!ctrl || ctrl.hostNqn !== d.hostnqn || !ctrl.hostId.equals(d.hostid)) {
-        invalid(true, NvmfConnectDataOffset.CNTLID);
-        return;
-      }
-      if (ctrl.hasQueue(c.qid)) {
-        this.complete(cmd, statusOnly(NvmeSc.CMD_SEQ_ERROR));
-        return;
-      }
-    }
     this.ctrl = ctrl;
     this.qid = c.qid;
     this.qsize = c.sqsize + 1;
@@ -624,197 +535,10 @@ export class QueueConnection implements AssociationMember {
     }
     this.state = 'live';
     this.subsys.log(
-      `${this.tag}: qid ${c.qid} cntlid ${ctrl.cntlid} connected (host ${d.hostnqn}, sqsize ${c.sqsize}` +
+      `${this.tag}: qid ${c.qid} cntlid ${ctrl.cntlid} connected (host ${hostnqn}, sqsize ${c.sqsize}` +
         `${this.hdgst ? ', hdgst' : ''}${this.ddgst ? ', ddgst' : ''}${this.sqFlowDisabled ? ', no SQ flow control' : ''})`,
     );
     this.complete(cmd, { dw0: ctrl.cntlid });
-  }
-
-  private onAdminCommand(cmd: Command, sqeBytes: Buffer): void {
-    const ctrl = this.ctrl;
-    if (!ctrl) throw new Error('live admin queue without a controller');
-    this.stats.adminCommands++;
-    ctrl.noteTraffic();
-    const sqe = parseSqe(sqeBytes);
-    if (sqe.opcode === NVME_FABRICS_OPCODE) {
-      const fctype = sqe.nsid & 0xff;
-      if (fctype === NvmfFctype.PROPERTY_GET) {
-        let g;
-        try {
-          g = parsePropertyGet(sqeBytes);
-        } catch {
-          this.complete(cmd, statusOnly(NvmeSc.INVALID_FIELD));
-          return;
-        }
-        const r = ctrl.propertyGet(g.offset, g.size);
-        this.complete(cmd, {
-          status: r.status,
-          dnr: r.dnr,
-          dw0: Number(r.value & 0xffff_ffffn),
-          dw1: Number(r.value >> 32n),
-        });
-      } else if (fctype === NvmfFctype.PROPERTY_SET) {
-        let s;
-        try {
-          s = parsePropertySet(sqeBytes);
-        } catch {
-          this.complete(cmd, statusOnly(NvmeSc.INVALID_FIELD));
-          return;
-        }
-        const r = ctrl.propertySet(s.offset, s.size, s.value);
-        this.complete(cmd, { status: r.status, dnr: r.dnr });
-      } else if (fctype === NvmfFctype.CONNECT) {
-        this.complete(cmd, statusOnly(NvmeSc.CMD_SEQ_ERROR));
-      } else {
-        this.complete(cmd, statusOnly(NvmeSc.INVALID_OPCODE));
-      }
-      return;
-    }
-    if (!ctrl.ready) {
-      this.complete(cmd, statusOnly(NvmeSc.CMD_SEQ_ERROR));
-      return;
-    }
-    switch (sqe.opcode) {
-      case NvmeAdminOpcode.IDENTIFY: {
-        const id = parseIdentify(sqeBytes);
-        if (!sglIsTransportData(id.dptr) || id.dptr.length !== NVME_IDENTIFY_DATA_LEN) {
-          this.complete(cmd, statusOnly(NvmeSc.SGL_INVALID_DATA));
-          return;
-        }
-        const r = ctrl.identify(id.cns, id.nsid);
-        this.complete(cmd, r.data ? { c2h: bufferSource(r.data) } : { status: r.status, dnr: r.dnr });
-        return;
-      }
-      case NvmeAdminOpcode.KEEP_ALIVE:
-        ctrl.keepAlive();
-        this.complete(cmd, ctrl.katoMs === 0 ? statusOnly(NvmeSc.KA_TIMEOUT_INVALID) : {});
-        return;
-      case NvmeAdminOpcode.SET_FEATURES:
-      case NvmeAdminOpcode.GET_FEATURES:
-        this.complete(cmd, this.features(ctrl, sqe.opcode === NvmeAdminOpcode.SET_FEATURES, sqe.cdw10 & 0xff));
-        return;
-      case NvmeAdminOpcode.ASYNC_EVENT:
-        // Held until the association ends, as a controller with nothing to report does.
-        cmd.held = true;
-        return;
-      case NvmeAdminOpcode.GET_LOG_PAGE: {
-        // NUMD (0's based dwords) = NUMDU:NUMDL; every log page reads as zeros.
-        const numd = (((sqe.cdw11 & 0xffff) << 16) | (sqe.cdw10 >>> 16)) + 1;
-        const len = numd * 4;
-        if (!sglIsTransportData(sqe.dptr) || sqe.dptr.length !== len || len > 1024 * 1024) {
-          this.complete(cmd, statusOnly(NvmeSc.SGL_INVALID_DATA));
-          return;
-        }
-        this.complete(cmd, { c2h: bufferSource(Buffer.alloc(len)) });
-        return;
-      }
-      default:
-        this.complete(cmd, statusOnly(NvmeSc.INVALID_OPCODE));
-    }
-  }
-
-  /** Set/Get Features for the few a host sends during bring-up. */
-  private features(ctrl: Controller, set: boolean, fid: number): ReplyFields {
-    const FID_NUM_QUEUES = 0x07;
-    const FID_ASYNC_EVENT_CONFIG = 0x0b;
-    const FID_KATO = 0x0f;
-    const n = this.subsys.options.maxIoQueues - 1;
-    switch (fid) {
-      case FID_NUM_QUEUES:
-        // NSQA/NCQA, 0's based: what the controller allows whatever was asked.
-        return { dw0: ((n << 16) | n) >>> 0 };
-      case FID_ASYNC_EVENT_CONFIG:
-        return {};
-      case FID_KATO:
-        return set ? {} : { dw0: ctrl.katoMs };
-      default:
-        return statusOnly(NvmeSc.INVALID_FIELD);
-    }
-  }
-
-  private onIoCommand(cmd: Command, sqeBytes: Buffer, data: readonly Buffer[], dataLen: number): void {
-    const ctrl = this.ctrl;
-    if (!ctrl) throw new Error('live I/O queue without a controller');
-    ctrl.noteTraffic();
-    if (cmd.opcode === NVME_FABRICS_OPCODE) {
-      const fctype = sqeBytes[4];
-      this.complete(cmd, statusOnly(fctype === NvmfFctype.CONNECT ? NvmeSc.CMD_SEQ_ERROR : NvmeSc.INVALID_OPCODE));
-      return;
-    }
-    if (!ctrl.ready) {
-      this.complete(cmd, statusOnly(NvmeSc.CMD_SEQ_ERROR));
-      return;
-    }
-    const store = this.subsys.store;
-    switch (cmd.opcode) {
-      case NvmeIoOpcode.READ:
-      case NvmeIoOpcode.WRITE: {
-        let rw;
-        try {
-          rw = parseReadWrite(sqeBytes);
-        } catch {
-          this.complete(cmd, statusOnly(NvmeSc.LBA_RANGE));
-          return;
-        }
-        if (rw.nsid !== NSID) {
-          this.complete(cmd, statusOnly(NvmeSc.INVALID_NS));
-          return;
-        }
-        const blocks = rw.nlb + 1;
-        const len = blocks * store.lbaSize;
-        if (rw.slba + blocks > store.nlb) {
-          this.complete(cmd, statusOnly(NvmeSc.LBA_RANGE));
-          return;
-        }
-        if (len > maxTransferBytes(this.subsys.options)) {
-          this.complete(cmd, statusOnly(NvmeSc.INVALID_FIELD));
-          return;
-        }
-        const byteOffset = rw.slba * store.lbaSize;
-        if (rw.kind === 'read') {
-          this.stats.reads++;
-          if (!sglIsTransportData(rw.dptr)) {
-            this.complete(cmd, statusOnly(NvmeSc.SGL_INVALID_TYPE));
-            return;
-          }
-          if (rw.dptr.length !== len) {
-            this.complete(cmd, statusOnly(NvmeSc.SGL_INVALID_DATA));
-            return;
-          }
-          this.complete(cmd, {
-            c2h: {
-              lenBytes: len,
-              chunk: (off, n) => {
-                const b = Buffer.allocUnsafe(n);
-                store.read(byteOffset + off, b);
-                return b;
-              },
-            },
-          });
-          return;
-        }
-        this.stats.writes++;
-        this.acquireData(cmd, rw.dptr, data, dataLen, len, (_c, buf) => {
-          store.write(byteOffset, buf);
-          this.stats.writeBytes += buf.length;
-          this.complete(cmd, {});
-        });
-        return;
-      }
-      case NvmeIoOpcode.FLUSH: {
-        this.stats.flushes++;
-        const nsid = sqeBytes.readUInt32LE(4);
-        if (nsid !== NSID && nsid !== 0xffffffff) {
-          this.complete(cmd, statusOnly(NvmeSc.INVALID_NS));
-          return;
-        }
-        store.flush();
-        this.complete(cmd, {});
-        return;
-      }
-      default:
-        this.complete(cmd, statusOnly(NvmeSc.INVALID_OPCODE));
-    }
   }
 
   // ----------------------------------------------------------- completion
