@@ -12,6 +12,7 @@ import { registerRunCommand } from './cmd-run.js';
 import { registerBenchCommand } from './cmd-bench.js';
 import { registerReplayCommand } from './cmd-replay.js';
 import { registerPatternCommand } from './cmd-pattern.js';
+import { registerPeerCommand } from './cmd-peer.js';
 
 const program = new Command();
 program
@@ -32,6 +33,7 @@ registrations.push(registerRunCommand);
 registrations.push(registerBenchCommand);
 registrations.push(registerReplayCommand);
 registrations.push(registerPatternCommand);
+registrations.push(registerPeerCommand);
 
 for (const register of registrations) register(program);
 

@@ -5,14 +5,15 @@
  * stops every VM it started and removes every namespace and file it made.
  */
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { onCleanup } from './cleanup.js';
 import { preparePeerKernel, type PeerKernel } from './kernel.js';
 import { LinuxHostVm, type LinuxHostOptions } from './linux-host.js';
 import { LinuxTargetVm, type LinuxTargetOptions } from './linux-target.js';
-import { PeerNet, type LegOptions } from './net.js';
+import { PEER_NS_RE, PeerNet, peerNamespaces, removeNamespace, type LegOptions } from './net.js';
 import { missingPeerRequirements, PeerMissing, staticBusybox } from './requirements.js';
 
 /** The peer network's subnet (TEST-NET-2, inside the lab's namespaces only). */
@@ -70,8 +71,12 @@ export class PeerLab {
       rmSync(dir, { recursive: true, force: true });
       throw e;
     }
-    return new PeerLab(kernel, busybox, net, dir);
+    const lab = new PeerLab(kernel, busybox, net, dir);
+    lab.undoOwner = recordOwner(net.id, dir);
+    return lab;
   }
+
+  private undoOwner: () => void = () => undefined;
 
   get id(): string {
     return this.net.id;
@@ -121,6 +126,7 @@ export class PeerLab {
     } finally {
       this.net.destroy();
       this.undoDir();
+      this.undoOwner();
     }
   }
 }
@@ -133,4 +139,74 @@ export async function withPeerLab<T>(fn: (lab: PeerLab) => Promise<T>, opts: { i
   } finally {
     await lab.close();
   }
+}
+
+/**
+ * Who owns a lab: /run/ddplab-peer/<id>.json {pid, dir}, so that `ddplab
+ * peer down` can tell a lab whose process was SIGKILLed (remove it, its temp
+ * dir too) from one that is running (leave it).
+ */
+const OWNER_DIR = '/run/ddplab-peer';
+
+function recordOwner(id: string, dir: string): () => void {
+  mkdirSync(OWNER_DIR, { recursive: true });
+  const file = join(OWNER_DIR, `${id}.json`);
+  writeFileSync(file, JSON.stringify({ pid: process.pid, dir }));
+  return onCleanup(`peer owner record ${id}`, () => rmSync(file, { force: true }));
+}
+
+export interface PeerLabStatus {
+  readonly id: string;
+  readonly owner: number | null;
+  readonly ownerAlive: boolean;
+  readonly dir: string | null;
+  readonly namespaces: readonly string[];
+  readonly qemuPids: readonly number[];
+}
+
+function pidAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** Every peer lab on the machine, from its namespaces and owner records. */
+export function peerLabs(): PeerLabStatus[] {
+  const byId = new Map<string, string[]>();
+  for (const ns of peerNamespaces()) {
+    const id = PEER_NS_RE.exec(ns)![1]!;
+    byId.set(id, [...(byId.get(id) ?? []), ns]);
+  }
+  return [...byId.entries()].map(([id, namespaces]) => {
+    let owner: number | null = null;
+    let dir: string | null = null;
+    const file = join(OWNER_DIR, `${id}.json`);
+    if (existsSync(file)) {
+      const rec = JSON.parse(readFileSync(file, 'utf8')) as { pid: number; dir: string };
+      owner = rec.pid;
+      dir = rec.dir;
+    }
+    let qemuPids: number[] = [];
+    try {
+      qemuPids = execFileSync('ip', ['netns', 'pids', `ddplab-${id}-pbr`], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] })
+        .split(/\s+/)
+        .filter(Boolean)
+        .map(Number);
+    } catch {
+      // no bridge namespace
+    }
+    return { id, owner, ownerAlive: owner !== null && pidAlive(owner), dir, namespaces, qemuPids };
+  });
+}
+
+/** Removes a lab left behind: processes in its namespaces, the namespaces, its temp dir and owner record. */
+export function removePeerLab(id: string): void {
+  const lab = peerLabs().find((l) => l.id === id);
+  if (lab === undefined) return;
+  for (const ns of [...lab.namespaces].reverse()) removeNamespace(ns);
+  if (lab.dir !== null && lab.dir.startsWith(join(tmpdir(), 'ddplab-peer-'))) rmSync(lab.dir, { recursive: true, force: true });
+  rmSync(join(OWNER_DIR, `${id}.json`), { force: true });
 }
