@@ -238,12 +238,6 @@ describe.skipIf(!isRoot)('a flood of 1-byte out-of-order segments into a live NV
       const target = inNamespace(id, 'tgt', [process.execPath, BIN, 'target', '--listen', TARGET, '--seed', '9', '--quiet']);
       await printed(target, 'listening on');
       const mac = parseMac(topo.hostMac);
-      // The flood leaves from the target's kernel, which must keep knowing where 192.0.2.2 is: its
-      // neighbour entry, unconfirmed by an idle connection, goes stale and is probed, and the probes'
-      // answers queue behind the flood in this process; a late one failed the entry and the kernel
-      // dropped the rest of the flood before the wire (seen under load: 5,000 of 30,000 arrived).
-      const pin = netnsCommand(id, 'tgt', ['ip', 'neigh', 'replace', HOST_IP, 'lladdr', topo.hostMac, 'dev', topo.tgtIf, 'nud', 'permanent']);
-      await execa(pin.file, pin.args);
       // Our own transmissions come back through libpcap: the filter keeps them out, as hostRun's does.
       const port = await RelayPort.open(id, { iface: 'host0', filter: `not ether src ${macToString(mac)}` });
       const clock = new RealClock();
