@@ -8,27 +8,9 @@
  * host accepts, digests other than those asked for, or a MAXH2CDATA that is
  * not a multiple of 4 of at least 4096.
  *
- * Receive: an explicit state machine over the stream, one state per part of
- * a PDU, as nvme_tcp_recv_skb walks recv_state:
- *
- *   'pdu'   ── common header (8) → validate → rest of header (+HDGST, +PDO pad,
- *              or a TermReq's echoed header) → check HDGST → dispatch
- *   'data'  ── C2HData payload straight into the request's buffer at DATAO,
- *              through the skb copy routine (placed frags are not copied)
- *   'ddgst' ── the 4-byte data digest, compared with the CRC of the data
- *
- * Every byte reaches the ULP as skb frags with the TCP sequence number of the
- * first one, so the state machine knows the sequence number of each PDU
- * header it reaches (the DDP resync hook). Header and digest bytes are
- * copied into small scratch buffers through the same copy routine, so
- * `bytesCopied` is all the host copied.
- *
- * Data digest, the DDP rule (issue 6; FACTS.md "CRC"): the host skips its
- * CRC of a PDU's data only when every chunk that carried the PDU's data and
- * digest had crcOk. Until a chunk without it shows up the CRC is deferred;
- * from then on it is computed over the destination buffer (catching up on
- * the bytes already there), which is the NIC-independent software fallback.
- * A mismatch fails that command with DATA_XFER_ERROR, not the queue.
+ * Receive: the state machine over the stream (one state per part of a
+ * PDU, as nvme_tcp_recv_skb walks recv_state) and the data digest rule for
+ * DDP live in NvmeQueueRx (queue-rx.ts); this class acts on what it reports.
  *
  * Protocol errors (anything a correct controller cannot send) end the queue:
  * an H2CTermReq with the Fatal Error Status and, for an invalid header
@@ -42,41 +24,21 @@
  * counter in bits 15:12 like Linux's nvme_cid, which catches completions for
  * a command that is gone.
  */
-import { crc32c } from '../../wire/crc32c.js';
-import { WireError } from '../../wire/errors.js';
 import { buildNvmeCommand, type NvmeCommand } from '../../wire/nvme-command.js';
-import { cqeWith, parseCqe, type NvmeCqe } from '../../wire/nvme-cqe.js';
+import { parseCqe, type NvmeCqe } from '../../wire/nvme-cqe.js';
 import { sglInCapsule, sglNoData, sglTransportData, type SglDescriptor } from '../../wire/nvme-sqe.js';
-import { NvmeSc, type NvmeStatus } from '../../wire/nvme-status.js';
-import {
-  NVME_TCP_COMMON_HEADER_LEN,
-  NVME_TCP_DIGEST_LEN,
-  NVME_TCP_MAX_PDA,
-  NVME_TCP_TERM_REQ_MAX_DATA_LEN,
-  PduFlags,
-  PduType,
-  TermReqFes,
-  emitPdu,
-  parsePduHeader,
-  peekCommonHeader,
-  pduTypeName,
-  validateCommonHeader,
-  type Pdu,
-  type PduEmitOptions,
-  type PduHeader,
-  type PduLayout,
-} from '../../wire/nvme-tcp-pdu.js';
+import { NvmeSc } from '../../wire/nvme-status.js';
+import { NVME_TCP_MAX_PDA, PduType, TermReqFes, emitPdu, type Pdu, type PduEmitOptions } from '../../wire/nvme-tcp-pdu.js';
 import { PduField } from '../../wire/nvme-tcp-pdu-header.js';
-import { seqAdd } from '../../wire/seq.js';
-import type { DmabufFrag, HostFrag, PlacedFrag } from '../../nicemu/skb.js';
 import type { Clock, ClockTimer } from '../net/clock.js';
 import { newNvmeHostStats, type NvmeHostStats } from '../net/host-stats.js';
-import type { NvmeDdpHooks } from './ddp-hooks.js';
+import { newSkbCopyCounts, type SkbCopyCounts } from '../net/skb-copy.js';
 import type { NvmeDevmemHooks } from '../devmem/nvme-hooks.js';
+import type { NvmeDdpHooks } from './ddp-hooks.js';
 import { NvmeHostError } from './host-error.js';
-import { copySkbFrags, newSkbCopyCounts, type SkbCopyCounts } from '../net/skb-copy.js';
-import type { RxChunk, StreamTransport } from './stream-transport.js';
-import { DdplabError } from '../../base/errors.js';
+import { NvmeQueueRx, RxProtocolError, type NvmeRxSink, type NvmeTcpConnectionParams } from './queue-rx.js';
+import type { NvmeRequest } from './request.js';
+import type { StreamTransport } from './stream-transport.js';
 
 /** Linux's default I/O timeout (NVME_IO_TIMEOUT, 30 s). */
 export const DEFAULT_COMMAND_TIMEOUT_MS = 30_000;
@@ -85,11 +47,6 @@ export const ADMIN_IN_CAPSULE_BYTES = 8192;
 /** Most CIDs with the generation counter on: 12 bits of tag. */
 const CID_TAG_BITS = 12;
 const CID_TAG_MASK = (1 << CID_TAG_BITS) - 1;
-/** Largest header the receive path gathers: PDO ≤ 255, a TermReq ≤ 152. */
-const RX_HEADER_MAX = 256;
-
-/** Which way a command's data moves, as the host sees it. */
-export type NvmeDataDir = 'none' | 'read' | 'write';
 
 /** A command's data: a read's destination or a write's source. */
 export interface NvmeCommandData {
@@ -121,9 +78,9 @@ export interface NvmeQueueOptions {
   readonly inCapsuleBytes?: number;
   /** Put a 4-bit generation counter in CID bits 15:12 (needs depth ≤ 4096). Default false. */
   readonly cidGeneration?: boolean;
-  /** DDP hook points (issue 6). */
+  /** DDP hook points (ddp-hooks.ts). */
   readonly ddp?: NvmeDdpHooks;
-  /** Device-memory receive (issue 9): C2HData payload in dmabuf frags is handed to these instead of copied. */
+  /** Device-memory receive: C2HData payload in dmabuf frags is handed to these instead of copied. */
   readonly devmem?: NvmeDevmemHooks;
   /** Counters to add to (default: a fresh object, see `stats`). */
   readonly stats?: NvmeHostStats;
@@ -131,91 +88,8 @@ export interface NvmeQueueOptions {
   readonly log?: (line: string) => void;
 }
 
-/** What ICResp granted. */
-export interface NvmeTcpConnectionParams {
-  readonly cpda: number;
-  readonly hdgst: boolean;
-  readonly ddgst: boolean;
-  readonly maxh2cdata: number;
-}
-
-type RequestState = 'free' | 'inflight' | 'teardown';
-
-/** A command between submission and completion; one per CID, reused. */
-interface NvmeRequest {
-  readonly tag: number;
-  readonly timer: ClockTimer;
-  state: RequestState;
-  /** CID on the wire (tag, plus the generation in bits 15:12 when enabled). */
-  cid: number;
-  opcode: number;
-  dir: NvmeDataDir;
-  buf: Buffer | undefined;
-  inCapsule: boolean;
-  /** C2H: next DATAO expected (bytes received so far, in order). */
-  dataReceived: number;
-  /** H2C: bytes sent in H2CData so far. */
-  dataSent: number;
-  /** Status that overrides the controller's (DATA_XFER_ERROR after a data digest mismatch). */
-  statusOverride: NvmeStatus;
-  ddp: boolean;
-  pendingCqe: NvmeCqe | undefined;
-  resolve: ((cqe: NvmeCqe) => void) | undefined;
-  reject: ((err: Error) => void) | undefined;
-}
-
-type RecvState = 'pdu' | 'data' | 'ddgst' | 'dead';
 type IcState = 'idle' | 'await-icresp' | 'done';
 type QueueLife = 'new' | 'live' | 'closing' | 'closed' | 'dead';
-
-/** A protocol error found on receive: what goes in the H2CTermReq. */
-class RxProtocolError extends DdplabError<'RX_PROTOCOL'> {
-  constructor(
-    readonly fes: number,
-    readonly fei: number,
-    message: string,
-  ) {
-    super('RX_PROTOCOL', message);
-    this.name = 'RxProtocolError';
-  }
-}
-
-/** FEI for a header field the PDU codec named in its WireError. */
-function feiForField(field: string | undefined): number {
-  switch (field) {
-    case 'type':
-      return PduField.TYPE;
-    case 'flags':
-      return PduField.FLAGS;
-    case 'hlen':
-      return PduField.HLEN;
-    case 'pdo':
-      return PduField.PDO;
-    case 'plen':
-      return PduField.PLEN;
-    case 'cpda':
-    case 'hpda':
-      return PduField.IC_PDA;
-    case 'datal':
-      return PduField.XFER_DATAL;
-    default:
-      return PduField.TYPE;
-  }
-}
-
-/** A frag the CPU can read (dmabuf frags never reach the ULP's state machine). */
-type ReadableFrag = HostFrag | PlacedFrag;
-
-/** Bytes [from, to) of a frag, keeping its kind (a placed slice still views the destination). */
-function sliceFrag(f: ReadableFrag, from: number, to: number): ReadableFrag {
-  if (from === 0 && to === f.buf.length) return f;
-  return f.kind === 'host' ? { kind: 'host', buf: f.buf.subarray(from, to) } : { kind: 'placed', buf: f.buf.subarray(from, to) };
-}
-
-/** True for the PDU types a controller sends after ICResp. */
-function isC2HType(type: PduType): boolean {
-  return type === PduType.C2HTermReq || type === PduType.CapsuleResp || type === PduType.C2HData || type === PduType.R2T;
-}
 
 export class NvmeQueue {
   readonly qid: number;
@@ -257,27 +131,7 @@ export class NvmeQueue {
   private txBlocked = false;
   private txBacklog: Buffer[][] = [];
 
-  // Receive state machine.
-  private recvState: RecvState = 'pdu';
-  private rcvNxt = 0;
-  private rcvSeqKnown = false;
-  private readonly hdr = Buffer.alloc(RX_HEADER_MAX);
-  private hdrFill = 0;
-  /** Bytes of header to gather: 8 until the common header is in, then the full header. */
-  private hdrNeed = NVME_TCP_COMMON_HEADER_LEN;
-  private layout: PduLayout | undefined;
-  /** The C2HData in progress. */
-  private dataReq: NvmeRequest | undefined;
-  private dataPos = 0;
-  private dataStart = 0;
-  private dataRemaining = 0;
-  private dataSuccess = false;
-  private ddgstOn = false;
-  private crcOkSoFar = true;
-  private crc = 0;
-  private crcPos = 0;
-  private readonly ddgstBuf = Buffer.alloc(NVME_TCP_DIGEST_LEN);
-  private ddgstFill = 0;
+  private readonly rx: NvmeQueueRx;
 
   constructor(
     private readonly transport: StreamTransport,
@@ -328,8 +182,9 @@ export class NvmeQueue {
     // Pop order hands out CID 0 first.
     for (let tag = opts.depth - 1; tag >= 0; tag--) this.freeTags.push(tag);
     this.icTimer = this.clock.createTimer(() => this.onIcTimeout());
+    this.rx = new NvmeQueueRx({ qid: this.qid, counters: this.counters, copyCounts: this.copyCounts, ddp: this.ddp, devmem: this.devmem, log: this.log }, this.rxSink());
 
-    transport.onData((chunk) => this.onChunk(chunk));
+    transport.onData((chunk) => this.rx.onChunk(chunk));
     transport.onDrain(() => this.onDrain());
     transport.onClose((err) => this.onTransportClose(err));
   }
@@ -530,196 +385,25 @@ export class NvmeQueue {
 
   // ---------------------------------------------------------------- receive
 
-  private onChunk(chunk: RxChunk): void {
-    if (this.recvState === 'dead') return;
-    if (this.rcvSeqKnown && chunk.seq !== this.rcvNxt) {
-      this.die(
-        new NvmeHostError(
-          'TRANSPORT_CLOSED',
-          `queue ${this.qid}: transport delivered seq ${chunk.seq}, expected ${this.rcvNxt} (stream not contiguous)`,
-          { qid: this.qid },
-        ),
-        'abort',
-      );
-      return;
-    }
-    this.rcvSeqKnown = true;
-    let seq = chunk.seq;
-    const frags = chunk.frags;
-    try {
-      for (let i = 0; i < frags.length; i++) {
-        const f = frags[i]!;
-        if (f.kind === 'dmabuf' && this.devmem !== undefined && this.recvState === 'data') {
-          this.rxDeviceData(f, chunk.crcOk);
-          seq = seqAdd(seq, f.size);
-          continue;
-        }
-        if (f.kind === 'dmabuf') {
-          throw new NvmeHostError(
-            'TRANSPORT_CLOSED',
-            `queue ${this.qid}: a dmabuf frag (${f.size} bytes) reached the NVMe/TCP ULP, which must read every byte`,
-            { qid: this.qid },
-          );
-        }
-        const len = f.buf.length;
-        let off = 0;
-        while (off < len) {
-          switch (this.recvState) {
-            case 'pdu':
-              off = this.rxPdu(f, off, seqAdd(seq, off));
-              break;
-            case 'data':
-              off = this.rxData(f, off, chunk.crcOk);
-              break;
-            case 'ddgst':
-              off = this.rxDdgst(f, off, chunk.crcOk);
-              break;
-            default:
-              // 'dead': a handler ended the queue; the rest of the stream is dropped.
-              return;
-          }
-        }
-        seq = seqAdd(seq, len);
-      }
-      this.rcvNxt = seq;
-    } catch (e) {
-      this.onRxError(e);
-    }
-  }
-
-  /** Gathers header bytes; returns the new offset in the frag. */
-  private rxPdu(f: ReadableFrag, off: number, seq: number): number {
-    if (this.hdrFill === 0) this.ddp?.onPduHeaderAt?.(seq);
-    const n = Math.min(this.hdrNeed - this.hdrFill, f.buf.length - off);
-    copySkbFrags([sliceFrag(f, off, off + n)], this.hdr, this.hdrFill, this.copyCounts);
-    this.hdrFill += n;
-    if (this.hdrFill === this.hdrNeed) {
-      if (this.layout === undefined) this.onCommonHeader();
-      // A PDU with nothing past the common header would be complete already; validation forbids it.
-      if (this.layout !== undefined && this.hdrFill === this.hdrNeed) this.onHeader(this.layout);
-    }
-    return off + n;
-  }
-
-  private onCommonHeader(): void {
-    let layout: PduLayout;
-    try {
-      // HPDA 0: C2H data must start on a 4-byte boundary.
-      layout = validateCommonHeader(peekCommonHeader(this.hdr), { pda: 0 });
-    } catch (e) {
-      // Every common-header fault (type, hlen, flags, plen, pdo) is an invalid header field.
-      if (e instanceof WireError) throw new RxProtocolError(TermReqFes.InvalidHeaderField, feiForField(e.detail.field), e.message);
-      throw e;
-    }
-    const type = layout.type;
-    this.checkTypeAllowed(type);
-    if (type === PduType.CapsuleResp || type === PduType.C2HData || type === PduType.R2T) {
-      // Digests are per connection once negotiated: every PDU that can carry one must (nvme_tcp_verify_hdgst / check_ddgst).
-      const hasH = (layout.flags & PduFlags.HDGSTF) !== 0;
-      if (hasH !== this.params.hdgst) {
-        throw new RxProtocolError(
-          TermReqFes.InvalidHeaderField,
-          PduField.FLAGS,
-          `${pduTypeName(type)} ${hasH ? 'has' : 'lacks'} a header digest, negotiated ${this.params.hdgst ? 'on' : 'off'}`,
-        );
-      }
-      if (type === PduType.C2HData) {
-        const hasD = (layout.flags & PduFlags.DDGSTF) !== 0;
-        if (hasD !== this.params.ddgst) {
-          throw new RxProtocolError(
-            TermReqFes.InvalidHeaderField,
-            PduField.FLAGS,
-            `C2HData ${hasD ? 'has' : 'lacks'} a data digest, negotiated ${this.params.ddgst ? 'on' : 'off'}`,
-          );
-        }
-      }
-    }
-    this.layout = layout;
-    // TermReq: its echoed header is part of what we gather (plen ≤ 152). Data PDUs: up to PDO (header, HDGST, pad).
-    if (type === PduType.C2HTermReq) this.hdrNeed = layout.plen;
-    else if (type === PduType.C2HData && layout.dataLength > 0) this.hdrNeed = layout.dataOffset;
-    else this.hdrNeed = layout.headLen;
-  }
-
-  /** Which PDUs a host may receive now: ICResp (or C2HTermReq) first, then only controller-to-host PDUs. */
-  private checkTypeAllowed(type: PduType): void {
-    if (this.icState === 'done') {
-      if (isC2HType(type)) return;
-      if (type === PduType.ICResp) throw new RxProtocolError(TermReqFes.PduSequenceError, 0, 'ICResp after the connection was initialized');
-    } else {
-      if (type === PduType.ICResp || type === PduType.C2HTermReq) return;
-      if (isC2HType(type)) throw new RxProtocolError(TermReqFes.PduSequenceError, 0, `${pduTypeName(type)} before ICResp`);
-    }
-    throw new RxProtocolError(TermReqFes.InvalidHeaderField, PduField.TYPE, `a host never receives ${pduTypeName(type)}`);
-  }
-
-  private onHeader(layout: PduLayout): void {
-    const head = this.hdr.subarray(0, this.hdrNeed);
-    let header: PduHeader;
-    try {
-      header = parsePduHeader(head, { pda: 0 }).header;
-    } catch (e) {
-      if (e instanceof WireError) throw new RxProtocolError(TermReqFes.InvalidHeaderField, feiForField(e.detail.field), e.message);
-      throw e;
-    }
-    if (layout.hdgstLen !== 0) {
-      this.counters.bytesCrcHeader += layout.hlen;
-      if (crc32c(head.subarray(0, layout.hlen)) !== head.readUInt32LE(layout.hlen)) {
-        this.counters.hdgstErrors++;
-        throw new RxProtocolError(TermReqFes.HeaderDigestError, 0, `${pduTypeName(layout.type)}: header digest mismatch`);
-      }
-    }
-    this.counters.pdusRx++;
-    switch (header.type) {
-      case PduType.ICResp:
-        this.endPdu();
-        this.onICResp(header.pfv, header.cpda, header.hdgstEnable, header.ddgstEnable, header.maxh2cdata);
-        return;
-      case PduType.C2HTermReq: {
-        this.counters.c2hTermReqRx++;
-        const fes = header.fes;
-        const fei = header.fei;
-        this.endPdu();
-        this.die(
-          new NvmeHostError('PEER_TERMINATED', `queue ${this.qid}: controller sent C2HTermReq (FES ${fes}, FEI 0x${fei.toString(16)})`, {
-            qid: this.qid,
-            fes,
-            fei,
-          }),
-          'close',
-        );
-        return;
-      }
-      case PduType.CapsuleResp:
-        this.endPdu();
-        this.onCapsuleResp(header.cqe);
-        return;
-      case PduType.R2T:
-        this.endPdu();
-        this.onR2T(header.cccid, header.ttag, header.r2to, header.r2tl);
-        return;
-      case PduType.C2HData:
-        this.onC2HDataHeader(header.cccid, header.datao, header.datal, header.success, layout);
-        return;
-      case PduType.ICReq:
-      case PduType.H2CTermReq:
-      case PduType.CapsuleCmd:
-      case PduType.H2CData:
-        throw new RxProtocolError(TermReqFes.InvalidHeaderField, PduField.TYPE, `a host never receives ${pduTypeName(header.type)}`);
-      default: {
-        const unreachable: never = header;
-        throw new Error(`unhandled PDU ${String(unreachable)}`);
-      }
-    }
-  }
-
-  /** Back to the start of the next PDU. */
-  private endPdu(): void {
-    this.recvState = this.recvState === 'dead' ? 'dead' : 'pdu';
-    this.hdrFill = 0;
-    this.hdrNeed = NVME_TCP_COMMON_HEADER_LEN;
-    this.layout = undefined;
-    this.dataReq = undefined;
+  /** What the receive state machine reports to: this queue. */
+  private rxSink(): NvmeRxSink {
+    // icState and params change at ICResp: read them live.
+    const q = this;
+    return {
+      get initialized() {
+        return q.icState === 'done';
+      },
+      get connectionParams() {
+        return q.params;
+      },
+      onICResp: (pfv, cpda, hdgst, ddgst, maxh2cdata) => this.onICResp(pfv, cpda, hdgst, ddgst, maxh2cdata),
+      onCapsuleResp: (cqeBytes) => this.onCapsuleResp(cqeBytes),
+      onR2T: (cccid, ttag, r2to, r2tl) => this.onR2T(cccid, ttag, r2to, r2tl),
+      requestByCid: (cid) => this.requestByCid(cid),
+      complete: (req, cqe) => this.complete(req, cqe),
+      die: (err, how) => this.die(err, how),
+      rxError: (e) => this.onRxError(e),
+    };
   }
 
   private onICResp(pfv: number, cpda: number, hdgst: boolean, ddgst: boolean, maxh2cdata: number): void {
@@ -810,126 +494,6 @@ export class NvmeQueue {
     req.dataSent = end;
   }
 
-  private onC2HDataHeader(cccid: number, datao: number, datal: number, success: boolean, layout: PduLayout): void {
-    this.counters.c2hDataPdus++;
-    const req = this.requestByCid(cccid);
-    if (req === undefined || req.state !== 'inflight' || req.dir !== 'read') {
-      throw new RxProtocolError(TermReqFes.InvalidHeaderField, PduField.XFER_CCCID, `C2HData for cid ${cccid}, which is no outstanding read`);
-    }
-    const len = req.buf!.length;
-    if (datal === 0) throw new RxProtocolError(TermReqFes.InvalidHeaderField, PduField.XFER_DATAL, `C2HData for cid ${cccid} with DATAL 0`);
-    if (datao + datal > len) {
-      throw new RxProtocolError(TermReqFes.DataOutOfRange, 0, `C2HData for cid ${cccid}: [${datao}, ${datao + datal}) beyond its ${len} bytes`);
-    }
-    if (datao !== req.dataReceived) {
-      // A controller sends a command's data in order; anything else is a broken stream.
-      throw new RxProtocolError(TermReqFes.InvalidHeaderField, PduField.XFER_DATAO, `C2HData for cid ${cccid} at DATAO ${datao}, expected ${req.dataReceived}`);
-    }
-    if (success && datao + datal !== len) {
-      throw new RxProtocolError(TermReqFes.InvalidHeaderField, PduField.FLAGS, `C2HData for cid ${cccid} with SUCCESS before the end of its data`);
-    }
-    this.counters.c2hDataBytes += datal;
-    this.dataReq = req;
-    this.dataStart = datao;
-    this.dataPos = datao;
-    this.dataRemaining = datal;
-    this.dataSuccess = success;
-    this.ddgstOn = layout.ddgstLen !== 0;
-    this.crcOkSoFar = true;
-    this.crc = 0;
-    this.crcPos = datao;
-    this.ddgstFill = 0;
-    this.recvState = 'data';
-  }
-
-  private rxData(f: ReadableFrag, off: number, crcOk: boolean): number {
-    const req = this.dataReq!;
-    const dst = req.buf!;
-    const n = Math.min(this.dataRemaining, f.buf.length - off);
-    copySkbFrags([sliceFrag(f, off, off + n)], dst, this.dataPos, this.copyCounts);
-    this.dataPos += n;
-    this.dataRemaining -= n;
-    if (this.ddgstOn) {
-      if (!crcOk) this.crcOkSoFar = false;
-      if (!this.crcOkSoFar) this.crcCatchUp(dst);
-    }
-    if (this.dataRemaining === 0) {
-      req.dataReceived = this.dataPos;
-      if (this.ddgstOn) this.recvState = 'ddgst';
-      else this.endC2HData();
-    }
-    return off + n;
-  }
-
-  /** C2HData payload left in device memory: the hooks learn where it is; nothing is copied. */
-  private rxDeviceData(f: DmabufFrag, crcOk: boolean): void {
-    const req = this.dataReq!;
-    if (f.size > this.dataRemaining) {
-      throw new NvmeHostError('TRANSPORT_CLOSED', `queue ${this.qid}: a ${f.size}-byte dmabuf frag runs past the end of cid ${req.cid}'s C2HData`, { qid: this.qid });
-    }
-    this.devmem!.onDeviceData(req.cid, this.dataPos, f);
-    this.dataPos += f.size;
-    this.dataRemaining -= f.size;
-    if (this.ddgstOn) {
-      if (!crcOk) this.crcOkSoFar = false;
-      if (!this.crcOkSoFar) this.crcCatchUp(req.buf!);
-    }
-    if (this.dataRemaining === 0) {
-      req.dataReceived = this.dataPos;
-      if (this.ddgstOn) this.recvState = 'ddgst';
-      else this.endC2HData();
-    }
-  }
-
-  /** CRCs the PDU's data from where the CRC stopped up to what has arrived. */
-  private crcCatchUp(dst: Buffer): void {
-    if (this.crcPos === this.dataPos) return;
-    // Bytes still in device memory must come out before the host can CRC them.
-    this.devmem?.fillFromDevice(this.dataReq!.cid, dst, this.crcPos, this.dataPos);
-    this.crc = crc32c(dst.subarray(this.crcPos, this.dataPos), this.crc);
-    this.counters.bytesCrcDataRx += this.dataPos - this.crcPos;
-    this.crcPos = this.dataPos;
-  }
-
-  private rxDdgst(f: ReadableFrag, off: number, crcOk: boolean): number {
-    const n = Math.min(NVME_TCP_DIGEST_LEN - this.ddgstFill, f.buf.length - off);
-    copySkbFrags([sliceFrag(f, off, off + n)], this.ddgstBuf, this.ddgstFill, this.copyCounts);
-    this.ddgstFill += n;
-    if (!crcOk) this.crcOkSoFar = false;
-    if (this.ddgstFill === NVME_TCP_DIGEST_LEN) {
-      const req = this.dataReq!;
-      if (this.crcOkSoFar) {
-        // The NIC checked every byte of this PDU's data and digest (ddpCrcOk on all of it).
-        this.counters.ddgstOffloaded++;
-      } else {
-        this.crcCatchUp(req.buf!);
-        const got = this.ddgstBuf.readUInt32LE(0);
-        if (got !== this.crc) {
-          // As Linux: the command fails with a data transfer error, the queue goes on.
-          this.counters.ddgstErrors++;
-          req.statusOverride = NvmeSc.DATA_XFER_ERROR;
-          this.log(
-            `queue ${this.qid} cid ${req.cid}: data digest mismatch at DATAO ${this.dataStart}: ` +
-              `got 0x${got.toString(16)}, computed 0x${this.crc.toString(16)}`,
-          );
-        }
-      }
-      this.endC2HData();
-    }
-    return off + n;
-  }
-
-  private endC2HData(): void {
-    const req = this.dataReq!;
-    const success = this.dataSuccess;
-    this.endPdu();
-    if (success) {
-      // SUCCESS: this PDU is the completion (no CapsuleResp follows).
-      this.counters.successCompletions++;
-      this.complete(req, cqeWith({ cid: req.cid, sqId: this.qid, sqHead: 0xffff }));
-    }
-  }
-
   private onRxError(e: unknown): void {
     if (e instanceof RxProtocolError) {
       this.sendTermReq(e.fes, e.fei);
@@ -952,8 +516,7 @@ export class NvmeQueue {
   }
 
   private sendTermReq(fes: number, fei: number): void {
-    // The offending header, as much as arrived (at most 128 bytes), copied: hdr is reused.
-    const echo = Buffer.from(this.hdr.subarray(0, Math.min(this.hdrFill, NVME_TCP_TERM_REQ_MAX_DATA_LEN)));
+    const echo = this.rx.echoHeader();
     this.counters.h2cTermReqSent++;
     this.sendPdu({ type: PduType.H2CTermReq, fes, fei, data: echo.length > 0 ? [echo] : [] });
   }
@@ -1032,7 +595,7 @@ export class NvmeQueue {
   private onTransportClose(err?: Error): void {
     if (this.life === 'closing') {
       this.life = 'closed';
-      this.recvState = 'dead';
+      this.rx.kill();
       this.notifyTerminated(undefined);
       return;
     }
@@ -1049,7 +612,7 @@ export class NvmeQueue {
     if (this.life === 'dead' || this.life === 'closed') return;
     this.life = 'dead';
     this.failure = err;
-    this.recvState = 'dead';
+    this.rx.kill();
     this.icTimer.cancel();
     const icReject = this.icReject;
     this.icResolve = undefined;
