@@ -70,11 +70,11 @@ import {
   PduFlags,
   PduType,
   isPlausiblePduHeader,
-  validateCommonHeader,
   type PduLayout,
 } from '../../wire/nvme-tcp-pdu.js';
 import { PduField, PduHeaderView } from '../../wire/nvme-tcp-pdu-header.js';
-import { seqAdd, seqDiff } from '../../wire/seq.js';
+import { PduStreamWalker } from '../pdu-stream-walker.js';
+import { seqDiff } from '../../wire/seq.js';
 import type { UlpDdpStats } from './stats.js';
 import type { FlowKey, RxOffloadEngine } from '../flow-table.js';
 import { RangeSet } from '../range-set.js';
@@ -166,8 +166,6 @@ const HDR_MAX = 32;
 const RECENT_PDUS = 256;
 /** Segments farther than this from the highest byte seen belong to no window of this connection (RFC 7323: windows < 2^30). */
 const WINDOW_LIMIT = 2 ** 30;
-/** Successor headers checked when judging a resync candidate. */
-const CHAIN_CHECKS = 16;
 const EMPTY = Buffer.alloc(0);
 
 export class DdpEngine implements RxOffloadEngine {
@@ -178,27 +176,13 @@ export class DdpEngine implements RxOffloadEngine {
   private candidate = -1;
   private deleted = false;
 
-  // Stream positions: seq mapped to an unbounded number around the highest byte seen.
-  private refSeq: number;
-  private refPos = 0;
-  private maxSeen = 0;
+  /** The PDU walker; it also maps seq to stream positions. */
+  private readonly w: PduStreamWalker<C2HRecord>;
   /** Stream positions any segment covered (before sk_add: all of them). */
   private readonly seen = new RangeSet(128);
 
-  // The PDU walker.
-  private frontier = 0;
-  private part: 'hdr' | 'body' = 'hdr';
-  private hdrStart = 0;
-  private readonly hdr = Buffer.alloc(HDR_MAX);
-  /** The gathered header, field by field. */
-  private readonly hdrView = new PduHeaderView(this.hdr);
-  /** Moved along a segment by the resync scan. */
+  /** Moved along a segment by headerLooksRight. */
   private readonly scanView = new PduHeaderView();
-  private hdrFill = 0;
-  private hdrNeed = NVME_TCP_COMMON_HEADER_LEN;
-  private layout: PduLayout | undefined;
-  private curEnd = 0;
-  private curRec: C2HRecord | undefined;
   private readonly recent: C2HRecord[] = [];
 
   // The CID → SGL table.
@@ -227,13 +211,22 @@ export class DdpEngine implements RxOffloadEngine {
     /** One past the last byte the socket's TCP already held at sk_add (DdpSocket.heldEndSeq). */
     heldEndSeq: number = nextPduSeq,
   ) {
-    this.refSeq = nextPduSeq >>> 0;
+    this.w = new PduStreamWalker<C2HRecord>(HDR_MAX, {
+      gatherHeader: (p, q, to) => this.gatherHeader(p, q, to),
+      headerLooksRight: (buf, off, deep) => this.headerLooksRight(buf, off, deep),
+      header: (layout, h, start) => this.header(layout, h, start),
+      body: (rec, p, q) => {
+        if (rec !== undefined) this.body(rec, p, q);
+      },
+      badHeader: (_p, to) => this.badHeader(to),
+    });
+    this.w.refSeq = nextPduSeq >>> 0;
     this.ios = new Array<DdpIo | undefined>(config.queueSize).fill(undefined);
     // Everything before sk_add went by unwatched, and so did what TCP already held beyond the read
     // position: never place it, never trust a header in it (a copy seen later may not be the one TCP kept).
-    const held = Math.max(0, Math.min(seqDiff(heldEndSeq >>> 0, this.refSeq), WINDOW_LIMIT));
+    const held = Math.max(0, Math.min(seqDiff(heldEndSeq >>> 0, this.w.refSeq), WINDOW_LIMIT));
     this.seen.add(Number.NEGATIVE_INFINITY, held);
-    this.maxSeen = held;
+    this.w.maxSeen = held;
   }
 
   /** For tests and reports. */
@@ -258,7 +251,7 @@ export class DdpEngine implements RxOffloadEngine {
       cid,
       sgl: map,
       claimed: new RangeSet(64),
-      setupPos: this.maxSeen,
+      setupPos: this.w.maxSeen,
       live: true,
       completedOnWire: false,
     };
@@ -279,7 +272,7 @@ export class DdpEngine implements RxOffloadEngine {
   /** The ULP's answer to a resync request: `seq` is the header its parser reached. True when it confirms the guess. */
   resync(seq: number): boolean {
     const s = this.ctx.stats;
-    if (this.state === 'speculative' && this.posOf(seq) === this.candidate) {
+    if (this.state === 'speculative' && this.w.posOf(seq) === this.candidate) {
       this.state = 'sync';
       this.candidate = -1;
       s['rx-nvme-tcp-resync']++;
@@ -307,7 +300,7 @@ export class DdpEngine implements RxOffloadEngine {
     }
     this.inflight = 0;
     this.recent.length = 0;
-    this.curRec = undefined;
+    this.w.cur = undefined;
   }
 
   // ---------------------------------------------------------------- receive
@@ -324,10 +317,10 @@ export class DdpEngine implements RxOffloadEngine {
     const len = skb.len;
     if (len === 0 || this.deleted) return skb;
     const st = this.ctx.stats;
-    const segStart = this.posOf(skb.seq);
+    const segStart = this.w.posOf(skb.seq);
     const segEnd = segStart + len;
     // Nothing a window of this connection could hold: leave it and the state alone.
-    if (segStart < this.maxSeen - WINDOW_LIMIT || segStart > this.maxSeen + WINDOW_LIMIT) return skb;
+    if (segStart < this.w.maxSeen - WINDOW_LIMIT || segStart > this.w.maxSeen + WINDOW_LIMIT) return skb;
 
     if (!this.ctx.caps.nvmeTcp) {
       if (this.state !== 'off') this.switchOff();
@@ -348,7 +341,7 @@ export class DdpEngine implements RxOffloadEngine {
     if (!syncedAtStart) st['rx-nvme-tcp-unsynced-bytes'] += len;
     this.payload = payload;
     this.segStart = segStart;
-    this.prevMaxSeen = this.maxSeen;
+    this.prevMaxSeen = this.w.maxSeen;
     this.outFrags = [];
     this.outAt = 0;
     this.placedBytes = 0;
@@ -357,16 +350,16 @@ export class DdpEngine implements RxOffloadEngine {
     if (this.state === 'searching') {
       this.search(segStart, segEnd);
     } else {
-      if (segStart < this.frontier) {
-        this.placeBehind(segStart, Math.min(segEnd, this.frontier));
+      if (segStart < this.w.frontier) {
+        this.placeBehind(segStart, Math.min(segEnd, this.w.frontier));
         this.crcOk = false;
       }
-      if (segEnd > this.frontier) {
-        if (segStart > this.frontier && !this.skipHole(segStart)) {
+      if (segEnd > this.w.frontier) {
+        if (segStart > this.w.frontier && !this.skipHole(segStart)) {
           this.loseSync();
           this.search(segStart, segEnd);
         } else {
-          this.walk(Math.max(segStart, this.frontier), segEnd);
+          this.w.walk(this.payload, this.segStart, Math.max(segStart, this.w.frontier), segEnd);
         }
       }
     }
@@ -379,94 +372,31 @@ export class DdpEngine implements RxOffloadEngine {
 
   // ------------------------------------------------------------- the walker
 
-  /** Walks [from, to) of the current segment in stream order; `from` is the frontier. */
-  private walk(from: number, to: number): void {
-    let p = from;
-    const base = this.segStart;
-    while (p < to) {
-      if (this.part === 'hdr') {
-        const n = Math.min(this.hdrNeed - this.hdrFill, to - p);
-        if (!this.fresh(p, p + n)) {
-          // A copy of header bytes that went by before: TCP kept the first copy, which this one may not match.
-          this.loseSync();
-          this.search(Math.max(p, this.segStart), to);
-          return;
-        }
-        this.payload.copy(this.hdr, this.hdrFill, p - base, p - base + n);
-        this.hdrFill += n;
-        p += n;
-        if (this.hdrFill < this.hdrNeed) break;
-        if (this.layout === undefined) {
-          const layout = this.commonHeader();
-          if (layout === undefined) {
-            this.badHeader(to);
-            return;
-          }
-          this.layout = layout;
-          this.hdrNeed = layout.headLen;
-          if (this.hdrFill < this.hdrNeed) continue;
-        }
-        if (!this.header(this.layout)) {
-          this.badHeader(to);
-          return;
-        }
-      } else {
-        const n = Math.min(this.curEnd - p, to - p);
-        const rec = this.curRec;
-        if (rec !== undefined && n > 0) this.body(rec, p, p + n);
-        p += n;
-        if (p === this.curEnd) this.nextPdu(p);
-      }
-    }
-    this.frontier = to;
+  /** Header bytes [p, q) are next: only a first copy can be trusted (TCP kept the first, which this one may not match). */
+  private gatherHeader(p: number, q: number, to: number): boolean {
+    if (this.fresh(p, q)) return true;
+    this.loseSync();
+    this.search(Math.max(p, this.segStart), to);
+    return false;
   }
 
-  private nextPdu(at: number): void {
-    this.part = 'hdr';
-    this.hdrStart = at;
-    this.hdrFill = 0;
-    this.hdrNeed = NVME_TCP_COMMON_HEADER_LEN;
-    this.layout = undefined;
-    this.curRec = undefined;
-  }
-
-  /** Validates the gathered common header; undefined when no PDU a controller may send starts here. */
-  private commonHeader(): PduLayout | undefined {
-    if (!this.headerLooksRight(this.hdr, 0, false)) return undefined;
-    return validateCommonHeader(this.hdrView.commonHeader());
-  }
-
-  /** The whole header (headLen bytes) is in `hdr`: check HDGST, map it, enter its body. */
-  private header(layout: PduLayout): boolean {
-    const h = this.hdrView;
-    if (layout.hdgstLen !== 0 && crc32c(h.headerBytes()) !== h.hdgst) return false;
-    const start = this.hdrStart;
-    let rec: C2HRecord | undefined;
+  /** A whole header: a C2HData maps its data (its record), a CapsuleResp or SUCCESS completes the command. */
+  private header(layout: PduLayout, h: PduHeaderView, start: number): C2HRecord | undefined | false {
     switch (layout.type) {
       case PduType.C2HData: {
         const datal = h.datal;
         if (datal !== layout.dataLength) return false;
-        rec = this.newRecord(start, layout, h.cccid, h.datao, datal);
+        const rec = this.newRecord(start, layout, h.cccid, h.datao, datal);
         if ((layout.flags & PduFlags.SUCCESS) !== 0) this.markCompleted(h.cccid, start);
-        break;
+        return rec;
       }
       case PduType.CapsuleResp:
         this.markCompleted(h.capsuleRespCid, start);
-        break;
+        return undefined;
       default:
         // R2T, C2HTermReq: nothing to place; walk past them.
-        break;
+        return undefined;
     }
-    const end = start + layout.plen;
-    const at = start + layout.headLen;
-    if (end === at) {
-      this.nextPdu(end);
-      return true;
-    }
-    this.part = 'body';
-    this.curEnd = end;
-    this.curRec = rec;
-    return true;
   }
 
   private newRecord(start: number, layout: PduLayout, cid: number, datao: number, datal: number): C2HRecord {
@@ -557,17 +487,17 @@ export class DdpEngine implements RxOffloadEngine {
    * PDU's CRC cannot be run over a gap in its data or digest.
    */
   private skipHole(segStart: number): boolean {
-    if (this.part !== 'body' || segStart > this.curEnd) return false;
-    const rec = this.curRec;
+    if (this.w.part !== 'body' || segStart > this.w.curEnd) return false;
+    const rec = this.w.cur;
     if (rec !== undefined && rec.crcState === 'tracking' && segStart > rec.dataStart) rec.crcState = 'broken';
-    this.frontier = segStart;
+    this.w.frontier = segStart;
     return true;
   }
 
   /** A header at the walker did not validate: offload validation failed, sync is lost. */
   private badHeader(to: number): void {
     this.ctx.stats['rx-nvme-tcp-drop']++;
-    const from = Math.max(this.segStart, this.hdrStart + 1);
+    const from = Math.max(this.segStart, this.w.hdrStart + 1);
     this.loseSync();
     this.search(from, to);
   }
@@ -578,9 +508,9 @@ export class DdpEngine implements RxOffloadEngine {
     this.ctx.stats['rx-nvme-tcp-lost-sync']++;
     this.state = 'searching';
     this.candidate = -1;
-    const rec = this.curRec;
+    const rec = this.w.cur;
     if (rec !== undefined && rec.crcState === 'tracking') rec.crcState = 'broken';
-    this.curRec = undefined;
+    this.w.cur = undefined;
   }
 
   private switchOff(): void {
@@ -603,30 +533,19 @@ export class DdpEngine implements RxOffloadEngine {
     for (let p = from; p + NVME_TCP_COMMON_HEADER_LEN <= to; p++) {
       // Only a first copy can be trusted to be what TCP keeps (and what the host will parse).
       if (p < this.prevMaxSeen && !this.fresh(p, p + HDR_MAX)) continue;
-      if (!this.candidateAt(buf, p - base)) continue;
+      if (!this.w.candidateAt(buf, p - base)) continue;
       const st = this.ctx.stats;
       st['rx-nvme-tcp-resync-req']++;
-      if (!this.ulp.resyncRequest(this.key, this.seqOf(p))) return;
+      if (!this.ulp.resyncRequest(this.key, this.w.seqOf(p))) return;
       this.state = 'speculative';
       this.candidate = p;
       this.chain++;
       // Records that overlap the new chain were read under another framing.
       while (this.recent.length > 0 && this.recent[this.recent.length - 1]!.end > p) this.recent.pop();
-      this.nextPdu(p);
-      this.walk(p, to);
+      this.w.nextPdu(p);
+      this.w.walk(this.payload, this.segStart, p, to);
       return;
     }
-  }
-
-  private candidateAt(buf: Buffer, off: number): boolean {
-    if (!this.headerLooksRight(buf, off, true)) return false;
-    const v = this.scanView;
-    let next = off + v.at(buf, off).plen;
-    for (let k = 0; k < CHAIN_CHECKS && next + NVME_TCP_COMMON_HEADER_LEN <= buf.length; k++) {
-      if (!this.headerLooksRight(buf, next, true)) return false;
-      next += v.at(buf, next).plen;
-    }
-    return true;
   }
 
   /**
@@ -739,14 +658,6 @@ export class DdpEngine implements RxOffloadEngine {
 
   // ------------------------------------------------------------- positions
 
-  private posOf(seq: number): number {
-    return this.refPos + seqDiff(seq, this.refSeq);
-  }
-
-  private seqOf(pos: number): number {
-    return seqAdd(this.refSeq, pos - this.refPos);
-  }
-
   /** No byte of [a, b) went by before the current segment. */
   private fresh(a: number, b: number): boolean {
     return this.seen.maxEnd <= a || !this.seen.intersects(a, b);
@@ -754,11 +665,7 @@ export class DdpEngine implements RxOffloadEngine {
 
   private noteSeen(seq: number, segStart: number, segEnd: number): void {
     this.seen.add(segStart, segEnd);
-    if (segEnd > this.maxSeen) {
-      this.maxSeen = segEnd;
-      this.refSeq = seqAdd(seq, segEnd - segStart);
-      this.refPos = segEnd;
-    }
+    this.w.noteSeen(seq, segStart, segEnd);
   }
 }
 

@@ -41,9 +41,10 @@
  * sync) and hands everything over in host memory.
  */
 import { crc32c } from '../../wire/crc32c.js';
-import { NVME_TCP_COMMON_HEADER_LEN, NVME_TCP_DIGEST_LEN, PduFlags, PduType, isPlausiblePduHeader, validateCommonHeader, type PduLayout } from '../../wire/nvme-tcp-pdu.js';
+import { NVME_TCP_COMMON_HEADER_LEN, NVME_TCP_DIGEST_LEN, PduFlags, PduType, isPlausiblePduHeader, type PduLayout } from '../../wire/nvme-tcp-pdu.js';
 import { IcDigest, PduField, PduHeaderView } from '../../wire/nvme-tcp-pdu-header.js';
-import { seqAdd, seqDiff } from '../../wire/seq.js';
+import { PduStreamWalker } from '../pdu-stream-walker.js';
+import { seqAdd } from '../../wire/seq.js';
 import { TCP_SYN } from '../../wire/tcp.js';
 import type { DmabufBinding } from './dmabuf.js';
 import type { DevmemNicStats } from './stats.js';
@@ -102,8 +103,6 @@ const HDR_MAX = 128 + NVME_TCP_DIGEST_LEN;
 const RECENT_PDUS = 4096;
 /** Farther than this from the highest byte seen: no window of this connection (RFC 7323: windows < 2^30). */
 const WINDOW_LIMIT = 2 ** 30;
-/** Successor headers checked when judging a resync candidate. */
-const CHAIN_CHECKS = 16;
 const NO_BYTES = Buffer.alloc(0);
 
 /** Range kinds in the per-segment classification. */
@@ -118,26 +117,21 @@ export class HeaderSplitEngine implements RxOffloadEngine {
   private chain = 0;
   private candidate = -1;
 
-  // Stream positions: seq mapped to an unbounded number around the highest byte seen.
-  private refSeq = 0;
-  private refPos = 0;
-  private maxSeen = 0;
   private prevMaxSeen = 0;
 
-  // The PDU walker (`nvme` mode).
-  private frontier = 0;
-  private part: 'hdr' | 'body' = 'hdr';
-  private hdrStart = 0;
-  private readonly hdr = Buffer.alloc(HDR_MAX);
-  /** The gathered header, field by field. */
-  private readonly hdrView = new PduHeaderView(this.hdr);
-  /** Moved along a segment by the resync scan. */
+  /** The PDU walker (`nvme` mode); it also maps seq to stream positions. */
+  private readonly w = new PduStreamWalker<C2HRecord>(HDR_MAX, {
+    gatherHeader: (p, q) => {
+      this.emit(p, q, HOST);
+      return true;
+    },
+    headerLooksRight: (buf, off, deep) => this.headerLooksRight(buf, off, deep),
+    header: (layout, h, start) => this.header(layout, h, start),
+    body: (_rec, p, q) => this.body(p, q),
+    badHeader: (p, to) => this.badHeader(p, to),
+  });
+  /** Moved along a segment by headerLooksRight. */
   private readonly scanView = new PduHeaderView();
-  private hdrFill = 0;
-  private hdrNeed = NVME_TCP_COMMON_HEADER_LEN;
-  private layout: PduLayout | undefined;
-  private curEnd = 0;
-  private cur: C2HRecord | undefined;
   private icDone = false;
   private hdgst: boolean | undefined;
   private ddgst: boolean | undefined;
@@ -184,7 +178,7 @@ export class HeaderSplitEngine implements RxOffloadEngine {
     this.deleted = true;
     this.active = false;
     this.recent.length = 0;
-    this.cur = undefined;
+    this.w.cur = undefined;
   }
 
   /** Registers the ULP's resync callback (`nvme` mode). */
@@ -195,7 +189,7 @@ export class HeaderSplitEngine implements RxOffloadEngine {
   /** The ULP's answer to a resync request: `seq` is the header its parser reached. True when it confirms the guess. */
   resync(seq: number): boolean {
     const s = this.target.stats;
-    if (this.sync === 'speculative' && this.posOf(seq) === this.candidate) {
+    if (this.sync === 'speculative' && this.w.posOf(seq) === this.candidate) {
       this.sync = 'sync';
       this.candidate = -1;
       s['rx-hds-resync']++;
@@ -221,25 +215,25 @@ export class HeaderSplitEngine implements RxOffloadEngine {
     if (len === 0) {
       if ((skb.tcp.flags & TCP_SYN) !== 0 && this.sync === 'await-syn') {
         // The SYN-ACK: the stream's first byte follows the SYN's sequence number.
-        this.refSeq = seqAdd(skb.seq, 1);
-        this.refPos = 0;
+        this.w.refSeq = seqAdd(skb.seq, 1);
+        this.w.refPos = 0;
         this.sync = 'sync';
       }
       return skb;
     }
     if (this.sync === 'await-syn') {
       // Attached after the handshake: where PDUs start is unknown.
-      this.refSeq = skb.seq;
-      this.refPos = 0;
+      this.w.refSeq = skb.seq;
+      this.w.refPos = 0;
       this.sync = 'searching';
     }
-    const segStart = this.posOf(skb.seq);
+    const segStart = this.w.posOf(skb.seq);
     const segEnd = segStart + len;
-    if (segStart < this.maxSeen - WINDOW_LIMIT || segStart > this.maxSeen + WINDOW_LIMIT) return this.passHost(skb);
+    if (segStart < this.w.maxSeen - WINDOW_LIMIT || segStart > this.w.maxSeen + WINDOW_LIMIT) return this.passHost(skb);
     const payload = hostPayload(skb);
     if (payload === undefined) {
       // Not plain payload (another engine's frags): nothing to split, the stream position is gone.
-      this.noteSeen(skb.seq, segStart, segEnd);
+      this.w.noteSeen(skb.seq, segStart, segEnd);
       if (this.mode === 'nvme') this.loseSync();
       return this.passHost(skb);
     }
@@ -247,7 +241,7 @@ export class HeaderSplitEngine implements RxOffloadEngine {
     this.ranges.length = 0;
     this.payload = payload;
     this.segStart = segStart;
-    this.prevMaxSeen = this.maxSeen;
+    this.prevMaxSeen = this.w.maxSeen;
     if (this.mode === 'tcp') {
       this.crcOk = false;
       this.emit(segStart, segEnd, DEVICE);
@@ -256,7 +250,7 @@ export class HeaderSplitEngine implements RxOffloadEngine {
       if (this.sync !== 'sync') st['rx-hds-unsynced-bytes'] += len;
       this.classify(segStart, segEnd);
     }
-    this.noteSeen(skb.seq, segStart, segEnd);
+    this.w.noteSeen(skb.seq, segStart, segEnd);
 
     const out = this.active && this.target.binding.live ? this.split(skb) : this.passHost(skb);
     this.payload = NO_BYTES;
@@ -352,13 +346,13 @@ export class HeaderSplitEngine implements RxOffloadEngine {
       this.search(segStart, segEnd, segStart);
       return;
     }
-    if (segStart < this.frontier) {
-      this.behind(segStart, Math.min(segEnd, this.frontier));
+    if (segStart < this.w.frontier) {
+      this.behind(segStart, Math.min(segEnd, this.w.frontier));
       this.crcOk = false;
     }
-    if (segEnd <= this.frontier) return;
-    if (segStart > this.frontier) {
-      if (this.part === 'body' && segStart <= this.curEnd) {
+    if (segEnd <= this.w.frontier) return;
+    if (segStart > this.w.frontier) {
+      if (this.w.part === 'body' && segStart <= this.w.curEnd) {
         this.skipHole(segStart);
       } else {
         this.loseSync();
@@ -366,7 +360,7 @@ export class HeaderSplitEngine implements RxOffloadEngine {
         return;
       }
     }
-    this.walk(Math.max(segStart, this.frontier), segEnd);
+    this.w.walk(this.payload, this.segStart, Math.max(segStart, this.w.frontier), segEnd);
   }
 
   /** Bytes [a, b) behind the walker (retransmitted or late): dmabuf only inside a remembered, confirmed C2HData payload. */
@@ -397,67 +391,8 @@ export class HeaderSplitEngine implements RxOffloadEngine {
     return lo;
   }
 
-  /** Walks [from, to) of the current segment in stream order; `from` is the frontier. */
-  private walk(from: number, to: number): void {
-    let p = from;
-    const base = this.segStart;
-    while (p < to) {
-      if (this.part === 'hdr') {
-        const n = Math.min(this.hdrNeed - this.hdrFill, to - p);
-        this.payload.copy(this.hdr, this.hdrFill, p - base, p - base + n);
-        this.emit(p, p + n, HOST);
-        this.hdrFill += n;
-        p += n;
-        if (this.hdrFill < this.hdrNeed) break;
-        if (this.layout === undefined) {
-          const layout = this.commonHeader();
-          if (layout === undefined) {
-            this.badHeader(p, to);
-            return;
-          }
-          this.layout = layout;
-          this.hdrNeed = layout.headLen;
-          if (this.hdrFill < this.hdrNeed) continue;
-        }
-        if (!this.header(this.layout)) {
-          this.badHeader(p, to);
-          return;
-        }
-      } else {
-        const n = Math.min(this.curEnd - p, to - p);
-        this.body(p, p + n);
-        p += n;
-        if (p === this.curEnd) this.nextPdu(p);
-      }
-    }
-    this.frontier = to;
-  }
-
-  private nextPdu(at: number): void {
-    this.part = 'hdr';
-    this.hdrStart = at;
-    this.hdrFill = 0;
-    this.hdrNeed = NVME_TCP_COMMON_HEADER_LEN;
-    this.layout = undefined;
-    this.cur = undefined;
-  }
-
-  /** The gathered common header: a PDU a controller may send here, or undefined. */
-  private commonHeader(): PduLayout | undefined {
-    if (!this.headerLooksRight(this.hdr, 0, false)) return undefined;
-    try {
-      return validateCommonHeader(this.hdrView.commonHeader());
-    } catch {
-      return undefined;
-    }
-  }
-
-  /** The whole header is in `hdr`: check it, remember a C2HData PDU, enter its body. */
-  private header(layout: PduLayout): boolean {
-    const h = this.hdrView;
-    if (layout.hdgstLen !== 0 && crc32c(h.headerBytes()) !== h.hdgst) return false;
-    const start = this.hdrStart;
-    let rec: C2HRecord | undefined;
+  /** A whole header: ICResp gives the digests, a C2HData is remembered (its record). */
+  private header(layout: PduLayout, h: PduHeaderView, start: number): C2HRecord | undefined | false {
     if (layout.type === PduType.ICResp) {
       const d = h.icDigest;
       this.hdgst = (d & IcDigest.HDGST) !== 0;
@@ -465,18 +400,9 @@ export class HeaderSplitEngine implements RxOffloadEngine {
       this.icDone = true;
     } else if (layout.type === PduType.C2HData) {
       if (h.datal !== layout.dataLength) return false;
-      rec = this.newRecord(start, layout);
+      return this.newRecord(start, layout);
     }
-    const end = start + layout.plen;
-    const at = start + layout.headLen;
-    if (end === at) {
-      this.nextPdu(end);
-      return true;
-    }
-    this.part = 'body';
-    this.curEnd = end;
-    this.cur = rec;
-    return true;
+    return undefined;
   }
 
   private newRecord(start: number, layout: PduLayout): C2HRecord {
@@ -502,7 +428,7 @@ export class HeaderSplitEngine implements RxOffloadEngine {
 
   /** Bytes [a, b) of the current PDU's body, at the frontier. */
   private body(a: number, b: number): void {
-    const rec = this.cur;
+    const rec = this.w.cur;
     if (rec === undefined) {
       this.emit(a, b, HOST);
       return;
@@ -542,15 +468,15 @@ export class HeaderSplitEngine implements RxOffloadEngine {
 
   /** A segment starts past the walker inside the current PDU's body: the walker knows where the next header is. */
   private skipHole(segStart: number): void {
-    const rec = this.cur;
+    const rec = this.w.cur;
     if (rec !== undefined && rec.crcState === 'tracking') rec.crcState = 'broken';
     this.crcOk = false;
-    this.frontier = segStart;
+    this.w.frontier = segStart;
   }
 
   /** A header at the walker did not validate: sync is lost; look for a header in the rest of the segment. */
   private badHeader(p: number, to: number): void {
-    const from = Math.max(this.segStart, this.hdrStart + 1);
+    const from = Math.max(this.segStart, this.w.hdrStart + 1);
     this.loseSync();
     // Bytes already classified stay as they are (host); the scan starts after the bad header's first byte.
     this.search(from, to, p);
@@ -562,9 +488,9 @@ export class HeaderSplitEngine implements RxOffloadEngine {
     this.target.stats['rx-hds-lost-sync']++;
     this.sync = 'searching';
     this.candidate = -1;
-    const rec = this.cur;
+    const rec = this.w.cur;
     if (rec !== undefined && rec.crcState === 'tracking') rec.crcState = 'broken';
-    this.cur = undefined;
+    this.w.cur = undefined;
     this.dropUnconfirmed();
   }
 
@@ -585,32 +511,21 @@ export class HeaderSplitEngine implements RxOffloadEngine {
       const base = this.segStart;
       const buf = this.payload;
       for (let p = Math.max(from, emitFrom); p + NVME_TCP_COMMON_HEADER_LEN <= to; p++) {
-        if (!this.candidateAt(buf, p - base)) continue;
+        if (!this.w.candidateAt(buf, p - base)) continue;
         this.target.stats['rx-hds-resync-req']++;
-        if (!this.ulp.resyncRequest(this.seqOf(p))) break;
+        if (!this.ulp.resyncRequest(this.w.seqOf(p))) break;
         this.emit(emitFrom, p, HOST);
         this.sync = 'speculative';
         this.candidate = p;
         this.chain++;
         this.dropUnconfirmed();
-        this.nextPdu(p);
-        this.frontier = p;
-        this.walk(p, to);
+        this.w.nextPdu(p);
+        this.w.frontier = p;
+        this.w.walk(this.payload, this.segStart, p, to);
         return;
       }
     }
     this.emit(emitFrom, to, HOST);
-  }
-
-  private candidateAt(buf: Buffer, off: number): boolean {
-    if (!this.headerLooksRight(buf, off, true)) return false;
-    const v = this.scanView;
-    let next = off + v.at(buf, off).plen;
-    for (let k = 0; k < CHAIN_CHECKS && next + NVME_TCP_COMMON_HEADER_LEN <= buf.length; k++) {
-      if (!this.headerLooksRight(buf, next, true)) return false;
-      next += v.at(buf, next).plen;
-    }
-    return true;
   }
 
   /**
@@ -649,24 +564,6 @@ export class HeaderSplitEngine implements RxOffloadEngine {
       const rec = this.recent[i]!;
       if (rec.start >= b) break;
       if (rec.crcState === 'tracking') rec.crcState = 'broken';
-    }
-  }
-
-  // ------------------------------------------------------------- positions
-
-  private posOf(seq: number): number {
-    return this.refPos + seqDiff(seq, this.refSeq);
-  }
-
-  private seqOf(pos: number): number {
-    return seqAdd(this.refSeq, pos - this.refPos);
-  }
-
-  private noteSeen(seq: number, segStart: number, segEnd: number): void {
-    if (segEnd > this.maxSeen) {
-      this.maxSeen = segEnd;
-      this.refSeq = seqAdd(seq, segEnd - segStart);
-      this.refPos = segEnd;
     }
   }
 }
