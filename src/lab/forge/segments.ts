@@ -20,7 +20,7 @@
  * sniffs and injects.
  */
 import { crc32c } from '../../wire/crc32c.js';
-import { parseFrame } from '../../wire/frame.js';
+import { parseFrame, type FrameRepr } from '../../wire/frame.js';
 import { buildIpv4, IPPROTO_TCP, IPV4_DF } from '../../wire/ipv4.js';
 import { NVME_TCP_COMMON_HEADER_LEN, NVME_TCP_DIGEST_LEN, PduFlags, PduType, isPlausiblePduHeader } from '../../wire/nvme-tcp-pdu.js';
 import { PduHeaderView, pduHeaderLength } from '../../wire/nvme-tcp-pdu-header.js';
@@ -114,6 +114,29 @@ export interface ConnectionView {
 /** Which direction of the connection a sniffer walks: the target's (C2H) or the host's (H2C). */
 export type SniffDirection = 'c2h' | 'h2c';
 
+/** A TCP segment to or from the target's port, and which way it goes. */
+interface TargetSegment {
+  readonly ip: NonNullable<FrameRepr['ip']>;
+  readonly tcp: NonNullable<FrameRepr['tcp']>;
+  readonly fromTarget: boolean;
+  readonly hostPort: number;
+}
+
+/** Parses a sniffed frame; undefined for anything but TCP to or from `targetPort` (or a frame that does not parse). */
+function targetSegment(frame: Buffer, targetPort: number): TargetSegment | undefined {
+  let f: FrameRepr;
+  try {
+    f = parseFrame(frame);
+  } catch {
+    return undefined;
+  }
+  const tcp = f.tcp;
+  if (f.ip === undefined || tcp === undefined) return undefined;
+  const fromTarget = tcp.srcPort === targetPort;
+  if (!fromTarget && tcp.dstPort !== targetPort) return undefined;
+  return { ip: f.ip, tcp, fromTarget, hostPort: fromTarget ? tcp.dstPort : tcp.srcPort };
+}
+
 /** Header bytes the walk gathers: enough for a CapsuleCmd's SQE (8 + 64), and every C2H header. */
 const HDR_GATHER = 72;
 
@@ -160,19 +183,11 @@ export class StreamSniffer {
 
   /** Takes one frame; returns the PDU headers of this direction that completed in it. */
   observe(frame: Buffer): SniffedPdu[] {
-    let f;
-    try {
-      f = parseFrame(frame);
-    } catch {
-      return [];
-    }
-    const tcp = f.tcp;
-    if (f.ip === undefined || tcp === undefined) return [];
-    const fromTarget = tcp.srcPort === this.targetPort;
-    if (fromTarget !== (this.dir === 'c2h') || (!fromTarget && tcp.dstPort !== this.targetPort)) return [];
-    const hostIp = fromTarget ? f.ip.dst : f.ip.src;
-    const targetIp = fromTarget ? f.ip.src : f.ip.dst;
-    const hostPort = fromTarget ? tcp.dstPort : tcp.srcPort;
+    const seg = targetSegment(frame, this.targetPort);
+    if (seg === undefined || seg.fromTarget !== (this.dir === 'c2h')) return [];
+    const { ip, tcp, fromTarget, hostPort } = seg;
+    const hostIp = fromTarget ? ip.dst : ip.src;
+    const targetIp = fromTarget ? ip.src : ip.dst;
     if (!this.known) {
       this.known = true;
       this.targetIp = targetIp;
@@ -577,18 +592,10 @@ export class Forger {
 
   /** Takes one sniffed frame (either direction); returns what to inject now. */
   onFrame(frame: Buffer): ForgeInjection[] {
-    let f;
-    try {
-      f = parseFrame(frame);
-    } catch {
-      return [];
-    }
-    const tcp = f.tcp;
-    if (f.ip === undefined || tcp === undefined) return [];
-    const fromTarget = tcp.srcPort === this.targetPort;
-    if (!fromTarget && tcp.dstPort !== this.targetPort) return [];
-    const hostPort = fromTarget ? tcp.dstPort : tcp.srcPort;
-    if (fromTarget && f.ip.id === FORGED_IP_ID && this.sent.has(`${hostPort}:${tcp.seq}:${tcp.payload.length}`)) return [];
+    const seg = targetSegment(frame, this.targetPort);
+    if (seg === undefined) return [];
+    const { ip, tcp, fromTarget, hostPort } = seg;
+    if (fromTarget && ip.id === FORGED_IP_ID && this.sent.has(`${hostPort}:${tcp.seq}:${tcp.payload.length}`)) return [];
     let c = this.conns.get(hostPort);
     if (c === undefined) {
       c = { c2h: new StreamSniffer(this.targetPort, 'c2h'), h2c: new StreamSniffer(this.targetPort, 'h2c') };
