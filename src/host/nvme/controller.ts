@@ -220,45 +220,18 @@ export class NvmeController {
     try {
       await stage('ICReq', 0, admin.connect());
       const connectData = buildConnectData({ hostid, cntlid: NVMF_CNTLID_DYNAMIC, subnqn: opts.subnqn, hostnqn });
-      const cqe = await stage(
-        'Fabrics Connect',
-        0,
-        admin.submit(
-          (cid, dptr) => ({ kind: 'connect', cid, recfmt: 0, qid: 0, sqsize: ADMIN_QUEUE_DEPTH - 1, cattr, kato: katoMs, dptr }),
-          { dir: 'write', buf: connectData, forceInCapsule: true },
-        ),
-      );
-      if (cqe.status !== 0) {
-        throw new NvmeHostError('CONNECT_FAILED', `admin Connect to ${opts.subnqn} refused: ${statusToString(cqe.status, NVME_FABRICS_OPCODE)}`, {
-          qid: 0,
-          status: cqe.status,
-        });
-      }
+      const cqe = await fabricsConnect(admin, stage, 0, ADMIN_QUEUE_DEPTH - 1, cattr, katoMs, connectData, `admin Connect to ${opts.subnqn} refused`);
       const cntlid = connectCntlidFromDw0(cqe.dw0);
+      const { cap, vs } = await enableController(admin, clock, stage);
 
-      const capRaw = cqeResult64(await adminCommand(admin, (cid) => ({ kind: 'property-get', cid, offset: NvmeReg.CAP, size: 8 }), 'Property Get CAP', stage));
-      const cap = parseCap(capRaw);
-      const vs = await adminCommand(admin, (cid) => ({ kind: 'property-get', cid, offset: NvmeReg.VS, size: 4 }), 'Property Get VS', stage);
-      const cc = encodeCc({ en: true, css: 0, mps: 0, ams: 0, shn: CcShn.NONE, iosqes: NVM_IOSQES, iocqes: NVM_IOCQES });
-      await adminCommand(admin, (cid) => ({ kind: 'property-set', cid, offset: NvmeReg.CC, size: 4, value: BigInt(cc) }), 'Property Set CC', stage);
-      await waitCsts(admin, clock, cap.to * 500, (csts) => {
-        const s = parseCsts(csts);
-        if (s.cfs) throw new NvmeHostError('CONNECT_FAILED', 'controller reported fatal status (CSTS.CFS) after CC.EN', { qid: 0 });
-        return s.rdy;
-      }, 'CSTS.RDY', stage);
-
-      const idCtrl = parseIdCtrl(await identify(admin, NvmeIdCns.CTRL, 0, stage));
-      const nsids = parseNsList(await identify(admin, NvmeIdCns.NS_ACTIVE_LIST, 0, stage));
-      const nsid = nsids[0];
-      if (nsid === undefined) throw new NvmeHostError('CONNECT_FAILED', `${opts.subnqn} has no active namespace`, { qid: 0 });
-      const idNs = parseIdNs(await identify(admin, NvmeIdCns.NS, nsid, stage));
+      const { idCtrl, nsid, idNs } = await identifyController(admin, stage, opts.subnqn);
       const lbaSizeBytes = idNsLbaSizeBytes(idNs);
       const depth = Math.min(opts.queueDepth ?? 128, cap.mqes + 1);
       const mdtsBytes = idCtrl.mdts === 0 ? Infinity : MPS_BYTES * 2 ** idCtrl.mdts;
       const info: NvmeControllerInfo = {
         cntlid,
         cap,
-        version: parseVersion(Number(cqeResult64(vs) & 0xffff_ffffn)),
+        version: vs,
         idCtrl,
         nsid,
         idNs,
@@ -294,21 +267,7 @@ export class NvmeController {
             ioQueues[qid - 1] = q;
             await stage('ICReq', qid, q.connect());
             const data = buildConnectData({ hostid, cntlid, subnqn: opts.subnqn, hostnqn });
-            const c = await stage(
-              'Fabrics Connect',
-              qid,
-              q.submit((cid, dptr) => ({ kind: 'connect', cid, recfmt: 0, qid, sqsize: depth - 1, cattr, kato: 0, dptr }), {
-                dir: 'write',
-                buf: data,
-                forceInCapsule: true,
-              }),
-            );
-            if (c.status !== 0) {
-              throw new NvmeHostError('CONNECT_FAILED', `I/O queue ${qid} Connect refused: ${statusToString(c.status, NVME_FABRICS_OPCODE)}`, {
-                qid,
-                status: c.status,
-              });
-            }
+            await fabricsConnect(q, stage, qid, depth - 1, cattr, 0, data, `I/O queue ${qid} Connect refused`);
           })(),
         );
       }
@@ -525,6 +484,53 @@ function connectStages(clock: Clock, timeoutMs: number, targetName: string | und
 }
 
 /** An admin command that must succeed (within the connect timeout during bring-up). */
+/** Fabrics Connect of queue `qid` (data in-capsule, as every host sends it); a refusal throws CONNECT_FAILED with `refused` and the status. */
+async function fabricsConnect(
+  q: NvmeQueue,
+  stage: ConnectStage,
+  qid: number,
+  sqsize: number,
+  cattr: number,
+  kato: number,
+  data: Buffer,
+  refused: string,
+): Promise<NvmeCqe> {
+  const cqe = await stage(
+    'Fabrics Connect',
+    qid,
+    q.submit((cid, dptr) => ({ kind: 'connect', cid, recfmt: 0, qid, sqsize, cattr, kato, dptr }), { dir: 'write', buf: data, forceInCapsule: true }),
+  );
+  if (cqe.status !== 0) {
+    throw new NvmeHostError('CONNECT_FAILED', `${refused}: ${statusToString(cqe.status, NVME_FABRICS_OPCODE)}`, { qid, status: cqe.status });
+  }
+  return cqe;
+}
+
+/** Reads CAP and VS, sets CC.EN and waits for CSTS.RDY (Linux's nvme_enable_ctrl), as CAP.TO allows. */
+async function enableController(admin: NvmeQueue, clock: Clock, stage: ConnectStage): Promise<{ cap: NvmeCap; vs: NvmeVersion }> {
+  const capRaw = cqeResult64(await adminCommand(admin, (cid) => ({ kind: 'property-get', cid, offset: NvmeReg.CAP, size: 8 }), 'Property Get CAP', stage));
+  const cap = parseCap(capRaw);
+  const vs = await adminCommand(admin, (cid) => ({ kind: 'property-get', cid, offset: NvmeReg.VS, size: 4 }), 'Property Get VS', stage);
+  const cc = encodeCc({ en: true, css: 0, mps: 0, ams: 0, shn: CcShn.NONE, iosqes: NVM_IOSQES, iocqes: NVM_IOCQES });
+  await adminCommand(admin, (cid) => ({ kind: 'property-set', cid, offset: NvmeReg.CC, size: 4, value: BigInt(cc) }), 'Property Set CC', stage);
+  await waitCsts(admin, clock, cap.to * 500, (csts) => {
+    const s = parseCsts(csts);
+    if (s.cfs) throw new NvmeHostError('CONNECT_FAILED', 'controller reported fatal status (CSTS.CFS) after CC.EN', { qid: 0 });
+    return s.rdy;
+  }, 'CSTS.RDY', stage);
+  return { cap, vs: parseVersion(Number(cqeResult64(vs) & 0xffff_ffffn)) };
+}
+
+/** Identify Controller, the active namespace list and the first namespace (ddplab's targets export one). */
+async function identifyController(admin: NvmeQueue, stage: ConnectStage, subnqn: string): Promise<{ idCtrl: NvmeIdCtrl; nsid: number; idNs: NvmeIdNs }> {
+  const idCtrl = parseIdCtrl(await identify(admin, NvmeIdCns.CTRL, 0, stage));
+  const nsids = parseNsList(await identify(admin, NvmeIdCns.NS_ACTIVE_LIST, 0, stage));
+  const nsid = nsids[0];
+  if (nsid === undefined) throw new NvmeHostError('CONNECT_FAILED', `${subnqn} has no active namespace`, { qid: 0 });
+  const idNs = parseIdNs(await identify(admin, NvmeIdCns.NS, nsid, stage));
+  return { idCtrl, nsid, idNs };
+}
+
 async function adminCommand(admin: NvmeQueue, build: Parameters<NvmeQueue['submit']>[0], what: string, stage?: ConnectStage): Promise<NvmeCqe> {
   const cqe = await (stage !== undefined ? stage(what, 0, admin.submit(build)) : admin.submit(build));
   if (cqe.status !== 0) throw new NvmeHostError('CONNECT_FAILED', `${what} failed: ${statusToString(cqe.status, NVME_FABRICS_OPCODE)}`, { qid: 0, status: cqe.status });
