@@ -17,6 +17,7 @@
  */
 import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
+import { UserError } from '../base/errors.js';
 import { onCleanup } from './cleanup.js';
 
 const ID_RE = /^[a-z0-9]{1,8}$/;
@@ -94,7 +95,8 @@ export class PeerNet {
 
   /** Creates the bridge namespace; removed by destroy() or on any exit path. */
   static create(id: string = newPeerId()): PeerNet {
-    if (!ID_RE.test(id)) throw new Error(`peer id ${id}: use 1-8 of a-z 0-9`);
+    if (!ID_RE.test(id)) throw new UserError('BAD_FLAG', `peer id ${id}: use 1-8 of a-z 0-9`);
+    if (peerNamespaces().some((n) => n.startsWith(`ddplab-${id}-`))) throw new UserError('PEER_EXISTS', `peer lab ${id} exists already (ddplab peer status; ddplab peer down --id ${id})`);
     const net = new PeerNet(id);
     try {
       net.addNamespace(net.bridgeNs);
