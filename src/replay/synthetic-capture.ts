@@ -31,6 +31,7 @@ import { emitPdu, PduType, type Pdu } from '../wire/nvme-tcp-pdu.js';
 import type { PcapFrame } from '../wire/pcap.js';
 import { seqAdd } from '../wire/seq.js';
 import { TCP_ACK, TCP_FIN, TCP_PSH, TCP_SYN } from '../wire/tcp.js';
+import { mulberry32 } from '../base/seeded-rng.js';
 
 /** Block size of the synthetic namespace. */
 export const SYNTHETIC_LBA_BYTES = 512;
@@ -115,18 +116,6 @@ export interface SyntheticSession {
   readonly c2hStartSeq: number;
 }
 
-/** A small seeded PRNG (mulberry32): uniform in [0, 1). */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 interface Endpoint {
   readonly mac: Buffer;
   readonly ip: number;
@@ -200,35 +189,33 @@ interface OutstandingWrite {
   readonly cid: number;
 }
 
-/** Builds one synthetic session (see the file comment). */
-export function synthesizeSession(opts: SyntheticSessionOptions = {}): SyntheticSession {
-  const rand = prng(opts.seed ?? 1);
-  const host: Endpoint = { mac: parseMac(opts.hostMac ?? '02:00:00:00:00:02'), ip: opts.hostIp ?? 0xc0000202, port: opts.hostPort ?? 40000 };
-  const target: Endpoint = { mac: parseMac(opts.targetMac ?? '02:00:00:00:00:01'), ip: opts.targetIp ?? 0xc0000201, port: opts.targetPort ?? 4420 };
-  const hdgst = opts.hdgst === true;
-  const ddgst = opts.ddgst === true;
-  const qid = opts.qid ?? 1;
-  const depth = opts.queueDepth ?? 8;
-  const segBytes = opts.segmentBytes ?? 1448;
-  const c2hPdu = opts.c2hPduBytes ?? 0;
-  const order = opts.order ?? 'random';
-  const patternSeed = opts.patternSeed ?? 1;
-  const sizes = opts.readBytes ?? [4096];
-  const writeBytes = opts.writeBytes ?? 4096;
-  const handshake = opts.handshake ?? true;
-  const pduOpts = { hdgst, ddgst };
+/** Both directions of one synthetic connection, cut into frames as the two TCP senders would. */
+class SessionWire {
+  readonly frames: SyntheticFrame[] = [];
+  readonly h2c: SenderStream;
+  readonly c2h: SenderStream;
+  private tsMs = 1_700_000_000_000;
 
-  const h2c = new SenderStream(Math.floor(rand() * 0x1_0000_0000) >>> 0);
-  const c2h = new SenderStream(Math.floor(rand() * 0x1_0000_0000) >>> 0);
-  const frames: SyntheticFrame[] = [];
-  const reads: SyntheticRead[] = [];
-  let c2hDataBytes = 0;
-  let tsMs = 1_700_000_000_000;
+  constructor(
+    private readonly opts: SyntheticSessionOptions,
+    private readonly host: Endpoint,
+    private readonly target: Endpoint,
+    h2cIsn: number,
+    c2hIsn: number,
+    private readonly segBytes: number,
+    /** Digests of every PDU but ICReq/ICResp. */
+    readonly pduOpts: { readonly hdgst: boolean; readonly ddgst: boolean },
+  ) {
+    this.h2c = new SenderStream(h2cIsn);
+    this.c2h = new SenderStream(c2hIsn);
+  }
 
-  const frame = (dir: 'h2c' | 'c2h', seq: number, flags: number, payload: Buffer[]): void => {
-    const from = dir === 'h2c' ? host : target;
-    const to = dir === 'h2c' ? target : host;
-    const ack = dir === 'h2c' ? c2h.sentSeq : h2c.sentSeq;
+  /** One frame; it acknowledges everything the other side sent. */
+  frame(dir: 'h2c' | 'c2h', seq: number, flags: number, payload: Buffer[]): void {
+    const opts = this.opts;
+    const from = dir === 'h2c' ? this.host : this.target;
+    const to = dir === 'h2c' ? this.target : this.host;
+    const ack = dir === 'h2c' ? this.c2h.sentSeq : this.h2c.sentSeq;
     const data = buildTcpFrame({
       srcMac: from.mac,
       dstMac: to.mac,
@@ -250,56 +237,73 @@ export function synthesizeSession(opts: SyntheticSessionOptions = {}): Synthetic
       const tcpOff = (opts.vlan === undefined ? 14 : 18) + 20;
       data.writeUInt16BE(onesFold(pseudoHeaderSum(from.ip, to.ip, IPPROTO_TCP, data.length - tcpOff)), tcpOff + 16);
     }
-    tsMs += 0.01;
-    frames.push({ data, tsMs, dir, seq, payloadLen });
-  };
+    this.tsMs += 0.01;
+    this.frames.push({ data, tsMs: this.tsMs, dir, seq, payloadLen });
+  }
 
   /** Cuts the stream into frames; with `all`, the tail too (the sender has nothing more to send now). */
-  const flush = (dir: 'h2c' | 'c2h', all: boolean): void => {
-    const s = dir === 'h2c' ? h2c : c2h;
-    while (s.buffered >= segBytes || (all && s.buffered > 0)) {
-      const n = Math.min(segBytes, s.buffered);
+  flush(dir: 'h2c' | 'c2h', all: boolean): void {
+    const s = dir === 'h2c' ? this.h2c : this.c2h;
+    while (s.buffered >= this.segBytes || (all && s.buffered > 0)) {
+      const n = Math.min(this.segBytes, s.buffered);
       const seq = s.sentSeq;
       const payload = s.take(n);
       s.sentSeq = seqAdd(s.sentSeq, n);
-      frame(dir, seq, TCP_ACK | TCP_PSH, payload);
+      this.frame(dir, seq, TCP_ACK | TCP_PSH, payload);
     }
-  };
-
-  const send = (dir: 'h2c' | 'c2h', pdu: Pdu): number => {
-    const s = dir === 'h2c' ? h2c : c2h;
-    const at = s.nextSeq;
-    const e = emitPdu(pdu, pdu.type === PduType.ICReq || pdu.type === PduType.ICResp ? {} : pduOpts);
-    s.append([e.head, ...e.data, e.tail]);
-    flush(dir, false);
-    return at;
-  };
-
-  const hostAck = (): void => frame('h2c', h2c.sentSeq, TCP_ACK, []);
-
-  const c2hStartSeq = seqAdd(c2h.sentSeq, handshake ? 1 : 0);
-  if (handshake) {
-    frame('h2c', h2c.sentSeq, TCP_SYN, []);
-    h2c.sentSeq = seqAdd(h2c.sentSeq, 1);
-    const synAckSeq = c2h.sentSeq;
-    // The SYN-ACK acknowledges the SYN: its ack is the host's ISN + 1 (already advanced).
-    frame('c2h', synAckSeq, TCP_SYN | TCP_ACK, []);
-    c2h.sentSeq = seqAdd(c2h.sentSeq, 1);
-    hostAck();
-    send('h2c', { type: PduType.ICReq, pfv: 0, hpda: 0, hdgstEnable: hdgst, ddgstEnable: ddgst, maxr2t: 0 });
-    flush('h2c', true);
-    send('c2h', { type: PduType.ICResp, pfv: 0, cpda: 0, hdgstEnable: hdgst, ddgstEnable: ddgst, maxh2cdata: 0x40000 });
-    flush('c2h', true);
-    const connectData = buildConnectData({ hostid: Buffer.alloc(16, 7), cntlid: 1, subnqn: 'nqn.2026-11.io.ddplab:target', hostnqn: 'nqn.2026-11.io.ddplab:synthetic-host' });
-    const sqe = buildConnect({ kind: 'connect', cid: 0, recfmt: 0, qid, sqsize: depth - 1, cattr: 0, kato: 0, dptr: sglInCapsule(connectData.length) });
-    send('h2c', { type: PduType.CapsuleCmd, sqe, data: [connectData] });
-    flush('h2c', true);
-    send('c2h', { type: PduType.CapsuleResp, cqe: buildCqe(cqeWith({ cid: 0, sqId: qid, dw0: 1 })) });
-    flush('c2h', true);
-    hostAck();
   }
 
-  // The plan: reads and writes in a seeded mix, LBAs consecutive.
+  /** Appends a PDU to a direction's stream; returns the sequence number of its first byte. */
+  send(dir: 'h2c' | 'c2h', pdu: Pdu): number {
+    const s = dir === 'h2c' ? this.h2c : this.c2h;
+    const at = s.nextSeq;
+    const e = emitPdu(pdu, pdu.type === PduType.ICReq || pdu.type === PduType.ICResp ? {} : this.pduOpts);
+    s.append([e.head, ...e.data, e.tail]);
+    this.flush(dir, false);
+    return at;
+  }
+
+  hostAck(): void {
+    this.frame('h2c', this.h2c.sentSeq, TCP_ACK, []);
+  }
+
+  /** SYN, SYN-ACK, ACK, ICReq/ICResp and the Fabrics Connect of queue `qid`. */
+  handshake(qid: number, depth: number): void {
+    const { hdgst, ddgst } = this.pduOpts;
+    this.frame('h2c', this.h2c.sentSeq, TCP_SYN, []);
+    this.h2c.sentSeq = seqAdd(this.h2c.sentSeq, 1);
+    const synAckSeq = this.c2h.sentSeq;
+    // The SYN-ACK acknowledges the SYN: its ack is the host's ISN + 1 (already advanced).
+    this.frame('c2h', synAckSeq, TCP_SYN | TCP_ACK, []);
+    this.c2h.sentSeq = seqAdd(this.c2h.sentSeq, 1);
+    this.hostAck();
+    this.send('h2c', { type: PduType.ICReq, pfv: 0, hpda: 0, hdgstEnable: hdgst, ddgstEnable: ddgst, maxr2t: 0 });
+    this.flush('h2c', true);
+    this.send('c2h', { type: PduType.ICResp, pfv: 0, cpda: 0, hdgstEnable: hdgst, ddgstEnable: ddgst, maxh2cdata: 0x40000 });
+    this.flush('c2h', true);
+    const connectData = buildConnectData({ hostid: Buffer.alloc(16, 7), cntlid: 1, subnqn: 'nqn.2026-11.io.ddplab:target', hostnqn: 'nqn.2026-11.io.ddplab:synthetic-host' });
+    const sqe = buildConnect({ kind: 'connect', cid: 0, recfmt: 0, qid, sqsize: depth - 1, cattr: 0, kato: 0, dptr: sglInCapsule(connectData.length) });
+    this.send('h2c', { type: PduType.CapsuleCmd, sqe, data: [connectData] });
+    this.flush('h2c', true);
+    this.send('c2h', { type: PduType.CapsuleResp, cqe: buildCqe(cqeWith({ cid: 0, sqId: qid, dw0: 1 })) });
+    this.flush('c2h', true);
+    this.hostAck();
+  }
+
+  /** Both sides close: FIN, FIN, last ACK. */
+  fin(): void {
+    this.frame('h2c', this.h2c.sentSeq, TCP_FIN | TCP_ACK, []);
+    this.h2c.sentSeq = seqAdd(this.h2c.sentSeq, 1);
+    this.frame('c2h', this.c2h.sentSeq, TCP_FIN | TCP_ACK, []);
+    this.c2h.sentSeq = seqAdd(this.c2h.sentSeq, 1);
+    this.hostAck();
+  }
+}
+
+/** The session's reads and writes in a seeded mix, LBAs consecutive. */
+function planIos(opts: SyntheticSessionOptions, rand: () => number): PlannedIo[] {
+  const sizes = opts.readBytes ?? [4096];
+  const writeBytes = opts.writeBytes ?? 4096;
   const plan: PlannedIo[] = [];
   let lba = opts.firstLba ?? 0;
   const nReads = opts.reads ?? 16;
@@ -319,7 +323,34 @@ export function synthesizeSession(opts: SyntheticSessionOptions = {}): Synthetic
       r++;
     }
   }
+  return plan;
+}
 
+/** Builds one synthetic session (see the file comment). */
+export function synthesizeSession(opts: SyntheticSessionOptions = {}): SyntheticSession {
+  const rand = mulberry32(opts.seed ?? 1);
+  const host: Endpoint = { mac: parseMac(opts.hostMac ?? '02:00:00:00:00:02'), ip: opts.hostIp ?? 0xc0000202, port: opts.hostPort ?? 40000 };
+  const target: Endpoint = { mac: parseMac(opts.targetMac ?? '02:00:00:00:00:01'), ip: opts.targetIp ?? 0xc0000201, port: opts.targetPort ?? 4420 };
+  const qid = opts.qid ?? 1;
+  const depth = opts.queueDepth ?? 8;
+  const c2hPdu = opts.c2hPduBytes ?? 0;
+  const order = opts.order ?? 'random';
+  const patternSeed = opts.patternSeed ?? 1;
+  const handshake = opts.handshake ?? true;
+  const pduOpts = { hdgst: opts.hdgst === true, ddgst: opts.ddgst === true };
+
+  const h2cIsn = Math.floor(rand() * 0x1_0000_0000) >>> 0;
+  const c2hIsn = Math.floor(rand() * 0x1_0000_0000) >>> 0;
+  const wire = new SessionWire(opts, host, target, h2cIsn, c2hIsn, opts.segmentBytes ?? 1448, pduOpts);
+  const c2h = wire.c2h;
+  const reads: SyntheticRead[] = [];
+  let c2hDataBytes = 0;
+
+  const c2hStartSeq = seqAdd(c2h.sentSeq, handshake ? 1 : 0);
+  if (handshake) wire.handshake(qid, depth);
+
+  const plan = planIos(opts, rand);
+  const nWrites = opts.writes ?? 0;
   const freeCids: number[] = [];
   for (let cid = depth - 1; cid >= 0; cid--) freeCids.push(cid);
   const outstanding: (OutstandingRead | OutstandingWrite)[] = [];
@@ -333,7 +364,7 @@ export function synthesizeSession(opts: SyntheticSessionOptions = {}): Synthetic
       const nlb = Math.ceil(io.lenBytes / SYNTHETIC_LBA_BYTES) - 1;
       if (io.kind === 'read') {
         const sqe = buildReadWrite({ kind: 'read', cid, nsid: 1, slba: io.slba, nlb, dptr: sglTransportData(io.lenBytes) });
-        const cmdSeq = send('h2c', { type: PduType.CapsuleCmd, sqe, data: [] });
+        const cmdSeq = wire.send('h2c', { type: PduType.CapsuleCmd, sqe, data: [] });
         const data = Buffer.allocUnsafe(io.lenBytes);
         fillPattern(patternSeed, io.slba * SYNTHETIC_LBA_BYTES, data);
         const pdus: [number, number][] = [];
@@ -343,17 +374,17 @@ export function synthesizeSession(opts: SyntheticSessionOptions = {}): Synthetic
         const data = Buffer.allocUnsafe(io.lenBytes);
         fillPattern(patternSeed ^ 0x5a5a5a5a, io.slba * SYNTHETIC_LBA_BYTES, data);
         const sqe = buildReadWrite({ kind: 'write', cid, nsid: 1, slba: io.slba, nlb, dptr: sglInCapsule(io.lenBytes) });
-        send('h2c', { type: PduType.CapsuleCmd, sqe, data: [data] });
+        wire.send('h2c', { type: PduType.CapsuleCmd, sqe, data: [data] });
         outstanding.push({ cid });
       }
       issued = true;
     }
-    if (issued) flush('h2c', true);
+    if (issued) wire.flush('h2c', true);
     return issued;
   };
 
   const complete = (cid: number): void => {
-    send('c2h', { type: PduType.CapsuleResp, cqe: buildCqe(cqeWith({ cid, sqId: qid, sqHead: 0 })) });
+    wire.send('c2h', { type: PduType.CapsuleResp, cqe: buildCqe(cqeWith({ cid, sqId: qid, sqHead: 0 })) });
   };
 
   issue();
@@ -374,7 +405,7 @@ export function synthesizeSession(opts: SyntheticSessionOptions = {}): Synthetic
           pduOpts,
         );
         c2h.append([e.head, ...e.data, e.tail]);
-        flush('c2h', false);
+        wire.flush('c2h', false);
         io.pdus.push([at, e.plen]);
         io.sent += n;
         c2hDataBytes += n;
@@ -387,18 +418,12 @@ export function synthesizeSession(opts: SyntheticSessionOptions = {}): Synthetic
     if (!done) continue;
     outstanding.splice(i, 1);
     freeCids.push(io.cid);
-    flush('c2h', true);
-    if (!issue()) hostAck();
+    wire.flush('c2h', true);
+    if (!issue()) wire.hostAck();
   }
-  flush('c2h', true);
-  if (opts.fin ?? true) {
-    frame('h2c', h2c.sentSeq, TCP_FIN | TCP_ACK, []);
-    h2c.sentSeq = seqAdd(h2c.sentSeq, 1);
-    frame('c2h', c2h.sentSeq, TCP_FIN | TCP_ACK, []);
-    c2h.sentSeq = seqAdd(c2h.sentSeq, 1);
-    hostAck();
-  }
-  return { frames, reads, writes: nWrites, c2hDataBytes, c2hStartSeq };
+  wire.flush('c2h', true);
+  if (opts.fin ?? true) wire.fin();
+  return { frames: wire.frames, reads, writes: nWrites, c2hDataBytes, c2hStartSeq };
 }
 
 /**
@@ -407,7 +432,7 @@ export function synthesizeSession(opts: SyntheticSessionOptions = {}): Synthetic
  * re-stamped in the merged order.
  */
 export function mergeSessions(sessions: readonly SyntheticSession[], seed = 1): SyntheticFrame[] {
-  const rand = prng(seed);
+  const rand = mulberry32(seed);
   const at = sessions.map(() => 0);
   let left = 0;
   for (const s of sessions) left += s.frames.length;

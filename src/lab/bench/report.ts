@@ -451,93 +451,7 @@ export function benchMarkdown(result: BenchResult, summary: readonly BenchCellSu
       'and the CPU time without the NIC model (process CPU minus rx-nvme-tcp-engine-us, the DDP engine\'s own time).',
   );
   lines.push('');
-  for (const p of panels(summary)) {
-    const ms = modes(p.cells);
-    lines.push(`## ${panelTitle(p)}`);
-    lines.push('');
-    const panelLoads = runs
-      .filter((r) => r.point.rw === p.rw && r.point.bs === p.bs && r.point.reorder === p.reorder)
-      .map((r) => r.loadAvg1);
-    if (panelLoads.length > 0) {
-      lines.push(`Load average at the start of these runs: ${Math.min(...panelLoads).toFixed(2)}–${Math.max(...panelLoads).toFixed(2)}.`);
-      lines.push('');
-    }
-    // The comparison first: goodput of each mode side by side per loss rate.
-    const drops = [...new Set(p.cells.map((c) => c.drop))];
-    const ddpModes = ms.filter(usesAnyOffload);
-    const head = ['drop', 'size/run', ...ms.map((m) => `${m} MB/s`), ...ddpModes.flatMap((m) => [`${m} placement %`, `${m} unplaced / event`])];
-    lines.push(`| ${head.join(' | ')} |`);
-    lines.push(`|${head.map(() => '---').join('|')}|`);
-    for (const d of drops) {
-      const at = (m: OffloadMode): BenchCellSummary | undefined => p.cells.find((c) => c.drop === d && c.offload === m);
-      const row = [formatRate(d), fmtBytes(at(ms[0]!)?.sizeBytes ?? 0)];
-      for (const m of ms) row.push(at(m) !== undefined ? fmtSpread(at(m)!.goodputMBps, 1) : '');
-      for (const m of ddpModes) {
-        const c = at(m);
-        row.push(c?.placementPct != null ? fmtSpread(c.placementPct, 2) : 'n/a');
-        row.push(
-          c?.unplacedPerEvent != null
-            ? fmtBytes(c.unplacedPerEvent)
-            : c !== undefined && c.placementPct !== null && c.unplacedBelowThreshold === c.c2hDataBytes
-              ? 'n/a: reads below io_threshold'
-              : '—',
-        );
-      }
-      lines.push(`| ${row.join(' | ')} |`);
-    }
-    lines.push('');
-    const detail = [
-      'drop',
-      'offload',
-      'runs',
-      'frames → host',
-      'loss events',
-      'port drops',
-      'reorder events',
-      'target retrans',
-      'goodput MB/s',
-      'host copied / run',
-      "host CRC'd / run",
-      'CPU ms/GiB: process / without NIC model',
-      'placement %',
-      'not placed: below threshold / limits / lost sync',
-      'lost sync',
-      'unplaced / lost sync',
-      'resync req / confirmed',
-      'mismatches',
-      'failed',
-    ];
-    lines.push(`| ${detail.join(' | ')} |`);
-    lines.push(`|${detail.map(() => '---').join('|')}|`);
-    for (const c of p.cells) {
-      lines.push(
-        `| ${[
-          formatRate(c.drop),
-          c.offload,
-          c.runs,
-          c.rxFrames,
-          c.lossEvents,
-          c.portDrops,
-          c.reorderEvents,
-          c.targetRetrans,
-          fmtSpread(c.goodputMBps, 1),
-          fmtBytes(c.hostBytesCopied),
-          fmtBytes(c.hostBytesCrc),
-          `${Math.round(c.hostCpuMsPerGiB)} / ${Math.round(c.hostCpuMsPerGiBWithoutNic)}`,
-          c.placementPct !== null ? fmtSpread(c.placementPct, 2) : 'n/a',
-          c.unplacedLostSync !== null ? `${fmtBytes(c.unplacedBelowThreshold)} / ${fmtBytes(c.unplacedLimits)} / ${fmtBytes(c.unplacedLostSync)}` : 'n/a',
-          c.placementPct !== null ? c.lostSync : 'n/a',
-          c.unplacedPerLostSync !== null ? fmtBytes(c.unplacedPerLostSync) : '—',
-          c.placementPct !== null ? `${c.resyncRequests} / ${c.resyncConfirmed}` : 'n/a',
-          c.mismatches,
-          c.failed,
-        ].join(' | ')} |`,
-      );
-    }
-    lines.push('');
-    for (const ch of ctx.charts.filter((x) => x.file.endsWith(`-${panelName(p)}.svg`))) lines.push(`![${ch.title}](${ch.file})`);
-    lines.push('');
-  }
+  for (const p of panels(summary)) lines.push(...panelMarkdown(p, runs, ctx));
   const errors = summary.flatMap((c) => c.errors.map((e) => `- ${c.rw} ${c.bs} reorder ${formatRate(c.reorder)} drop ${formatRate(c.drop)} ${c.offload}, ${e}`));
   if (errors.length > 0) {
     lines.push('## Failed runs');
@@ -546,6 +460,97 @@ export function benchMarkdown(result: BenchResult, summary: readonly BenchCellSu
     lines.push('');
   }
   return lines.join('\n');
+}
+
+/** One panel (rw, bs, reorder): the modes side by side per loss rate, every cell in detail, its charts. */
+function panelMarkdown(p: Panel, runs: BenchResult['runs'], ctx: BenchMarkdownContext): string[] {
+  const lines: string[] = [];
+  const ms = modes(p.cells);
+  lines.push(`## ${panelTitle(p)}`);
+  lines.push('');
+  const panelLoads = runs
+    .filter((r) => r.point.rw === p.rw && r.point.bs === p.bs && r.point.reorder === p.reorder)
+    .map((r) => r.loadAvg1);
+  if (panelLoads.length > 0) {
+    lines.push(`Load average at the start of these runs: ${Math.min(...panelLoads).toFixed(2)}–${Math.max(...panelLoads).toFixed(2)}.`);
+    lines.push('');
+  }
+  // The comparison first: goodput of each mode side by side per loss rate.
+  const drops = [...new Set(p.cells.map((c) => c.drop))];
+  const ddpModes = ms.filter(usesAnyOffload);
+  const head = ['drop', 'size/run', ...ms.map((m) => `${m} MB/s`), ...ddpModes.flatMap((m) => [`${m} placement %`, `${m} unplaced / event`])];
+  lines.push(`| ${head.join(' | ')} |`);
+  lines.push(`|${head.map(() => '---').join('|')}|`);
+  for (const d of drops) {
+    const at = (m: OffloadMode): BenchCellSummary | undefined => p.cells.find((c) => c.drop === d && c.offload === m);
+    const row = [formatRate(d), fmtBytes(at(ms[0]!)?.sizeBytes ?? 0)];
+    for (const m of ms) row.push(at(m) !== undefined ? fmtSpread(at(m)!.goodputMBps, 1) : '');
+    for (const m of ddpModes) {
+      const c = at(m);
+      row.push(c?.placementPct != null ? fmtSpread(c.placementPct, 2) : 'n/a');
+      row.push(
+        c?.unplacedPerEvent != null
+          ? fmtBytes(c.unplacedPerEvent)
+          : c !== undefined && c.placementPct !== null && c.unplacedBelowThreshold === c.c2hDataBytes
+            ? 'n/a: reads below io_threshold'
+            : '—',
+      );
+    }
+    lines.push(`| ${row.join(' | ')} |`);
+  }
+  lines.push('');
+  const detail = [
+    'drop',
+    'offload',
+    'runs',
+    'frames → host',
+    'loss events',
+    'port drops',
+    'reorder events',
+    'target retrans',
+    'goodput MB/s',
+    'host copied / run',
+    "host CRC'd / run",
+    'CPU ms/GiB: process / without NIC model',
+    'placement %',
+    'not placed: below threshold / limits / lost sync',
+    'lost sync',
+    'unplaced / lost sync',
+    'resync req / confirmed',
+    'mismatches',
+    'failed',
+  ];
+  lines.push(`| ${detail.join(' | ')} |`);
+  lines.push(`|${detail.map(() => '---').join('|')}|`);
+  for (const c of p.cells) {
+    lines.push(
+      `| ${[
+        formatRate(c.drop),
+        c.offload,
+        c.runs,
+        c.rxFrames,
+        c.lossEvents,
+        c.portDrops,
+        c.reorderEvents,
+        c.targetRetrans,
+        fmtSpread(c.goodputMBps, 1),
+        fmtBytes(c.hostBytesCopied),
+        fmtBytes(c.hostBytesCrc),
+        `${Math.round(c.hostCpuMsPerGiB)} / ${Math.round(c.hostCpuMsPerGiBWithoutNic)}`,
+        c.placementPct !== null ? fmtSpread(c.placementPct, 2) : 'n/a',
+        c.unplacedLostSync !== null ? `${fmtBytes(c.unplacedBelowThreshold)} / ${fmtBytes(c.unplacedLimits)} / ${fmtBytes(c.unplacedLostSync)}` : 'n/a',
+        c.placementPct !== null ? c.lostSync : 'n/a',
+        c.unplacedPerLostSync !== null ? fmtBytes(c.unplacedPerLostSync) : '—',
+        c.placementPct !== null ? `${c.resyncRequests} / ${c.resyncConfirmed}` : 'n/a',
+        c.mismatches,
+        c.failed,
+      ].join(' | ')} |`,
+    );
+  }
+  lines.push('');
+  for (const ch of ctx.charts.filter((x) => x.file.endsWith(`-${panelName(p)}.svg`))) lines.push(`![${ch.title}](${ch.file})`);
+  lines.push('');
+  return lines;
 }
 
 /** The whole result as JSON, one run and one summary row per line (diffable, and small enough to commit). */
