@@ -25,7 +25,7 @@ import {
 } from '../wire/nvme-fabrics.js';
 import { NvmeSc } from '../wire/nvme-status.js';
 import type { Controller } from './controller.js';
-import { statusOnly, type Command, type CommandQueue } from './request.js';
+import { parseOrComplete, statusOnly, type Command, type CommandQueue } from './request.js';
 
 /** A queue that Connect can bind. */
 export interface ConnectableQueue extends CommandQueue {
@@ -35,13 +35,8 @@ export interface ConnectableQueue extends CommandQueue {
 
 /** Connect (the only command a queue takes before it is connected). */
 export function executeConnect(q: ConnectableQueue, cmd: Command, sqeBytes: Buffer, data: readonly Buffer[], dataLen: number): void {
-  let c: NvmfConnectCommand;
-  try {
-    c = parseConnect(sqeBytes);
-  } catch {
-    q.complete(cmd, statusOnly(NvmeSc.INVALID_FIELD));
-    return;
-  }
+  const c = parseOrComplete(q, cmd, NvmeSc.INVALID_FIELD, () => parseConnect(sqeBytes));
+  if (c === undefined) return;
   q.acquireData(cmd, c.dptr, data, dataLen, NVMF_CONNECT_DATA_LEN, (_cmd, buf) => connectData(q, cmd, c, buf));
 }
 
@@ -103,13 +98,8 @@ function connectData(q: ConnectableQueue, cmd: Command, c: NvmfConnectCommand, b
 /** A Fabrics command on a connected admin queue: Property Get/Set; a second Connect is out of sequence. */
 export function executeFabricsAdmin(q: CommandQueue, ctrl: Controller, cmd: Command, sqeBytes: Buffer, fctype: number): void {
   if (fctype === NvmfFctype.PROPERTY_GET) {
-    let g;
-    try {
-      g = parsePropertyGet(sqeBytes);
-    } catch {
-      q.complete(cmd, statusOnly(NvmeSc.INVALID_FIELD));
-      return;
-    }
+    const g = parseOrComplete(q, cmd, NvmeSc.INVALID_FIELD, () => parsePropertyGet(sqeBytes));
+    if (g === undefined) return;
     const r = ctrl.propertyGet(g.offset, g.size);
     q.complete(cmd, {
       status: r.status,
@@ -118,13 +108,8 @@ export function executeFabricsAdmin(q: CommandQueue, ctrl: Controller, cmd: Comm
       dw1: Number(r.value >> 32n),
     });
   } else if (fctype === NvmfFctype.PROPERTY_SET) {
-    let s;
-    try {
-      s = parsePropertySet(sqeBytes);
-    } catch {
-      q.complete(cmd, statusOnly(NvmeSc.INVALID_FIELD));
-      return;
-    }
+    const s = parseOrComplete(q, cmd, NvmeSc.INVALID_FIELD, () => parsePropertySet(sqeBytes));
+    if (s === undefined) return;
     const r = ctrl.propertySet(s.offset, s.size, s.value);
     q.complete(cmd, { status: r.status, dnr: r.dnr });
   } else if (fctype === NvmfFctype.CONNECT) {

@@ -113,6 +113,14 @@ export function hostileUnsupported(kind: HostileCase, e: EmittedPdu): string | u
   return undefined;
 }
 
+/** A copy of the PDU with its header changed by `edit` and its header digest made valid again. */
+function withEditedHeader(e: EmittedPdu, hlen: number, edit: (v: PduHeaderView) => void): EmittedPdu {
+  const head = Buffer.from(e.head);
+  edit(new PduHeaderView(head));
+  resealHeader(head, hlen);
+  return { ...e, head };
+}
+
 /**
  * One C2HData as emitted (header, data views, digest), broken the way `kind`
  * says; the data views are shared, never copied. For the two cases that are
@@ -123,24 +131,12 @@ export function hostileUnsupported(kind: HostileCase, e: EmittedPdu): string | u
 export function corruptC2HData(kind: HostileCase, e: EmittedPdu): EmittedPdu {
   const hlen = hlenOf(e);
   switch (kind) {
-    case 'plen-lt-hlen': {
-      const head = Buffer.from(e.head);
-      new PduHeaderView(head).plen = BAD_PLEN;
-      resealHeader(head, hlen);
-      return { ...e, head };
-    }
-    case 'bad-hlen': {
-      const head = Buffer.from(e.head);
-      new PduHeaderView(head).hlen = hlen + BAD_HLEN_DELTA;
-      resealHeader(head, hlen);
-      return { ...e, head };
-    }
-    case 'pdo-in-header': {
-      const head = Buffer.from(e.head);
-      new PduHeaderView(head).pdo = BAD_PDO;
-      resealHeader(head, hlen);
-      return { ...e, head };
-    }
+    case 'plen-lt-hlen':
+      return withEditedHeader(e, hlen, (v) => (v.plen = BAD_PLEN));
+    case 'bad-hlen':
+      return withEditedHeader(e, hlen, (v) => (v.hlen = hlen + BAD_HLEN_DELTA));
+    case 'pdo-in-header':
+      return withEditedHeader(e, hlen, (v) => (v.pdo = BAD_PDO));
     case 'bad-hdgst': {
       const head = Buffer.from(e.head);
       if ((new PduHeaderView(head).flags & PduFlags.HDGSTF) !== 0) head[hlen]! ^= 0x01;

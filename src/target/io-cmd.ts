@@ -11,7 +11,7 @@ import { NvmeSc } from '../wire/nvme-status.js';
 import { NvmfFctype } from '../wire/nvme-fabrics.js';
 import { NSID } from './controller.js';
 import { maxTransferBytes } from './options.js';
-import { statusOnly, type Command, type CommandQueue } from './request.js';
+import { parseOrComplete, statusOnly, type Command, type CommandQueue } from './request.js';
 
 export function executeIoCommand(q: CommandQueue, cmd: Command, sqeBytes: Buffer, data: readonly Buffer[], dataLen: number): void {
   const ctrl = q.ctrl;
@@ -49,13 +49,8 @@ export function executeIoCommand(q: CommandQueue, cmd: Command, sqeBytes: Buffer
 
 function readWrite(q: CommandQueue, cmd: Command, sqeBytes: Buffer, data: readonly Buffer[], dataLen: number): void {
   const store = q.subsys.store;
-  let rw;
-  try {
-    rw = parseReadWrite(sqeBytes);
-  } catch {
-    q.complete(cmd, statusOnly(NvmeSc.LBA_RANGE));
-    return;
-  }
+  const rw = parseOrComplete(q, cmd, NvmeSc.LBA_RANGE, () => parseReadWrite(sqeBytes));
+  if (rw === undefined) return;
   if (rw.nsid !== NSID) {
     q.complete(cmd, statusOnly(NvmeSc.INVALID_NS));
     return;

@@ -50,6 +50,19 @@ export function statusOnly(status: NvmeStatus, dnr = true): ReplyFields {
   return { status, dnr };
 }
 
+/**
+ * Parses a command's SQE with `parse`; an SQE that does not parse completes
+ * the command with `status` (what nvmet answers for that command) and gives undefined.
+ */
+export function parseOrComplete<T extends object>(q: CommandQueue, cmd: Command, status: NvmeStatus, parse: () => T): T | undefined {
+  try {
+    return parse();
+  } catch {
+    q.complete(cmd, statusOnly(status));
+    return undefined;
+  }
+}
+
 export function bufferSource(buf: Buffer): C2HSource {
   return { lenBytes: buf.length, chunk: (off, len) => buf.subarray(off, off + len) };
 }
