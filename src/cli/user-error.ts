@@ -9,7 +9,7 @@ import { describeError } from '../base/errors.js';
 
 // UserError lives in src/base/errors.ts (every layer throws it); tests that
 // still import it from here get the same class.
-export { UserError, describeError } from '../base/errors.js';
+export { UserError } from '../base/errors.js';
 
 /** Every failure exits 1; commander's own errors keep the code it chose (see main.ts). */
 export function reportAndExit(e: unknown, exitCode = 1): never {
