@@ -27,6 +27,7 @@ import { RealClock, type Clock } from '../net/clock.js';
 import { LatencyHistogram, type LatencySummary } from './latency-histogram.js';
 import type { NvmeController } from '../nvme/controller.js';
 import { EXTENT_UNKNOWN, WrittenExtents } from './written-extents.js';
+import { Xoshiro128ss } from '../../base/seeded-rng.js';
 import { resolveWorkload, type BlockImage, type ResolvedWorkload, type WorkloadDeviceGeometry, type WorkloadOptions } from './options.js';
 
 /** Where a workload's I/O goes: an NvmeController (controllerDevice) or a test double. */
@@ -125,51 +126,6 @@ export interface WorkloadReport {
   readonly job: ResolvedWorkload;
 }
 
-/** xoshiro128**: small, fast, seeded; the same seed gives the same stream everywhere. */
-class WorkloadRng {
-  private a: number;
-  private b: number;
-  private c: number;
-  private d: number;
-
-  constructor(seed: number) {
-    // splitmix32 expands the seed so that nearby seeds give unrelated streams.
-    let s = seed >>> 0;
-    const next = (): number => {
-      s = (s + 0x9e3779b9) >>> 0;
-      let z = s;
-      z = Math.imul(z ^ (z >>> 16), 0x85ebca6b);
-      z = Math.imul(z ^ (z >>> 13), 0xc2b2ae35);
-      return (z ^ (z >>> 16)) >>> 0;
-    };
-    this.a = next();
-    this.b = next();
-    this.c = next();
-    this.d = next() | 1;
-  }
-
-  u32(): number {
-    const result = Math.imul(this.rotl(Math.imul(this.b, 5), 7), 9) >>> 0;
-    const t = this.b << 9;
-    this.c ^= this.a;
-    this.d ^= this.b;
-    this.b ^= this.c;
-    this.a ^= this.d;
-    this.c ^= t;
-    this.d = this.rotl(this.d, 11);
-    return result;
-  }
-
-  /** Uniform in [0, 1). */
-  float(): number {
-    return this.u32() / 0x1_0000_0000;
-  }
-
-  private rotl(x: number, k: number): number {
-    return (x << k) | (x >>> (32 - k));
-  }
-}
-
 interface PlannedIo {
   readonly write: boolean;
   readonly start: number;
@@ -187,7 +143,8 @@ interface TrackedIo {
 }
 
 class WorkloadEngine {
-  private readonly rng: WorkloadRng;
+  /** The job's choices: the same seed, the same I/O sequence. */
+  private readonly rng: Xoshiro128ss;
   private readonly extents = new WrittenExtents();
   private readonly tracked: TrackedIo[] = [];
   private readonly weightTotal: number;
@@ -220,7 +177,7 @@ class WorkloadEngine {
     private readonly clock: Clock,
     private readonly run: WorkloadRunOptions,
   ) {
-    this.rng = new WorkloadRng(job.seed);
+    this.rng = new Xoshiro128ss(job.seed);
     this.seqCursor = job.offsetBytes;
     let w = 0;
     for (const b of job.blockSizes) w += b.weight;
@@ -380,12 +337,17 @@ class WorkloadEngine {
       this.onError('read', io, e);
       return;
     }
+    this.readBytes += io.len;
+    this.reads++;
+    this.recordLatency(this.latRead, t0);
+    if (this.job.verify) this.verify(queue, io, view);
+  }
+
+  /** An I/O that started at `t0` completed: its latency goes into the overall and the per-direction histogram. */
+  private recordLatency(perDir: LatencyHistogram, t0: number): void {
     const us = (this.clock.nowMs() - t0) * 1000;
     this.latAll.recordUs(us);
-    this.latRead.recordUs(us);
-    this.reads++;
-    this.readBytes += io.len;
-    if (this.job.verify) this.verify(queue, io, view);
+    perDir.recordUs(us);
   }
 
   private async doWrite(queue: number, io: PlannedIo, buf: Buffer): Promise<void> {
@@ -399,11 +361,9 @@ class WorkloadEngine {
       this.onError('write', io, e);
       return;
     }
-    const us = (this.clock.nowMs() - t0) * 1000;
-    this.latAll.recordUs(us);
-    this.latWrite.recordUs(us);
-    this.writes++;
     this.writeBytes += io.len;
+    this.writes++;
+    this.recordLatency(this.latWrite, t0);
     this.extents.set(io.start, io.start + io.len, io.writeSeed);
   }
 
