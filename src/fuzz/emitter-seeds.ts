@@ -19,21 +19,14 @@ import { buildEthernet } from '../wire/ethernet.js';
 import { buildIpv4, IPPROTO_ICMP } from '../wire/ipv4.js';
 import { buildPcapFile } from '../wire/pcap.js';
 import { TCP_ACK, TCP_FIN, TCP_PSH, TCP_RST, TCP_SYN } from '../wire/tcp.js';
+import { xorshift32Bytes } from '../base/seeded-rng.js';
 
 /** The addresses of ddplab's default topology (DESIGN.md, "Addressing"). */
 export const SEED_HOST = { mac: Buffer.from([2, 0, 0, 0, 0, 2]), ip: 0xc000_0202, port: 40_000 } as const;
 export const SEED_TARGET = { mac: Buffer.from([2, 0, 0, 0, 0, 1]), ip: 0xc000_0201, port: 4420 } as const;
 
 function bytes(len: number, seed: number): Buffer {
-  const b = Buffer.alloc(len);
-  let x = (seed * 2654435761) >>> 0 || 1;
-  for (let i = 0; i < len; i++) {
-    x ^= x << 13;
-    x ^= x >>> 17;
-    x ^= x << 5;
-    b[i] = x & 0xff;
-  }
-  return b;
+  return xorshift32Bytes(len, (seed * 2654435761) >>> 0 || 1);
 }
 
 /** One PDU of every type (data PDUs in a few sizes), with the digest and PDA variants that change the layout. */

@@ -17,6 +17,7 @@
  * commands parsed from one TCP read form a batch), after `delayUs` when a
  * delay is configured, or as soon as `batchMax` completions are waiting.
  */
+import { SplitMix32 } from '../base/seeded-rng.js';
 
 export type CompletionOrder = 'fifo' | 'random' | 'reverse';
 
@@ -35,59 +36,9 @@ export interface Completion {
   readonly parts: number;
 }
 
-/**
- * Seeded 32-bit PRNG (SplitMix32-style: a Weyl sequence through a murmur
- * finalizer). Small, fast, and identical on every platform, which is all a
- * reproducible reordering needs.
- */
-export class Prng {
-  private state: number;
-
-  constructor(seed: number) {
-    this.state = seed >>> 0;
-  }
-
-  /** Derives an independent stream, e.g. one per queue, from a seed and a label. */
-  static derive(seed: number, ...labels: number[]): Prng {
-    let h = seed >>> 0;
-    for (const l of labels) h = mix32((h ^ Math.imul(l >>> 0, 0x9e3779b1)) >>> 0);
-    return new Prng(h);
-  }
-
-  nextU32(): number {
-    this.state = (this.state + 0x9e3779b9) >>> 0;
-    return mix32(this.state);
-  }
-
-  /** Uniform integer in [0, n) for 0 < n ≤ 2^32 (rejection sampling, no modulo bias). */
-  below(n: number): number {
-    if (n <= 1) return 0;
-    const limit = 0x1_0000_0000 - (0x1_0000_0000 % n);
-    for (;;) {
-      const r = this.nextU32();
-      if (r < limit) return r % n;
-    }
-  }
-
-  /** Fisher–Yates shuffle in place. */
-  shuffle<T>(a: T[]): void {
-    for (let i = a.length - 1; i > 0; i--) {
-      const j = this.below(i + 1);
-      const t = a[i] as T;
-      a[i] = a[j] as T;
-      a[j] = t;
-    }
-  }
-}
-
-function mix32(h: number): number {
-  h ^= h >>> 16;
-  h = Math.imul(h, 0x85ebca6b);
-  h ^= h >>> 13;
-  h = Math.imul(h, 0xc2b2ae35);
-  h ^= h >>> 16;
-  return h >>> 0;
-}
+/** The target's seeded stream (reordering, interleaving): SplitMix32. */
+export const Prng = SplitMix32;
+export type Prng = SplitMix32;
 
 export type EmitPart<T> = (completion: T, part: number) => void;
 

@@ -6,6 +6,7 @@ import { buildIpv4, IPPROTO_UDP, IPV4_DF, IPV4_MF, verifyIpv4Checksum } from '..
 import { buildArpFrame, buildFrame, buildTcpFrame, parseFrame } from '../../src/wire/frame.js';
 import type { TcpFrameSpec } from '../../src/wire/frame.js';
 import { TCP_ACK, TCP_PSH, TCP_SYN, verifyTcpChecksum } from '../../src/wire/tcp.js';
+import { mulberry32 } from '../../src/base/seeded-rng.js';
 
 const HOST_MAC = parseMac('02:dd:00:00:00:02');
 const TGT_MAC = parseMac('02:dd:00:00:00:01');
@@ -28,17 +29,8 @@ const dataSpec: TcpFrameSpec = {
   ipId: 0x4242,
 };
 
-/** Seeded PRNG (mulberry32) so a failing case can be replayed from its seed. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** Seeded (mulberry32) so a failing case can be replayed from its seed. */
+const prng = mulberry32;
 
 function codeOf(fn: () => unknown): string | undefined {
   try {

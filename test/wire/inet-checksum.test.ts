@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { mulberry32 } from '../../src/base/seeded-rng.js';
 import {
   checksumFinish,
   checksumUpdate16,
@@ -12,17 +13,8 @@ import {
   pseudoHeaderSum,
 } from '../../src/wire/inet-checksum.js';
 
-/** Seeded PRNG (mulberry32) so a failing case can be replayed from its seed. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** Seeded (mulberry32) so a failing case can be replayed from its seed. */
+const prng = mulberry32;
 
 describe('Internet checksum (RFC 1071)', () => {
   it('sums the RFC 1071 §3 example to 0xddf2', () => {

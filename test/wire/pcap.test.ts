@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Readable, Writable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { xorshift32 } from '../../src/base/seeded-rng.js';
 import {
   buildPcapFile,
   LINKTYPE_LINUX_SLL,
@@ -27,17 +28,7 @@ afterAll(() => {
 });
 
 /** xorshift32: frames and lengths are random but the same on every run (seed printed on failure via the test name). */
-function prng(seed: number): () => number {
-  let x = seed >>> 0 || 1;
-  return () => {
-    x ^= x << 13;
-    x >>>= 0;
-    x ^= x >>> 17;
-    x ^= x << 5;
-    x >>>= 0;
-    return x;
-  };
-}
+const prng = xorshift32;
 
 const SEED = 0x5eed_0001;
 const T0_US = 1_700_000_000_000_000; // microseconds since the epoch

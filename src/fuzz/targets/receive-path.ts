@@ -52,6 +52,7 @@ import { Rng } from '../rng.js';
 import { ScriptPort } from '../script-port.js';
 import { segmentStream, type FrameEnds } from '../segmenter.js';
 import { check, FuzzViolation, type FuzzInput, type FuzzTarget } from '../target.js';
+import { xorshift32Bytes } from '../../base/seeded-rng.js';
 
 // Parameter block layout.
 const P_FLAGS = 0;
@@ -385,15 +386,7 @@ export function receivePathFrame(params: Buffer, off: number, payload: Buffer, f
 // ------------------------------------------------------------------ seeds
 
 function pattern(len: number, rng: Rng): Buffer {
-  const b = Buffer.alloc(len);
-  let x = rng.u32() | 1;
-  for (let i = 0; i < len; i++) {
-    x ^= x << 13;
-    x ^= x >>> 17;
-    x ^= x << 5;
-    b[i] = x & 0xff;
-  }
-  return b;
+  return xorshift32Bytes(len, rng.u32() | 1);
 }
 
 /**

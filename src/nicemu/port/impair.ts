@@ -48,6 +48,7 @@ import { parseIpv4 } from '../../wire/ipv4.js';
 import { WireError } from '../../wire/errors.js';
 import type { Port, PortStats, RxConsumer, RxFrame } from './port.js';
 import { DdplabError } from '../../base/errors.js';
+import { mix32, SplitMix32 } from '../../base/seeded-rng.js';
 
 /** Bursty loss after Gilbert and Elliott (netem's `loss gemodel p r 1-h 1-k`). */
 export interface GilbertElliott {
@@ -181,26 +182,12 @@ export function checkImpairSpec(s: ImpairSpec, where: string): void {
 
 // ------------------------------------------------------------------ PRNG
 
-function mix32(x: number): number {
-  x = Math.imul(x ^ (x >>> 16), 0x85ebca6b);
-  x = Math.imul(x ^ (x >>> 13), 0xc2b2ae35);
-  return (x ^ (x >>> 16)) >>> 0;
-}
-
 /**
- * One decision stream: SplitMix32 (a Weyl sequence through a murmur3
- * finalizer). Identical on every platform; seeded from (seed, direction,
- * kind) so the streams are unrelated.
+ * One decision stream: SplitMix32, seeded from (seed, direction, kind) so
+ * the streams are unrelated.
  */
-class DecisionStream {
-  private state: number;
-  constructor(seed: number, direction: number, kind: number) {
-    this.state = mix32(mix32((seed >>> 0) ^ Math.imul(direction + 1, 0x9e3779b1)) ^ Math.imul(kind + 1, 0x85ebca77));
-  }
-  nextU32(): number {
-    this.state = (this.state + 0x9e3779b9) >>> 0;
-    return mix32(this.state);
-  }
+function decisionStream(seed: number, direction: number, kind: number): SplitMix32 {
+  return new SplitMix32(mix32(mix32((seed >>> 0) ^ Math.imul(direction + 1, 0x9e3779b1)) ^ Math.imul(kind + 1, 0x85ebca77)));
 }
 
 const enum Kind {
@@ -239,12 +226,12 @@ export type ImpairSink = (frame: Buffer, tsUs: number) => void;
  */
 export class ImpairStage {
   readonly stats: ImpairStats = newImpairStats();
-  private readonly geMove: DecisionStream;
-  private readonly geLoss: DecisionStream;
-  private readonly dropRng: DecisionStream;
-  private readonly corruptRng: DecisionStream;
-  private readonly dupRng: DecisionStream;
-  private readonly reorderRng: DecisionStream;
+  private readonly geMove: SplitMix32;
+  private readonly geLoss: SplitMix32;
+  private readonly dropRng: SplitMix32;
+  private readonly corruptRng: SplitMix32;
+  private readonly dupRng: SplitMix32;
+  private readonly reorderRng: SplitMix32;
   private readonly tDrop: number;
   private readonly tCorrupt: number;
   private readonly tDup: number;
@@ -270,12 +257,12 @@ export class ImpairStage {
   ) {
     checkImpairSpec(spec, direction);
     const d = direction === 'rx' ? 0 : 1;
-    this.geMove = new DecisionStream(seed, d, Kind.GeMove);
-    this.geLoss = new DecisionStream(seed, d, Kind.GeLoss);
-    this.dropRng = new DecisionStream(seed, d, Kind.Drop);
-    this.corruptRng = new DecisionStream(seed, d, Kind.Corrupt);
-    this.dupRng = new DecisionStream(seed, d, Kind.Dup);
-    this.reorderRng = new DecisionStream(seed, d, Kind.Reorder);
+    this.geMove = decisionStream(seed, d, Kind.GeMove);
+    this.geLoss = decisionStream(seed, d, Kind.GeLoss);
+    this.dropRng = decisionStream(seed, d, Kind.Drop);
+    this.corruptRng = decisionStream(seed, d, Kind.Corrupt);
+    this.dupRng = decisionStream(seed, d, Kind.Dup);
+    this.reorderRng = decisionStream(seed, d, Kind.Reorder);
     this.tDrop = threshold(spec.drop);
     this.tCorrupt = threshold(spec.corrupt);
     this.tDup = threshold(spec.dup);

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import type { Skb } from '../../../src/nicemu/skb.js';
 import { HsRig, KEY, c2hData, capsuleResp, icResp, pattern, readStream, split } from '../../support/nicemu/header-split-rig.js';
+import { xorshift32 } from '../../../src/base/seeded-rng.js';
 
 /** Is stream position `p` inside a C2HData payload range? */
 function inPayload(ranges: readonly [number, number][], p: number): boolean {
@@ -22,14 +23,10 @@ function expectPduSplit(rig: HsRig, stream: Buffer, ranges: readonly [number, nu
   expect(rig.payloadOf(skb).equals(stream.subarray(off, off + skb.len)), `${tag}: content`).toBe(true);
 }
 
+/** xorshift32 as floats in [0, 1). */
 function prng(seed: number): () => number {
-  let x = seed >>> 0 || 1;
-  return () => {
-    x ^= x << 13;
-    x ^= x >>> 17;
-    x ^= x << 5;
-    return (x >>> 0) / 0x1_0000_0000;
-  };
+  const next = xorshift32(seed);
+  return () => next() / 0x1_0000_0000;
 }
 
 describe('header split, tcp mode (plain devmem TCP)', () => {

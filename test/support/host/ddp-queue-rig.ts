@@ -33,6 +33,7 @@ import { TCP_ACK, TCP_PSH, TCP_SYN } from '../../../src/wire/tcp.js';
 import { RangeSet } from '../../../src/nicemu/range-set.js';
 import { HOST, PEER, prng } from './tcp-peer.js';
 import { SilentPort } from '../nicemu/silent-port.js';
+import { xorshift32Step } from '../../../src/base/seeded-rng.js';
 
 export type OffloadMode = 'none' | 'ddp' | 'ddp-crc';
 
@@ -166,9 +167,7 @@ function fill(r: () => number, len: number): Buffer {
   const words = new Uint32Array(Math.ceil(len / 4));
   let x = Math.floor(r() * 0xffff_ffff) | 1;
   for (let i = 0; i < words.length; i++) {
-    x ^= x << 13;
-    x ^= x >>> 17;
-    x ^= x << 5;
+    x = xorshift32Step(x);
     words[i] = x;
   }
   return Buffer.from(words.buffer, 0, len);

@@ -9,6 +9,7 @@ import type { FrameRepr } from '../../../src/wire/frame.js';
 import { verifyTcpChecksum } from '../../../src/wire/tcp.js';
 import type { TcpOptions, TcpRepr } from '../../../src/wire/tcp.js';
 import type { TcpEndpoint } from '../../../src/host/net/tcp-socket.js';
+import { mulberry32 } from '../../../src/base/seeded-rng.js';
 
 export const HOST: TcpEndpoint = { mac: Buffer.from([2, 0, 0, 0, 0, 2]), ip: 0xc000_0202, port: 40_000 };
 export const PEER: TcpEndpoint = { mac: Buffer.from([2, 0, 0, 0, 0, 1]), ip: 0xc000_0201, port: 4420 };
@@ -101,13 +102,4 @@ export function peerSkb(s: SegSpec): Skb {
 }
 
 /** mulberry32: a small seeded PRNG for reproducible impairment. */
-export function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+export const prng = mulberry32;

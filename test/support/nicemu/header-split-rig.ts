@@ -16,6 +16,7 @@ import { PduType, emitPduBuffer } from '../../../src/wire/nvme-tcp-pdu.js';
 import { seqAdd } from '../../../src/wire/seq.js';
 import { TCP_ACK, TCP_PSH, TCP_SYN } from '../../../src/wire/tcp.js';
 import { SilentPort } from './silent-port.js';
+import { xorshift32Bytes } from '../../../src/base/seeded-rng.js';
 
 const HOST_MAC = Buffer.from([2, 0, 0, 0, 0, 2]);
 const PEER_MAC = Buffer.from([2, 0, 0, 0, 0, 1]);
@@ -137,15 +138,7 @@ export function capsuleResp(cid: number, o: { hdgst?: boolean } = {}): Buffer {
 
 /** Deterministic bytes. */
 export function pattern(len: number, seed = 1): Buffer {
-  const b = Buffer.alloc(len);
-  let x = (seed * 2654435761) >>> 0 || 1;
-  for (let i = 0; i < len; i++) {
-    x ^= x << 13;
-    x ^= x >>> 17;
-    x ^= x << 5;
-    b[i] = x & 0xff;
-  }
-  return b;
+  return xorshift32Bytes(len, (seed * 2654435761) >>> 0 || 1);
 }
 
 /** A controller stream from ICResp on: per read, C2HData PDUs of `chunk` bytes and a CapsuleResp; returns the stream, the payload ranges and where each PDU starts. */

@@ -11,6 +11,7 @@ import { writePcapFileSync, type PcapFrame } from '../../../src/wire/pcap.js';
 import { replayCapture, type ReplayOptions } from '../../../src/replay/replay.js';
 import type { ReplayReport } from '../../../src/replay/report.js';
 import type { ReplayRead } from '../../../src/replay/connection.js';
+import { mulberry32 } from '../../../src/base/seeded-rng.js';
 
 /** A temporary directory, removed by the returned function. */
 export function tempDir(): { dir: string; remove: () => void } {
@@ -41,13 +42,4 @@ export function readKeys(reads: readonly ReplayRead[]): string[] {
 }
 
 /** Seeded PRNG (mulberry32) for test-side choices; failing seeds are printed by the tests. */
-export function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+export const prng = mulberry32;

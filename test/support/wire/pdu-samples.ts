@@ -3,18 +3,10 @@
  * more PDUs of every type, with data of awkward lengths, from a seeded PRNG.
  */
 import { PduType, pduData, type Pdu } from '../../../src/wire/nvme-tcp-pdu.js';
+import { mulberry32 } from '../../../src/base/seeded-rng.js';
 
 /** mulberry32: small seeded PRNG, deterministic across runs. */
-export function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+export const prng = mulberry32;
 
 export function randomBuffer(rand: () => number, len: number): Buffer {
   const b = Buffer.allocUnsafe(len);
