@@ -398,6 +398,19 @@ export interface ForgePlan {
   readonly what: string;
 }
 
+/** A forged C2HData header alone, injected at `seq`; `why` ends its log line. */
+function headerPlan(kind: ForgeCase, view: ConnectionView, seq: number, header: ForgedC2HData, why: string): ForgePlan {
+  const payload = forgeC2HDataHeader(header);
+  return {
+    kind,
+    seq,
+    len: payload.length,
+    header,
+    packet: forgeSegment(view, { seq, payload }),
+    what: `${kind}: C2HData cid ${header.cccid} DATAO ${header.datao} DATAL ${header.datal} at seq ${seq >>> 0}${why}`,
+  };
+}
+
 /** A CID no read is using: what the forger names for an unknown CID. */
 export const UNKNOWN_CID = 0xbeef;
 
@@ -458,15 +471,7 @@ export function planForgery(
             ? { cccid: read.cid, datao: 0, datal: end + 4096, hdgst: view.hdgst, ddgst: view.ddgst }
             : { cccid: read.cid, datao: end, datal: 4096, hdgst: view.hdgst, ddgst: view.ddgst };
       }
-      const payload = forgeC2HDataHeader(header);
-      return {
-        kind,
-        seq: pduEnd,
-        len: payload.length,
-        header,
-        packet: forgeSegment(view, { seq: pduEnd, payload }),
-        what: `${kind}: C2HData cid ${header.cccid} DATAO ${header.datao} DATAL ${header.datal} at seq ${pduEnd >>> 0}`,
-      };
+      return headerPlan(kind, view, pduEnd, header, '');
     }
   }
 }
@@ -517,15 +522,7 @@ export function planAtCommand(
           : opts.datalPast === true
             ? { cccid: cmd.cid, datao: 0, datal: cmd.datal + 4096, hdgst: view.hdgst, ddgst: view.ddgst }
             : { cccid: cmd.cid, datao: cmd.datal, datal: 4096, hdgst: view.hdgst, ddgst: view.ddgst };
-      const payload = forgeC2HDataHeader(header);
-      return {
-        kind,
-        seq: at,
-        len: payload.length,
-        header,
-        packet: forgeSegment(view, { seq: at, payload }),
-        what: `${kind}: C2HData cid ${header.cccid} DATAO ${header.datao} DATAL ${header.datal} at seq ${at >>> 0}, before the target answers read cid ${cmd.cid}`,
-      };
+      return headerPlan(kind, view, at, header, `, before the target answers read cid ${cmd.cid}`);
     }
   }
 }
