@@ -130,7 +130,10 @@ describe.skipIf(PEER_SKIP !== undefined)('a Linux nvme-tcp host VM against ddpla
 
   it('linux profile, both digests, 2 I/O queues: random reads equal the pattern; in-capsule and R2T writes read back; the capture replays alike with none and ddp-crc', async () => {
     const pcap = join(lab!.dir, 'linux-host.pcap');
-    const dump = spawn('ip', ['netns', 'exec', lab!.net.bridgeNs, 'tcpdump', '-i', 'ltgt', '-s', '0', '-U', '-w', pcap, 'tcp port 4420'], { stdio: ['ignore', 'ignore', 'pipe'] });
+    // Immediate mode: tcpdump's default TPACKET_V3 ring hands over a block
+    // only when it fills or times out (1 s), and SIGINT loses what is still
+    // in it — the tail of the association.
+    const dump = spawn('ip', ['netns', 'exec', lab!.net.bridgeNs, 'tcpdump', '-i', 'ltgt', '-s', '0', '--immediate-mode', '-U', '-w', pcap, 'tcp port 4420'], { stdio: ['ignore', 'ignore', 'pipe'] });
     const undoDump = onCleanup('tcpdump', () => dump.kill('SIGKILL'));
     await new Promise<void>((resolve, reject) => {
       const t = setTimeout(() => reject(new Error('tcpdump did not start')), 10_000);
