@@ -1,5 +1,5 @@
 /**
- * A hostile target (issue 10, "malformed PDUs from the target"): on one I/O
+ * A hostile target (malformed PDUs from the target): on one I/O
  * queue, the read response after the first `after` ones goes out broken in
  * one chosen way, and everything else on that queue and on every other
  * queue stays correct. What a host must do with each (NVMe/TCP transport

@@ -1,5 +1,5 @@
 /**
- * The NVMe/TCP host on device memory (issue 9): each read's data stays in
+ * The NVMe/TCP host on device memory: each read's data stays in
  * the dmabuf; the host learns where it is and hands it to the consumer (the
  * device, a GPU kernel in the real thing) as descriptors.
  *

@@ -1,5 +1,5 @@
 /**
- * Where device-memory receive (issue 9, devmem) plugs into the NVMe/TCP host
+ * Where device-memory receive (devmem) plugs into the NVMe/TCP host
  * queue: C2HData payload that the NIC (or the devmem transport) left in a
  * dmabuf reaches the queue's data state as `dmabuf` frags. The queue does
  * not copy them; it tells the hooks which command and data offset each one

@@ -11,7 +11,7 @@
  *  - 'ring': one refill-ring entry per frag (io_uring zcrx), no system call;
  *    the NIC consumes them when it next needs pages.
  *
- * `holdUntilEmpty` is the pool-exhaustion experiment (issue 9): the
+ * `holdUntilEmpty` is the pool-exhaustion experiment: the
  * application withholds every token until the NIC reports its page pool
  * empty (a frame dropped for want of pages), then gives everything back; it
  * does that `holdUntilEmpty` times and returns promptly afterwards. TCP

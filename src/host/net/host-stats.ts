@@ -49,7 +49,7 @@ export interface NvmeHostStats {
   h2cTermReqSent: number;
   c2hTermReqRx: number;
 
-  /** DDP hooks (issue 6): setups offered and accepted, refused, teardowns done. */
+  /** DDP hooks: setups offered and accepted, refused, teardowns done. */
   ddpSetup: number;
   ddpSetupFail: number;
   ddpTeardown: number;

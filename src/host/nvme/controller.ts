@@ -127,9 +127,9 @@ export interface NvmeControllerOptions {
   /** CID generation counter on I/O queues (default false: CIDs < queue depth, as DDP without full CID range needs). */
   readonly cidGeneration?: boolean;
   readonly clock?: Clock;
-  /** DDP hook points per I/O queue (issue 6): called once per qid ≥ 1. */
+  /** DDP hook points per I/O queue: called once per qid ≥ 1. */
   readonly ddp?: (qid: number) => NvmeDdpHooks | undefined;
-  /** Device-memory receive hooks per I/O queue (issue 9): called once per qid ≥ 1, after its transport opened. */
+  /** Device-memory receive hooks per I/O queue: called once per qid ≥ 1, after its transport opened. */
   readonly devmem?: (qid: number) => NvmeDevmemHooks | undefined;
   /** One line per notable event. */
   readonly log?: (line: string) => void;

@@ -1,5 +1,5 @@
 /**
- * Where direct data placement (issue 6) plugs into the host ULP, after the
+ * Where direct data placement plugs into the host ULP, after the
  * ULP side of the netdev DDP series (FACTS.md, "The DDP offload series"):
  *
  *  - setup: before a read's CapsuleCmd is sent, the ULP offers the NIC the

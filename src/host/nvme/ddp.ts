@@ -1,5 +1,5 @@
 /**
- * The NVMe/TCP host ULP's side of direct data placement (issue 6), after the
+ * The NVMe/TCP host ULP's side of direct data placement, after the
  * ULP half of the netdev DDP series (FACTS.md, "The DDP offload series"):
  * the NvmeDdpHooks the queue calls, implemented on the NIC's offload ops,
  * and the ULP ops the NIC calls back.

@@ -1,7 +1,7 @@
 /**
  * Runs the forger (lab/forge/inject-cli.ts) inside the target's namespace of a
  * topology, as an on-path attacker next to the target: it sniffs tgt0 and
- * injects forged segments toward the host (issue 10, "Hostile input").
+ * injects forged segments toward the host (hostile input).
  */
 import { fileURLToPath } from 'node:url';
 import { execa } from 'execa';

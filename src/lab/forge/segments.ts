@@ -1,6 +1,5 @@
 /**
- * Forged TCP segments for a live NVMe/TCP connection (issue 10, "Hostile
- * input"): what an on-path attacker who sees the target's frames can inject
+ * Forged TCP segments for a live NVMe/TCP connection (hostile input): what an on-path attacker who sees the target's frames can inject
  * toward the host, built as whole IPv4 packets for raw-inject.ts.
  *
  * The forger learns a connection from the frames it sniffs next to the
@@ -381,7 +380,7 @@ export function forgeSegment(view: ConnectionView, f: ForgeTcp): Buffer {
   return buildIpv4({ src: view.targetIp, dst: view.hostIp, protocol: IPPROTO_TCP, ttl: 64, id: f.ipId ?? FORGED_IP_ID, flags: IPV4_DF }, tcp);
 }
 
-/** The hostile cases of issue 10's first point. */
+/** What a forged segment does to the host's stream (docs/hostile-input.md). */
 export type ForgeCase = 'in-window' | 'overlap' | 'past-buffer' | 'unknown-cid';
 
 export const FORGE_CASES: readonly ForgeCase[] = ['overlap', 'in-window', 'past-buffer', 'unknown-cid'];
