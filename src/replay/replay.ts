@@ -1,6 +1,6 @@
 /**
  * `ddplab replay`: the software NIC and the host's receive path run over a
- * capture instead of a live port (DESIGN.md, "Offline"), deterministic and
+ * capture instead of a live port (docs/design.md, "Offline"), deterministic and
  * optionally impaired.
  *
  * The capture is read once, in order. Every frame of an NVMe/TCP connection

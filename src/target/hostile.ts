@@ -3,7 +3,7 @@
  * queue, the read response after the first `after` ones goes out broken in
  * one chosen way, and everything else on that queue and on every other
  * queue stays correct. What a host must do with each (NVMe/TCP transport
- * binding; FACTS.md, "NVMe/TCP wire format"):
+ * binding; docs/protocol-facts.md, "NVMe/TCP wire format"):
  *
  *   case                   what goes on the wire                           host
  *   plen-lt-hlen           C2HData with PLEN 16, below its HLEN 24          H2CTermReq FES 1, FEI 4 (PLEN)

@@ -1,5 +1,5 @@
 /**
- * The devmem socket API (DESIGN.md, "devmem socket API"; FACTS.md, "devmem
+ * The devmem socket API (docs/design.md, "devmem socket API"; docs/protocol-facts.md, "devmem
  * TCP"), after Linux 6.12's MSG_SOCK_DEVMEM / SO_DEVMEM_LINEAR /
  * SO_DEVMEM_DMABUF / SO_DEVMEM_DONTNEED, on one of ddplab's TCP sockets
  * whose flow the NIC steers to a queue bound to a dmabuf.

@@ -1,5 +1,5 @@
 /**
- * The host's network stack (DESIGN.md, "HostStack"): it owns an IPv4 address
+ * The host's network stack (docs/design.md, "HostStack"): it owns an IPv4 address
  * in userspace on a NIC that has no kernel address, answers ARP for it,
  * resolves the peer, and opens TCP connections whose segments the NIC steers
  * to them by 4-tuple.

@@ -1,6 +1,6 @@
 /**
  * What the NVMe/TCP host ULP did, counted per queue and summed per
- * controller. The byte counters are the accounting DESIGN.md asks for: every
+ * controller. The byte counters are the accounting docs/design.md asks for: every
  * byte the host CPU copied out of received frags and every byte it ran
  * through CRC32C, so a run shows what DDP and CRC offload saved.
  */

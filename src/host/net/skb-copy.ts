@@ -1,7 +1,7 @@
 /**
  * The host's one copy routine for received payload: it walks skb frags and
  * copies them into the reader's destination. It is where DDP pays off
- * (DESIGN.md, "Contracts"; FACTS.md, "Copy skip"): a `placed` frag views the
+ * (docs/design.md, "Contracts"; docs/protocol-facts.md, "Copy skip"): a `placed` frag views the
  * very bytes of the destination, so source == destination and nothing moves,
  * as the kernel's copy routine finds when a NIC placed the payload.
  *

@@ -163,7 +163,7 @@ export class TcpConnection implements TcpTxOutput {
    * (TcpRxQueue.insert), and so are bytes from the first out-of-order piece
    * that does not fit under the ofo memory limit. No side effect: a NIC offload that parses the
    * stream asks first, so that it reads only bytes this TCP keeps
-   * (DESIGN.md, "The invariant"). The same decisions, in the same order,
+   * (docs/design.md, "The invariant"). The same decisions, in the same order,
    * as inputSynchronized makes them.
    */
   acceptableBytes(skb: Skb): number {

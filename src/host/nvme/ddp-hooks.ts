@@ -1,6 +1,6 @@
 /**
  * Where direct data placement plugs into the host ULP, after the
- * ULP side of the netdev DDP series (FACTS.md, "The DDP offload series"):
+ * ULP side of the netdev DDP series (docs/protocol-facts.md, "The DDP offload series"):
  *
  *  - setup: before a read's CapsuleCmd is sent, the ULP offers the NIC the
  *    command's CID and destination buffer (the SGL). Best effort: a refusal

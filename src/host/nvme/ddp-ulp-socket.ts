@@ -1,5 +1,5 @@
 /**
- * The ULP's half of one offloaded socket in the DDP protocol (FACTS.md, "The
+ * The ULP's half of one offloaded socket in the DDP protocol (docs/protocol-facts.md, "The
  * DDP offload series"), shared by the live queue's NvmeDdp (ddp.ts) and the
  * passive ULP of a replay (src/replay/ddp.ts):
  *

@@ -1,6 +1,6 @@
 /**
  * The NVMe/TCP host ULP's side of direct data placement, after the
- * ULP half of the netdev DDP series (FACTS.md, "The DDP offload series"):
+ * ULP half of the netdev DDP series (docs/protocol-facts.md, "The DDP offload series"):
  * the NvmeDdpHooks the queue calls, implemented on the NIC's offload ops,
  * and the ULP ops the NIC calls back.
  *

@@ -15,7 +15,7 @@
  * scratch buffers through the same copy routine, so `bytesCopied` is all
  * the host copied.
  *
- * Data digest, the DDP rule (FACTS.md "CRC"): the host skips its CRC of a
+ * Data digest, the DDP rule (docs/protocol-facts.md "CRC"): the host skips its CRC of a
  * PDU's data only when every chunk that carried the PDU's data and digest
  * had crcOk. Until a chunk without it shows up the CRC is deferred; from
  * then on it is computed over the destination buffer (catching up on the

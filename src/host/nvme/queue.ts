@@ -1,7 +1,7 @@
 /**
  * One NVMe/TCP queue on one stream: the host side of the transport, after
  * the shape of Linux drivers/nvme/host/tcp.c (SPEC: NVMe/TCP transport
- * binding; FACTS.md).
+ * binding; docs/protocol-facts.md).
  *
  * Connection: ICReq (PFV 0, HPDA 0, the digests asked for, MAXR2T 0) →
  * ICResp, which is refused (IC_REJECTED) for PFV ≠ 0, a CPDA above what the
@@ -295,7 +295,7 @@ export class NvmeQueue {
     this.counters.commandsSubmitted++;
 
     if (req.dir === 'read' && this.ddp !== undefined && len >= this.ddp.ioThresholdBytes) {
-      // Best effort (FACTS.md): a refusal leaves the read on the copy path.
+      // Best effort (docs/protocol-facts.md): a refusal leaves the read on the copy path.
       let ok = false;
       try {
         ok = this.ddp.setup(req.cid, [req.buf!]);

@@ -5,7 +5,7 @@
  * Two implementations sit under it: the kernel adapter (kernel-transport.ts,
  * a node:net socket, for loopback tests and as a baseline) and ddplab's own
  * userspace TCP socket, adapted by the integrator. The ULP never learns which:
- * it sees received bytes as skb frags (DESIGN.md, "Skb"), so a `placed` frag
+ * it sees received bytes as skb frags (docs/design.md, "Skb"), so a `placed` frag
  * from a DDP-capable NIC reaches the ULP's copy routine exactly as the kernel's
  * skb frags reach nvme_tcp_recv_data, and the TCP sequence number of every
  * byte, which the DDP resync protocol is stated in.
