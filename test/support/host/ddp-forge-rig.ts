@@ -26,12 +26,12 @@ import { newUlpDdpStats, type UlpDdpStats } from '../../../src/nicemu/ddp/stats.
 import type { FlowKey } from '../../../src/nicemu/flow-table.js';
 import { NicEmu } from '../../../src/nicemu/nic.js';
 import type { Skb } from '../../../src/nicemu/skb.js';
-import { buildTcpFrame, parseFrame } from '../../../src/wire/frame.js';
+import { parseFrame } from '../../../src/wire/frame.js';
 import { buildCqe, cqeWith } from '../../../src/wire/nvme-cqe.js';
 import { emitPdu, emitPduBuffer, PduType } from '../../../src/wire/nvme-tcp-pdu.js';
 import { seqAdd, seqGt } from '../../../src/wire/seq.js';
 import { TCP_ACK, TCP_PSH, TCP_RST, TCP_SYN } from '../../../src/wire/tcp.js';
-import { HOST, PEER, prng } from './tcp-peer.js';
+import { HOST, PEER, peerFrame, prng } from './tcp-peer.js';
 import { SilentPort } from '../nicemu/silent-port.js';
 
 export type ForgeMode = 'none' | 'ddp' | 'ddp-crc';
@@ -191,23 +191,16 @@ export async function runForge(o: ForgeRigOptions, mode: ForgeMode, script: Wire
   };
   let peerTs = 50_000;
   const peerIss = 0xfff0_0000;
-  const peerFrame = (seq: number, fields: TcpFields, flags: number, payload?: Buffer): Buffer => {
+  const forgedFrame = (seq: number, fields: TcpFields, flags: number, payload?: Buffer): Buffer => {
     peerTs++;
     let f = flags;
     if (fields === 'no-ack') f &= ~TCP_ACK;
     if (fields === 'rst') f |= TCP_RST;
     if (fields === 'syn') f |= TCP_SYN;
-    return buildTcpFrame({
-      srcMac: PEER.mac,
-      dstMac: HOST.mac,
-      srcIp: PEER.ip,
-      dstIp: HOST.ip,
-      srcPort: PEER.port,
-      dstPort: HOST.port,
+    return peerFrame({
       seq,
       ack: fields === 'future-ack' ? seqAdd(hostSndNxt, 100_000) : hostSndNxt,
       flags: f,
-      window: 0xffff,
       options:
         (flags & TCP_SYN) !== 0
           ? { mss: 1460, wscale: 7, sackPermitted: true, tsVal: peerTs, tsEcr: 1 }
@@ -218,7 +211,7 @@ export async function runForge(o: ForgeRigOptions, mode: ForgeMode, script: Wire
 
   const connected = socket.connect();
   noteHostTx();
-  nic.rxFrame(peerFrame(peerIss, 'ok', TCP_SYN | TCP_ACK), 0);
+  nic.rxFrame(forgedFrame(peerIss, 'ok', TCP_SYN | TCP_ACK), 0);
   await connected;
   noteHostTx();
 
@@ -228,7 +221,7 @@ export async function runForge(o: ForgeRigOptions, mode: ForgeMode, script: Wire
   noteHostTx();
   let peerSeq = seqAdd(peerIss, 1);
   const icresp = emitPduBuffer({ type: PduType.ICResp, pfv: 0, cpda: 0, hdgstEnable: o.hdgst, ddgstEnable: o.ddgst, maxh2cdata: 0x40_0000 });
-  nic.rxFrame(peerFrame(peerSeq, 'ok', TCP_ACK | TCP_PSH, icresp), 0);
+  nic.rxFrame(forgedFrame(peerSeq, 'ok', TCP_ACK | TCP_PSH, icresp), 0);
   peerSeq = seqAdd(peerSeq, icresp.length);
   await ic;
   noteHostTx();
@@ -268,7 +261,7 @@ export async function runForge(o: ForgeRigOptions, mode: ForgeMode, script: Wire
   const stream = controllerStream(o, cids, expected, socket.info().rcvWnd);
   for (const w of script(stream)) {
     forgedNow = w.forged === true;
-    nic.rxFrame(peerFrame(seqAdd(peerSeq, w.off), w.tcp ?? 'ok', TCP_ACK | TCP_PSH, w.bytes), 0);
+    nic.rxFrame(forgedFrame(seqAdd(peerSeq, w.off), w.tcp ?? 'ok', TCP_ACK | TCP_PSH, w.bytes), 0);
     forgedNow = false;
     noteHostTx();
     await Promise.resolve();

@@ -27,11 +27,11 @@ import { NicEmu } from '../../../src/nicemu/nic.js';
 import { buildCqe, cqeWith } from '../../../src/wire/nvme-cqe.js';
 import { NvmeSc } from '../../../src/wire/nvme-status.js';
 import { PduType, emitPdu, emitPduBuffer, type Pdu } from '../../../src/wire/nvme-tcp-pdu.js';
-import { buildTcpFrame, parseFrame } from '../../../src/wire/frame.js';
+import { parseFrame } from '../../../src/wire/frame.js';
 import { seqAdd, seqGt } from '../../../src/wire/seq.js';
 import { TCP_ACK, TCP_PSH, TCP_SYN } from '../../../src/wire/tcp.js';
 import { RangeSet } from '../../../src/nicemu/range-set.js';
-import { HOST, PEER, prng } from './tcp-peer.js';
+import { HOST, PEER, peerFrame, prng } from './tcp-peer.js';
 import { SilentPort } from '../nicemu/silent-port.js';
 import { xorshift32Step } from '../../../src/base/seeded-rng.js';
 
@@ -436,25 +436,12 @@ export async function runDdpScenario(sc: DdpScenario, mode: OffloadMode): Promis
       if (seqGt(end, hostSndNxt)) hostSndNxt = end;
     }
   };
-  const peerFrame = (seq: number, flags: number, payload?: Buffer): Buffer =>
-    buildTcpFrame({
-      srcMac: PEER.mac,
-      dstMac: HOST.mac,
-      srcIp: PEER.ip,
-      dstIp: HOST.ip,
-      srcPort: PEER.port,
-      dstPort: HOST.port,
-      seq,
-      ack: hostSndNxt,
-      flags,
-      window: 0xffff,
-      options: (flags & TCP_SYN) !== 0 ? { mss: 1460, wscale: 7, sackPermitted: true } : undefined,
-      payload,
-    });
+  const frameToHost = (seq: number, flags: number, payload?: Buffer): Buffer =>
+    peerFrame({ seq, ack: hostSndNxt, flags, options: (flags & TCP_SYN) !== 0 ? { mss: 1460, wscale: 7, sackPermitted: true } : undefined, payload });
 
   const connected = socket.connect();
   noteHostTx();
-  nic.rxFrame(peerFrame(sc.peerIss, TCP_SYN | TCP_ACK), 0);
+  nic.rxFrame(frameToHost(sc.peerIss, TCP_SYN | TCP_ACK), 0);
   await connected;
   noteHostTx();
 
@@ -472,7 +459,7 @@ export async function runDdpScenario(sc: DdpScenario, mode: OffloadMode): Promis
   noteHostTx();
   let peerSeq = seqAdd(sc.peerIss, 1);
   const icresp = emitPduBuffer({ type: PduType.ICResp, pfv: 0, cpda: 0, hdgstEnable: sc.hdgst, ddgstEnable: sc.ddgst, maxh2cdata: 0x40_0000 });
-  nic.rxFrame(peerFrame(peerSeq, TCP_ACK | TCP_PSH, icresp), 0);
+  nic.rxFrame(frameToHost(peerSeq, TCP_ACK | TCP_PSH, icresp), 0);
   peerSeq = seqAdd(peerSeq, icresp.length);
   await ic;
   noteHostTx();
@@ -523,7 +510,7 @@ export async function runDdpScenario(sc: DdpScenario, mode: OffloadMode): Promis
     // Frames are the same in every mode (the host sends the same bytes): build each once.
     let frame = gen.frames[i];
     if (frame === undefined || gen.acks[i] !== hostSndNxt) {
-      frame = peerFrame(seqAdd(peerSeq, seg.off), TCP_ACK | TCP_PSH, seg.bytes);
+      frame = frameToHost(seqAdd(peerSeq, seg.off), TCP_ACK | TCP_PSH, seg.bytes);
       gen.frames[i] = frame;
       gen.acks[i] = hostSndNxt;
     }

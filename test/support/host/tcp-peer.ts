@@ -81,10 +81,19 @@ export interface SegSpec {
   splitAt?: number[];
 }
 
-/** Builds the skb of a segment from PEER to HOST. */
-export function peerSkb(s: SegSpec): Skb {
-  const payload = typeof s.payload === 'string' ? Buffer.from(s.payload, 'latin1') : s.payload;
-  const frame = buildTcpFrame({
+/** The TCP fields of a segment from PEER to HOST (the addresses and ports are theirs). */
+export interface PeerSegment {
+  seq: number;
+  ack: number;
+  flags: number;
+  window?: number;
+  options?: TcpOptions;
+  payload?: Buffer;
+}
+
+/** The frame of a segment from PEER to HOST. */
+export function peerFrame(s: PeerSegment): Buffer {
+  return buildTcpFrame({
     srcMac: PEER.mac,
     dstMac: HOST.mac,
     srcIp: PEER.ip,
@@ -92,12 +101,18 @@ export function peerSkb(s: SegSpec): Skb {
     srcPort: PEER.port,
     dstPort: HOST.port,
     seq: s.seq >>> 0,
-    ack: (s.ack ?? 0) >>> 0,
+    ack: s.ack >>> 0,
     flags: s.flags,
     window: s.window ?? 0xffff,
     options: s.options,
-    payload,
+    payload: s.payload,
   });
+}
+
+/** Builds the skb of a segment from PEER to HOST. */
+export function peerSkb(s: SegSpec): Skb {
+  const payload = typeof s.payload === 'string' ? Buffer.from(s.payload, 'latin1') : s.payload;
+  const frame = peerFrame({ seq: s.seq, ack: s.ack ?? 0, flags: s.flags, window: s.window, options: s.options, payload });
   return skbFromFrame(frame, s.splitAt ?? []);
 }
 
