@@ -15,6 +15,7 @@ import { join } from 'node:path';
 import { writeInitramfs } from './initramfs.js';
 import type { VmPlacement } from './linux-target.js';
 import { PeerVm } from './vm.js';
+import { PeerError } from './requirements.js';
 
 export interface LinuxHostOptions {
   readonly name: string;
@@ -79,7 +80,7 @@ ip addr add ${o.ip}/${o.prefixLen} dev eth0
 
   /** Connects to a target; returns the namespace's block device (e.g. /dev/nvme0n1). */
   async connect(o: ConnectOptions): Promise<string> {
-    if (this.ctrl !== undefined) throw new Error('linux host: already connected; disconnect first');
+    if (this.ctrl !== undefined) throw new PeerError('linux host: already connected; disconnect first');
     const [traddr, trsvcid] = o.target.split(':');
     const opts = [
       'transport=tcp',
@@ -108,7 +109,7 @@ echo "dev=/dev/nvme\${inst}n1"
     );
     const m = /dev=(\/dev\/nvme\d+n1)/.exec(out);
     const inst = /instance=(\d+)/.exec(out);
-    if (!m || !inst) throw new Error(`linux host: connect to ${o.target} gave no device: ${out.trim()}`);
+    if (!m || !inst) throw new PeerError(`linux host: connect to ${o.target} gave no device: ${out.trim()}`);
     this.ctrl = `nvme${inst[1]!}`;
     return m[1]!;
   }
@@ -164,7 +165,7 @@ cat /tmp/hashes.*
     }
     return ranges.map((r, i) => {
       const h = byIndex.get(i);
-      if (h === undefined) throw new Error(`linux host: read ${i} (${r.length} bytes at ${r.offset}) gave no hash: ${out.trim().split('\n').slice(-3).join(' | ')}`);
+      if (h === undefined) throw new PeerError(`linux host: read ${i} (${r.length} bytes at ${r.offset}) gave no hash: ${out.trim().split('\n').slice(-3).join(' | ')}`);
       return { ...r, sha256: h };
     });
   }
@@ -199,7 +200,7 @@ echo "t0=$t0 t1=$t1"`,
       timeoutMs,
     );
     const m = /t0=([\d.]+) t1=([\d.]+)/.exec(out);
-    if (!m) throw new Error(`linux host: no timing: ${out}`);
+    if (!m) throw new PeerError(`linux host: no timing: ${out}`);
     return { seconds: Number(m[2]) - Number(m[1]), bytes: per * bs * jobs };
   }
 

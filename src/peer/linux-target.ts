@@ -14,6 +14,7 @@ import { fillPattern } from '../wire/block-pattern.js';
 import { writeInitramfs } from './initramfs.js';
 import type { PeerKernel } from './kernel.js';
 import { PeerVm } from './vm.js';
+import { PeerError } from './requirements.js';
 
 /** Where a VM of a lab runs and what it boots. */
 export interface VmPlacement {
@@ -79,7 +80,7 @@ export class LinuxTargetVm {
 
   static async start(o: LinuxTargetOptions): Promise<LinuxTargetVm> {
     const size = o.sizeBytes ?? 16 * MiB;
-    if (size <= 0 || size % MiB !== 0) throw new Error(`linux target: size ${size} is not a positive multiple of 1 MiB`);
+    if (size <= 0 || size % MiB !== 0) throw new PeerError(`linux target: size ${size} is not a positive multiple of 1 MiB`);
     const seed = o.seed ?? 1;
     const imagePath = join(o.lab.dir, `${o.name}.img`);
     const initrd = join(o.lab.dir, `${o.name}.initrd`);

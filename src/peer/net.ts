@@ -19,6 +19,7 @@ import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { UserError } from '../base/errors.js';
 import { onCleanup } from './cleanup.js';
+import { PeerError } from './requirements.js';
 
 const ID_RE = /^[a-z0-9]{1,8}$/;
 export const PEER_NS_RE = /^ddplab-([a-z0-9]{1,8})-p(br|[a-z]{1,6})$/;
@@ -32,7 +33,7 @@ function ip(args: readonly string[]): string {
     return execFileSync('ip', args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
   } catch (e) {
     const err = e as { stderr?: string };
-    throw new Error(`ip ${args.join(' ')}: ${String(err.stderr ?? e).trim()}`);
+    throw new PeerError(`ip ${args.join(' ')}: ${String(err.stderr ?? e).trim()}`);
   }
 }
 
@@ -130,7 +131,7 @@ export class PeerNet {
 
   /** A namespace ddplab-<id>-p<role> joined to the bridge by a veth; returns the namespace name. */
   addLeg(role: string, opts: LegOptions): string {
-    if (!/^[a-z]{1,6}$/.test(role) || role === 'br') throw new Error(`peer leg role ${role}: use 1-6 of a-z`);
+    if (!/^[a-z]{1,6}$/.test(role) || role === 'br') throw new PeerError(`peer leg role ${role}: use 1-6 of a-z`);
     const ns = `ddplab-${this.id}-p${role}`;
     this.addNamespace(ns);
     const leg = `l${role}`;

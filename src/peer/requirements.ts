@@ -6,12 +6,20 @@
  */
 import { accessSync, closeSync, constants, existsSync, openSync, readSync } from 'node:fs';
 import { delimiter, join } from 'node:path';
-import { UserError } from '../base/errors.js';
+import { DdplabError, UserError } from '../base/errors.js';
 
 /** Something the harness needs is absent; the message is the one line to show. */
 export class PeerMissing extends UserError {
   constructor(message: string) {
     super('peer-missing', `linux peer: ${message}`);
+  }
+}
+
+/** A VM or its network failed (qemu ended, a guest command failed or timed out): the message says which and why. */
+export class PeerError extends DdplabError {
+  constructor(message: string) {
+    super('PEER', message);
+    this.name = 'PeerError';
   }
 }
 

@@ -5,15 +5,17 @@
  *
  * Acceleration: KVM when /dev/kvm exists and a guest reaches its init there
  * within a short wait (on some hosts /dev/kvm exists but guests hang before
- * init), otherwise QEMU's software emulation (TCG). DDPLAB_PEER_ACCEL=tcg|kvm
- * forces one.
+ * init), otherwise QEMU's software emulation (TCG); a failed KVM boot is
+ * remembered per host kernel (KVM_FAILED). DDPLAB_PEER_ACCEL=tcg|kvm forces one.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { createConnection, type Socket } from 'node:net';
+import { release } from 'node:os';
 import { join } from 'node:path';
 import { onCleanup } from './cleanup.js';
-import { QEMU } from './requirements.js';
+import { PEER_CACHE } from './kernel.js';
+import { PeerError, QEMU } from './requirements.js';
 
 export interface VmOptions {
   readonly name: string;
@@ -41,10 +43,25 @@ const BOOT_TIMEOUT_KVM_MS = 15_000;
 
 export type Accel = 'kvm' | 'tcg';
 
+/**
+ * Where a KVM boot that failed is remembered (with the host kernel it failed
+ * under), so that later VMs — in this process or the next — go straight to
+ * TCG instead of waiting out the KVM attempt again.
+ */
+const KVM_FAILED = join(PEER_CACHE, 'kvm-failed');
+
+function kvmKnownBroken(): boolean {
+  try {
+    return readFileSync(KVM_FAILED, 'utf8').trim() === release();
+  } catch {
+    return false;
+  }
+}
+
 function accelChoices(): Accel[] {
   const forced = process.env.DDPLAB_PEER_ACCEL;
   if (forced === 'tcg' || forced === 'kvm') return [forced];
-  return existsSync('/dev/kvm') ? ['kvm', 'tcg'] : ['tcg'];
+  return existsSync('/dev/kvm') && !kvmKnownBroken() ? ['kvm', 'tcg'] : ['tcg'];
 }
 
 export class PeerVm {
@@ -136,9 +153,17 @@ export class PeerVm {
         return await PeerVm.bootWith(opts, accel, accel === 'kvm' && choices.length > 1 ? BOOT_TIMEOUT_KVM_MS : BOOT_TIMEOUT_TCG_MS);
       } catch (e) {
         lastErr = e as Error;
+        if (accel === 'kvm' && choices.length > 1) {
+          try {
+            mkdirSync(PEER_CACHE, { recursive: true });
+            writeFileSync(KVM_FAILED, `${release()}\n`);
+          } catch {
+            // a read-only cache only costs the next VM the same wait
+          }
+        }
       }
     }
-    throw lastErr ?? new Error('no accelerator');
+    throw lastErr ?? new PeerError('no accelerator');
   }
 
   private static async bootWith(opts: VmOptions, accel: Accel, timeoutMs: number): Promise<PeerVm> {
@@ -182,8 +207,8 @@ export class PeerVm {
       for (;;) {
         const line = await vm.nextLine(deadline);
         if (line === '@@READY') break;
-        if (line === '@@TIMEOUT') throw new Error(`${opts.name}: no init within ${timeoutMs / 1000} s under ${accel} (console: ${vm.consoleTail()})`);
-        if (line === '@@DEAD') throw new Error(`${opts.name}: qemu ended during boot (${vm.exitInfo || 'port closed'}): ${stderr.trim().split('\n').at(-1) ?? ''} ${vm.consoleTail()}`);
+        if (line === '@@TIMEOUT') throw new PeerError(`${opts.name}: no init within ${timeoutMs / 1000} s under ${accel} (console: ${vm.consoleTail()})`);
+        if (line === '@@DEAD') throw new PeerError(`${opts.name}: qemu ended during boot (${vm.exitInfo || 'port closed'}): ${stderr.trim().split('\n').at(-1) ?? ''} ${vm.consoleTail()}`);
       }
       (vm as { bootMs: number }).bootMs = Date.now() - t0;
       return vm;
@@ -196,14 +221,14 @@ export class PeerVm {
   /** Runs a shell script in the guest; resolves with its exit status and output. */
   exec(script: string, timeoutMs = 60_000): Promise<ExecResult> {
     const run = async (): Promise<ExecResult> => {
-      if (this.exited) throw new Error(`${this.opts.name}: the VM is not running (${this.exitInfo})`);
+      if (this.exited) throw new PeerError(`${this.opts.name}: the VM is not running (${this.exitInfo})`);
       this.sock.write(`${Buffer.from(script).toString('base64')}\n`);
       const deadline = Date.now() + timeoutMs;
       const out: string[] = [];
       for (;;) {
         const line = await this.nextLine(deadline);
-        if (line === '@@TIMEOUT') throw new Error(`${this.opts.name}: command did not finish within ${timeoutMs / 1000} s: ${firstLine(script)}`);
-        if (line === '@@DEAD') throw new Error(`${this.opts.name}: the VM ended during a command (${this.exitInfo}): ${this.consoleTail()}`);
+        if (line === '@@TIMEOUT') throw new PeerError(`${this.opts.name}: command did not finish within ${timeoutMs / 1000} s: ${firstLine(script)}`);
+        if (line === '@@DEAD') throw new PeerError(`${this.opts.name}: the VM ended during a command (${this.exitInfo}): ${this.consoleTail()}`);
         const m = /^@@END (\d+)$/.exec(line);
         if (m) return { code: Number(m[1]), out: out.join('\n') };
         out.push(line);
@@ -217,7 +242,7 @@ export class PeerVm {
   /** exec() that throws one line when the script fails. */
   async run(script: string, timeoutMs?: number): Promise<string> {
     const r = await this.exec(script, timeoutMs);
-    if (r.code !== 0) throw new Error(`${this.opts.name}: \`${firstLine(script)}\` failed (status ${r.code}): ${r.out.trim().split('\n').slice(-3).join(' | ')}`);
+    if (r.code !== 0) throw new PeerError(`${this.opts.name}: \`${firstLine(script)}\` failed (status ${r.code}): ${r.out.trim().split('\n').slice(-3).join(' | ')}`);
     return r.out;
   }
 
@@ -253,7 +278,7 @@ function firstLine(s: string): string {
 async function connectWhenReady(path: string, proc: ChildProcess, deadline: number, stderr: () => string): Promise<Socket> {
   for (;;) {
     if (proc.exitCode !== null || proc.signalCode !== null) {
-      throw new Error(`qemu ended at start: ${stderr().trim().split('\n').at(-1) ?? `exit ${String(proc.exitCode)}`}`);
+      throw new PeerError(`qemu ended at start: ${stderr().trim().split('\n').at(-1) ?? `exit ${String(proc.exitCode)}`}`);
     }
     if (existsSync(path)) {
       try {
@@ -266,7 +291,7 @@ async function connectWhenReady(path: string, proc: ChildProcess, deadline: numb
         // qemu created the file but does not listen yet
       }
     }
-    if (Date.now() > deadline) throw new Error(`qemu did not open its command port within 10 s: ${stderr().trim()}`);
+    if (Date.now() > deadline) throw new PeerError(`qemu did not open its command port within 10 s: ${stderr().trim()}`);
     await new Promise((r) => setTimeout(r, 50));
   }
 }
