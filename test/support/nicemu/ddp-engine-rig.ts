@@ -9,12 +9,11 @@ import { NicEmu } from '../../../src/nicemu/nic.js';
 import { sglFromBuffer } from '../../../src/nicemu/ddp/sgl.js';
 import type { Skb } from '../../../src/nicemu/skb.js';
 import { buildTcpFrame } from '../../../src/wire/frame.js';
-import { buildCqe, cqeWith } from '../../../src/wire/nvme-cqe.js';
 import { PduType, emitPduBuffer } from '../../../src/wire/nvme-tcp-pdu.js';
 import { seqAdd } from '../../../src/wire/seq.js';
 import { TCP_ACK, TCP_PSH } from '../../../src/wire/tcp.js';
+
 import { SilentPort } from './silent-port.js';
-import { xorshift32Bytes } from '../../../src/base/seeded-rng.js';
 
 const HOST_MAC = Buffer.from([2, 0, 0, 0, 0, 2]);
 const PEER_MAC = Buffer.from([2, 0, 0, 0, 0, 1]);
@@ -115,14 +114,7 @@ export function c2hData(
   );
 }
 
-export function capsuleResp(cid: number, o: { hdgst?: boolean } = {}): Buffer {
-  return emitPduBuffer({ type: PduType.CapsuleResp, cqe: buildCqe(cqeWith({ cid, sqId: 1 })) }, { hdgst: o.hdgst ?? false });
-}
-
-/** Deterministic bytes. */
-export function pattern(len: number, seed = 1): Buffer {
-  return xorshift32Bytes(len, (seed * 2654435761) >>> 0 || 1);
-}
+export { capsuleResp, pattern } from './controller-pdus.js';
 
 /** A destination inside a larger buffer (guards around it), starting `pageOff` bytes into a page. */
 export function destination(len: number, pageOff = 0): { mem: Buffer; buf: Buffer } {

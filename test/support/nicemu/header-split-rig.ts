@@ -11,12 +11,11 @@ import type { HeaderSplitEngine, HeaderSplitMode } from '../../../src/nicemu/dev
 import { NicEmu } from '../../../src/nicemu/nic.js';
 import type { Skb } from '../../../src/nicemu/skb.js';
 import { buildTcpFrame } from '../../../src/wire/frame.js';
-import { buildCqe, cqeWith } from '../../../src/wire/nvme-cqe.js';
 import { PduType, emitPduBuffer } from '../../../src/wire/nvme-tcp-pdu.js';
 import { seqAdd } from '../../../src/wire/seq.js';
 import { TCP_ACK, TCP_PSH, TCP_SYN } from '../../../src/wire/tcp.js';
+import { capsuleResp } from './controller-pdus.js';
 import { SilentPort } from './silent-port.js';
-import { xorshift32Bytes } from '../../../src/base/seeded-rng.js';
 
 const HOST_MAC = Buffer.from([2, 0, 0, 0, 0, 2]);
 const PEER_MAC = Buffer.from([2, 0, 0, 0, 0, 1]);
@@ -132,14 +131,7 @@ export function c2hData(cid: number, datao: number, data: Buffer, o: { hdgst?: b
   );
 }
 
-export function capsuleResp(cid: number, o: { hdgst?: boolean } = {}): Buffer {
-  return emitPduBuffer({ type: PduType.CapsuleResp, cqe: buildCqe(cqeWith({ cid, sqId: 1 })) }, { hdgst: o.hdgst ?? false });
-}
-
-/** Deterministic bytes. */
-export function pattern(len: number, seed = 1): Buffer {
-  return xorshift32Bytes(len, (seed * 2654435761) >>> 0 || 1);
-}
+export { capsuleResp, pattern } from './controller-pdus.js';
 
 /** A controller stream from ICResp on: per read, C2HData PDUs of `chunk` bytes and a CapsuleResp; returns the stream, the payload ranges and where each PDU starts. */
 export function readStream(
