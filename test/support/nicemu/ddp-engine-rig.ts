@@ -12,7 +12,6 @@ import { buildTcpFrame } from '../../../src/wire/frame.js';
 import { PduType, emitPduBuffer } from '../../../src/wire/nvme-tcp-pdu.js';
 import { seqAdd } from '../../../src/wire/seq.js';
 import { TCP_ACK, TCP_PSH } from '../../../src/wire/tcp.js';
-
 import { SilentPort } from './silent-port.js';
 
 const HOST_MAC = Buffer.from([2, 0, 0, 0, 0, 2]);
