@@ -48,18 +48,13 @@ function digestFlags(text: string): { hdr: boolean; data: boolean } {
   return { hdr: text === 'header' || text === 'both', data: text === 'data' || text === 'both' };
 }
 
-function waitForSignal(): Promise<void> {
-  return new Promise((resolve) => {
-    const stop = (): void => {
-      process.off('SIGINT', stop);
-      process.off('SIGTERM', stop);
-      resolve();
-    };
-    // Registered before cleanup.ts's own handlers run? They exit the process;
-    // so the lab is closed here first, by the caller, on the normal path.
-    process.prependListener('SIGINT', stop);
-    process.prependListener('SIGTERM', stop);
-  });
+/**
+ * Never resolves: the lab lives until SIGINT or SIGTERM, whose handler in
+ * src/peer/cleanup.ts stops the VM, removes the namespaces and temp dir,
+ * and exits with 130 or 143.
+ */
+function untilSignal(): Promise<never> {
+  return new Promise<never>(() => undefined);
 }
 
 async function linuxTarget(flags: TargetFlags): Promise<void> {
@@ -80,7 +75,7 @@ async function linuxTarget(flags: TargetFlags): Promise<void> {
         '',
       ].join('\n'),
     );
-    await waitForSignal();
+    await untilSignal();
   } finally {
     await lab.close();
   }

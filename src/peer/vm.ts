@@ -67,7 +67,7 @@ function accelChoices(): Accel[] {
 export class PeerVm {
   readonly opts: VmOptions;
   readonly accel: Accel;
-  readonly bootMs: number;
+  private bootMsValue = 0;
   private readonly proc: ChildProcess;
   private readonly sock: Socket;
   private readonly undo: () => void;
@@ -78,13 +78,12 @@ export class PeerVm {
   private exited = false;
   private exitInfo = '';
 
-  private constructor(opts: VmOptions, accel: Accel, proc: ChildProcess, sock: Socket, undo: () => void, bootMs: number) {
+  private constructor(opts: VmOptions, accel: Accel, proc: ChildProcess, sock: Socket, undo: () => void) {
     this.opts = opts;
     this.accel = accel;
     this.proc = proc;
     this.sock = sock;
     this.undo = undo;
-    this.bootMs = bootMs;
     proc.on('exit', (code, sig) => {
       this.exited = true;
       this.exitInfo = sig !== null ? `killed by ${sig}` : `exit code ${String(code)}`;
@@ -101,6 +100,11 @@ export class PeerVm {
     });
     sock.on('error', () => this.push('@@DEAD'));
     sock.on('close', () => this.push('@@DEAD'));
+  }
+
+  /** From spawning qemu to the guest's command port answering. */
+  get bootMs(): number {
+    return this.bootMsValue;
   }
 
   get pid(): number | undefined {
@@ -202,7 +206,7 @@ export class PeerVm {
     const undo = onCleanup(`vm ${opts.name} (pid ${String(proc.pid)})`, kill);
     try {
       const sock = await connectWhenReady(sockPath, proc, t0 + 10_000, () => stderr);
-      const vm = new PeerVm(opts, accel, proc, sock, undo, 0);
+      const vm = new PeerVm(opts, accel, proc, sock, undo);
       const deadline = t0 + timeoutMs;
       for (;;) {
         const line = await vm.nextLine(deadline);
@@ -210,7 +214,7 @@ export class PeerVm {
         if (line === '@@TIMEOUT') throw new PeerError(`${opts.name}: no init within ${timeoutMs / 1000} s under ${accel} (console: ${vm.consoleTail()})`);
         if (line === '@@DEAD') throw new PeerError(`${opts.name}: qemu ended during boot (${vm.exitInfo || 'port closed'}): ${stderr.trim().split('\n').at(-1) ?? ''} ${vm.consoleTail()}`);
       }
-      (vm as { bootMs: number }).bootMs = Date.now() - t0;
+      vm.bootMsValue = Date.now() - t0;
       return vm;
     } catch (e) {
       undo();
