@@ -13,6 +13,7 @@ import { registerBenchCommand } from './cmd-bench.js';
 import { registerReplayCommand } from './cmd-replay.js';
 import { registerPatternCommand } from './cmd-pattern.js';
 import { registerPeerCommand } from './cmd-peer.js';
+import { registerDemoCommand } from './cmd-demo.js';
 
 const program = new Command();
 program
@@ -34,6 +35,7 @@ registrations.push(registerBenchCommand);
 registrations.push(registerReplayCommand);
 registrations.push(registerPatternCommand);
 registrations.push(registerPeerCommand);
+registrations.push(registerDemoCommand);
 
 for (const register of registrations) register(program);
 
