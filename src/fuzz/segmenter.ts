@@ -5,20 +5,13 @@
  * segments), optionally with the kind of disorder a real path adds (a few
  * segments late, a few duplicated, a lost one retransmitted later).
  */
-import { buildTcpFrame } from '../wire/frame.js';
+import { buildTcpFrame, type TcpFrameEnds } from '../wire/frame.js';
 import { seqAdd } from '../wire/seq.js';
 import { TCP_ACK, TCP_PSH } from '../wire/tcp.js';
 import type { Rng } from './rng.js';
 
 /** The two ends as the frames carry them (the controller sends, the host receives). */
-export interface FrameEnds {
-  readonly srcMac: Uint8Array;
-  readonly dstMac: Uint8Array;
-  readonly srcIp: number;
-  readonly dstIp: number;
-  readonly srcPort: number;
-  readonly dstPort: number;
-}
+export type FrameEnds = TcpFrameEnds;
 
 export interface SegmentOptions {
   /** Sequence number of stream byte 0. */

@@ -58,3 +58,23 @@ export interface Skb {
   /** Receive timestamp from the port (µs). */
   readonly tsUs: number;
 }
+
+/**
+ * The skb's payload as one buffer for a receive engine to parse, or
+ * undefined when some of it is not in host memory (another engine's frags).
+ */
+export function skbHostPayload(skb: Skb): Buffer | undefined {
+  const frags = skb.frags;
+  if (frags.length === 1) {
+    const f = frags[0]!;
+    return f.kind === 'host' ? f.buf : undefined;
+  }
+  const bufs: Buffer[] = [];
+  for (let i = 0; i < frags.length; i++) {
+    const f = frags[i]!;
+    if (f.kind !== 'host') return undefined;
+    bufs.push(f.buf);
+  }
+  // Several rx buffers: the NIC parses across them as one (its own memory, not a host copy).
+  return Buffer.concat(bufs);
+}

@@ -13,18 +13,19 @@
  *   - The namespace is a sequence of little-endian u32 words; word `w`
  *     covers bytes [4w, 4w + 4). Byte offsets go up to 2^53, so `w` is split
  *     into `wLo = w mod 2^32` and `wHi = floor(w / 2^32)`.
- *   - fmix32(h) is MurmurHash3's 32-bit finalizer:
+ *   - mix32(h) is MurmurHash3's 32-bit finalizer:
  *       h ^= h >>> 16; h = h * 0x85EBCA6B (mod 2^32);
  *       h ^= h >>> 13; h = h * 0xC2B2AE35 (mod 2^32);
  *       h ^= h >>> 16.
- *   - base(seed, wHi) = fmix32((seed mod 2^32) XOR fmix32(wHi XOR 0x6A09E667)).
- *   - word(seed, w)   = fmix32(base(seed, wHi) XOR (wLo * 0x9E3779B1 mod 2^32)).
+ *   - base(seed, wHi) = mix32((seed mod 2^32) XOR mix32(wHi XOR 0x6A09E667)).
+ *   - word(seed, w)   = mix32(base(seed, wHi) XOR (wLo * 0x9E3779B1 mod 2^32)).
  *   - byte at offset o = (word(seed, floor(o / 4)) >>> (8 * (o mod 4))) & 0xFF.
  *
  * Within one 16 GiB span of equal `wHi`, `wLo → word` is a bijection (odd
  * multiplier, XOR, and fmix32 are all invertible), so no two words of a
  * span repeat: a misplaced block can never verify by accident.
  */
+import { mix32 } from '../base/seeded-rng.js';
 
 const GOLDEN = 0x9e3779b1;
 const HI_SALT = 0x6a09e667;
@@ -33,24 +34,15 @@ const TWO_POW_32 = 0x1_0000_0000;
 /** Little-endian hosts (every platform Node ships for) can write words through a Uint32Array. */
 const HOST_IS_LITTLE_ENDIAN = new Uint8Array(new Uint32Array([1]).buffer)[0] === 1;
 
-function fmix32(h: number): number {
-  h ^= h >>> 16;
-  h = Math.imul(h, 0x85ebca6b);
-  h ^= h >>> 13;
-  h = Math.imul(h, 0xc2b2ae35);
-  h ^= h >>> 16;
-  return h >>> 0;
-}
-
 function spanBase(seed: number, wHi: number): number {
-  return fmix32((seed >>> 0) ^ fmix32((wHi ^ HI_SALT) >>> 0));
+  return mix32((seed >>> 0) ^ mix32((wHi ^ HI_SALT) >>> 0));
 }
 
 /** The u32 value of word `wordIndex` (0 ≤ wordIndex < 2^51) of the pattern for `seed`. */
 export function patternWord(seed: number, wordIndex: number): number {
   const wHi = Math.floor(wordIndex / TWO_POW_32);
   const wLo = wordIndex - wHi * TWO_POW_32;
-  return fmix32(spanBase(seed, wHi) ^ Math.imul(wLo, GOLDEN));
+  return mix32(spanBase(seed, wHi) ^ Math.imul(wLo, GOLDEN));
 }
 
 function checkRange(byteOffset: number, length: number): void {
@@ -93,10 +85,10 @@ export function fillPattern(seed: number, byteOffset: number, out: Uint8Array): 
     const base = spanBase(seed, wHi);
     const n = Math.min(wordsLeft, TWO_POW_32 - wLo);
     if (words) {
-      for (let i = 0; i < n; i++, wLo++) words[k++] = fmix32(base ^ Math.imul(wLo, GOLDEN));
+      for (let i = 0; i < n; i++, wLo++) words[k++] = mix32(base ^ Math.imul(wLo, GOLDEN));
     } else {
       for (let i = 0; i < n; i++, wLo++) {
-        const word = fmix32(base ^ Math.imul(wLo, GOLDEN));
+        const word = mix32(base ^ Math.imul(wLo, GOLDEN));
         out[pos] = word & 0xff;
         out[pos + 1] = (word >>> 8) & 0xff;
         out[pos + 2] = (word >>> 16) & 0xff;
@@ -147,7 +139,7 @@ export function findPatternMismatch(seed: number, byteOffset: number, buf: Uint8
     const base = spanBase(seed, wHi);
     const n = Math.min(wordsLeft, TWO_POW_32 - wLo);
     for (let i = 0; i < n; i++, wLo++) {
-      const word = fmix32(base ^ Math.imul(wLo, GOLDEN));
+      const word = mix32(base ^ Math.imul(wLo, GOLDEN));
       if (words) {
         if (words[k] !== word) return pos + k * 4 + firstDifferingByte(words[k], word);
         k++;

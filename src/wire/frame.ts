@@ -19,7 +19,7 @@ import type { EthernetHeader, EthernetRepr } from './ethernet.js';
 import { emitIpv4, ipv4HeaderLen, IPPROTO_TCP, IPV4_DF, IPV4_MF, parseIpv4 } from './ipv4.js';
 import type { Ipv4Header, Ipv4Repr } from './ipv4.js';
 import { emitTcp, parseTcp, tcpHeaderLen } from './tcp.js';
-import type { TcpHeader, TcpOptions, TcpRepr } from './tcp.js';
+import type { TcpHeader, TcpRepr } from './tcp.js';
 
 /** A parsed frame; layers that are absent are undefined. */
 export interface FrameRepr {
@@ -60,23 +60,19 @@ export function parseFrame(buf: Buffer): FrameRepr {
   return { eth, ip: undefined, tcp: undefined, arp: undefined, payload: eth.payload };
 }
 
-/** What `buildTcpFrame` needs; optional fields default as a Linux sender would set them. */
-export interface TcpFrameSpec {
+/** The two ends of a TCP frame: addresses and ports, sender first. */
+export interface TcpFrameEnds extends Pick<TcpHeader, 'srcPort' | 'dstPort'> {
   readonly srcMac: Uint8Array;
   readonly dstMac: Uint8Array;
   readonly srcIp: number;
   readonly dstIp: number;
-  readonly srcPort: number;
-  readonly dstPort: number;
-  readonly seq: number;
-  readonly ack: number;
-  /** TCP_* bits. */
-  readonly flags: number;
-  readonly window: number;
-  readonly options?: TcpOptions | undefined;
-  /** Verbatim TCP option bytes instead of `options`. */
-  readonly rawOptions?: Uint8Array | undefined;
-  readonly urgentPtr?: number | undefined;
+}
+
+/**
+ * What `buildTcpFrame` needs: the ends, the TCP header as `emitTcp` takes
+ * it, and the rest; optional fields default as a Linux sender would set them.
+ */
+export interface TcpFrameSpec extends TcpFrameEnds, TcpHeader {
   /** One buffer or a list of fragments, copied into the frame; none by default. */
   readonly payload?: Uint8Array | readonly Uint8Array[] | undefined;
   /** IPv4 identification; 0 by default. */
@@ -95,17 +91,7 @@ export function buildTcpFrame(spec: TcpFrameSpec): Buffer {
   const payload = spec.payload ?? EMPTY;
   const payloadLen = lengthOf(payload);
   const eth: EthernetHeader = { dst: spec.dstMac, src: spec.srcMac, ethertype: ETHERTYPE_IPV4, vlan: spec.vlan };
-  const tcp: TcpHeader = {
-    srcPort: spec.srcPort,
-    dstPort: spec.dstPort,
-    seq: spec.seq,
-    ack: spec.ack,
-    flags: spec.flags,
-    window: spec.window,
-    urgentPtr: spec.urgentPtr,
-    options: spec.options,
-    rawOptions: spec.rawOptions,
-  };
+  const tcp: TcpHeader = spec;
   const tcpLen = tcpHeaderLen(tcp);
   const ip: Ipv4Header = {
     src: spec.srcIp,

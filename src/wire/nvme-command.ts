@@ -12,6 +12,7 @@
  * PSDT is not checked here: NVMe/TCP requires SGLs (PSDT 01b) and a target
  * that wants to refuse anything else reads `parseSqe(buf).psdt`.
  */
+import { buildFixed } from './fixed-buffer.js';
 import { emitKeepAlive, parseKeepAlive, type NvmeKeepAliveCommand } from './nvme-admin.js';
 import {
   emitConnect,
@@ -133,7 +134,5 @@ export function emitNvmeCommand(cmd: NvmeCommand, out: Buffer, off = 0): void {
 
 /** Allocates the 64-byte SQE of any command. */
 export function buildNvmeCommand(cmd: NvmeCommand): Buffer {
-  const out = Buffer.alloc(NVME_SQE_LEN);
-  emitNvmeCommand(cmd, out, 0);
-  return out;
+  return buildFixed(NVME_SQE_LEN, emitNvmeCommand, cmd);
 }

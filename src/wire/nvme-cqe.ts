@@ -12,6 +12,7 @@
  * On fabrics there is no completion queue memory, so the phase tag carries no
  * meaning; Linux nvmet always sends 0.
  */
+import { buildFixed } from './fixed-buffer.js';
 import { needBytes } from './errors.js';
 import { checkNvmeField } from './nvme-sqe.js';
 import type { NvmeStatus } from './nvme-status.js';
@@ -106,9 +107,7 @@ export function emitCqe(cqe: NvmeCqe, out: Buffer, off = 0): void {
 
 /** Allocates and returns the 16-byte encoding of `cqe`. */
 export function buildCqe(cqe: NvmeCqe): Buffer {
-  const out = Buffer.alloc(NVME_CQE_LEN);
-  emitCqe(cqe, out, 0);
-  return out;
+  return buildFixed(NVME_CQE_LEN, emitCqe, cqe);
 }
 
 /**

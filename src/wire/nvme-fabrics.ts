@@ -16,6 +16,7 @@
  * is the CNTLID in DW0 bits 15:0, or, for CONNECT_INVALID_PARAM, the offending
  * field as IPO (bits 15:0) + IATTR (bits 23:16: 0 = in the SQE, 1 = in the data).
  */
+import { buildFixed } from './fixed-buffer.js';
 import { needBytes, WireError } from './errors.js';
 import {
   buildSqe,
@@ -166,9 +167,7 @@ export function emitConnectData(data: NvmfConnectData, out: Buffer, off = 0): vo
 
 /** Allocates the 1024-byte Connect data. */
 export function buildConnectData(data: NvmfConnectData): Buffer {
-  const out = Buffer.alloc(NVMF_CONNECT_DATA_LEN);
-  emitConnectData(data, out, 0);
-  return out;
+  return buildFixed(NVMF_CONNECT_DATA_LEN, emitConnectData, data);
 }
 
 /**

@@ -20,10 +20,14 @@
  * Active Namespace ID list (CNS 0x02): up to 1024 u32 NSIDs greater than the
  * command's NSID, ascending, ended by 0.
  */
+import { buildFixed } from './fixed-buffer.js';
+import { readLeUints, writeLeUints, type LeUintFields } from './le-uint-fields.js';
 import { needBytes, WireError } from './errors.js';
 import {
   buildSqe,
   checkNvmeField,
+  nvmeU8,
+  nvmeU16,
   emitSqe,
   NvmeAdminOpcode,
   parseSqe,
@@ -150,34 +154,36 @@ export interface NvmeIdNs {
   readonly lbaf: readonly NvmeLbaFormat[];
 }
 
-// Identify Controller offsets.
-const C_VID = 0;
-const C_SSVID = 2;
+// Identify Controller: the text fields, then every numeric field as [offset, width].
 const C_SN = 4;
 const C_SN_LEN = 20;
 const C_MN = 24;
 const C_MN_LEN = 40;
 const C_FR = 64;
 const C_FR_LEN = 8;
-const C_MDTS = 77;
-const C_CNTLID = 78;
-const C_VER = 80;
-const C_CNTRLTYPE = 111;
-const C_KAS = 320;
-const C_SQES = 512;
-const C_CQES = 513;
-const C_MAXCMD = 514;
-const C_NN = 516;
-const C_ONCS = 520;
-const C_VWC = 525;
-const C_SGLS = 536;
 const C_SUBNQN = 768;
 const C_SUBNQN_LEN = 256;
-const C_IOCCSZ = 1792;
-const C_IORCSZ = 1796;
-const C_ICDOFF = 1800;
-const C_FCATT = 1802;
-const C_MSDBD = 1803;
+const ID_CTRL_UINTS: LeUintFields<Exclude<keyof NvmeIdCtrl, 'sn' | 'mn' | 'fr' | 'subnqn'>> = {
+  vid: [0, 2],
+  ssvid: [2, 2],
+  mdts: [77, 1],
+  cntlid: [78, 2],
+  ver: [80, 4],
+  cntrltype: [111, 1],
+  kas: [320, 2],
+  sqes: [512, 1],
+  cqes: [513, 1],
+  maxcmd: [514, 2],
+  nn: [516, 4],
+  oncs: [520, 2],
+  vwc: [525, 1],
+  sgls: [536, 4],
+  ioccsz: [1792, 4],
+  iorcsz: [1796, 4],
+  icdoff: [1800, 2],
+  fcatt: [1802, 1],
+  msdbd: [1803, 1],
+};
 
 // Identify Namespace offsets.
 const N_NSZE = 0;
@@ -216,65 +222,27 @@ export function parseIdentify(buf: Buffer): NvmeIdentifyCommand {
 export function emitIdCtrl(id: NvmeIdCtrl, out: Buffer, off = 0): void {
   needBytes(out, off + NVME_IDENTIFY_DATA_LEN, 'identify controller output');
   out.fill(0, off, off + NVME_IDENTIFY_DATA_LEN);
-  out.writeUInt16LE(field16('vid', id.vid), off + C_VID);
-  out.writeUInt16LE(field16('ssvid', id.ssvid), off + C_SSVID);
+  writeLeUints(out, off, ID_CTRL_UINTS, id);
   emitAscii('sn', id.sn, out, off + C_SN, C_SN_LEN);
   emitAscii('mn', id.mn, out, off + C_MN, C_MN_LEN);
   emitAscii('fr', id.fr, out, off + C_FR, C_FR_LEN);
-  out.writeUInt8(field8('mdts', id.mdts), off + C_MDTS);
-  out.writeUInt16LE(field16('cntlid', id.cntlid), off + C_CNTLID);
-  out.writeUInt32LE(field32('ver', id.ver), off + C_VER);
-  out.writeUInt8(field8('cntrltype', id.cntrltype), off + C_CNTRLTYPE);
-  out.writeUInt16LE(field16('kas', id.kas), off + C_KAS);
-  out.writeUInt8(field8('sqes', id.sqes), off + C_SQES);
-  out.writeUInt8(field8('cqes', id.cqes), off + C_CQES);
-  out.writeUInt16LE(field16('maxcmd', id.maxcmd), off + C_MAXCMD);
-  out.writeUInt32LE(field32('nn', id.nn), off + C_NN);
-  out.writeUInt16LE(field16('oncs', id.oncs), off + C_ONCS);
-  out.writeUInt8(field8('vwc', id.vwc), off + C_VWC);
-  out.writeUInt32LE(field32('sgls', id.sgls), off + C_SGLS);
   emitNqn(id.subnqn, out, off + C_SUBNQN);
-  out.writeUInt32LE(field32('ioccsz', id.ioccsz), off + C_IOCCSZ);
-  out.writeUInt32LE(field32('iorcsz', id.iorcsz), off + C_IORCSZ);
-  out.writeUInt16LE(field16('icdoff', id.icdoff), off + C_ICDOFF);
-  out.writeUInt8(field8('fcatt', id.fcatt), off + C_FCATT);
-  out.writeUInt8(field8('msdbd', id.msdbd), off + C_MSDBD);
 }
 
 /** Allocates the 4096-byte Identify Controller data. */
 export function buildIdCtrl(id: NvmeIdCtrl): Buffer {
-  const out = Buffer.alloc(NVME_IDENTIFY_DATA_LEN);
-  emitIdCtrl(id, out, 0);
-  return out;
+  return buildFixed(NVME_IDENTIFY_DATA_LEN, emitIdCtrl, id);
 }
 
 /** Parses Identify Controller data. Throws TRUNCATED if shorter than 4096 bytes. */
 export function parseIdCtrl(buf: Buffer): NvmeIdCtrl {
   needBytes(buf, NVME_IDENTIFY_DATA_LEN, 'identify controller data');
   return {
-    vid: buf.readUInt16LE(C_VID),
-    ssvid: buf.readUInt16LE(C_SSVID),
+    ...readLeUints(buf, 0, ID_CTRL_UINTS),
     sn: parseAscii(buf, C_SN, C_SN_LEN),
     mn: parseAscii(buf, C_MN, C_MN_LEN),
     fr: parseAscii(buf, C_FR, C_FR_LEN),
-    mdts: buf.readUInt8(C_MDTS),
-    cntlid: buf.readUInt16LE(C_CNTLID),
-    ver: buf.readUInt32LE(C_VER),
-    cntrltype: buf.readUInt8(C_CNTRLTYPE),
-    kas: buf.readUInt16LE(C_KAS),
-    sqes: buf.readUInt8(C_SQES),
-    cqes: buf.readUInt8(C_CQES),
-    maxcmd: buf.readUInt16LE(C_MAXCMD),
-    nn: buf.readUInt32LE(C_NN),
-    oncs: buf.readUInt16LE(C_ONCS),
-    vwc: buf.readUInt8(C_VWC),
-    sgls: buf.readUInt32LE(C_SGLS),
     subnqn: parseNqn(buf, C_SUBNQN),
-    ioccsz: buf.readUInt32LE(C_IOCCSZ),
-    iorcsz: buf.readUInt32LE(C_IORCSZ),
-    icdoff: buf.readUInt16LE(C_ICDOFF),
-    fcatt: buf.readUInt8(C_FCATT),
-    msdbd: buf.readUInt8(C_MSDBD),
   };
 }
 
@@ -298,13 +266,13 @@ export function emitIdNs(ns: NvmeIdNs, out: Buffer, off = 0): void {
   writeU64Number('nsze', ns.nsze, out, off + N_NSZE);
   writeU64Number('ncap', ns.ncap, out, off + N_NCAP);
   writeU64Number('nuse', ns.nuse, out, off + N_NUSE);
-  out.writeUInt8(field8('nsfeat', ns.nsfeat), off + N_NSFEAT);
+  out.writeUInt8(nvmeU8('nsfeat', ns.nsfeat), off + N_NSFEAT);
   out.writeUInt8(ns.nlbaf, off + N_NLBAF);
-  out.writeUInt8(field8('flbas', ns.flbas), off + N_FLBAS);
+  out.writeUInt8(nvmeU8('flbas', ns.flbas), off + N_FLBAS);
   ns.lbaf.forEach((f, i) => {
     const at = off + N_LBAF + 4 * i;
-    out.writeUInt16LE(field16('lbaf ms', f.ms), at);
-    out.writeUInt8(field8('lbaf lbads', f.lbads), at + 2);
+    out.writeUInt16LE(nvmeU16('lbaf ms', f.ms), at);
+    out.writeUInt8(nvmeU8('lbaf lbads', f.lbads), at + 2);
     checkNvmeField('lbaf rp', f.rp, 0x3);
     out.writeUInt8(f.rp, at + 3);
   });
@@ -312,9 +280,7 @@ export function emitIdNs(ns: NvmeIdNs, out: Buffer, off = 0): void {
 
 /** Allocates the 4096-byte Identify Namespace data. */
 export function buildIdNs(ns: NvmeIdNs): Buffer {
-  const out = Buffer.alloc(NVME_IDENTIFY_DATA_LEN);
-  emitIdNs(ns, out, 0);
-  return out;
+  return buildFixed(NVME_IDENTIFY_DATA_LEN, emitIdNs, ns);
 }
 
 /** Parses Identify Namespace data. Throws TRUNCATED if shorter than 4096 bytes, UNSUPPORTED for sizes ≥ 2^53, BAD_FIELD for NLBAF ≥ 64. */
@@ -396,9 +362,7 @@ export function emitNsList(nsids: readonly number[], out: Buffer, off = 0): void
 
 /** Allocates a 4096-byte Active Namespace ID list. */
 export function buildNsList(nsids: readonly number[]): Buffer {
-  const out = Buffer.alloc(NVME_IDENTIFY_DATA_LEN);
-  emitNsList(nsids, out, 0);
-  return out;
+  return buildFixed(NVME_IDENTIFY_DATA_LEN, emitNsList, nsids);
 }
 
 /** Parses an Active Namespace ID list: the NSIDs before the first 0. Throws TRUNCATED if shorter than 4096 bytes. */
@@ -416,21 +380,6 @@ export function parseNsList(buf: Buffer): number[] {
 function identifyToSqe(cmd: NvmeIdentifyCommand): NvmeSqe {
   checkNvmeField('cns', cmd.cns, 0xff);
   return sqeWith({ opcode: NvmeAdminOpcode.IDENTIFY, cid: cmd.cid, nsid: cmd.nsid, dptr: cmd.dptr, cdw10: cmd.cns });
-}
-
-function field8(field: string, v: number): number {
-  checkNvmeField(field, v, 0xff);
-  return v;
-}
-
-function field16(field: string, v: number): number {
-  checkNvmeField(field, v, 0xffff);
-  return v;
-}
-
-function field32(field: string, v: number): number {
-  checkNvmeField(field, v, 0xffff_ffff);
-  return v;
 }
 
 /** SN/MN/FR: ASCII, left justified, padded with spaces (NVMe Base spec); NULs are tolerated as padding. */

@@ -20,6 +20,7 @@
  *   Identifier byte 0x5A. A command without data uses the same with length 0.
  * The target decides in-capsule vs R2T from this descriptor alone.
  */
+import { buildFixed } from './fixed-buffer.js';
 import { needBytes, WireError } from './errors.js';
 
 /** Size of an SQE in bytes. */
@@ -193,24 +194,22 @@ export function emitSqe(sqe: NvmeSqe, out: Buffer, off = 0): void {
   out.writeUInt8(sqe.opcode, off + OPCODE);
   out.writeUInt8((sqe.psdt << PSDT_SHIFT) | sqe.fuse, off + FLAGS);
   out.writeUInt16LE(sqe.cid, off + CID);
-  out.writeUInt32LE(u32('nsid', sqe.nsid), off + NSID);
-  out.writeUInt32LE(u32('cdw2', sqe.cdw2), off + CDW2);
-  out.writeUInt32LE(u32('cdw3', sqe.cdw3), off + CDW3);
+  out.writeUInt32LE(nvmeU32('nsid', sqe.nsid), off + NSID);
+  out.writeUInt32LE(nvmeU32('cdw2', sqe.cdw2), off + CDW2);
+  out.writeUInt32LE(nvmeU32('cdw3', sqe.cdw3), off + CDW3);
   out.writeBigUInt64LE(BigInt.asUintN(64, sqe.mptr), off + MPTR);
   emitSgl(sqe.dptr, out, off + DPTR);
-  out.writeUInt32LE(u32('cdw10', sqe.cdw10), off + CDW10);
-  out.writeUInt32LE(u32('cdw11', sqe.cdw11), off + CDW11);
-  out.writeUInt32LE(u32('cdw12', sqe.cdw12), off + CDW12);
-  out.writeUInt32LE(u32('cdw13', sqe.cdw13), off + CDW13);
-  out.writeUInt32LE(u32('cdw14', sqe.cdw14), off + CDW14);
-  out.writeUInt32LE(u32('cdw15', sqe.cdw15), off + CDW15);
+  out.writeUInt32LE(nvmeU32('cdw10', sqe.cdw10), off + CDW10);
+  out.writeUInt32LE(nvmeU32('cdw11', sqe.cdw11), off + CDW11);
+  out.writeUInt32LE(nvmeU32('cdw12', sqe.cdw12), off + CDW12);
+  out.writeUInt32LE(nvmeU32('cdw13', sqe.cdw13), off + CDW13);
+  out.writeUInt32LE(nvmeU32('cdw14', sqe.cdw14), off + CDW14);
+  out.writeUInt32LE(nvmeU32('cdw15', sqe.cdw15), off + CDW15);
 }
 
 /** Allocates and returns the 64-byte encoding of `sqe`. */
 export function buildSqe(sqe: NvmeSqe): Buffer {
-  const out = Buffer.alloc(NVME_SQE_LEN);
-  emitSqe(sqe, out, 0);
-  return out;
+  return buildFixed(NVME_SQE_LEN, emitSqe, sqe);
 }
 
 /**
@@ -274,7 +273,7 @@ export function emitSgl(sgl: SglDescriptor, out: Buffer, off = 0): void {
   checkNvmeField('sgl subtype', sgl.subtype, 0xf);
   out.fill(0, off, off + 16);
   out.writeBigUInt64LE(BigInt.asUintN(64, sgl.addr), off + SGL_ADDR);
-  out.writeUInt32LE(u32('sgl length', sgl.length), off + SGL_LENGTH);
+  out.writeUInt32LE(nvmeU32('sgl length', sgl.length), off + SGL_LENGTH);
   out.writeUInt8((sgl.type << 4) | sgl.subtype, off + SGL_IDENTIFIER);
 }
 
@@ -318,7 +317,20 @@ export function checkNvmeField(field: string, value: number, max: number): void 
   }
 }
 
-function u32(field: string, value: number): number {
+/** `value` once checkNvmeField passed for a u8 field: for emitting in one expression. */
+export function nvmeU8(field: string, value: number): number {
+  checkNvmeField(field, value, 0xff);
+  return value;
+}
+
+/** `value` once checkNvmeField passed for a u16 field. */
+export function nvmeU16(field: string, value: number): number {
+  checkNvmeField(field, value, 0xffff);
+  return value;
+}
+
+/** `value` once checkNvmeField passed for a u32 field. */
+export function nvmeU32(field: string, value: number): number {
   checkNvmeField(field, value, 0xffff_ffff);
   return value;
 }

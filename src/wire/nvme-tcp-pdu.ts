@@ -44,25 +44,9 @@ import {
   type CommonHeader,
 } from './nvme-tcp-pdu-header.js';
 
-// The header's vocabulary (codes, sizes, offsets) lives in nvme-tcp-pdu-header.ts;
-// exported here too, since every user of the reprs speaks it.
-export {
-  isPduType,
-  NVME_TCP_COMMON_HEADER_LEN,
-  NVME_TCP_CQE_LEN,
-  NVME_TCP_DIGEST_LEN,
-  NVME_TCP_MAX_PDA,
-  NVME_TCP_MAX_PLEN,
-  NVME_TCP_SQE_LEN,
-  NVME_TCP_TERM_REQ_MAX_DATA_LEN,
-  PduFlags,
-  PduType,
-  pduHeaderLength,
-  pduTypeName,
-  peekCommonHeader,
-  TermReqFes,
-  type CommonHeader,
-} from './nvme-tcp-pdu-header.js';
+// The header's vocabulary (codes, sizes, offsets, the byte view) lives in
+// nvme-tcp-pdu-header.ts; exported here too, since every user of the reprs speaks it.
+export * from './nvme-tcp-pdu-header.js';
 
 /**
  * Flag bits each type may carry. IC and TermReq PDUs never carry digests (they

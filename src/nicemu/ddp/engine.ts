@@ -74,12 +74,13 @@ import {
 } from '../../wire/nvme-tcp-pdu.js';
 import { PduField, PduHeaderView } from '../../wire/nvme-tcp-pdu-header.js';
 import { PduStreamWalker } from '../pdu-stream-walker.js';
+import { gatherDdgst, newDataDigestRun, runDataCrc, type DataDigestRun } from '../pdu-data-digest.js';
 import { seqDiff } from '../../wire/seq.js';
 import type { UlpDdpStats } from './stats.js';
 import type { FlowKey, RxOffloadEngine } from '../flow-table.js';
 import { RangeSet } from '../range-set.js';
 import { SglMap, type Sgl } from './sgl.js';
-import type { Skb, SkbFrag } from '../skb.js';
+import { skbHostPayload, type Skb, type SkbFrag } from '../skb.js';
 
 /** Per-socket configuration from sk_add (the ICReq/ICResp outcome). */
 export interface NvmeTcpSkConfig {
@@ -136,15 +137,9 @@ interface DdpIo {
   completedOnWire: boolean;
 }
 
-/** Where a C2HData PDU's data digest check stands. */
-type CrcState = 'off' | 'tracking' | 'broken' | 'ok' | 'bad';
-
 /** A C2HData PDU whose header the engine walked. Positions are stream positions. */
-interface C2HRecord {
+interface C2HRecord extends DataDigestRun {
   readonly start: number;
-  readonly dataStart: number;
-  readonly dataEnd: number;
-  readonly end: number;
   readonly datao: number;
   /** The read its data goes to, when mapped. */
   readonly io: DdpIo | undefined;
@@ -152,12 +147,6 @@ interface C2HRecord {
   readonly chain: number;
   placeable: boolean;
   readonly hasDdgst: boolean;
-  crcState: CrcState;
-  crc: number;
-  /** Data covered by `crc` so far ends here. */
-  crcPos: number;
-  readonly ddgst: Buffer;
-  ddgstFill: number;
 }
 
 /** Largest header the walker gathers: the C2H PDU types all have hlen 24, plus HDGST. */
@@ -330,7 +319,7 @@ export class DdpEngine implements RxOffloadEngine {
     }
     if (this.state === 'off') this.state = 'searching';
 
-    const payload = contiguousPayload(skb);
+    const payload = skbHostPayload(skb);
     if (payload === undefined) {
       // Not plain payload (another engine's frags): nothing to place; the stream position is gone.
       this.noteSeen(skb.seq, segStart, segEnd);
@@ -414,21 +403,15 @@ export class DdpEngine implements RxOffloadEngine {
     }
     const hasDdgst = layout.ddgstLen !== 0;
     const dataStart = start + layout.dataOffset;
+    const track = hasDdgst && this.config.ddgst && this.ctx.caps.ddgstRx;
     const rec: C2HRecord = {
+      ...newDataDigestRun(dataStart, dataStart + datal, start + layout.plen, track, hasDdgst),
       start,
-      dataStart,
-      dataEnd: dataStart + datal,
-      end: start + layout.plen,
       datao,
       io,
       chain: this.chain,
       placeable: this.state === 'sync' && io !== undefined,
       hasDdgst,
-      crcState: hasDdgst && this.config.ddgst && this.ctx.caps.ddgstRx ? 'tracking' : 'off',
-      crc: 0,
-      crcPos: dataStart,
-      ddgst: hasDdgst ? Buffer.alloc(NVME_TCP_DIGEST_LEN) : EMPTY,
-      ddgstFill: 0,
     };
     if (this.recent.length >= RECENT_PDUS) this.recent.shift();
     this.recent.push(rec);
@@ -451,13 +434,8 @@ export class DdpEngine implements RxOffloadEngine {
     const db = Math.min(b, rec.dataEnd);
     if (da < db) {
       const fresh = this.fresh(da, db);
-      if (rec.crcState === 'tracking') {
-        if (!this.ctx.caps.ddgstRx) rec.crcState = 'off';
-        else if (fresh && rec.crcPos === da) {
-          rec.crc = crc32c(this.payload.subarray(da - this.segStart, db - this.segStart), rec.crc);
-          rec.crcPos = db;
-        } else rec.crcState = 'broken';
-      }
+      if (rec.crcState === 'tracking' && !this.ctx.caps.ddgstRx) rec.crcState = 'off';
+      runDataCrc(rec, this.payload, this.segStart, da, db, fresh);
       if (rec.crcState !== 'tracking') this.crcOk = false;
       this.placeData(rec, da, db, fresh);
     }
@@ -465,19 +443,9 @@ export class DdpEngine implements RxOffloadEngine {
     const ga = Math.max(a, rec.dataEnd);
     const gb = Math.min(b, rec.end);
     if (ga >= gb) return;
-    if (rec.crcState === 'tracking') {
-      if (!this.ctx.caps.ddgstRx) rec.crcState = 'off';
-      else if (rec.crcPos !== rec.dataEnd || ga !== rec.dataEnd + rec.ddgstFill || !this.fresh(ga, gb)) rec.crcState = 'broken';
-      else {
-        this.payload.copy(rec.ddgst, rec.ddgstFill, ga - this.segStart, gb - this.segStart);
-        rec.ddgstFill += gb - ga;
-        if (rec.ddgstFill === NVME_TCP_DIGEST_LEN) {
-          const ok = rec.ddgst.readUInt32LE(0) === rec.crc;
-          rec.crcState = ok ? 'ok' : 'bad';
-          this.ctx.stats[ok ? 'rx-nvme-tcp-crc-ok' : 'rx-nvme-tcp-crc-fail']++;
-        }
-      }
-    }
+    if (rec.crcState === 'tracking' && !this.ctx.caps.ddgstRx) rec.crcState = 'off';
+    const ok = gatherDdgst(rec, this.payload, this.segStart, ga, gb, rec.crcState === 'tracking' && this.fresh(ga, gb));
+    if (ok !== undefined) this.ctx.stats[ok ? 'rx-nvme-tcp-crc-ok' : 'rx-nvme-tcp-crc-fail']++;
     if (rec.crcState !== 'tracking' && rec.crcState !== 'ok') this.crcOk = false;
   }
 
@@ -667,21 +635,4 @@ export class DdpEngine implements RxOffloadEngine {
     this.seen.add(segStart, segEnd);
     this.w.noteSeen(seq, segStart, segEnd);
   }
-}
-
-/** The skb's payload as one buffer, or undefined when it is not all host memory. */
-function contiguousPayload(skb: Skb): Buffer | undefined {
-  const frags = skb.frags;
-  if (frags.length === 1) {
-    const f = frags[0]!;
-    return f.kind === 'host' ? f.buf : undefined;
-  }
-  const bufs: Buffer[] = [];
-  for (let i = 0; i < frags.length; i++) {
-    const f = frags[i]!;
-    if (f.kind !== 'host') return undefined;
-    bufs.push(f.buf);
-  }
-  // Several rx buffers: the NIC parses across them as one (its own memory, not a host copy).
-  return Buffer.concat(bufs);
 }

@@ -44,13 +44,14 @@ import { crc32c } from '../../wire/crc32c.js';
 import { NVME_TCP_COMMON_HEADER_LEN, NVME_TCP_DIGEST_LEN, PduFlags, PduType, isPlausiblePduHeader, type PduLayout } from '../../wire/nvme-tcp-pdu.js';
 import { IcDigest, PduField, PduHeaderView } from '../../wire/nvme-tcp-pdu-header.js';
 import { PduStreamWalker } from '../pdu-stream-walker.js';
+import { gatherDdgst, newDataDigestRun, runDataCrc, type DataDigestRun } from '../pdu-data-digest.js';
 import { seqAdd } from '../../wire/seq.js';
 import { TCP_SYN } from '../../wire/tcp.js';
 import type { DmabufBinding } from './dmabuf.js';
 import type { DevmemNicStats } from './stats.js';
 import type { FlowKey, RxOffloadEngine } from '../flow-table.js';
 import type { CarvedFrag } from './page-pool.js';
-import type { Skb, SkbFrag } from '../skb.js';
+import { skbHostPayload, type Skb, type SkbFrag } from '../skb.js';
 
 export type HeaderSplitMode = 'tcp' | 'nvme';
 
@@ -79,22 +80,12 @@ export type HeaderSplitSync =
   /** Lost: scanning new segments for a plausible header. Host memory only. */
   | 'searching';
 
-type CrcState = 'off' | 'tracking' | 'broken' | 'ok' | 'bad';
-
 /** A C2HData PDU the walker went through; positions are stream positions. */
-interface C2HRecord {
+interface C2HRecord extends DataDigestRun {
   readonly start: number;
-  readonly dataStart: number;
-  readonly dataEnd: number;
-  readonly end: number;
   readonly chain: number;
   /** Walked in sync (or confirmed by resync): its payload range may go to the dmabuf. */
   confirmed: boolean;
-  crcState: CrcState;
-  crc: number;
-  crcPos: number;
-  readonly ddgst: Buffer;
-  ddgstFill: number;
 }
 
 /** Largest header gathered: ICResp (128 bytes; no HDGST). */
@@ -230,7 +221,7 @@ export class HeaderSplitEngine implements RxOffloadEngine {
     const segStart = this.w.posOf(skb.seq);
     const segEnd = segStart + len;
     if (segStart < this.w.maxSeen - WINDOW_LIMIT || segStart > this.w.maxSeen + WINDOW_LIMIT) return this.passHost(skb);
-    const payload = hostPayload(skb);
+    const payload = skbHostPayload(skb);
     if (payload === undefined) {
       // Not plain payload (another engine's frags): nothing to split, the stream position is gone.
       this.w.noteSeen(skb.seq, segStart, segEnd);
@@ -409,17 +400,10 @@ export class HeaderSplitEngine implements RxOffloadEngine {
     const dataStart = start + layout.dataOffset;
     const hasDdgst = layout.ddgstLen !== 0;
     const rec: C2HRecord = {
+      ...newDataDigestRun(dataStart, dataStart + layout.dataLength, start + layout.plen, hasDdgst, hasDdgst),
       start,
-      dataStart,
-      dataEnd: dataStart + layout.dataLength,
-      end: start + layout.plen,
       chain: this.chain,
       confirmed: this.sync === 'sync',
-      crcState: hasDdgst ? 'tracking' : 'off',
-      crc: 0,
-      crcPos: dataStart,
-      ddgst: hasDdgst ? Buffer.alloc(NVME_TCP_DIGEST_LEN) : NO_BYTES,
-      ddgstFill: 0,
     };
     if (this.recent.length >= RECENT_PDUS) this.recent.shift();
     this.recent.push(rec);
@@ -437,12 +421,7 @@ export class HeaderSplitEngine implements RxOffloadEngine {
     const db = Math.min(b, rec.dataEnd);
     this.emit(a, Math.min(b, rec.dataStart), HOST);
     if (da < db) {
-      if (rec.crcState === 'tracking') {
-        if (rec.crcPos === da) {
-          rec.crc = crc32c(this.payload.subarray(da - this.segStart, db - this.segStart), rec.crc);
-          rec.crcPos = db;
-        } else rec.crcState = 'broken';
-      }
+      runDataCrc(rec, this.payload, this.segStart, da, db, true);
       if (rec.crcState !== 'tracking') this.crcOk = false;
       // Payload of an unconfirmed (speculative) PDU stays in host memory: a wrong guess must not hide a header.
       this.emit(da, db, rec.confirmed && this.sync === 'sync' ? DEVICE : HOST);
@@ -451,18 +430,8 @@ export class HeaderSplitEngine implements RxOffloadEngine {
     const gb = Math.min(b, rec.end);
     if (ga >= gb) return;
     this.emit(ga, gb, HOST);
-    if (rec.crcState === 'tracking') {
-      if (rec.crcPos !== rec.dataEnd || ga !== rec.dataEnd + rec.ddgstFill) rec.crcState = 'broken';
-      else {
-        this.payload.copy(rec.ddgst, rec.ddgstFill, ga - this.segStart, gb - this.segStart);
-        rec.ddgstFill += gb - ga;
-        if (rec.ddgstFill === NVME_TCP_DIGEST_LEN) {
-          const ok = rec.ddgst.readUInt32LE(0) === rec.crc;
-          rec.crcState = ok ? 'ok' : 'bad';
-          this.target.stats[ok ? 'rx-hds-crc-ok' : 'rx-hds-crc-fail']++;
-        }
-      }
-    }
+    const ok = gatherDdgst(rec, this.payload, this.segStart, ga, gb, true);
+    if (ok !== undefined) this.target.stats[ok ? 'rx-hds-crc-ok' : 'rx-hds-crc-fail']++;
     if (rec.crcState !== 'tracking' && rec.crcState !== 'ok') this.crcOk = false;
   }
 
@@ -566,21 +535,4 @@ export class HeaderSplitEngine implements RxOffloadEngine {
       if (rec.crcState === 'tracking') rec.crcState = 'broken';
     }
   }
-}
-
-/** The skb's payload as one buffer, or undefined when some of it is not in host memory. */
-function hostPayload(skb: Skb): Buffer | undefined {
-  const frags = skb.frags;
-  if (frags.length === 1) {
-    const f = frags[0]!;
-    return f.kind === 'host' ? f.buf : undefined;
-  }
-  const bufs: Buffer[] = [];
-  for (let i = 0; i < frags.length; i++) {
-    const f = frags[i]!;
-    if (f.kind !== 'host') return undefined;
-    bufs.push(f.buf);
-  }
-  // Several rx buffers: the NIC parses across them as one (its own memory, not a host copy).
-  return Buffer.concat(bufs);
 }
