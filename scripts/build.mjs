@@ -8,7 +8,7 @@
 //
 //   node scripts/build.mjs           build when dist/ is stale (quiet when not)
 //   node scripts/build.mjs --force   build anyway
-import { mkdirSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { appendFileSync, mkdirSync, readdirSync, renameSync, statSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -44,26 +44,32 @@ if (!force && stampMs > newestMtimeMs(files)) process.exit(0);
 
 const { build } = await import('esbuild');
 const t0 = performance.now();
-rmSync(dist, { recursive: true, force: true });
-mkdirSync(dist, { recursive: true });
+mkdirSync(join(dist, 'cli'), { recursive: true });
 // One bundle for the command: loading one file is much faster than resolving
 // and reading ~180 modules at every start. Packages stay external (native
 // addons load from node_modules). The bundle sits at dist/cli/main.js, two
 // levels down like src/cli/main.ts, so paths the CLI's modules resolve
 // against import.meta.url (../../netns/, ../../bin/, ../../captures/) stay
 // right.
+// Another ddplab may be starting from dist/ right now: write the bundle
+// beside it and rename it into place (atomic), never remove it first.
+const out = join(dist, 'cli/main.js');
+const tmp = join(dist, `cli/.main.${process.pid}`);
 await build({
   entryPoints: [join(src, 'cli/main.ts')],
-  outfile: join(dist, 'cli/main.js'),
+  outfile: `${tmp}.js`,
   bundle: true,
   external: ['pcap', 'raw-socket', 'sse4_crc32', 'esbuild', 'tsx', 'vitest'],
   format: 'esm',
   platform: 'node',
   target: 'node20',
-  sourcemap: 'linked',
+  sourcemap: 'external',
   logLevel: 'warning',
   // CommonJS packages inside an ESM bundle call require() for node: built-ins.
   banner: { js: "import { createRequire as __ddplabCreateRequire } from 'node:module'; const require = __ddplabCreateRequire(import.meta.url);" },
 });
+appendFileSync(`${tmp}.js`, '//# sourceMappingURL=main.js.map\n');
+renameSync(`${tmp}.js.map`, `${out}.map`);
+renameSync(`${tmp}.js`, out);
 writeFileSync(stamp, `${new Date().toISOString()}\n`);
 process.stdout.write(`build: ${files.length} files bundled into dist/cli/main.js in ${Math.round(performance.now() - t0)} ms\n`);
