@@ -19,8 +19,9 @@ import { UserError } from '../base/errors.js';
 import { addDigestFlag, addOffloadFlag } from './run-flags.js';
 import { addImpairFlags, impairFromFlags, type ImpairFlags } from './impair-flags.js';
 import { addDevmemFlags, devmemFromFlags, type DevmemFlags } from './devmem-flags.js';
+import { addDdpHostFlags, ddpHostFromFlags, type DdpHostFlags } from './ddp-host-flags.js';
 
-interface HostFlags extends WorkloadFlags, ImpairFlags, DevmemFlags, TimeoutFlags {
+interface HostFlags extends WorkloadFlags, ImpairFlags, DevmemFlags, TimeoutFlags, DdpHostFlags {
   iface: string;
   hostIp: string;
   hostMac?: string;
@@ -62,8 +63,10 @@ export function registerHostCommand(program: Command): void {
   addTimeoutFlags(cmd);
   addImpairFlags(cmd);
   addDevmemFlags(cmd);
+  addDdpHostFlags(cmd);
   cmd.action(async (flags: HostFlags) => {
     const target = parseTargetAddress(flags.target);
+    const ddpSettings = ddpHostFromFlags(flags);
     const workload = workloadFromFlags(flags);
     const impair = impairFromFlags(flags, workload.seed ?? 1);
     const addr = hostAddressFromFlags(flags, target.ip);
@@ -81,6 +84,7 @@ export function registerHostCommand(program: Command): void {
         digest: parseDigest(flags.digest),
         offload,
         devmem: devmemFromFlags(flags, offload),
+        ddpSettings,
         queues: intFlag('queues', flags.queues, 1, 128),
         ...(flags.queueDepth !== undefined ? { queueDepth: intFlag('queue-depth', flags.queueDepth, 2, 1024) } : {}),
         ...timeoutsFromFlags(flags),

@@ -12,12 +12,14 @@ import { UserError } from '../base/errors.js';
 import { addImpairFlags, describeImpairSpec, describeImpairStats, impairFromFlags, type ImpairFlags } from './impair-flags.js';
 import { addTimeoutFlags, addWorkloadFlags, intFlag, parseDigest, timeoutsFromFlags, workloadFromFlags, type TimeoutFlags, type WorkloadFlags } from './workload-flags.js';
 import { addDevmemFlags, describeDevmem, devmemFromFlags, type DevmemFlags } from './devmem-flags.js';
+import { addDdpHostFlags, ddpHostFromFlags, type DdpHostFlags } from './ddp-host-flags.js';
+import { DDP_PAGE_BYTES } from '../nicemu/ddp/sgl.js';
 import { addExternalFlags, checkExternalFlags, runExternalCommand } from './cmd-run-external.js';
 import { nicDropLines, passNote } from './nic-drops.js';
 import { addDigestFlag, addOffloadFlag, addTargetShapeFlags, addVethOffloadsFlag, parseOrder, vethOffloadsFromFlags, type VethOffloadFlags } from './run-flags.js';
 import { HOSTILE_CASES, HostileSpecError, formatHostileSpec, parseHostileSpec } from '../target/hostile.js';
 
-interface RunFlags extends WorkloadFlags, ImpairFlags, DevmemFlags, TimeoutFlags, VethOffloadFlags {
+interface RunFlags extends WorkloadFlags, ImpairFlags, DevmemFlags, TimeoutFlags, VethOffloadFlags, DdpHostFlags {
   digest: string;
   offload: string;
   order: string;
@@ -108,6 +110,11 @@ export function humanReport(r: RunReport): string {
       `  ddp      placed ${d.placementPct.toFixed(2)}% of ${fmtBytes(d.c2hDataBytes)} C2HData payload; copied: below threshold ${fmtBytes(n.belowThreshold)}, ` +
         `limits ${fmtBytes(n.limits)}, lost sync ${fmtBytes(n.lostSync)}; DDGST checked by the NIC for ${d.ddgstOffloadedPdus} PDUs, host data CRC ${fmtBytes(d.hostCrcDataBytes)}`,
     );
+    const l = d.limits;
+    lines.push(
+      `  limits   max SGL ${l.maxDdpSglLen} pages (${fmtBytes(l.maxDdpSglLen * DDP_PAGE_BYTES)} per command), threshold ${fmtBytes(l.ioThresholdBytes)}, ` +
+        `CIDs ${l.fullCcidRange ? 'full range (generation bits)' : 'below the queue size'}; ulp ${d.ulp}; split: ${d.split.reads} reads into ${d.split.commands} commands`,
+    );
     const f = d.fallback;
     if (f.socketsRefused + f.readsOverLimits + f.readsRefusedByNic > 0) {
       lines.push(
@@ -175,6 +182,7 @@ export function registerRunCommand(program: Command): void {
   addTimeoutFlags(cmd);
   addImpairFlags(cmd);
   addDevmemFlags(cmd);
+  addDdpHostFlags(cmd);
   addExternalFlags(cmd);
   cmd.action(async (flags: RunFlags) => {
     checkExternalFlags(cmd);
@@ -187,6 +195,7 @@ export function registerRunCommand(program: Command): void {
     const queues = intFlag('queues', flags.queues, 1, 128);
     const hostile = hostileFromFlag(flags.hostile, queues);
     const offload = parseOffloadMode(flags.offload);
+    const ddpSettings = ddpHostFromFlags(flags);
     const bar = progressBar();
     const report = await run({
       workload,
@@ -195,6 +204,7 @@ export function registerRunCommand(program: Command): void {
       digest: parseDigest(flags.digest),
       offload,
       devmem: devmemFromFlags(flags, offload),
+      ddpSettings,
       order,
       interleave: flags.interleave === true,
       c2hSize: flags.c2hSize,

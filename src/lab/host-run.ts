@@ -27,6 +27,7 @@ import { ddpModeOf, headerSplitOf, usesCrcOffload, usesDdpEngine, type OffloadMo
 import { requireInterface, requireLibpcap, requireNetRaw } from './privileges.js';
 import { NvmeDdpOffload, ddpReport, newNvmeDdpUlpStats, type DdpReport } from '../host/nvme/ddp.js';
 import { NvmeTcpDdpDevice } from '../nicemu/ddp/offload.js';
+import { DEFAULT_DDP_HOST_SETTINGS, ddpLimitsWith, type DdpHostSettings } from '../host/nvme/ddp-settings.js';
 import { newUlpDdpStats, type UlpDdpStats } from '../nicemu/ddp/stats.js';
 import { withReadHashes, writeReadHashes, type LiveReadHash } from '../replay/live-read-hashes.js';
 import { DEVMEM_DEFAULTS, DevmemHost, type DevmemRunOptions, type DevmemRunReport } from './devmem-host.js';
@@ -61,6 +62,8 @@ export interface HostRunOptions {
   readonly digest: DigestChoice;
   /** DDP offload or devmem receive (default none). */
   readonly offload?: OffloadMode;
+  /** DDP: the ULP's data-digest fallback and the limits over the NIC's defaults (default: linux, the defaults). */
+  readonly ddpSettings?: DdpHostSettings;
   /** Pool size, token return path, hold: with offload devmem-tcp or devmem-nvme (default DEVMEM_DEFAULTS). */
   readonly devmem?: DevmemRunOptions;
   readonly workload: WorkloadOptions;
@@ -144,10 +147,14 @@ export async function hostRun(opts: HostRunOptions, onProgress?: (p: WorkloadPro
     ...(opts.gateway !== undefined ? { gateway: parseIpv4Addr(opts.gateway) } : {}),
   });
   const offload = opts.offload ?? 'none';
+  const ddpSettings = opts.ddpSettings ?? DEFAULT_DDP_HOST_SETTINGS;
   const ddp =
     !usesDdpEngine(offload)
       ? undefined
-      : new NvmeDdpOffload(new NvmeTcpDdpDevice(nic, { caps: { 'nvme-tcp': true, 'nvme-tcp-ddgst-rx': usesCrcOffload(offload) } }), { log });
+      : new NvmeDdpOffload(
+          new NvmeTcpDdpDevice(nic, { limits: ddpSettings.limits, caps: { 'nvme-tcp': true, 'nvme-tcp-ddgst-rx': usesCrcOffload(offload) } }),
+          { log, ulp: ddpSettings.ulp },
+        );
   const split = headerSplitOf(offload);
   const devmem = split !== undefined ? new DevmemHost(opts.devmem ?? { mode: split, ...DEVMEM_DEFAULTS }, log) : undefined;
   let ctrl: NvmeController | undefined;
@@ -191,6 +198,8 @@ export async function hostRun(opts: HostRunOptions, onProgress?: (p: WorkloadPro
       ...(opts.ioTimeoutMs !== undefined ? { commandTimeoutMs: opts.ioTimeoutMs } : {}),
       // A queue the target breaks (a protocol error, a timeout) costs its own I/O; the others carry on.
       ioQueueFailure: 'queue',
+      // Linux's host skips CID generation bits unless the NIC takes the full CID range.
+      ...(ddp !== undefined && ddp.device.limits().fullCcidRange ? { cidGeneration: true } : {}),
     });
     if (ddp !== undefined) log(`DDP ${offload}: ${ddp.offloadQueues(ctrl.ioQueues)} of ${ctrl.ioQueues.length} I/O queues offloaded`);
     const failed = new Promise<never>((_, reject) => {
@@ -224,7 +233,10 @@ export async function hostRun(opts: HostRunOptions, onProgress?: (p: WorkloadPro
     ...(workload !== undefined ? { workload } : {}),
     host: { ...hostStats, bytesCrc: hostBytesCrc(hostStats) },
     nic: { ...nic.stats, ...ddpStats },
-    ddp: ddpReport(ddpModeOf(offload), sumNvmeHostStats(ctrl?.ioQueues.map((q) => q.stats) ?? []), ddpStats, ddp?.stats() ?? newNvmeDdpUlpStats()),
+    ddp: ddpReport(ddpModeOf(offload), sumNvmeHostStats(ctrl?.ioQueues.map((q) => q.stats) ?? []), ddpStats, ddp?.stats() ?? newNvmeDdpUlpStats(), {
+      ulp: ddpSettings.ulp,
+      limits: ddpLimitsWith(ddpSettings.limits),
+    }),
     ...(devmem !== undefined ? { devmem: devmem.report(sumNvmeHostStats(ctrl?.ioQueues.map((q) => q.stats) ?? [])) } : {}),
     tcp: { ...stack.tcpStats },
     port: port.stats,

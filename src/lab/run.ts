@@ -13,6 +13,7 @@ import { UserError } from '../base/errors.js';
 import type { OffloadMode } from '../host/offload-mode.js';
 import { devmemArgs, impairArgs, timeoutArgs } from './host-argv.js';
 import type { DevmemRunOptions } from './devmem-host.js';
+import { ddpHostArgs, type DdpHostSettings } from '../host/nvme/ddp-settings.js';
 import type { ImpairConfig } from '../nicemu/port/impair.js';
 import { kernelTcpDelta, readKernelTcpCounters, type KernelTcpCounters } from './kernel-tcp-stats.js';
 import type { DigestChoice, HostRunReport, HostTimeouts } from './host-run.js';
@@ -30,6 +31,8 @@ export interface RunOptions {
   readonly offload?: OffloadMode;
   /** Devmem pool, token return path and hold (offload devmem-*). */
   readonly devmem?: DevmemRunOptions;
+  /** DDP: the ULP's data-digest fallback and the limits (offload ddp, ddp-crc; default: ddplab host's). */
+  readonly ddpSettings?: DdpHostSettings;
   readonly order: 'fifo' | 'random' | 'reverse';
   readonly interleave: boolean;
   /** Largest C2HData payload the target sends (0 = whole transfer). */
@@ -151,6 +154,7 @@ function hostCommand(o: RunOptions): string[] {
   }
   args.push(...impairArgs(o.impair));
   args.push(...devmemArgs(o.devmem));
+  args.push(...ddpHostArgs(o.ddpSettings));
   // With TSO/GSO on, veth hands host0 super-frames whose TCP checksum only
   // holds the pseudo-header sum: nothing on a veth ever finishes it.
   if (o.vethOffloads) args.push('--accept-partial-csum');

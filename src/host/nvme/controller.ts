@@ -393,9 +393,39 @@ export class NvmeController {
       throw new NvmeHostError('INVALID_ARGUMENT', `${kind} of LBAs [${slba}, ${slba + blocks}) outside the namespace`);
     }
     const nsid = this.info.nsid;
+    const pieceBytes = kind === 'read' ? q.maxReadBytes : undefined;
+    if (pieceBytes !== undefined && buf.length > pieceBytes) return this.splitRead(q, slba, buf, Math.max(lba, Math.floor(pieceBytes / lba) * lba));
     const cqe = await q.submit((cid, dptr) => ({ kind, cid, nsid, slba, nlb: blocks - 1, dptr }), { dir: kind, buf });
     if (cqe.status !== 0) throw nvmeStatusError(cqe.status, kind === 'read' ? NvmeIoOpcode.READ : NvmeIoOpcode.WRITE, q.qid, cqe.cid);
     return cqe;
+  }
+
+  /**
+   * A read larger than the offloaded queue takes in one command, as Linux's
+   * block layer splits a bio at the queue limits the DDP series sets from
+   * max_ddp_sgl_len: commands of `pieceBytes` over views of `buf`, all in
+   * flight together; the read completes when all have, and fails with the
+   * first error.
+   */
+  private async splitRead(q: NvmeQueue, slba: number, buf: Buffer, pieceBytes: number): Promise<NvmeCqe> {
+    const lba = this.info.lbaSizeBytes;
+    const nsid = this.info.nsid;
+    const pieces: Promise<NvmeCqe>[] = [];
+    for (let off = 0; off < buf.length; off += pieceBytes) {
+      const part = buf.subarray(off, Math.min(buf.length, off + pieceBytes));
+      const at = slba + off / lba;
+      const nlb = part.length / lba - 1;
+      pieces.push(q.submitWhenFree((cid, dptr) => ({ kind: 'read', cid, nsid, slba: at, nlb, dptr }), { dir: 'read', buf: part }));
+    }
+    q.noteReadSplit(pieces.length);
+    const settled = await Promise.allSettled(pieces);
+    let last: NvmeCqe | undefined;
+    for (const s of settled) {
+      if (s.status === 'rejected') throw s.reason;
+      if (s.value.status !== 0) throw nvmeStatusError(s.value.status, NvmeIoOpcode.READ, q.qid, s.value.cid);
+      last = s.value;
+    }
+    return last!;
   }
 
   private startKeepAlive(katoMs: number): void {

@@ -16,6 +16,8 @@
  * it behaves exactly as without a DDP-capable NIC.
  */
 
+import type { UlpMode } from './ulp-mode.js';
+
 /** What teardown did: finished now, or the NIC will call the queue's ddpTeardownDone(cid) later. */
 export type DdpTeardownResult = 'done' | 'pending';
 
@@ -35,4 +37,16 @@ export interface NvmeDdpHooks {
    * sequence number `seq` (u32). Called for every PDU, in stream order.
    */
   onPduHeaderAt?(seq: number): void;
+  /** How a data digest the NIC did not fully verify is checked (ulp-mode.ts); default 'reference'. */
+  readonly ulpMode?: UlpMode;
+  /** True while the NIC verifies this queue's data digests (the series' NVME_TCP_Q_OFF_DDGST_RX). */
+  ddgstRxOffloaded?(): boolean;
+  /**
+   * Largest read the queue sends as one command while it is offloaded
+   * (max_ddp_sgl_len pages, which Linux makes the block queue's max segments
+   * and max I/O size), or undefined: no limit.
+   */
+  maxReadBytes?(): number | undefined;
+  /** A read was split into `commands` commands by maxReadBytes. */
+  onReadSplit?(commands: number): void;
 }

@@ -7,6 +7,10 @@
  *  - sk_add once the I/O queue is connected (Linux offloads the socket after
  *    the Fabrics Connect of the queue), with the negotiated digests and
  *    queue size; a refusal leaves the queue on the copy path.
+ *  - limits as Linux applies them: while the queue is offloaded a read
+ *    larger than max_ddp_sgl_len pages is split into several commands (the
+ *    block layer's max segments / max I/O size; maxReadBytes), each small
+ *    enough to be offloaded; the application sees one read.
  *  - setup before each read at or above the device's io_threshold: the
  *    read's buffer cut into page-sized SGL entries; too many entries, a CID
  *    outside 0..queueSize-1 (no full CID range) or a NIC refusal leave that
@@ -26,16 +30,17 @@
  * copy routine only when they view exactly the destination, and a data
  * digest is skipped only when every chunk of the PDU carried crcOk.
  */
-import type { DdpSocket, NvmeTcpDdpDevice, SetupRefusal, SkAddRefusal } from '../../nicemu/ddp/offload.js';
+import { DEFAULT_DDP_LIMITS, type DdpSocket, type NvmeTcpDdpDevice, type SetupRefusal, type SkAddRefusal } from '../../nicemu/ddp/offload.js';
 import type { UlpDdpStats } from '../../nicemu/ddp/stats.js';
 import type { FlowKey } from '../../nicemu/flow-table.js';
-import { sglFromBuffer } from '../../nicemu/ddp/sgl.js';
+import { DDP_PAGE_BYTES, sglFromBuffer } from '../../nicemu/ddp/sgl.js';
 import type { Skb } from '../../nicemu/skb.js';
 import type { NvmeHostStats } from '../net/host-stats.js';
 import type { DdpTeardownResult, NvmeDdpHooks } from './ddp-hooks.js';
 import { DdpUlpSocket } from './ddp-ulp-socket.js';
 import type { NvmeQueue } from './queue.js';
 import type { DdpOffloadMode } from '../offload-mode.js';
+import { DEFAULT_ULP_MODE, type UlpMode } from './ulp-mode.js';
 
 /** What the ULP side decided, per queue (summed per controller). */
 export interface NvmeDdpUlpStats {
@@ -65,6 +70,9 @@ export interface NvmeDdpUlpStats {
   /** resyncRequest calls from the NIC; resync answers sent back. */
   resyncRequests: number;
   resyncResponses: number;
+  /** Reads larger than the limits allow in one command, and the commands they were split into. */
+  readsSplit: number;
+  splitCommands: number;
 }
 
 export function newNvmeDdpUlpStats(): NvmeDdpUlpStats {
@@ -82,6 +90,8 @@ export function newNvmeDdpUlpStats(): NvmeDdpUlpStats {
     teardownsAbandoned: 0,
     resyncRequests: 0,
     resyncResponses: 0,
+    readsSplit: 0,
+    splitCommands: 0,
   };
 }
 
@@ -95,12 +105,20 @@ export interface NvmeDdpConnection {
 export interface NvmeDdpOptions {
   /** Page size the SGL is cut at (default 4 KiB). */
   readonly pageBytes?: number;
+  /**
+   * How a data digest the NIC did not fully verify is checked. Default
+   * 'reference' here, the check the differential oracle and the rigs hold
+   * the host to; the commands (run, host, replay) default to 'linux'
+   * (DEFAULT_ULP_MODE) and pass it.
+   */
+  readonly ulp?: UlpMode;
   readonly log?: (line: string) => void;
 }
 
 /** One queue's DDP: the hooks its NvmeQueue calls and the ULP ops its NIC socket calls. */
 export class NvmeDdp implements NvmeDdpHooks {
   readonly ioThresholdBytes: number;
+  readonly ulpMode: UlpMode;
   readonly stats: NvmeDdpUlpStats = newNvmeDdpUlpStats();
   private queue: NvmeQueue | undefined;
   private readonly ulp: DdpUlpSocket;
@@ -112,6 +130,7 @@ export class NvmeDdp implements NvmeDdpHooks {
     private readonly opts: NvmeDdpOptions = {},
   ) {
     this.ioThresholdBytes = device.limits().ioThresholdBytes;
+    this.ulpMode = opts.ulp ?? 'reference';
     this.log = opts.log ?? (() => undefined);
     this.ulp = new DdpUlpSocket(device, this.stats, (cid) => this.onLateTeardownDone(cid));
   }
@@ -119,6 +138,20 @@ export class NvmeDdp implements NvmeDdpHooks {
   /** True once the NIC offloaded this queue's socket. */
   get isOffloaded(): boolean {
     return this.ulp.isOffloaded;
+  }
+
+  ddgstRxOffloaded(): boolean {
+    return this.ulp.isOffloaded && this.device.getCaps()['nvme-tcp-ddgst-rx'];
+  }
+
+  maxReadBytes(): number | undefined {
+    if (!this.ulp.isOffloaded) return undefined;
+    return this.device.limits().maxDdpSglLen * (this.opts.pageBytes ?? DDP_PAGE_BYTES);
+  }
+
+  onReadSplit(commands: number): void {
+    this.stats.readsSplit++;
+    this.stats.splitCommands += commands;
   }
 
   /**
@@ -270,6 +303,12 @@ export class NvmeDdpOffload {
  */
 export interface DdpReport {
   readonly offload: DdpOffloadMode;
+  /** The ULP's data-digest fallback (ulp-mode.ts). */
+  readonly ulp: UlpMode;
+  /** The device's limits the host applied. */
+  readonly limits: { readonly maxDdpSglLen: number; readonly ioThresholdBytes: number; readonly fullCcidRange: boolean };
+  /** Reads split into several commands by the limits (max_ddp_sgl_len pages each), and how many commands. */
+  readonly split: { readonly reads: number; readonly commands: number };
   /** Bytes the NIC placed (rx-nvme-tcp-bytes) over C2HData payload bytes the host received, in %. */
   readonly placementPct: number;
   readonly c2hDataBytes: number;
@@ -297,16 +336,32 @@ export interface DdpReport {
   readonly fallback: { readonly socketsRefused: number; readonly readsOverLimits: number; readonly readsRefusedByNic: number };
 }
 
+/** The settings a report echoes: the ULP mode and the limits applied. */
+export interface DdpReportSettings {
+  readonly ulp: UlpMode;
+  readonly limits: DdpReport['limits'];
+}
+
 /** `host`: the I/O queues' counters summed. */
-export function ddpReport(offload: DdpReport['offload'], host: NvmeHostStats, nic: UlpDdpStats, ulp: NvmeDdpUlpStats): DdpReport {
+export function ddpReport(
+  offload: DdpReport['offload'],
+  host: NvmeHostStats,
+  nic: UlpDdpStats,
+  ulp: NvmeDdpUlpStats,
+  settings: DdpReportSettings = { ulp: DEFAULT_ULP_MODE, limits: DEFAULT_DDP_LIMITS },
+): DdpReport {
   const c2h = host.c2hDataBytes;
   const inPlace = host.bytesCopySkipped;
   const notPlaced = Math.max(0, c2h - inPlace);
   const belowThreshold = Math.min(notPlaced, Math.max(0, c2h - ulp.bytesOffered));
   const limits = Math.min(notPlaced - belowThreshold, ulp.bytesRefused);
   const placed = nic['rx-nvme-tcp-bytes'];
+  const { maxDdpSglLen, ioThresholdBytes, fullCcidRange } = settings.limits;
   return {
     offload,
+    ulp: settings.ulp,
+    limits: { maxDdpSglLen, ioThresholdBytes, fullCcidRange },
+    split: { reads: ulp.readsSplit, commands: ulp.splitCommands },
     placementPct: c2h === 0 ? 0 : Math.round((placed / c2h) * 10000) / 100,
     c2hDataBytes: c2h,
     placedBytes: placed,

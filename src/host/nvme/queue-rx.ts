@@ -17,10 +17,13 @@
  *
  * Data digest, the DDP rule (docs/protocol-facts.md "CRC"): the host skips its CRC of a
  * PDU's data only when every chunk that carried the PDU's data and digest
- * had crcOk. Until a chunk without it shows up the CRC is deferred; from
- * then on it is computed over the destination buffer (catching up on the
- * bytes already there), which is the NIC-independent software fallback. A
- * mismatch fails that command with DATA_XFER_ERROR, not the queue.
+ * had crcOk. Otherwise the fallback depends on the ULP mode (ulp-mode.ts):
+ * 'reference' defers the CRC until a chunk without crcOk shows up and from
+ * then on computes it over the destination buffer (catching up on the bytes
+ * already there), the PDU's own [DATAO, DATAO+DATAL); 'linux', with the
+ * NIC's data-digest offload on, recomputes at the digest over the request's
+ * whole buffer, as the series' host does. A mismatch fails that command with
+ * DATA_XFER_ERROR, not the queue.
  *
  * What a PDU means for the queue (ICResp, CapsuleResp, R2T, TermReq, a
  * completed read) goes to the queue (queue.ts) through NvmeRxSink; a
@@ -170,6 +173,8 @@ export class NvmeQueueRx {
   private dataSuccess = false;
   private ddgstOn = false;
   private crcOkSoFar = true;
+  /** This PDU's fallback is the series' recompute over the request's whole buffer ('linux' with the ddgst offload on). */
+  private crcOverRequest = false;
   private crc = 0;
   private crcPos = 0;
   private readonly ddgstBuf = Buffer.alloc(NVME_TCP_DIGEST_LEN);
@@ -416,6 +421,7 @@ export class NvmeQueueRx {
     this.dataSuccess = success;
     this.ddgstOn = layout.ddgstLen !== 0;
     this.crcOkSoFar = true;
+    this.crcOverRequest = this.ddgstOn && this.ddp?.ulpMode === 'linux' && this.ddp.ddgstRxOffloaded?.() === true;
     this.crc = 0;
     this.crcPos = datao;
     this.ddgstFill = 0;
@@ -431,7 +437,7 @@ export class NvmeQueueRx {
     this.dataRemaining -= n;
     if (this.ddgstOn) {
       if (!crcOk) this.crcOkSoFar = false;
-      if (!this.crcOkSoFar) this.crcCatchUp(dst);
+      if (!this.crcOkSoFar && !this.crcOverRequest) this.crcCatchUp(dst);
     }
     if (this.dataRemaining === 0) {
       req.dataReceived = this.dataPos;
@@ -452,7 +458,7 @@ export class NvmeQueueRx {
     this.dataRemaining -= f.size;
     if (this.ddgstOn) {
       if (!crcOk) this.crcOkSoFar = false;
-      if (!this.crcOkSoFar) this.crcCatchUp(req.buf!);
+      if (!this.crcOkSoFar && !this.crcOverRequest) this.crcCatchUp(req.buf!);
     }
     if (this.dataRemaining === 0) {
       req.dataReceived = this.dataPos;
@@ -482,21 +488,36 @@ export class NvmeQueueRx {
         // The NIC checked every byte of this PDU's data and digest (ddpCrcOk on all of it).
         this.counters.ddgstOffloaded++;
       } else {
-        this.crcCatchUp(req.buf!);
+        const computed = this.crcOverRequest ? this.crcOfRequest(req) : this.crcOfPdu(req);
         const got = this.ddgstBuf.readUInt32LE(0);
-        if (got !== this.crc) {
+        if (got !== computed) {
           // As Linux: the command fails with a data transfer error, the queue goes on.
           this.counters.ddgstErrors++;
           req.statusOverride = NvmeSc.DATA_XFER_ERROR;
           this.log(
             `queue ${this.qid} cid ${req.cid}: data digest mismatch at DATAO ${this.dataStart}: ` +
-              `got 0x${got.toString(16)}, computed 0x${this.crc.toString(16)}`,
+              `got 0x${got.toString(16)}, computed 0x${computed.toString(16)}` +
+              (this.crcOverRequest ? ` over the request's ${req.buf!.length} bytes (the series' fallback)` : ''),
           );
         }
       }
       this.endC2HData();
     }
     return off + n;
+  }
+
+  /** 'reference': the CRC of this PDU's data, [DATAO, DATAO+DATAL). */
+  private crcOfPdu(req: NvmeRequest): number {
+    this.crcCatchUp(req.buf!);
+    return this.crc;
+  }
+
+  /** 'linux': the series' fallback, CRC32C over the request's buffer from its start for its whole data length. */
+  private crcOfRequest(req: NvmeRequest): number {
+    const buf = req.buf!;
+    this.devmem?.fillFromDevice(req.cid, buf, 0, buf.length);
+    this.counters.bytesCrcDataRx += buf.length;
+    return crc32c(buf);
   }
 
   private endC2HData(): void {

@@ -118,6 +118,8 @@ export class NvmeQueue {
   private readonly freeTags: number[] = [];
   private readonly generation: Uint8Array;
   private inflightCount = 0;
+  /** submitWhenFree callers waiting for a CID, first come first served (the block layer's tag wait). */
+  private tagWaiters: (() => void)[] = [];
 
   // Connection parameters.
   private icState: IcState = 'idle';
@@ -316,6 +318,28 @@ export class NvmeQueue {
       this.sendPdu({ type: PduType.CapsuleCmd, sqe, data: [] });
     }
     return promise;
+  }
+
+  /**
+   * As submit, but waits for a free CID instead of failing with QUEUE_FULL,
+   * as a block-layer request waits for a tag: the commands a split read
+   * adds may outnumber the free CIDs for a moment.
+   */
+  submitWhenFree(build: NvmeCommandBuilder, data?: NvmeCommandData): Promise<NvmeCqe> {
+    if (this.life !== 'live' || (this.freeTags.length > 0 && this.tagWaiters.length === 0)) return this.submit(build, data);
+    return new Promise<NvmeCqe>((resolve, reject) => {
+      this.tagWaiters.push(() => this.submit(build, data).then(resolve, reject));
+    });
+  }
+
+  /** Largest read sent as one command while the queue is offloaded (DDP limits), or undefined: no limit. */
+  get maxReadBytes(): number | undefined {
+    return this.ddp?.maxReadBytes?.();
+  }
+
+  /** A read was split into `commands` commands by maxReadBytes. */
+  noteReadSplit(commands: number): void {
+    this.ddp?.onReadSplit?.(commands);
   }
 
   /** The NIC finished a teardown that ddp.teardown() reported 'pending': the request may complete now. */
@@ -569,6 +593,12 @@ export class NvmeQueue {
     req.pendingCqe = undefined;
     this.inflightCount--;
     this.freeTags.push(req.tag);
+    this.wakeTagWaiter();
+  }
+
+  /** A CID is free: the first waiter takes it (or, on a queue that ended, is refused like any submit). */
+  private wakeTagWaiter(): void {
+    this.tagWaiters.shift()?.();
   }
 
   private onCommandTimeout(req: NvmeRequest): void {
@@ -651,6 +681,8 @@ export class NvmeQueue {
       this.release(req);
       reject(err);
     }
+    // Waiters for a CID get the queue's refusal.
+    for (const w of this.tagWaiters.splice(0)) w();
   }
 
   private notifyTerminated(err: NvmeHostError | undefined): void {

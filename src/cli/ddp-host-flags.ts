@@ -1,0 +1,54 @@
+/**
+ * The host's DDP flags shared by `ddplab run`, `host` and `replay`: the ULP
+ * mode of the data-digest fallback and the limits Linux's host applies
+ * (src/host/nvme/ddp-settings.ts), declared once, checked once before
+ * anything starts, each bad value one line.
+ */
+import type { Command } from 'commander';
+import { MAX_DDP_SGL_LEN, type DdpHostSettings, type DdpLimitOverrides } from '../host/nvme/ddp-settings.js';
+import { DEFAULT_ULP_MODE, ULP_MODES, isUlpMode } from '../host/nvme/ulp-mode.js';
+import { parseSizeBytes, WorkloadOptionError } from '../host/workload/options.js';
+import { UserError } from '../base/errors.js';
+
+export interface DdpHostFlags {
+  ulp: string;
+  ddpMaxSgl?: string;
+  ddpThreshold?: string;
+  ddpFullCidRange?: boolean;
+}
+
+/** Largest io_threshold a setting may ask for: reads are at most this size anyway. */
+const MAX_THRESHOLD_BYTES = 1 << 30;
+
+export function addDdpHostFlags(cmd: Command): Command {
+  return cmd
+    .option('--ulp <mode>', `DDP: the host's data-digest fallback: ${ULP_MODES.join(' (the series), ')} (ddplab's per-PDU check)`, DEFAULT_ULP_MODE)
+    .option('--ddp-max-sgl <n>', "DDP: the NIC's max_ddp_sgl_len (4 KiB pages per read; larger reads are split into several commands; default 128)")
+    .option('--ddp-threshold <size>', "DDP: the NIC's io_threshold (smaller reads are not offloaded; default 32k)")
+    .option('--ddp-full-cid-range', 'DDP: the NIC takes any CID, so the host puts a generation counter in CID bits 15:12 (default: CIDs below the queue size)');
+}
+
+export function ddpHostFromFlags(f: DdpHostFlags): DdpHostSettings {
+  if (!isUlpMode(f.ulp)) throw new UserError('BAD_FLAG', `--ulp: '${f.ulp}' is not one of ${ULP_MODES.join(', ')}`);
+  const limits: { -readonly [K in keyof DdpLimitOverrides]: DdpLimitOverrides[K] } = {};
+  if (f.ddpMaxSgl !== undefined) {
+    const n = Number(f.ddpMaxSgl);
+    if (!/^\d+$/.test(f.ddpMaxSgl.trim()) || !Number.isInteger(n) || n < 1 || n > MAX_DDP_SGL_LEN) {
+      throw new UserError('BAD_FLAG', `--ddp-max-sgl: '${f.ddpMaxSgl}' is not an integer in 1..${MAX_DDP_SGL_LEN}`);
+    }
+    limits.maxDdpSglLen = n;
+  }
+  if (f.ddpThreshold !== undefined) {
+    let bytes: number;
+    try {
+      bytes = parseSizeBytes(f.ddpThreshold, 'ddp-threshold');
+    } catch (e) {
+      if (e instanceof WorkloadOptionError) throw new UserError('BAD_FLAG', `--ddp-threshold: ${e.message}`);
+      throw e;
+    }
+    if (bytes > MAX_THRESHOLD_BYTES) throw new UserError('BAD_FLAG', `--ddp-threshold: ${f.ddpThreshold} is above 1g`);
+    limits.ioThresholdBytes = bytes;
+  }
+  if (f.ddpFullCidRange === true) limits.fullCcidRange = true;
+  return { ulp: f.ulp, limits };
+}

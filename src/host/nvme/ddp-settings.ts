@@ -1,0 +1,41 @@
+/**
+ * The host's DDP settings a run, a host process or a replay is given: the
+ * ULP's data-digest fallback (ulp-mode.ts) and the device limits that
+ * override the NIC's defaults (max_ddp_sgl_len, io_threshold,
+ * full_ccid_range: docs/protocol-facts.md, "The DDP offload series"). The
+ * limits decide how the host splits reads and whether its I/O queues put
+ * generation bits in their CIDs, as Linux's host does.
+ */
+import { DEFAULT_DDP_LIMITS, type NvmeTcpDdpLimits } from '../../nicemu/ddp/offload.js';
+import { DEFAULT_ULP_MODE, type UlpMode } from './ulp-mode.js';
+
+/** The limits the host can set; the rest stay the device's defaults. */
+export type DdpLimitOverrides = Partial<Pick<NvmeTcpDdpLimits, 'maxDdpSglLen' | 'ioThresholdBytes' | 'fullCcidRange'>>;
+
+export interface DdpHostSettings {
+  readonly ulp: UlpMode;
+  readonly limits: DdpLimitOverrides;
+}
+
+export const DEFAULT_DDP_HOST_SETTINGS: DdpHostSettings = { ulp: DEFAULT_ULP_MODE, limits: {} };
+
+/** Most SGL entries a setting may ask for (a 16-bit count, far above any NIC's). */
+export const MAX_DDP_SGL_LEN = 0xffff;
+
+/** The limits in force: the device's defaults with `o` over them. */
+export function ddpLimitsWith(o: DdpLimitOverrides): NvmeTcpDdpLimits {
+  return { ...DEFAULT_DDP_LIMITS, ...o };
+}
+
+/**
+ * The `ddplab host` flags that rebuild `s` in the host process `ddplab run`
+ * spawns (the inverse of the CLI's parser, src/cli/ddp-host-flags.ts).
+ */
+export function ddpHostArgs(s: DdpHostSettings | undefined): string[] {
+  if (s === undefined) return [];
+  const out = ['--ulp', s.ulp];
+  if (s.limits.maxDdpSglLen !== undefined) out.push('--ddp-max-sgl', String(s.limits.maxDdpSglLen));
+  if (s.limits.ioThresholdBytes !== undefined) out.push('--ddp-threshold', String(s.limits.ioThresholdBytes));
+  if (s.limits.fullCcidRange === true) out.push('--ddp-full-cid-range');
+  return out;
+}
