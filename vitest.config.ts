@@ -3,9 +3,9 @@ import { configDefaults, defineConfig } from 'vitest/config';
 // Four kinds of test, each a project that runs alone (`vitest run --project
 // unit`, see package.json) and all of them under `vitest run`:
 //   unit    pure code, files in parallel: the quick loop while editing;
-//   slow    pure too, but half a minute or more per file: the fuzzer's own
-//           runs, the differential oracle of the DDP receive path, and the
-//           tests that hand captures to tshark;
+//   slow    no root either, but seconds to minutes per file: the fuzzer's
+//           own runs, the differential oracle of the DDP receive path, and
+//           the tests that spawn processes (the CLI, tshark, tcpdump);
 //   replay  pcap files through the NIC and host (*.replay.test.ts);
 //   live    root, network namespaces, real frames (*.live.test.ts).
 // Live tests share host-wide resources (namespaces, CPU for frame floods): their
@@ -16,7 +16,11 @@ const REPLAY = 'test/**/*.replay.test.ts';
 const SLOW = [
   'test/fuzz/fuzz.test.ts',
   'test/fuzz/fuzzer.test.ts',
+  'test/fuzz/main.test.ts',
+  'test/fuzz/watchdog.test.ts',
   'test/host/nvme/ddp-differential.test.ts',
+  'test/cli/cmd-*.test.ts',
+  'test/wire/pcap.test.ts',
   'test/**/*.tshark.test.ts',
   'test/wire/nvme-wireshark.test.ts',
 ];
