@@ -13,8 +13,9 @@ import { parseBurst, parseProbability } from './impair-flags.js';
 import { UserError } from '../base/errors.js';
 import { intFlag } from './workload-flags.js';
 import { addOffloadFlag } from './run-flags.js';
+import { addDdpHostFlags, ddpHostFromFlags, type DdpHostFlags } from './ddp-host-flags.js';
 
-interface ReplayFlags {
+interface ReplayFlags extends DdpHostFlags {
   offload: string;
   port: string;
   drop?: string;
@@ -58,16 +59,19 @@ export function registerReplayCommand(program: Command): void {
     .option('--dup <p>', 'duplicate frames toward the host with probability p')
     .option('--seed <n>', 'seed of the impairment decisions', '1')
     .option('--verify-checksums', 'drop frames whose TCP checksum is only partial (default: accept them, as captures taken with checksum offload show them)')
-    .option('--json', 'print one JSON object on stdout instead of the human report')
-    .action(async (file: string, flags: ReplayFlags) => {
-      const report = await replayCapture({
-        path: file,
-        port: intFlag('port', flags.port, 1, 65535),
-        offload: parseOffloadMode(flags.offload, DDP_OFFLOAD_MODES),
-        impair: impairSpec(flags),
-        seed: intFlag('seed', flags.seed, 0, 0xffff_ffff),
-        verifyChecksums: flags.verifyChecksums === true,
-      });
-      process.stdout.write(flags.json === true ? `${JSON.stringify(report)}\n` : `${formatReplayReport(report)}\n`);
+    .option('--json', 'print one JSON object on stdout instead of the human report');
+  addDdpHostFlags(cmd).action(async (file: string, flags: ReplayFlags) => {
+    const ddp = ddpHostFromFlags(flags);
+    const report = await replayCapture({
+      path: file,
+      port: intFlag('port', flags.port, 1, 65535),
+      offload: parseOffloadMode(flags.offload, DDP_OFFLOAD_MODES),
+      impair: impairSpec(flags),
+      seed: intFlag('seed', flags.seed, 0, 0xffff_ffff),
+      verifyChecksums: flags.verifyChecksums === true,
+      ulp: ddp.ulp,
+      limits: ddp.limits,
     });
+    process.stdout.write(flags.json === true ? `${JSON.stringify(report)}\n` : `${formatReplayReport(report)}\n`);
+  });
 }

@@ -14,6 +14,7 @@
  * host did not have (replay/stream.ts); the target's ACKs do the same for
  * the h2c stream.
  */
+import type { UlpMode } from '../host/nvme/ulp-mode.js';
 import { createHash } from 'node:crypto';
 import type { Skb } from '../nicemu/skb.js';
 import type { FlowKey } from '../nicemu/flow-table.js';
@@ -94,6 +95,8 @@ export interface ReplayConnectionInit {
   readonly targetPort: number;
   /** Record each read's C2H PDU ranges in its result. */
   readonly recordPduRanges: boolean;
+  /** How the host checks a data digest the NIC did not fully verify (default 'reference'). */
+  readonly ulp?: UlpMode;
 }
 
 /** The host's ACKs of the target's stream, by the host stream bytes that carried them. */
@@ -138,6 +141,7 @@ export class ReplayConnection {
     this.key = { remoteIp: init.targetIp, remotePort: init.targetPort, localIp: init.hostIp, localPort: init.hostPort };
     this.label = `${ipToString(init.hostIp)}:${init.hostPort}>${ipToString(init.targetIp)}:${init.targetPort}`;
     const recordRanges = init.recordPduRanges;
+    const ulpMode = init.ulp ?? 'reference';
     this.table = new ReplayCommandTable({
       activated: (cmd) => this.activated(cmd),
       completing: (cmd) => this.completing(cmd),
@@ -156,6 +160,7 @@ export class ReplayConnection {
       terminated: (fes) => {
         this.terminatedFes ??= fes;
       },
+      crcOverRequest: () => ulpMode === 'linux' && this.offload?.ddgstRxOffloaded() === true,
     });
     const conn = this;
     this.learner = new ReplayCommandLearner(

@@ -74,6 +74,10 @@ export class ReplayDdp implements ReplayOffload {
     return true;
   }
 
+  ddgstRxOffloaded(): boolean {
+    return this.ulp.isOffloaded && this.device.getCaps()['nvme-tcp-ddgst-rx'];
+  }
+
   teardown(cmd: ReplayCommand): 'done' | 'pending' {
     return this.ulp.teardown(cmd.cid);
   }

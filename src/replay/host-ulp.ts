@@ -62,6 +62,8 @@ export interface HostUlpEvents {
   headerAt(seq: number, type: PduType, flags: number): void;
   /** A C2HTermReq: the controller ended the connection. */
   terminated(fes: number): void;
+  /** A data digest the NIC did not fully verify is checked over the request's whole buffer (the 'linux' ULP with the data-digest offload on). */
+  crcOverRequest(): boolean;
 }
 
 export class ReplayHostUlp implements PduStreamHandler {
@@ -123,7 +125,7 @@ export class ReplayHostUlp implements PduStreamHandler {
         cmd.dataPdus++;
         cmd.pduRanges?.push([ev.seq, ev.parsed.layout.plen]);
         this.dataCmd = cmd;
-        return { buf: cmd.buf, off: h.datao };
+        return { buf: cmd.buf, off: h.datao, ...(this.events.crcOverRequest() ? { request: cmd.buf } : {}) };
       }
       case PduType.R2T:
         this.stats.r2ts++;

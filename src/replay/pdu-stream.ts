@@ -73,6 +73,12 @@ export type DataDigestResult =
 export interface PduDataTarget {
   readonly buf: Buffer;
   readonly off: number;
+  /**
+   * The 'linux' ULP's fallback (src/host/nvme/ulp-mode.ts): when the PDU
+   * was not fully NIC-verified, its digest is compared with the CRC of this
+   * buffer, the request's whole data, instead of the PDU's own data.
+   */
+  readonly request?: Buffer;
 }
 
 export interface PduEvent {
@@ -457,7 +463,7 @@ export class PduStream {
       this.dataDone += n;
       if (withDdgst) {
         if (!this.crcOkInput) this.crcOkSoFar = false;
-        if (!this.crcOkSoFar && !this.crcBroken) this.crcCatchUp();
+        if (!this.crcOkSoFar && !this.crcBroken && t.request === undefined) this.crcCatchUp();
       }
     } else {
       this.stats.dataDiscarded += n;
@@ -505,8 +511,16 @@ export class PduStream {
         ddgst = 'nic-verified';
         s.ddgstNicVerified++;
       } else {
-        if (this.target !== undefined) this.crcCatchUp();
-        ddgst = this.crc === this.ddgstBuf.readUInt32LE(0) ? 'ok' : 'mismatch';
+        const request = this.target?.request;
+        let crc = this.crc;
+        if (request !== undefined) {
+          crc = crc32c(request);
+          s.bytesCrcData += request.length;
+        } else if (this.target !== undefined) {
+          this.crcCatchUp();
+          crc = this.crc;
+        }
+        ddgst = crc === this.ddgstBuf.readUInt32LE(0) ? 'ok' : 'mismatch';
         if (ddgst === 'ok') s.ddgstOk++;
         else s.ddgstMismatch++;
       }

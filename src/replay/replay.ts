@@ -30,6 +30,8 @@ import { newNicRxStats, type NicRxStats } from '../nicemu/nic-stats.js';
 import type { RxFrame } from '../nicemu/port/port.js';
 import { DEFAULT_REORDER_DEPTH, impairSpecActive, withImpairment, type ImpairPort, type ImpairSpec } from '../nicemu/port/impair.js';
 import { NvmeTcpDdpDevice } from '../nicemu/ddp/offload.js';
+import { ddpLimitsWith, type DdpLimitOverrides } from '../host/nvme/ddp-settings.js';
+import type { UlpMode } from '../host/nvme/ulp-mode.js';
 import { UserError } from '../base/errors.js';
 import { usesCrcOffload, usesDdpEngine, type DdpOffloadMode } from '../host/offload-mode.js';
 import { ReplayConnection } from './connection.js';
@@ -57,6 +59,14 @@ export interface ReplayOptions {
   readonly verifyChecksums?: boolean;
   /** Put each read's C2H PDU ranges in its result (for tests and for finding a read in Wireshark). */
   readonly recordPduRanges?: boolean;
+  /**
+   * How the host checks a data digest the NIC did not fully verify
+   * (src/host/nvme/ulp-mode.ts). Default 'reference' here; `ddplab replay`
+   * defaults to 'linux' and passes it.
+   */
+  readonly ulp?: UlpMode;
+  /** The NIC's limits over its defaults (max SGL entries, io_threshold, full CID range). */
+  readonly limits?: DdpLimitOverrides;
 }
 
 // TCP header fields the replay reads without parsing the segment.
@@ -125,6 +135,7 @@ class Replay {
   };
   private readonly port: number;
   private readonly offload: DdpOffloadMode;
+  private readonly ulp: UlpMode;
   private readonly impairSpec: ImpairSpec | undefined;
   private readonly seed: number;
   private readonly strictChecksums: boolean;
@@ -145,6 +156,7 @@ class Replay {
   constructor(private readonly opts: ReplayOptions) {
     this.port = opts.port ?? 4420;
     this.offload = opts.offload ?? 'none';
+    this.ulp = opts.ulp ?? 'reference';
     this.impairSpec = impairSpecActive(opts.impair) ? opts.impair : undefined;
     this.seed = opts.seed ?? 1;
     this.strictChecksums = opts.verifyChecksums === true;
@@ -262,6 +274,7 @@ class Replay {
       targetIp,
       targetPort,
       recordPduRanges: this.opts.recordPduRanges === true,
+      ulp: this.ulp,
     });
     list.push(conn);
     this.conns.push(conn);
@@ -294,6 +307,7 @@ class Replay {
       !usesDdpEngine(this.offload)
         ? undefined
         : new NvmeTcpDdpDevice(nic, {
+            limits: this.opts.limits ?? {},
             caps: { 'nvme-tcp': true, 'nvme-tcp-ddgst-rx': usesCrcOffload(this.offload) },
             // Teardown completions run between the replay's steps, not on the event loop: deterministic.
             defer: (fn) => this.deferred.push(fn),
@@ -385,6 +399,8 @@ class Replay {
         reorder: this.impairSpec?.reorder ?? 0,
         seed: this.seed,
         verifyChecksums: this.strictChecksums,
+        ulp: this.ulp,
+        limits: ddpLimitsWith(this.opts.limits ?? {}),
       },
       frames: { ...this.frames },
       connections,

@@ -5,6 +5,7 @@
  * and one SHA-256 per read, so that two replays — or a replay and the live
  * run that made the capture — can be compared command by command.
  */
+import type { UlpMode } from '../host/nvme/ulp-mode.js';
 import { pduTypeName } from '../wire/nvme-tcp-pdu.js';
 import type { NicRxStats } from '../nicemu/nic-stats.js';
 import type { PduStream } from './pdu-stream.js';
@@ -103,6 +104,9 @@ export interface ReplayOptionsReport {
   readonly reorder: number;
   readonly seed: number;
   readonly verifyChecksums: boolean;
+  /** The host's data-digest fallback, and the NIC's limits in force. */
+  readonly ulp: UlpMode;
+  readonly limits: { readonly maxDdpSglLen: number; readonly ioThresholdBytes: number; readonly fullCcidRange: boolean };
 }
 
 export interface ReplayReport {
@@ -309,6 +313,10 @@ export function formatReplayReport(r: ReplayReport): string {
   }
   if (r.ddp !== null) {
     const d = r.ddp;
+    const l = o.limits;
+    lines.push(
+      `  ulp          ${o.ulp}; limits: max SGL ${l.maxDdpSglLen} pages, threshold ${fmtBytes(l.ioThresholdBytes)}, CIDs ${l.fullCcidRange ? 'full range' : 'below the queue size'}`,
+    );
     lines.push(
       `  ddp          setup ${d['rx-nvme-tcp-setup'] ?? 0} (fail ${d['rx-nvme-tcp-setup-fail'] ?? 0}), placed ${fmtBytes(d['rx-nvme-tcp-bytes'] ?? 0)}, ` +
         `crc ok ${d['rx-nvme-tcp-crc-ok'] ?? 0}, lost sync ${d['rx-nvme-tcp-lost-sync'] ?? 0}, resync requests ${d['rx-nvme-tcp-resync-req'] ?? 0}, resyncs ${d['rx-nvme-tcp-resync'] ?? 0}`,
