@@ -21,7 +21,7 @@ import { buildPcapFile } from '../wire/pcap.js';
 import { TCP_ACK, TCP_FIN, TCP_PSH, TCP_RST, TCP_SYN } from '../wire/tcp.js';
 import { xorshift32Bytes } from '../base/seeded-rng.js';
 
-/** The addresses of ddplab's default topology (DESIGN.md, "Addressing"). */
+/** The addresses of ddplab's default topology (docs/design.md, "Addressing"). */
 export const SEED_HOST = { mac: Buffer.from([2, 0, 0, 0, 0, 2]), ip: 0xc000_0202, port: 40_000 } as const;
 export const SEED_TARGET = { mac: Buffer.from([2, 0, 0, 0, 0, 1]), ip: 0xc000_0201, port: 4420 } as const;
 

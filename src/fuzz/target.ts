@@ -8,7 +8,7 @@
  * Keeping every input as plain bytes makes every input savable, mutable by
  * the same byte mutator, and inlinable in a regression test.
  *
- * What counts as a crash (issue 10, "Fuzzing"):
+ * What counts as a crash ("Fuzzing" in docs/hostile-input.md):
  *  - an exception that is not the module's own typed error (a WireError from
  *    a parser is an answer; a TypeError or RangeError is a bug): targets run
  *    the code under test through `tolerate`, which lets only the named error

@@ -1,5 +1,5 @@
 /**
- * The live topology of one run (DESIGN.md, "The picture"), driven through
+ * The live topology of one run (docs/design.md, "The picture"), driven through
  * the root scripts in netns/ — they are the single source of truth; this
  * module only calls them and reads what they report.
  *

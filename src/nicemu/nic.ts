@@ -1,5 +1,5 @@
 /**
- * The software NIC's receive and transmit path (DESIGN.md, "The picture"):
+ * The software NIC's receive and transmit path (docs/design.md, "The picture"):
  * frames from the Port are parsed (L2-L4), checked as a NIC with rx checksum
  * offload would (bad checksum → dropped and counted), steered by the flow
  * table to the host's per-connection handler as skbs, or, for ARP, handed to

@@ -1,6 +1,6 @@
 /**
  * The skb: what the NIC hands the host for one received TCP segment
- * (DESIGN.md, "Contracts"). The TCP payload is described only by `frags`,
+ * (docs/design.md, "Contracts"). The TCP payload is described only by `frags`,
  * in stream order; `head` holds the bytes the NIC put in host memory as the
  * linear part (Ethernet/IP/TCP headers, and with header split the NVMe/TCP
  * PDU headers too, which then also appear as `host` frags viewing `head`).

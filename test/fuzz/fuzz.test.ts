@@ -1,5 +1,5 @@
 /**
- * The fuzzer's bounded CI run (issue 10, "Fuzzing"): every target, seed 1,
+ * The fuzzer's bounded CI run ("Fuzzing" in docs/hostile-input.md): every target, seed 1,
  * coverage-guided, a fixed number of mutated inputs (never a time budget:
  * the run is the same inputs on every machine). Prints how many inputs each
  * target executed and asserts none crashed. A failure names the finding and

@@ -1,5 +1,5 @@
 /**
- * What a local peer's offloads put on the wire (issue 18): TSO/GSO
+ * What a local peer's offloads put on the wire: TSO/GSO
  * super-frames above the MTU are accepted and counted in rx_super_frames;
  * partial TCP checksums are counted in rx_csum_partial and, when the NIC is
  * told to refuse them, also in rx_csum_partial_dropped; the drop listener

@@ -8,7 +8,7 @@
  *     └ tap0 ─ br0 ─┬ lini ◄──► ext0 in ddplab-<id>-pini: defaults, nothing set with ethtool
  *                   └ lino ◄──► ext0 in ddplab-<id>-pino: receive offloads off, as the
  *                                README tells a user (libpcap then sized its slots
- *                                at the MTU and cut every super-frame: issue 18)
+ *                                at the MTU and cut every super-frame)
  *
  * Every read is verified: --verify file:<the image the VM serves> or
  * pattern:SEED (the image is ddplab's block pattern), readback last (it
@@ -62,7 +62,7 @@ describe.skipIf(PEER_SKIP !== undefined)('ddplab run --target against a Linux nv
     expect(r.ok, r.error).toBe(true);
     expect(r.verify).toEqual({ bytes: 32 << 20, mismatches: 0 });
     expect(r.ddp.placementPct).toBeGreaterThanOrEqual(99);
-    // The target's data never waited for a retransmission timeout (issue 18's
+    // The target's data never waited for a retransmission timeout (the old
     // symptom: 1807 dropped super-frames recovered by RTOs).
     expect(rto1 - rto0).toBe(0);
     // ddplab's own command stream may see one: the emulated guest (TCG) now

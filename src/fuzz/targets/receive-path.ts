@@ -7,7 +7,7 @@
  * every buffer, then feeds the input's frames in batches, with virtual time
  * moving between them and teardown completions arriving at once or later.
  *
- * The oracle is the invariant that tests everything (DESIGN.md): offload is
+ * The oracle is the invariant that tests everything (docs/design.md): offload is
  * a pure optimisation. The same input runs with offload `none`, `ddp` and
  * `ddp-crc` (and, when the parameters say so, `devmem-nvme` and
  * `devmem-tcp`: header split into a dmabuf, the devmem socket and

@@ -1,5 +1,5 @@
 /**
- * The NIC's devmem face (DESIGN.md, "devmem socket API"): rx queues with
+ * The NIC's devmem face (docs/design.md, "devmem socket API"): rx queues with
  * header split and 5-tuple steering (rx-queue-steering.ts), dmabuf bindings
  * (dmabuf.ts) made by `bindRx` as the netlink `bind-rx` op makes them, and a
  * header-split engine (header-split.ts) for every flow the host opens on a

@@ -1,5 +1,5 @@
 /**
- * Device memory for devmem TCP (FACTS.md, "devmem TCP"): a dmabuf — in Linux
+ * Device memory for devmem TCP (docs/protocol-facts.md, "devmem TCP and io_uring zero-copy receive"): a dmabuf — in Linux
  * a buffer exported by a GPU or accelerator driver — and its binding to rx
  * queues of the NIC, which the netlink `bind-rx` op creates.
  *

@@ -1,7 +1,7 @@
 /**
  * Header split into device memory, per flow: the receive engine of an rx
- * queue bound to a dmabuf (DESIGN.md, "devmem socket API"; FACTS.md,
- * "devmem TCP"). It sees every checksum-valid segment of its flow in wire
+ * queue bound to a dmabuf (docs/design.md, "devmem socket API"; docs/protocol-facts.md,
+ * "devmem TCP and io_uring zero-copy receive"). It sees every checksum-valid segment of its flow in wire
  * order, before TCP, and decides which payload bytes go to host memory and
  * which to dmabuf pages. It never reorders or changes a segment; it drops one
  * only when the page pool has no room for its device part, as a NIC whose

@@ -2,7 +2,7 @@
  * The page pool of a dmabuf binding: the dmabuf carved into 4 KiB chunks
  * (Linux's net_iov, one per PAGE_SIZE of the dmabuf) that the NIC fills with
  * received payload, like the page_pool a devmem rx queue allocates from
- * (FACTS.md, "devmem TCP"; DESIGN.md, "devmem socket API").
+ * (docs/protocol-facts.md, "devmem TCP and io_uring zero-copy receive"; docs/design.md, "devmem socket API").
  *
  * Allocation packs payloads the way page_pool_alloc_frag does: the NIC keeps
  * a current chunk and cuts frags from it; a payload that does not fit

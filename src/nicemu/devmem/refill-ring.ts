@@ -1,6 +1,6 @@
 /**
- * The refill ring of io_uring zero-copy receive (Linux 6.15 zcrx; FACTS.md,
- * "devmem TCP"): a single-producer single-consumer ring in memory shared by
+ * The refill ring of io_uring zero-copy receive (Linux 6.15 zcrx; docs/protocol-facts.md,
+ * "devmem TCP and io_uring zero-copy receive"): a single-producer single-consumer ring in memory shared by
  * the application and the NIC's refill path. The application hands buffers
  * back by writing entries and advancing the tail; the NIC, when its page pool
  * needs pages, reads entries from the head and advances it. No system call

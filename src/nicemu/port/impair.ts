@@ -1,7 +1,7 @@
 /**
  * The impairment stage: a Port decorator that loses, reorders, duplicates and
  * corrupts frames, seeded, so that a run under loss can be repeated exactly
- * (DESIGN.md, "The picture": "optional Impairment stage"). The kernel in this
+ * (docs/design.md, "The picture": "optional Impairment stage"). The kernel in this
  * lab has no netem; this is ddplab's own, and it sits where a lossy wire
  * would: between the interface and the software NIC.
  *

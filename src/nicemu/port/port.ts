@@ -1,5 +1,5 @@
 /**
- * The Port: Ethernet frame I/O for the software NIC (DESIGN.md, "Contracts").
+ * The Port: Ethernet frame I/O for the software NIC (docs/design.md, "Contracts").
  *
  * A Port is where frames enter and leave the emulated NIC. Backends: a live
  * interface through libpcap (nicemu/port/live.ts), a pcap file replayed

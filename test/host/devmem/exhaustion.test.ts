@@ -1,5 +1,5 @@
 /**
- * An empty token pool that stays empty (issue 10, exhaustion): an NVMe/TCP
+ * An empty token pool that stays empty (docs/hostile-input.md, exhaustion): an NVMe/TCP
  * host on device memory whose consumer never takes its reads, so their
  * tokens are never given back. The pool held until-empty-then-returned is
  * tested in test/host/devmem/socket.test.ts and devmem.live.test.ts; here nothing

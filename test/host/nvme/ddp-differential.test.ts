@@ -1,5 +1,5 @@
 /**
- * The invariant (DESIGN.md): offload is a pure optimisation. For thousands of
+ * The invariant (docs/design.md): offload is a pure optimisation. For thousands of
  * seeded NVMe/TCP read streams — random PDU sizes, PDO padding, digests,
  * interleaved and reordered responses, segments of random sizes, drops with
  * re-segmented retransmission, duplicates, reordering, forged overlaps,

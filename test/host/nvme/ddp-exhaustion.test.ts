@@ -1,5 +1,5 @@
 /**
- * Exhausting the DDP offload's limits end to end (issue 10): more I/O
+ * Exhausting the DDP offload's limits end to end: more I/O
  * queues than the NIC offloads sockets, more reads in flight than a socket
  * has contexts, SGLs longer than the NIC takes. The limits' refusals as
  * such are unit-tested in test/nicemu/ddp/offload.test.ts; here every read

@@ -495,7 +495,7 @@ describe('NvmeQueue protocol errors', () => {
   });
 });
 
-describe('NvmeQueue and the NIC (issue 6 hooks)', () => {
+describe('NvmeQueue and the NIC (the DDP hooks)', () => {
   it('skips its data digest CRC only when every chunk of the PDU had crcOk', async () => {
     const { t, q, opts } = await connected({ ddgst: true });
     const want = randomBuffer(prng(7), 8192);

@@ -1,6 +1,6 @@
 /**
  * What an NVMe/TCP host must answer to each hostile case (NVMe/TCP transport
- * binding; FACTS.md "NVMe/TCP wire format"): the H2CTermReq's Fatal Error
+ * binding; docs/protocol-facts.md "NVMe/TCP wire format"): the H2CTermReq's Fatal Error
  * Status and, for an invalid header field, FEI = the byte offset of that
  * field; or, for a data digest error, which is not fatal to the connection,
  * the read failing with a data transfer error. Shared by the target, host
