@@ -72,8 +72,9 @@ export interface DdpSocket {
   readonly heldEndSeq?: number;
   /**
    * The socket's TCP verdict on a segment (payload bytes it takes, from the
-   * first): the engine then parses only those (nicemu/ddp/accept-gate.ts). Without
-   * it the engine takes every segment for one TCP keeps.
+   * first). Used only when the device runs with `nicTcpOracle` (not
+   * hardware: nicemu/ddp/accept-gate.ts); otherwise the engine parses every
+   * segment, as a NIC does, whatever TCP later makes of it.
    */
   readonly acceptableBytes?: AcceptableBytes;
 }
@@ -94,6 +95,12 @@ export interface NvmeTcpDdpDeviceOptions {
   /** Initial capabilities (default: both on). */
   readonly caps?: Partial<NvmeTcpDdpCaps>;
   readonly defer?: DdpDefer;
+  /**
+   * Not hardware (default off): the engine asks the host's TCP whether it
+   * takes a segment before parsing it (nicemu/ddp/accept-gate.ts). A NIC
+   * sees only the frame; this is the model's oracle, kept to compare.
+   */
+  readonly nicTcpOracle?: boolean;
 }
 
 /** Why skAdd or setup said no, for the ULP's log and counters. */
@@ -115,6 +122,7 @@ export class NvmeTcpDdpDevice {
   private readonly ctx: { stats: UlpDdpStats; caps: { nvmeTcp: boolean; ddgstRx: boolean } };
   private readonly sockets = new Map<FlowEntry, OffloadedSocket>();
   private readonly defer: DdpDefer;
+  private readonly nicTcpOracle: boolean;
   private setupCalls = 0;
 
   constructor(
@@ -127,6 +135,7 @@ export class NvmeTcpDdpDevice {
       caps: { nvmeTcp: opts.caps?.['nvme-tcp'] ?? true, ddgstRx: opts.caps?.['nvme-tcp-ddgst-rx'] ?? true },
     };
     this.defer = opts.defer ?? ((fn) => void setImmediate(fn));
+    this.nicTcpOracle = opts.nicTcpOracle ?? false;
   }
 
   limits(): NvmeTcpDdpLimits {
@@ -162,7 +171,7 @@ export class NvmeTcpDdpDevice {
     }
     const entry = this.nic.lookupFlow(sk.key)!;
     const engine = new DdpEngine(sk.key, config, ulp, this.ctx, sk.nextPduSeq, this.lim.maxSetupsPerSocket, sk.heldEndSeq);
-    const rx = sk.acceptableBytes === undefined ? engine : new DdpAcceptGate(engine, sk.acceptableBytes, this.stats);
+    const rx = !this.nicTcpOracle || sk.acceptableBytes === undefined ? engine : new DdpAcceptGate(engine, sk.acceptableBytes, this.stats);
     entry.offload = rx;
     this.sockets.set(entry, { entry, engine, rx, ulp });
     this.stats['rx-nvme-tcp-sk-add']++;

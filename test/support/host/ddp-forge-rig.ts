@@ -45,6 +45,8 @@ export interface ForgeRigOptions {
   readonly c2hBytes: number;
   /** The host's receive buffer (its window). */
   readonly rcvBufBytes?: number;
+  /** The NIC asks the host's TCP before parsing a segment (not hardware; default off). */
+  readonly nicTcpOracle?: boolean;
 }
 
 /** One PDU of the controller's stream; positions are stream offsets (0 = first byte after ICResp). */
@@ -160,7 +162,7 @@ function placedBytes(skb: Skb): number {
 export async function runForge(o: ForgeRigOptions, mode: ForgeMode, script: WireScript): Promise<ForgeRun> {
   const clock = new VirtualClock(0);
   const nic = new NicEmu(new SilentPort(), { mac: HOST.mac as Buffer, verifyChecksums: true });
-  const device = mode === 'none' ? undefined : new NvmeTcpDdpDevice(nic, { caps: { 'nvme-tcp': true, 'nvme-tcp-ddgst-rx': mode === 'ddp-crc' }, defer: (fn) => fn() });
+  const device = mode === 'none' ? undefined : new NvmeTcpDdpDevice(nic, { caps: { 'nvme-tcp': true, 'nvme-tcp-ddgst-rx': mode === 'ddp-crc' }, defer: (fn) => fn(), nicTcpOracle: o.nicTcpOracle ?? false });
   const hostTx: Buffer[] = [];
   const rcvBufBytes = o.rcvBufBytes ?? 4 * 1024 * 1024;
   const socket = new TcpSocket({ clock, output: (f) => hostTx.push(f), local: HOST, remote: PEER, iss: 1000, mtu: 1500, rcvBufBytes, tsOffset: 0 });
