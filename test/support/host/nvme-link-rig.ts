@@ -58,6 +58,8 @@ export interface NvmeLinkOptions {
   /** Largest C2HData payload the controllers send. */
   readonly c2hBytes?: number;
   readonly rcvBufBytes?: number;
+  /** The NIC asks the host's TCP before parsing a segment (not hardware; default off). */
+  readonly nicTcpOracle?: boolean;
 }
 
 /** One I/O queue and both ends of its connection. */
@@ -93,7 +95,7 @@ export class NvmeLink {
 
   constructor(private readonly o: NvmeLinkOptions) {
     if (o.offload !== 'none') {
-      this.device = new NvmeTcpDdpDevice(this.nic, { limits: o.limits ?? {}, caps: { 'nvme-tcp': true, 'nvme-tcp-ddgst-rx': o.offload === 'ddp-crc' } });
+      this.device = new NvmeTcpDdpDevice(this.nic, { limits: o.limits ?? {}, caps: { 'nvme-tcp': true, 'nvme-tcp-ddgst-rx': o.offload === 'ddp-crc' }, nicTcpOracle: o.nicTcpOracle ?? false });
       this.ddp = new NvmeDdpOffload(this.device);
     }
   }
