@@ -59,6 +59,9 @@ export interface ReplayRead {
   readonly missingBytes: number;
   /** The NIC placed it (DDP mapping accepted). */
   readonly ddp: boolean;
+  /** Its C2HData PDUs, and those whose data digest the NIC verified (every skb of the PDU had ulp_crc). */
+  readonly c2hPdus: number;
+  readonly nicVerifiedPdus: number;
   /** C2H stream ranges [seq, plen) of its C2HData PDUs (when asked for). */
   readonly pdus?: readonly (readonly [number, number])[];
 }
@@ -380,6 +383,8 @@ export class ReplayConnection {
       sha256: whole ? createHash('sha256').update(cmd.buf!).digest('hex') : null,
       missingBytes: cmd.lenBytes - Math.min(cmd.lenBytes, cmd.coverage.bytes),
       ddp: cmd.ddp,
+      c2hPdus: cmd.dataPdus,
+      nicVerifiedPdus: cmd.ddgstNicVerified,
       ...(cmd.pduRanges !== undefined ? { pdus: cmd.pduRanges } : {}),
     };
     this.reads[cmd.index] = read;
