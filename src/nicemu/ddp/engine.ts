@@ -81,6 +81,7 @@ import type { FlowKey, RxOffloadEngine } from '../flow-table.js';
 import { RangeSet } from '../range-set.js';
 import { SglMap, type Sgl } from './sgl.js';
 import { skbHostPayload, type Skb, type SkbFrag } from '../skb.js';
+import type { NicProfileRules, NicTiming } from './nic-profile.js';
 
 /** Per-socket configuration from sk_add (the ICReq/ICResp outcome). */
 export interface NvmeTcpSkConfig {
@@ -96,18 +97,42 @@ export interface NvmeTcpSkConfig {
   readonly affinityHint?: number;
 }
 
+/**
+ * resyncRequest's flag (the series' ULP_DDP_RESYNC_PENDING): the request
+ * waits for an answer. The ULP keeps only the latest request; it answers
+ * with the device's resync(seq) when its parser reaches a PDU header at
+ * exactly `seq`, and says nothing otherwise.
+ */
+export const ULP_DDP_RESYNC_PENDING = 1;
+
 /** The ULP's callbacks, registered at sk_add (ulp_ddp_ulp_ops). */
 export interface UlpDdpOps {
-  /** "Is `seq` the first byte of a PDU header?" The ULP answers later through the device's resync(). */
-  resyncRequest(key: FlowKey, seq: number): boolean;
+  /**
+   * "Is `seq` the first byte of a PDU header?" (`flags`: ULP_DDP_RESYNC_PENDING.)
+   * False refuses the request; true stores it, replacing any earlier one, and
+   * the ULP answers through the device's resync() only on an exact match.
+   */
+  resyncRequest(key: FlowKey, seq: number, flags: number): boolean;
   /** The teardown of `cid` finished: the device will not touch its buffer again. */
   teardownDone(key: FlowKey, cid: number): void;
 }
 
-/** What an engine reads from its device: capabilities as switched now, and the counters to add to. */
+/** Runs a completion later (default: setImmediate, a CQE processed in a later turn). */
+export type DdpDefer = (fn: () => void) => void;
+
+/** Runs `fn` after `us` microseconds of wall time. */
+export type DdpSchedule = (fn: () => void, us: number) => void;
+
+/** What an engine reads from its device: capabilities as switched now, the counters to add to, the profile and its timing. */
 export interface DdpDeviceContext {
   readonly stats: UlpDdpStats;
   readonly caps: { readonly nvmeTcp: boolean; readonly ddgstRx: boolean };
+  readonly rules: NicProfileRules;
+  readonly timing: NicTiming;
+  readonly defer: DdpDefer;
+  readonly schedule: DdpSchedule;
+  /** CIDs may carry generation bits (the whole 16-bit range); else they are below the queue size. */
+  readonly fullCcidRange: boolean;
 }
 
 /** Why the engine refused a setup. */
@@ -135,6 +160,18 @@ interface DdpIo {
   live: boolean;
   /** A completion for this CID (CapsuleResp, C2HData SUCCESS) went by after setup. */
   completedOnWire: boolean;
+  /** teardown was asked; the mapping is live until teardownDone (profiles with teardown latency). */
+  tearing: boolean;
+  /** The ULP told the audit it completed the command to the application. */
+  appCompleted: boolean;
+}
+
+/** A teardown the NIC has not finished ('hardware'): the mapping stays live until then. */
+interface PendingTeardown {
+  readonly io: DdpIo;
+  packetsLeft: number;
+  readonly done: () => void;
+  finished: boolean;
 }
 
 /** A C2HData PDU whose header the engine walked. Positions are stream positions. */
@@ -151,8 +188,6 @@ interface C2HRecord extends DataDigestRun {
 
 /** Largest header the walker gathers: the C2H PDU types all have hlen 24, plus HDGST. */
 const HDR_MAX = 32;
-/** C2HData PDUs remembered for placing late (hole-filling) segments. */
-const RECENT_PDUS = 256;
 /** Segments farther than this from the highest byte seen belong to no window of this connection (RFC 7323: windows < 2^30). */
 const WINDOW_LIMIT = 2 ** 30;
 const EMPTY = Buffer.alloc(0);
@@ -161,8 +196,19 @@ export class DdpEngine implements RxOffloadEngine {
   private state: DdpSyncState = 'sync';
   /** Numbers the chains of walked headers: a new one starts at each resync candidate. */
   private chain = 0;
-  /** The guessed header a resync request is pending for. */
-  private candidate = -1;
+  /**
+   * Stream positions of the resync requests made on the current speculative
+   * walk (a retry adds one; all lie on the same walked chain, so the host
+   * confirming any of them confirms the chain from there).
+   */
+  private candidates: number[] = [];
+  /** Headers walked since the last resync request. */
+  private walkedSinceRequest = 0;
+  /** Packets left before a confirmation takes effect (-1: none pending). */
+  private confirmIn = -1;
+  /** The confirmed header a pending confirmation starts placing from. */
+  private confirmedPos = -1;
+  private readonly pendingTeardowns: PendingTeardown[] = [];
   private deleted = false;
 
   /** The PDU walker; it also maps seq to stream positions. */
@@ -175,8 +221,13 @@ export class DdpEngine implements RxOffloadEngine {
   private readonly recent: C2HRecord[] = [];
 
   // The CID → SGL table.
-  private readonly ios: (DdpIo | undefined)[];
+  private readonly ios = new Map<number, DdpIo>();
+  /** CIDs the table takes: the queue size, or the whole 16-bit range with generation bits. */
+  private readonly cidLimit: number;
+  private readonly maxInflight: number;
   private inflight = 0;
+  /** Do not place from the current segment (it starts before the expected byte and the profile places in order only). */
+  private noPlace = false;
 
   // Per-segment scratch.
   private payload: Buffer = EMPTY;
@@ -196,7 +247,7 @@ export class DdpEngine implements RxOffloadEngine {
     private readonly ctx: DdpDeviceContext,
     /** TCP sequence number of the next PDU header (the ULP's read position at sk_add). */
     nextPduSeq: number,
-    private readonly maxInflight: number,
+    maxInflight: number,
     /** One past the last byte the socket's TCP already held at sk_add (DdpSocket.heldEndSeq). */
     heldEndSeq: number = nextPduSeq,
   ) {
@@ -210,7 +261,8 @@ export class DdpEngine implements RxOffloadEngine {
       badHeader: (_p, to) => this.badHeader(to),
     });
     this.w.refSeq = nextPduSeq >>> 0;
-    this.ios = new Array<DdpIo | undefined>(config.queueSize).fill(undefined);
+    this.cidLimit = ctx.fullCcidRange ? 0x10000 : config.queueSize;
+    this.maxInflight = ctx.rules.setupsWithinQueueSize ? Math.min(maxInflight, config.queueSize) : maxInflight;
     // Everything before sk_add went by unwatched, and so did what TCP already held beyond the read
     // position: never place it, never trust a header in it (a copy seen later may not be the one TCP kept).
     const held = Math.max(0, Math.min(seqDiff(heldEndSeq >>> 0, this.w.refSeq), WINDOW_LIMIT));
@@ -231,46 +283,93 @@ export class DdpEngine implements RxOffloadEngine {
 
   /** Registers read `cid` with destination `sgl`. */
   setup(cid: number, sgl: Sgl): DdpSetupRefusal | undefined {
-    if (!Number.isInteger(cid) || cid < 0 || cid >= this.ios.length) return 'cid-range';
-    if (this.ios[cid] !== undefined) return 'cid-busy';
+    if (!Number.isInteger(cid) || cid < 0 || cid >= this.cidLimit) return 'cid-range';
+    if (this.ios.has(cid)) return 'cid-busy';
     if (this.inflight >= this.maxInflight) return 'inflight-limit';
     const map = new SglMap(sgl);
     if (map.lengthBytes === 0) return 'empty-sgl';
-    this.ios[cid] = {
+    this.ios.set(cid, {
       cid,
       sgl: map,
       claimed: new RangeSet(64),
       setupPos: this.w.maxSeen,
       live: true,
       completedOnWire: false,
-    };
+      tearing: false,
+      appCompleted: false,
+    });
     this.inflight++;
     return undefined;
   }
 
-  /** Invalidates `cid`'s mapping at once; false when there was none. */
-  teardown(cid: number): boolean {
-    const io = cid >= 0 && cid < this.ios.length ? this.ios[cid] : undefined;
-    if (io === undefined) return false;
-    io.live = false;
-    this.ios[cid] = undefined;
-    this.inflight--;
+  /**
+   * Unmaps `cid`; `done` runs (deferred) once the NIC will not touch its
+   * buffer again: at once ('ideal'), or after the teardown latency in
+   * packets of the flow or microseconds, whichever first ('hardware'; the
+   * mapping stays live until then, as a hardware invalidation completes
+   * with a CQE). False when there was no mapping (`done` is not called).
+   */
+  teardown(cid: number, done: () => void): boolean {
+    const io = this.ios.get(cid);
+    if (io === undefined || io.tearing) return false;
+    io.tearing = true;
+    const t = this.ctx.timing;
+    if (!this.ctx.rules.teardownLatency || t.teardownLatencyPackets <= 0 || t.teardownLatencyUs <= 0) {
+      this.unmap(io);
+      this.ctx.defer(done);
+      return true;
+    }
+    const p: PendingTeardown = { io, packetsLeft: t.teardownLatencyPackets, done, finished: false };
+    this.pendingTeardowns.push(p);
+    if (Number.isFinite(t.teardownLatencyUs)) this.ctx.schedule(() => this.finishTeardown(p), t.teardownLatencyUs);
     return true;
+  }
+
+  /** Model-only audit: the ULP completed `cid`'s command; a write into a mapping it tore down counts from now on. */
+  auditCompleted(cid: number): void {
+    const io = this.ios.get(cid);
+    if (io !== undefined && io.tearing) io.appCompleted = true;
+  }
+
+  private unmap(io: DdpIo): void {
+    io.live = false;
+    if (this.ios.get(io.cid) === io) {
+      this.ios.delete(io.cid);
+      this.inflight--;
+    }
+  }
+
+  private finishTeardown(p: PendingTeardown): void {
+    if (p.finished) return;
+    p.finished = true;
+    const i = this.pendingTeardowns.indexOf(p);
+    if (i >= 0) this.pendingTeardowns.splice(i, 1);
+    this.unmap(p.io);
+    this.ctx.defer(p.done);
+  }
+
+  /** A packet of the flow went by: pending teardowns come closer to done. */
+  private tickTeardowns(): void {
+    const pending = this.pendingTeardowns;
+    for (let i = pending.length - 1; i >= 0; i--) {
+      const p = pending[i]!;
+      if (--p.packetsLeft <= 0) this.finishTeardown(p);
+    }
   }
 
   /** The ULP's answer to a resync request: `seq` is the header its parser reached. True when it confirms the guess. */
   resync(seq: number): boolean {
     const s = this.ctx.stats;
-    if (this.state === 'speculative' && this.w.posOf(seq) === this.candidate) {
-      this.state = 'sync';
-      this.candidate = -1;
+    // A confirmation already taking effect: a second answer changes nothing.
+    if (this.confirmIn >= 0) return false;
+    const pos = this.w.posOf(seq);
+    if (this.state === 'speculative' && this.candidates.includes(pos)) {
+      this.candidates = [];
       s['rx-nvme-tcp-resync']++;
-      // The PDUs walked since the candidate were read right: their data may be placed from now on.
-      for (let i = this.recent.length - 1; i >= 0; i--) {
-        const rec = this.recent[i]!;
-        if (rec.chain !== this.chain) break;
-        rec.placeable = rec.io !== undefined;
-      }
+      const latency = this.ctx.rules.resyncLatency ? this.ctx.timing.resyncLatencyPackets : 0;
+      this.confirmedPos = pos;
+      if (latency > 0) this.confirmIn = latency;
+      else this.applyConfirmation();
       return true;
     }
     s['rx-nvme-tcp-resync-fail']++;
@@ -279,14 +378,30 @@ export class DdpEngine implements RxOffloadEngine {
     return false;
   }
 
+  /** The confirmed chain is read right: the PDUs walked on it from the confirmed header may be placed from now on. */
+  private applyConfirmation(): void {
+    this.state = 'sync';
+    this.confirmIn = -1;
+    for (let i = this.recent.length - 1; i >= 0; i--) {
+      const rec = this.recent[i]!;
+      if (rec.chain !== this.chain || rec.start < this.confirmedPos) break;
+      rec.placeable = rec.io !== undefined;
+    }
+  }
+
+  /** A packet of the flow went by: a confirmation waiting for the resync latency comes closer to taking effect. */
+  private tickConfirmation(): void {
+    if (this.confirmIn < 0) return;
+    if (this.confirmIn === 0) this.applyConfirmation();
+    else this.confirmIn--;
+  }
+
   /** sk_del: every mapping goes, the engine passes segments through from now on. */
   delete(): void {
     this.deleted = true;
-    for (let i = 0; i < this.ios.length; i++) {
-      const io = this.ios[i];
-      if (io !== undefined) io.live = false;
-      this.ios[i] = undefined;
-    }
+    for (const p of [...this.pendingTeardowns]) this.finishTeardown(p);
+    for (const io of this.ios.values()) io.live = false;
+    this.ios.clear();
     this.inflight = 0;
     this.recent.length = 0;
     this.w.cur = undefined;
@@ -297,7 +412,9 @@ export class DdpEngine implements RxOffloadEngine {
   rx(skb: Skb): Skb {
     // What a NIC would do in hardware costs CPU here: count it, so a run can tell it from the host's work.
     const t0 = performance.now();
+    if (!this.deleted) this.tickConfirmation();
     const out = this.rxSegment(skb);
+    if (this.pendingTeardowns.length > 0) this.tickTeardowns();
     this.ctx.stats['rx-nvme-tcp-engine-us'] += (performance.now() - t0) * 1000;
     return out;
   }
@@ -334,13 +451,15 @@ export class DdpEngine implements RxOffloadEngine {
     this.outFrags = [];
     this.outAt = 0;
     this.placedBytes = 0;
+    this.noPlace = false;
     this.crcOk = syncedAtStart && this.config.ddgst && this.ctx.caps.ddgstRx;
 
     if (this.state === 'searching') {
       this.search(segStart, segEnd);
     } else {
       if (segStart < this.w.frontier) {
-        this.placeBehind(segStart, Math.min(segEnd, this.w.frontier));
+        if (this.ctx.rules.fillHoles) this.placeBehind(segStart, Math.min(segEnd, this.w.frontier));
+        this.noPlace = !this.ctx.rules.placeOverlapping;
         this.crcOk = false;
       }
       if (segEnd > this.w.frontier) {
@@ -371,6 +490,7 @@ export class DdpEngine implements RxOffloadEngine {
 
   /** A whole header: a C2HData maps its data (its record), a CapsuleResp or SUCCESS completes the command. */
   private header(layout: PduLayout, h: PduHeaderView, start: number): C2HRecord | undefined | false {
+    if (this.state === 'speculative' && this.candidates.length > 0 && ++this.walkedSinceRequest > this.ctx.timing.resyncRetryPdus) this.requestAgain(start);
     switch (layout.type) {
       case PduType.C2HData: {
         const datal = h.datal;
@@ -391,11 +511,11 @@ export class DdpEngine implements RxOffloadEngine {
   private newRecord(start: number, layout: PduLayout, cid: number, datao: number, datal: number): C2HRecord {
     const st = this.ctx.stats;
     let io: DdpIo | undefined;
-    if (cid >= this.ios.length) {
+    if (cid >= this.cidLimit) {
       // Outside the table the ULP promised (no full CID range): fails offload validation.
       st['rx-nvme-tcp-drop']++;
     } else {
-      const cand = this.ios[cid];
+      const cand = this.ios.get(cid);
       if (cand !== undefined && this.usable(cand, start)) {
         if (datao + datal <= cand.sgl.lengthBytes) io = cand;
         else st['rx-nvme-tcp-drop']++;
@@ -413,18 +533,18 @@ export class DdpEngine implements RxOffloadEngine {
       placeable: this.state === 'sync' && io !== undefined,
       hasDdgst,
     };
-    if (this.recent.length >= RECENT_PDUS) this.recent.shift();
+    if (this.recent.length >= this.ctx.rules.recentPdus) this.recent.shift();
     this.recent.push(rec);
     return rec;
   }
 
   /** May a PDU header at `pos` be mapped to `io`? (The rule in the file comment.) */
   private usable(io: DdpIo, pos: number): boolean {
-    return io.live && !io.completedOnWire && pos >= io.setupPos;
+    return io.live && !io.tearing && !io.completedOnWire && pos >= io.setupPos;
   }
 
   private markCompleted(cid: number, pos: number): void {
-    const io = cid < this.ios.length ? this.ios[cid] : undefined;
+    const io = this.ios.get(cid);
     if (io !== undefined && pos >= io.setupPos) io.completedOnWire = true;
   }
 
@@ -475,10 +595,30 @@ export class DdpEngine implements RxOffloadEngine {
     if (this.state === 'searching' || this.state === 'off') return;
     this.ctx.stats['rx-nvme-tcp-lost-sync']++;
     this.state = 'searching';
-    this.candidate = -1;
+    this.abandonRequest();
+    this.confirmIn = -1;
     const rec = this.w.cur;
     if (rec !== undefined && rec.crcState === 'tracking') rec.crcState = 'broken';
     this.w.cur = undefined;
+  }
+
+  /** The pending resync request will not be confirmed on this walk. */
+  private abandonRequest(): void {
+    if (this.candidates.length > 0) this.ctx.stats['rx-nvme-tcp-resync-unanswered']++;
+    this.candidates = [];
+  }
+
+  /**
+   * No answer after resyncRetryPdus walked headers: the host's parser may
+   * have gone past the guess while the request was on its way, or the guess
+   * is wrong. Ask again at the header just walked, replacing the request.
+   */
+  private requestAgain(start: number): void {
+    const st = this.ctx.stats;
+    st['rx-nvme-tcp-resync-req']++;
+    st['rx-nvme-tcp-resync-unanswered']++;
+    this.walkedSinceRequest = 0;
+    if (this.ulp.resyncRequest(this.key, this.w.seqOf(start), ULP_DDP_RESYNC_PENDING)) this.candidates.push(start);
   }
 
   private switchOff(): void {
@@ -504,9 +644,10 @@ export class DdpEngine implements RxOffloadEngine {
       if (!this.w.candidateAt(buf, p - base)) continue;
       const st = this.ctx.stats;
       st['rx-nvme-tcp-resync-req']++;
-      if (!this.ulp.resyncRequest(this.key, this.w.seqOf(p))) return;
+      if (!this.ulp.resyncRequest(this.key, this.w.seqOf(p), ULP_DDP_RESYNC_PENDING)) return;
       this.state = 'speculative';
-      this.candidate = p;
+      this.candidates = [p];
+      this.walkedSinceRequest = 0;
       this.chain++;
       // Records that overlap the new chain were read under another framing.
       while (this.recent.length > 0 && this.recent[this.recent.length - 1]!.end > p) this.recent.pop();
@@ -555,7 +696,8 @@ export class DdpEngine implements RxOffloadEngine {
     const offA = rec.datao + (da - rec.dataStart);
     const offB = offA + (db - da);
     let placed = 0;
-    if (rec.placeable && this.state === 'sync') {
+    const placing = rec.placeable && this.state === 'sync' && !this.noPlace;
+    if (placing) {
       const unseen = fresh ? undefined : this.seen.uncovered(da, db, this.gaps);
       const nUnseen = unseen === undefined ? 2 : unseen.length;
       for (let i = 0; i < nUnseen; i += 2) {
@@ -573,7 +715,7 @@ export class DdpEngine implements RxOffloadEngine {
     }
     // Mapped once, never again: whatever the host gets for these offsets now stays.
     io.claimed.add(offA, offB);
-    if (rec.placeable && this.state === 'sync') st['rx-nvme-tcp-dup-bytes'] += db - da - placed;
+    if (placing) st['rx-nvme-tcp-dup-bytes'] += db - da - placed;
   }
 
   /** Retransmitted or late bytes [a, b) behind the frontier: placeable only into remembered PDUs. */
@@ -599,6 +741,7 @@ export class DdpEngine implements RxOffloadEngine {
       const eo = o - sgl.entryStart(i);
       const k = Math.min(left, entry.length - eo);
       this.payload.copy(entry, eo, src, src + k);
+      if (io.appCompleted) this.ctx.stats['ddp-writes-after-completion']++;
       this.emitPlaced(src, entry.subarray(eo, eo + k));
       o += k;
       src += k;

@@ -23,14 +23,17 @@
  * Failure injection is data (`faults`), as netdevsim exposes knobs in
  * debugfs, not conditionals spread through the receive path.
  */
-import { DdpEngine, type DdpSetupRefusal, type NvmeTcpSkConfig, type UlpDdpOps } from './engine.js';
+import { DdpEngine, type DdpDefer, type DdpDeviceContext, type DdpSetupRefusal, type NvmeTcpSkConfig, type UlpDdpOps } from './engine.js';
+import { DEFAULT_NIC_PROFILE, DEFAULT_NIC_TIMING, NIC_PROFILES, type NicProfile } from './nic-profile.js';
 import { newUlpDdpStats, type UlpDdpStats } from './stats.js';
 import { DdpAcceptGate, type AcceptableBytes } from './accept-gate.js';
+import { NicTcpChecks } from './tcp-checks.js';
 import type { FlowEntry, FlowKey, RxOffloadEngine } from '../flow-table.js';
 import type { NicEmu } from '../nic.js';
 import type { Sgl } from './sgl.js';
 
-export type { NvmeTcpSkConfig, UlpDdpOps } from './engine.js';
+export { ULP_DDP_RESYNC_PENDING, type DdpDefer, type NvmeTcpSkConfig, type UlpDdpOps } from './engine.js';
+export type { NicProfile } from './nic-profile.js';
 
 export interface NvmeTcpDdpLimits {
   /** Most SGL entries (pages) per I/O; the last public mlx5 driver took 128. */
@@ -87,20 +90,33 @@ export interface DdpFaults {
   setupFailEvery: number;
 }
 
-/** Runs a completion later (default: setImmediate, a CQE processed in a later turn). */
-export type DdpDefer = (fn: () => void) => void;
-
 export interface NvmeTcpDdpDeviceOptions {
   readonly limits?: Partial<NvmeTcpDdpLimits>;
   /** Initial capabilities (default: both on). */
   readonly caps?: Partial<NvmeTcpDdpCaps>;
   readonly defer?: DdpDefer;
+  /** Which NIC the device stands for (nicemu/ddp/nic-profile.ts; default 'hardware'). */
+  readonly profile?: NicProfile;
+  /** 'hardware': packets of the flow after a resync confirmation before placing resumes (default 4). */
+  readonly resyncLatencyPackets?: number;
+  /** Headers walked from an unanswered resync request before the NIC asks again at the current one (default 8). */
+  readonly resyncRetryPdus?: number;
+  /** 'hardware': packets of the flow after teardown before teardownDone (default 2) ... */
+  readonly teardownLatencyPackets?: number;
+  /** ... or microseconds, whichever comes first (default 50). */
+  readonly teardownLatencyUs?: number;
   /**
    * Not hardware (default off): the engine asks the host's TCP whether it
    * takes a segment before parsing it (nicemu/ddp/accept-gate.ts). A NIC
    * sees only the frame; this is the model's oracle, kept to compare.
    */
   readonly nicTcpOracle?: boolean;
+  /**
+   * A mitigation hardware could have (default off): the NIC keeps from the
+   * engine segments that fail the PAWS, ACK and window checks it can make
+   * from both directions on its own port (nicemu/ddp/tcp-checks.ts).
+   */
+  readonly nicTcpChecks?: boolean;
 }
 
 /** Why skAdd or setup said no, for the ULP's log and counters. */
@@ -119,10 +135,13 @@ export class NvmeTcpDdpDevice {
   readonly faults: DdpFaults = { skAddFail: false, setupFailEvery: 0 };
   private readonly lim: NvmeTcpDdpLimits;
   private readonly stats: UlpDdpStats = newUlpDdpStats();
-  private readonly ctx: { stats: UlpDdpStats; caps: { nvmeTcp: boolean; ddgstRx: boolean } };
+  private readonly ctx: DdpDeviceContext & { readonly caps: { nvmeTcp: boolean; ddgstRx: boolean } };
+  /** Which NIC the device stands for. */
+  readonly profile: NicProfile;
   private readonly sockets = new Map<FlowEntry, OffloadedSocket>();
   private readonly defer: DdpDefer;
   private readonly nicTcpOracle: boolean;
+  private readonly tcpChecks: NicTcpChecks | undefined;
   private setupCalls = 0;
 
   constructor(
@@ -130,12 +149,26 @@ export class NvmeTcpDdpDevice {
     opts: NvmeTcpDdpDeviceOptions = {},
   ) {
     this.lim = { ...DEFAULT_DDP_LIMITS, ...opts.limits };
+    this.defer = opts.defer ?? ((fn) => void setImmediate(fn));
+    this.profile = opts.profile ?? DEFAULT_NIC_PROFILE;
+    const d = DEFAULT_NIC_TIMING;
     this.ctx = {
       stats: this.stats,
       caps: { nvmeTcp: opts.caps?.['nvme-tcp'] ?? true, ddgstRx: opts.caps?.['nvme-tcp-ddgst-rx'] ?? true },
+      rules: NIC_PROFILES[this.profile],
+      timing: {
+        resyncLatencyPackets: opts.resyncLatencyPackets ?? d.resyncLatencyPackets,
+        resyncRetryPdus: opts.resyncRetryPdus ?? d.resyncRetryPdus,
+        teardownLatencyPackets: opts.teardownLatencyPackets ?? d.teardownLatencyPackets,
+        teardownLatencyUs: opts.teardownLatencyUs ?? d.teardownLatencyUs,
+      },
+      defer: this.defer,
+      schedule: (fn, us) => void setTimeout(fn, us / 1000).unref(),
+      fullCcidRange: this.lim.fullCcidRange,
     };
-    this.defer = opts.defer ?? ((fn) => void setImmediate(fn));
     this.nicTcpOracle = opts.nicTcpOracle ?? false;
+    this.tcpChecks = opts.nicTcpChecks === true ? new NicTcpChecks() : undefined;
+    if (this.tcpChecks !== undefined) nic.addTxTap((f) => this.tcpChecks!.observeTx(f));
   }
 
   limits(): NvmeTcpDdpLimits {
@@ -171,7 +204,8 @@ export class NvmeTcpDdpDevice {
     }
     const entry = this.nic.lookupFlow(sk.key)!;
     const engine = new DdpEngine(sk.key, config, ulp, this.ctx, sk.nextPduSeq, this.lim.maxSetupsPerSocket, sk.heldEndSeq);
-    const rx = !this.nicTcpOracle || sk.acceptableBytes === undefined ? engine : new DdpAcceptGate(engine, sk.acceptableBytes, this.stats);
+    const verdict = this.nicTcpOracle ? sk.acceptableBytes : this.tcpChecks?.verdictFor(sk.key);
+    const rx = verdict === undefined ? engine : new DdpAcceptGate(engine, verdict, this.stats);
     entry.offload = rx;
     this.sockets.set(entry, { entry, engine, rx, ulp });
     this.stats['rx-nvme-tcp-sk-add']++;
@@ -222,17 +256,31 @@ export class NvmeTcpDdpDevice {
   }
 
   /**
-   * Unmaps `cid` now (the device will not write its buffer again) and
-   * reports completion through the ULP's teardownDone later. Returns false
-   * when the socket is not offloaded (any more): then no completion follows.
+   * Unmaps `cid` and reports completion through the ULP's teardownDone
+   * later: 'ideal' invalidates now; 'hardware' keeps the mapping live (the
+   * NIC may still write the buffer) until teardownDone, after
+   * teardownLatencyPackets packets of the flow or teardownLatencyUs. Returns
+   * false when the socket is not offloaded (any more): then no completion
+   * follows.
    */
   teardown(key: FlowKey, cid: number): boolean {
     const s = this.socketOf(key);
     if (s === undefined) return false;
-    if (s.engine.teardown(cid)) this.stats['rx-nvme-tcp-teardown']++;
     const ulp = s.ulp;
-    this.defer(() => ulp.teardownDone(key, cid));
+    const done = (): void => ulp.teardownDone(key, cid);
+    if (s.engine.teardown(cid, done)) this.stats['rx-nvme-tcp-teardown']++;
+    else this.defer(done);
     return true;
+  }
+
+  /**
+   * Model-only audit, no device op: the ULP completed `cid`'s command to the
+   * application. A NIC write into that command's buffer from now on is
+   * counted in `ddp-writes-after-completion` (0 with a ULP that completes
+   * only after teardownDone).
+   */
+  auditCompleted(key: FlowKey, cid: number): void {
+    this.socketOf(key)?.engine.auditCompleted(cid);
   }
 
   /** The ULP's resync response: its parser reached a PDU header at `seq`. */

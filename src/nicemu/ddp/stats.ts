@@ -31,6 +31,8 @@ export interface UlpDdpStats {
   'rx-nvme-tcp-resync-req': number;
   /** resync responses that did not confirm the pending guess (the NIC searches again). */
   'rx-nvme-tcp-resync-fail': number;
+  /** resync requests replaced by a newer one or abandoned (sync lost) without an answer. */
+  'rx-nvme-tcp-resync-unanswered': number;
   /** Payload bytes that went by while a socket was not in confirmed sync (headers included). */
   'rx-nvme-tcp-unsynced-bytes': number;
   /** C2HData payload bytes seen in sync whose CID had no usable mapping (not set up, below threshold, limits). */
@@ -49,6 +51,12 @@ export interface UlpDdpStats {
    * model does in the host process. Subtract it to compare host CPU.
    */
   'rx-nvme-tcp-engine-us': number;
+  /**
+   * Model-only guard, no NIC counts this: NIC writes into a read's buffer
+   * after the ULP completed the command to the application
+   * (NvmeTcpDdpDevice.auditCompleted). 0 with a correct ULP.
+   */
+  'ddp-writes-after-completion': number;
 }
 
 export function newUlpDdpStats(): UlpDdpStats {
@@ -68,10 +76,12 @@ export function newUlpDdpStats(): UlpDdpStats {
     'rx-nvme-tcp-lost-sync': 0,
     'rx-nvme-tcp-resync-req': 0,
     'rx-nvme-tcp-resync-fail': 0,
+    'rx-nvme-tcp-resync-unanswered': 0,
     'rx-nvme-tcp-unsynced-bytes': 0,
     'rx-nvme-tcp-no-sgl-bytes': 0,
     'rx-nvme-tcp-dup-bytes': 0,
     'rx-nvme-tcp-tcp-refused-bytes': 0,
     'rx-nvme-tcp-engine-us': 0,
+    'ddp-writes-after-completion': 0,
   };
 }
