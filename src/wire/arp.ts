@@ -3,18 +3,12 @@
  * hardware type 1, protocol type 0x0800, address lengths 6 and 4. Any other
  * pairing or opcode (RARP, InARP) is UNSUPPORTED rather than malformed.
  */
+import { writeU16BE, writeU32BE } from './big-endian.js';
 import { needBytes, WireError } from './errors.js';
 import { ETHERTYPE_IPV4, MAC_LEN } from './ethernet.js';
 
-const HTYPE = 0;
-const PTYPE = 2;
-const HLEN = 4;
-const PLEN = 5;
-const OPER = 6;
-const SHA = 8;
-const SPA = 14;
-const THA = 18;
-const TPA = 24;
+// Field offsets (RFC 826, Ethernet/IPv4).
+const Field = { HTYPE: 0, PTYPE: 2, HLEN: 4, PLEN: 5, OPER: 6, SHA: 8, SPA: 14, THA: 18, TPA: 24 } as const;
 
 /** Length of an Ethernet/IPv4 ARP packet. */
 export const ARP_LEN = 28;
@@ -47,10 +41,10 @@ export interface ArpRepr extends ArpHeader {
 /** Parses an Ethernet/IPv4 ARP request or reply; bytes past 28 (Ethernet padding) are ignored. */
 export function parseArp(buf: Buffer): ArpRepr {
   needBytes(buf, ARP_LEN, 'arp packet');
-  const htype = (buf[HTYPE]! << 8) | buf[HTYPE + 1]!;
-  const ptype = (buf[PTYPE]! << 8) | buf[PTYPE + 1]!;
-  const hlen = buf[HLEN]!;
-  const plen = buf[PLEN]!;
+  const htype = (buf[Field.HTYPE]! << 8) | buf[Field.HTYPE + 1]!;
+  const ptype = (buf[Field.PTYPE]! << 8) | buf[Field.PTYPE + 1]!;
+  const hlen = buf[Field.HLEN]!;
+  const plen = buf[Field.PLEN]!;
   if (htype !== ARP_HTYPE_ETHERNET || ptype !== ETHERTYPE_IPV4 || hlen !== MAC_LEN || plen !== 4) {
     throw new WireError('UNSUPPORTED', `ARP for htype ${htype} ptype 0x${ptype.toString(16)} hlen ${hlen} plen ${plen}`, {
       field: 'htype/ptype',
@@ -58,16 +52,16 @@ export function parseArp(buf: Buffer): ArpRepr {
       got: `${htype}, 0x${ptype.toString(16)}, ${hlen}, ${plen}`,
     });
   }
-  const operation = (buf[OPER]! << 8) | buf[OPER + 1]!;
+  const operation = (buf[Field.OPER]! << 8) | buf[Field.OPER + 1]!;
   if (!isArpOperation(operation)) {
     throw new WireError('UNSUPPORTED', `ARP opcode ${operation}`, { field: 'operation', expected: '1 or 2', got: operation });
   }
   return {
     operation,
-    senderMac: buf.subarray(SHA, SHA + MAC_LEN),
-    senderIp: buf.readUInt32BE(SPA),
-    targetMac: buf.subarray(THA, THA + MAC_LEN),
-    targetIp: buf.readUInt32BE(TPA),
+    senderMac: buf.subarray(Field.SHA, Field.SHA + MAC_LEN),
+    senderIp: buf.readUInt32BE(Field.SPA),
+    targetMac: buf.subarray(Field.THA, Field.THA + MAC_LEN),
+    targetIp: buf.readUInt32BE(Field.TPA),
   };
 }
 
@@ -87,30 +81,18 @@ export function emitArp(hdr: ArpHeader, out: Uint8Array, off = 0): number {
     }
   }
   needBytes(out, off + ARP_LEN, 'arp output');
-  writeU16(out, off + HTYPE, ARP_HTYPE_ETHERNET);
-  writeU16(out, off + PTYPE, ETHERTYPE_IPV4);
-  out[off + HLEN] = MAC_LEN;
-  out[off + PLEN] = 4;
-  writeU16(out, off + OPER, hdr.operation);
-  out.set(hdr.senderMac, off + SHA);
-  writeU32(out, off + SPA, hdr.senderIp);
-  out.set(hdr.targetMac, off + THA);
-  writeU32(out, off + TPA, hdr.targetIp);
+  writeU16BE(out, off + Field.HTYPE, ARP_HTYPE_ETHERNET);
+  writeU16BE(out, off + Field.PTYPE, ETHERTYPE_IPV4);
+  out[off + Field.HLEN] = MAC_LEN;
+  out[off + Field.PLEN] = 4;
+  writeU16BE(out, off + Field.OPER, hdr.operation);
+  out.set(hdr.senderMac, off + Field.SHA);
+  writeU32BE(out, off + Field.SPA, hdr.senderIp);
+  out.set(hdr.targetMac, off + Field.THA);
+  writeU32BE(out, off + Field.TPA, hdr.targetIp);
   return off + ARP_LEN;
 }
 
 function isArpOperation(op: number): op is ArpOperation {
   return op === ARP_REQUEST || op === ARP_REPLY;
-}
-
-function writeU16(out: Uint8Array, at: number, v: number): void {
-  out[at] = v >>> 8;
-  out[at + 1] = v & 0xff;
-}
-
-function writeU32(out: Uint8Array, at: number, v: number): void {
-  out[at] = v >>> 24;
-  out[at + 1] = (v >>> 16) & 0xff;
-  out[at + 2] = (v >>> 8) & 0xff;
-  out[at + 3] = v & 0xff;
 }

@@ -3,14 +3,11 @@
  * 802.1Q VLAN tag. Frames are as libpcap and AF_PACKET see them: no preamble,
  * no FCS. Parsing keeps views into the caller's buffer; nothing is copied.
  */
+import { writeU16BE } from './big-endian.js';
 import { needBytes, WireError } from './errors.js';
 
 // Field offsets of the untagged header; a tag inserts TPID+TCI at 12.
-const DST = 0;
-const SRC = 6;
-const ETHERTYPE = 12;
-const TAG_TCI = 14;
-const TAG_ETHERTYPE = 16;
+const Field = { DST: 0, SRC: 6, ETHERTYPE: 12, TAG_TCI: 14, TAG_ETHERTYPE: 16 } as const;
 
 /** Length of a MAC address in bytes. */
 export const MAC_LEN = 6;
@@ -63,23 +60,23 @@ export interface EthernetRepr extends EthernetHeader {
 /** Parses an Ethernet II header; a single 802.1Q tag is decoded, anything else is left to the caller by EtherType. */
 export function parseEthernet(buf: Buffer): EthernetRepr {
   needBytes(buf, ETH_HEADER_LEN, 'ethernet header');
-  let ethertype = (buf[ETHERTYPE]! << 8) | buf[ETHERTYPE + 1]!;
+  let ethertype = (buf[Field.ETHERTYPE]! << 8) | buf[Field.ETHERTYPE + 1]!;
   let vlan: number | undefined;
   let vlanPcp = 0;
   let vlanDei = false;
   let headerLen = ETH_HEADER_LEN;
   if (ethertype === ETHERTYPE_VLAN) {
     needBytes(buf, ETH_VLAN_HEADER_LEN, 'ethernet 802.1Q tag');
-    const tci = (buf[TAG_TCI]! << 8) | buf[TAG_TCI + 1]!;
+    const tci = (buf[Field.TAG_TCI]! << 8) | buf[Field.TAG_TCI + 1]!;
     vlanPcp = tci >>> 13;
     vlanDei = (tci & 0x1000) !== 0;
     vlan = tci & 0x0fff;
-    ethertype = (buf[TAG_ETHERTYPE]! << 8) | buf[TAG_ETHERTYPE + 1]!;
+    ethertype = (buf[Field.TAG_ETHERTYPE]! << 8) | buf[Field.TAG_ETHERTYPE + 1]!;
     headerLen = ETH_VLAN_HEADER_LEN;
   }
   return {
-    dst: buf.subarray(DST, DST + MAC_LEN),
-    src: buf.subarray(SRC, SRC + MAC_LEN),
+    dst: buf.subarray(Field.DST, Field.DST + MAC_LEN),
+    src: buf.subarray(Field.SRC, Field.SRC + MAC_LEN),
     ethertype,
     vlan,
     vlanPcp,
@@ -101,9 +98,9 @@ export function emitEthernet(hdr: EthernetHeader, out: Uint8Array, off = 0): num
   checkU16(hdr.ethertype, 'ethertype');
   const len = ethernetHeaderLen(hdr);
   needBytes(out, off + len, 'ethernet output');
-  out.set(hdr.dst, off + DST);
-  out.set(hdr.src, off + SRC);
-  let typeAt = off + ETHERTYPE;
+  out.set(hdr.dst, off + Field.DST);
+  out.set(hdr.src, off + Field.SRC);
+  let typeAt = off + Field.ETHERTYPE;
   if (hdr.vlan !== undefined) {
     const pcp = hdr.vlanPcp ?? 0;
     if (!Number.isInteger(hdr.vlan) || hdr.vlan < 0 || hdr.vlan > 0x0fff) {
@@ -113,11 +110,11 @@ export function emitEthernet(hdr: EthernetHeader, out: Uint8Array, off = 0): num
       throw new WireError('BAD_FIELD', `802.1Q priority ${pcp} out of range`, { field: 'vlanPcp', expected: '0..7', got: pcp });
     }
     const tci = (pcp << 13) | (hdr.vlanDei === true ? 0x1000 : 0) | hdr.vlan;
-    writeU16(out, off + ETHERTYPE, ETHERTYPE_VLAN);
-    writeU16(out, off + TAG_TCI, tci);
-    typeAt = off + TAG_ETHERTYPE;
+    writeU16BE(out, off + Field.ETHERTYPE, ETHERTYPE_VLAN);
+    writeU16BE(out, off + Field.TAG_TCI, tci);
+    typeAt = off + Field.TAG_ETHERTYPE;
   }
-  writeU16(out, typeAt, hdr.ethertype);
+  writeU16BE(out, typeAt, hdr.ethertype);
   return off + len;
 }
 
@@ -167,9 +164,4 @@ function checkU16(v: number, field: string): void {
   if (!Number.isInteger(v) || v < 0 || v > 0xffff) {
     throw new WireError('BAD_FIELD', `${field} ${v} is not a 16-bit value`, { field, expected: '0..65535', got: v });
   }
-}
-
-function writeU16(out: Uint8Array, at: number, v: number): void {
-  out[at] = v >>> 8;
-  out[at + 1] = v & 0xff;
 }

@@ -4,19 +4,12 @@
  * free of allocations. Options are carried as an opaque view: ddplab routes
  * nothing, it only has to step over them.
  */
+import { writeU16BE, writeU32BE } from './big-endian.js';
 import { needBytes, WireError } from './errors.js';
 import { checksumFinish, onesSum } from './inet-checksum.js';
 
-const VER_IHL = 0;
-const TOS = 1;
-const TOTAL_LEN = 2;
-const IDENT = 4;
-const FLAGS_FRAG = 6;
-const TTL = 8;
-const PROTOCOL = 9;
-const CHECKSUM = 10;
-const SRC_ADDR = 12;
-const DST_ADDR = 16;
+// Field offsets (RFC 791 §3.1).
+const Field = { VER_IHL: 0, TOS: 1, TOTAL_LEN: 2, IDENT: 4, FLAGS_FRAG: 6, TTL: 8, PROTOCOL: 9, CHECKSUM: 10, SRC_ADDR: 12, DST_ADDR: 16 } as const;
 
 /** Length of an IPv4 header without options. */
 export const IPV4_HEADER_LEN = 20;
@@ -45,7 +38,7 @@ export interface Ipv4Header {
   readonly id: number;
   /** Bytes that follow the header; total length = header length + payloadLen. */
   readonly payloadLen: number;
-  /** The whole TOS byte (DSCP << 2 | ECN); 0 when absent. */
+  /** The whole Field.TOS byte (DSCP << 2 | ECN); 0 when absent. */
   readonly tos?: number | undefined;
   /** The three flag bits (IPV4_DF | IPV4_MF | reserved 0x4); 0 when absent. */
   readonly flags?: number | undefined;
@@ -75,7 +68,7 @@ const NO_OPTIONS: Buffer = Buffer.alloc(0);
 /** Parses an IPv4 header; TRUNCATED when the header or total length runs past `buf`, BAD_FIELD for version/IHL/length. */
 export function parseIpv4(buf: Buffer): Ipv4Repr {
   needBytes(buf, IPV4_HEADER_LEN, 'ipv4 header');
-  const verIhl = buf[VER_IHL]!;
+  const verIhl = buf[Field.VER_IHL]!;
   const version = verIhl >>> 4;
   if (version !== 4) {
     throw new WireError('BAD_FIELD', `IPv4 version field is ${version}`, { field: 'version', expected: 4, got: version });
@@ -86,7 +79,7 @@ export function parseIpv4(buf: Buffer): Ipv4Repr {
   }
   const headerLen = ihl * 4;
   needBytes(buf, headerLen, 'ipv4 options');
-  const totalLength = (buf[TOTAL_LEN]! << 8) | buf[TOTAL_LEN + 1]!;
+  const totalLength = (buf[Field.TOTAL_LEN]! << 8) | buf[Field.TOTAL_LEN + 1]!;
   if (totalLength < headerLen) {
     throw new WireError('BAD_FIELD', `IPv4 total length ${totalLength} is below the header length ${headerLen}`, {
       field: 'totalLength',
@@ -101,21 +94,21 @@ export function parseIpv4(buf: Buffer): Ipv4Repr {
       got: buf.length,
     });
   }
-  const flagsFrag = (buf[FLAGS_FRAG]! << 8) | buf[FLAGS_FRAG + 1]!;
+  const flagsFrag = (buf[Field.FLAGS_FRAG]! << 8) | buf[Field.FLAGS_FRAG + 1]!;
   return {
-    src: buf.readUInt32BE(SRC_ADDR),
-    dst: buf.readUInt32BE(DST_ADDR),
-    protocol: buf[PROTOCOL]!,
-    ttl: buf[TTL]!,
-    id: (buf[IDENT]! << 8) | buf[IDENT + 1]!,
+    src: buf.readUInt32BE(Field.SRC_ADDR),
+    dst: buf.readUInt32BE(Field.DST_ADDR),
+    protocol: buf[Field.PROTOCOL]!,
+    ttl: buf[Field.TTL]!,
+    id: (buf[Field.IDENT]! << 8) | buf[Field.IDENT + 1]!,
     payloadLen: totalLength - headerLen,
-    tos: buf[TOS]!,
+    tos: buf[Field.TOS]!,
     flags: flagsFrag >>> 13,
     fragOffsetBytes: (flagsFrag & 0x1fff) * 8,
     options: headerLen === IPV4_HEADER_LEN ? NO_OPTIONS : buf.subarray(IPV4_HEADER_LEN, headerLen),
     headerLen,
     totalLength,
-    checksum: (buf[CHECKSUM]! << 8) | buf[CHECKSUM + 1]!,
+    checksum: (buf[Field.CHECKSUM]! << 8) | buf[Field.CHECKSUM + 1]!,
     payload: buf.subarray(headerLen, totalLength),
   };
 }
@@ -157,18 +150,18 @@ export function emitIpv4(hdr: Ipv4Header, out: Uint8Array, off = 0): number {
   checkRange(hdr.dst, 0xffff_ffff, 'dst');
   needBytes(out, off + headerLen, 'ipv4 output');
 
-  out[off + VER_IHL] = 0x40 | (headerLen >>> 2);
-  out[off + TOS] = hdr.tos ?? 0;
-  writeU16(out, off + TOTAL_LEN, totalLength);
-  writeU16(out, off + IDENT, hdr.id);
-  writeU16(out, off + FLAGS_FRAG, (flags << 13) | (fragOffsetBytes / 8));
-  out[off + TTL] = hdr.ttl;
-  out[off + PROTOCOL] = hdr.protocol;
-  writeU16(out, off + CHECKSUM, 0);
-  writeU32(out, off + SRC_ADDR, hdr.src);
-  writeU32(out, off + DST_ADDR, hdr.dst);
+  out[off + Field.VER_IHL] = 0x40 | (headerLen >>> 2);
+  out[off + Field.TOS] = hdr.tos ?? 0;
+  writeU16BE(out, off + Field.TOTAL_LEN, totalLength);
+  writeU16BE(out, off + Field.IDENT, hdr.id);
+  writeU16BE(out, off + Field.FLAGS_FRAG, (flags << 13) | (fragOffsetBytes / 8));
+  out[off + Field.TTL] = hdr.ttl;
+  out[off + Field.PROTOCOL] = hdr.protocol;
+  writeU16BE(out, off + Field.CHECKSUM, 0);
+  writeU32BE(out, off + Field.SRC_ADDR, hdr.src);
+  writeU32BE(out, off + Field.DST_ADDR, hdr.dst);
   if (optLen > 0) out.set(hdr.options!, off + IPV4_HEADER_LEN);
-  writeU16(out, off + CHECKSUM, checksumFinish(onesSum(out, 0, off, off + headerLen)));
+  writeU16BE(out, off + Field.CHECKSUM, checksumFinish(onesSum(out, 0, off, off + headerLen)));
   return off + headerLen;
 }
 
@@ -183,7 +176,7 @@ export function buildIpv4(hdr: Omit<Ipv4Header, 'payloadLen'>, payload: Uint8Arr
 /** True when the header checksum of the packet starting at `packet[0]` verifies (false if its IHL is bad or cut off). */
 export function verifyIpv4Checksum(packet: Uint8Array): boolean {
   if (packet.length < IPV4_HEADER_LEN) return false;
-  const headerLen = (packet[VER_IHL]! & 0x0f) * 4;
+  const headerLen = (packet[Field.VER_IHL]! & 0x0f) * 4;
   if (headerLen < IPV4_HEADER_LEN || headerLen > packet.length) return false;
   return onesSum(packet, 0, 0, headerLen) === 0xffff;
 }
@@ -210,16 +203,4 @@ function checkRange(v: number, max: number, field: string): void {
   if (!Number.isInteger(v) || v < 0 || v > max) {
     throw new WireError('BAD_FIELD', `IPv4 ${field} ${v} out of range 0..${max}`, { field, expected: `0..${max}`, got: v });
   }
-}
-
-function writeU16(out: Uint8Array, at: number, v: number): void {
-  out[at] = v >>> 8;
-  out[at + 1] = v & 0xff;
-}
-
-function writeU32(out: Uint8Array, at: number, v: number): void {
-  out[at] = v >>> 24;
-  out[at + 1] = (v >>> 16) & 0xff;
-  out[at + 2] = (v >>> 8) & 0xff;
-  out[at + 3] = v & 0xff;
 }

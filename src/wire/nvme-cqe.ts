@@ -20,23 +20,11 @@ import type { NvmeStatus } from './nvme-status.js';
 /** Size of a CQE in bytes. */
 export const NVME_CQE_LEN = 16;
 
-const DW0 = 0;
-const DW1 = 4;
-const SQHD = 8;
-const SQID = 10;
-const CID = 12;
-const STATUS = 14;
-
-/** CQE field offsets other layers point at (a TermReq's FEI, a PDU header view). */
-export const CqeField = { SQHD, CID, STATUS } as const;
+/** CQE field offsets (the table above); other layers point at them too (a TermReq's FEI, a PDU header view). */
+export const CqeField = { DW0: 0, DW1: 4, SQHD: 8, SQID: 10, CID: 12, STATUS: 14 } as const;
 
 // Bits of the 16-bit status field.
-const STATUS_PHASE = 0x0001;
-const STATUS_SCT_SC_SHIFT = 1;
-const STATUS_SCT_SC_MASK = 0x7ff;
-const STATUS_CRD_SHIFT = 12;
-const STATUS_MORE = 0x4000;
-const STATUS_DNR = 0x8000;
+const Status = { PHASE: 0x0001, SCT_SC_SHIFT: 1, SCT_SC_MASK: 0x7ff, CRD_SHIFT: 12, MORE: 0x4000, DNR: 0x8000 } as const;
 
 /** A completion as laid out on the wire. */
 export interface NvmeCqe {
@@ -65,18 +53,18 @@ export interface NvmeCqe {
 /** Parses the 16-byte CQE at the start of `buf`. Throws TRUNCATED if `buf` is shorter. */
 export function parseCqe(buf: Buffer): NvmeCqe {
   needBytes(buf, NVME_CQE_LEN, 'nvme cqe');
-  const status = buf.readUInt16LE(STATUS);
+  const status = buf.readUInt16LE(CqeField.STATUS);
   return {
-    dw0: buf.readUInt32LE(DW0),
-    dw1: buf.readUInt32LE(DW1),
-    sqHead: buf.readUInt16LE(SQHD),
-    sqId: buf.readUInt16LE(SQID),
-    cid: buf.readUInt16LE(CID),
-    status: (status >>> STATUS_SCT_SC_SHIFT) & STATUS_SCT_SC_MASK,
-    phase: status & STATUS_PHASE,
-    crd: (status >>> STATUS_CRD_SHIFT) & 0x3,
-    more: (status & STATUS_MORE) !== 0,
-    dnr: (status & STATUS_DNR) !== 0,
+    dw0: buf.readUInt32LE(CqeField.DW0),
+    dw1: buf.readUInt32LE(CqeField.DW1),
+    sqHead: buf.readUInt16LE(CqeField.SQHD),
+    sqId: buf.readUInt16LE(CqeField.SQID),
+    cid: buf.readUInt16LE(CqeField.CID),
+    status: (status >>> Status.SCT_SC_SHIFT) & Status.SCT_SC_MASK,
+    phase: status & Status.PHASE,
+    crd: (status >>> Status.CRD_SHIFT) & 0x3,
+    more: (status & Status.MORE) !== 0,
+    dnr: (status & Status.DNR) !== 0,
   };
 }
 
@@ -88,21 +76,21 @@ export function emitCqe(cqe: NvmeCqe, out: Buffer, off = 0): void {
   checkNvmeField('sqHead', cqe.sqHead, 0xffff);
   checkNvmeField('sqId', cqe.sqId, 0xffff);
   checkNvmeField('cid', cqe.cid, 0xffff);
-  checkNvmeField('status', cqe.status, STATUS_SCT_SC_MASK);
+  checkNvmeField('status', cqe.status, Status.SCT_SC_MASK);
   checkNvmeField('phase', cqe.phase, 1);
   checkNvmeField('crd', cqe.crd, 3);
   const status =
     cqe.phase |
-    (cqe.status << STATUS_SCT_SC_SHIFT) |
-    (cqe.crd << STATUS_CRD_SHIFT) |
-    (cqe.more ? STATUS_MORE : 0) |
-    (cqe.dnr ? STATUS_DNR : 0);
-  out.writeUInt32LE(cqe.dw0, off + DW0);
-  out.writeUInt32LE(cqe.dw1, off + DW1);
-  out.writeUInt16LE(cqe.sqHead, off + SQHD);
-  out.writeUInt16LE(cqe.sqId, off + SQID);
-  out.writeUInt16LE(cqe.cid, off + CID);
-  out.writeUInt16LE(status, off + STATUS);
+    (cqe.status << Status.SCT_SC_SHIFT) |
+    (cqe.crd << Status.CRD_SHIFT) |
+    (cqe.more ? Status.MORE : 0) |
+    (cqe.dnr ? Status.DNR : 0);
+  out.writeUInt32LE(cqe.dw0, off + CqeField.DW0);
+  out.writeUInt32LE(cqe.dw1, off + CqeField.DW1);
+  out.writeUInt16LE(cqe.sqHead, off + CqeField.SQHD);
+  out.writeUInt16LE(cqe.sqId, off + CqeField.SQID);
+  out.writeUInt16LE(cqe.cid, off + CqeField.CID);
+  out.writeUInt16LE(status, off + CqeField.STATUS);
 }
 
 /** Allocates and returns the 16-byte encoding of `cqe`. */

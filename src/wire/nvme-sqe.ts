@@ -27,37 +27,21 @@ import { needBytes, WireError } from './errors.js';
 export const NVME_SQE_LEN = 64;
 
 // Field offsets (NVMe Base spec, Common Command Format).
-const OPCODE = 0;
-const FLAGS = 1;
-const CID = 2;
-const NSID = 4;
-const CDW2 = 8;
-const CDW3 = 12;
-const MPTR = 16;
-const DPTR = 24;
-const CDW10 = 40;
-const CDW11 = 44;
-const CDW12 = 48;
-const CDW13 = 52;
-const CDW14 = 56;
-const CDW15 = 60;
+const Field = {
+  OPCODE: 0, FLAGS: 1, CID: 2, NSID: 4, CDW2: 8, CDW3: 12, MPTR: 16, DPTR: 24,
+  CDW10: 40, CDW11: 44, CDW12: 48, CDW13: 52, CDW14: 56, CDW15: 60,
+} as const;
 
 // Offsets inside a 16-byte (unkeyed) SGL descriptor.
-const SGL_ADDR = 0;
-const SGL_LENGTH = 8;
-const SGL_IDENTIFIER = 15;
+const SglField = { ADDR: 0, LENGTH: 8, IDENTIFIER: 15 } as const;
 
 /** SQE field offsets other layers point at (a TermReq's FEI, a PDU header view). */
 export const SqeField = {
-  OPCODE,
-  CID,
-  NSID,
-  CDW10,
-  CDW12,
+  ...Field,
   /** The data SGL descriptor's length. */
-  DPTR_SGL_LENGTH: DPTR + SGL_LENGTH,
+  DPTR_SGL_LENGTH: Field.DPTR + SglField.LENGTH,
   /** The data SGL descriptor's type/subtype byte. */
-  DPTR_SGL_IDENTIFIER: DPTR + SGL_IDENTIFIER,
+  DPTR_SGL_IDENTIFIER: Field.DPTR + SglField.IDENTIFIER,
 } as const;
 
 // FLAGS byte: FUSE in bits 1:0, PSDT in bits 7:6.
@@ -163,23 +147,23 @@ export type NvmeDataDirection = 'none' | 'h2c' | 'c2h' | 'bidirectional';
 /** Parses the 64-byte SQE at the start of `buf`. Throws TRUNCATED if `buf` is shorter. */
 export function parseSqe(buf: Buffer): NvmeSqe {
   needBytes(buf, NVME_SQE_LEN, 'nvme sqe');
-  const flags = buf.readUInt8(FLAGS);
+  const flags = buf.readUInt8(Field.FLAGS);
   return {
-    opcode: buf.readUInt8(OPCODE),
+    opcode: buf.readUInt8(Field.OPCODE),
     fuse: flags & FUSE_MASK,
     psdt: flags >>> PSDT_SHIFT,
-    cid: buf.readUInt16LE(CID),
-    nsid: buf.readUInt32LE(NSID),
-    cdw2: buf.readUInt32LE(CDW2),
-    cdw3: buf.readUInt32LE(CDW3),
-    mptr: buf.readBigUInt64LE(MPTR),
-    dptr: parseSgl(buf, DPTR),
-    cdw10: buf.readUInt32LE(CDW10),
-    cdw11: buf.readUInt32LE(CDW11),
-    cdw12: buf.readUInt32LE(CDW12),
-    cdw13: buf.readUInt32LE(CDW13),
-    cdw14: buf.readUInt32LE(CDW14),
-    cdw15: buf.readUInt32LE(CDW15),
+    cid: buf.readUInt16LE(Field.CID),
+    nsid: buf.readUInt32LE(Field.NSID),
+    cdw2: buf.readUInt32LE(Field.CDW2),
+    cdw3: buf.readUInt32LE(Field.CDW3),
+    mptr: buf.readBigUInt64LE(Field.MPTR),
+    dptr: parseSgl(buf, Field.DPTR),
+    cdw10: buf.readUInt32LE(Field.CDW10),
+    cdw11: buf.readUInt32LE(Field.CDW11),
+    cdw12: buf.readUInt32LE(Field.CDW12),
+    cdw13: buf.readUInt32LE(Field.CDW13),
+    cdw14: buf.readUInt32LE(Field.CDW14),
+    cdw15: buf.readUInt32LE(Field.CDW15),
   };
 }
 
@@ -191,20 +175,20 @@ export function emitSqe(sqe: NvmeSqe, out: Buffer, off = 0): void {
   checkNvmeField('psdt', sqe.psdt, 0x3);
   checkNvmeField('cid', sqe.cid, 0xffff);
   out.fill(0, off, off + NVME_SQE_LEN);
-  out.writeUInt8(sqe.opcode, off + OPCODE);
-  out.writeUInt8((sqe.psdt << PSDT_SHIFT) | sqe.fuse, off + FLAGS);
-  out.writeUInt16LE(sqe.cid, off + CID);
-  out.writeUInt32LE(nvmeU32('nsid', sqe.nsid), off + NSID);
-  out.writeUInt32LE(nvmeU32('cdw2', sqe.cdw2), off + CDW2);
-  out.writeUInt32LE(nvmeU32('cdw3', sqe.cdw3), off + CDW3);
-  out.writeBigUInt64LE(BigInt.asUintN(64, sqe.mptr), off + MPTR);
-  emitSgl(sqe.dptr, out, off + DPTR);
-  out.writeUInt32LE(nvmeU32('cdw10', sqe.cdw10), off + CDW10);
-  out.writeUInt32LE(nvmeU32('cdw11', sqe.cdw11), off + CDW11);
-  out.writeUInt32LE(nvmeU32('cdw12', sqe.cdw12), off + CDW12);
-  out.writeUInt32LE(nvmeU32('cdw13', sqe.cdw13), off + CDW13);
-  out.writeUInt32LE(nvmeU32('cdw14', sqe.cdw14), off + CDW14);
-  out.writeUInt32LE(nvmeU32('cdw15', sqe.cdw15), off + CDW15);
+  out.writeUInt8(sqe.opcode, off + Field.OPCODE);
+  out.writeUInt8((sqe.psdt << PSDT_SHIFT) | sqe.fuse, off + Field.FLAGS);
+  out.writeUInt16LE(sqe.cid, off + Field.CID);
+  out.writeUInt32LE(nvmeU32('nsid', sqe.nsid), off + Field.NSID);
+  out.writeUInt32LE(nvmeU32('cdw2', sqe.cdw2), off + Field.CDW2);
+  out.writeUInt32LE(nvmeU32('cdw3', sqe.cdw3), off + Field.CDW3);
+  out.writeBigUInt64LE(BigInt.asUintN(64, sqe.mptr), off + Field.MPTR);
+  emitSgl(sqe.dptr, out, off + Field.DPTR);
+  out.writeUInt32LE(nvmeU32('cdw10', sqe.cdw10), off + Field.CDW10);
+  out.writeUInt32LE(nvmeU32('cdw11', sqe.cdw11), off + Field.CDW11);
+  out.writeUInt32LE(nvmeU32('cdw12', sqe.cdw12), off + Field.CDW12);
+  out.writeUInt32LE(nvmeU32('cdw13', sqe.cdw13), off + Field.CDW13);
+  out.writeUInt32LE(nvmeU32('cdw14', sqe.cdw14), off + Field.CDW14);
+  out.writeUInt32LE(nvmeU32('cdw15', sqe.cdw15), off + Field.CDW15);
 }
 
 /** Allocates and returns the 64-byte encoding of `sqe`. */
@@ -257,12 +241,12 @@ export function sqeDataDirection(sqe: Pick<NvmeSqe, 'opcode' | 'nsid'>): NvmeDat
 /** Reads a 16-byte unkeyed SGL descriptor at `buf[off..off+16)`. */
 export function parseSgl(buf: Buffer, off = 0): SglDescriptor {
   needBytes(buf, off + 16, 'sgl descriptor');
-  const id = buf.readUInt8(off + SGL_IDENTIFIER);
+  const id = buf.readUInt8(off + SglField.IDENTIFIER);
   return {
     type: id >>> 4,
     subtype: id & 0x0f,
-    addr: buf.readBigUInt64LE(off + SGL_ADDR),
-    length: buf.readUInt32LE(off + SGL_LENGTH),
+    addr: buf.readBigUInt64LE(off + SglField.ADDR),
+    length: buf.readUInt32LE(off + SglField.LENGTH),
   };
 }
 
@@ -272,9 +256,9 @@ export function emitSgl(sgl: SglDescriptor, out: Buffer, off = 0): void {
   checkNvmeField('sgl type', sgl.type, 0xf);
   checkNvmeField('sgl subtype', sgl.subtype, 0xf);
   out.fill(0, off, off + 16);
-  out.writeBigUInt64LE(BigInt.asUintN(64, sgl.addr), off + SGL_ADDR);
-  out.writeUInt32LE(nvmeU32('sgl length', sgl.length), off + SGL_LENGTH);
-  out.writeUInt8((sgl.type << 4) | sgl.subtype, off + SGL_IDENTIFIER);
+  out.writeBigUInt64LE(BigInt.asUintN(64, sgl.addr), off + SglField.ADDR);
+  out.writeUInt32LE(nvmeU32('sgl length', sgl.length), off + SglField.LENGTH);
+  out.writeUInt8((sgl.type << 4) | sgl.subtype, off + SglField.IDENTIFIER);
 }
 
 /**

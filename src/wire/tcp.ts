@@ -5,20 +5,13 @@
  * option bytes, one repr object, one options object only when options are
  * present, no closures.
  */
+import { readU32BE, writeU16BE, writeU32BE } from './big-endian.js';
 import { needBytes, WireError } from './errors.js';
 import { checksumFinish, onesFold, onesSum, onesSumAny, pseudoHeaderSum } from './inet-checksum.js';
 import { IPPROTO_TCP } from './ipv4.js';
 
-const SRC_PORT = 0;
-const DST_PORT = 2;
-const SEQ_NUM = 4;
-const ACK_NUM = 8;
-const DATA_OFF = 12; // high nibble; low nibble holds the reserved flag bits
-const FLAGS = 13;
-const WINDOW = 14;
-const CHECKSUM = 16;
-const URGENT = 18;
-const OPTIONS = 20;
+// Field offsets (RFC 9293 §3.1); DATA_OFF is the high nibble, the low nibble holds the reserved flag bits.
+const Field = { SRC_PORT: 0, DST_PORT: 2, SEQ_NUM: 4, ACK_NUM: 8, DATA_OFF: 12, FLAGS: 13, WINDOW: 14, CHECKSUM: 16, URGENT: 18, OPTIONS: 20 } as const;
 
 /** Length of a TCP header without options. */
 export const TCP_HEADER_LEN = 20;
@@ -132,7 +125,7 @@ const EMPTY: Buffer = Buffer.alloc(0);
  */
 export function parseTcp(buf: Buffer): TcpRepr {
   needBytes(buf, TCP_HEADER_LEN, 'tcp header');
-  const offFlags = (buf[DATA_OFF]! << 8) | buf[FLAGS]!;
+  const offFlags = (buf[Field.DATA_OFF]! << 8) | buf[Field.FLAGS]!;
   const dataOffset = offFlags >>> 12;
   if (dataOffset < 5) {
     throw new WireError('BAD_FIELD', `TCP data offset ${dataOffset} is below 5`, {
@@ -144,17 +137,17 @@ export function parseTcp(buf: Buffer): TcpRepr {
   const headerLen = dataOffset * 4;
   needBytes(buf, headerLen, 'tcp options');
   return {
-    srcPort: (buf[SRC_PORT]! << 8) | buf[SRC_PORT + 1]!,
-    dstPort: (buf[DST_PORT]! << 8) | buf[DST_PORT + 1]!,
-    seq: buf.readUInt32BE(SEQ_NUM),
-    ack: buf.readUInt32BE(ACK_NUM),
+    srcPort: (buf[Field.SRC_PORT]! << 8) | buf[Field.SRC_PORT + 1]!,
+    dstPort: (buf[Field.DST_PORT]! << 8) | buf[Field.DST_PORT + 1]!,
+    seq: buf.readUInt32BE(Field.SEQ_NUM),
+    ack: buf.readUInt32BE(Field.ACK_NUM),
     flags: offFlags & 0x0fff,
-    window: (buf[WINDOW]! << 8) | buf[WINDOW + 1]!,
-    urgentPtr: (buf[URGENT]! << 8) | buf[URGENT + 1]!,
-    options: headerLen === TCP_HEADER_LEN ? NO_TCP_OPTIONS : parseTcpOptions(buf, OPTIONS, headerLen),
+    window: (buf[Field.WINDOW]! << 8) | buf[Field.WINDOW + 1]!,
+    urgentPtr: (buf[Field.URGENT]! << 8) | buf[Field.URGENT + 1]!,
+    options: headerLen === TCP_HEADER_LEN ? NO_TCP_OPTIONS : parseTcpOptions(buf, Field.OPTIONS, headerLen),
     rawOptions: undefined,
     headerLen,
-    checksum: (buf[CHECKSUM]! << 8) | buf[CHECKSUM + 1]!,
+    checksum: (buf[Field.CHECKSUM]! << 8) | buf[Field.CHECKSUM + 1]!,
     payload: headerLen === buf.length ? EMPTY : buf.subarray(headerLen),
   };
 }
@@ -196,14 +189,14 @@ export function parseTcpOptions(buf: Uint8Array, start: number, end: number): Tc
         if (!Number.isInteger(blocks) || blocks < 1 || blocks > MAX_SACK_BLOCKS) badOptionLength(kind, len, i - start);
         sack = [];
         for (let b = i + 2; b < i + len; b += LEN_SACK_BLOCK) {
-          sack.push({ left: readU32(buf, b), right: readU32(buf, b + 4) });
+          sack.push({ left: readU32BE(buf, b), right: readU32BE(buf, b + 4) });
         }
         break;
       }
       case TCPOPT_TIMESTAMP:
         if (len !== LEN_TIMESTAMP) badOptionLength(kind, len, i - start);
-        tsVal = readU32(buf, i + 2);
-        tsEcr = readU32(buf, i + 6);
+        tsVal = readU32BE(buf, i + 2);
+        tsEcr = readU32BE(buf, i + 6);
         break;
       default:
         // Unknown kinds (MD5, TFO, MPTCP, ...) are stepped over, as RFC 9293 §3.1 requires.
@@ -288,19 +281,19 @@ export function emitTcp(
     });
   }
   needBytes(out, off + headerLen, 'tcp output');
-  writeU16(out, off + SRC_PORT, hdr.srcPort);
-  writeU16(out, off + DST_PORT, hdr.dstPort);
-  writeU32(out, off + SEQ_NUM, hdr.seq);
-  writeU32(out, off + ACK_NUM, hdr.ack);
-  writeU16(out, off + DATA_OFF, ((headerLen >>> 2) << 12) | hdr.flags);
-  writeU16(out, off + WINDOW, hdr.window);
-  writeU16(out, off + CHECKSUM, 0);
-  writeU16(out, off + URGENT, hdr.urgentPtr ?? 0);
+  writeU16BE(out, off + Field.SRC_PORT, hdr.srcPort);
+  writeU16BE(out, off + Field.DST_PORT, hdr.dstPort);
+  writeU32BE(out, off + Field.SEQ_NUM, hdr.seq);
+  writeU32BE(out, off + Field.ACK_NUM, hdr.ack);
+  writeU16BE(out, off + Field.DATA_OFF, ((headerLen >>> 2) << 12) | hdr.flags);
+  writeU16BE(out, off + Field.WINDOW, hdr.window);
+  writeU16BE(out, off + Field.CHECKSUM, 0);
+  writeU16BE(out, off + Field.URGENT, hdr.urgentPtr ?? 0);
   if (hdr.rawOptions !== undefined) {
-    out.set(hdr.rawOptions, off + OPTIONS);
-    out.fill(TCPOPT_EOL, off + OPTIONS + hdr.rawOptions.length, off + headerLen);
+    out.set(hdr.rawOptions, off + Field.OPTIONS);
+    out.fill(TCPOPT_EOL, off + Field.OPTIONS + hdr.rawOptions.length, off + headerLen);
   } else if (hdr.options !== undefined) {
-    emitTcpOptions(hdr.options, out, off + OPTIONS);
+    emitTcpOptions(hdr.options, out, off + Field.OPTIONS);
   }
   let payloadLen = 0;
   if (payload instanceof Uint8Array) payloadLen = payload.length;
@@ -312,7 +305,7 @@ export function emitTcp(
   let sum = pseudoHeaderSum(srcIp, dstIp, IPPROTO_TCP, segLen);
   sum = onesSum(out, sum, off, off + headerLen);
   sum = onesSumAny(payload, sum);
-  writeU16(out, off + CHECKSUM, checksumFinish(sum));
+  writeU16BE(out, off + Field.CHECKSUM, checksumFinish(sum));
   return off + headerLen;
 }
 
@@ -323,7 +316,7 @@ function emitTcpOptions(o: TcpOptions, out: Uint8Array, at: number): void {
     checkRange(o.mss, 0xffff, 'mss');
     out[at++] = TCPOPT_MSS;
     out[at++] = LEN_MSS;
-    writeU16(out, at, o.mss);
+    writeU16BE(out, at, o.mss);
     at += 2;
   }
   if (o.tsVal !== undefined) {
@@ -338,8 +331,8 @@ function emitTcpOptions(o: TcpOptions, out: Uint8Array, at: number): void {
     }
     out[at++] = TCPOPT_TIMESTAMP;
     out[at++] = LEN_TIMESTAMP;
-    writeU32(out, at, o.tsVal);
-    writeU32(out, at + 4, o.tsEcr ?? 0);
+    writeU32BE(out, at, o.tsVal);
+    writeU32BE(out, at + 4, o.tsEcr ?? 0);
     at += 8;
   } else if (o.sackPermitted === true) {
     out[at++] = TCPOPT_NOP;
@@ -367,8 +360,8 @@ function emitTcpOptions(o: TcpOptions, out: Uint8Array, at: number): void {
       const blk = o.sack[b]!;
       checkRange(blk.left, 0xffff_ffff, 'sack.left');
       checkRange(blk.right, 0xffff_ffff, 'sack.right');
-      writeU32(out, at, blk.left);
-      writeU32(out, at + 4, blk.right);
+      writeU32BE(out, at, blk.left);
+      writeU32BE(out, at + 4, blk.right);
       at += LEN_SACK_BLOCK;
     }
   }
@@ -405,7 +398,7 @@ export function verifyTcpChecksum(srcIp: number, dstIp: number, segment: Uint8Ar
  */
 export function isPartialTcpChecksum(srcIp: number, dstIp: number, segment: Uint8Array): boolean {
   if (segment.length < TCP_HEADER_LEN) return false;
-  const field = (segment[16]! << 8) | segment[17]!;
+  const field = (segment[Field.CHECKSUM]! << 8) | segment[Field.CHECKSUM + 1]!;
   const pseudo = onesFold(pseudoHeaderSum(srcIp, dstIp, IPPROTO_TCP, segment.length));
   return field === pseudo || field === (~pseudo & 0xffff);
 }
@@ -417,24 +410,8 @@ function totalLen(data: Uint8Array | readonly Uint8Array[]): number {
   return n;
 }
 
-function readU32(buf: Uint8Array, at: number): number {
-  return ((buf[at]! << 24) | (buf[at + 1]! << 16) | (buf[at + 2]! << 8) | buf[at + 3]!) >>> 0;
-}
-
 function checkRange(v: number, max: number, field: string): void {
   if (!Number.isInteger(v) || v < 0 || v > max) {
     throw new WireError('BAD_FIELD', `TCP ${field} ${v} out of range 0..${max}`, { field, expected: `0..${max}`, got: v });
   }
-}
-
-function writeU16(out: Uint8Array, at: number, v: number): void {
-  out[at] = v >>> 8;
-  out[at + 1] = v & 0xff;
-}
-
-function writeU32(out: Uint8Array, at: number, v: number): void {
-  out[at] = v >>> 24;
-  out[at + 1] = (v >>> 16) & 0xff;
-  out[at + 2] = (v >>> 8) & 0xff;
-  out[at + 3] = v & 0xff;
 }
