@@ -335,5 +335,7 @@ describe.skipIf(!isRoot)('a flood of 1-byte out-of-order segments into a live NV
         await killStarted();
       }
     });
-  });
+    // Counts are the checks, not time: on a busy 2-core machine the flood and the reads through this
+    // process's host stack took over the default minute.
+  }, 240_000);
 });
