@@ -68,6 +68,8 @@ export class NicEmu {
   /** Told of every dropped frame (connection setup errors say what arrived and why it went). */
   onDrop: ((reason: NicDropReason, info: NicDropInfo) => void) | undefined;
   private arpHandler: ArpHandler | undefined;
+  /** Offloads that watch the host's transmissions on the port (nicemu/ddp/tcp-checks.ts). */
+  private readonly txTaps: ((frame: Buffer) => void)[] = [];
   private inBatch = false;
   /** Flows that got segments in the current batch (few: one per queue). */
   private readonly batchFlows: FlowEntry[] = [];
@@ -100,7 +102,13 @@ export class NicEmu {
     this.arpHandler = handler;
   }
 
+  /** Lets an offload see every frame the host transmits, as hardware on the port does. */
+  addTxTap(tap: (frame: Buffer) => void): void {
+    this.txTaps.push(tap);
+  }
+
   send(frame: Buffer): void {
+    for (let i = 0; i < this.txTaps.length; i++) this.txTaps[i]!(frame);
     this.stats.tx_packets++;
     this.stats.tx_bytes += frame.length;
     this.port.send(frame);

@@ -12,6 +12,8 @@ export interface NvmeHostStats {
   bytesCopySkipped: number;
   /** Placed frags that did not view the destination (a DDP bug; copied anyway). */
   placedMismatches: number;
+  /** Model-only audit `ddp-misplaced-bytes`: their bytes (placed where the accepted stream does not put them). */
+  ddpMisplacedBytes: number;
   /** Header bytes run through CRC32C (HDGST, sent and received). */
   bytesCrcHeader: number;
   /** C2H data bytes run through CRC32C to check DDGST. */
@@ -60,6 +62,7 @@ export function newNvmeHostStats(): NvmeHostStats {
     bytesCopied: 0,
     bytesCopySkipped: 0,
     placedMismatches: 0,
+    ddpMisplacedBytes: 0,
     bytesCrcHeader: 0,
     bytesCrcDataRx: 0,
     bytesCrcDataTx: 0,

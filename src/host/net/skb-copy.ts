@@ -33,10 +33,16 @@ export interface SkbCopyCounts {
   bytesSkipped: number;
   /** Placed frags whose buffer was not the destination: a DDP bug if it ever happens, still copied correctly. */
   placedMismatches: number;
+  /**
+   * Model-only audit (`ddp-misplaced-bytes`): bytes of those frags. The
+   * destination is where the accepted stream assigns them (its CID and
+   * offset); the NIC placed them elsewhere, e.g. into another read's buffer.
+   */
+  misplacedBytes: number;
 }
 
 export function newSkbCopyCounts(): SkbCopyCounts {
-  return { bytesCopied: 0, bytesSkipped: 0, placedMismatches: 0 };
+  return { bytesCopied: 0, bytesSkipped: 0, placedMismatches: 0, misplacedBytes: 0 };
 }
 
 /**
@@ -72,6 +78,7 @@ export function copySkbFrags(frags: readonly SkbFrag[], dst: Uint8Array, dstOff:
         continue;
       }
       counts.placedMismatches++;
+      counts.misplacedBytes += src.length;
     }
     dst.set(src, at);
     counts.bytesCopied += src.length;

@@ -30,7 +30,7 @@ import { newTcpStats } from './tcp-stats.js';
 import type { TcpStats } from './tcp-stats.js';
 import { TcpTx } from './tcp-tx.js';
 import type { TcpTxOutput } from './tcp-tx.js';
-import type { Skb } from '../../nicemu/skb.js';
+import { fragLength, type Skb } from '../../nicemu/skb.js';
 import { seqAdd, seqDiff, seqGe, seqInWindow, seqLe, seqLt } from '../../wire/seq.js';
 import { TCP_ACK, TCP_FIN, TCP_PSH, TCP_RST, TCP_SYN } from '../../wire/tcp.js';
 import type { TcpSackBlock } from '../../wire/tcp.js';
@@ -195,6 +195,7 @@ export class TcpConnection implements TcpTxOutput {
       this.stats.csumErrors++;
       return;
     }
+    if (skb.ddpPlaced) this.stats.ddpPlacedRefusedBytes += placedPastPrefix(skb, this.acceptableBytes(skb));
     switch (this.state) {
       case 'CLOSED':
         this.replyToStray(skb);
@@ -699,6 +700,18 @@ export class TcpConnection implements TcpTxOutput {
 }
 
 /** SEG.LEN: payload plus one for SYN and one for FIN. */
+/** Bytes of `placed` frags past the first `n` payload bytes of `skb`: what the NIC placed that TCP does not take. */
+function placedPastPrefix(skb: Skb, n: number): number {
+  let at = 0;
+  let out = 0;
+  for (const f of skb.frags) {
+    const len = fragLength(f);
+    if (f.kind === 'placed' && at + len > n) out += at + len - Math.max(at, n);
+    at += len;
+  }
+  return out;
+}
+
 function segmentLength(skb: Skb): number {
   const f = skb.tcp.flags;
   return skb.len + ((f & TCP_SYN) !== 0 ? 1 : 0) + ((f & TCP_FIN) !== 0 ? 1 : 0);

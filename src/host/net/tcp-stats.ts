@@ -38,6 +38,13 @@ export interface TcpStats {
   ofoQueue: number;
   /** TCPOFODrop: out-of-order data dropped because it lay beyond the window. */
   ofoDrop: number;
+  /**
+   * Model-only audit `ddp-placed-refused-bytes` (no Linux counter): bytes the
+   * NIC placed from segments this TCP then refused (PAWS, ACK, window, flags).
+   * A NIC that parses every frame, as the DDP series' does, writes them into
+   * a read buffer although they are not the stream.
+   */
+  ddpPlacedRefusedBytes: number;
   /** TCPOFOMerge: out-of-order pieces coalesced into a neighbour. */
   ofoMerge: number;
   /** TCPOFODrop's memory half: out-of-order pieces dropped because the ofo queue was at its memory limit, and their bytes (Linux would prune queued data first; ours never drops what it queued, see tcp-rx-queue.ts). */
@@ -111,6 +118,7 @@ export function newTcpStats(): TcpStats {
     sackBlocksIn: 0,
     ofoQueue: 0,
     ofoDrop: 0,
+    ddpPlacedRefusedBytes: 0,
     ofoMerge: 0,
     ofoMemDrops: 0,
     ofoMemDropBytes: 0,

@@ -47,6 +47,8 @@ export interface ForgeRigOptions {
   readonly rcvBufBytes?: number;
   /** The NIC asks the host's TCP before parsing a segment (not hardware; default off). */
   readonly nicTcpOracle?: boolean;
+  /** The NIC checks PAWS, ACK and window from what it saw on its port (nicemu/ddp/tcp-checks.ts; default off). */
+  readonly nicTcpChecks?: boolean;
 }
 
 /** One PDU of the controller's stream; positions are stream offsets (0 = first byte after ICResp). */
@@ -162,7 +164,7 @@ function placedBytes(skb: Skb): number {
 export async function runForge(o: ForgeRigOptions, mode: ForgeMode, script: WireScript): Promise<ForgeRun> {
   const clock = new VirtualClock(0);
   const nic = new NicEmu(new SilentPort(), { mac: HOST.mac as Buffer, verifyChecksums: true });
-  const device = mode === 'none' ? undefined : new NvmeTcpDdpDevice(nic, { caps: { 'nvme-tcp': true, 'nvme-tcp-ddgst-rx': mode === 'ddp-crc' }, defer: (fn) => fn(), nicTcpOracle: o.nicTcpOracle ?? false });
+  const device = mode === 'none' ? undefined : new NvmeTcpDdpDevice(nic, { caps: { 'nvme-tcp': true, 'nvme-tcp-ddgst-rx': mode === 'ddp-crc' }, defer: (fn) => fn(), nicTcpOracle: o.nicTcpOracle ?? false, nicTcpChecks: o.nicTcpChecks ?? false });
   const hostTx: Buffer[] = [];
   const rcvBufBytes = o.rcvBufBytes ?? 4 * 1024 * 1024;
   const socket = new TcpSocket({ clock, output: (f) => hostTx.push(f), local: HOST, remote: PEER, iss: 1000, mtu: 1500, rcvBufBytes, tsOffset: 0 });
@@ -185,6 +187,7 @@ export async function runForge(o: ForgeRigOptions, mode: ForgeMode, script: Wire
   let termReqs = 0;
   const noteHostTx = (): void => {
     for (const f of hostTx.splice(0)) {
+      nic.send(f); // on its way out through the NIC, which sees it
       const tcp = parseFrame(f).tcp!;
       const end = seqAdd(tcp.seq, tcp.payload.length + ((tcp.flags & TCP_SYN) !== 0 ? 1 : 0));
       if (seqGt(end, hostSndNxt)) hostSndNxt = end;
