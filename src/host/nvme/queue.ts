@@ -198,6 +198,7 @@ export class NvmeQueue {
     this.counters.bytesCopied = this.copyCounts.bytesCopied;
     this.counters.bytesCopySkipped = this.copyCounts.bytesSkipped;
     this.counters.placedMismatches = this.copyCounts.placedMismatches;
+    this.counters.ddpMisplacedBytes = this.copyCounts.misplacedBytes;
     return this.counters;
   }
 
