@@ -36,7 +36,11 @@
  *    had seen at setup), no completion for the CID went by since (headers
  *    are walked in stream order, so the NIC sees it first), and DATAO+DATAL
  *    fit the registered SGL;
- *  - torn-down reads are never written (teardown invalidates at once).
+ *  - torn-down reads are never mapped to a new header; their buffers are
+ *    never written after teardownDone ('ideal' invalidates at teardown;
+ *    'hardware' keeps the mapping live until its teardownDone, so the PDU
+ *    being walked may still land, as on a NIC whose invalidation completes
+ *    later: the ULP completes the command only at teardownDone).
  *    That is also why a loss of sync need not retire mappings: a
  *    completion the NIC missed while lost was processed by the host before
  *    its parser reached the resync point, and the host tore that read down
@@ -44,8 +48,19 @@
  *    before it, and everything after it is walked. A speculative walk maps
  *    PDUs but places nothing until the ULP confirms its first header.
  * Everything else stays a `host` frag, which the host copies; PDU headers,
- * padding and digests always do. Holes are filled later by retransmissions
- * the engine can still place, because it remembers recent C2HData PDUs.
+ * padding and digests always do. What else a NIC may do is its profile's
+ * (nic-profile.ts), read as data: 'ideal' fills holes later from
+ * retransmissions into the C2HData PDUs it remembers; 'hardware' places only
+ * at the expected next byte and remembers only the PDU it is in.
+ *
+ * Resync follows the series: the ULP keeps the latest request and confirms
+ * only an exact match; silence is the normal answer to a wrong guess. While
+ * speculative the engine walks on; after resyncRetryPdus headers without an
+ * answer it asks again at the header it is at (the ULP's parser may have
+ * gone past the first guess), and a header that does not validate sends it
+ * back to searching. A confirmation of any request made on the current walk
+ * confirms the walk from there; 'hardware' acts on it only after
+ * resyncLatencyPackets further packets, as a NIC reprogramming its context.
  * The framing itself is read from first copies only: a header whose bytes
  * went by before (the walker can trail the highest byte seen after a
  * resync) is not trusted, since a later copy need not match the one TCP
@@ -490,7 +505,9 @@ export class DdpEngine implements RxOffloadEngine {
 
   /** A whole header: a C2HData maps its data (its record), a CapsuleResp or SUCCESS completes the command. */
   private header(layout: PduLayout, h: PduHeaderView, start: number): C2HRecord | undefined | false {
-    if (this.state === 'speculative' && this.candidates.length > 0 && ++this.walkedSinceRequest > this.ctx.timing.resyncRetryPdus) this.requestAgain(start);
+    if (this.state === 'speculative' && this.candidates.length > 0 && start !== this.candidates[this.candidates.length - 1]) {
+      if (++this.walkedSinceRequest > this.ctx.timing.resyncRetryPdus) this.requestAgain(start);
+    }
     switch (layout.type) {
       case PduType.C2HData: {
         const datal = h.datal;

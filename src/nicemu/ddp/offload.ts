@@ -23,7 +23,7 @@
  * Failure injection is data (`faults`), as netdevsim exposes knobs in
  * debugfs, not conditionals spread through the receive path.
  */
-import { DdpEngine, type DdpDefer, type DdpDeviceContext, type DdpSetupRefusal, type NvmeTcpSkConfig, type UlpDdpOps } from './engine.js';
+import { DdpEngine, type DdpDefer, type DdpDeviceContext, type DdpSchedule, type DdpSetupRefusal, type NvmeTcpSkConfig, type UlpDdpOps } from './engine.js';
 import { DEFAULT_NIC_PROFILE, DEFAULT_NIC_TIMING, NIC_PROFILES, type NicProfile } from './nic-profile.js';
 import { newUlpDdpStats, type UlpDdpStats } from './stats.js';
 import { DdpAcceptGate, type AcceptableBytes } from './accept-gate.js';
@@ -32,7 +32,7 @@ import type { FlowEntry, FlowKey, RxOffloadEngine } from '../flow-table.js';
 import type { NicEmu } from '../nic.js';
 import type { Sgl } from './sgl.js';
 
-export { ULP_DDP_RESYNC_PENDING, type DdpDefer, type NvmeTcpSkConfig, type UlpDdpOps } from './engine.js';
+export { ULP_DDP_RESYNC_PENDING, type DdpDefer, type DdpSchedule, type NvmeTcpSkConfig, type UlpDdpOps } from './engine.js';
 export type { NicProfile } from './nic-profile.js';
 
 export interface NvmeTcpDdpLimits {
@@ -105,6 +105,8 @@ export interface NvmeTcpDdpDeviceOptions {
   readonly teardownLatencyPackets?: number;
   /** ... or microseconds, whichever comes first (default 50). */
   readonly teardownLatencyUs?: number;
+  /** Runs a timer's work after some microseconds (default: setTimeout); a rig on virtual time passes its own. */
+  readonly schedule?: DdpSchedule;
   /**
    * Not hardware (default off): the engine asks the host's TCP whether it
    * takes a segment before parsing it (nicemu/ddp/accept-gate.ts). A NIC
@@ -163,7 +165,7 @@ export class NvmeTcpDdpDevice {
         teardownLatencyUs: opts.teardownLatencyUs ?? d.teardownLatencyUs,
       },
       defer: this.defer,
-      schedule: (fn, us) => void setTimeout(fn, us / 1000).unref(),
+      schedule: opts.schedule ?? ((fn, us) => void setTimeout(fn, us / 1000).unref()),
       fullCcidRange: this.lim.fullCcidRange,
     };
     this.nicTcpOracle = opts.nicTcpOracle ?? false;

@@ -79,7 +79,7 @@ describe('NvmeTcpDdpDevice', () => {
   it('completes teardown through the ULP later (default: a later turn of the event loop)', async () => {
     const rig = new DdpRig();
     const done: number[] = [];
-    const dev = new NvmeTcpDdpDevice(rig.nic);
+    const dev = new NvmeTcpDdpDevice(rig.nic, { profile: 'ideal' });
     rig.device.skDel(KEY);
     expect(dev.skAdd({ key: KEY, nextPduSeq: 0 }, config, { resyncRequest: () => true, teardownDone: (_k, cid) => done.push(cid) })).toBeUndefined();
     dev.setup(KEY, 4, sglFromBuffer(Buffer.alloc(8192)));

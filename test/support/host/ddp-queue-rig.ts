@@ -20,7 +20,7 @@ import { NvmeDdp, newNvmeDdpUlpStats, type NvmeDdpUlpStats } from '../../../src/
 import { NvmeQueue } from '../../../src/host/nvme/queue.js';
 import { TcpSocket } from '../../../src/host/net/tcp-socket.js';
 import { TcpTransport } from '../../../src/host/nvme/tcp-transport.js';
-import { NvmeTcpDdpDevice, type NvmeTcpDdpLimits } from '../../../src/nicemu/ddp/offload.js';
+import { NvmeTcpDdpDevice, type NicProfile, type NvmeTcpDdpLimits } from '../../../src/nicemu/ddp/offload.js';
 import { newUlpDdpStats, type UlpDdpStats } from '../../../src/nicemu/ddp/stats.js';
 import type { FlowKey } from '../../../src/nicemu/flow-table.js';
 import { NicEmu } from '../../../src/nicemu/nic.js';
@@ -397,11 +397,13 @@ function generated(sc: DdpScenario, cids: readonly number[], expected: readonly 
 }
 
 /** Runs the scenario with the given offload mode. */
-export async function runDdpScenario(sc: DdpScenario, mode: OffloadMode): Promise<DdpRunResult> {
+export async function runDdpScenario(sc: DdpScenario, mode: OffloadMode, profile: NicProfile = 'ideal'): Promise<DdpRunResult> {
   const r = prng(sc.seed * 40503 + 7);
   const clock = new VirtualClock(0);
   const nic = new NicEmu(new SilentPort(), { mac: HOST.mac as Buffer, verifyChecksums: false });
   const deferred: (() => void)[] = [];
+  // The NIC's timers (teardown latency) fire when the frames are all in: the rig's time passes only then.
+  const timers: (() => void)[] = [];
   const device =
     mode === 'none'
       ? undefined
@@ -409,6 +411,8 @@ export async function runDdpScenario(sc: DdpScenario, mode: OffloadMode): Promis
           limits: sc.limits,
           caps: { 'nvme-tcp': true, 'nvme-tcp-ddgst-rx': mode === 'ddp-crc' },
           defer: sc.teardown === 'sync' ? (fn) => fn() : (fn) => deferred.push(fn),
+          profile,
+          schedule: (fn) => timers.push(fn),
         });
   if (device !== undefined) device.faults.setupFailEvery = sc.setupFailEvery;
   const flushDeferred = (): void => {
@@ -518,6 +522,7 @@ export async function runDdpScenario(sc: DdpScenario, mode: OffloadMode): Promis
     if (sc.teardown === 'per-frame' || (sc.teardown === 'batched' && i % 7 === 6)) flushDeferred();
     i++;
   }
+  while (timers.length > 0) timers.shift()!();
   flushDeferred();
   await new Promise((res) => setImmediate(res));
   flushDeferred();

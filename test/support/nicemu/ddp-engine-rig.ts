@@ -24,6 +24,7 @@ export interface RigOptions {
   readonly queueSize?: number;
   /** TCP sequence number of stream offset 0 (the next PDU at sk_add). */
   readonly base?: number;
+  /** Device options (default profile here: 'ideal', the model the one-rule-at-a-time tests were cut for). */
   readonly device?: NvmeTcpDdpDeviceOptions;
   /** What the ULP answers to resyncRequest. */
   readonly acceptResync?: boolean;
@@ -48,7 +49,7 @@ export class DdpRig {
   constructor(o: RigOptions = {}) {
     this.nic = new NicEmu(new SilentPort(), { mac: HOST_MAC, verifyChecksums: false });
     this.nic.addFlow({ key: KEY, deliver: (skb) => this.got.push(skb) });
-    this.device = new NvmeTcpDdpDevice(this.nic, { defer: (fn) => this.deferred.push(fn), ...o.device });
+    this.device = new NvmeTcpDdpDevice(this.nic, { profile: 'ideal', defer: (fn) => this.deferred.push(fn), ...o.device });
     this.base = (o.base ?? 1_000_000) >>> 0;
     this.config = { pfv: 0, cpda: 0, hdgst: o.hdgst ?? false, ddgst: o.ddgst ?? false, queueSize: o.queueSize ?? 16 };
     this.acceptResync = o.acceptResync ?? true;
