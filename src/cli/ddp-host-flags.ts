@@ -15,6 +15,8 @@ export interface DdpHostFlags {
   ddpMaxSgl?: string;
   ddpThreshold?: string;
   ddpFullCidRange?: boolean;
+  nicTcpOracle?: boolean;
+  nicTcpChecks?: boolean;
 }
 
 /** Largest io_threshold a setting may ask for: reads are at most this size anyway. */
@@ -25,7 +27,9 @@ export function addDdpHostFlags(cmd: Command): Command {
     .option('--ulp <mode>', `DDP: the host's data-digest fallback: ${ULP_MODES.join(' (the series), ')} (ddplab's per-PDU check)`, DEFAULT_ULP_MODE)
     .option('--ddp-max-sgl <n>', "DDP: the NIC's max_ddp_sgl_len (4 KiB pages per read; larger reads are split into several commands; default 128)")
     .option('--ddp-threshold <size>', "DDP: the NIC's io_threshold (smaller reads are not offloaded; default 32k)")
-    .option('--ddp-full-cid-range', 'DDP: the NIC takes any CID, so the host puts a generation counter in CID bits 15:12 (default: CIDs below the queue size)');
+    .option('--ddp-full-cid-range', 'DDP: the NIC takes any CID, so the host puts a generation counter in CID bits 15:12 (default: CIDs below the queue size)')
+    .option('--nic-tcp-oracle', "DDP: the NIC asks the host's TCP whether it takes a segment before parsing it (a model-only oracle, not hardware)")
+    .option('--nic-tcp-checks', 'DDP: the NIC keeps from its engine segments failing PAWS, ACK or window checks it makes from both directions on its port');
 }
 
 export function ddpHostFromFlags(f: DdpHostFlags): DdpHostSettings {
@@ -50,5 +54,6 @@ export function ddpHostFromFlags(f: DdpHostFlags): DdpHostSettings {
     limits.ioThresholdBytes = bytes;
   }
   if (f.ddpFullCidRange === true) limits.fullCcidRange = true;
-  return { ulp: f.ulp, limits };
+  const nicTcp = f.nicTcpOracle === true || f.nicTcpChecks === true ? { nicTcp: { oracle: f.nicTcpOracle === true, checks: f.nicTcpChecks === true } } : {};
+  return { ulp: f.ulp, limits, ...nicTcp };
 }

@@ -152,7 +152,12 @@ export async function hostRun(opts: HostRunOptions, onProgress?: (p: WorkloadPro
     !usesDdpEngine(offload)
       ? undefined
       : new NvmeDdpOffload(
-          new NvmeTcpDdpDevice(nic, { limits: ddpSettings.limits, caps: { 'nvme-tcp': true, 'nvme-tcp-ddgst-rx': usesCrcOffload(offload) } }),
+          new NvmeTcpDdpDevice(nic, {
+            limits: ddpSettings.limits,
+            caps: { 'nvme-tcp': true, 'nvme-tcp-ddgst-rx': usesCrcOffload(offload) },
+            nicTcpOracle: ddpSettings.nicTcp?.oracle ?? false,
+            nicTcpChecks: ddpSettings.nicTcp?.checks ?? false,
+          }),
           { log, ulp: ddpSettings.ulp },
         );
   const split = headerSplitOf(offload);

@@ -15,6 +15,12 @@ export type DdpLimitOverrides = Partial<Pick<NvmeTcpDdpLimits, 'maxDdpSglLen' | 
 export interface DdpHostSettings {
   readonly ulp: UlpMode;
   readonly limits: DdpLimitOverrides;
+  /**
+   * What the NIC may know of TCP beyond the frame: `oracle` asks the host's
+   * TCP (not hardware), `checks` the NIC's own PAWS/ACK/window checks
+   * (nicemu/ddp/tcp-checks.ts). Both off by default, as the series' NIC.
+   */
+  readonly nicTcp?: { readonly oracle: boolean; readonly checks: boolean };
 }
 
 export const DEFAULT_DDP_HOST_SETTINGS: DdpHostSettings = { ulp: DEFAULT_ULP_MODE, limits: {} };
@@ -37,5 +43,7 @@ export function ddpHostArgs(s: DdpHostSettings | undefined): string[] {
   if (s.limits.maxDdpSglLen !== undefined) out.push('--ddp-max-sgl', String(s.limits.maxDdpSglLen));
   if (s.limits.ioThresholdBytes !== undefined) out.push('--ddp-threshold', String(s.limits.ioThresholdBytes));
   if (s.limits.fullCcidRange === true) out.push('--ddp-full-cid-range');
+  if (s.nicTcp?.oracle === true) out.push('--nic-tcp-oracle');
+  if (s.nicTcp?.checks === true) out.push('--nic-tcp-checks');
   return out;
 }
