@@ -42,27 +42,23 @@ export const LINKTYPE_ETHERNET = 1;
 /** LINKTYPE_LINUX_SLL: Linux cooked capture, what `tcpdump -i any` writes. */
 export const LINKTYPE_LINUX_SLL = 113;
 
-const MAGIC_USEC = 0xa1b2c3d4;
-const MAGIC_NSEC = 0xa1b23c4d;
-/** First block type of a pcapng file (Section Header Block); the same bytes in either byte order. */
-const MAGIC_PCAPNG = 0x0a0d0d0a;
-/** Alexey Kuznetzov's modified pcap (extra record fields), which ddplab cannot read either. */
-const MAGIC_MODIFIED = 0xa1b2cd34;
+/** Magic numbers: a file's first four bytes, read as a u32 in the file's own byte order. */
+const Magic = {
+  /** pcap with microsecond timestamps. */
+  USEC: 0xa1b2c3d4,
+  /** pcap with nanosecond timestamps. */
+  NSEC: 0xa1b23c4d,
+  /** First block type of a pcapng file (Section Header Block); the same bytes in either byte order. */
+  PCAPNG: 0x0a0d0d0a,
+  /** Alexey Kuznetzov's modified pcap (extra record fields), which ddplab cannot read either. */
+  MODIFIED: 0xa1b2cd34,
+} as const;
 
 // File header offsets.
-const H_MAGIC = 0;
-const H_VERSION_MAJOR = 4;
-const H_VERSION_MINOR = 6;
-const H_THISZONE = 8;
-const H_SIGFIGS = 12;
-const H_SNAPLEN = 16;
-const H_LINKTYPE = 20;
+const HeaderField = { MAGIC: 0, VERSION_MAJOR: 4, VERSION_MINOR: 6, THISZONE: 8, SIGFIGS: 12, SNAPLEN: 16, LINKTYPE: 20 } as const;
 
 // Record header offsets.
-const R_TS_SEC = 0;
-const R_TS_FRAC = 4;
-const R_CAPLEN = 8;
-const R_LEN = 12;
+const RecordField = { TS_SEC: 0, TS_FRAC: 4, CAPLEN: 8, LEN: 12 } as const;
 
 /** Names for the link types people feed ddplab by mistake, for the PCAP_LINKTYPE message. */
 const LINKTYPE_NAMES: ReadonlyMap<number, string> = new Map([
@@ -151,10 +147,10 @@ export function parsePcapFileHeader(buf: Buffer, name = 'input'): PcapFileHeader
   const header: PcapFileHeader = {
     byteOrder,
     tsResolution,
-    versionMajor: u16(H_VERSION_MAJOR),
-    versionMinor: u16(H_VERSION_MINOR),
-    snaplen: u32(H_SNAPLEN),
-    linkType: u32(H_LINKTYPE),
+    versionMajor: u16(HeaderField.VERSION_MAJOR),
+    versionMinor: u16(HeaderField.VERSION_MINOR),
+    snaplen: u32(HeaderField.SNAPLEN),
+    linkType: u32(HeaderField.LINKTYPE),
   };
   if (header.versionMajor !== 2) {
     throw new WireError(
@@ -183,13 +179,13 @@ export function emitPcapFileHeader(
   out: Buffer,
   off = 0,
 ): void {
-  out.writeUInt32LE(MAGIC_USEC, off + H_MAGIC);
-  out.writeUInt16LE(2, off + H_VERSION_MAJOR);
-  out.writeUInt16LE(4, off + H_VERSION_MINOR);
-  out.writeInt32LE(0, off + H_THISZONE);
-  out.writeUInt32LE(0, off + H_SIGFIGS);
-  out.writeUInt32LE(h.snaplen, off + H_SNAPLEN);
-  out.writeUInt32LE(h.linkType ?? LINKTYPE_ETHERNET, off + H_LINKTYPE);
+  out.writeUInt32LE(Magic.USEC, off + HeaderField.MAGIC);
+  out.writeUInt16LE(2, off + HeaderField.VERSION_MAJOR);
+  out.writeUInt16LE(4, off + HeaderField.VERSION_MINOR);
+  out.writeInt32LE(0, off + HeaderField.THISZONE);
+  out.writeUInt32LE(0, off + HeaderField.SIGFIGS);
+  out.writeUInt32LE(h.snaplen, off + HeaderField.SNAPLEN);
+  out.writeUInt32LE(h.linkType ?? LINKTYPE_ETHERNET, off + HeaderField.LINKTYPE);
 }
 
 /** Writes a little-endian record header with a microsecond timestamp taken from `tsMs`. */
@@ -199,10 +195,10 @@ export function emitPcapRecordHeader(
   off = 0,
 ): void {
   const { tsSec, tsUsec } = splitTimestampMs(r.tsMs);
-  out.writeUInt32LE(tsSec, off + R_TS_SEC);
-  out.writeUInt32LE(tsUsec, off + R_TS_FRAC);
-  out.writeUInt32LE(r.caplen, off + R_CAPLEN);
-  out.writeUInt32LE(r.len, off + R_LEN);
+  out.writeUInt32LE(tsSec, off + RecordField.TS_SEC);
+  out.writeUInt32LE(tsUsec, off + RecordField.TS_FRAC);
+  out.writeUInt32LE(r.caplen, off + RecordField.CAPLEN);
+  out.writeUInt32LE(r.len, off + RecordField.LEN);
 }
 
 /**
@@ -220,16 +216,16 @@ export function parsePcapFile(buf: Buffer, opts: PcapReadOptions = {}): { header
   while (off < buf.length) {
     const index = records.length;
     if (buf.length - off < PCAP_RECORD_HEADER_LEN) throw recordHeaderTruncated(index, off, buf.length - off, name);
-    const caplen = u32(off + R_CAPLEN);
+    const caplen = u32(off + RecordField.CAPLEN);
     checkCaplen(caplen, header, index, off, name);
     const dataOff = off + PCAP_RECORD_HEADER_LEN;
     if (buf.length - dataOff < caplen) throw recordDataTruncated(index, off, caplen, buf.length - dataOff, name);
-    const frac = u32(off + R_TS_FRAC);
+    const frac = u32(off + RecordField.TS_FRAC);
     records.push({
-      tsSec: u32(off + R_TS_SEC),
+      tsSec: u32(off + RecordField.TS_SEC),
       tsNsec: header.tsResolution === 'ns' ? frac : frac * 1000,
       caplen,
-      len: u32(off + R_LEN),
+      len: u32(off + RecordField.LEN),
       data: buf.subarray(dataOff, dataOff + caplen),
     });
     off = dataOff + caplen;
@@ -378,14 +374,14 @@ function splitTimestampMs(tsMs: number): { tsSec: number; tsUsec: number } {
 }
 
 function classifyMagic(buf: Buffer, name: string): { byteOrder: 'LE' | 'BE'; tsResolution: 'us' | 'ns' } {
-  const be = buf.readUInt32BE(H_MAGIC);
-  const le = buf.readUInt32LE(H_MAGIC);
-  if (be === MAGIC_USEC) return { byteOrder: 'BE', tsResolution: 'us' };
-  if (le === MAGIC_USEC) return { byteOrder: 'LE', tsResolution: 'us' };
-  if (be === MAGIC_NSEC) return { byteOrder: 'BE', tsResolution: 'ns' };
-  if (le === MAGIC_NSEC) return { byteOrder: 'LE', tsResolution: 'ns' };
+  const be = buf.readUInt32BE(HeaderField.MAGIC);
+  const le = buf.readUInt32LE(HeaderField.MAGIC);
+  if (be === Magic.USEC) return { byteOrder: 'BE', tsResolution: 'us' };
+  if (le === Magic.USEC) return { byteOrder: 'LE', tsResolution: 'us' };
+  if (be === Magic.NSEC) return { byteOrder: 'BE', tsResolution: 'ns' };
+  if (le === Magic.NSEC) return { byteOrder: 'LE', tsResolution: 'ns' };
   const fix = `convert with: editcap -F pcap ${name === 'input' ? 'in.pcapng' : name} ${name === 'input' ? 'out.pcap' : pcapOutName(name)}`;
-  if (be === MAGIC_PCAPNG) {
+  if (be === Magic.PCAPNG) {
     throw new WireError('PCAP_FORMAT', `${name} is a pcapng file; ddplab reads classic pcap only — ${fix}`, {
       field: 'magic',
       expected: 'a1b2c3d4 or a1b23c4d',
@@ -393,7 +389,7 @@ function classifyMagic(buf: Buffer, name: string): { byteOrder: 'LE' | 'BE'; tsR
     });
   }
   const got = `0x${be.toString(16).padStart(8, '0')}`;
-  if (be === MAGIC_MODIFIED || le === MAGIC_MODIFIED) {
+  if (be === Magic.MODIFIED || le === Magic.MODIFIED) {
     throw new WireError('PCAP_FORMAT', `${name} is a modified (Kuznetzov) pcap file; ddplab reads classic pcap only — ${fix}`, {
       field: 'magic',
       expected: 'a1b2c3d4 or a1b23c4d',
@@ -481,8 +477,8 @@ class PcapHeaderGate extends Transform {
       const header = parsePcapFileHeader(head, this.name);
       requireEthernet(header, this.name);
       if (header.tsResolution === 'ns') {
-        if (header.byteOrder === 'LE') head.writeUInt32LE(MAGIC_USEC, H_MAGIC);
-        else head.writeUInt32BE(MAGIC_USEC, H_MAGIC);
+        if (header.byteOrder === 'LE') head.writeUInt32LE(Magic.USEC, HeaderField.MAGIC);
+        else head.writeUInt32BE(Magic.USEC, HeaderField.MAGIC);
       }
       this.pending = null;
       this.header = header;

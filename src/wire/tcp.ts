@@ -50,11 +50,8 @@ export const TCPOPT_SACK = 5;
 /** Option kind: timestamps. */
 export const TCPOPT_TIMESTAMP = 8;
 
-const LEN_MSS = 4;
-const LEN_WSCALE = 3;
-const LEN_SACK_PERM = 2;
-const LEN_TIMESTAMP = 10;
-const LEN_SACK_BLOCK = 8;
+// Option lengths: the fixed ones, and one block of a SACK option.
+const OptLen = { MSS: 4, WSCALE: 3, SACK_PERM: 2, TIMESTAMP: 10, SACK_BLOCK: 8 } as const;
 /** RFC 2018 §3: 40 option bytes hold at most four blocks. */
 const MAX_SACK_BLOCKS = 4;
 
@@ -173,28 +170,28 @@ export function parseTcpOptions(buf: Uint8Array, start: number, end: number): Tc
     if (len < 2 || i + len > end) badOptionLength(kind, len, i - start);
     switch (kind) {
       case TCPOPT_MSS:
-        if (len !== LEN_MSS) badOptionLength(kind, len, i - start);
+        if (len !== OptLen.MSS) badOptionLength(kind, len, i - start);
         mss = (buf[i + 2]! << 8) | buf[i + 3]!;
         break;
       case TCPOPT_WSCALE:
-        if (len !== LEN_WSCALE) badOptionLength(kind, len, i - start);
+        if (len !== OptLen.WSCALE) badOptionLength(kind, len, i - start);
         wscale = buf[i + 2]!;
         break;
       case TCPOPT_SACK_PERM:
-        if (len !== LEN_SACK_PERM) badOptionLength(kind, len, i - start);
+        if (len !== OptLen.SACK_PERM) badOptionLength(kind, len, i - start);
         sackPermitted = true;
         break;
       case TCPOPT_SACK: {
-        const blocks = (len - 2) / LEN_SACK_BLOCK;
+        const blocks = (len - 2) / OptLen.SACK_BLOCK;
         if (!Number.isInteger(blocks) || blocks < 1 || blocks > MAX_SACK_BLOCKS) badOptionLength(kind, len, i - start);
         sack = [];
-        for (let b = i + 2; b < i + len; b += LEN_SACK_BLOCK) {
+        for (let b = i + 2; b < i + len; b += OptLen.SACK_BLOCK) {
           sack.push({ left: readU32BE(buf, b), right: readU32BE(buf, b + 4) });
         }
         break;
       }
       case TCPOPT_TIMESTAMP:
-        if (len !== LEN_TIMESTAMP) badOptionLength(kind, len, i - start);
+        if (len !== OptLen.TIMESTAMP) badOptionLength(kind, len, i - start);
         tsVal = readU32BE(buf, i + 2);
         tsEcr = readU32BE(buf, i + 6);
         break;
@@ -218,13 +215,13 @@ function badOptionLength(kind: number, len: number | undefined, at: number): nev
 function expectedOptionLength(kind: number): string {
   switch (kind) {
     case TCPOPT_MSS:
-      return String(LEN_MSS);
+      return String(OptLen.MSS);
     case TCPOPT_WSCALE:
-      return String(LEN_WSCALE);
+      return String(OptLen.WSCALE);
     case TCPOPT_SACK_PERM:
-      return String(LEN_SACK_PERM);
+      return String(OptLen.SACK_PERM);
     case TCPOPT_TIMESTAMP:
-      return String(LEN_TIMESTAMP);
+      return String(OptLen.TIMESTAMP);
     case TCPOPT_SACK:
       return '10, 18, 26 or 34';
     default:
@@ -241,7 +238,7 @@ export function tcpOptionsLen(options: TcpOptions | undefined): number {
   if (ts) len += 12; // NOP NOP TS, or SACK-perm TS
   if (options.sackPermitted === true && !ts) len += 4; // NOP NOP SACK-perm
   if (options.wscale !== undefined) len += 4; // NOP WS
-  if (options.sack !== undefined) len += 4 + options.sack.length * LEN_SACK_BLOCK; // NOP NOP SACK
+  if (options.sack !== undefined) len += 4 + options.sack.length * OptLen.SACK_BLOCK; // NOP NOP SACK
   return len;
 }
 
@@ -315,7 +312,7 @@ function emitTcpOptions(o: TcpOptions, out: Uint8Array, at: number): void {
   if (o.mss !== undefined) {
     checkRange(o.mss, 0xffff, 'mss');
     out[at++] = TCPOPT_MSS;
-    out[at++] = LEN_MSS;
+    out[at++] = OptLen.MSS;
     writeU16BE(out, at, o.mss);
     at += 2;
   }
@@ -324,13 +321,13 @@ function emitTcpOptions(o: TcpOptions, out: Uint8Array, at: number): void {
     checkRange(o.tsEcr ?? 0, 0xffff_ffff, 'tsEcr');
     if (o.sackPermitted === true) {
       out[at++] = TCPOPT_SACK_PERM;
-      out[at++] = LEN_SACK_PERM;
+      out[at++] = OptLen.SACK_PERM;
     } else {
       out[at++] = TCPOPT_NOP;
       out[at++] = TCPOPT_NOP;
     }
     out[at++] = TCPOPT_TIMESTAMP;
-    out[at++] = LEN_TIMESTAMP;
+    out[at++] = OptLen.TIMESTAMP;
     writeU32BE(out, at, o.tsVal);
     writeU32BE(out, at + 4, o.tsEcr ?? 0);
     at += 8;
@@ -338,13 +335,13 @@ function emitTcpOptions(o: TcpOptions, out: Uint8Array, at: number): void {
     out[at++] = TCPOPT_NOP;
     out[at++] = TCPOPT_NOP;
     out[at++] = TCPOPT_SACK_PERM;
-    out[at++] = LEN_SACK_PERM;
+    out[at++] = OptLen.SACK_PERM;
   }
   if (o.wscale !== undefined) {
     checkRange(o.wscale, 0xff, 'wscale');
     out[at++] = TCPOPT_NOP;
     out[at++] = TCPOPT_WSCALE;
-    out[at++] = LEN_WSCALE;
+    out[at++] = OptLen.WSCALE;
     out[at++] = o.wscale;
   }
   if (o.sack !== undefined) {
@@ -355,14 +352,14 @@ function emitTcpOptions(o: TcpOptions, out: Uint8Array, at: number): void {
     out[at++] = TCPOPT_NOP;
     out[at++] = TCPOPT_NOP;
     out[at++] = TCPOPT_SACK;
-    out[at++] = 2 + n * LEN_SACK_BLOCK;
+    out[at++] = 2 + n * OptLen.SACK_BLOCK;
     for (let b = 0; b < n; b++) {
       const blk = o.sack[b]!;
       checkRange(blk.left, 0xffff_ffff, 'sack.left');
       checkRange(blk.right, 0xffff_ffff, 'sack.right');
       writeU32BE(out, at, blk.left);
       writeU32BE(out, at + 4, blk.right);
-      at += LEN_SACK_BLOCK;
+      at += OptLen.SACK_BLOCK;
     }
   }
 }
