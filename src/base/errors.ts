@@ -4,6 +4,9 @@
  * the message may be reworded, the code may not), and the subclasses keep
  * their own names so a stack trace still says which layer threw.
  *
+ * A subclass that takes the base's (code, message) needs no constructor of
+ * its own: `override name = 'TcpError';` is the whole body.
+ *
  * Turning an error into what a user sees (one line, an exit code) is the
  * entry point's business: the CLI does it, lower layers only throw.
  */

@@ -64,10 +64,7 @@ export type DevmemErrorCode =
   | 'EBADF';
 
 export class DevmemError extends DdplabError<DevmemErrorCode> {
-  constructor(code: DevmemErrorCode, message: string) {
-    super(code, message);
-    this.name = 'DevmemError';
-  }
+  override name = 'DevmemError';
 }
 
 export interface LinearDescriptor {

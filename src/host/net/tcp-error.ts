@@ -16,8 +16,5 @@ export type TcpErrorCode =
   | 'EINVAL';
 
 export class TcpError extends DdplabError<TcpErrorCode> {
-  constructor(code: TcpErrorCode, message: string) {
-    super(code, message);
-    this.name = 'TcpError';
-  }
+  override name = 'TcpError';
 }
