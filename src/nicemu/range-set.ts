@@ -8,6 +8,8 @@
  * safe side (a covered byte is never placed; the host copies it instead), and
  * the lowest gap is the oldest hole, the least likely one to still be filled.
  */
+import { lowerBound, upperBound } from '../base/sorted-search.js';
+
 export class RangeSet {
   private readonly starts: number[] = [];
   private readonly ends: number[] = [];
@@ -98,26 +100,12 @@ export class RangeSet {
 
   /** Index of the first range with end >= x. */
   private firstEndingAtOrAfter(x: number): number {
-    let lo = 0;
-    let hi = this.ends.length;
-    while (lo < hi) {
-      const mid = (lo + hi) >>> 1;
-      if (this.ends[mid]! < x) lo = mid + 1;
-      else hi = mid;
-    }
-    return lo;
+    return lowerBound(this.ends, x);
   }
 
   /** Index of the first range with end > x. */
   private firstEndingAfter(x: number): number {
-    let lo = 0;
-    let hi = this.ends.length;
-    while (lo < hi) {
-      const mid = (lo + hi) >>> 1;
-      if (this.ends[mid]! <= x) lo = mid + 1;
-      else hi = mid;
-    }
-    return lo;
+    return upperBound(this.ends, x);
   }
 
   private bound(): void {

@@ -12,6 +12,7 @@
  * Extents are kept sorted and disjoint in three parallel arrays; a write
  * replaces whatever it overlaps, trimming neighbours.
  */
+import { upperBound } from '../../base/sorted-search.js';
 
 /** Content of a range whose write failed: not verifiable. */
 export const EXTENT_UNKNOWN = -1;
@@ -78,13 +79,6 @@ export class WrittenExtents {
 
   /** Index of the first extent whose end is after `pos` (binary search). */
   private firstEndingAfter(pos: number): number {
-    let lo = 0;
-    let hi = this.ends.length;
-    while (lo < hi) {
-      const mid = (lo + hi) >>> 1;
-      if (this.ends[mid]! <= pos) lo = mid + 1;
-      else hi = mid;
-    }
-    return lo;
+    return upperBound(this.ends, pos);
   }
 }
