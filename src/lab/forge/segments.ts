@@ -381,9 +381,44 @@ export function forgeSegment(view: ConnectionView, f: ForgeTcp): Buffer {
 }
 
 /** What a forged segment does to the host's stream (docs/hostile-input.md). */
-export type ForgeCase = 'in-window' | 'overlap' | 'past-buffer' | 'unknown-cid';
+export type ForgeCase = 'in-window' | 'overlap' | 'past-buffer' | 'unknown-cid' | RefusedForgeCase;
 
-export const FORGE_CASES: readonly ForgeCase[] = ['overlap', 'in-window', 'past-buffer', 'unknown-cid'];
+/**
+ * A C2HData header with data at the next PDU boundary, in a segment the
+ * host's TCP refuses: a TSval older than the target's (PAWS) or an ACK of
+ * data the host never sent. TCP drops it whatever it holds; a NIC that
+ * parses every frame, as the DDP series' NIC does, places it.
+ */
+export type RefusedForgeCase = 'refused-stale-ts' | 'refused-bad-ack';
+
+export const FORGE_CASES: readonly ForgeCase[] = ['overlap', 'in-window', 'past-buffer', 'unknown-cid', 'refused-stale-ts', 'refused-bad-ack'];
+
+/** How far behind the target's TSval a stale one is: far older than any segment in flight, well within 2^31. */
+export const TS_STALE = 100_000;
+/** How far past the target's last ACK a bad one is: more than the host has in flight. */
+export const ACK_PAST = 0x0100_0000;
+
+/** Forged data bytes after the header of a refused case: every one a byte the NIC would place. */
+export const REFUSED_DATA_BYTES = 1024;
+/** What they hold (the pattern never repeats one byte so long). */
+export const REFUSED_FILL = 0xee;
+
+/** A refused case at `seq`: `header` and REFUSED_DATA_BYTES of REFUSED_FILL, with the TCP field TCP refuses. */
+function refusedPlan(kind: RefusedForgeCase, view: ConnectionView, seq: number, header: ForgedC2HData, why: string): ForgePlan {
+  const payload = Buffer.concat([forgeC2HDataHeader(header), Buffer.alloc(REFUSED_DATA_BYTES, REFUSED_FILL)]);
+  const tcp =
+    kind === 'refused-stale-ts'
+      ? { tsVal: ((view.tsVal ?? 0) - TS_STALE) >>> 0 }
+      : { ack: (view.ack + ACK_PAST) >>> 0 };
+  return {
+    kind,
+    seq,
+    len: payload.length,
+    header,
+    packet: forgeSegment(view, { seq, payload, ...tcp }),
+    what: `${kind}: C2HData cid ${header.cccid} DATAO ${header.datao} DATAL ${header.datal} with ${REFUSED_DATA_BYTES} bytes at seq ${seq >>> 0}${why}`,
+  };
+}
 
 /** One planned injection: the packet, and where it aims in the target's stream. */
 export interface ForgePlan {
@@ -456,6 +491,13 @@ export function planForgery(
       const payload = Buffer.alloc(n, opts.fill ?? 0xa5);
       return { kind, seq, len: n, packet: forgeSegment(view, { seq, payload }), what: `in-window: ${n} bytes of other payload at seq ${seq >>> 0} (sent up to ${view.sndNxt >>> 0})` };
     }
+    case 'refused-stale-ts':
+    case 'refused-bad-ack': {
+      // At the next header, the PDU just seen again: if it gets there first, the NIC writes over data it placed.
+      if (seqLe(pduEnd, view.sndNxt)) return undefined;
+      const header: ForgedC2HData = { cccid: pdu.cid, datao: pdu.datao, datal: pdu.datal, hdgst: view.hdgst, ddgst: view.ddgst };
+      return refusedPlan(kind, view, pduEnd, header, `, over cid ${pdu.cid}'s data just sent`);
+    }
     case 'past-buffer':
     case 'unknown-cid': {
       if (seqLe(pduEnd, view.sndNxt)) return undefined;
@@ -506,6 +548,11 @@ export function planAtCommand(
   switch (kind) {
     case 'overlap':
       return undefined;
+    case 'refused-stale-ts':
+    case 'refused-bad-ack': {
+      const header: ForgedC2HData = { cccid: cmd.cid, datao: 0, datal: cmd.datal, hdgst: view.hdgst, ddgst: view.ddgst };
+      return refusedPlan(kind, view, at, header, `, before the target answers read cid ${cmd.cid}`);
+    }
     case 'in-window': {
       const n = opts.forgeBytes ?? 1024;
       if (cmd.datal < 4 * n) return undefined;

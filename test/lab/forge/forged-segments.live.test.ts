@@ -44,6 +44,9 @@ const CLEAR_ERRORS: Record<ForgeCase, RegExp> = {
   'in-window': /DATA_XFER_ERROR/,
   'past-buffer': /beyond its \d+ bytes.*H2CTermReq FES 4/,
   'unknown-cid': /cid 48879, which is no outstanding read.*H2CTermReq FES 1/,
+  // Not injected here: test/lab/forge/refused-segments.live.test.ts.
+  'refused-stale-ts': /(?!)/,
+  'refused-bad-ack': /(?!)/,
 };
 
 /** Forged frames in the host's capture (the forger's IP identification, a sequence number and length it reported). */
