@@ -6,6 +6,7 @@
 import { execFileSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { execa } from 'execa';
+import { newTopologyId } from '../../../src/lab/topology.js';
 import { afterAll, expect } from 'vitest';
 import type { RunReport } from '../../../src/lab/run.js';
 
@@ -24,7 +25,9 @@ export function namespacesOf(ids: readonly string[]): string[] {
 }
 
 /**
- * Run ids for one test file, each `prefix + tag + pid`. After the file every
+ * Run ids for one test file, each `prefix + tag` and random characters up to
+ * the 8 an id may have (at least 3: two suites running at once must not pick
+ * the same id, as a pid-derived suffix could). After the file every
  * id is brought down and none of its namespaces may remain. Only these ids
  * are checked: other runs on the machine may come and go meanwhile, so every
  * run a test starts must be given one of them (`--id`).
@@ -36,7 +39,9 @@ export function liveRunIds(prefix: string): (tag: string) => string {
     expect(namespacesOf(ids)).toEqual([]);
   });
   return (tag) => {
-    const id = `${prefix}${tag}${process.pid % 1000}`;
+    const stem = `${prefix}${tag}`;
+    if (stem.length > 5) throw new Error(`run id stem "${stem}" leaves fewer than 3 random characters`);
+    const id = `${stem}${newTopologyId()}`.slice(0, 8);
     ids.push(id);
     return id;
   };
