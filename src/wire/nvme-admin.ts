@@ -8,7 +8,7 @@
  * CID matter; DPTR is the no-data transport descriptor.
  */
 import { WireError } from './errors.js';
-import { buildSqe, emitSqe, NvmeAdminOpcode, parseSqe, sqeWith } from './nvme-sqe.js';
+import { NvmeAdminOpcode, parseSqe, sqeWith, sqeWriters } from './nvme-sqe.js';
 
 /** A Keep Alive command. */
 export interface NvmeKeepAliveCommand {
@@ -16,15 +16,10 @@ export interface NvmeKeepAliveCommand {
   readonly cid: number;
 }
 
-/** Writes a Keep Alive SQE at `out[off..off+64)`. */
-export function emitKeepAlive(cmd: NvmeKeepAliveCommand, out: Buffer, off = 0): void {
-  emitSqe(sqeWith({ opcode: NvmeAdminOpcode.KEEP_ALIVE, cid: cmd.cid }), out, off);
-}
-
-/** Allocates the 64-byte SQE of a Keep Alive. */
-export function buildKeepAlive(cmd: NvmeKeepAliveCommand): Buffer {
-  return buildSqe(sqeWith({ opcode: NvmeAdminOpcode.KEEP_ALIVE, cid: cmd.cid }));
-}
+/** emitKeepAlive writes a Keep Alive SQE at `out[off..off+64)`, buildKeepAlive allocates one. */
+export const { emit: emitKeepAlive, build: buildKeepAlive } = sqeWriters((cmd: NvmeKeepAliveCommand) =>
+  sqeWith({ opcode: NvmeAdminOpcode.KEEP_ALIVE, cid: cmd.cid }),
+);
 
 /** Parses a Keep Alive SQE. Throws TRUNCATED or BAD_FIELD (other opcode). */
 export function parseKeepAlive(buf: Buffer): NvmeKeepAliveCommand {

@@ -18,16 +18,7 @@
  */
 import { buildFixed } from './fixed-buffer.js';
 import { needBytes, WireError } from './errors.js';
-import {
-  buildSqe,
-  checkNvmeField,
-  emitSqe,
-  NVME_FABRICS_OPCODE,
-  parseSqe,
-  sqeWith,
-  type NvmeSqe,
-  type SglDescriptor,
-} from './nvme-sqe.js';
+import { checkNvmeField, NVME_FABRICS_OPCODE, parseSqe, sqeWith, sqeWriters, type NvmeSqe, type SglDescriptor } from './nvme-sqe.js';
 
 /** Fabrics command types (FCTYPE, byte 4 of the SQE). Bits 1:0 give the data direction. */
 export const NvmfFctype = {
@@ -122,15 +113,8 @@ export interface NvmfPropertySetCommand {
   readonly value: bigint;
 }
 
-/** Writes a Connect SQE at `out[off..off+64)`. */
-export function emitConnect(cmd: NvmfConnectCommand, out: Buffer, off = 0): void {
-  emitSqe(connectToSqe(cmd), out, off);
-}
-
-/** Allocates the 64-byte SQE of a Connect. */
-export function buildConnect(cmd: NvmfConnectCommand): Buffer {
-  return buildSqe(connectToSqe(cmd));
-}
+/** emitConnect writes a Connect SQE at `out[off..off+64)`, buildConnect allocates one. */
+export const { emit: emitConnect, build: buildConnect } = sqeWriters(connectToSqe);
 
 /** Parses a Connect SQE. Throws TRUNCATED or BAD_FIELD (not a Fabrics Connect). */
 export function parseConnect(buf: Buffer): NvmfConnectCommand {
@@ -216,15 +200,8 @@ export function connectInvalidParamFromDw0(dw0: number): NvmfConnectInvalidParam
   return { inData: ((dw0 >>> 16) & 0xff) === 1, ipo: dw0 & 0xffff };
 }
 
-/** Writes a Property Get SQE at `out[off..off+64)`. */
-export function emitPropertyGet(cmd: NvmfPropertyGetCommand, out: Buffer, off = 0): void {
-  emitSqe(propertyGetToSqe(cmd), out, off);
-}
-
-/** Allocates the 64-byte SQE of a Property Get. */
-export function buildPropertyGet(cmd: NvmfPropertyGetCommand): Buffer {
-  return buildSqe(propertyGetToSqe(cmd));
-}
+/** emitPropertyGet writes a Property Get SQE at `out[off..off+64)`, buildPropertyGet allocates one. */
+export const { emit: emitPropertyGet, build: buildPropertyGet } = sqeWriters(propertyGetToSqe);
 
 /** Parses a Property Get SQE. Throws TRUNCATED, or BAD_FIELD (not Property Get, or ATTRIB size not 4/8 — field 'attrib'). */
 export function parsePropertyGet(buf: Buffer): NvmfPropertyGetCommand {
@@ -232,15 +209,8 @@ export function parsePropertyGet(buf: Buffer): NvmfPropertyGetCommand {
   return { kind: 'property-get', cid: sqe.cid, size: attribSize(sqe.cdw10), offset: sqe.cdw11 };
 }
 
-/** Writes a Property Set SQE at `out[off..off+64)`. */
-export function emitPropertySet(cmd: NvmfPropertySetCommand, out: Buffer, off = 0): void {
-  emitSqe(propertySetToSqe(cmd), out, off);
-}
-
-/** Allocates the 64-byte SQE of a Property Set. */
-export function buildPropertySet(cmd: NvmfPropertySetCommand): Buffer {
-  return buildSqe(propertySetToSqe(cmd));
-}
+/** emitPropertySet writes a Property Set SQE at `out[off..off+64)`, buildPropertySet allocates one. */
+export const { emit: emitPropertySet, build: buildPropertySet } = sqeWriters(propertySetToSqe);
 
 /** Parses a Property Set SQE. Throws TRUNCATED, or BAD_FIELD (not Property Set, or ATTRIB size not 4/8). */
 export function parsePropertySet(buf: Buffer): NvmfPropertySetCommand {

@@ -23,18 +23,7 @@
 import { buildFixed } from './fixed-buffer.js';
 import { readLeUints, writeLeUints, type LeUintFields } from './le-uint-fields.js';
 import { needBytes, WireError } from './errors.js';
-import {
-  buildSqe,
-  checkNvmeField,
-  nvmeU8,
-  nvmeU16,
-  emitSqe,
-  NvmeAdminOpcode,
-  parseSqe,
-  sqeWith,
-  type NvmeSqe,
-  type SglDescriptor,
-} from './nvme-sqe.js';
+import { checkNvmeField, nvmeU8, nvmeU16, NvmeAdminOpcode, parseSqe, sqeWith, sqeWriters, type NvmeSqe, type SglDescriptor } from './nvme-sqe.js';
 
 /** Size of every Identify data structure. */
 export const NVME_IDENTIFY_DATA_LEN = 4096;
@@ -195,15 +184,8 @@ const N_FLBAS = 26;
 const N_LBAF = 128;
 const N_LBAF_MAX = 64;
 
-/** Writes an Identify SQE at `out[off..off+64)`. */
-export function emitIdentify(cmd: NvmeIdentifyCommand, out: Buffer, off = 0): void {
-  emitSqe(identifyToSqe(cmd), out, off);
-}
-
-/** Allocates the 64-byte SQE of an Identify. */
-export function buildIdentify(cmd: NvmeIdentifyCommand): Buffer {
-  return buildSqe(identifyToSqe(cmd));
-}
+/** emitIdentify writes an Identify SQE at `out[off..off+64)`, buildIdentify allocates one. */
+export const { emit: emitIdentify, build: buildIdentify } = sqeWriters(identifyToSqe);
 
 /** Parses an Identify SQE. Throws TRUNCATED or BAD_FIELD (other opcode). */
 export function parseIdentify(buf: Buffer): NvmeIdentifyCommand {

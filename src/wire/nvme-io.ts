@@ -12,16 +12,7 @@
  * data with R2T) — the host picks, the target follows the descriptor.
  */
 import { WireError } from './errors.js';
-import {
-  buildSqe,
-  checkNvmeField,
-  emitSqe,
-  NvmeIoOpcode,
-  parseSqe,
-  sqeWith,
-  type NvmeSqe,
-  type SglDescriptor,
-} from './nvme-sqe.js';
+import { checkNvmeField, NvmeIoOpcode, parseSqe, sqeWith, sqeWriters, type NvmeSqe, type SglDescriptor } from './nvme-sqe.js';
 
 /** Largest NLB field value: 65536 blocks per command. */
 export const NVME_MAX_NLB = 0xffff;
@@ -51,15 +42,8 @@ export function rwDataLenBytes(cmd: Pick<NvmeRwCommand, 'nlb'>, lbaSizeBytes: nu
   return (cmd.nlb + 1) * lbaSizeBytes;
 }
 
-/** Writes a Read/Write SQE at `out[off..off+64)`. */
-export function emitReadWrite(cmd: NvmeRwCommand, out: Buffer, off = 0): void {
-  emitSqe(readWriteToSqe(cmd), out, off);
-}
-
-/** Allocates the 64-byte SQE of a Read/Write. */
-export function buildReadWrite(cmd: NvmeRwCommand): Buffer {
-  return buildSqe(readWriteToSqe(cmd));
-}
+/** emitReadWrite writes a Read/Write SQE at `out[off..off+64)`, buildReadWrite allocates one. */
+export const { emit: emitReadWrite, build: buildReadWrite } = sqeWriters(readWriteToSqe);
 
 /** Parses a Read or Write SQE. Throws TRUNCATED, BAD_FIELD (other opcode) or UNSUPPORTED (SLBA ≥ 2^53). */
 export function parseReadWrite(buf: Buffer): NvmeRwCommand {
@@ -85,15 +69,8 @@ export function parseReadWrite(buf: Buffer): NvmeRwCommand {
   };
 }
 
-/** Writes a Flush SQE at `out[off..off+64)`. */
-export function emitFlush(cmd: NvmeFlushCommand, out: Buffer, off = 0): void {
-  emitSqe(flushToSqe(cmd), out, off);
-}
-
-/** Allocates the 64-byte SQE of a Flush. */
-export function buildFlush(cmd: NvmeFlushCommand): Buffer {
-  return buildSqe(flushToSqe(cmd));
-}
+/** emitFlush writes a Flush SQE at `out[off..off+64)`, buildFlush allocates one. */
+export const { emit: emitFlush, build: buildFlush } = sqeWriters(flushToSqe);
 
 /** Parses a Flush SQE. Throws TRUNCATED or BAD_FIELD (other opcode). */
 export function parseFlush(buf: Buffer): NvmeFlushCommand {

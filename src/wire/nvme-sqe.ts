@@ -196,6 +196,22 @@ export function buildSqe(sqe: NvmeSqe): Buffer {
   return buildFixed(NVME_SQE_LEN, emitSqe, sqe);
 }
 
+/** A command's two writers, both of the SQE its codec computes: into a buffer at an offset, or into a new one. */
+export interface SqeWriters<C> {
+  /** Writes the command's SQE at `out[off..off+64)`. */
+  readonly emit: (cmd: C, out: Buffer, off?: number) => void;
+  /** Allocates the command's 64-byte SQE. */
+  readonly build: (cmd: C) => Buffer;
+}
+
+/** emit and build for a command whose SQE `toSqe` computes (and range-checks). */
+export function sqeWriters<C>(toSqe: (cmd: C) => NvmeSqe): SqeWriters<C> {
+  return {
+    emit: (cmd, out, off = 0) => emitSqe(toSqe(cmd), out, off),
+    build: (cmd) => buildSqe(toSqe(cmd)),
+  };
+}
+
 /**
  * An SQE with every field zero except those given; PSDT defaults to SGL and
  * DPTR to the no-data transport descriptor, as an NVMe/TCP host sends them.
