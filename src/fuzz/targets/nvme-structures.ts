@@ -37,6 +37,11 @@ function u32(buf: Buffer): number {
   return buf.readUInt32LE(0);
 }
 
+/** A controller register: its value read from the input, decoded; what encode returns is the value again. */
+function registerCodec<V extends bigint | number, R>(name: string, read: (buf: Buffer) => V, decode: (v: V) => R, encode: (r: R) => V): Codec {
+  return { name, parse: (b) => decode(read(b)), emit: (r) => encode(r as R), reparse: (v) => decode(v as V) };
+}
+
 /** Decoders by plan byte; emit takes what parse returned (typed per codec by construction). */
 const CODECS: readonly Codec[] = [
   { name: 'sqe', parse: (b) => parseSqe(b), emit: (r) => buildSqe(r as ReturnType<typeof parseSqe>) },
@@ -47,30 +52,10 @@ const CODECS: readonly Codec[] = [
   { name: 'identify controller', parse: (b) => parseIdCtrl(b), emit: (r) => buildIdCtrl(r as ReturnType<typeof parseIdCtrl>) },
   { name: 'identify namespace', parse: (b) => parseIdNs(b), emit: (r) => buildIdNs(r as ReturnType<typeof parseIdNs>) },
   { name: 'namespace list', parse: (b) => parseNsList(b), emit: (r) => buildNsList(r as number[]) },
-  {
-    name: 'CAP',
-    parse: (b) => parseCap(u64(b)),
-    emit: (r) => encodeCap(r as ReturnType<typeof parseCap>),
-    reparse: (v) => parseCap(v as bigint),
-  },
-  {
-    name: 'CC',
-    parse: (b) => parseCc(u32(b)),
-    emit: (r) => encodeCc(r as ReturnType<typeof parseCc>),
-    reparse: (v) => parseCc(v as number),
-  },
-  {
-    name: 'CSTS',
-    parse: (b) => parseCsts(u32(b)),
-    emit: (r) => encodeCsts(r as ReturnType<typeof parseCsts>),
-    reparse: (v) => parseCsts(v as number),
-  },
-  {
-    name: 'VS',
-    parse: (b) => parseVersion(u32(b)),
-    emit: (r) => encodeVersion(r as ReturnType<typeof parseVersion>),
-    reparse: (v) => parseVersion(v as number),
-  },
+  registerCodec('CAP', u64, parseCap, encodeCap),
+  registerCodec('CC', u32, parseCc, encodeCc),
+  registerCodec('CSTS', u32, parseCsts, encodeCsts),
+  registerCodec('VS', u32, parseVersion, encodeVersion),
 ];
 
 /** SQE/CQE fields located as inside a capsule (the PDU field table with the 8-byte common header in front). */
