@@ -20,6 +20,7 @@ import type { WorkloadProgress } from '../../host/workload/workload.js';
 import type { DigestChoice } from '../host-run.js';
 import { OFFLOAD_MODES, usesDdpEngine, type OffloadMode } from '../../host/offload-mode.js';
 import { runOnTopology, type RunOptions, type RunReport } from '../run.js';
+import type { NicProfile } from '../../nicemu/ddp/nic-profile.js';
 import { withTopology, type Topology } from '../topology.js';
 
 export { OFFLOAD_MODES, type OffloadMode };
@@ -28,6 +29,8 @@ export interface BenchGrid {
   readonly drop: readonly number[];
   readonly reorder: readonly number[];
   readonly offload: readonly OffloadMode[];
+  /** NIC profiles, swept for the modes that run the DDP engine (absent in older report.json files). */
+  readonly nic?: readonly NicProfile[];
   readonly rw: readonly WorkloadRw[];
   /** Block sizes, one per point ("4k", "128k"). */
   readonly bs: readonly string[];
@@ -69,6 +72,8 @@ export interface BenchCell {
   readonly drop: number;
   readonly reorder: number;
   readonly offload: OffloadMode;
+  /** The NIC profile, for modes that run the DDP engine. */
+  readonly nic?: NicProfile;
   readonly rw: WorkloadRw;
   readonly bs: string;
 }
@@ -187,9 +192,10 @@ export function sweepSizeBytes(o: Pick<BenchOptions, 'grid' | 'size' | 'mtu'>): 
 }
 
 /**
- * The grid's points in run order: offload modes innermost, then seeds, so
- * the modes a comparison sets side by side run back to back — whatever else
- * the machine is doing at that moment weighs on both alike.
+ * The grid's points in run order: offload modes (and, for the modes that
+ * run the DDP engine, NIC profiles) innermost, then seeds, so the series a
+ * comparison sets side by side run back to back — whatever else the machine
+ * is doing at that moment weighs on both alike.
  */
 export function benchPoints(o: Pick<BenchOptions, 'grid' | 'seeds' | 'seedBase' | 'size' | 'mtu'>): BenchPoint[] {
   const out: BenchPoint[] = [];
@@ -199,7 +205,10 @@ export function benchPoints(o: Pick<BenchOptions, 'grid' | 'seeds' | 'seedBase' 
       for (const reorder of o.grid.reorder) {
         for (const drop of o.grid.drop) {
           for (let k = 0; k < o.seeds; k++) {
-            for (const offload of o.grid.offload) out.push({ drop, reorder, offload, rw, bs, seed: o.seedBase + k, sizeBytes });
+            for (const offload of o.grid.offload) {
+              const nics = o.grid.nic !== undefined && usesDdpEngine(offload) ? o.grid.nic : [undefined];
+              for (const nic of nics) out.push({ drop, reorder, offload, ...(nic !== undefined ? { nic } : {}), rw, bs, seed: o.seedBase + k, sizeBytes });
+            }
           }
         }
       }
@@ -209,7 +218,7 @@ export function benchPoints(o: Pick<BenchOptions, 'grid' | 'seeds' | 'seedBase' 
 }
 
 export function cellKey(c: BenchCell): string {
-  return `${c.rw}|${c.bs}|${c.reorder}|${c.drop}|${c.offload}`;
+  return `${c.rw}|${c.bs}|${c.reorder}|${c.drop}|${c.offload}|${c.nic ?? ''}`;
 }
 
 /** The impairment of one point (undefined: a clean run). */

@@ -2,7 +2,8 @@
  * What `ddplab bench` writes: report.json (every run, every counter),
  * report.md (tables per cell of the grid) and line charts as SVG, written as
  * text — three kinds per workload and reordering rate, x = loss rate toward
- * the host, one series per offload mode:
+ * the host, one series per offload mode (per offload mode and NIC profile
+ * when the sweep has several profiles):
  *   placement-*.svg  placement % (bytes the NIC placed / C2HData bytes)
  *   goodput-*.svg    read+write goodput, MB/s
  *   unplaced-*.svg   C2HData bytes of offered reads not placed, per
@@ -105,6 +106,7 @@ export function summarizeBench(runs: readonly BenchRun[]): BenchCellSummary[] {
       drop: p.drop,
       reorder: p.reorder,
       offload: p.offload,
+      ...(p.nic !== undefined ? { nic: p.nic } : {}),
       rw: p.rw,
       bs: p.bs,
       runs: g.length,
@@ -311,11 +313,27 @@ function panels(summary: readonly BenchCellSummary[]): Panel[] {
   return [...m.values()].map((cells) => ({ rw: cells[0]!.rw, bs: cells[0]!.bs, reorder: cells[0]!.reorder, cells }));
 }
 
-function modes(cells: readonly BenchCellSummary[]): OffloadMode[] {
-  const seen: OffloadMode[] = [];
-  for (const c of cells) if (!seen.includes(c.offload)) seen.push(c.offload);
+/** A line of a chart, a column of a table: an offload mode, with the NIC profile when the DDP engine ran. */
+interface Series {
+  readonly name: string;
+  readonly offload: OffloadMode;
+}
+
+/** The series name of a cell: "ddp-crc hardware", or the bare mode without a profile (offload none, older reports). */
+export function seriesName(c: Pick<BenchCell, 'offload' | 'nic'>): string {
+  return c.nic !== undefined ? `${c.offload} ${c.nic}` : c.offload;
+}
+
+function modes(cells: readonly BenchCellSummary[]): Series[] {
+  const seen: Series[] = [];
+  for (const c of cells) {
+    const name = seriesName(c);
+    if (!seen.some((x) => x.name === name)) seen.push({ name, offload: c.offload });
+  }
   return seen;
 }
+
+const ddpSeries = (ms: readonly Series[]): Series[] => ms.filter((m) => usesAnyOffload(m.offload));
 
 function panelName(p: Panel): string {
   return `${p.rw}-${p.bs}-reorder${formatRate(p.reorder)}`;
@@ -330,10 +348,10 @@ export function benchCharts(summary: readonly BenchCellSummary[]): BenchChart[] 
   const xLabel = 'loss rate toward the host (drop probability per frame)';
   for (const p of panels(summary)) {
     const ms = modes(p.cells);
-    const series = (mode: OffloadMode, y: (c: BenchCellSummary) => ChartPoint | null): ChartSeries => ({
-      name: mode,
+    const series = (mode: Series, y: (c: BenchCellSummary) => ChartPoint | null): ChartSeries => ({
+      name: mode.name,
       points: p.cells
-        .filter((c) => c.offload === mode)
+        .filter((c) => seriesName(c) === mode.name)
         .map(y)
         .filter((v): v is ChartPoint => v !== null),
     });
@@ -352,7 +370,7 @@ export function benchCharts(summary: readonly BenchCellSummary[]): BenchChart[] 
           series(m, (c) =>
             c.placementPct !== null
               ? { x: c.drop, y: c.placementPct.mean, yMin: c.placementPct.min, yMax: c.placementPct.max }
-              : !usesAnyOffload(m)
+              : !usesAnyOffload(m.offload)
                 ? { x: c.drop, y: 0 }
                 : null,
           ),
@@ -371,8 +389,8 @@ export function benchCharts(summary: readonly BenchCellSummary[]): BenchChart[] 
         series: ms.map((m) => series(m, (c) => ({ x: c.drop, y: c.goodputMBps.mean, yMin: c.goodputMBps.min, yMax: c.goodputMBps.max }))),
       }),
     });
-    const ddpModes = ms.filter(usesAnyOffload);
-    const withUnplaced = ddpModes.filter((m) => p.cells.some((c) => c.offload === m && c.unplacedPerEvent !== null));
+    const ddpModes = ddpSeries(ms);
+    const withUnplaced = ddpModes.filter((m) => p.cells.some((c) => seriesName(c) === m.name && c.unplacedPerEvent !== null));
     if (withUnplaced.length > 0) {
       const unplacedTitle = `Bytes unplaced per loss/reorder event — ${panelTitle(p)}`;
       out.push({
@@ -452,7 +470,7 @@ export function benchMarkdown(result: BenchResult, summary: readonly BenchCellSu
   );
   lines.push('');
   for (const p of panels(summary)) lines.push(...panelMarkdown(p, runs, ctx));
-  const errors = summary.flatMap((c) => c.errors.map((e) => `- ${c.rw} ${c.bs} reorder ${formatRate(c.reorder)} drop ${formatRate(c.drop)} ${c.offload}, ${e}`));
+  const errors = summary.flatMap((c) => c.errors.map((e) => `- ${c.rw} ${c.bs} reorder ${formatRate(c.reorder)} drop ${formatRate(c.drop)} ${seriesName(c)}, ${e}`));
   if (errors.length > 0) {
     lines.push('## Failed runs');
     lines.push('');
@@ -477,12 +495,12 @@ function panelMarkdown(p: Panel, runs: BenchResult['runs'], ctx: BenchMarkdownCo
   }
   // The comparison first: goodput of each mode side by side per loss rate.
   const drops = [...new Set(p.cells.map((c) => c.drop))];
-  const ddpModes = ms.filter(usesAnyOffload);
-  const head = ['drop', 'size/run', ...ms.map((m) => `${m} MB/s`), ...ddpModes.flatMap((m) => [`${m} placement %`, `${m} unplaced / event`])];
+  const ddpModes = ddpSeries(ms);
+  const head = ['drop', 'size/run', ...ms.map((m) => `${m.name} MB/s`), ...ddpModes.flatMap((m) => [`${m.name} placement %`, `${m.name} unplaced / event`])];
   lines.push(`| ${head.join(' | ')} |`);
   lines.push(`|${head.map(() => '---').join('|')}|`);
   for (const d of drops) {
-    const at = (m: OffloadMode): BenchCellSummary | undefined => p.cells.find((c) => c.drop === d && c.offload === m);
+    const at = (m: Series): BenchCellSummary | undefined => p.cells.find((c) => c.drop === d && seriesName(c) === m.name);
     const row = [formatRate(d), fmtBytes(at(ms[0]!)?.sizeBytes ?? 0)];
     for (const m of ms) row.push(at(m) !== undefined ? fmtSpread(at(m)!.goodputMBps, 1) : '');
     for (const m of ddpModes) {
@@ -526,7 +544,7 @@ function panelMarkdown(p: Panel, runs: BenchResult['runs'], ctx: BenchMarkdownCo
     lines.push(
       `| ${[
         formatRate(c.drop),
-        c.offload,
+        seriesName(c),
         c.runs,
         c.rxFrames,
         c.lossEvents,

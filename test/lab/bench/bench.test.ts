@@ -98,6 +98,12 @@ describe('bench grid', () => {
     ]);
   });
 
+  it('sweeps NIC profiles for the modes that run the DDP engine only, back to back with the other modes', () => {
+    const o = baseOptions();
+    const pts = benchPoints({ ...o, grid: { ...o.grid, drop: [0], nic: ['hardware', 'ideal'] }, seeds: 1 });
+    expect(pts.map((p) => `${p.offload}/${p.nic ?? '-'}`)).toEqual(['none/-', 'ddp-crc/hardware', 'ddp-crc/ideal']);
+  });
+
   it('sizes runs so that a loss rate yields the asked-for loss events, within bounds', () => {
     const auto = { kind: 'auto', minLossEvents: 4, minBytes: 64 << 20, maxBytes: 1 << 30 } as const;
     const at = (p: number): number => autoSizeBytes(p, 1500, auto);

@@ -183,6 +183,34 @@ function sweep(): BenchResult {
   };
 }
 
+describe('bench report with NIC profiles', () => {
+  /** The sample sweep with every DDP run twice, once per NIC profile ('ideal' placing everything). */
+  function profiled(): BenchResult {
+    const base = sweep();
+    const runs = base.runs.flatMap((r): BenchRun[] =>
+      r.point.offload === 'none'
+        ? [r]
+        : [
+            { ...r, point: { ...r.point, nic: 'hardware' } },
+            { ...r, point: { ...r.point, nic: 'ideal' }, metrics: { ...r.metrics, ddp: { ...r.metrics.ddp!, placementPct: 100, unplacedLostSync: 0 } } },
+          ],
+    );
+    return { ...base, options: { ...base.options, grid: { ...base.options.grid, nic: ['hardware', 'ideal'] } }, runs };
+  }
+
+  it('keeps one cell per profile and shows placement % per profile side by side', () => {
+    const result = profiled();
+    const summary = summarizeBench(result.runs);
+    expect(summary.filter((c) => c.offload === 'ddp-crc').map((c) => c.nic)).toEqual(['hardware', 'ideal', 'hardware', 'ideal', 'hardware', 'ideal', 'hardware', 'ideal']);
+    const md = benchMarkdown(result, summary, { command: 'x', charts: [] });
+    expect(md).toContain('| ddp-crc hardware placement % |');
+    expect(md).toContain('| ddp-crc ideal placement % |');
+    const placement = benchCharts(summary).find((c) => c.file.startsWith('placement-'))!;
+    expect(placement.svg).toContain('ddp-crc hardware');
+    expect(placement.svg).toContain('ddp-crc ideal');
+  });
+});
+
 describe('bench summaries', () => {
   it('sums loss events over seeds and divides unplaced bytes by them', () => {
     const s = summarizeBench(sweep().runs);
