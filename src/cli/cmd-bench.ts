@@ -11,6 +11,7 @@ import type { Command } from 'commander';
 import { WORKLOAD_RW_MODES, parseSizeBytes, WorkloadOptionError, type WorkloadRw } from '../host/workload/options.js';
 import { bench, benchMachine, benchOptionsRecord, type BenchOptions, type BenchPoint, type BenchRun, type BenchSize } from '../lab/bench/bench.js';
 import { OFFLOAD_MODES, parseOffloadMode } from '../host/offload-mode.js';
+import { DEFAULT_NIC_PROFILE, NIC_PROFILE_NAMES, isNicProfile, type NicProfile } from '../nicemu/ddp/nic-profile.js';
 import { formatRate, readBenchReport, summarizeBench, writeBenchReport } from '../lab/bench/report.js';
 import type { WorkloadProgress } from '../host/workload/workload.js';
 import { intFlag, parseDigest } from './workload-flags.js';
@@ -24,6 +25,7 @@ interface BenchFlags {
   drop: string;
   reorder: string;
   offload: string;
+  nic: string;
   rw: string;
   bs: string;
   seeds: string;
@@ -76,7 +78,7 @@ function shellWord(w: string): string {
 }
 
 function describePoint(p: BenchPoint): string {
-  return `drop ${formatRate(p.drop)} reorder ${formatRate(p.reorder)} ${p.offload} ${p.rw} ${p.bs} seed ${p.seed}`;
+  return `drop ${formatRate(p.drop)} reorder ${formatRate(p.reorder)} ${p.offload}${p.nic !== undefined ? ` ${p.nic}` : ''} ${p.rw} ${p.bs} seed ${p.seed}`;
 }
 
 /** One bar for the whole sweep; the current run's progress inside it. */
@@ -128,6 +130,7 @@ export function registerBenchCommand(program: Command): void {
     .option('--drop <list>', 'loss rates toward the host, per frame', '0,1e-4,1e-3')
     .option('--reorder <list>', 'reordering rates toward the host, per frame', '0')
     .option('--offload <list>', `offload modes (${OFFLOAD_MODES.join(', ')})`, 'none,ddp-crc')
+    .option('--nic <list>', `NIC profiles for the modes that run the DDP engine (${NIC_PROFILE_NAMES.join(', ')})`, DEFAULT_NIC_PROFILE)
     .option('--rw <list>', `I/O patterns (${WORKLOAD_RW_MODES.join(', ')})`, 'read')
     .option('--bs <list>', 'block sizes, one per point (e.g. 4k,128k)', '128k')
     .option('--seeds <n>', 'runs per point (seeds --seed, --seed+1, ...)', '1')
@@ -164,6 +167,11 @@ export function registerBenchCommand(program: Command): void {
         return v;
       };
       const offload = list(flags.offload).map((m) => parseOffloadMode(m));
+      const nic = list(flags.nic).map((m): NicProfile => {
+        if (!isNicProfile(m)) throw new UserError('BAD_FLAG', `--nic: '${m}' is not one of ${NIC_PROFILE_NAMES.join(', ')}`);
+        return m;
+      });
+      if (nic.length === 0) throw new UserError('BAD_FLAG', '--nic: give at least one profile');
       const rw = list(flags.rw).map((m): WorkloadRw => {
         if (!(WORKLOAD_RW_MODES as readonly string[]).includes(m)) throw new UserError('BAD_FLAG', `--rw: '${m}' is not one of ${WORKLOAD_RW_MODES.join(', ')}`);
         return m as WorkloadRw;
@@ -191,7 +199,7 @@ export function registerBenchCommand(program: Command): void {
       const command = `ddplab ${process.argv.slice(2).map(shellWord).join(' ')}`;
       const runsSoFar: BenchRun[] = [];
       const opts: BenchOptions = {
-        grid: { drop: probs('drop', flags.drop), reorder: probs('reorder', flags.reorder), offload, rw, bs },
+        grid: { drop: probs('drop', flags.drop), reorder: probs('reorder', flags.reorder), offload, nic, rw, bs },
         seeds: intFlag('seeds', flags.seeds, 1, 1000),
         seedBase: intFlag('seed', flags.seed, 0, 0xffff_ffff),
         size: benchSize,

@@ -9,6 +9,7 @@ import { MAX_DDP_SGL_LEN, type DdpHostSettings, type DdpLimitOverrides } from '.
 import { DEFAULT_ULP_MODE, ULP_MODES, isUlpMode } from '../host/nvme/ulp-mode.js';
 import { parseSizeBytes, WorkloadOptionError } from '../host/workload/options.js';
 import { UserError } from '../base/errors.js';
+import { DEFAULT_NIC_PROFILE, NIC_PROFILE_NAMES, isNicProfile } from '../nicemu/ddp/nic-profile.js';
 
 export interface DdpHostFlags {
   ulp: string;
@@ -17,6 +18,7 @@ export interface DdpHostFlags {
   ddpFullCidRange?: boolean;
   nicTcpOracle?: boolean;
   nicTcpChecks?: boolean;
+  nic?: string;
 }
 
 /** Largest io_threshold a setting may ask for: reads are at most this size anyway. */
@@ -28,6 +30,7 @@ export function addDdpHostFlags(cmd: Command): Command {
     .option('--ddp-max-sgl <n>', "DDP: the NIC's max_ddp_sgl_len (4 KiB pages per read; larger reads are split into several commands; default 128)")
     .option('--ddp-threshold <size>', "DDP: the NIC's io_threshold (smaller reads are not offloaded; default 32k)")
     .option('--ddp-full-cid-range', 'DDP: the NIC takes any CID, so the host puts a generation counter in CID bits 15:12 (default: CIDs below the queue size)')
+    .option('--nic <profile>', `DDP: the NIC the software NIC stands for: ${NIC_PROFILE_NAMES.join(', ')} (default ${DEFAULT_NIC_PROFILE}; docs/ddp.md, "NIC profiles")`)
     .option('--nic-tcp-oracle', "DDP: the NIC asks the host's TCP whether it takes a segment before parsing it (a model-only oracle, not hardware)")
     .option('--nic-tcp-checks', 'DDP: the NIC keeps from its engine segments failing PAWS, ACK or window checks it makes from both directions on its port');
 }
@@ -55,5 +58,7 @@ export function ddpHostFromFlags(f: DdpHostFlags): DdpHostSettings {
   }
   if (f.ddpFullCidRange === true) limits.fullCcidRange = true;
   const nicTcp = f.nicTcpOracle === true || f.nicTcpChecks === true ? { nicTcp: { oracle: f.nicTcpOracle === true, checks: f.nicTcpChecks === true } } : {};
-  return { ulp: f.ulp, limits, ...nicTcp };
+  if (f.nic !== undefined && !isNicProfile(f.nic)) throw new UserError('BAD_FLAG', `--nic: '${f.nic}' is not one of ${NIC_PROFILE_NAMES.join(', ')}`);
+  const nic = f.nic !== undefined && isNicProfile(f.nic) ? { nic: f.nic } : {};
+  return { ulp: f.ulp, limits, ...nicTcp, ...nic };
 }

@@ -29,6 +29,7 @@ import { NvmeDdpOffload, ddpReport, newNvmeDdpUlpStats, type DdpReport } from '.
 import { NvmeTcpDdpDevice } from '../nicemu/ddp/offload.js';
 import { DEFAULT_DDP_HOST_SETTINGS, ddpLimitsWith, type DdpHostSettings } from '../host/nvme/ddp-settings.js';
 import { newUlpDdpStats, type UlpDdpStats } from '../nicemu/ddp/stats.js';
+import { DEFAULT_NIC_PROFILE } from '../nicemu/ddp/nic-profile.js';
 import { withReadHashes, writeReadHashes, type LiveReadHash } from '../replay/live-read-hashes.js';
 import { DEVMEM_DEFAULTS, DevmemHost, type DevmemRunOptions, type DevmemRunReport } from './devmem-host.js';
 
@@ -157,6 +158,7 @@ export async function hostRun(opts: HostRunOptions, onProgress?: (p: WorkloadPro
             caps: { 'nvme-tcp': true, 'nvme-tcp-ddgst-rx': usesCrcOffload(offload) },
             nicTcpOracle: ddpSettings.nicTcp?.oracle ?? false,
             nicTcpChecks: ddpSettings.nicTcp?.checks ?? false,
+            profile: ddpSettings.nic ?? DEFAULT_NIC_PROFILE,
           }),
           { log, ulp: ddpSettings.ulp },
         );

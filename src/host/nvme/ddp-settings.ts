@@ -8,6 +8,7 @@
  */
 import { DEFAULT_DDP_LIMITS, type NvmeTcpDdpLimits } from '../../nicemu/ddp/offload.js';
 import { DEFAULT_ULP_MODE, type UlpMode } from './ulp-mode.js';
+import type { NicProfile } from '../../nicemu/ddp/nic-profile.js';
 
 /** The limits the host can set; the rest stay the device's defaults. */
 export type DdpLimitOverrides = Partial<Pick<NvmeTcpDdpLimits, 'maxDdpSglLen' | 'ioThresholdBytes' | 'fullCcidRange'>>;
@@ -21,6 +22,8 @@ export interface DdpHostSettings {
    * (nicemu/ddp/tcp-checks.ts). Both off by default, as the series' NIC.
    */
   readonly nicTcp?: { readonly oracle: boolean; readonly checks: boolean };
+  /** Which NIC the software NIC stands for (nicemu/ddp/nic-profile.ts; default 'hardware'). */
+  readonly nic?: NicProfile;
 }
 
 export const DEFAULT_DDP_HOST_SETTINGS: DdpHostSettings = { ulp: DEFAULT_ULP_MODE, limits: {} };
@@ -43,6 +46,7 @@ export function ddpHostArgs(s: DdpHostSettings | undefined): string[] {
   if (s.limits.maxDdpSglLen !== undefined) out.push('--ddp-max-sgl', String(s.limits.maxDdpSglLen));
   if (s.limits.ioThresholdBytes !== undefined) out.push('--ddp-threshold', String(s.limits.ioThresholdBytes));
   if (s.limits.fullCcidRange === true) out.push('--ddp-full-cid-range');
+  if (s.nic !== undefined) out.push('--nic', s.nic);
   if (s.nicTcp?.oracle === true) out.push('--nic-tcp-oracle');
   if (s.nicTcp?.checks === true) out.push('--nic-tcp-checks');
   return out;

@@ -21,6 +21,7 @@ import type { DigestChoice } from '../host-run.js';
 import { OFFLOAD_MODES, usesDdpEngine, type OffloadMode } from '../../host/offload-mode.js';
 import { runOnTopology, type RunOptions, type RunReport } from '../run.js';
 import type { NicProfile } from '../../nicemu/ddp/nic-profile.js';
+import { DEFAULT_DDP_HOST_SETTINGS } from '../../host/nvme/ddp-settings.js';
 import { withTopology, type Topology } from '../topology.js';
 
 export { OFFLOAD_MODES, type OffloadMode };
@@ -247,6 +248,7 @@ function runOptions(o: BenchOptions, p: BenchPoint, onProgress: ((p: WorkloadPro
     profile: 'linux',
     mtu: o.mtu,
     offload: p.offload,
+    ...(p.nic !== undefined ? { ddpSettings: { ...DEFAULT_DDP_HOST_SETTINGS, nic: p.nic } } : {}),
     vethOffloads: false,
     ...(impair !== undefined ? { impair } : {}),
     ...(onProgress !== undefined ? { onProgress } : {}),

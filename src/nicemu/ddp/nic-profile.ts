@@ -22,7 +22,11 @@ export type NicProfile = 'hardware' | 'ideal';
 
 export const NIC_PROFILE_NAMES: readonly NicProfile[] = ['hardware', 'ideal'];
 
-export const DEFAULT_NIC_PROFILE: NicProfile = 'ideal';
+/** The profile the CLI's --nic defaults to. */
+export const DEFAULT_NIC_PROFILE: NicProfile = 'hardware';
+
+/** A device built without a profile: the model the rigs and tests written before profiles were cut for. */
+export const DEVICE_DEFAULT_NIC_PROFILE: NicProfile = 'ideal';
 
 export function isNicProfile(s: string): s is NicProfile {
   return (NIC_PROFILE_NAMES as readonly string[]).includes(s);

@@ -24,7 +24,7 @@
  * debugfs, not conditionals spread through the receive path.
  */
 import { DdpEngine, type DdpDefer, type DdpDeviceContext, type DdpSchedule, type DdpSetupRefusal, type NvmeTcpSkConfig, type UlpDdpOps } from './engine.js';
-import { DEFAULT_NIC_PROFILE, DEFAULT_NIC_TIMING, NIC_PROFILES, type NicProfile } from './nic-profile.js';
+import { DEVICE_DEFAULT_NIC_PROFILE, DEFAULT_NIC_TIMING, NIC_PROFILES, type NicProfile } from './nic-profile.js';
 import { newUlpDdpStats, type UlpDdpStats } from './stats.js';
 import { DdpAcceptGate, type AcceptableBytes } from './accept-gate.js';
 import { NicTcpChecks } from './tcp-checks.js';
@@ -95,7 +95,7 @@ export interface NvmeTcpDdpDeviceOptions {
   /** Initial capabilities (default: both on). */
   readonly caps?: Partial<NvmeTcpDdpCaps>;
   readonly defer?: DdpDefer;
-  /** Which NIC the device stands for (nicemu/ddp/nic-profile.ts; default 'hardware'). */
+  /** Which NIC the device stands for (nicemu/ddp/nic-profile.ts; without one 'ideal', the CLI's --nic defaults to 'hardware'). */
   readonly profile?: NicProfile;
   /** 'hardware': packets of the flow after a resync confirmation before placing resumes (default 4). */
   readonly resyncLatencyPackets?: number;
@@ -152,7 +152,7 @@ export class NvmeTcpDdpDevice {
   ) {
     this.lim = { ...DEFAULT_DDP_LIMITS, ...opts.limits };
     this.defer = opts.defer ?? ((fn) => void setImmediate(fn));
-    this.profile = opts.profile ?? DEFAULT_NIC_PROFILE;
+    this.profile = opts.profile ?? DEVICE_DEFAULT_NIC_PROFILE;
     const d = DEFAULT_NIC_TIMING;
     this.ctx = {
       stats: this.stats,
