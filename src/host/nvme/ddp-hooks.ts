@@ -49,4 +49,6 @@ export interface NvmeDdpHooks {
   maxReadBytes?(): number | undefined;
   /** A read was split into `commands` commands by maxReadBytes. */
   onReadSplit?(commands: number): void;
+  /** A read the NIC had mapped completed to the application (`cid` still names it): the model's audit. */
+  onCompleted?(cid: number): void;
 }

@@ -4,9 +4,12 @@
  * passive ULP of a replay (src/replay/ddp.ts):
  *
  *  - the ULP ops the NIC calls back (resyncRequest, teardownDone);
- *  - resync: the NIC's request is kept pending (a later one replaces it) and
- *    answered with the sequence number of the first PDU header the ULP's
- *    parser reaches at or after it (nvme_tcp_resync_response);
+ *  - resync, as the series' host: the NIC's request (seq, PENDING) is kept
+ *    (a later one replaces it) and confirmed only when the ULP's in-order
+ *    parser reaches a PDU header starting EXACTLY at seq; then the request
+ *    is cleared and resync(seq) goes back. A header past it is no answer:
+ *    the request stays pending, and a NIC whose guess was wrong hears
+ *    nothing and must search again (there is no negative answer);
  *  - teardown, whose completion the NIC may report inside the call (the
  *    command finishes at once) or later through teardownDone.
  *
@@ -15,11 +18,10 @@
  */
 import type { DdpSocket, NvmeTcpDdpDevice, NvmeTcpSkConfig, SetupRefusal, SkAddRefusal, UlpDdpOps } from '../../nicemu/ddp/offload.js';
 import type { FlowKey } from '../../nicemu/flow-table.js';
-import { seqGe } from '../../wire/seq.js';
 
 /** The resync counters both ULPs keep. */
 export interface DdpResyncCounters {
-  /** resyncRequest calls from the NIC; resync answers sent back. */
+  /** resyncRequest calls from the NIC; confirmations (resync) sent back. */
   resyncRequests: number;
   resyncResponses: number;
 }
@@ -86,11 +88,16 @@ export class DdpUlpSocket {
     return !follows || this.doneInCall ? 'done' : 'pending';
   }
 
+  /** Model-only audit: the command of mapped read `cid` completed to the application. */
+  auditCompleted(cid: number): void {
+    if (this.key !== undefined) this.device.auditCompleted(this.key, cid);
+  }
+
   /** The ULP's parser is at a PDU header starting at `seq`. */
   headerAt(seq: number): void {
     const pending = this.pendingResync;
-    if (pending === undefined || !seqGe(seq, pending)) return;
-    // The first header at or after the NIC's guess: tell it where that header is.
+    // Only the exact header confirms (nvme_tcp_resync_response compares for equality).
+    if (pending === undefined || seq !== pending) return;
     this.pendingResync = undefined;
     this.counters.resyncResponses++;
     if (this.offloaded) this.device.resync(this.key!, seq);

@@ -18,11 +18,15 @@
  *  - teardown at completion; the request completes only at teardownDone,
  *    which the NIC reports asynchronously (or, if it finishes inside the
  *    call, at once).
- *  - resync: the NIC's resyncRequest(seq) is stored as pending; when the
- *    queue's in-order parser reaches a PDU header not before it, the pending
- *    request is cleared and the header's sequence number goes back through
- *    resync(seq) — equal to the request when the NIC guessed right
- *    (nvme_tcp_resync_response in the series does the same).
+ *  - resync: the NIC's resyncRequest(seq, PENDING) is stored; only when the
+ *    queue's in-order parser reaches a PDU header starting exactly at seq is
+ *    it cleared and confirmed through resync(seq); any other header says
+ *    nothing (nvme_tcp_resync_response in the series).
+ *  - completion audit (model only, no device op): when a mapped read's
+ *    command completes to the application the device is told, so it can
+ *    count its own writes into that buffer from then on. The test-only
+ *    `completeAtTeardown` mode completes without waiting for teardownDone,
+ *    the mistake that audit exists to catch.
  *  The ULP ops, resync and teardown protocol itself is DdpUlpSocket
  *  (ddp-ulp-socket.ts), shared with replay's passive ULP.
  *
@@ -113,6 +117,12 @@ export interface NvmeDdpOptions {
    */
   readonly ulp?: UlpMode;
   readonly log?: (line: string) => void;
+  /**
+   * Test only, deliberately wrong: complete a mapped read at teardown instead
+   * of at teardownDone, while the NIC may still write its buffer (the
+   * device's ddp-writes-after-completion must count it).
+   */
+  readonly completeAtTeardown?: boolean;
 }
 
 /** One queue's DDP: the hooks its NvmeQueue calls and the ULP ops its NIC socket calls. */
@@ -223,6 +233,7 @@ export class NvmeDdp implements NvmeDdpHooks {
 
   teardown(cid: number): DdpTeardownResult {
     const r = this.ulp.teardown(cid);
+    if (r === 'pending' && this.opts.completeAtTeardown === true) return 'done';
     if (r === 'pending') {
       this.awaitingDone.add(cid);
       this.stats.teardownsAsync++;
@@ -232,6 +243,10 @@ export class NvmeDdp implements NvmeDdpHooks {
 
   onPduHeaderAt(seq: number): void {
     this.ulp.headerAt(seq);
+  }
+
+  onCompleted(cid: number): void {
+    this.ulp.auditCompleted(cid);
   }
 
   private onLateTeardownDone(cid: number): void {

@@ -175,6 +175,7 @@ export class NvmeQueue {
         dataSent: 0,
         statusOverride: NvmeSc.SUCCESS,
         ddp: false,
+        ddpMapped: false,
         pendingCqe: undefined,
         resolve: undefined,
         reject: undefined,
@@ -274,6 +275,7 @@ export class NvmeQueue {
     req.dataSent = 0;
     req.statusOverride = NvmeSc.SUCCESS;
     req.ddp = false;
+    req.ddpMapped = false;
     req.pendingCqe = undefined;
 
     let dptr: SglDescriptor;
@@ -306,6 +308,7 @@ export class NvmeQueue {
         this.log(`queue ${this.qid} cid ${req.cid}: ddp setup threw: ${String(e)}`);
       }
       req.ddp = ok;
+      req.ddpMapped = ok;
       if (ok) this.counters.ddpSetup++;
       else this.counters.ddpSetupFail++;
     }
@@ -579,6 +582,7 @@ export class NvmeQueue {
   private finish(req: NvmeRequest, cqe: NvmeCqe): void {
     const resolve = req.resolve!;
     const out = req.statusOverride !== NvmeSc.SUCCESS ? { ...cqe, status: req.statusOverride } : cqe;
+    if (req.ddpMapped) this.ddp?.onCompleted?.(req.cid);
     this.release(req);
     this.counters.commandsCompleted++;
     if (out.status !== NvmeSc.SUCCESS) this.counters.commandErrors++;

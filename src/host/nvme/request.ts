@@ -29,6 +29,8 @@ export interface NvmeRequest {
   /** Status that overrides the controller's (DATA_XFER_ERROR after a data digest mismatch). */
   statusOverride: NvmeStatus;
   ddp: boolean;
+  /** The NIC mapped this read (kept until it completes, for the completion audit). */
+  ddpMapped: boolean;
   pendingCqe: NvmeCqe | undefined;
   resolve: ((cqe: NvmeCqe) => void) | undefined;
   reject: ((err: Error) => void) | undefined;

@@ -8,7 +8,7 @@ import { describe, expect, it } from 'vitest';
 import { VirtualClock } from '../../../src/host/net/clock.js';
 import { NvmeDdp, ddpReport } from '../../../src/host/nvme/ddp.js';
 import { NvmeQueue } from '../../../src/host/nvme/queue.js';
-import { NvmeTcpDdpDevice, type DdpSocket, type NvmeTcpDdpDeviceOptions, type NvmeTcpSkConfig, type SkAddRefusal, type UlpDdpOps } from '../../../src/nicemu/ddp/offload.js';
+import { NvmeTcpDdpDevice, ULP_DDP_RESYNC_PENDING, type DdpSocket, type NvmeTcpDdpDeviceOptions, type NvmeTcpSkConfig, type SkAddRefusal, type UlpDdpOps } from '../../../src/nicemu/ddp/offload.js';
 import type { FlowKey } from '../../../src/nicemu/flow-table.js';
 import { NicEmu } from '../../../src/nicemu/nic.js';
 import { NvmeSc } from '../../../src/wire/nvme-status.js';
@@ -147,27 +147,56 @@ describe('NvmeDdp: resync and teardown bookkeeping', () => {
     expect(dev.sk).toMatchObject({ nextPduSeq: t.rcvNxt, heldEndSeq: t.rcvNxt + 3000 });
   });
 
-  it('answers a pending request with the first PDU header at or after it, once', async () => {
+  it('confirms a pending request only at a PDU header starting exactly at it, once', async () => {
     const { dev, ddp } = await queueWithDdp();
-    expect(dev.ops!.resyncRequest(KEY, 0xffff_fff0)).toBe(true);
+    expect(dev.ops!.resyncRequest(KEY, 0x10, ULP_DDP_RESYNC_PENDING)).toBe(true);
     ddp.onPduHeaderAt(0xffff_ff00);
-    expect(dev.answers).toEqual([]);
-    // After the wrap of the sequence space: still "not before".
-    ddp.onPduHeaderAt(0x10);
+    // A header past the request is no answer (the series has no negative one): the request stays pending.
     ddp.onPduHeaderAt(0x40);
+    expect(dev.answers).toEqual([]);
+    // After the wrap of the sequence space, the exact header confirms it.
+    ddp.onPduHeaderAt(0x10);
+    ddp.onPduHeaderAt(0x10);
     expect(dev.answers).toEqual([0x10]);
     expect(ddp.stats).toMatchObject({ resyncRequests: 1, resyncResponses: 1 });
   });
 
-  it('answers from the queue parser: the header sequence numbers are those of the stream', async () => {
+  it('stays silent on a wrong guess: a request in the middle of the data gets no answer from the stream that follows', async () => {
     const { dev, t, q } = await queueWithDdp({ defer: (fn) => fn() });
     const p = q.submit((cid, dptr) => ({ kind: 'read', cid, nsid: 1, slba: 0, nlb: 7, dptr }), { dir: 'read', buf: Buffer.alloc(4096) });
     const data = c2hData(0, 0, Buffer.alloc(4096, 1), { last: true });
     const at = t.rcvNxt;
-    // The NIC guesses a header in the middle of the data; the parser's next header is the CapsuleResp.
-    dev.ops!.resyncRequest(KEY, at + 100);
+    // The NIC guesses a header in the middle of the data; the parser's next header is the CapsuleResp, past it.
+    dev.ops!.resyncRequest(KEY, at + 100, ULP_DDP_RESYNC_PENDING);
+    t.deliver(Buffer.concat([data, capsuleResp(0)]), { chunkBytes: 1000 });
+    expect(dev.answers).toEqual([]);
+    expect((await p).status).toBe(0);
+  });
+
+  it('confirms from the queue parser at the stream sequence number of the exact header', async () => {
+    const { dev, t, q } = await queueWithDdp({ defer: (fn) => fn() });
+    const p = q.submit((cid, dptr) => ({ kind: 'read', cid, nsid: 1, slba: 0, nlb: 7, dptr }), { dir: 'read', buf: Buffer.alloc(4096) });
+    const data = c2hData(0, 0, Buffer.alloc(4096, 1), { last: true });
+    const at = t.rcvNxt;
+    dev.ops!.resyncRequest(KEY, at + data.length, ULP_DDP_RESYNC_PENDING);
     t.deliver(Buffer.concat([data, capsuleResp(0)]), { chunkBytes: 1000 });
     expect(dev.answers).toEqual([at + data.length]);
+    expect((await p).status).toBe(0);
+  });
+
+  it('keeps only the latest request: one replaced while the parser is inside a PDU is not confirmed at its header', async () => {
+    const { dev, t, q, ddp } = await queueWithDdp({ defer: (fn) => fn() });
+    const p = q.submit((cid, dptr) => ({ kind: 'read', cid, nsid: 1, slba: 0, nlb: 7, dptr }), { dir: 'read', buf: Buffer.alloc(4096) });
+    const data = c2hData(0, 0, Buffer.alloc(4096, 1), { last: true });
+    const resp = capsuleResp(0);
+    const at = t.rcvNxt;
+    dev.ops!.resyncRequest(KEY, at + data.length, ULP_DDP_RESYNC_PENDING);
+    t.deliver(data.subarray(0, 1000));
+    // Mid-PDU the NIC asks again further on: the CapsuleResp header it first named no longer answers anything.
+    dev.ops!.resyncRequest(KEY, at + data.length + resp.length, ULP_DDP_RESYNC_PENDING);
+    t.deliver(Buffer.concat([data.subarray(1000), resp]));
+    expect(dev.answers).toEqual([]);
+    expect(ddp.stats).toMatchObject({ resyncRequests: 2, resyncResponses: 0 });
     expect((await p).status).toBe(0);
   });
 
