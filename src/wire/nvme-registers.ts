@@ -121,38 +121,58 @@ export interface NvmeVersion {
   readonly tertiary: number;
 }
 
+/**
+ * A register's bit fields as [lowest bit, width in bits] (the table in the
+ * header comment); a one-bit field is a flag, decoded as a boolean. A field
+ * lies within one 32-bit half of a 64-bit register and is at most 16 bits wide.
+ */
+type BitFields = Readonly<Record<string, readonly [lsb: number, bits: number]>>;
+type Unpacked<F extends BitFields> = { readonly [K in keyof F]: F[K][1] extends 1 ? boolean : number };
+
+const CAP_FIELDS = {
+  mqes: [0, 16], cqr: [16, 1], ams: [17, 2], to: [24, 8], dstrd: [32, 4],
+  nssrs: [36, 1], css: [37, 8], bps: [45, 1], mpsmin: [48, 4], mpsmax: [52, 4],
+} as const;
+const CC_FIELDS = { en: [0, 1], css: [4, 3], mps: [7, 4], ams: [11, 3], shn: [14, 2], iosqes: [16, 4], iocqes: [20, 4] } as const;
+const CSTS_FIELDS = { rdy: [0, 1], cfs: [1, 1], shst: [2, 2], nssro: [4, 1], pp: [5, 1] } as const;
+
+/** Every field of `fields` out of a register whose bits 31:0 are `lo` and 63:32 `hi`. */
+function unpackFields<F extends BitFields>(fields: F, lo: number, hi = 0): Unpacked<F> {
+  const out: Record<string, number | boolean> = {};
+  for (const name of Object.keys(fields)) {
+    const [lsb, bits] = fields[name]!;
+    const v = (lsb < 32 ? lo >>> lsb : hi >>> (lsb - 32)) & ((1 << bits) - 1);
+    out[name] = bits === 1 ? v === 1 : v;
+  }
+  return out as Unpacked<F>;
+}
+
+/** The 32 bits from `fromBit` up of a register holding `values`; BAD_FIELD (checkNvmeField) for a value wider than its field. */
+function packFields<F extends BitFields>(fields: F, values: Unpacked<F>, fromBit = 0): number {
+  let word = 0;
+  for (const name of Object.keys(fields)) {
+    const [lsb, bits] = fields[name]!;
+    if (lsb < fromBit || lsb >= fromBit + 32) continue;
+    const v = (values as Readonly<Record<string, number | boolean>>)[name]!;
+    if (typeof v === 'boolean') {
+      if (v) word |= 1 << (lsb - fromBit);
+    } else {
+      checkNvmeField(name, v, (1 << bits) - 1);
+      word |= v << (lsb - fromBit);
+    }
+  }
+  return word >>> 0;
+}
+
 /** Decodes CAP. */
 export function parseCap(cap: bigint): NvmeCap {
-  const lo = Number(cap & 0xffff_ffffn);
-  const hi = Number((cap >> 32n) & 0xffff_ffffn);
-  return {
-    mqes: lo & 0xffff,
-    cqr: ((lo >>> 16) & 1) === 1,
-    ams: (lo >>> 17) & 0x3,
-    to: (lo >>> 24) & 0xff,
-    dstrd: hi & 0xf,
-    nssrs: ((hi >>> 4) & 1) === 1,
-    css: (hi >>> 5) & 0xff,
-    bps: ((hi >>> 13) & 1) === 1,
-    mpsmin: (hi >>> 16) & 0xf,
-    mpsmax: (hi >>> 20) & 0xf,
-  };
+  return unpackFields(CAP_FIELDS, Number(cap & 0xffff_ffffn), Number((cap >> 32n) & 0xffff_ffffn));
 }
 
 /** Encodes CAP. Throws BAD_FIELD for a field out of range. */
 export function encodeCap(cap: NvmeCap): bigint {
-  checkNvmeField('mqes', cap.mqes, 0xffff);
-  checkNvmeField('ams', cap.ams, 0x3);
-  checkNvmeField('to', cap.to, 0xff);
-  checkNvmeField('dstrd', cap.dstrd, 0xf);
-  checkNvmeField('css', cap.css, 0xff);
-  checkNvmeField('mpsmin', cap.mpsmin, 0xf);
-  checkNvmeField('mpsmax', cap.mpsmax, 0xf);
-  const lo = (cap.mqes | (cap.cqr ? 1 << 16 : 0) | (cap.ams << 17) | (cap.to << 24)) >>> 0;
-  const hi =
-    (cap.dstrd | (cap.nssrs ? 1 << 4 : 0) | (cap.css << 5) | (cap.bps ? 1 << 13 : 0) | (cap.mpsmin << 16) | (cap.mpsmax << 20)) >>>
-    0;
-  return (BigInt(hi) << 32n) | BigInt(lo);
+  const lo = packFields(CAP_FIELDS, cap, 0);
+  return (BigInt(packFields(CAP_FIELDS, cap, 32)) << 32n) | BigInt(lo);
 }
 
 /** CAP.TO in milliseconds: how long a host waits for CSTS.RDY to follow CC.EN. */
@@ -162,54 +182,22 @@ export function capTimeoutMs(cap: bigint): number {
 
 /** Decodes CC. */
 export function parseCc(cc: number): NvmeCc {
-  return {
-    en: (cc & CC_EN) !== 0,
-    css: (cc >>> 4) & 0x7,
-    mps: (cc >>> 7) & 0xf,
-    ams: (cc >>> 11) & 0x7,
-    shn: (cc >>> 14) & 0x3,
-    iosqes: (cc >>> 16) & 0xf,
-    iocqes: (cc >>> 20) & 0xf,
-  };
+  return unpackFields(CC_FIELDS, cc);
 }
 
 /** Encodes CC. Throws BAD_FIELD for a field out of range. */
 export function encodeCc(cc: NvmeCc): number {
-  checkNvmeField('css', cc.css, 0x7);
-  checkNvmeField('mps', cc.mps, 0xf);
-  checkNvmeField('ams', cc.ams, 0x7);
-  checkNvmeField('shn', cc.shn, 0x3);
-  checkNvmeField('iosqes', cc.iosqes, 0xf);
-  checkNvmeField('iocqes', cc.iocqes, 0xf);
-  return (
-    ((cc.en ? CC_EN : 0) |
-      (cc.css << 4) |
-      (cc.mps << 7) |
-      (cc.ams << 11) |
-      (cc.shn << 14) |
-      (cc.iosqes << 16) |
-      (cc.iocqes << 20)) >>>
-    0
-  );
+  return packFields(CC_FIELDS, cc);
 }
 
 /** Decodes CSTS. */
 export function parseCsts(csts: number): NvmeCsts {
-  return {
-    rdy: (csts & CSTS_RDY) !== 0,
-    cfs: (csts & CSTS_CFS) !== 0,
-    shst: (csts >>> 2) & 0x3,
-    nssro: ((csts >>> 4) & 1) === 1,
-    pp: ((csts >>> 5) & 1) === 1,
-  };
+  return unpackFields(CSTS_FIELDS, csts);
 }
 
 /** Encodes CSTS. Throws BAD_FIELD for a field out of range. */
 export function encodeCsts(csts: NvmeCsts): number {
-  checkNvmeField('shst', csts.shst, 0x3);
-  return (
-    (csts.rdy ? CSTS_RDY : 0) | (csts.cfs ? CSTS_CFS : 0) | (csts.shst << 2) | (csts.nssro ? 1 << 4 : 0) | (csts.pp ? 1 << 5 : 0)
-  );
+  return packFields(CSTS_FIELDS, csts);
 }
 
 /** Decodes VS (also the VER field of Identify Controller). */
