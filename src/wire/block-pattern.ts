@@ -109,64 +109,29 @@ export function fillPattern(seed: number, byteOffset: number, out: Uint8Array): 
 }
 
 /**
+ * Scratch the verifier fills with the expected bytes, a chunk at a time:
+ * allocated once, so verifying a read builds no expected copy of it.
+ */
+const VERIFY_CHUNK_BYTES = 64 * 1024;
+/** Three bytes of room in front, so the chunk's whole words start word-aligned in it (fillPattern's fast path). */
+const expected = Buffer.allocUnsafe(VERIFY_CHUNK_BYTES + 3);
+
+/**
  * Index in `buf` of the first byte that differs from the pattern for
- * [byteOffset, byteOffset + buf.length), or -1 when all match. Compares word
- * by word without building an expected copy, so it is cheap on big reads.
+ * [byteOffset, byteOffset + buf.length), or -1 when all match. Fills the
+ * expected bytes chunk by chunk (fillPattern) and compares each chunk with
+ * memcmp; only a chunk that differs is searched byte by byte.
  */
 export function findPatternMismatch(seed: number, byteOffset: number, buf: Uint8Array): number {
   const len = buf.length;
   checkRange(byteOffset, len);
-  let pos = 0;
-  let off = byteOffset;
-
-  const lead = (4 - (off % 4)) % 4;
-  if (lead > 0 && len > 0) {
-    const word = patternWord(seed, Math.floor(off / 4));
-    let shift = 8 * (off % 4);
-    const n = Math.min(lead, len);
-    for (let i = 0; i < n; i++, shift += 8, pos++) if (buf[pos] !== ((word >>> shift) & 0xff)) return pos;
-    off += n;
-  }
-
-  let wordsLeft = Math.floor((len - pos) / 4);
-  let w = off / 4;
-  const aligned = HOST_IS_LITTLE_ENDIAN && (buf.byteOffset + pos) % 4 === 0;
-  const words = aligned ? new Uint32Array(buf.buffer, buf.byteOffset + pos, wordsLeft) : null;
-  let k = 0;
-  while (wordsLeft > 0) {
-    const wHi = Math.floor(w / TWO_POW_32);
-    let wLo = w - wHi * TWO_POW_32;
-    const base = spanBase(seed, wHi);
-    const n = Math.min(wordsLeft, TWO_POW_32 - wLo);
-    for (let i = 0; i < n; i++, wLo++) {
-      const word = mix32(base ^ Math.imul(wLo, GOLDEN));
-      if (words) {
-        if (words[k] !== word) return pos + k * 4 + firstDifferingByte(words[k], word);
-        k++;
-      } else {
-        const p = pos + k * 4;
-        const got = (buf[p]) | ((buf[p + 1]) << 8) | ((buf[p + 2]) << 16) | ((buf[p + 3]) << 24);
-        if (got >>> 0 !== word) return p + firstDifferingByte(got >>> 0, word);
-        k++;
-      }
-    }
-    wordsLeft -= n;
-    w += n;
-  }
-  pos += k * 4;
-
-  if (pos < len) {
-    const word = patternWord(seed, w);
-    for (let shift = 0; pos < len; shift += 8, pos++) if (buf[pos] !== ((word >>> shift) & 0xff)) return pos;
+  for (let pos = 0; pos < len; pos += VERIFY_CHUNK_BYTES) {
+    const n = Math.min(VERIFY_CHUNK_BYTES, len - pos);
+    const inWord = (byteOffset + pos) % 4;
+    const want = expected.subarray(inWord, inWord + n);
+    fillPattern(seed, byteOffset + pos, want);
+    if (want.compare(buf, pos, pos + n) === 0) continue;
+    for (let i = 0; i < n; i++) if (buf[pos + i] !== want[i]) return pos + i;
   }
   return -1;
-}
-
-/** Byte index (0..3, little-endian) of the lowest byte where two differing words differ. */
-function firstDifferingByte(a: number, b: number): number {
-  const x = (a ^ b) >>> 0;
-  if (x & 0xff) return 0;
-  if (x & 0xff00) return 1;
-  if (x & 0xff0000) return 2;
-  return 3;
 }
