@@ -14,12 +14,13 @@ import { hostRun, parseTargetAddress } from '../lab/host-run.js';
 import { OFFLOAD_MODES, parseOffloadMode } from '../host/offload-mode.js';
 import { externalNextHop, parseHostAddress } from '../lab/run-external.js';
 import { withCapture } from '../nicemu/port/capture.js';
-import { addTimeoutFlags, addWorkloadFlags, intFlag, parseDigest, timeoutsFromFlags, workloadFromFlags, type TimeoutFlags, type WorkloadFlags } from './workload-flags.js';
+import { intFlag, parseDigest, timeoutsFromFlags, workloadFromFlags, type TimeoutFlags, type WorkloadFlags } from './workload-flags.js';
 import { UserError } from '../base/errors.js';
 import { addDigestFlag, addOffloadFlag } from './run-flags.js';
-import { addImpairFlags, impairFromFlags, type ImpairFlags } from './impair-flags.js';
-import { addDevmemFlags, devmemFromFlags, type DevmemFlags } from './devmem-flags.js';
-import { addDdpHostFlags, ddpHostFromFlags, type DdpHostFlags } from './ddp-host-flags.js';
+import { impairFromFlags, type ImpairFlags } from './impair-flags.js';
+import { devmemFromFlags, type DevmemFlags } from './devmem-flags.js';
+import { ddpHostFromFlags, type DdpHostFlags } from './ddp-host-flags.js';
+import { addHostSideFlags } from './host-side-flags.js';
 
 interface HostFlags extends WorkloadFlags, ImpairFlags, DevmemFlags, TimeoutFlags, DdpHostFlags {
   iface: string;
@@ -59,11 +60,7 @@ export function registerHostCommand(program: Command): void {
     .option('--super-frames', 'size the capture for frames above the MTU (a peer whose TSO/GSO reaches the interface unsegmented)')
     .option('--progress-json', 'write progress as JSON lines on stderr')
     .option('--quiet', 'no log lines on stderr');
-  addWorkloadFlags(cmd, { rw: 'randrw', bs: '4k', iodepth: '8', size: '64m' });
-  addTimeoutFlags(cmd);
-  addImpairFlags(cmd);
-  addDevmemFlags(cmd);
-  addDdpHostFlags(cmd);
+  addHostSideFlags(cmd);
   cmd.action(async (flags: HostFlags) => {
     const target = parseTargetAddress(flags.target);
     const ddpSettings = ddpHostFromFlags(flags);

@@ -9,10 +9,11 @@ import { run, type RunReport } from '../lab/run.js';
 import { OFFLOAD_MODES, parseOffloadMode, usesDdpEngine } from '../host/offload-mode.js';
 import type { WorkloadProgress } from '../host/workload/workload.js';
 import { UserError } from '../base/errors.js';
-import { addImpairFlags, describeImpairSpec, describeImpairStats, impairFromFlags, type ImpairFlags } from './impair-flags.js';
-import { addTimeoutFlags, addWorkloadFlags, intFlag, parseDigest, timeoutsFromFlags, workloadFromFlags, type TimeoutFlags, type WorkloadFlags } from './workload-flags.js';
-import { addDevmemFlags, describeDevmem, devmemFromFlags, type DevmemFlags } from './devmem-flags.js';
-import { addDdpHostFlags, ddpHostFromFlags, type DdpHostFlags } from './ddp-host-flags.js';
+import { describeImpairSpec, describeImpairStats, impairFromFlags, type ImpairFlags } from './impair-flags.js';
+import { intFlag, parseDigest, timeoutsFromFlags, workloadFromFlags, type TimeoutFlags, type WorkloadFlags } from './workload-flags.js';
+import { describeDevmem, devmemFromFlags, type DevmemFlags } from './devmem-flags.js';
+import { ddpHostFromFlags, type DdpHostFlags } from './ddp-host-flags.js';
+import { addHostSideFlags } from './host-side-flags.js';
 import { DDP_PAGE_BYTES } from '../nicemu/ddp/sgl.js';
 import { addExternalFlags, checkExternalFlags, runExternalCommand } from './cmd-run-external.js';
 import { nicDropLines, passNote } from './nic-drops.js';
@@ -178,11 +179,7 @@ export function registerRunCommand(program: Command): void {
       `hostile target: break one read response on I/O queue QID (default 1) after N intact ones; CASE: ${HOSTILE_CASES.join(', ')}`,
     )
     .option('--json', 'print one JSON object on stdout instead of the human report');
-  addWorkloadFlags(cmd, { rw: 'randrw', bs: '4k', iodepth: '8', size: '64m' });
-  addTimeoutFlags(cmd);
-  addImpairFlags(cmd);
-  addDevmemFlags(cmd);
-  addDdpHostFlags(cmd);
+  addHostSideFlags(cmd);
   addExternalFlags(cmd);
   cmd.action(async (flags: RunFlags) => {
     checkExternalFlags(cmd);

@@ -45,20 +45,24 @@ export function ddpHostFromFlags(f: DdpHostFlags): DdpHostSettings {
     }
     limits.maxDdpSglLen = n;
   }
-  if (f.ddpThreshold !== undefined) {
-    let bytes: number;
-    try {
-      bytes = parseSizeBytes(f.ddpThreshold, 'ddp-threshold');
-    } catch (e) {
-      if (e instanceof WorkloadOptionError) throw new UserError('BAD_FLAG', `--ddp-threshold: ${e.message}`);
-      throw e;
-    }
-    if (bytes > MAX_THRESHOLD_BYTES) throw new UserError('BAD_FLAG', `--ddp-threshold: ${f.ddpThreshold} is above 1g`);
-    limits.ioThresholdBytes = bytes;
-  }
+  if (f.ddpThreshold !== undefined) limits.ioThresholdBytes = thresholdBytes(f.ddpThreshold);
   if (f.ddpFullCidRange === true) limits.fullCcidRange = true;
   const nicTcp = f.nicTcpOracle === true || f.nicTcpChecks === true ? { nicTcp: { oracle: f.nicTcpOracle === true, checks: f.nicTcpChecks === true } } : {};
   if (f.nic !== undefined && !isNicProfile(f.nic)) throw new UserError('BAD_FLAG', `--nic: '${f.nic}' is not one of ${NIC_PROFILE_NAMES.join(', ')}`);
   const nic = f.nic !== undefined && isNicProfile(f.nic) ? { nic: f.nic } : {};
   return { ulp: f.ulp, limits, ...nicTcp, ...nic };
+}
+
+/** --ddp-threshold: a size up to 1g, one line naming the flag otherwise. */
+function thresholdBytes(text: string): number {
+  let bytes = Number.NaN;
+  try {
+    bytes = parseSizeBytes(text, 'ddp-threshold');
+  } catch (e) {
+    if (!(e instanceof WorkloadOptionError)) throw e;
+  }
+  if (!Number.isSafeInteger(bytes) || bytes > MAX_THRESHOLD_BYTES) {
+    throw new UserError('BAD_FLAG', `--ddp-threshold: '${text}' is not a size up to 1g like 4k, 32k, 128k`);
+  }
+  return bytes;
 }
