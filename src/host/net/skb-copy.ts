@@ -37,12 +37,18 @@ export interface SkbCopyCounts {
    * Model-only audit (`ddp-misplaced-bytes`): bytes of those frags. The
    * destination is where the accepted stream assigns them (its CID and
    * offset); the NIC placed them elsewhere, e.g. into another read's buffer.
+   * Kept only in counts made by newAuditedSkbCopyCounts.
    */
-  misplacedBytes: number;
+  misplacedBytes?: number;
 }
 
 export function newSkbCopyCounts(): SkbCopyCounts {
-  return { bytesCopied: 0, bytesSkipped: 0, placedMismatches: 0, misplacedBytes: 0 };
+  return { bytesCopied: 0, bytesSkipped: 0, placedMismatches: 0 };
+}
+
+/** Counts that also keep the model-only `misplacedBytes` audit. */
+export function newAuditedSkbCopyCounts(): SkbCopyCounts {
+  return { ...newSkbCopyCounts(), misplacedBytes: 0 };
 }
 
 /**
@@ -78,7 +84,7 @@ export function copySkbFrags(frags: readonly SkbFrag[], dst: Uint8Array, dstOff:
         continue;
       }
       counts.placedMismatches++;
-      counts.misplacedBytes += src.length;
+      if (counts.misplacedBytes !== undefined) counts.misplacedBytes += src.length;
     }
     dst.set(src, at);
     counts.bytesCopied += src.length;

@@ -32,7 +32,7 @@ import { NVME_TCP_MAX_PDA, PduType, TermReqFes, emitPdu, type Pdu, type PduEmitO
 import { PduField } from '../../wire/nvme-tcp-pdu-header.js';
 import type { Clock, ClockTimer } from '../net/clock.js';
 import { newNvmeHostStats, type NvmeHostStats } from '../net/host-stats.js';
-import { newSkbCopyCounts, type SkbCopyCounts } from '../net/skb-copy.js';
+import { newAuditedSkbCopyCounts, type SkbCopyCounts } from '../net/skb-copy.js';
 import type { NvmeDevmemHooks } from '../devmem/nvme-hooks.js';
 import type { NvmeDdpHooks } from './ddp-hooks.js';
 import { NvmeHostError } from './host-error.js';
@@ -104,7 +104,7 @@ export class NvmeQueue {
   private readonly devmem: NvmeDevmemHooks | undefined;
   private readonly log: (line: string) => void;
   private readonly counters: NvmeHostStats;
-  private readonly copyCounts: SkbCopyCounts = newSkbCopyCounts();
+  private readonly copyCounts: SkbCopyCounts = newAuditedSkbCopyCounts();
   /** Write data up to this size goes in-capsule. */
   inCapsuleBytes: number;
 
@@ -199,7 +199,7 @@ export class NvmeQueue {
     this.counters.bytesCopied = this.copyCounts.bytesCopied;
     this.counters.bytesCopySkipped = this.copyCounts.bytesSkipped;
     this.counters.placedMismatches = this.copyCounts.placedMismatches;
-    this.counters.ddpMisplacedBytes = this.copyCounts.misplacedBytes;
+    this.counters.ddpMisplacedBytes = this.copyCounts.misplacedBytes ?? 0;
     return this.counters;
   }
 
