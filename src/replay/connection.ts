@@ -356,6 +356,7 @@ export class ReplayConnection {
   private finished(cmd: ReplayCommand): void {
     const c = this.counts;
     const done = cmd.completion !== undefined;
+    if (done && cmd.ddp) this.offload?.completed(cmd);
     if (done) {
       c.completed++;
       if (cmd.kind === 'read') c.readsCompleted++;

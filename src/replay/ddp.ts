@@ -74,6 +74,10 @@ export class ReplayDdp implements ReplayOffload {
     return true;
   }
 
+  completed(cmd: ReplayCommand): void {
+    this.ulp.auditCompleted(cmd.cid);
+  }
+
   ddgstRxOffloaded(): boolean {
     return this.ulp.isOffloaded && this.device.getCaps()['nvme-tcp-ddgst-rx'];
   }

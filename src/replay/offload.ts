@@ -24,6 +24,8 @@ export interface ReplayOffload {
   setup(cmd: ReplayCommand): boolean;
   /** Unmaps at completion: 'pending' when the NIC reports the end later (the table's teardownDone). */
   teardown(cmd: ReplayCommand): 'done' | 'pending';
+  /** A mapped read completed to the application (after its teardown finished): the device's model-only audit. */
+  completed(cmd: ReplayCommand): void;
   /** The NIC verifies this connection's data digests (offloaded with nvme-tcp-ddgst-rx). */
   ddgstRxOffloaded(): boolean;
   /** The host's parser reached a PDU header at `seq` (answers the NIC's resync requests). */
