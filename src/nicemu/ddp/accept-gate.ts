@@ -1,27 +1,24 @@
 /**
- * What the DDP engine of a socket gets to see: only the payload bytes the
- * socket's TCP will take (issue 10, "Hostile input").
+ * A gate in front of a socket's DDP engine: the engine gets to see only the
+ * payload bytes a verdict says the socket's TCP will take; the rest passes
+ * to the host untouched, counted in rx-nvme-tcp-tcp-refused-bytes.
  *
- * The engine reads PDU framing from the first copy of each stream byte it
- * sees and places payload on that reading (nicemu/ddp/engine.ts). That is TCP's
- * first copy as long as TCP takes every segment the NIC passes — true of a
- * real sender, which retransmits the same bytes, but not of a forger: a
- * segment with the right sequence number and an old timestamp (PAWS), an
- * ACK of data never sent, no ACK flag, RST or SYN, or bytes past the right
- * edge of the window, is thrown away by TCP whatever it holds. Had the
- * engine parsed it, the forged bytes would be the framing it walked and the
- * payload it placed: a C2HData header naming an in-flight CID at an offset
- * whose real bytes the host had already copied (while the NIC was out of
- * sync) overwrote them after the fact, and the read completed with them —
- * the data digest too had been checked before.
+ * Why: the engine reads PDU framing from the first copy of each stream byte
+ * it sees and places payload on that reading (nicemu/ddp/engine.ts). A
+ * segment TCP throws away whatever it holds — an old timestamp (PAWS), an
+ * ACK of data never sent, no ACK flag, RST or SYN, bytes past the window —
+ * is still parsed by a NIC that sees only the frame, so a forged one can
+ * steer placement: after a loss of sync, a C2HData header in it naming an
+ * in-flight CID overwrites bytes the host had already copied and
+ * digest-checked (docs/hostile-input.md, "Segments TCP refuses").
  *
- * So the socket registers, at sk_add, TCP's own verdict (TcpSocket
- * .acceptableBytes, side-effect free), and each segment is cut to the bytes
- * TCP takes before the engine sees it; the rest passes to the host
- * untouched, counted in rx-nvme-tcp-tcp-refused-bytes, and TCP drops it.
- * A hardware NIC would keep that state itself (window, timestamps, the
- * last sequence sent), as TOE-lite and TLS offloads track a flow; here the
- * host's TCP is the one authority on it.
+ * Two verdicts feed it (nicemu/ddp/offload.ts):
+ *  - `nicTcpOracle`: the host's TCP itself (TcpSocket.acceptableBytes, side-
+ *    effect free). NOT HARDWARE — a NIC cannot ask the host's TCP; the model
+ *    keeps it, off by default, to compare against;
+ *  - `nicTcpChecks`: what the NIC can tell from both directions on its own
+ *    port (nicemu/ddp/tcp-checks.ts), a mitigation hardware could have.
+ * With neither, as in the DDP series, there is no gate.
  */
 import type { UlpDdpStats } from './stats.js';
 import type { RxOffloadEngine } from '../flow-table.js';
