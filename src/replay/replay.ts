@@ -29,7 +29,7 @@ import { NicEmu } from '../nicemu/nic.js';
 import { newNicRxStats, type NicRxStats } from '../nicemu/nic-stats.js';
 import type { RxFrame } from '../nicemu/port/port.js';
 import { DEFAULT_REORDER_DEPTH, impairSpecActive, withImpairment, type ImpairPort, type ImpairSpec } from '../nicemu/port/impair.js';
-import { NvmeTcpDdpDevice } from '../nicemu/ddp/offload.js';
+import { NvmeTcpDdpDevice, type NvmeTcpDdpLimits } from '../nicemu/ddp/offload.js';
 import { ddpLimitsWith, type DdpLimitOverrides } from '../host/nvme/ddp-settings.js';
 import type { UlpMode } from '../host/nvme/ulp-mode.js';
 import { UserError } from '../base/errors.js';
@@ -37,7 +37,7 @@ import { usesCrcOffload, usesDdpEngine, type DdpOffloadMode } from '../host/offl
 import { ReplayConnection } from './connection.js';
 import { ReplayDdp } from './ddp.js';
 import { ReplayPort } from './port.js';
-import { connectionReport, totalsOf, type ReplayFrameCounts, type ReplayReport } from './report.js';
+import { connectionReport, totalsOf, type ReplayFrameCounts, type ReplayOptionsReport, type ReplayReport } from './report.js';
 
 
 export interface ReplayOptions {
@@ -400,7 +400,7 @@ class Replay {
         seed: this.seed,
         verifyChecksums: this.strictChecksums,
         ulp: this.ulp,
-        limits: ddpLimitsWith(this.opts.limits ?? {}),
+        limits: reportedLimits(ddpLimitsWith(this.opts.limits ?? {})),
       },
       frames: { ...this.frames },
       connections,
@@ -447,4 +447,9 @@ class Replay {
 function sameMac(a: Buffer, b: Buffer): boolean {
   for (let i = 0; i < 6; i++) if (a[i] !== b[i]) return false;
   return true;
+}
+
+/** The limits a report echoes: those the host's settings can change. */
+function reportedLimits(l: NvmeTcpDdpLimits): ReplayOptionsReport['limits'] {
+  return { maxDdpSglLen: l.maxDdpSglLen, ioThresholdBytes: l.ioThresholdBytes, fullCcidRange: l.fullCcidRange };
 }
