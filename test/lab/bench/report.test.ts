@@ -301,7 +301,9 @@ describe('the committed sample (captures/bench-sample)', () => {
       expect(text('x-label'), f).toMatch(/loss rate/);
       expect(text('y-label').length, f).toBeGreaterThan(3);
       const series = all(svg, (e) => e.name === 'g' && e.attrs['class'] === 'series').map((e) => e.attrs['data-series']);
-      expect(series, f).toEqual(f.startsWith('unplaced-') ? ['ddp-crc'] : ['none', 'ddp-crc']);
+      // The sample sweeps both NIC profiles: a DDP series is a mode and a profile.
+      const ddp = ['ddp-crc hardware', 'ddp-crc ideal'];
+      expect(series, f).toEqual(f.startsWith('unplaced-') ? ddp : ['none', ...ddp]);
     }
   });
 
