@@ -62,6 +62,8 @@ export function registerReplayCommand(program: Command): void {
     .option('--json', 'print one JSON object on stdout instead of the human report');
   addDdpHostFlags(cmd).action(async (file: string, flags: ReplayFlags) => {
     const ddp = ddpHostFromFlags(flags);
+    // Replay's host reassembles the capture without a TCP to ask, and its NIC is not shown the host's frames.
+    if (ddp.nicTcp !== undefined) throw new UserError('BAD_FLAG', '--nic-tcp-oracle, --nic-tcp-checks: live runs only (run, host), not replay');
     const report = await replayCapture({
       path: file,
       port: intFlag('port', flags.port, 1, 65535),
