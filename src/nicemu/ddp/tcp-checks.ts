@@ -16,8 +16,10 @@
  *    acknowledging past the highest sequence number the host has sent.
  *  - Window: bytes past the right edge of the receive window the host last
  *    advertised (its ACK plus its window, scaled by the shift in the host's
- *    SYN when the NIC saw it; unscaled would only be larger, never refuse a
- *    byte TCP takes).
+ *    SYN). Only when the NIC saw that SYN: without the shift it could not
+ *    tell the window, and a guess too small would refuse bytes TCP takes. A
+ *    peer that did not agree to scaling makes the scaled edge too far, never
+ *    too near.
  *
  * What it cannot know it does not guess: before the host sent anything on
  * the flow there is no ACK or window bound, and the first timestamp it sees
@@ -39,8 +41,8 @@ interface FlowTcpView {
   hostSndNxt: number | undefined;
   /** The right edge of the receive window the host advertised (the highest seen: TCP never shrinks it). */
   hostRcvRight: number | undefined;
-  /** The window shift from the host's SYN (0 when the NIC did not see it). */
-  hostWscale: number;
+  /** The window shift from the host's SYN; undefined when the NIC did not see it (no window check). */
+  hostWscale: number | undefined;
   /** The newest TSval of the peer on a segment the checks let through. */
   peerTsRecent: number | undefined;
 }
@@ -75,13 +77,13 @@ export class NicTcpChecks {
       v = { hostSndNxt: undefined, hostRcvRight: undefined, hostWscale: tcp.options.wscale ?? 0, peerTsRecent: undefined };
       this.flows.set(id, v);
     } else if (v === undefined) {
-      v = { hostSndNxt: undefined, hostRcvRight: undefined, hostWscale: 0, peerTsRecent: undefined };
+      v = { hostSndNxt: undefined, hostRcvRight: undefined, hostWscale: undefined, peerTsRecent: undefined };
       this.flows.set(id, v);
     }
     const span = tcp.payload.length + ((tcp.flags & TCP_SYN) !== 0 ? 1 : 0) + ((tcp.flags & TCP_FIN) !== 0 ? 1 : 0);
     const end = seqAdd(tcp.seq, span);
     v.hostSndNxt = v.hostSndNxt === undefined ? end : seqMax(v.hostSndNxt, end);
-    if ((tcp.flags & TCP_ACK) !== 0 && (tcp.flags & TCP_SYN) === 0) {
+    if ((tcp.flags & TCP_ACK) !== 0 && (tcp.flags & TCP_SYN) === 0 && v.hostWscale !== undefined) {
       const right = seqAdd(tcp.ack, tcp.window * 2 ** v.hostWscale);
       v.hostRcvRight = v.hostRcvRight === undefined ? right : seqMax(v.hostRcvRight, right);
     }
@@ -100,7 +102,7 @@ export class NicTcpChecks {
     if ((f & (TCP_RST | TCP_SYN)) !== 0 || (f & TCP_ACK) === 0) return 0;
     let v = this.flows.get(id);
     if (v === undefined) {
-      v = { hostSndNxt: undefined, hostRcvRight: undefined, hostWscale: 0, peerTsRecent: undefined };
+      v = { hostSndNxt: undefined, hostRcvRight: undefined, hostWscale: undefined, peerTsRecent: undefined };
       this.flows.set(id, v);
     }
     const tsVal = tcp.options.tsVal;

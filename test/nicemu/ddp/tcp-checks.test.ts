@@ -67,6 +67,12 @@ describe('NicTcpChecks', () => {
     checks.observeTx(hostFrame(1001, 501, TCP_ACK, 1));
     expect(v(peerSkb({ seq: 531, ack: 1001, flags: TCP_ACK, payload: Buffer.alloc(20) }))).toBe(10);
   });
+
+  it('makes no window check on a flow whose SYN it did not see (it cannot know the shift)', () => {
+    const checks = new NicTcpChecks();
+    checks.observeTx(hostFrame(1001, 501, TCP_ACK, 10));
+    expect(checks.verdictFor(KEY)(peerSkb({ seq: 531, ack: 1001, flags: TCP_ACK, payload: Buffer.alloc(20) }))).toBe(20);
+  });
 });
 
 /** `bytes` cut in 1448-byte forged frames from stream offset `off`. */
