@@ -6,6 +6,7 @@
  */
 import type { Command } from 'commander';
 import { replayCapture } from '../replay/replay.js';
+import { DEFAULT_NIC_PROFILE } from '../nicemu/ddp/nic-profile.js';
 import { DDP_OFFLOAD_MODES, parseOffloadMode } from '../host/offload-mode.js';
 import { formatReplayReport } from '../replay/report.js';
 import type { ImpairSpec } from '../nicemu/port/impair.js';
@@ -73,6 +74,7 @@ export function registerReplayCommand(program: Command): void {
       verifyChecksums: flags.verifyChecksums === true,
       ulp: ddp.ulp,
       limits: ddp.limits,
+      nic: ddp.nic ?? DEFAULT_NIC_PROFILE,
     });
     process.stdout.write(flags.json === true ? `${JSON.stringify(report)}\n` : `${formatReplayReport(report)}\n`);
   });

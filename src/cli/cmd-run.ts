@@ -114,7 +114,7 @@ export function humanReport(r: RunReport): string {
     const l = d.limits;
     lines.push(
       `  limits   max SGL ${l.maxDdpSglLen} pages (${fmtBytes(l.maxDdpSglLen * DDP_PAGE_BYTES)} per command), threshold ${fmtBytes(l.ioThresholdBytes)}, ` +
-        `CIDs ${l.fullCcidRange ? 'full range (generation bits)' : 'below the queue size'}; ulp ${d.ulp}; split: ${d.split.reads} reads into ${d.split.commands} commands`,
+        `CIDs ${l.fullCcidRange ? 'full range (generation bits)' : 'below the queue size'}; nic ${d.nic}; ulp ${d.ulp}; split: ${d.split.reads} reads into ${d.split.commands} commands`,
     );
     const f = d.fallback;
     if (f.socketsRefused + f.readsOverLimits + f.readsRefusedByNic > 0) {

@@ -242,6 +242,7 @@ export async function hostRun(opts: HostRunOptions, onProgress?: (p: WorkloadPro
     nic: { ...nic.stats, ...ddpStats },
     ddp: ddpReport(ddpModeOf(offload), sumNvmeHostStats(ctrl?.ioQueues.map((q) => q.stats) ?? []), ddpStats, ddp?.stats() ?? newNvmeDdpUlpStats(), {
       ulp: ddpSettings.ulp,
+      nic: ddpSettings.nic ?? DEFAULT_NIC_PROFILE,
       limits: ddpLimitsWith(ddpSettings.limits),
     }),
     ...(devmem !== undefined ? { devmem: devmem.report(sumNvmeHostStats(ctrl?.ioQueues.map((q) => q.stats) ?? [])) } : {}),

@@ -26,6 +26,7 @@ import { isPartialTcpChecksum, parseTcp, TCP_HEADER_LEN, verifyTcpChecksum, type
 import { needBytes, WireError } from '../wire/errors.js';
 import { openPcap, type PcapReader } from '../wire/pcap.js';
 import { NicEmu } from '../nicemu/nic.js';
+import { DEVICE_DEFAULT_NIC_PROFILE, type NicProfile } from '../nicemu/ddp/nic-profile.js';
 import { newNicRxStats, type NicRxStats } from '../nicemu/nic-stats.js';
 import type { RxFrame } from '../nicemu/port/port.js';
 import { DEFAULT_REORDER_DEPTH, impairSpecActive, withImpairment, type ImpairPort, type ImpairSpec } from '../nicemu/port/impair.js';
@@ -67,6 +68,8 @@ export interface ReplayOptions {
   readonly ulp?: UlpMode;
   /** The NIC's limits over its defaults (max SGL entries, io_threshold, full CID range). */
   readonly limits?: DdpLimitOverrides;
+  /** Which NIC the software NIC stands for (default here: the device's; `ddplab replay` passes 'hardware'). */
+  readonly nic?: NicProfile;
 }
 
 // TCP header fields the replay reads without parsing the segment.
@@ -148,6 +151,9 @@ class Replay {
   /** TCP ports seen on frames of no NVMe/TCP connection, with their frame counts. */
   private readonly otherPorts = new Map<number, number>();
   private readonly deferred: (() => void)[] = [];
+  private get nicProfile(): NicProfile {
+    return this.opts.nic ?? DEVICE_DEFAULT_NIC_PROFILE;
+  }
   private readonly nicOfConn = new Map<ReplayConnection, HostNic>();
   private lastNic: HostNic | undefined;
   private run: RxFrame[] = [];
@@ -308,6 +314,9 @@ class Replay {
         ? undefined
         : new NvmeTcpDdpDevice(nic, {
             limits: this.opts.limits ?? {},
+            profile: this.nicProfile,
+            // The NIC's own timers (teardown latency) run between the replay's steps, like its completions.
+            schedule: (fn) => this.deferred.push(fn),
             caps: { 'nvme-tcp': true, 'nvme-tcp-ddgst-rx': usesCrcOffload(this.offload) },
             // Teardown completions run between the replay's steps, not on the event loop: deterministic.
             defer: (fn) => this.deferred.push(fn),
@@ -400,6 +409,7 @@ class Replay {
         seed: this.seed,
         verifyChecksums: this.strictChecksums,
         ulp: this.ulp,
+        nic: this.nicProfile,
         limits: reportedLimits(ddpLimitsWith(this.opts.limits ?? {})),
       },
       frames: { ...this.frames },

@@ -6,6 +6,7 @@
  * run that made the capture — can be compared command by command.
  */
 import type { UlpMode } from '../host/nvme/ulp-mode.js';
+import type { NicProfile } from '../nicemu/ddp/nic-profile.js';
 import { pduTypeName } from '../wire/nvme-tcp-pdu.js';
 import type { NicRxStats } from '../nicemu/nic-stats.js';
 import type { PduStream } from './pdu-stream.js';
@@ -106,6 +107,8 @@ export interface ReplayOptionsReport {
   readonly verifyChecksums: boolean;
   /** The host's data-digest fallback, and the NIC's limits in force. */
   readonly ulp: UlpMode;
+  /** Which NIC the software NIC stood for (docs/ddp.md, "NIC profiles"). */
+  readonly nic: NicProfile;
   readonly limits: { readonly maxDdpSglLen: number; readonly ioThresholdBytes: number; readonly fullCcidRange: boolean };
 }
 
@@ -315,7 +318,7 @@ export function formatReplayReport(r: ReplayReport): string {
     const d = r.ddp;
     const l = o.limits;
     lines.push(
-      `  ulp          ${o.ulp}; limits: max SGL ${l.maxDdpSglLen} pages, threshold ${fmtBytes(l.ioThresholdBytes)}, CIDs ${l.fullCcidRange ? 'full range' : 'below the queue size'}`,
+      `  ulp          ${o.ulp}; nic ${o.nic}; limits: max SGL ${l.maxDdpSglLen} pages, threshold ${fmtBytes(l.ioThresholdBytes)}, CIDs ${l.fullCcidRange ? 'full range' : 'below the queue size'}`,
     );
     lines.push(
       `  ddp          setup ${d['rx-nvme-tcp-setup'] ?? 0} (fail ${d['rx-nvme-tcp-setup-fail'] ?? 0}), placed ${fmtBytes(d['rx-nvme-tcp-bytes'] ?? 0)}, ` +

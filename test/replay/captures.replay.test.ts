@@ -7,6 +7,9 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import type { NicProfile } from '../../src/nicemu/ddp/nic-profile.js';
+
+const NIC_PROFILES_TESTED: readonly NicProfile[] = ['hardware', 'ideal'];
 import { compareWithLive, type LiveReadHash } from '../../src/replay/live-read-hashes.js';
 import { replayCapture } from '../../src/replay/replay.js';
 import type { ReplayCommandCounts } from '../../src/replay/connection.js';
@@ -44,12 +47,17 @@ describe('reference captures', () => {
 
   for (const f of expectedFiles) {
     const e = JSON.parse(readFileSync(join(CAPTURES, f), 'utf8')) as Expected;
-    it(`${e.capture}: offload none, ddp and ddp-crc give the expected SHA-256 of every read, which the live host verified`, async () => {
+    it(`${e.capture}: offload none, ddp and ddp-crc on both NIC profiles give the expected SHA-256 of every read, which the live host verified`, async () => {
       const keys: string[] = [];
-      for (const offload of ['none', 'ddp', 'ddp-crc'] as const) {
-        const r = await replayCapture({ path: join(CAPTURES, e.capture), offload });
+      const runs = [
+        { offload: 'none' },
+        ...(['ddp', 'ddp-crc'] as const).flatMap((offload) => NIC_PROFILES_TESTED.map((nic) => ({ offload, nic }))),
+      ] as const;
+      for (const { offload, ...rest } of runs) {
+        const nic = 'nic' in rest ? rest.nic : undefined;
+        const r = await replayCapture({ path: join(CAPTURES, e.capture), offload, ...(nic !== undefined ? { nic } : {}) });
         const reads = r.reads.map((x) => ({ conn: x.conn, cid: x.cid, slba: x.slba, lenBytes: x.lenBytes, status: x.status, sha256: x.sha256 }));
-        expect(reads, offload).toEqual(e.replay.reads);
+        expect(reads, `${offload} ${nic ?? ''}`).toEqual(e.replay.reads);
         expect(r.connections).toHaveLength(e.replay.connections);
         expect(r.total.commands).toEqual(e.replay.commands);
         expect(r.reads.every((x) => x.status === 'ok')).toBe(true);

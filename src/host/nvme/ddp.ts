@@ -45,6 +45,7 @@ import { DdpUlpSocket } from './ddp-ulp-socket.js';
 import type { NvmeQueue } from './queue.js';
 import type { DdpOffloadMode } from '../offload-mode.js';
 import { DEFAULT_ULP_MODE, type UlpMode } from './ulp-mode.js';
+import { DEVICE_DEFAULT_NIC_PROFILE, type NicProfile } from '../../nicemu/ddp/nic-profile.js';
 
 /** What the ULP side decided, per queue (summed per controller). */
 export interface NvmeDdpUlpStats {
@@ -320,6 +321,8 @@ export interface DdpReport {
   readonly offload: DdpOffloadMode;
   /** The ULP's data-digest fallback (ulp-mode.ts). */
   readonly ulp: UlpMode;
+  /** Which NIC the software NIC stood for (nicemu/ddp/nic-profile.ts). */
+  readonly nic: NicProfile;
   /** The device's limits the host applied. */
   readonly limits: { readonly maxDdpSglLen: number; readonly ioThresholdBytes: number; readonly fullCcidRange: boolean };
   /** Reads split into several commands by the limits (max_ddp_sgl_len pages each), and how many commands. */
@@ -354,6 +357,7 @@ export interface DdpReport {
 /** The settings a report echoes: the ULP mode and the limits applied. */
 export interface DdpReportSettings {
   readonly ulp: UlpMode;
+  readonly nic: NicProfile;
   readonly limits: DdpReport['limits'];
 }
 
@@ -363,7 +367,7 @@ export function ddpReport(
   host: NvmeHostStats,
   nic: UlpDdpStats,
   ulp: NvmeDdpUlpStats,
-  settings: DdpReportSettings = { ulp: DEFAULT_ULP_MODE, limits: DEFAULT_DDP_LIMITS },
+  settings: DdpReportSettings = { ulp: DEFAULT_ULP_MODE, nic: DEVICE_DEFAULT_NIC_PROFILE, limits: DEFAULT_DDP_LIMITS },
 ): DdpReport {
   const c2h = host.c2hDataBytes;
   const inPlace = host.bytesCopySkipped;
@@ -375,6 +379,7 @@ export function ddpReport(
   return {
     offload,
     ulp: settings.ulp,
+    nic: settings.nic,
     limits: { maxDdpSglLen, ioThresholdBytes, fullCcidRange },
     split: { reads: ulp.readsSplit, commands: ulp.splitCommands },
     placementPct: c2h === 0 ? 0 : Math.round((placed / c2h) * 10000) / 100,
