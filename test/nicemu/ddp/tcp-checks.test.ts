@@ -8,6 +8,7 @@ import { describe, expect, it } from 'vitest';
 import { forgeC2HDataHeader } from '../../../src/lab/forge/segments.js';
 import { NicTcpChecks } from '../../../src/nicemu/ddp/tcp-checks.js';
 import type { FlowKey } from '../../../src/nicemu/flow-table.js';
+import type { NicProfile } from '../../../src/nicemu/ddp/offload.js';
 import { buildTcpFrame } from '../../../src/wire/frame.js';
 import { TCP_ACK, TCP_SYN } from '../../../src/wire/tcp.js';
 import { inOrder, readBytes, runForge, type ForgeMode, type ForgeRigOptions, type TcpFields, type WireFrame, type WireScript } from '../../support/host/ddp-forge-rig.js';
@@ -102,11 +103,12 @@ function overwriteCopied(tcp: TcpFields, ddgst: boolean): WireScript {
 }
 
 describe('a forged C2HData header TCP refuses, after the NIC lost sync', () => {
-  const cases: [TcpFields, boolean, ForgeMode][] = [];
-  for (const tcp of ['stale-ts', 'future-ack'] as const) for (const ddgst of [false, true]) for (const mode of ['ddp', 'ddp-crc'] as const) cases.push([tcp, ddgst, mode]);
+  const cases: [TcpFields, boolean, ForgeMode, NicProfile][] = [];
+  for (const tcp of ['stale-ts', 'future-ack'] as const)
+    for (const ddgst of [false, true]) for (const mode of ['ddp', 'ddp-crc'] as const) for (const nic of ['hardware', 'ideal'] as const) cases.push([tcp, ddgst, mode, nic]);
 
-  it.each(cases)('%s, data digest %s, %s: without checks the NIC overwrites copied data and the read completes with it; with them it does not', async (tcp, ddgst, mode) => {
-    const o: ForgeRigOptions = { hdgst: false, ddgst, reads: [64 * KiB, 64 * KiB], c2hBytes: 16 * KiB };
+  it.each(cases)('%s, data digest %s, %s, NIC %s: without checks the NIC overwrites copied data and the read completes with it; with them it does not', async (tcp, ddgst, mode, nic) => {
+    const o: ForgeRigOptions = { hdgst: false, ddgst, reads: [64 * KiB, 64 * KiB], c2hBytes: 16 * KiB, nic };
     const bare = await runForge(o, mode, overwriteCopied(tcp, ddgst));
     // The series' NIC: the forged payload lands in read 0, whose digest the host had checked already.
     expect(bare.outcomes[0]).toEqual({ status: 0 });

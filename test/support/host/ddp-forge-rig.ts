@@ -21,7 +21,7 @@ import { NvmeQueue } from '../../../src/host/nvme/queue.js';
 import { TcpSocket } from '../../../src/host/net/tcp-socket.js';
 import type { TcpStats } from '../../../src/host/net/tcp-stats.js';
 import { TcpTransport } from '../../../src/host/nvme/tcp-transport.js';
-import { NvmeTcpDdpDevice } from '../../../src/nicemu/ddp/offload.js';
+import { NvmeTcpDdpDevice, type NicProfile } from '../../../src/nicemu/ddp/offload.js';
 import { newUlpDdpStats, type UlpDdpStats } from '../../../src/nicemu/ddp/stats.js';
 import type { FlowKey } from '../../../src/nicemu/flow-table.js';
 import { NicEmu } from '../../../src/nicemu/nic.js';
@@ -49,6 +49,8 @@ export interface ForgeRigOptions {
   readonly nicTcpOracle?: boolean;
   /** The NIC checks PAWS, ACK and window from what it saw on its port (nicemu/ddp/tcp-checks.ts; default off). */
   readonly nicTcpChecks?: boolean;
+  /** The NIC profile (default: the device's default). */
+  readonly nic?: NicProfile;
 }
 
 /** One PDU of the controller's stream; positions are stream offsets (0 = first byte after ICResp). */
@@ -164,7 +166,7 @@ function placedBytes(skb: Skb): number {
 export async function runForge(o: ForgeRigOptions, mode: ForgeMode, script: WireScript): Promise<ForgeRun> {
   const clock = new VirtualClock(0);
   const nic = new NicEmu(new SilentPort(), { mac: HOST.mac as Buffer, verifyChecksums: true });
-  const device = mode === 'none' ? undefined : new NvmeTcpDdpDevice(nic, { caps: { 'nvme-tcp': true, 'nvme-tcp-ddgst-rx': mode === 'ddp-crc' }, defer: (fn) => fn(), nicTcpOracle: o.nicTcpOracle ?? false, nicTcpChecks: o.nicTcpChecks ?? false });
+  const device = mode === 'none' ? undefined : new NvmeTcpDdpDevice(nic, { caps: { 'nvme-tcp': true, 'nvme-tcp-ddgst-rx': mode === 'ddp-crc' }, defer: (fn) => fn(), nicTcpOracle: o.nicTcpOracle ?? false, nicTcpChecks: o.nicTcpChecks ?? false, ...(o.nic !== undefined ? { profile: o.nic } : {}) });
   const hostTx: Buffer[] = [];
   const rcvBufBytes = o.rcvBufBytes ?? 4 * 1024 * 1024;
   const socket = new TcpSocket({ clock, output: (f) => hostTx.push(f), local: HOST, remote: PEER, iss: 1000, mtu: 1500, rcvBufBytes, tsOffset: 0 });
