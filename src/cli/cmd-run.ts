@@ -6,7 +6,7 @@
  */
 import type { Command } from 'commander';
 import { run, type RunReport } from '../lab/run.js';
-import { OFFLOAD_MODES, parseOffloadMode, usesDdpEngine } from '../host/offload-mode.js';
+import { OFFLOAD_MODES, parseOffloadMode, usesCrcOffload, usesDdpEngine } from '../host/offload-mode.js';
 import type { WorkloadProgress } from '../host/workload/workload.js';
 import { UserError } from '../base/errors.js';
 import { describeImpairSpec, describeImpairStats, impairFromFlags, type ImpairFlags } from './impair-flags.js';
@@ -139,12 +139,30 @@ export function humanReport(r: RunReport): string {
       const n = r.nic;
       lines.push(
         `  resync   lost sync ${n['rx-nvme-tcp-lost-sync']} times; ${n['rx-nvme-tcp-resync-req']} requests, ${n['rx-nvme-tcp-resync']} confirmed, ` +
-          `${n['rx-nvme-tcp-resync-fail']} not confirmed; ${fmtBytes(n['rx-nvme-tcp-unsynced-bytes'])} went by unsynced, ${fmtBytes(r.ddp.notPlacedBytes.lostSync)} of mapped reads not placed`,
+          `${n['rx-nvme-tcp-resync-unanswered']} unanswered; ${fmtBytes(n['rx-nvme-tcp-unsynced-bytes'])} went by unsynced, ${fmtBytes(r.ddp.notPlacedBytes.lostSync)} of mapped reads not placed`,
       );
     }
   }
-  lines.push(r.ok ? `  result   PASS${passNote(r.nic, r.port)}` : `  result   FAIL${r.error !== undefined ? `: ${r.error}` : ''}`);
+  lines.push(r.ok ? `  result   PASS${passNote(r.nic, r.port)}` : `  result   FAIL${failReason(r)}`);
   return lines.join('\n');
+}
+
+/**
+ * Why a run failed, in its result line: the run's error, else the I/O errors
+ * the workload met. A data transfer error under the series' CRC fallback
+ * (--ulp linux) with the NIC checking digests is most likely that fallback
+ * failing a read answered in several C2HData PDUs (docs/ddp.md).
+ */
+function failReason(r: RunReport): string {
+  if (r.error !== undefined) return `: ${r.error}`;
+  const errs = r.workload?.errors;
+  if (errs === undefined || errs.count === 0) return '';
+  const first = errs.first[0] ?? '';
+  const series =
+    usesCrcOffload(r.run.offload) && r.ddp.ulp === 'linux' && errs.first.some((e) => /DATA_XFER_ERROR/.test(e))
+      ? " (--ulp linux: the series' data-digest fallback fails reads split into several C2HData PDUs that the NIC did not fully verify; --ulp reference checks per PDU: docs/ddp.md)"
+      : '';
+  return `: ${errs.count} I/O error${errs.count === 1 ? '' : 's'}, first: ${first}${series}`;
 }
 
 /** --hostile, checked here so a bad spec is one line before any namespace exists. */
