@@ -18,6 +18,8 @@ const SLOW = [
   'test/fuzz/fuzzer.test.ts',
   'test/fuzz/main.test.ts',
   'test/fuzz/watchdog.test.ts',
+  // Needs a fresh module state (block coverage of modules it imports itself).
+  'test/fuzz/coverage.test.ts',
   'test/host/nvme/ddp-differential.test.ts',
   'test/cli/cmd-*.test.ts',
   'test/wire/pcap.test.ts',
@@ -37,6 +39,9 @@ export default defineConfig({
           name: 'unit',
           include: ['test/**/*.test.ts'],
           exclude: [...configDefaults.exclude, LIVE, REPLAY, ...SLOW],
+          // Pure code keeps no state between files that matters: sharing a module graph per worker
+          // saves re-importing it for each of ~95 files (about a third of the project's time).
+          isolate: false,
           sequence: { groupOrder: 0 },
         },
       },
