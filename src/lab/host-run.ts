@@ -1,5 +1,5 @@
 /**
- * The host process of a run (DESIGN.md, "The picture", right-hand box): a
+ * The host process of a run (docs/design.md, "The picture", right-hand box): a
  * live Port on the interface, the software NIC, the userspace host stack
  * and the NVMe/TCP host ULP, running a workload against a target and
  * returning the report. `ddplab host` runs this inside the host namespace;

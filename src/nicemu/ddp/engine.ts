@@ -1,7 +1,7 @@
 /**
  * The per-socket NVMe/TCP DDP engine: what the netdev DDP series asks of a
- * NIC for one offloaded TCP connection (FACTS.md, "The DDP offload series";
- * DESIGN.md, "Offload ops"). It sees every checksum-valid segment of the flow
+ * NIC for one offloaded TCP connection (docs/protocol-facts.md, "The DDP offload series";
+ * docs/design.md, "Offload ops"). It sees every checksum-valid segment of the flow
  * in wire order, before TCP, and never buffers, reorders, drops or changes a
  * segment: it only decides which payload bytes it writes straight into a
  * read's destination (`placed` frags) and which skbs it vouches for the data
@@ -22,7 +22,7 @@
  * on from there speculatively, and resumes placing once the ULP confirms
  * with `resync(seq)` for exactly that header.
  *
- * The placement rule that makes DDP a pure optimisation (DESIGN.md, "The
+ * The placement rule that makes DDP a pure optimisation (docs/design.md, "The
  * invariant"): a frag is `placed` only when the NIC wrote exactly those bytes
  * of this skb at the place the host will want them, and every destination
  * byte is written at most once. So:

@@ -1,6 +1,6 @@
 /**
  * The NVMe/TCP DDP offload of the software NIC, as a device: the ops the
- * netdev series gives a driver (ulp_ddp_dev_ops; DESIGN.md, "Contracts") and
+ * netdev series gives a driver (ulp_ddp_dev_ops; docs/design.md, "Contracts") and
  * the per-socket engines they drive (nicemu/ddp/engine.ts).
  *
  *   limits()          what the device can do: SGL entries per I/O, the I/O

@@ -1,6 +1,6 @@
 /**
  * Scatter-gather lists for direct data placement: a read's destination as the
- * device sees it, one entry per memory page (FACTS.md, "The DDP offload
+ * device sees it, one entry per memory page (docs/protocol-facts.md, "The DDP offload
  * series": max_ddp_sgl_len counts these entries; mlx5 took 128, i.e. 512 KiB
  * of page-aligned buffer).
  *

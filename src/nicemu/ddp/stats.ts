@@ -1,6 +1,6 @@
 /**
  * Counters of the NVMe/TCP DDP offload, named as the proposed Linux `ulp-ddp`
- * netlink family names them (FACTS.md, "The DDP offload series"), plus
+ * netlink family names them (docs/protocol-facts.md, "The DDP offload series"), plus
  * ddplab's own, in the same style. A run report's `nic` object carries them
  * as they are.
  *

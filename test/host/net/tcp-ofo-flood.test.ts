@@ -1,6 +1,6 @@
 /**
  * A flood of tiny in-window, out-of-order segments into a live NVMe/TCP
- * queue's connection (issue 10, exhaustion), offline: thousands of 1-byte
+ * queue's connection (docs/hostile-input.md, exhaustion), offline: thousands of 1-byte
  * segments, each a sequence number apart from the next, ahead of where the
  * controller's real data will reach, in both orders. The host's
  * out-of-order queue stays under its memory limit (what it cannot hold is

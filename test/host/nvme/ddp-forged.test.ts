@@ -1,5 +1,5 @@
 /**
- * Forged segments injected into a connection (issue 10, "Hostile input"),
+ * Forged segments injected into a connection ("Hostile input", docs/hostile-input.md),
  * one case at a time, each run with offload none, ddp and ddp-crc:
  * whatever the host's TCP accepts first is the stream, and the application
  * sees the same completions, errors and memory in every mode; the NIC never

@@ -1,5 +1,5 @@
 /**
- * Forged segments injected into a live run (root, namespaces; issue 10):
+ * Forged segments injected into a live run (root, namespaces; docs/hostile-input.md):
  * a forger in the target's namespace sniffs tgt0 with libpcap, learns each
  * connection's sequence numbers, ACK, timestamps and PDU boundaries, and
  * sends forged segments toward the host through a raw IPv4 socket while
