@@ -40,9 +40,12 @@ export interface UlpDdpStats {
   /** C2HData payload bytes not placed because the NIC had seen those stream or buffer bytes before. */
   'rx-nvme-tcp-dup-bytes': number;
   /**
-   * Payload bytes the socket's TCP refused (outside its window, PAWS, an ACK
-   * of data never sent, RST/SYN/no ACK): the engine never parsed them, so a
-   * forged segment TCP throws away cannot steer placement (nicemu/ddp/accept-gate.ts).
+   * Payload bytes kept from the engine because the segment fails what TCP
+   * checks (outside the window, PAWS, an ACK of data never sent, RST/SYN/no
+   * ACK), by the NIC's own checks (--nic-tcp-checks, nicemu/ddp/tcp-checks.ts)
+   * or the model-only oracle (--nic-tcp-oracle): the engine never parses
+   * them, so such a forged segment cannot steer placement
+   * (nicemu/ddp/accept-gate.ts). 0 with both off, as the series' NIC.
    */
   'rx-nvme-tcp-tcp-refused-bytes': number;
   /**
