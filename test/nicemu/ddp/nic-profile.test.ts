@@ -243,3 +243,32 @@ describe('NIC profiles: teardown', () => {
     expect(rig.stats['ddp-writes-after-completion']).toBe(0);
   });
 });
+
+describe('the CID table and full_ccid_range', () => {
+  // Linux's CID with generation bits: tag 3, generation 5 → 0x5003 (docs/protocol-facts.md, "The DDP offload series").
+  const GEN_CID = (5 << 12) | 3;
+
+  for (const profile of ['hardware', 'ideal'] as const) {
+    it(`without the full CID range a CID at or above the queue size is refused at setup ('${profile}')`, () => {
+      const rig = new DdpRig({ queueSize: 16, device: { ...HW, profile } });
+      const { buf } = destination(4096);
+      expect(rig.setup(GEN_CID, buf)).toBe('cid-range');
+      expect(rig.setup(16, buf)).toBe('cid-range');
+      expect(rig.setup(15, buf)).toBeUndefined();
+    });
+
+    it(`with the full CID range a CID carrying generation bits is set up and its C2HData placed ('${profile}')`, () => {
+      const rig = new DdpRig({ queueSize: 16, device: { ...HW, profile, limits: { fullCcidRange: true } } });
+      const data = pattern(4096, 9);
+      const { buf } = destination(4096);
+      expect(rig.setup(GEN_CID, buf)).toBeUndefined();
+      const first = c2hData(GEN_CID, 0, data, { last: true });
+      // Next on the stream: the same tag with another generation, another command: not mapped, nothing placed.
+      const stream = Buffer.concat([first, c2hData((6 << 12) | 3, 0, pattern(4096, 10), { last: true })]);
+      expect(sendAll(rig, stream, 0, first.length, 1448)).toBe(4096);
+      expect(buf.equals(data)).toBe(true);
+      expect(sendAll(rig, stream, first.length, stream.length, 1448)).toBe(0);
+      expect(buf.equals(data)).toBe(true);
+    });
+  }
+});
