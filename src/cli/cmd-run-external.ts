@@ -10,6 +10,7 @@
 import type { Command } from 'commander';
 import { parseTargetAddress } from '../lab/host-run.js';
 import { parseOffloadMode } from '../host/offload-mode.js';
+import { checkInputFile, checkOutputPath } from './path-flags.js';
 import { parseHostAddress, parseVerifySource, runExternal, type ExternalRunReport, type VerifySource } from '../lab/run-external.js';
 import type { RunReport } from '../lab/run.js';
 import type { WorkloadProgress } from '../host/workload/workload.js';
@@ -124,6 +125,8 @@ export async function runExternalCommand(cmd: Command, ui: ExternalCommandUi): P
   const rw = cmd.getOptionValueSource('rw') === 'cli' ? workload.rw : 'randread';
   const impair = impairFromFlags(flags, workload.seed ?? 1);
   const verify = verifyFromFlags(cmd);
+  if (verify.kind === 'file') checkInputFile('--verify', verify.path);
+  if (flags.capture !== undefined) checkOutputPath('--capture', flags.capture);
   const offload = parseOffloadMode(flags.offload);
   const report = await runExternal({
     targetIp: target.ip,

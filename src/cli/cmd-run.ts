@@ -16,6 +16,7 @@ import { ddpHostFromFlags, type DdpHostFlags } from './ddp-host-flags.js';
 import { addHostSideFlags } from './host-side-flags.js';
 import { DDP_PAGE_BYTES } from '../nicemu/ddp/sgl.js';
 import { addExternalFlags, checkExternalFlags, runExternalCommand } from './cmd-run-external.js';
+import { checkOutputPath } from './path-flags.js';
 import { nicDropLines, passNote } from './nic-drops.js';
 import { addDigestFlag, addOffloadFlag, addTargetShapeFlags, addVethOffloadsFlag, parseOrder, vethOffloadsFromFlags, type VethOffloadFlags } from './run-flags.js';
 import { HOSTILE_CASES, HostileSpecError, formatHostileSpec, parseHostileSpec } from '../target/hostile.js';
@@ -206,6 +207,8 @@ export function registerRunCommand(program: Command): void {
     const profile = flags.profile;
     if (profile !== 'linux' && profile !== 'spdk') throw new UserError('BAD_FLAG', `--profile: '${profile}' is not linux or spdk`);
     const workload = workloadFromFlags(flags);
+    if (flags.capture !== undefined) checkOutputPath('--capture', flags.capture);
+    if (flags.hashReads !== undefined) checkOutputPath('--hash-reads', flags.hashReads);
     const impair = impairFromFlags(flags, workload.seed ?? 1);
     const queues = intFlag('queues', flags.queues, 1, 128);
     const hostile = hostileFromFlag(flags.hostile, queues);

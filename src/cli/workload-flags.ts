@@ -3,7 +3,7 @@
  * declared once and turned into WorkloadOptions once.
  */
 import type { Command } from 'commander';
-import { WORKLOAD_RW_MODES, type WorkloadOptions, type WorkloadRw } from '../host/workload/options.js';
+import { parseBlockSizes, parseSizeBytes, WORKLOAD_RW_MODES, WorkloadOptionError, type WorkloadOptions, type WorkloadRw } from '../host/workload/options.js';
 import type { HostTimeouts } from '../lab/host-run.js';
 import { UserError } from '../base/errors.js';
 
@@ -45,6 +45,7 @@ export function workloadFromFlags(f: WorkloadFlags): WorkloadOptions {
   }
   const timeSec = f.time === undefined ? undefined : Number(f.time);
   if (timeSec !== undefined && !(timeSec > 0)) throw new UserError('BAD_FLAG', `--time: '${f.time}' is not a positive number of seconds`);
+  checkSizes(f);
   return {
     rw: f.rw as WorkloadRw,
     bs: f.bs,
@@ -56,6 +57,27 @@ export function workloadFromFlags(f: WorkloadFlags): WorkloadOptions {
     seed: intFlag('seed', f.seed, 0, 0xffff_ffff),
     verify: f.verify,
   };
+}
+
+/**
+ * --bs and --size read before anything is built: a bad size or weight is one
+ * line, and so is a block larger than the whole job (which would otherwise
+ * read one block, many times what was asked).
+ */
+function checkSizes(f: WorkloadFlags): void {
+  let largest = 0;
+  let size: number | undefined;
+  try {
+    for (const c of parseBlockSizes(f.bs)) largest = Math.max(largest, c.bytes);
+    if (f.size !== undefined) size = parseSizeBytes(f.size, 'size');
+  } catch (e) {
+    if (e instanceof WorkloadOptionError) throw new UserError('BAD_FLAG', `--${e.message}`);
+    throw e;
+  }
+  if (largest === 0) throw new UserError('BAD_FLAG', `--bs ${f.bs}: a block size must be larger than 0`);
+  if (size !== undefined && largest > size) {
+    throw new UserError('BAD_FLAG', `--bs ${f.bs} is larger than --size ${f.size}: the job would read a whole block, more than the size asked for`);
+  }
 }
 
 export interface TimeoutFlags {
