@@ -1,0 +1,7 @@
+/**
+ * The version of ddplab's machine-readable reports (`run --json` /
+ * `--output-format json`, `replay --json`, bench's report.json), written as
+ * `schemaVersion` in each and described by docs/report.schema.json. Raise it
+ * when a field is removed or changes meaning; adding a field keeps it.
+ */
+export const REPORT_SCHEMA_VERSION = 1;
