@@ -1,0 +1,76 @@
+/**
+ * The report of `ddplab run` (and `ddplab run --target`): what `--json`
+ * prints, built from the host process's report (HostRunReport) plus the
+ * orchestrator's own fields (the run's settings, the target's counters).
+ */
+import type { WorkloadReport } from '../host/workload/workload.js';
+import type { OffloadMode } from '../host/offload-mode.js';
+import type { KernelTcpCounters } from './kernel-tcp-stats.js';
+import type { DigestChoice, HostRunReport } from './host-run.js';
+
+/** What `ddplab run --json` prints. */
+export interface RunReport {
+  readonly ok: boolean;
+  readonly error?: string;
+  readonly run: {
+    readonly id: string;
+    readonly mtu: number;
+    readonly digest: DigestChoice;
+    readonly offload: OffloadMode;
+    readonly order: string;
+    readonly interleave: boolean;
+    readonly c2hSize: string;
+    readonly profile: string;
+    readonly queues: number;
+  };
+  readonly verify: { readonly bytes: number; readonly mismatches: number };
+  /** The workload's totals, with its elapsed time. */
+  readonly io: Pick<WorkloadReport['io'], 'reads' | 'writes' | 'readBytes' | 'writeBytes' | 'iops' | 'MBps'> & { readonly elapsedMs: number };
+  readonly latency: { readonly p50us: number; readonly p99us: number; readonly p999us: number };
+  readonly host: HostRunReport['host'];
+  readonly nic: HostRunReport['nic'];
+  readonly ddp: HostRunReport['ddp'];
+  readonly devmem?: HostRunReport['devmem'];
+  readonly tcp: HostRunReport['tcp'];
+  readonly port: HostRunReport['port'];
+  readonly impair?: HostRunReport['impair'];
+  readonly cpu: HostRunReport['cpu'];
+  readonly target?: unknown;
+  /** The target kernel's TCP counters that moved during the run (nstat names: TcpRetransSegs, TcpExtTCPFastRetrans...). */
+  readonly targetTcp?: KernelTcpCounters;
+  readonly workload?: HostRunReport['workload'];
+}
+
+/**
+ * The run report from the host process's report: the fields every run has,
+ * whoever started the target (the topology run adds the target's own
+ * counters, external mode what it was pointed at).
+ */
+export function runReportFromHost(hr: HostRunReport, run: RunReport['run']): RunReport {
+  const w = hr.workload;
+  return {
+    ok: hr.ok,
+    ...(hr.error !== undefined ? { error: hr.error } : {}),
+    run,
+    verify: { bytes: w?.verify.bytes ?? 0, mismatches: w?.verify.mismatches ?? 0 },
+    io: {
+      reads: w?.io.reads ?? 0,
+      writes: w?.io.writes ?? 0,
+      readBytes: w?.io.readBytes ?? 0,
+      writeBytes: w?.io.writeBytes ?? 0,
+      iops: w?.io.iops ?? 0,
+      MBps: w?.io.MBps ?? 0,
+      elapsedMs: w?.elapsedMs ?? 0,
+    },
+    latency: { p50us: w?.latency.p50us ?? 0, p99us: w?.latency.p99us ?? 0, p999us: w?.latency.p999us ?? 0 },
+    host: hr.host,
+    nic: hr.nic,
+    ddp: hr.ddp,
+    ...(hr.devmem !== undefined ? { devmem: hr.devmem } : {}),
+    tcp: hr.tcp,
+    port: hr.port,
+    ...(hr.impair !== undefined ? { impair: hr.impair } : {}),
+    cpu: hr.cpu,
+    ...(w !== undefined ? { workload: w } : {}),
+  };
+}
