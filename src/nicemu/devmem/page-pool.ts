@@ -87,6 +87,9 @@ export class DmabufPagePool {
   /** Something may have been released since the last scan. */
   private dirty = false;
   private destroyed = false;
+  /** Unbound: allocates nothing, but frags still out come back (see `retire`). */
+  private retired = false;
+  private readonly releasedListeners: (() => void)[] = [];
 
   constructor(sizeBytes: number) {
     if (!Number.isInteger(sizeBytes) || sizeBytes < DMABUF_CHUNK_BYTES || sizeBytes % DMABUF_CHUNK_BYTES !== 0) {
@@ -120,8 +123,33 @@ export class DmabufPagePool {
     return this.freeCount;
   }
 
+  /** The NIC may allocate from it (neither retired nor destroyed). */
   get live(): boolean {
-    return !this.destroyed;
+    return !this.destroyed && !this.retired;
+  }
+
+  /** Every chunk is back on the free list and no user reference is out (a retired pool is then released). */
+  get drained(): boolean {
+    return this.destroyed || (this.freeCount === this.chunks && this.stats['user-refs'] === 0);
+  }
+
+  /**
+   * Unbind, as mainline does it: the queue gets an ordinary page pool, this
+   * one allocates nothing more, and the frags sockets still hold (queued
+   * skbs, tokens) keep it alive; each comes back as it is consumed, dropped
+   * or returned, and `onReleased` fires when the last one did.
+   */
+  retire(): void {
+    if (this.retired || this.destroyed) return;
+    this.retired = true;
+    this.fillChunk = -1;
+    this.dirty = true;
+    this.reclaim();
+  }
+
+  /** Called once a retired pool has every chunk back. */
+  onReleased(cb: () => void): void {
+    this.releasedListeners.push(cb);
   }
 
   /** The refill ring whose entries (area `areaId`) give user references back. */
@@ -135,7 +163,10 @@ export class DmabufPagePool {
   }
 
   removeHolder(h: DmabufHolder): void {
-    if (this.holders.delete(h)) this.dirty = true;
+    if (this.holders.delete(h)) {
+      this.dirty = true;
+      if (this.retired) this.reclaim();
+    }
   }
 
   /** Called after each allocation that failed for want of chunks. */
@@ -146,6 +177,7 @@ export class DmabufPagePool {
   /** A holder consumed queued frags (they became tokens or were read): worth a scan. */
   noteReleased(): void {
     this.dirty = true;
+    if (this.retired) this.reclaim();
   }
 
   /**
@@ -155,7 +187,7 @@ export class DmabufPagePool {
    * cannot cover all of `len`.
    */
   carve(len: number, out: CarvedFrag[]): boolean {
-    if (this.destroyed || len <= 0) return false;
+    if (this.destroyed || this.retired || len <= 0) return false;
     const room = this.fillChunk >= 0 ? DMABUF_CHUNK_BYTES - this.fillOff : 0;
     const need = len <= room ? 0 : Math.ceil((len - room) / DMABUF_CHUNK_BYTES);
     // Reaching for fresh chunks, the NIC also takes refill-ring entries back
@@ -191,6 +223,23 @@ export class DmabufPagePool {
     return true;
   }
 
+  /**
+   * One whole chunk off the free list for io_uring zcrx's copy fallback (a
+   * fresh niov per copy, written from offset 0), with one user reference
+   * taken; -1 when the free list is empty. It neither reads the refill ring
+   * nor touches the NIC's current chunk (the kernel's fallback takes only
+   * from the area's free list); chunks nothing references any more are
+   * swept first, as they would already be free.
+   */
+  takeFreeChunk(): number {
+    if (this.destroyed) return -1;
+    if (this.freeCount === 0 && this.dirty) this.reclaim();
+    if (this.freeCount === 0) return -1;
+    const c = this.take();
+    this.getUserRef(c * DMABUF_CHUNK_BYTES);
+    return c;
+  }
+
   /** A frag at `offset` was handed to the application (a token, or a zcrx completion). */
   getUserRef(offset: number): void {
     const c = Math.floor(offset / DMABUF_CHUNK_BYTES);
@@ -208,6 +257,8 @@ export class DmabufPagePool {
     this.stats['user-refs']--;
     this.stats['user-refs-put']++;
     this.dirty = true;
+    // A retired pool has no allocations to trigger scans: look now.
+    if (this.retired && this.userRefs[c] === 0) this.reclaim();
     return true;
   }
 
@@ -244,10 +295,14 @@ export class DmabufPagePool {
       n++;
     }
     this.stats.recycled += n;
+    if (this.retired && this.drained) {
+      const ls = this.releasedListeners.splice(0);
+      for (const cb of ls) cb();
+    }
     return n;
   }
 
-  /** Unbind: every chunk back, every user reference dropped; the pool allocates nothing any more. */
+  /** Tear-down without waiting for holders: every chunk back, every user reference dropped; the pool allocates nothing any more. */
   destroy(): void {
     if (this.destroyed) return;
     for (let c = 0; c < this.chunks; c++) {
