@@ -9,47 +9,52 @@
  *  - for devmem data (dmabuf frags, and the header-buffer bytes the NIC split
  *    off next to them): the linear bytes, copied, and descriptors in stream
  *    order, `{kind: 'linear', size}` and `{kind: 'dmabuf', dmabufId, offset,
- *    size, token}` — one token per frag, 31-bit, per socket, handed out
- *    cyclically so a stale token is almost never a live one again;
+ *    size, token}` — one token per frag, per socket, the lowest free
+ *    number from 1 as mainline allocates them (token-table.ts), so a
+ *    number given back is reissued at once;
  *  - for ordinary data (an skb that kept its payload in host memory): the
  *    bytes, copied, and no descriptor.
  * One call never mixes the two (the kernel stops where skbs change from
  * readable to unreadable). Devmem data without the flag fails with EFAULT
- * and stays queued. The control buffer holds `maxDescriptors`; when not even
- * one fits the call fails with ETOOSMALL and nothing is consumed and no
- * token made (Linux stopped truncating control data silently in 2025), when
- * some fit it returns those and leaves the rest queued.
+ * and stays queued. The descriptors are also written as the kernel writes
+ * them, 24-byte dmabuf_cmsg records in a control buffer of `controlBytes`
+ * (msg_controllen; cmsg.ts): each takes CMSG_SPACE(24) = 40 bytes and is
+ * written only whole. When not even one fits the call fails with ETOOSMALL,
+ * nothing consumed and no token made (put_cmsg_notrunc, mainline since
+ * 6.14 and in 6.12.y); when some fit it returns those and leaves the rest
+ * queued.
  *
  * dontneed(ranges) gives tokens back: at most 128 ranges per call (more is
  * EINVAL, the kernel's MAX_DONTNEED_TOKENS), and it looks at no more than
  * 1024 token numbers per call (MAX_DONTNEED_FRAGS); unknown or already freed
- * tokens are skipped; it returns how many frags it freed. `returnViaRing`
+ * tokens are skipped; it returns how many frags it freed. A return can be
+ * stale — the number was freed and reissued since the caller got it — and
+ * then frees someone else's frag, as in Linux; ddplab counts it
+ * (`staleTokenReturns`) when the caller says which issue it meant. `returnViaRing`
  * is the io_uring zcrx path for the same frags: entries {off, len} on the
  * binding's refill ring, consumed by the NIC when it next needs pages.
  * close() gives back every token the socket still holds.
  *
- * The socket is also its flow's holder for the page pool (page-pool.ts): it
- * reports the chunks its TCP queues still reference, and attaching it is
- * what lets the NIC put this flow's payload in dmabuf pages.
+ * Making one registers the TCP socket as its flow's holder with the device
+ * (DevmemDevice.holdFlow) if the host stack did not already.
  */
 import type { DevmemDevice } from '../../nicemu/devmem/device.js';
 import type { DmabufBinding } from '../../nicemu/devmem/dmabuf.js';
 import type { FlowKey } from '../../nicemu/flow-table.js';
 import type { HeaderSplitEngine } from '../../nicemu/devmem/header-split.js';
-import { DMABUF_CHUNK_BYTES, type DmabufHolder } from '../../nicemu/devmem/page-pool.js';
 import { refillOff } from '../../nicemu/devmem/refill-ring.js';
 import type { SkbFrag } from '../../nicemu/skb.js';
 import { copySkbFrags, newSkbCopyCounts, type SkbCopyCounts } from '../net/skb-copy.js';
 import { newRxChunk, type RxChunk } from '../net/tcp-rx-queue.js';
 import type { TcpSocket } from '../net/tcp-socket.js';
 import { DdplabError } from '../../base/errors.js';
+import { CmsgWriter, DMABUF_CMSG_BYTES, SCM_DEVMEM_DMABUF, SCM_DEVMEM_LINEAR, cmsgSpace } from './cmsg.js';
+import { TokenTable } from './token-table.js';
 
 /** SO_DEVMEM_DONTNEED: most token ranges per call. */
 export const DEVMEM_DONTNEED_MAX_RANGES = 128;
 /** SO_DEVMEM_DONTNEED: most token numbers looked at per call. */
 export const DEVMEM_DONTNEED_MAX_FRAGS = 1024;
-/** Tokens are allocated in 31 bits, as the kernel's xa_limit_31b. */
-const TOKEN_LIMIT = 0x8000_0000;
 const DEFAULT_MAX_DESCRIPTORS = 64;
 const EMPTY = Buffer.alloc(0);
 
@@ -80,6 +85,8 @@ export interface DmabufDescriptor {
   readonly offset: number;
   readonly size: number;
   readonly token: number;
+  /** ddplab, not in the cmsg: which issue of `token` this is (counts up per socket). */
+  readonly gen: number;
 }
 
 export type DevmemDescriptor = LinearDescriptor | DmabufDescriptor;
@@ -89,8 +96,10 @@ export interface RecvmsgOptions {
   readonly devmem?: boolean;
   /** The iovec: most stream bytes to consume (default: all readable). */
   readonly maxBytes?: number;
-  /** The control buffer, in descriptors (default 64). */
+  /** The control buffer, in descriptors: controlBytes = maxDescriptors x CMSG_SPACE(24) (default 64). */
   readonly maxDescriptors?: number;
+  /** msg_controllen in bytes (wins over maxDescriptors). */
+  readonly controlBytes?: number;
 }
 
 export interface RecvmsgResult {
@@ -98,6 +107,8 @@ export interface RecvmsgResult {
   readonly bytes: Buffer;
   /** In stream order; empty for ordinary data. */
   readonly descriptors: readonly DevmemDescriptor[];
+  /** The control buffer as the kernel fills it: one 40-byte SCM_DEVMEM_LINEAR / SCM_DEVMEM_DMABUF message per descriptor (cmsg.ts). */
+  readonly control: Buffer;
   /** Stream bytes consumed: bytes.length plus the dmabuf descriptors' sizes. */
   readonly len: number;
   /** ddplab: TCP sequence number of the first byte consumed (the DDP-style resync speaks in these). */
@@ -134,6 +145,8 @@ export interface DevmemSocketStats {
   dontneedRanges: number;
   /** Token numbers dontneed looked at that were not outstanding (ignored). */
   dontneedUnknown: number;
+  /** Frags freed by a return whose caller no longer held that issue of the token (a stale or double return): the kernel cannot see these. */
+  staleTokenReturns: number;
   /** Refill-ring entries written, and writes refused because the ring was full. */
   ringEntries: number;
   ringFull: number;
@@ -159,6 +172,7 @@ export function newDevmemSocketStats(): DevmemSocketStats {
     dontneedCalls: 0,
     dontneedRanges: 0,
     dontneedUnknown: 0,
+    staleTokenReturns: 0,
     ringEntries: 0,
     ringFull: 0,
     efault: 0,
@@ -169,15 +183,17 @@ export function newDevmemSocketStats(): DevmemSocketStats {
 
 /** What a token stands for. */
 interface TokenEntry {
+  readonly binding: DmabufBinding;
+  readonly gen: number;
   readonly dmabufId: number;
   readonly offset: number;
   readonly size: number;
 }
 
-export class DevmemSocket implements DmabufHolder {
+export class DevmemSocket {
   readonly stats: DevmemSocketStats;
-  private readonly tokens = new Map<number, TokenEntry>();
-  private nextToken = 0;
+  private readonly tokens = new TokenTable<TokenEntry>();
+  private gen = 0;
   private readonly engine: HeaderSplitEngine | undefined;
   private readonly binding: DmabufBinding | undefined;
   private readonly scratch: RxChunk = newRxChunk();
@@ -195,10 +211,7 @@ export class DevmemSocket implements DmabufHolder {
     this.stats = stats ?? newDevmemSocketStats();
     this.engine = dev.engine(key);
     this.binding = this.engine !== undefined ? dev.binding(this.engine.bindingId) : undefined;
-    if (this.engine !== undefined && this.binding !== undefined) {
-      this.binding.pool.addHolder(this);
-      this.engine.attach();
-    }
+    dev.holdFlow(key, socket);
   }
 
   /** The dmabuf binding this socket's flow lands in (undefined: an ordinary socket). */
@@ -220,7 +233,7 @@ export class DevmemSocket implements DmabufHolder {
     const st = this.stats;
     st.recvmsgCalls++;
     const chunk = this.socket.peekFrags(opts.maxBytes ?? this.socket.readableLength, this.scratch, 0, true);
-    if (chunk.len === 0) return { bytes: EMPTY, descriptors: [], len: 0, seq: this.socket.readSeq, crcOk: true };
+    if (chunk.len === 0) return { bytes: EMPTY, descriptors: [], control: EMPTY, len: 0, seq: this.socket.readSeq, crcOk: true };
     const frags = chunk.frags;
     const seq = chunk.seq;
     const crcOk = chunk.ddpCrcOk;
@@ -234,13 +247,16 @@ export class DevmemSocket implements DmabufHolder {
       this.socket.consume(n);
       st.recvmsgPlain++;
       st.plainBytes += n;
-      return { bytes, descriptors: [], len: n, seq, crcOk };
+      return { bytes, descriptors: [], control: EMPTY, len: n, seq, crcOk };
     }
     if (opts.devmem !== true) {
       st.efault++;
       throw new DevmemError('EFAULT', 'devmem data queued: receive it with MSG_SOCK_DEVMEM (recvmsg {devmem: true})');
     }
-    const cap = opts.maxDescriptors ?? DEFAULT_MAX_DESCRIPTORS;
+    const controlBytes = opts.controlBytes ?? (opts.maxDescriptors ?? DEFAULT_MAX_DESCRIPTORS) * cmsgSpace(DMABUF_CMSG_BYTES);
+    const writer = new CmsgWriter(controlBytes);
+    // Each message takes CMSG_SPACE(24) and needs CMSG_LEN(24) left: both 40 bytes on 64-bit Linux.
+    const cap = Math.floor(controlBytes / cmsgSpace(DMABUF_CMSG_BYTES));
     // First pass: how far the control buffer reaches; nothing is consumed and no token made yet.
     let nDesc = 0;
     let linearBytes = 0;
@@ -259,7 +275,7 @@ export class DevmemSocket implements DmabufHolder {
     }
     if (nDesc === 0) {
       st.etoosmall++;
-      throw new DevmemError('ETOOSMALL', `the control buffer holds ${cap} descriptors: not one fits`);
+      throw new DevmemError('ETOOSMALL', `the control buffer (${controlBytes} bytes) cannot hold one ${cmsgSpace(DMABUF_CMSG_BYTES)}-byte devmem cmsg`);
     }
     const bytes = linearBytes > 0 ? Buffer.allocUnsafe(linearBytes) : EMPTY;
     const descriptors: DevmemDescriptor[] = [];
@@ -271,9 +287,12 @@ export class DevmemSocket implements DmabufHolder {
       if (f.kind === 'dmabuf') {
         if (linearRun > 0) {
           descriptors.push({ kind: 'linear', size: linearRun });
+          writer.put(SCM_DEVMEM_LINEAR, { fragOffset: 0, fragSize: linearRun, fragToken: 0, dmabufId: 0, flags: 0 });
           linearRun = 0;
         }
-        descriptors.push({ kind: 'dmabuf', dmabufId: f.dmabufId, offset: f.offset, size: f.size, token: this.issueToken(f.dmabufId, f.offset, f.size) });
+        const d = this.issueToken(f.dmabufId, f.offset, f.size);
+        descriptors.push(d);
+        writer.put(SCM_DEVMEM_DMABUF, { fragOffset: d.offset, fragSize: d.size, fragToken: d.token, dmabufId: d.dmabufId, flags: 0 });
         st.dmabufBytes += f.size;
         st.dmabufFrags++;
         len += f.size;
@@ -284,17 +303,26 @@ export class DevmemSocket implements DmabufHolder {
         len += n;
       }
     }
-    if (linearRun > 0) descriptors.push({ kind: 'linear', size: linearRun });
+    if (linearRun > 0) {
+      descriptors.push({ kind: 'linear', size: linearRun });
+      writer.put(SCM_DEVMEM_LINEAR, { fragOffset: 0, fragSize: linearRun, fragToken: 0, dmabufId: 0, flags: 0 });
+    }
     this.socket.consume(len);
     // The frags left the queue: the chunks they hold now count through user references.
     this.binding?.pool.noteReleased();
     st.recvmsgDevmem++;
     st.linearBytes += linearBytes;
-    return { bytes, descriptors, len, seq, crcOk };
+    return { bytes, descriptors, control: writer.bytes(), len, seq, crcOk };
   }
 
-  /** SO_DEVMEM_DONTNEED (see the file comment). Returns the number of frags freed. */
-  dontneed(ranges: readonly DmabufTokenRange[]): number {
+  /**
+   * SO_DEVMEM_DONTNEED (see the file comment). Returns the number of frags
+   * freed. `held` (ddplab only): the generation of each token the caller
+   * believes it is returning (DmabufDescriptor.gen); a freed token whose
+   * current issue differs — or that the caller does not know — counts as a
+   * stale return.
+   */
+  dontneed(ranges: readonly DmabufTokenRange[], held?: (token: number) => number | undefined): number {
     if (this.closed) throw new DevmemError('EBADF', 'dontneed on a closed devmem socket');
     const st = this.stats;
     if (ranges.length > DEVMEM_DONTNEED_MAX_RANGES) {
@@ -315,10 +343,12 @@ export class DevmemSocket implements DmabufHolder {
       for (let j = 0; j < r.tokenCount; j++) {
         if (++looked > DEVMEM_DONTNEED_MAX_FRAGS) return freed;
         const token = (r.tokenStart + j) >>> 0;
-        if (!this.releaseToken(token)) {
+        const t = this.releaseToken(token);
+        if (t === undefined) {
           st.dontneedUnknown++;
           continue;
         }
+        if (held !== undefined && held(token) !== t.gen) st.staleTokenReturns++;
         st.tokensFreedDontneed++;
         freed++;
       }
@@ -338,12 +368,11 @@ export class DevmemSocket implements DmabufHolder {
     let n = 0;
     for (const d of descs) {
       const t = this.tokens.get(d.token);
-      if (t === undefined || t.dmabufId !== d.dmabufId || t.offset !== d.offset || t.size !== d.size) continue;
-      const b = this.dev.binding(t.dmabufId);
-      if (b === undefined) {
-        // Unbound since: nothing to return to.
-        this.tokens.delete(d.token);
-        st.tokensOutstanding--;
+      if (t === undefined || t.gen !== d.gen) continue;
+      const b = t.binding;
+      if (!b.live) {
+        // Unbound since: the frag goes back to the retired pool directly.
+        this.releaseToken(d.token);
         st.tokensFreedRing++;
         n++;
         continue;
@@ -352,7 +381,7 @@ export class DevmemSocket implements DmabufHolder {
         st.ringFull++;
         break;
       }
-      this.tokens.delete(d.token);
+      this.tokens.free(d.token);
       st.tokensOutstanding--;
       st.tokensFreedRing++;
       st.ringEntries++;
@@ -365,23 +394,12 @@ export class DevmemSocket implements DmabufHolder {
   close(): void {
     if (this.closed) return;
     this.closed = true;
-    for (const token of [...this.tokens.keys()]) {
-      if (this.releaseToken(token)) this.stats.tokensFreedClose++;
+    for (const token of this.tokens.keys()) {
+      if (this.releaseToken(token) !== undefined) this.stats.tokensFreedClose++;
     }
-    if (this.binding !== undefined) this.binding.pool.removeHolder(this);
     this.engine?.detach();
     this.dev.releaseFlow(this.key);
     this.socket.close();
-  }
-
-  /** DmabufHolder: the chunks this socket's receive and out-of-order queues point into. */
-  markHeld(mark: (chunk: number) => void): void {
-    const id = this.binding?.id;
-    this.socket.forEachQueuedFrag((f) => {
-      if (f.kind !== 'dmabuf' || f.dmabufId !== id || f.size === 0) return;
-      const last = Math.floor((f.offset + f.size - 1) / DMABUF_CHUNK_BYTES);
-      for (let c = Math.floor(f.offset / DMABUF_CHUNK_BYTES); c <= last; c++) mark(c);
-    });
   }
 
   /** Copies a host-memory frag into `dst` at `at` through the host's one copy routine; returns the new offset. */
@@ -395,25 +413,24 @@ export class DevmemSocket implements DmabufHolder {
     return f.kind === 'dmabuf' || (f.kind === 'host' && this.dev.isLinear(f.buf));
   }
 
-  private issueToken(dmabufId: number, offset: number, size: number): number {
-    let t = this.nextToken;
-    while (this.tokens.has(t)) t = (t + 1) % TOKEN_LIMIT;
-    this.nextToken = (t + 1) % TOKEN_LIMIT;
-    this.tokens.set(t, { dmabufId, offset, size });
-    this.dev.binding(dmabufId)?.pool.getUserRef(offset);
+  private issueToken(dmabufId: number, offset: number, size: number): DmabufDescriptor {
+    const binding = this.dev.binding(dmabufId) ?? this.binding;
+    if (binding === undefined || binding.id !== dmabufId) throw new Error(`a frag of dmabuf ${dmabufId}, which this socket's device never bound`);
+    const gen = ++this.gen;
+    const token = this.tokens.alloc({ binding, gen, dmabufId, offset, size });
+    binding.pool.getUserRef(offset);
     this.stats.tokensIssued++;
     this.stats.tokensOutstanding++;
-    return t;
+    return { kind: 'dmabuf', dmabufId, offset, size, token, gen };
   }
 
-  /** Forgets `token` and gives its user reference back; false when it was not outstanding. */
-  private releaseToken(token: number): boolean {
-    const t = this.tokens.get(token);
-    if (t === undefined) return false;
-    this.tokens.delete(token);
+  /** Forgets `token` and gives its user reference back (to its pool, bound or not); undefined when it was not outstanding. */
+  private releaseToken(token: number): TokenEntry | undefined {
+    const t = this.tokens.free(token);
+    if (t === undefined) return undefined;
     this.stats.tokensOutstanding--;
-    this.dev.binding(t.dmabufId)?.pool.putUserRef(t.offset);
-    return true;
+    t.binding.pool.putUserRef(t.offset);
+    return t;
   }
 }
 

@@ -131,6 +131,10 @@ export class DevmemTokenReturn {
 
   private dontneedAll(descs: DmabufDescriptor[]): number {
     const tokens = descs.map((d) => d.token).sort((a, b) => a - b);
+    // Which issue of each token this application is giving back: the socket counts a mismatch as a stale return.
+    const gens = new Map<number, number>();
+    for (const d of descs) gens.set(d.token, d.gen);
+    const held = (t: number): number | undefined => gens.get(t);
     let freed = 0;
     let i = 0;
     while (i < tokens.length) {
@@ -144,7 +148,7 @@ export class DevmemTokenReturn {
         count += n;
         i += n;
       }
-      freed += this.sock.dontneed(ranges);
+      freed += this.sock.dontneed(ranges, held);
     }
     return freed;
   }

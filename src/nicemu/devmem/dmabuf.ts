@@ -20,22 +20,39 @@ import { DMABUF_CHUNK_BYTES, DmabufPagePool } from './page-pool.js';
 import { RefillRing } from './refill-ring.js';
 import { DdplabError } from '../../base/errors.js';
 
-export type DevmemBindErrorCode =
-  /** bind-rx without queues (EINVAL in the kernel). */
+/**
+ * bind-rx's answers, as errno names (mainline net/core/netdev-genl.c and
+ * netdev_rx_queue.c): EINVAL for no queues, header split off or a
+ * header-split threshold above 0; ERANGE for a queue index the device does
+ * not have; EEXIST for a queue that already has a memory provider; ENOENT
+ * for an unbind of nothing. `reason` says which rule.
+ */
+export type DevmemBindErrorCode = 'EINVAL' | 'ERANGE' | 'EEXIST' | 'ENOENT';
+
+export type DevmemBindReason =
+  /** bind-rx without queues. */
   | 'NO_QUEUES'
-  /** A queue id the NIC does not have (ERANGE). */
+  /** A queue id the NIC does not have. */
   | 'NO_SUCH_QUEUE'
-  /** A queue without header split: payload would land next to headers in one buffer (EINVAL, "tcp-data-split is disabled"). */
+  /** A queue without header split: payload would land next to headers in one buffer ("tcp-data-split is disabled"). */
   | 'NO_HEADER_SPLIT'
-  /** A queue already bound to a dmabuf (EBUSY). */
-  | 'QUEUE_BUSY'
-  /** unbind of an id that is not bound (ENOENT). */
+  /** The device splits only packets above a threshold ("hds-thresh is not zero"): small payloads would stay in host memory. */
+  | 'HDS_THRESH'
+  /** A queue already bound to a memory provider. */
+  | 'QUEUE_BOUND'
+  /** unbind of an id that is not bound. */
   | 'NO_SUCH_BINDING'
-  /** A dmabuf too small for one page (EINVAL). */
-  | 'BAD_DMABUF';
+  /** A dmabuf too small for one page. */
+  | 'BAD_DMABUF'
+  /** A header-split setting change refused while a memory provider is bound. */
+  | 'BOUND';
 
 export class DevmemBindError extends DdplabError<DevmemBindErrorCode> {
-  constructor(code: DevmemBindErrorCode, message: string) {
+  constructor(
+    code: DevmemBindErrorCode,
+    readonly reason: DevmemBindReason,
+    message: string,
+  ) {
     super(code, message);
     this.name = 'DevmemBindError';
   }
@@ -54,7 +71,7 @@ export class Dmabuf {
   /** `sizeBytes`: a positive multiple of 4 KiB (the dmabuf's pages). */
   constructor(sizeBytes: number) {
     if (!Number.isInteger(sizeBytes) || sizeBytes < DMABUF_CHUNK_BYTES || sizeBytes % DMABUF_CHUNK_BYTES !== 0) {
-      throw new DevmemBindError('BAD_DMABUF', `a dmabuf is a positive multiple of ${DMABUF_CHUNK_BYTES} bytes, not ${sizeBytes}`);
+      throw new DevmemBindError('EINVAL', 'BAD_DMABUF', `a dmabuf is a positive multiple of ${DMABUF_CHUNK_BYTES} bytes, not ${sizeBytes}`);
     }
     this.sizeBytes = sizeBytes;
     this.mem = Buffer.alloc(sizeBytes);
@@ -118,19 +135,32 @@ export class DmabufDeviceView {
   }
 }
 
+/** The memory a binding gives the queue's page pool: a dmabuf (devmem TCP). Other providers (io_uring zcrx areas) extend this. */
+export type MemoryProviderKind = 'dmabuf';
+
 /** What bind-rx is asked for. */
 export interface BindRxRequest {
   /** Rx queue ids to bind. */
   readonly queues: readonly number[];
   readonly dmabuf: Dmabuf;
+  /** The provider kind (default 'dmabuf'). */
+  readonly provider?: MemoryProviderKind;
   /** Refill ring entries (default 4096). */
   readonly refillRingEntries?: number;
 }
 
-/** One dmabuf bound to rx queues: its page pool and refill ring. */
+/**
+ * One dmabuf bound to rx queues: its page pool and refill ring. Unbinding
+ * (the netlink handle that made it closed) retires it: the NIC takes no more
+ * pages from it, but frags sockets still hold stay valid — readable through
+ * recvmsg, returnable by SO_DEVMEM_DONTNEED — and the binding is released
+ * once the last of them came back (`released`).
+ */
 export class DmabufBinding {
   readonly pool: DmabufPagePool;
   readonly refillRing: RefillRing;
+  readonly provider: MemoryProviderKind;
+  private bound = true;
 
   constructor(
     /** bind-rx's answer; every dmabuf descriptor carries it. */
@@ -138,13 +168,27 @@ export class DmabufBinding {
     readonly dmabuf: Dmabuf,
     readonly queues: readonly number[],
     refillRingEntries: number,
+    provider: MemoryProviderKind = 'dmabuf',
   ) {
+    this.provider = provider;
     this.pool = new DmabufPagePool(dmabuf.sizeBytes);
     this.refillRing = new RefillRing(refillRingEntries);
     this.pool.attachRing(this.refillRing, id);
   }
 
+  /** Bound to its queues: the NIC may put payload in it. */
   get live(): boolean {
-    return this.pool.live;
+    return this.bound && this.pool.live;
+  }
+
+  /** Unbound, and every page is back: nothing references the dmabuf any more. */
+  get released(): boolean {
+    return !this.bound && this.pool.drained;
+  }
+
+  /** Unbind: no more allocations; held frags drain back (see the class comment). */
+  retire(): void {
+    this.bound = false;
+    this.pool.retire();
   }
 }

@@ -175,14 +175,47 @@ describe('devmem socket: token return', () => {
     expect(link.devmem!.tokensOutstanding).toBe(0);
   });
 
-  it('does not hand a freed token number out again soon (tokens are allocated cyclically)', () => {
+  it('allocates tokens as mainline does: from 1, the lowest free number, a returned one reissued at once', () => {
     const link = new DevmemLink({ mode: 'tcp' });
     send(link, pattern(5000));
     const a = dmabufDescs(link.devmem!.recvmsg({ devmem: true })).map((d) => d.token);
-    link.devmem!.dontneed([{ tokenStart: Math.min(...a), tokenCount: a.length }]);
+    expect(a).toEqual(a.map((_, i) => i + 1));
+    // Give back the second one only: it is the lowest free number now.
+    expect(link.devmem!.dontneed([{ tokenStart: a[1]!, tokenCount: 1 }])).toBe(1);
     send(link, pattern(5000, 2));
     const b = dmabufDescs(link.devmem!.recvmsg({ devmem: true })).map((d) => d.token);
-    expect(Math.min(...b)).toBeGreaterThan(Math.max(...a));
+    expect(b[0]).toBe(a[1]);
+    expect(b.slice(1)).toEqual(b.slice(1).map((_, i) => a.length + 1 + i));
+  });
+
+  it('a token returned twice frees the newer frag that reissued its number: the kernel returns 1, ddplab counts a stale return', () => {
+    const link = new DevmemLink({ mode: 'tcp' });
+    const sock = link.devmem!;
+    const pool = link.binding.pool;
+    send(link, pattern(1000));
+    const [first] = dmabufDescs(sock.recvmsg({ devmem: true }));
+    // The consumer's own ledger: the issue (generation) of each token it holds.
+    const mine = new Map<number, number>([[first!.token, first!.gen]]);
+    const held = (t: number): number | undefined => mine.get(t);
+    expect(sock.dontneed([{ tokenStart: first!.token, tokenCount: 1 }], held)).toBe(1);
+    expect(link.stats.staleTokenReturns).toBe(0);
+    // The consumer forgets to drop it from its ledger; the number goes to the next frag.
+    send(link, pattern(1000, 9));
+    const [second] = dmabufDescs(sock.recvmsg({ devmem: true }));
+    expect(second!.token).toBe(first!.token);
+    expect(second!.gen).not.toBe(first!.gen);
+    const refs = pool.stats['user-refs'];
+    // Returned again: the kernel frees the frag that holds the number now (the newer one) and says 1.
+    expect(sock.dontneed([{ tokenStart: first!.token, tokenCount: 1 }], held)).toBe(1);
+    expect(pool.stats['user-refs']).toBe(refs - 1);
+    expect(sock.tokensOutstanding).toBe(0);
+    expect(link.stats.staleTokenReturns).toBe(1);
+    // Returning the right issue is not stale.
+    send(link, pattern(1000, 10));
+    const [third] = dmabufDescs(sock.recvmsg({ devmem: true }));
+    mine.set(third!.token, third!.gen);
+    expect(sock.dontneed([{ tokenStart: third!.token, tokenCount: 1 }], held)).toBe(1);
+    expect(link.stats.staleTokenReturns).toBe(1);
   });
 
   it('close gives every outstanding token back; the closed socket refuses recvmsg and dontneed (EBADF)', () => {
