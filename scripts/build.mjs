@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-// Compiles the ddplab command to one JavaScript file in dist/ so the ddplab command starts
+// Compiles the ddplab command to JavaScript in dist/ so the ddplab command starts
 // without transpiling TypeScript at every start (each process of a run used
 // to spend most of a second on it). A transpile only: type checking is
 // `npm run typecheck` / `npm test`. bin/ddplab.js uses dist/ only while it is
@@ -8,7 +8,7 @@
 //
 //   node scripts/build.mjs           build when dist/ is stale (quiet when not)
 //   node scripts/build.mjs --force   build anyway
-import { appendFileSync, mkdirSync, readdirSync, renameSync, statSync, writeFileSync } from 'node:fs';
+import { appendFileSync, mkdirSync, readdirSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -44,21 +44,33 @@ if (!force && stampMs > newestMtimeMs(files)) process.exit(0);
 
 const { build } = await import('esbuild');
 const t0 = performance.now();
-mkdirSync(join(dist, 'cli'), { recursive: true });
-// One bundle for the command: loading one file is much faster than resolving
-// and reading ~180 modules at every start. Packages stay external (native
-// addons load from node_modules). The bundle sits at dist/cli/main.js, two
-// levels down like src/cli/main.ts, so paths the CLI's modules resolve
-// against import.meta.url (../../netns/, ../../bin/, ../../captures/) stay
-// right.
-// Another ddplab may be starting from dist/ right now: write the bundle
-// beside it and rename it into place (atomic), never remove it first.
-const out = join(dist, 'cli/main.js');
-const tmp = join(dist, `cli/.main.${process.pid}`);
-await build({
+const cliDir = join(dist, 'cli');
+mkdirSync(cliDir, { recursive: true });
+// The command's entry, dist/cli/main.js, and a chunk per command module
+// (src/cli/commands.ts imports a command's module only when it runs) plus
+// the chunks they share: `ddplab --help` reads the entry and commander, not
+// the NIC, the host stack or the target. Packages stay external (native
+// addons load from node_modules). Every file sits in dist/cli/, two levels
+// down like src/cli/*.ts, so paths the modules resolve against
+// import.meta.url (../../netns/, ../../bin/, ../../captures/) stay right.
+//
+// Another ddplab may be starting from dist/ right now: the build goes to a
+// folder of its own; chunks are named by content hash, so they are copied
+// in beside the old ones (a process started from the old entry still finds
+// its chunks), and the entry is renamed into place last (atomic). Chunks no
+// build has used for an hour are removed.
+const stage = join(dist, `.stage-${process.pid}`);
+rmSync(stage, { recursive: true, force: true });
+let result;
+try {
+  result = await build({
   entryPoints: [join(src, 'cli/main.ts')],
-  outfile: `${tmp}.js`,
+  outdir: stage,
+  entryNames: '[name]',
+  chunkNames: '[name]-[hash]',
   bundle: true,
+  splitting: true,
+  metafile: true,
   external: ['pcap', 'raw-socket', 'sse4_crc32', 'esbuild', 'tsx', 'vitest'],
   format: 'esm',
   platform: 'node',
@@ -67,9 +79,27 @@ await build({
   logLevel: 'warning',
   // CommonJS packages inside an ESM bundle call require() for node: built-ins.
   banner: { js: "import { createRequire as __ddplabCreateRequire } from 'node:module'; const require = __ddplabCreateRequire(import.meta.url);" },
-});
-appendFileSync(`${tmp}.js`, '//# sourceMappingURL=main.js.map\n');
-renameSync(`${tmp}.js.map`, `${out}.map`);
-renameSync(`${tmp}.js`, out);
+  });
+} catch (e) {
+  rmSync(stage, { recursive: true, force: true });
+  throw e;
+}
+const outputs = readdirSync(stage);
+const now = Date.now();
+for (const f of outputs) {
+  if (f === 'main.js' || f === 'main.js.map') continue;
+  if (f.endsWith('.js')) appendFileSync(join(stage, f), `//# sourceMappingURL=${f}.map\n`);
+}
+for (const f of outputs) if (f !== 'main.js') renameSync(join(stage, f), join(cliDir, f));
+appendFileSync(join(stage, 'main.js'), '//# sourceMappingURL=main.js.map\n');
+renameSync(join(stage, 'main.js'), join(cliDir, 'main.js'));
+rmSync(stage, { recursive: true, force: true });
+writeFileSync(join(dist, 'meta.json'), JSON.stringify(result.metafile));
+for (const f of readdirSync(cliDir)) {
+  if (outputs.includes(f)) continue;
+  const p = join(cliDir, f);
+  if (now - statSync(p).mtimeMs > 3600_000) rmSync(p, { force: true });
+}
 writeFileSync(stamp, `${new Date().toISOString()}\n`);
-process.stdout.write(`build: ${files.length} files bundled into dist/cli/main.js in ${Math.round(performance.now() - t0)} ms\n`);
+const chunks = outputs.filter((f) => f.endsWith('.js')).length;
+process.stdout.write(`build: ${files.length} files bundled into dist/cli/main.js and ${chunks - 1} chunks in ${Math.round(performance.now() - t0)} ms\n`);

@@ -7,6 +7,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { UserError } from '../base/errors.js';
 import { loadLibpcap } from '../nicemu/port/live.js';
 import { PortError } from '../nicemu/port/port.js';
+import { commandForMessage } from './invoked-command.js';
 
 // Bit numbers in the capability sets (linux/capability.h).
 const CAP_NET_ADMIN = 12n;
@@ -35,16 +36,18 @@ function hasCap(caps: bigint, bit: bigint): boolean {
 export function requireNetAdmin(action: string): void {
   const caps = effectiveCaps();
   if (hasCap(caps, CAP_NET_ADMIN) && hasCap(caps, CAP_SYS_ADMIN) && hasCap(caps, CAP_NET_RAW)) return;
+  const who = commandForMessage(action);
   throw new UserError(
     'NOT_ROOT',
-    `${action} needs root (CAP_SYS_ADMIN, CAP_NET_ADMIN, CAP_NET_RAW to manage network namespaces and capture): run it as root, e.g. sudo npm run ddplab -- ${action.replace(/^ddplab /, '')}`,
+    `${who} needs root (CAP_SYS_ADMIN, CAP_NET_ADMIN, CAP_NET_RAW to manage network namespaces and capture): run it as root, e.g. sudo npm run ddplab -- ${who.replace(/^ddplab /, '')}`,
   );
 }
 
 /** Capturing and injecting frames needs CAP_NET_RAW. */
 export function requireNetRaw(action: string): void {
   if (hasCap(effectiveCaps(), CAP_NET_RAW)) return;
-  throw new UserError('NOT_ROOT', `${action} needs root (CAP_NET_RAW to capture and send frames): run it as root (sudo)`);
+  const who = commandForMessage(action);
+  throw new UserError('NOT_ROOT', `${who} needs root (CAP_NET_RAW to capture and send frames): run it as root, e.g. sudo npm run ddplab -- ${who.replace(/^ddplab /, '')}`);
 }
 
 /** Loads libpcap through the pcap binding; returns its version string. */
