@@ -1,18 +1,26 @@
 /**
- * The fio-like workload flags shared by `ddplab run` and `ddplab host`,
- * declared once and turned into WorkloadOptions once.
+ * The workload flags shared by `ddplab run` and `ddplab host`, in fio's
+ * spelling and meaning (docs/run-and-host.md has the table), declared once
+ * and turned into WorkloadOptions once.
  */
 import type { Command } from 'commander';
-import { parseBlockSizes, parseSizeBytes, WORKLOAD_RW_MODES, WorkloadOptionError, type WorkloadOptions, type WorkloadRw } from '../host/workload/options.js';
+import { blockSizesOf, parseSizeBytes, WORKLOAD_RW_MODES, WorkloadOptionError, type WorkloadOptions, type WorkloadRw } from '../host/workload/options.js';
 import type { HostTimeouts } from '../lab/host-run.js';
 import { UserError } from '../base/errors.js';
 
 export interface WorkloadFlags {
   rw: string;
   bs: string;
+  bssplit?: string;
+  bsrange?: string;
   iodepth: string;
   size?: string;
+  io_size?: string;
+  io_limit?: string;
+  offset?: string;
   time?: string;
+  runtime?: string;
+  time_based?: boolean;
   rwmixread: string;
   seed: string;
   verify: boolean;
@@ -22,13 +30,20 @@ export interface WorkloadFlags {
 export function addWorkloadFlags(cmd: Command, defaults: { rw: string; bs: string; iodepth: string; size?: string }): Command {
   cmd
     .option('--rw <mode>', `I/O pattern: ${WORKLOAD_RW_MODES.join(', ')}`, defaults.rw)
-    .option('--bs <sizes>', 'block size or mix: 4k | 4k,128k,1m | 4k:70,128k:30 | 4k-1m', defaults.bs)
+    .option('--bs <size[,size]>', "block size (fio's bs): one for every direction, or READ,WRITE (4k,128k)", defaults.bs)
+    .option('--bssplit <split>', "block size mix (fio's bssplit): 4k/70:128k/30, or READS,WRITES")
+    .option('--bsrange <low-high>', "block sizes from low to high, multiples of low (fio's bsrange): 4k-1m, or READS,WRITES")
     .option('--iodepth <n>', 'commands in flight per queue', defaults.iodepth)
     .option('--queues <n>', 'NVMe I/O queues (one TCP connection each)', '1')
-    .option('--size <bytes>', 'total bytes to transfer, e.g. 256m', defaults.size)
-    .option('--time <seconds>', 'run time bound (the run stops at whichever of size and time comes first)')
+    .option('--size <bytes>', "fio's size: the region [offset, offset+size) of the namespace, and the bytes one pass transfers (default: to the end of the namespace)", defaults.size)
+    .option('--io_size <bytes>', "fio's io_size: bytes to transfer when not size (more: several passes over the region)")
+    .option('--io_limit <bytes>', 'the same as --io_size (fio\'s alias)')
+    .option('--offset <bytes>', "fio's offset: where the region starts in the namespace", undefined)
+    .option('--runtime <seconds>', "fio's runtime: stop at whichever of the amount and this time comes first")
+    .option('--time_based', "fio's time_based: run for --runtime whatever the amount")
+    .option('--time <seconds>', 'run for this long: --runtime SECONDS --time_based')
     .option('--rwmixread <pct>', 'percentage of reads in randrw', '50')
-    .option('--seed <n>', 'seed of offsets, sizes, written data and the target pattern', '1')
+    .option('--seed <n>', "seed of offsets, sizes, written data and the target pattern (fio's randseed)", '1')
     .option('--no-verify', 'do not compare reads with the expected content');
   return cmd;
 }
@@ -39,44 +54,71 @@ function intFlag(name: string, text: string, min: number, max: number): number {
   return n;
 }
 
+function seconds(name: string, text: string): number {
+  const s = Number(text);
+  if (!(s > 0) || !Number.isFinite(s)) throw new UserError('BAD_FLAG', `--${name}: '${text}' is not a positive number of seconds`);
+  return s;
+}
+
 export function workloadFromFlags(f: WorkloadFlags): WorkloadOptions {
   if (!(WORKLOAD_RW_MODES as readonly string[]).includes(f.rw)) {
     throw new UserError('BAD_FLAG', `--rw: '${f.rw}' is not one of ${WORKLOAD_RW_MODES.join(', ')}`);
   }
-  const timeSec = f.time === undefined ? undefined : Number(f.time);
-  if (timeSec !== undefined && !(timeSec > 0)) throw new UserError('BAD_FLAG', `--time: '${f.time}' is not a positive number of seconds`);
-  checkSizes(f);
-  return {
+  if (f.time !== undefined && f.runtime !== undefined) throw new UserError('BAD_FLAG', '--time is --runtime with --time_based: give one of them');
+  if (f.io_size !== undefined && f.io_limit !== undefined) throw new UserError('BAD_FLAG', '--io_limit is --io_size: give one of them');
+  const timeSec = f.time !== undefined ? seconds('time', f.time) : f.runtime !== undefined ? seconds('runtime', f.runtime) : undefined;
+  const timeBased = f.time !== undefined || f.time_based === true;
+  if (timeBased && timeSec === undefined) throw new UserError('BAD_FLAG', '--time_based needs --runtime SECONDS (or give --time SECONDS)');
+  const ioSize = f.io_size ?? f.io_limit;
+  const w: WorkloadOptions = {
     rw: f.rw as WorkloadRw,
     bs: f.bs,
+    ...(f.bssplit !== undefined ? { bssplit: f.bssplit } : {}),
+    ...(f.bsrange !== undefined ? { bsrange: f.bsrange } : {}),
     iodepth: intFlag('iodepth', f.iodepth, 1, 4096),
     queues: intFlag('queues', f.queues, 1, 128),
     ...(f.size !== undefined ? { size: f.size } : {}),
+    ...(ioSize !== undefined ? { ioSize } : {}),
+    ...(f.offset !== undefined ? { offset: f.offset } : {}),
     ...(timeSec !== undefined ? { timeSec } : {}),
+    ...(timeBased ? { timeBased } : {}),
     rwmixread: intFlag('rwmixread', f.rwmixread, 0, 100),
     seed: intFlag('seed', f.seed, 0, 0xffff_ffff),
     verify: f.verify,
   };
+  checkSizes(w, f);
+  return w;
 }
 
 /**
- * --bs and --size read before anything is built: a bad size or weight is one
- * line, and so is a block larger than the whole job (which would otherwise
- * read one block, many times what was asked).
+ * The block sizes, --size, --io_size and --offset read before anything is
+ * built: a bad size, an old-style mix in --bs, or a block larger than the
+ * region or the amount is one line (the last would otherwise transfer a
+ * whole block, more than was asked for).
  */
-function checkSizes(f: WorkloadFlags): void {
+function checkSizes(w: WorkloadOptions, f: WorkloadFlags): void {
   let largest = 0;
   let size: number | undefined;
+  let ioSize: number | undefined;
   try {
-    for (const c of parseBlockSizes(f.bs)) largest = Math.max(largest, c.bytes);
-    if (f.size !== undefined) size = parseSizeBytes(f.size, 'size');
+    const dirs = blockSizesOf(w);
+    const readPct = w.rw === 'randrw' ? (w.rwmixread ?? 50) : w.rw === 'read' || w.rw === 'randread' ? 100 : 0;
+    for (const c of [...(readPct > 0 ? dirs.read : []), ...(readPct < 100 ? dirs.write : [])]) largest = Math.max(largest, c.bytes);
+    if (w.size !== undefined) size = parseSizeBytes(w.size, 'size');
+    if (w.ioSize !== undefined) ioSize = parseSizeBytes(w.ioSize, 'io_size');
+    if (w.offset !== undefined) parseSizeBytes(w.offset, 'offset');
   } catch (e) {
     if (e instanceof WorkloadOptionError) throw new UserError('BAD_FLAG', `--${e.message}`);
     throw e;
   }
-  if (largest === 0) throw new UserError('BAD_FLAG', `--bs ${f.bs}: a block size must be larger than 0`);
+  const bsText = f.bssplit !== undefined ? `--bssplit ${f.bssplit}` : f.bsrange !== undefined ? `--bsrange ${f.bsrange}` : `--bs ${f.bs}`;
+  if (size === 0) throw new UserError('BAD_FLAG', `--size ${f.size}: the region must be larger than 0`);
+  if (ioSize === 0) throw new UserError('BAD_FLAG', `--io_size ${String(w.ioSize)}: the amount must be larger than 0`);
   if (size !== undefined && largest > size) {
-    throw new UserError('BAD_FLAG', `--bs ${f.bs} is larger than --size ${f.size}: the job would read a whole block, more than the size asked for`);
+    throw new UserError('BAD_FLAG', `${bsText} is larger than --size ${f.size}: the job would read a whole block, more than the size asked for`);
+  }
+  if (ioSize !== undefined && largest > ioSize) {
+    throw new UserError('BAD_FLAG', `${bsText} is larger than --io_size ${String(w.ioSize)}: the job would transfer a whole block, more than asked for`);
   }
 }
 

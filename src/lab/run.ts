@@ -7,7 +7,7 @@
  */
 import { resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import type { WorkloadOptions } from '../host/workload/options.js';
+import { workloadHostArgs, type WorkloadOptions } from '../host/workload/options.js';
 import type { WorkloadProgress } from '../host/workload/workload.js';
 import { UserError } from '../base/errors.js';
 import type { OffloadMode } from '../host/offload-mode.js';
@@ -99,22 +99,10 @@ function hostCommand(o: RunOptions): string[] {
     o.offload ?? 'none',
     '--queues',
     String(o.queues),
-    '--rw',
-    w.rw,
-    '--bs',
-    String(w.bs ?? '4k'),
-    '--iodepth',
-    String(w.iodepth ?? 1),
-    '--rwmixread',
-    String(w.rwmixread ?? 50),
-    '--seed',
-    String(w.seed ?? 1),
+    ...workloadHostArgs(w),
     '--progress-json',
     '--quiet',
   ];
-  if (w.size !== undefined) args.push('--size', String(w.size));
-  if (w.timeSec !== undefined) args.push('--time', String(w.timeSec));
-  if (w.verify === false) args.push('--no-verify');
   args.push(...timeoutArgs(o.timeouts));
   if (o.capture !== undefined) args.push('--capture', resolve(o.capture));
   if (o.hashReads !== undefined) args.push('--hash-reads', resolve(o.hashReads));

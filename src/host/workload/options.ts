@@ -1,13 +1,17 @@
 /**
- * The fio-like job description of a workload run, its parsing (sizes as
- * "4k", "1m"; block size mixes) and its validation against the namespace.
+ * The workload's job description, in fio's terms, its parsing and its
+ * validation against the namespace.
  *
  * Sizes use fio's binary suffixes: k = 1024, m = 1024², g = 1024³, t =
- * 1024⁴ (a trailing "b" or "ib" is accepted: "4KiB"). Block sizes:
- *   "4k"               one size
- *   "4k,128k,1m"       a mix, equal weights
- *   "4k:50,128k:50"    a mix with weights (any positive numbers)
- *   "4k-1m"            every power of two from 4k to 1m, equal weights
+ * 1024⁴ (a trailing "b" or "ib" is accepted: "4KiB"). Block sizes, as fio:
+ *   bs      "4k"                 every direction
+ *           "4k,128k"            reads 4k, writes 128k (a third, trim, value is refused)
+ *   bssplit "4k/70:128k/30"      a mix, weights in percent (blank weights share what is left)
+ *           "4k/50:64k/50,128k"  reads from the first list, writes from the second
+ *   bsrange "4k-1m"              any multiple of the smaller size in [4k, 1m], uniformly
+ *           "4k-16k,64k-1m"      reads, writes
+ * The mix spellings ddplab used to give `bs` ("4k,128k,1m", "4k:70,128k:30",
+ * "4k-1m") are refused with the fio option to use instead.
  */
 import { DdplabError } from '../../base/errors.js';
 
@@ -18,6 +22,12 @@ export const WORKLOAD_RW_MODES: readonly WorkloadRw[] = ['read', 'write', 'randr
 export interface BlockSizeChoice {
   readonly bytes: number;
   readonly weight: number;
+}
+
+/** Block sizes of each direction. */
+export interface BlockSizesByDir {
+  readonly read: readonly BlockSizeChoice[];
+  readonly write: readonly BlockSizeChoice[];
 }
 
 export class WorkloadOptionError extends DdplabError<'WORKLOAD_OPTION'> {
@@ -45,28 +55,131 @@ export function parseSizeBytes(value: string | number, option = 'size'): number 
   return bytes;
 }
 
-/** Parses a block size spec (see the file comment). */
-export function parseBlockSizes(spec: string | number): BlockSizeChoice[] {
-  if (typeof spec === 'number') return [{ bytes: parseSizeBytes(spec, 'bs'), weight: 1 }];
-  const range = /^\s*([^,:-]+)-([^,:-]+)\s*$/.exec(spec);
-  if (range !== null) {
-    const lo = parseSizeBytes(range[1]!, 'bs');
-    const hi = parseSizeBytes(range[2]!, 'bs');
-    if (lo === 0 || hi < lo) throw new WorkloadOptionError('bs', `bs range '${spec}' must go from a smaller to a larger size`);
-    const out: BlockSizeChoice[] = [];
-    for (let b = lo; b <= hi; b *= 2) out.push({ bytes: b, weight: 1 });
-    return out;
+function positiveSize(text: string, option: string, spec: string): number {
+  const b = parseSizeBytes(text, option);
+  if (b === 0) throw new WorkloadOptionError(option, `${option} '${spec}': a block size must be larger than 0`);
+  return b;
+}
+
+/** Read and write parts of a "R,W" value; a third (trim) part is refused. */
+function perDirection(spec: string, option: string): [string, string] {
+  const parts = spec.split(',');
+  if (parts.length > 2) {
+    throw new WorkloadOptionError(option, `${option} '${spec}' has ${parts.length} comma-separated parts: ddplab takes read[,write] (fio's third, trim, part has no meaning here)`);
   }
-  const out: BlockSizeChoice[] = [];
-  for (const part of spec.split(',')) {
-    const [size, weight] = part.split(':');
-    const bytes = parseSizeBytes(size!, 'bs');
-    const w = weight === undefined ? 1 : Number(weight);
-    if (!(w > 0) || !Number.isFinite(w)) throw new WorkloadOptionError('bs', `bs weight '${weight}' in '${spec}' is not a positive number`);
-    out.push({ bytes, weight: w });
+  const read = parts[0]!.trim();
+  const write = parts.length === 2 && parts[1]!.trim() !== '' ? parts[1]!.trim() : read;
+  return [read, write];
+}
+
+/**
+ * fio's bs: one size, or "read,write". The mixes ddplab's --bs used to take
+ * are refused here, naming the fio option that says them.
+ */
+export function parseBs(spec: string | number): BlockSizesByDir {
+  if (typeof spec === 'number') {
+    const one = [{ bytes: positiveSize(String(spec), 'bs', String(spec)), weight: 1 }];
+    return { read: one, write: one };
   }
-  if (out.length === 0) throw new WorkloadOptionError('bs', 'bs is empty');
+  if (spec.includes(':') || spec.includes('/')) {
+    throw new WorkloadOptionError('bs', `bs '${spec}' is a weighted mix: use bssplit (fio's syntax, e.g. --bssplit 4k/70:128k/30)`);
+  }
+  if (spec.includes('-')) throw new WorkloadOptionError('bs', `bs '${spec}' is a range: use bsrange (e.g. --bsrange ${spec})`);
+  if (spec.split(',').length > 2) {
+    throw new WorkloadOptionError('bs', `bs '${spec}' has more than two sizes: bs is read[,write] as in fio; for a mix use bssplit (e.g. --bssplit ${spec.split(',').map((s) => s.trim()).join('/:')}/)`);
+  }
+  const [r, w] = perDirection(spec, 'bs');
+  return { read: [{ bytes: positiveSize(r, 'bs', spec), weight: 1 }], write: [{ bytes: positiveSize(w, 'bs', spec), weight: 1 }] };
+}
+
+/** One direction's bssplit list: "4k/70:128k/30", "4k/:64k/" (blanks share the rest of 100 %). */
+function parseSplitList(list: string, spec: string): BlockSizeChoice[] {
+  const entries = list.split(':').map((e) => e.trim());
+  if (entries.some((e) => e === '')) throw new WorkloadOptionError('bssplit', `bssplit '${spec}' has an empty entry`);
+  const parsed: { bytes: number; pct: number | undefined }[] = [];
+  for (const e of entries) {
+    const [size, pct, extra] = e.split('/');
+    if (extra !== undefined) throw new WorkloadOptionError('bssplit', `bssplit entry '${e}' is not SIZE/PERCENT`);
+    const bytes = positiveSize(size!, 'bssplit', spec);
+    if (pct === undefined || pct.trim() === '') {
+      parsed.push({ bytes, pct: undefined });
+      continue;
+    }
+    const p = Number(pct);
+    if (!Number.isFinite(p) || p < 0 || p > 100) throw new WorkloadOptionError('bssplit', `bssplit weight '${pct}' in '${spec}' is not a percentage 0..100`);
+    parsed.push({ bytes, pct: p });
+  }
+  const given = parsed.reduce((a, b) => a + (b.pct ?? 0), 0);
+  const blanks = parsed.filter((b) => b.pct === undefined).length;
+  if (given > 100 + 1e-9) throw new WorkloadOptionError('bssplit', `bssplit '${spec}': the percentages add up to ${given}, more than 100`);
+  if (blanks === 0 && Math.abs(given - 100) > 1e-9) throw new WorkloadOptionError('bssplit', `bssplit '${spec}': the percentages add up to ${given}, not 100`);
+  const share = blanks > 0 ? (100 - given) / blanks : 0;
+  const out = parsed.map((b) => ({ bytes: b.bytes, weight: b.pct ?? share })).filter((b) => b.weight > 0);
+  if (out.length === 0) throw new WorkloadOptionError('bssplit', `bssplit '${spec}' gives no size a weight`);
   return out;
+}
+
+/** fio's bssplit: "4k/70:128k/30" for every direction, or "READS,WRITES". */
+export function parseBsSplit(spec: string): BlockSizesByDir {
+  const [r, w] = perDirection(spec, 'bssplit');
+  return { read: parseSplitList(r, spec), write: parseSplitList(w, spec) };
+}
+
+/** One direction's bsrange "4k-1m": every multiple of 4k from 4k to 1m, equal weights (fio picks uniformly). */
+function parseRangeOne(text: string, spec: string): BlockSizeChoice[] {
+  const m = /^([^-]+)-([^-]+)$/.exec(text);
+  if (m === null) throw new WorkloadOptionError('bsrange', `bsrange '${spec}' is not LOW-HIGH (e.g. 4k-1m)`);
+  const lo = positiveSize(m[1]!, 'bsrange', spec);
+  const hi = positiveSize(m[2]!, 'bsrange', spec);
+  if (hi < lo) throw new WorkloadOptionError('bsrange', `bsrange '${spec}' must go from a smaller to a larger size`);
+  const out: BlockSizeChoice[] = [];
+  for (let b = lo; b <= hi; b += lo) out.push({ bytes: b, weight: 1 });
+  return out;
+}
+
+/** fio's bsrange: "4k-1m", or "READLOW-READHIGH,WRITELOW-WRITEHIGH". */
+export function parseBsRange(spec: string): BlockSizesByDir {
+  const [r, w] = perDirection(spec, 'bsrange');
+  return { read: parseRangeOne(r, spec), write: parseRangeOne(w, spec) };
+}
+
+/**
+ * The block sizes a job uses: bssplit, else bsrange, else bs (fio's order of
+ * precedence: a split overrides the others), default 4k.
+ */
+export function blockSizesOf(o: Pick<WorkloadOptions, 'bs' | 'bssplit' | 'bsrange'>): BlockSizesByDir {
+  if (o.bssplit !== undefined) return parseBsSplit(o.bssplit);
+  if (o.bsrange !== undefined) return parseBsRange(o.bsrange);
+  if (Array.isArray(o.bs)) {
+    const list = o.bs as readonly BlockSizeChoice[];
+    return { read: list, write: list };
+  }
+  return parseBs((o.bs as string | number | undefined) ?? '4k');
+}
+
+/** A choice list as fio's bssplit text ("4096/25:65536/75"). */
+function splitText(list: readonly BlockSizeChoice[]): string {
+  const total = list.reduce((a, b) => a + b.weight, 0);
+  return list.map((b) => `${b.bytes}/${Number(((b.weight / total) * 100).toFixed(6))}`).join(':');
+}
+
+/**
+ * The workload as `ddplab host` flags (how `ddplab run` hands it to the host
+ * process): workloadFromFlags of these gives the same job back.
+ */
+export function workloadHostArgs(w: WorkloadOptions): string[] {
+  const args = ['--rw', w.rw];
+  if (Array.isArray(w.bs)) args.push('--bssplit', splitText(w.bs as readonly BlockSizeChoice[]));
+  else args.push('--bs', String((w.bs as string | number | undefined) ?? '4k'));
+  if (w.bssplit !== undefined) args.push('--bssplit', w.bssplit);
+  if (w.bsrange !== undefined) args.push('--bsrange', w.bsrange);
+  args.push('--iodepth', String(w.iodepth ?? 1), '--rwmixread', String(w.rwmixread ?? 50), '--seed', String(w.seed ?? 1));
+  if (w.size !== undefined) args.push('--size', String(w.size));
+  if (w.ioSize !== undefined) args.push('--io_size', String(w.ioSize));
+  if (w.offset !== undefined) args.push('--offset', String(w.offset));
+  if (w.timeSec !== undefined) args.push(w.timeBased === true ? '--time' : '--runtime', String(w.timeSec));
+  if (w.verify === false) args.push('--no-verify');
+  return args;
 }
 
 /**
@@ -96,19 +209,31 @@ export interface WorkloadOptions {
   readonly rw: WorkloadRw;
   /** Percentage of reads in randrw (default 50). */
   readonly rwmixread?: number;
-  /** Block size or mix (default "4k"). */
+  /** fio's bs: one size or "read,write" (default "4k"); a list of choices is a mix for both directions. */
   readonly bs?: string | number | readonly BlockSizeChoice[];
+  /** fio's bssplit ("4k/70:128k/30[,writes]"); overrides bs and bsrange. */
+  readonly bssplit?: string;
+  /** fio's bsrange ("4k-1m[,writes]"); overrides bs. */
+  readonly bsrange?: string;
   /** Commands in flight per queue (default 1). */
   readonly iodepth?: number;
   /** I/O queues to use (default: all the device has). */
   readonly queues?: number;
-  /** Total bytes to transfer; with neither size nor timeSec, the whole range once. */
+  /**
+   * fio's size: the region [offset, offset + size) the I/O falls in (cut at
+   * the end of the namespace) and the bytes one pass transfers (default:
+   * from offset to the end of the namespace).
+   */
   readonly size?: string | number;
-  /** Run for this many seconds (stops at whichever of size and time comes first). */
+  /** fio's io_size: bytes to transfer when it is not size (more: several passes over the region). */
+  readonly ioSize?: string | number;
+  /** fio's runtime, seconds: stop at whichever of the amount and the time comes first. */
   readonly timeSec?: number;
-  /** Start of the range the I/O falls in, bytes (default 0). */
+  /** fio's time_based: run for timeSec whatever the amount, passing over the region again and again. */
+  readonly timeBased?: boolean;
+  /** fio's offset: start of the region, bytes (default 0). */
   readonly offset?: string | number;
-  /** Length of the range, bytes (default: to the end of the namespace). */
+  /** Length of the region when it differs from size (ddplab's; default: size). */
   readonly range?: string | number;
   /** Random offsets are multiples of this (default: the smallest block size, as fio's blockalign). */
   readonly blockAlign?: string | number;
@@ -146,14 +271,19 @@ export interface ResolvedWorkload {
   readonly rw: WorkloadRw;
   readonly random: boolean;
   readonly readPct: number;
+  /** Every block size the job uses (both directions). */
   readonly blockSizes: readonly BlockSizeChoice[];
+  /** Block sizes of reads and of writes. */
+  readonly bsByDir: BlockSizesByDir;
   readonly maxBlockBytes: number;
   readonly iodepth: number;
   readonly queues: number;
-  /** Bytes to transfer; Infinity when only time bounds the run. */
+  /** Bytes to transfer (io_size, else size); Infinity when only time bounds the run. */
   readonly sizeBytes: number;
-  /** Run time bound; Infinity when only size bounds the run. */
+  /** Run time bound; Infinity when only the amount bounds the run. */
   readonly timeMs: number;
+  /** fio's time_based: the run lasts timeMs. */
+  readonly timeBased: boolean;
   readonly offsetBytes: number;
   readonly rangeBytes: number;
   readonly alignBytes: number;
@@ -174,7 +304,12 @@ function must(cond: boolean, option: string, message: string): void {
 export function resolveWorkload(o: WorkloadOptions, dev: WorkloadDeviceGeometry): ResolvedWorkload {
   must(WORKLOAD_RW_MODES.includes(o.rw), 'rw', `rw '${String(o.rw)}' is not one of ${WORKLOAD_RW_MODES.join(', ')}`);
   const lba = dev.lbaSizeBytes;
-  const blockSizes = Array.isArray(o.bs) ? [...(o.bs as readonly BlockSizeChoice[])] : parseBlockSizes((o.bs as string | number | undefined) ?? '4k');
+  const bsByDir = blockSizesOf(o);
+  const readPct0 = o.rw === 'randrw' ? (o.rwmixread ?? 50) : o.rw === 'read' || o.rw === 'randread' ? 100 : 0;
+  // The sizes of a direction the job never issues do not bound it (fio: bs=4k,1m on a read job).
+  const used = [...(readPct0 > 0 ? bsByDir.read : []), ...(readPct0 < 100 ? bsByDir.write : [])];
+  const blockSizes: BlockSizeChoice[] = [];
+  for (const b of used) if (!blockSizes.some((x) => x.bytes === b.bytes)) blockSizes.push(b);
   must(blockSizes.length > 0, 'bs', 'bs is empty');
   let maxBlockBytes = 0;
   let minBlockBytes = Infinity;
@@ -188,7 +323,7 @@ export function resolveWorkload(o: WorkloadOptions, dev: WorkloadDeviceGeometry)
     maxBlockBytes = Math.max(maxBlockBytes, b.bytes);
     minBlockBytes = Math.min(minBlockBytes, b.bytes);
   }
-  const readPct = o.rw === 'randrw' ? (o.rwmixread ?? 50) : o.rw === 'read' || o.rw === 'randread' ? 100 : 0;
+  const readPct = readPct0;
   must(Number.isFinite(readPct) && readPct >= 0 && readPct <= 100, 'rwmixread', `rwmixread ${readPct} is not in 0..100`);
   const iodepth = o.iodepth ?? 1;
   must(
@@ -200,20 +335,27 @@ export function resolveWorkload(o: WorkloadOptions, dev: WorkloadDeviceGeometry)
   must(Number.isInteger(queues) && queues >= 1 && queues <= dev.queues, 'queues', `queues ${queues} is not in 1..${dev.queues}`);
   const offsetBytes = parseSizeBytes(o.offset ?? 0, 'offset');
   must(offsetBytes % lba === 0 && offsetBytes < dev.nsSizeBytes, 'offset', `offset ${offsetBytes} is not an LBA inside the namespace`);
-  const rangeBytes = o.range === undefined ? dev.nsSizeBytes - offsetBytes : parseSizeBytes(o.range, 'range');
+  const sizeGiven = o.size === undefined ? undefined : parseSizeBytes(o.size, 'size');
+  must(sizeGiven === undefined || sizeGiven > 0, 'size', 'size must be positive');
+  // fio on a block device: a size past the end of the device stops at its end.
+  const rangeBytes =
+    o.range !== undefined ? parseSizeBytes(o.range, 'range') : Math.min(sizeGiven ?? Infinity, dev.nsSizeBytes - offsetBytes);
   must(
     rangeBytes % lba === 0 && rangeBytes > 0 && offsetBytes + rangeBytes <= dev.nsSizeBytes,
-    'range',
-    `range [${offsetBytes}, ${offsetBytes + rangeBytes}) is not whole LBAs inside the ${dev.nsSizeBytes}-byte namespace`,
+    o.range !== undefined ? 'range' : 'size',
+    `region [${offsetBytes}, ${offsetBytes + rangeBytes}) is not whole ${lba}-byte LBAs inside the ${dev.nsSizeBytes}-byte namespace`,
   );
-  must(maxBlockBytes <= rangeBytes, 'bs', `block size ${maxBlockBytes} is larger than the range (${rangeBytes} bytes)`);
+  must(maxBlockBytes <= rangeBytes, 'bs', `block size ${maxBlockBytes} is larger than the region (${rangeBytes} bytes)`);
   const alignBytes = parseSizeBytes(o.blockAlign ?? minBlockBytes, 'blockalign');
   must(alignBytes > 0 && alignBytes % lba === 0, 'blockalign', `blockalign ${alignBytes} is not a positive multiple of the LBA`);
   const timeMs = o.timeSec === undefined ? Infinity : o.timeSec * 1000;
   must(o.timeSec === undefined || (Number.isFinite(o.timeSec) && o.timeSec > 0), 'time', `time ${String(o.timeSec)} s is not positive`);
-  let sizeBytes = o.size === undefined ? (o.timeSec === undefined ? rangeBytes : Infinity) : parseSizeBytes(o.size, 'size');
-  must(sizeBytes > 0, 'size', 'size must be positive');
-  if (!Number.isFinite(sizeBytes) && !Number.isFinite(timeMs)) sizeBytes = rangeBytes;
+  const timeBased = o.timeBased === true;
+  must(!timeBased || o.timeSec !== undefined, 'time_based', 'time_based needs a runtime');
+  const ioSize = o.ioSize === undefined ? undefined : parseSizeBytes(o.ioSize, 'io_size');
+  must(ioSize === undefined || ioSize > 0, 'io_size', 'io_size must be positive');
+  // The amount: io_size, else size as given (more than the region: several passes), else one pass.
+  const sizeBytes = timeBased ? Infinity : (ioSize ?? (o.range !== undefined ? sizeGiven : undefined) ?? sizeGiven ?? rangeBytes);
   const seed = o.seed ?? 1;
   must(Number.isInteger(seed) && seed >= 0 && seed <= 0xffff_ffff, 'seed', `seed ${seed} is not a u32`);
   const patternSeed = o.patternSeed ?? seed;
@@ -232,11 +374,13 @@ export function resolveWorkload(o: WorkloadOptions, dev: WorkloadDeviceGeometry)
     random: o.rw.startsWith('rand'),
     readPct,
     blockSizes,
+    bsByDir,
     maxBlockBytes,
     iodepth,
     queues,
     sizeBytes,
     timeMs,
+    timeBased,
     offsetBytes,
     rangeBytes,
     alignBytes,

@@ -28,6 +28,7 @@ import { LatencyHistogram, type LatencySummary } from './latency-histogram.js';
 import type { NvmeController } from '../nvme/controller.js';
 import { EXTENT_UNKNOWN, WrittenExtents } from './written-extents.js';
 import { Xoshiro128ss } from '../../base/seeded-rng.js';
+import { RandomSlotOrder } from './random-map.js';
 import { resolveWorkload, type BlockImage, type ResolvedWorkload, type WorkloadDeviceGeometry, type WorkloadOptions } from './options.js';
 
 /** Where a workload's I/O goes: an NvmeController (controllerDevice) or a test double. */
@@ -147,7 +148,10 @@ class WorkloadEngine {
   private readonly rng: Xoshiro128ss;
   private readonly extents = new WrittenExtents();
   private readonly tracked: TrackedIo[] = [];
-  private readonly weightTotal: number;
+  private readonly weightRead: number;
+  private readonly weightWrite: number;
+  /** This pass of the random map (random jobs). */
+  private randomOrder: RandomSlotOrder | undefined;
   private seqCursor: number;
   private issuedBytes = 0;
   private startMs = 0;
@@ -179,9 +183,9 @@ class WorkloadEngine {
   ) {
     this.rng = new Xoshiro128ss(job.seed);
     this.seqCursor = job.offsetBytes;
-    let w = 0;
-    for (const b of job.blockSizes) w += b.weight;
-    this.weightTotal = w;
+    const total = (list: readonly { weight: number }[]): number => list.reduce((a, b) => a + b.weight, 0);
+    this.weightRead = total(job.bsByDir.read);
+    this.weightWrite = total(job.bsByDir.write);
   }
 
   async execute(): Promise<WorkloadReport> {
@@ -272,20 +276,20 @@ class WorkloadEngine {
 
   private plan(): PlannedIo {
     const job = this.job;
-    let len = job.blockSizes[0]!.bytes;
-    if (job.blockSizes.length > 1) {
-      let pick = this.rng.float() * this.weightTotal;
-      for (const b of job.blockSizes) {
+    const write = job.readPct === 100 ? false : job.readPct === 0 ? true : this.rng.float() * 100 >= job.readPct;
+    const sizes = write ? job.bsByDir.write : job.bsByDir.read;
+    let len = sizes[0]!.bytes;
+    if (sizes.length > 1) {
+      let pick = this.rng.float() * (write ? this.weightWrite : this.weightRead);
+      for (const b of sizes) {
         len = b.bytes;
         pick -= b.weight;
         if (pick < 0) break;
       }
     }
-    const write = job.readPct === 100 ? false : job.readPct === 0 ? true : this.rng.float() * 100 >= job.readPct;
     let start: number;
     if (job.random) {
-      const slots = Math.floor((job.rangeBytes - len) / job.alignBytes) + 1;
-      start = job.offsetBytes + job.alignBytes * Math.floor(this.rng.float() * slots);
+      start = job.offsetBytes + job.alignBytes * this.nextRandomSlot(len);
     } else {
       // Sequential: wrap to the start of the range when the next block would not fit.
       if (this.seqCursor + len > job.offsetBytes + job.rangeBytes) this.seqCursor = job.offsetBytes;
@@ -299,6 +303,21 @@ class WorkloadEngine {
       if (writeSeed === job.patternSeed) writeSeed = (writeSeed + 1) >>> 0;
     }
     return { write, start, len, writeSeed };
+  }
+
+  /**
+   * The next slot of the random map whose block of `len` fits in the region;
+   * when a pass has used every slot, a new pass (a new permutation) starts,
+   * as fio resets its map.
+   */
+  private nextRandomSlot(len: number): number {
+    const job = this.job;
+    const fits = (slot: number): boolean => slot * job.alignBytes + len <= job.rangeBytes;
+    for (;;) {
+      this.randomOrder ??= new RandomSlotOrder(Math.max(1, Math.floor(job.rangeBytes / job.alignBytes)), this.rng);
+      for (let slot = this.randomOrder.take(); slot !== undefined; slot = this.randomOrder.take()) if (fits(slot)) return slot;
+      this.randomOrder = undefined;
+    }
   }
 
   private track(io: PlannedIo): TrackedIo {

@@ -54,7 +54,7 @@ describe('workload baseline: a known image', () => {
   it('verifies reads of unwritten blocks against the image and written ones against the writes', async () => {
     const image = randomBytes(4 * MIB, 1);
     const dev = new ImageDevice(Buffer.from(image));
-    const r = await runWorkload(dev, { rw: 'randrw', bs: '4k-64k', iodepth: 8, size: '8m', seed: 3, baseline: { kind: 'image', image: imageOf(image) } });
+    const r = await runWorkload(dev, { rw: 'randrw', bsrange: '4k-64k', iodepth: 8, size: '8m', seed: 3, baseline: { kind: 'image', image: imageOf(image) } });
     expect(r.ok).toBe(true);
     expect(r.io.reads).toBeGreaterThan(50);
     expect(r.io.writes).toBeGreaterThan(50);
@@ -97,7 +97,7 @@ describe('workload baseline: unknown content', () => {
     const dev = new ImageDevice(randomBytes(8 * MIB, 5));
     const r = await runWorkload(dev, {
       rw: 'randrw',
-      bs: '4k-128k',
+      bsrange: '4k-128k',
       iodepth: 8,
       size: '4m',
       range: '2m',

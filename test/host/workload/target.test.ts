@@ -46,7 +46,7 @@ describe('workload against the target on loopback', () => {
       const { report, host } = await run(
         { order: 'random', interleave: true, c2hSizeBytes: 8192 },
         digest,
-        { rw: 'randrw', bs: '4k-1m', iodepth: 32, size: '48m', seed: 7 },
+        { rw: 'randrw', bsrange: '4k-1m', iodepth: 32, size: '48m', seed: 7 },
       );
       expect(report.errors.first).toEqual([]);
       expect(report.verify.first).toEqual([]);
@@ -70,7 +70,7 @@ describe('workload against the target on loopback', () => {
     const { report } = await run(
       { order: 'reverse', interleave: true, c2hSizeBytes: 4096 + 512 },
       'both',
-      { rw: 'randrw', bs: '512,1536,4k,8704,64k,1m', blockAlign: 512, iodepth: 32, size: '32m', seed: 9 },
+      { rw: 'randrw', bssplit: '512/:1536/:4k/:8704/:64k/:1m/', blockAlign: 512, iodepth: 32, size: '32m', seed: 9 },
       1,
     );
     expect(report.verify.first).toEqual([]);
@@ -81,7 +81,7 @@ describe('workload against the target on loopback', () => {
     const { report, host } = await run(
       { profile: 'spdk', order: 'random', interleave: true },
       'both',
-      { rw: 'randrw', bs: '4k-128k', iodepth: 32, size: '32m', seed: 11 },
+      { rw: 'randrw', bsrange: '4k-128k', iodepth: 32, size: '32m', seed: 11 },
     );
     expect(report.verify.first).toEqual([]);
     expect(report.ok).toBe(true);

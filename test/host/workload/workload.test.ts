@@ -7,7 +7,7 @@
 import { describe, expect, it } from 'vitest';
 import { VirtualClock } from '../../../src/host/net/clock.js';
 import { runWorkload, type WorkloadDevice } from '../../../src/host/workload/workload.js';
-import { parseBlockSizes, parseSizeBytes, resolveWorkload, WorkloadOptionError } from '../../../src/host/workload/options.js';
+import { blockSizesOf, parseBs, parseBsRange, parseBsSplit, parseSizeBytes, resolveWorkload, WorkloadOptionError } from '../../../src/host/workload/options.js';
 import { fillPattern } from '../../../src/wire/block-pattern.js';
 import { prng } from '../../support/wire/pdu-samples.js';
 
@@ -130,15 +130,45 @@ describe('workload options', () => {
     expect(() => parseSizeBytes('4q')).toThrow(WorkloadOptionError);
   });
 
-  it('parses block sizes: one, a mix, a weighted mix and a power-of-two range', () => {
-    expect(parseBlockSizes('4k')).toEqual([{ bytes: 4096, weight: 1 }]);
-    expect(parseBlockSizes('4k,128k,1m').map((b) => b.bytes)).toEqual([4096, 131072, MIB]);
-    expect(parseBlockSizes('4k:30,128k:70')).toEqual([
-      { bytes: 4096, weight: 30 },
-      { bytes: 131072, weight: 70 },
+  it("parses block sizes as fio does: bs per direction, bssplit percentages, bsrange multiples", () => {
+    const one = [{ bytes: 4096, weight: 1 }];
+    expect(parseBs('4k')).toEqual({ read: one, write: one });
+    expect(parseBs('4k,128k')).toEqual({ read: one, write: [{ bytes: 131072, weight: 1 }] });
+    expect(parseBs('4k,')).toEqual({ read: one, write: one });
+    expect(parseBsSplit('4k/30:128k/70')).toEqual({
+      read: [
+        { bytes: 4096, weight: 30 },
+        { bytes: 131072, weight: 70 },
+      ],
+      write: [
+        { bytes: 4096, weight: 30 },
+        { bytes: 131072, weight: 70 },
+      ],
+    });
+    // Blank percentages share what the others leave; a second list is the writes'.
+    const s = parseBsSplit('4k/50:64k/:1m/,128k');
+    expect(s.read).toEqual([
+      { bytes: 4096, weight: 50 },
+      { bytes: 65536, weight: 25 },
+      { bytes: MIB, weight: 25 },
     ]);
-    expect(parseBlockSizes('4k-1m').map((b) => b.bytes)).toEqual([4, 8, 16, 32, 64, 128, 256, 512, 1024].map((k) => k * KIB));
-    expect(() => parseBlockSizes('4k:-1')).toThrow(WorkloadOptionError);
+    expect(s.write).toEqual([{ bytes: 131072, weight: 100 }]);
+    expect(parseBsRange('4k-16k').read.map((b) => b.bytes)).toEqual([4096, 8192, 12288, 16384]);
+    expect(parseBsRange('4k-8k,64k-128k').write.map((b) => b.bytes)).toEqual([65536, 131072]);
+    expect(blockSizesOf({ bs: '4k', bssplit: '8k/100', bsrange: '16k-32k' }).read).toEqual([{ bytes: 8192, weight: 100 }]);
+  });
+
+  it('refuses the old mixes in bs, naming the fio option, and bad splits, in one line each', () => {
+    expect(() => parseBs('4k:70,128k:30')).toThrow("bs '4k:70,128k:30' is a weighted mix: use bssplit (fio's syntax, e.g. --bssplit 4k/70:128k/30)");
+    expect(() => parseBs('4k-1m')).toThrow("bs '4k-1m' is a range: use bsrange (e.g. --bsrange 4k-1m)");
+    expect(() => parseBs('4k,128k,1m')).toThrow(/^bs '4k,128k,1m' has more than two sizes: .*--bssplit 4k\/:128k\/:1m\/\)$/);
+    expect(parseBsSplit('4k/:128k/:1m/').read.map((b) => b.weight)).toEqual([100 / 3, 100 / 3, 100 / 3]);
+    expect(() => parseBsSplit('4k/70:128k/20')).toThrow(/add up to 90, not 100/);
+    expect(() => parseBsSplit('4k/70:128k/40')).toThrow(/more than 100/);
+    expect(() => parseBsSplit('4k/x')).toThrow(/not a percentage/);
+    expect(() => parseBsSplit('4k/50:64k/50,8k/100,1m/100')).toThrow(/trim/);
+    expect(() => parseBsRange('64k-4k')).toThrow(/smaller to a larger/);
+    expect(() => parseBs('0')).toThrow(/larger than 0/);
   });
 
   it('refuses what the device cannot do', () => {
@@ -149,7 +179,23 @@ describe('workload options', () => {
     expect(() => resolveWorkload({ rw: 'randread', queues: 3 }, dev)).toThrow(/queues/);
     expect(() => resolveWorkload({ rw: 'randrw', rwmixread: 101 }, dev)).toThrow(/rwmixread/);
     const j = resolveWorkload({ rw: 'randrw', bs: '4k,64k' }, dev);
-    expect(j).toMatchObject({ readPct: 50, iodepth: 1, queues: 2, sizeBytes: 64 * MIB, alignBytes: 4096, verify: true });
+    expect(j).toMatchObject({ readPct: 50, iodepth: 1, queues: 2, sizeBytes: 64 * MIB, rangeBytes: 64 * MIB, alignBytes: 4096, verify: true });
+    expect(j.bsByDir.read.map((b) => b.bytes)).toEqual([4096]);
+    expect(j.bsByDir.write.map((b) => b.bytes)).toEqual([65536]);
+    // A write-only job is not bounded by the reads' size.
+    expect(() => resolveWorkload({ rw: 'write', bs: '1m,4k' }, dev)).not.toThrow();
+  });
+
+  it("takes size as fio's region and amount, io_size as the amount, offset as the region's start", () => {
+    const dev = { queues: 1, queueDepth: 32, lbaSizeBytes: 512, nsSizeBytes: 64 * MIB, maxTransferBytes: 128 * KIB };
+    expect(resolveWorkload({ rw: 'randread', size: '8m' }, dev)).toMatchObject({ offsetBytes: 0, rangeBytes: 8 * MIB, sizeBytes: 8 * MIB });
+    expect(resolveWorkload({ rw: 'randread', size: '8m', ioSize: '32m', offset: '1m' }, dev)).toMatchObject({ offsetBytes: MIB, rangeBytes: 8 * MIB, sizeBytes: 32 * MIB });
+    // Past the end of the namespace the region stops at it (fio on a block device); the amount is still what was asked.
+    expect(resolveWorkload({ rw: 'read', size: '1g', offset: '60m' }, dev)).toMatchObject({ rangeBytes: 4 * MIB, sizeBytes: 1024 * MIB });
+    expect(resolveWorkload({ rw: 'read', size: '1m', timeSec: 2, timeBased: true }, dev)).toMatchObject({ sizeBytes: Infinity, timeMs: 2000, timeBased: true });
+    expect(resolveWorkload({ rw: 'read', size: '1m', timeSec: 2 }, dev)).toMatchObject({ sizeBytes: MIB, timeMs: 2000, timeBased: false });
+    expect(() => resolveWorkload({ rw: 'read', timeBased: true }, dev)).toThrow(/time_based needs a runtime/);
+    expect(() => resolveWorkload({ rw: 'read', bs: '64k', size: '32k' }, dev)).toThrow(/larger than the region/);
   });
 });
 
@@ -160,7 +206,7 @@ describe('runWorkload on a reordering in-memory device', () => {
       const progress: number[] = [];
       const r = await runWorkload(
         dev,
-        { rw: 'randrw', bs: '512,4k,64k,256k', iodepth: 16, size: '24m', seed, patternSeed: 77, blockAlign: 512 },
+        { rw: 'randrw', bssplit: '512/:4k/:64k/:256k/', iodepth: 16, size: '24m', seed, patternSeed: 77, blockAlign: 512 },
         { onProgress: (p) => progress.push(p.fraction), progressIntervalMs: 0 },
       );
       expect(dev.overlapViolations, `seed ${seed}`).toEqual([]);
