@@ -8,7 +8,7 @@ import type { Command } from 'commander';
 import { replayCapture } from '../replay/replay.js';
 import { DEFAULT_NIC_PROFILE } from '../nicemu/ddp/nic-profile.js';
 import { DDP_OFFLOAD_MODES, parseOffloadMode } from '../host/offload-mode.js';
-import { formatReplayReport } from '../replay/report.js';
+import { formatReplayReport, replayReportJson } from '../replay/report.js';
 import type { ImpairSpec } from '../nicemu/port/impair.js';
 import { parseBurst, parseProbability } from './impair-flags.js';
 import { UserError } from '../base/errors.js';
@@ -76,6 +76,6 @@ export function registerReplayCommand(program: Command): void {
       limits: ddp.limits,
       nic: ddp.nic ?? DEFAULT_NIC_PROFILE,
     });
-    process.stdout.write(flags.json === true ? `${JSON.stringify(report)}\n` : `${formatReplayReport(report)}\n`);
+    process.stdout.write(flags.json === true ? `${JSON.stringify(replayReportJson(report))}\n` : `${formatReplayReport(report)}\n`);
   });
 }

@@ -6,6 +6,7 @@
  * run that made the capture — can be compared command by command.
  */
 import type { UlpMode } from '../host/nvme/ulp-mode.js';
+import { REPORT_SCHEMA_VERSION } from '../base/report-version.js';
 import type { NicProfile } from '../nicemu/ddp/nic-profile.js';
 import { pduTypeName } from '../wire/nvme-tcp-pdu.js';
 import type { NicRxStats } from '../nicemu/nic-stats.js';
@@ -130,6 +131,11 @@ export interface ReplayReport {
   readonly notes: string[];
 }
 
+/** What `ddplab replay --json` prints: the report with the version of its schema (docs/report.schema.json) first. */
+export function replayReportJson(r: ReplayReport): { readonly schemaVersion: number } & ReplayReport {
+  return { schemaVersion: REPORT_SCHEMA_VERSION, ...r };
+}
+
 export function directionReport(stream: ReplayStream, pdus: PduStream): ReplayDirectionReport {
   const s = pdus.stats;
   const byType: Record<string, number> = {};
@@ -182,11 +188,15 @@ export function connectionReport(conn: ReplayConnection): ReplayConnectionReport
   };
 }
 
-/** Field-by-field sum of records of counts (all with the keys of the first). */
+/**
+ * Field-by-field sum of records of counts, over the keys of `zero` only: a
+ * number the zero does not name (a direction's firstPduSeq, a sequence
+ * number) is not a count and has no total.
+ */
 function sumCounts<T extends object>(list: readonly T[], zero: T): T {
   const out = { ...zero } as Record<string, number>;
   for (const item of list) {
-    for (const [k, v] of Object.entries(item)) if (typeof v === 'number') out[k] = (out[k] ?? 0) + v;
+    for (const [k, v] of Object.entries(item)) if (typeof v === 'number' && k in out) out[k] = out[k]! + v;
   }
   return out as T;
 }

@@ -16,6 +16,7 @@ import type { BenchCell, BenchResult, BenchRun, OffloadMode } from './bench.js';
 import { usesAnyOffload } from '../../host/offload-mode.js';
 import { benchMetrics, cellKey } from './bench.js';
 import { UserError } from '../../base/errors.js';
+import { REPORT_SCHEMA_VERSION } from '../../base/report-version.js';
 
 // ------------------------------------------------------------ summaries
 
@@ -575,7 +576,7 @@ function panelMarkdown(p: Panel, runs: BenchResult['runs'], ctx: BenchMarkdownCo
 export function benchJson(command: string, result: BenchResult, summary: readonly BenchCellSummary[]): string {
   const { runs, ...head } = result;
   const lines = (xs: readonly unknown[]): string => xs.map((x) => JSON.stringify(x)).join(',\n');
-  const headJson = JSON.stringify({ command, ...head });
+  const headJson = JSON.stringify({ schemaVersion: REPORT_SCHEMA_VERSION, command, ...head });
   return `${headJson.slice(0, -1)},\n"runs": [\n${lines(runs)}\n],\n"summary": [\n${lines(summary)}\n]}\n`;
 }
 
@@ -613,7 +614,12 @@ export function readBenchReport(dir: string): { result: BenchResult; command: st
   if (typeof parsed !== 'object' || parsed === null || !Array.isArray(o.runs) || typeof o.command !== 'string' || o.options === undefined) {
     throw new UserError('BAD_REPORT', `${path} is not a ddplab bench report`);
   }
+  // Files from before schemaVersion have none (version 1's shape); a newer version may mean fields this code would misread.
+  const version = (parsed as { schemaVersion?: unknown }).schemaVersion;
+  if (version !== undefined && version !== REPORT_SCHEMA_VERSION) {
+    throw new UserError('BAD_REPORT', `${path} has schemaVersion ${JSON.stringify(version)}; this ddplab reads version ${REPORT_SCHEMA_VERSION}`);
+  }
   const runs = o.runs.map((r) => (r.report !== null ? { ...r, metrics: benchMetrics(r.report) } : r));
-  const { summary: _summary, command, ...rest } = parsed as BenchResult & { summary?: unknown; command: string };
+  const { summary: _summary, command, schemaVersion: _version, ...rest } = parsed as BenchResult & { summary?: unknown; command: string; schemaVersion?: unknown };
   return { result: { ...rest, runs }, command };
 }
