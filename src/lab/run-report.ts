@@ -12,6 +12,8 @@ import type { DigestChoice, HostRunReport } from './host-run.js';
 export interface RunReport {
   readonly ok: boolean;
   readonly error?: string;
+  /** Present (true) when SIGINT/SIGTERM stopped the run: what follows is what was done until then, neither a pass nor a fail. */
+  readonly interrupted?: true;
   readonly run: {
     readonly id: string;
     readonly mtu: number;
@@ -51,6 +53,7 @@ export function runReportFromHost(hr: HostRunReport, run: RunReport['run']): Run
   return {
     ok: hr.ok,
     ...(hr.error !== undefined ? { error: hr.error } : {}),
+    ...(hr.interrupted === true ? { interrupted: true as const } : {}),
     run,
     verify: { bytes: w?.verify.bytes ?? 0, mismatches: w?.verify.mismatches ?? 0 },
     io: {
