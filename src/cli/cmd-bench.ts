@@ -10,7 +10,7 @@ import { fileURLToPath } from 'node:url';
 import type { Command } from 'commander';
 import { WORKLOAD_RW_MODES, parseSizeBytes, WorkloadOptionError, type WorkloadRw } from '../host/workload/options.js';
 import { bench, benchMachine, benchOptionsRecord, type BenchOptions, type BenchPoint, type BenchRun, type BenchSize } from '../lab/bench/bench.js';
-import { OFFLOAD_MODES, parseOffloadMode } from '../host/offload-mode.js';
+import { RUN_OFFLOAD_MODES, parseOffloadMode } from '../host/offload-mode.js';
 import { DEFAULT_NIC_PROFILE, NIC_PROFILE_NAMES, isNicProfile, type NicProfile } from '../nicemu/ddp/nic-profile.js';
 import { formatRate, readBenchReport, summarizeBench, writeBenchReport } from '../lab/bench/report.js';
 import type { WorkloadProgress } from '../host/workload/workload.js';
@@ -129,7 +129,7 @@ export function registerBenchCommand(program: Command): void {
     .description('sweep verified runs over loss, reordering, offload mode and workload on one topology; writes report.md, report.json and SVG charts')
     .option('--drop <list>', 'loss rates toward the host, per frame', '0,1e-4,1e-3')
     .option('--reorder <list>', 'reordering rates toward the host, per frame', '0')
-    .option('--offload <list>', `offload modes (${OFFLOAD_MODES.join(', ')})`, 'none,ddp-crc')
+    .option('--offload <list>', `offload modes (${RUN_OFFLOAD_MODES.join(', ')})`, 'none,ddp-crc')
     .option('--nic <list>', `NIC profiles for the modes that run the DDP engine (${NIC_PROFILE_NAMES.join(', ')})`, DEFAULT_NIC_PROFILE)
     .option('--rw <list>', `I/O patterns (${WORKLOAD_RW_MODES.join(', ')})`, 'read')
     .option('--bs <list>', 'block sizes, one per point (e.g. 4k,128k)', '128k')

@@ -11,7 +11,7 @@ import type { Command } from 'commander';
 import type { Port } from '../nicemu/port/port.js';
 import { resolve } from 'node:path';
 import { hostRun, parseTargetAddress } from '../lab/host-run.js';
-import { OFFLOAD_MODES, parseOffloadMode } from '../host/offload-mode.js';
+import { RUN_OFFLOAD_MODES, parseOffloadMode } from '../host/offload-mode.js';
 import { externalNextHop, parseHostAddress } from '../lab/run-external.js';
 import { withCapture } from '../nicemu/port/capture.js';
 import { intFlag, parseDigest, timeoutsFromFlags, workloadFromFlags, type TimeoutFlags, type WorkloadFlags } from './workload-flags.js';
@@ -51,7 +51,7 @@ export function registerHostCommand(program: Command): void {
     .option('--target <addr:port>', 'NVMe/TCP target', '192.0.2.1:4420')
     .option('--nqn <nqn>', 'subsystem NQN', 'nqn.2026-11.io.ddplab:target');
   addDigestFlag(cmd, 'none');
-  addOffloadFlag(cmd, OFFLOAD_MODES)
+  addOffloadFlag(cmd, RUN_OFFLOAD_MODES)
     .option('--queue-depth <n>', 'I/O queue size (default: max(32, iodepth))')
     .option('--capture <file.pcap>', 'write every frame the NIC receives and sends to a pcap file')
     .option('--hash-reads <file>', 'write the SHA-256 of every read to a JSON file (to compare with ddplab replay of the capture)')

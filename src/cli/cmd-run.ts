@@ -6,7 +6,7 @@
  */
 import type { Command } from 'commander';
 import { run, type RunReport } from '../lab/run.js';
-import { OFFLOAD_MODES, parseOffloadMode, usesCrcOffload, usesDdpEngine } from '../host/offload-mode.js';
+import { RUN_OFFLOAD_MODES, parseOffloadMode, usesCrcOffload, usesDdpEngine } from '../host/offload-mode.js';
 import type { WorkloadProgress } from '../host/workload/workload.js';
 import { UserError } from '../base/errors.js';
 import { describeImpairSpec, describeImpairStats, impairFromFlags, type ImpairFlags } from './impair-flags.js';
@@ -185,7 +185,7 @@ export function registerRunCommand(program: Command): void {
     .command('run')
     .description('end-to-end run: topology, target (kernel TCP) and host (software NIC + userspace stack) as two processes, verified workload, report');
   addDigestFlag(cmd, 'none');
-  addOffloadFlag(cmd, OFFLOAD_MODES);
+  addOffloadFlag(cmd, RUN_OFFLOAD_MODES);
   addTargetShapeFlags(cmd)
     .option('--profile <name>', 'target profile: linux or spdk', 'linux')
     .option('--mtu <bytes>', 'MTU of the veth pair', '1500');

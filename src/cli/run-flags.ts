@@ -16,6 +16,8 @@ const MODE_HELP: Readonly<Record<OffloadMode, string>> = {
   'ddp-crc': 'ddp-crc (DDP + data digest)',
   'devmem-tcp': 'devmem-tcp',
   'devmem-nvme': 'devmem-nvme (receive into device memory)',
+  'zcrx-tcp': 'zcrx-tcp (io_uring zero-copy receive)',
+  'zcrx-nvme': 'zcrx-nvme',
 };
 
 export function addDigestFlag(cmd: Command, defaultDigest: DigestChoice): Command {

@@ -6,16 +6,30 @@
  * a predicate over it) what to build; it never compares mode strings.
  *
  * It lives in src/host because the host decides: it registers the DDP ULP
- * with the NIC (sk_add with the nvme-tcp / nvme-tcp-ddgst-rx caps), or binds
- * a dmabuf and receives through the token API. Replay, lab, the CLI and the
- * fuzzer sit above it.
+ * with the NIC (sk_add with the nvme-tcp / nvme-tcp-ddgst-rx caps), binds
+ * a dmabuf and receives through the token API, or registers an io_uring
+ * zcrx area and receives completions. Replay, lab, the CLI and the fuzzer
+ * sit above it.
+ *
+ * Not every command builds every mode: `ddplab run`, `host` and `bench`
+ * (NVMe/TCP) take RUN_OFFLOAD_MODES, `ddplab stream` (a plain TCP stream)
+ * takes STREAM_OFFLOAD_MODES; `zcrx-nvme` is declared and built by no
+ * command yet, so every parser refuses it by name.
  */
 import { UserError } from '../base/errors.js';
 
-export type OffloadMode = 'none' | 'ddp' | 'ddp-crc' | 'devmem-tcp' | 'devmem-nvme';
+export type OffloadMode = 'none' | 'ddp' | 'ddp-crc' | 'devmem-tcp' | 'devmem-nvme' | 'zcrx-tcp' | 'zcrx-nvme';
 
 /** Every mode, in the order help texts and reports list them. */
-export const OFFLOAD_MODES: readonly OffloadMode[] = ['none', 'ddp', 'ddp-crc', 'devmem-tcp', 'devmem-nvme'];
+export const OFFLOAD_MODES: readonly OffloadMode[] = ['none', 'ddp', 'ddp-crc', 'devmem-tcp', 'devmem-nvme', 'zcrx-tcp', 'zcrx-nvme'];
+
+/** The modes an NVMe/TCP run builds (`ddplab run`, `host`, `bench`; the default of parseOffloadMode). */
+export type RunOffloadMode = 'none' | 'ddp' | 'ddp-crc' | 'devmem-tcp' | 'devmem-nvme';
+export const RUN_OFFLOAD_MODES: readonly RunOffloadMode[] = ['none', 'ddp', 'ddp-crc', 'devmem-tcp', 'devmem-nvme'];
+
+/** The modes a plain TCP stream is received with (`ddplab stream`). */
+export type StreamOffloadMode = 'none' | 'devmem-tcp' | 'zcrx-tcp';
+export const STREAM_OFFLOAD_MODES: readonly StreamOffloadMode[] = ['none', 'devmem-tcp', 'zcrx-tcp'];
 
 /** The modes of the DDP series alone (replay runs no devmem receive). */
 export type DdpOffloadMode = 'none' | 'ddp' | 'ddp-crc';
@@ -30,14 +44,24 @@ export interface OffloadFeatures {
   readonly headerSplit: 'tcp' | 'nvme' | undefined;
   /** The host receives through the devmem token API (descriptors, dontneed or the refill ring). */
   readonly tokenApi: boolean;
+  /** The rx queue's memory provider: a dmabuf (devmem), an io_uring zcrx area, or none (ordinary pages). */
+  readonly provider: 'dmabuf' | 'io_uring' | undefined;
 }
 
 export const OFFLOAD_FEATURES: Readonly<Record<OffloadMode, OffloadFeatures>> = {
-  none: { ddpEngine: false, crcOffload: false, headerSplit: undefined, tokenApi: false },
-  ddp: { ddpEngine: true, crcOffload: false, headerSplit: undefined, tokenApi: false },
-  'ddp-crc': { ddpEngine: true, crcOffload: true, headerSplit: undefined, tokenApi: false },
-  'devmem-tcp': { ddpEngine: false, crcOffload: false, headerSplit: 'tcp', tokenApi: true },
-  'devmem-nvme': { ddpEngine: false, crcOffload: true, headerSplit: 'nvme', tokenApi: true },
+  none: { ddpEngine: false, crcOffload: false, headerSplit: undefined, tokenApi: false, provider: undefined },
+  ddp: { ddpEngine: true, crcOffload: false, headerSplit: undefined, tokenApi: false, provider: undefined },
+  'ddp-crc': { ddpEngine: true, crcOffload: true, headerSplit: undefined, tokenApi: false, provider: undefined },
+  'devmem-tcp': { ddpEngine: false, crcOffload: false, headerSplit: 'tcp', tokenApi: true, provider: 'dmabuf' },
+  'devmem-nvme': { ddpEngine: false, crcOffload: true, headerSplit: 'nvme', tokenApi: true, provider: 'dmabuf' },
+  'zcrx-tcp': { ddpEngine: false, crcOffload: false, headerSplit: 'tcp', tokenApi: false, provider: 'io_uring' },
+  'zcrx-nvme': { ddpEngine: false, crcOffload: true, headerSplit: 'nvme', tokenApi: false, provider: 'io_uring' },
+};
+
+/** Modes a command may name but not build, and what to say instead. */
+const NOT_BUILT: Partial<Record<OffloadMode, string>> = {
+  'zcrx-nvme': 'io_uring zero-copy receive of NVMe/TCP is not built yet',
+  'zcrx-tcp': 'io_uring zero-copy receive is built for plain TCP streams: ddplab stream --offload zcrx-tcp',
 };
 
 /** The mode turns anything on (every mode but none). */
@@ -61,6 +85,11 @@ export function usesDevmem(mode: OffloadMode): mode is 'devmem-tcp' | 'devmem-nv
   return OFFLOAD_FEATURES[mode].tokenApi;
 }
 
+/** Receive into an io_uring zcrx area: zcrx-tcp or zcrx-nvme. */
+export function usesZcrx(mode: OffloadMode): mode is 'zcrx-tcp' | 'zcrx-nvme' {
+  return OFFLOAD_FEATURES[mode].provider === 'io_uring';
+}
+
 /** Where the NIC splits headers from payload, or undefined when it does not. */
 export function headerSplitOf(mode: OffloadMode): 'tcp' | 'nvme' | undefined {
   return OFFLOAD_FEATURES[mode].headerSplit;
@@ -72,11 +101,15 @@ export function ddpModeOf(mode: OffloadMode): DdpOffloadMode {
 }
 
 /**
- * A mode from a flag value; a value outside `allowed` is one line naming
- * the flag and the values it takes.
+ * A mode from a flag value (by default one an NVMe/TCP run builds); a value
+ * outside `allowed` is one line naming the flag and the values it takes —
+ * and, for a mode this command does not build, why.
  */
-export function parseOffloadMode<M extends OffloadMode = OffloadMode>(text: string, allowed: readonly M[] = OFFLOAD_MODES as readonly M[], flag = '--offload'): M {
+export function parseOffloadMode<M extends OffloadMode = RunOffloadMode>(text: string, allowed: readonly M[] = RUN_OFFLOAD_MODES as readonly M[], flag = '--offload'): M {
   const m = allowed.find((x) => x === text);
-  if (m === undefined) throw new UserError('BAD_FLAG', `${flag}: '${text}' is not one of ${allowed.join(', ')}`);
+  if (m === undefined) {
+    const why = NOT_BUILT[text as OffloadMode];
+    throw new UserError('BAD_FLAG', `${flag}: '${text}' is not one of ${allowed.join(', ')}${why !== undefined ? ` (${why})` : ''}`);
+  }
   return m;
 }

@@ -4,6 +4,8 @@ import {
   DDP_OFFLOAD_MODES,
   OFFLOAD_FEATURES,
   OFFLOAD_MODES,
+  RUN_OFFLOAD_MODES,
+  STREAM_OFFLOAD_MODES,
   ddpModeOf,
   headerSplitOf,
   parseOffloadMode,
@@ -11,18 +13,23 @@ import {
   usesCrcOffload,
   usesDdpEngine,
   usesDevmem,
+  usesZcrx,
 } from '../../src/host/offload-mode.js';
 
 describe('offload mode', () => {
   it('says what each mode turns on', () => {
-    expect(OFFLOAD_MODES.filter(usesAnyOffload)).toEqual(['ddp', 'ddp-crc', 'devmem-tcp', 'devmem-nvme']);
+    expect(OFFLOAD_MODES.filter(usesAnyOffload)).toEqual(['ddp', 'ddp-crc', 'devmem-tcp', 'devmem-nvme', 'zcrx-tcp', 'zcrx-nvme']);
     expect(OFFLOAD_MODES.filter(usesDdpEngine)).toEqual(['ddp', 'ddp-crc']);
-    expect(OFFLOAD_MODES.filter(usesCrcOffload)).toEqual(['ddp-crc', 'devmem-nvme']);
+    expect(OFFLOAD_MODES.filter(usesCrcOffload)).toEqual(['ddp-crc', 'devmem-nvme', 'zcrx-nvme']);
     expect(OFFLOAD_MODES.filter(usesDevmem)).toEqual(['devmem-tcp', 'devmem-nvme']);
-    expect(OFFLOAD_MODES.map(headerSplitOf)).toEqual([undefined, undefined, undefined, 'tcp', 'nvme']);
-    expect(OFFLOAD_MODES.map(ddpModeOf)).toEqual(['none', 'ddp', 'ddp-crc', 'none', 'none']);
-    // The token API and header split go together: devmem needs both.
-    for (const m of OFFLOAD_MODES) expect(OFFLOAD_FEATURES[m].tokenApi).toBe(OFFLOAD_FEATURES[m].headerSplit !== undefined);
+    expect(OFFLOAD_MODES.filter(usesZcrx)).toEqual(['zcrx-tcp', 'zcrx-nvme']);
+    expect(OFFLOAD_MODES.map(headerSplitOf)).toEqual([undefined, undefined, undefined, 'tcp', 'nvme', 'tcp', 'nvme']);
+    expect(OFFLOAD_MODES.map(ddpModeOf)).toEqual(['none', 'ddp', 'ddp-crc', 'none', 'none', 'none', 'none']);
+    // A memory provider and header split go together: payload must land apart from headers.
+    for (const m of OFFLOAD_MODES) expect(OFFLOAD_FEATURES[m].provider !== undefined).toBe(OFFLOAD_FEATURES[m].headerSplit !== undefined);
+    for (const m of OFFLOAD_MODES) expect(OFFLOAD_FEATURES[m].tokenApi).toBe(OFFLOAD_FEATURES[m].provider === 'dmabuf');
+    expect(RUN_OFFLOAD_MODES.some((m) => usesZcrx(m))).toBe(false);
+    expect(STREAM_OFFLOAD_MODES).toEqual(['none', 'devmem-tcp', 'zcrx-tcp']);
   });
 
   it('parses a flag value, refusing others in one line that names the flag and the values', () => {
@@ -40,5 +47,9 @@ describe('offload mode', () => {
     expect(e.code).toBe('BAD_FLAG');
     expect(e.message).toBe("--offload: 'devmem-tcp' is not one of none, ddp, ddp-crc");
     expect(refusal(() => parseOffloadMode('dpp')).message).toBe("--offload: 'dpp' is not one of none, ddp, ddp-crc, devmem-tcp, devmem-nvme");
+    // A run does not build zcrx: refused by name, saying where it is built (or that it is not).
+    expect(refusal(() => parseOffloadMode('zcrx-tcp')).message).toMatch(/'zcrx-tcp' is not one of .*ddplab stream --offload zcrx-tcp/);
+    expect(refusal(() => parseOffloadMode('zcrx-nvme', STREAM_OFFLOAD_MODES)).message).toMatch(/not built yet/);
+    expect(parseOffloadMode('zcrx-tcp', STREAM_OFFLOAD_MODES)).toBe('zcrx-tcp');
   });
 });
