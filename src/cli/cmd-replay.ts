@@ -6,6 +6,7 @@
  */
 import type { Command } from 'commander';
 import { replayCapture } from '../replay/replay.js';
+import { checkReplayFile, truncationWarning } from '../replay/capture-file.js';
 import { DEFAULT_NIC_PROFILE } from '../nicemu/ddp/nic-profile.js';
 import { DDP_OFFLOAD_MODES, parseOffloadMode } from '../host/offload-mode.js';
 import { formatReplayReport, replayReportJson } from '../replay/report.js';
@@ -50,7 +51,7 @@ export function registerReplayCommand(program: Command): void {
   const cmd = program
     .command('replay')
     .description('replay a capture through the software NIC and the host receive path: offline, deterministic, impairable')
-    .argument('<file.pcap>', 'classic pcap of NVMe/TCP traffic, Ethernet (e.g. from ddplab run --capture, or tcpdump -w)');
+    .argument('<file.pcap>', 'pcap or pcapng capture of NVMe/TCP traffic, Ethernet (e.g. from ddplab run --capture, tcpdump -w, dumpcap, tshark -w)');
   addOffloadFlag(cmd, DDP_OFFLOAD_MODES)
     .option('--port <n>', 'TCP port of the NVMe/TCP target', '4420')
     .option('--drop <p>', 'drop frames toward the host with probability p (seeded)')
@@ -65,7 +66,7 @@ export function registerReplayCommand(program: Command): void {
     const ddp = ddpHostFromFlags(flags);
     // Replay's host reassembles the capture without a TCP to ask, and its NIC is not shown the host's frames.
     if (ddp.nicTcp !== undefined) throw new UserError('BAD_FLAG', '--nic-tcp-oracle, --nic-tcp-checks: live runs only (run, host), not replay');
-    const report = await replayCapture({
+    const opts = {
       path: file,
       port: intFlag('port', flags.port, 1, 65535),
       offload: parseOffloadMode(flags.offload, DDP_OFFLOAD_MODES),
@@ -75,7 +76,11 @@ export function registerReplayCommand(program: Command): void {
       ulp: ddp.ulp,
       limits: ddp.limits,
       nic: ddp.nic ?? DEFAULT_NIC_PROFILE,
-    });
+    };
+    // Missing, unreadable, empty, not pcap/pcapng, not Ethernet: one line before anything is built.
+    checkReplayFile(file);
+    const report = await replayCapture(opts);
     process.stdout.write(flags.json === true ? `${JSON.stringify(replayReportJson(report))}\n` : `${formatReplayReport(report)}\n`);
+    if (report.truncated !== null) process.stderr.write(`ddplab: ${truncationWarning(file, report.truncated)}\n`);
   });
 }

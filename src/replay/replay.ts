@@ -19,12 +19,10 @@
  * time (a virtual clock), so its decisions depend on the file and the seed
  * only; the DDP device's asynchronous teardown completions run between runs.
  */
-import { createReadStream } from 'node:fs';
 import { macToString, ETHERTYPE_IPV4, parseEthernet } from '../wire/ethernet.js';
 import { IPPROTO_TCP, IPV4_MF, parseIpv4 } from '../wire/ipv4.js';
 import { isPartialTcpChecksum, parseTcp, TCP_HEADER_LEN, verifyTcpChecksum, type TcpRepr } from '../wire/tcp.js';
 import { needBytes, WireError } from '../wire/errors.js';
-import { openPcap, type PcapReader } from '../wire/pcap.js';
 import { NicEmu } from '../nicemu/nic.js';
 import { DEVICE_DEFAULT_NIC_PROFILE, type NicProfile } from '../nicemu/ddp/nic-profile.js';
 import { newNicRxStats, type NicRxStats } from '../nicemu/nic-stats.js';
@@ -34,7 +32,9 @@ import { NvmeTcpDdpDevice, type NvmeTcpDdpLimits } from '../nicemu/ddp/offload.j
 import { ddpLimitsWith, type DdpLimitOverrides } from '../host/nvme/ddp-settings.js';
 import type { UlpMode } from '../host/nvme/ulp-mode.js';
 import { UserError } from '../base/errors.js';
+import type { CaptureTruncation } from '../wire/capture-reader.js';
 import { usesCrcOffload, usesDdpEngine, type DdpOffloadMode } from '../host/offload-mode.js';
+import { asUserError, openReplayCapture, replayTruncation } from './capture-file.js';
 import { ReplayConnection } from './connection.js';
 import { ReplayDdp } from './ddp.js';
 import { ReplayPort } from './port.js';
@@ -42,7 +42,7 @@ import { connectionReport, totalsOf, type ReplayFrameCounts, type ReplayOptionsR
 
 
 export interface ReplayOptions {
-  /** The capture (classic pcap, Ethernet). */
+  /** The capture (pcap or pcapng, Ethernet). */
   readonly path: string;
   /** TCP port of the NVMe/TCP target (default 4420). */
   readonly port?: number;
@@ -77,8 +77,6 @@ const TCP_SRC_PORT = 0;
 const TCP_DST_PORT = 2;
 const TCP_ACK_NUM = 8;
 const TCP_FLAGS = 13;
-/** File read size. */
-const READ_CHUNK_BYTES = 1 << 20;
 /** Target frames handed to the NIC in one batch at most. */
 const RUN_FRAMES = 64;
 
@@ -96,33 +94,17 @@ interface HostNic {
 }
 
 export async function replayCapture(opts: ReplayOptions): Promise<ReplayReport> {
-  let reader: PcapReader;
-  try {
-    // Large reads: with the stream's default 64 KiB chunks, replay waits on the file most of the time.
-    reader = await openPcap(createReadStream(opts.path, { highWaterMark: READ_CHUNK_BYTES }), { name: opts.path });
-  } catch (e) {
-    throw asUserError(e, opts.path, 0);
-  }
+  // A file that is no capture is refused here, before any NIC or host is built.
+  const reader = await openReplayCapture(opts.path);
   const replay = new Replay(opts);
   try {
     for await (const rec of reader) replay.frame(rec.data, rec.tsSec * 1_000_000 + Math.floor(rec.tsNsec / 1000));
   } catch (e) {
     reader.close();
-    throw asUserError(e, opts.path, replay.frames.total);
+    throw asUserError(e, opts.path);
   }
-  return replay.finish();
-}
-
-/** Turns what reading the file threw into one line for the user. */
-function asUserError(e: unknown, path: string, framesRead: number): unknown {
-  if (e instanceof WireError && e.code === 'PCAP_TRUNCATED') {
-    return new UserError('PCAP_TRUNCATED', `${e.message}: the capture is truncated after ${framesRead} complete frames`);
-  }
-  if (e instanceof WireError && (e.code === 'PCAP_FORMAT' || e.code === 'PCAP_LINKTYPE')) return new UserError(e.code, e.message);
-  if (e instanceof Error && 'code' in e && (e as NodeJS.ErrnoException).code === 'ENOENT') {
-    return new UserError('NO_FILE', `${path}: no such file`);
-  }
-  return e;
+  // A capture cut short (its writer killed) replays up to the cut; the report says what was lost.
+  return replay.finish(reader.truncated);
 }
 
 class Replay {
@@ -248,8 +230,8 @@ class Replay {
     if (this.run.length >= RUN_FRAMES) this.flushRun();
   }
 
-  /** End of the capture: held frames out, holes declared, commands finished, the report. */
-  async finish(): Promise<ReplayReport> {
+  /** End of the capture (or of what a capture cut short holds): held frames out, holes declared, commands finished, the report. */
+  async finish(cut?: CaptureTruncation): Promise<ReplayReport> {
     this.flushRun();
     for (const nic of this.nics.values()) {
       // Frames the impairment stage still holds go to the NIC now (close flushes them).
@@ -261,7 +243,9 @@ class Replay {
       this.drainDeferred();
     }
     if (this.conns.length === 0) throw this.noNvmeTcp();
-    return this.report();
+    const report = this.report();
+    if (cut !== undefined) report.notes.push(cut.message);
+    return { ...report, truncated: replayTruncation(cut) };
   }
 
   private connection(hostIp: number, hostPort: number, targetIp: number, targetPort: number, hostMac: Buffer): ReplayConnection {
@@ -381,7 +365,7 @@ class Replay {
     return new UserError('NO_NVME_TCP', `${this.opts.path}: no NVMe/TCP on TCP port ${this.port} in ${f.total} frames; ${saw}`);
   }
 
-  private report(): ReplayReport {
+  private report(): Omit<ReplayReport, 'truncated'> {
     const connections = this.conns.map((c) => connectionReport(c));
     const nic: NicRxStats = newNicRxStats();
     let ddp: Record<string, number> | null = null;

@@ -127,8 +127,10 @@ export interface ReplayReport {
   readonly ddp: Record<string, number> | null;
   /** What the impairment stage did to frames toward the host, null without impairment. */
   readonly impair: Record<string, number> | null;
-  /** One line per thing worth knowing: mid-connection starts, gaps, digest errors. */
+  /** One line per thing worth knowing: mid-connection starts, gaps, digest errors, a capture cut short. */
   readonly notes: string[];
+  /** The capture ends inside a record or block (its writer killed): where, what and how much; null when it ends cleanly. */
+  readonly truncated: { readonly atByte: number; readonly bytes: number; readonly records: number; readonly what: string } | null;
 }
 
 /** What `ddplab replay --json` prints: the report with the version of its schema (docs/report.schema.json) first. */

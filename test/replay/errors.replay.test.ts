@@ -1,7 +1,8 @@
 /**
  * What `ddplab replay` says about files it cannot replay: one line each,
- * naming the problem and the way out — a pcapng file, a truncated file, a
- * capture that is not Ethernet, a capture without NVMe/TCP.
+ * naming the problem and the way out — a file that is not a capture, one
+ * shorter than its own header, a capture that is not Ethernet, a capture
+ * without NVMe/TCP — and a capture cut short, which replays up to the cut.
  */
 import { execFileSync } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
@@ -84,23 +85,30 @@ function otherTraffic(): Buffer {
 }
 
 describe('replay refuses what it cannot read, in one line', () => {
-  it('a pcapng file: names the format and the editcap command that converts it', async () => {
-    const p = file('trace.pcapng', pcapng());
+  it('a file that is not a capture: names its first bytes; a pcapng file is read', async () => {
+    const p = file('trace.txt', Buffer.from('GET / HTTP/1.1\r\nHost: x\r\n\r\n'));
     const e = await replayError(p);
     expect(e.code).toBe('PCAP_FORMAT');
-    expect(e.message).toContain('pcapng');
-    expect(e.message).toContain(`editcap -F pcap ${p} ${p.slice(0, -2)}`);
-    expect(e.message).not.toContain('\n');
+    expect(e.message).toBe(`${p} is not a capture (magic 0x47455420); ddplab reads pcap and pcapng files`);
+    // A pcapng file with a section header and nothing else is a capture without frames.
+    const ng = await replayError(file('trace.pcapng', pcapng()));
+    expect(ng.code).toBe('NO_NVME_TCP');
+    expect(ng.message).toContain('in 0 frames');
   });
 
-  it('a truncated file: says how far it got', async () => {
+  it('a capture cut short: replays up to the cut and says what was cut; a file shorter than its header is refused', async () => {
     const s = synthesizeSession({ reads: 4 });
     const whole = buildPcapFile(s.frames);
+    const full = await replayCapture({ path: file('whole.pcap', whole) });
+    expect(full.truncated).toBeNull();
     const p = file('cut.pcap', whole.subarray(0, whole.length - 20));
-    const e = await replayError(p);
-    expect(e.code).toBe('PCAP_TRUNCATED');
-    expect(e.message).toContain(`truncated after ${s.frames.length - 1} complete frames`);
-    expect(e.message).toContain(`record ${s.frames.length - 1}`);
+    const r = await replayCapture({ path: p });
+    const last = s.frames[s.frames.length - 1]!.data.length;
+    expect(r.truncated).toEqual({ atByte: whole.length - 16 - last, bytes: 16 + last - 20, records: s.frames.length - 1, what: 'pcap record' });
+    expect(r.frames.total).toBe(s.frames.length - 1);
+    expect(r.notes.filter((n) => n.includes('is cut short'))).toHaveLength(1);
+    // The last frame is the host's final ACK or the like: every read is the same as in the whole file.
+    expect(r.reads.map((x) => x.sha256)).toEqual(full.reads.map((x) => x.sha256));
     // A file shorter than its own header.
     const e2 = await replayError(file('stub.pcap', whole.subarray(0, 10)));
     expect(e2.code).toBe('PCAP_TRUNCATED');
@@ -133,8 +141,9 @@ describe('replay refuses what it cannot read, in one line', () => {
 
   it('the CLI prints each as one line on stderr and exits 1', () => {
     const cases: [string, string][] = [
-      [file('cli.pcapng', pcapng()), 'pcapng'],
-      [file('cli-cut.pcap', buildPcapFile(synthesizeSession({ reads: 2 }).frames).subarray(0, 500)), 'truncated after'],
+      [file('cli.txt', Buffer.from('not a capture at all')), 'cli.txt is not a capture (magic 0x6e6f7420)'],
+      [file('cli-empty.pcap', Buffer.alloc(0)), 'cli-empty.pcap is empty'],
+      [tmp.dir, 'is a directory, not a capture'],
       [file('cli-other.pcap', otherTraffic()), 'no NVMe/TCP on TCP port 4420'],
       [join(tmp.dir, 'missing.pcap'), 'no such file'],
     ];

@@ -1,5 +1,5 @@
 /**
- * A Port over a pcap file (replay): the file's frames are the received
+ * A Port over a capture file, pcap or pcapng (replay): the file's frames are the received
  * frames, handed to the consumer in order, in batches, with their capture
  * timestamps, as fast as the consumer takes them — replay is about what
  * happens, not when, and that keeps it deterministic. Reading waits while
@@ -8,16 +8,16 @@
  * What the consumer sends goes nowhere (there is no wire), but is counted,
  * and `onTransmit` lets a replay harness look at it.
  *
- * The frames are views into the reader's buffers (src/wire/pcap.ts): nothing
+ * The frames are views into the reader's buffers (src/wire/capture-reader.ts): nothing
  * else writes there, so the consumer owns them without a copy.
  */
-import { openPcap, type PcapReader } from '../../wire/pcap.js';
+import { openCapture, type CaptureReader, type CaptureTruncation } from '../../wire/capture-reader.js';
 import { PortCounters, PortError } from './port.js';
 import type { Port, PortStats, RxConsumer } from './port.js';
 import { RxRing } from '../rx-ring.js';
 
 export interface PcapFilePortOptions {
-  /** The capture to replay (classic pcap, Ethernet). */
+  /** The capture to replay (pcap or pcapng, Ethernet). */
   readonly path: string;
   /** Which frames become received frames (e.g. only those to the host's MAC); default all. */
   readonly accept?: (frame: Buffer) => boolean;
@@ -35,8 +35,9 @@ export class PcapFilePort implements Port {
   readonly path: string;
   /**
    * Resolves once every accepted frame of the file has been handed to the
-   * consumer (or the port was closed); rejects if the file turns out to be
-   * corrupt or truncated part-way (a typed WireError). Await it.
+   * consumer (or the port was closed) — for a file cut short, every whole
+   * record before the cut, and `truncated` says what was lost; rejects if the
+   * file turns out to be corrupt part-way (a typed WireError). Await it.
    */
   readonly done: Promise<void>;
   private readonly counters = new PortCounters();
@@ -45,7 +46,7 @@ export class PcapFilePort implements Port {
   private skippedFrames = 0;
 
   private constructor(
-    private readonly reader: PcapReader,
+    private readonly reader: CaptureReader,
     private readonly opts: PcapFilePortOptions,
   ) {
     this.path = opts.path;
@@ -57,9 +58,14 @@ export class PcapFilePort implements Port {
     this.done = this.pump();
   }
 
-  /** Opens the file and checks its header (PCAP_FORMAT / PCAP_LINKTYPE / PCAP_TRUNCATED fail here). */
+  /** Opens the file and checks its header and first record (PCAP_FORMAT / PCAP_LINKTYPE / PCAP_TRUNCATED fail here). */
   static async open(opts: PcapFilePortOptions): Promise<PcapFilePort> {
-    return new PcapFilePort(await openPcap(opts.path), opts);
+    return new PcapFilePort(await openCapture(opts.path), opts);
+  }
+
+  /** Once `done` resolved: set when the file ends inside a record or block (what was cut, and where). */
+  get truncated(): CaptureTruncation | undefined {
+    return this.reader.truncated;
   }
 
   /** Records of the file that `accept` turned away. */
@@ -106,7 +112,7 @@ export class PcapFilePort implements Port {
   }
 }
 
-/** Opens a replay Port over a pcap file. */
+/** Opens a replay Port over a capture file (pcap or pcapng). */
 export function openPcapFilePort(opts: PcapFilePortOptions): Promise<PcapFilePort> {
   return PcapFilePort.open(opts);
 }

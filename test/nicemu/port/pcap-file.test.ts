@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { openPcapFilePort } from '../../../src/nicemu/port/pcap-file.js';
 import type { RxFrame } from '../../../src/nicemu/port/port.js';
-import { buildPcapFile } from '../../../src/wire/pcap.js';
+import { buildPcapFile, buildPcapngFromFrames } from '../../../src/wire/pcap.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'ddplab-port-file-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -91,7 +91,21 @@ describe('pcap file Port', () => {
     expect(n).toBeLessThan(5000);
   });
 
-  it('fails at open on a file that is not a classic Ethernet pcap, and rejects done on a truncated one', async () => {
+  it('replays a pcapng file as it replays the same frames in pcap (frames, order, µs timestamps)', async () => {
+    const frames = Array.from({ length: 300 }, (_, n) => ({ data: frame(n), tsMs: 1_700_000_000_000 + n * 1.5 + 0.25 }));
+    const path = join(dir, 'all.pcapng');
+    writeFileSync(path, buildPcapngFromFrames(frames, { byteOrder: 'BE', tsresol: 9 }));
+    const port = await openPcapFilePort({ path, batchFrames: 64 });
+    const got: RxFrame[] = [];
+    port.onFrames((b) => got.push(...b));
+    await port.done;
+    expect(got.map((f) => f.data.readUInt32BE(14))).toEqual(frames.map((_, n) => n));
+    expect(got.map((f) => f.tsUs)).toEqual(frames.map((f) => Math.round(f.tsMs * 1000)));
+    expect(port.truncated).toBeUndefined();
+    await port.close();
+  });
+
+  it('fails at open on a file that is not a capture, and delivers a file cut short up to the cut', async () => {
     const bad = join(dir, 'bad.pcap');
     writeFileSync(bad, Buffer.from('not a capture at all, sorry'));
     await expect(openPcapFilePort({ path: bad })).rejects.toMatchObject({ code: 'PCAP_FORMAT' });
@@ -100,8 +114,14 @@ describe('pcap file Port', () => {
     const whole = buildPcapFile([{ data: frame(1), tsMs: 1000 }, { data: frame(2), tsMs: 2000 }]);
     writeFileSync(cut, whole.subarray(0, whole.length - 10));
     const port = await openPcapFilePort({ path: cut });
-    port.onFrames(() => {});
-    await expect(port.done).rejects.toMatchObject({ code: 'PCAP_TRUNCATED' });
+    const got: Buffer[] = [];
+    port.onFrames((batch) => {
+      for (const f of batch) got.push(Buffer.from(f.data));
+    });
+    await port.done;
+    expect(got).toHaveLength(1);
+    expect(got[0]!.equals(frame(1))).toBe(true);
+    expect(port.truncated).toMatchObject({ records: 1, what: 'pcap record', bytes: 16 + frame(2).length - 10 });
     await port.close();
   });
 });
