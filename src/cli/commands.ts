@@ -82,6 +82,12 @@ export const COMMANDS: readonly CommandEntry[] = [
     load: async () => (await import('./cmd-peer.js')).registerPeerCommand,
   },
   {
+    name: 'devmem-check',
+    description:
+      "check ddplab's devmem TCP model the way the kernel's devmem selftest checks a NIC (bind-rx errors, dmabuf ids, validation pattern, DONTNEED, EFAULT/ETOOSMALL), in-process, no root",
+    load: async () => (await import('./cmd-devmem-check.js')).registerDevmemCheckCommand,
+  },
+  {
     name: 'demo',
     description: 'the headline: the same verified reads with offload none and ddp-crc (data digest on), side by side',
     load: async () => (await import('./cmd-demo.js')).registerDemoCommand,
