@@ -9,6 +9,7 @@ import type { HostTimeouts } from '../lab/host-run.js';
 import { UserError } from '../base/errors.js';
 
 export interface WorkloadFlags {
+  name?: string;
   rw: string;
   bs: string;
   bssplit?: string;
@@ -29,6 +30,7 @@ export interface WorkloadFlags {
 
 export function addWorkloadFlags(cmd: Command, defaults: { rw: string; bs: string; iodepth: string; size?: string }): Command {
   cmd
+    .option('--name <job>', "the job's name in the report (fio's name; default ddplab)")
     .option('--rw <mode>', `I/O pattern: ${WORKLOAD_RW_MODES.join(', ')}`, defaults.rw)
     .option('--bs <size[,size]>', "block size (fio's bs): one for every direction, or READ,WRITE (4k,128k)", defaults.bs)
     .option('--bssplit <split>', "block size mix (fio's bssplit): 4k/70:128k/30, or READS,WRITES")
@@ -71,6 +73,7 @@ export function workloadFromFlags(f: WorkloadFlags): WorkloadOptions {
   if (timeBased && timeSec === undefined) throw new UserError('BAD_FLAG', '--time_based needs --runtime SECONDS (or give --time SECONDS)');
   const ioSize = f.io_size ?? f.io_limit;
   const w: WorkloadOptions = {
+    ...(f.name !== undefined ? { name: f.name } : {}),
     rw: f.rw as WorkloadRw,
     bs: f.bs,
     ...(f.bssplit !== undefined ? { bssplit: f.bssplit } : {}),

@@ -7,9 +7,22 @@ import type { WorkloadReport } from '../host/workload/workload.js';
 import type { OffloadMode } from '../host/offload-mode.js';
 import type { KernelTcpCounters } from './kernel-tcp-stats.js';
 import type { DigestChoice, HostRunReport } from './host-run.js';
+import { REPORT_SCHEMA_VERSION } from '../base/report-version.js';
+import { fioLayout, type FioLayout } from '../host/workload/fio-json.js';
 
-/** What `ddplab run --json` prints. */
-export interface RunReport {
+/**
+ * What `ddplab run --output-format json` (`--json`) prints: ddplab's own
+ * sections, and beside them fio's layout of the same run ("fio version",
+ * timestamp, time, "global options", jobs[0] with its read and write
+ * blocks: src/host/workload/fio-json.ts).
+ */
+export interface RunReport extends Partial<FioLayout> {
+  /**
+   * REPORT_SCHEMA_VERSION (src/base/report-version.ts). Every report run
+   * prints has it, and the fio keys; optional in the type only so that
+   * reports built by hand (tests, bench's fakes) need not carry them.
+   */
+  readonly schemaVersion?: number;
   readonly ok: boolean;
   readonly error?: string;
   /** Present (true) when SIGINT/SIGTERM stopped the run: what follows is what was done until then, neither a pass nor a fail. */
@@ -48,9 +61,10 @@ export interface RunReport {
  * whoever started the target (the topology run adds the target's own
  * counters, external mode what it was pointed at).
  */
-export function runReportFromHost(hr: HostRunReport, run: RunReport['run']): RunReport {
+export function runReportFromHost(hr: HostRunReport, run: RunReport['run'], nowMs = Date.now()): RunReport {
   const w = hr.workload;
   return {
+    schemaVersion: REPORT_SCHEMA_VERSION,
     ok: hr.ok,
     ...(hr.error !== undefined ? { error: hr.error } : {}),
     ...(hr.interrupted === true ? { interrupted: true as const } : {}),
@@ -75,5 +89,6 @@ export function runReportFromHost(hr: HostRunReport, run: RunReport['run']): Run
     ...(hr.impair !== undefined ? { impair: hr.impair } : {}),
     cpu: hr.cpu,
     ...(w !== undefined ? { workload: w } : {}),
+    ...fioLayout(w, { ok: hr.ok, cpu: hr.cpu, nowMs }),
   };
 }

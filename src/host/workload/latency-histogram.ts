@@ -46,10 +46,33 @@ export interface LatencySummary {
   readonly maxUs: number;
 }
 
+/** fio's default completion-latency percentiles (its percentile_list). */
+export const FIO_PERCENTILES: readonly number[] = [1, 5, 10, 20, 30, 40, 50, 60, 70, 80, 90, 95, 99, 99.5, 99.9, 99.95, 99.99];
+
+/** A percentile as fio's JSON names it: 99.9 → "99.900000". */
+export function fioPercentileKey(p: number): string {
+  return p.toFixed(6);
+}
+
+/** Latency in nanoseconds as fio's JSON gives it (clat_ns, lat_ns): exact min, max, mean, stddev, and percentiles. */
+export interface LatencyNs {
+  readonly min: number;
+  readonly max: number;
+  readonly mean: number;
+  /** Sample standard deviation (n − 1), as fio's. */
+  readonly stddev: number;
+  readonly N: number;
+  /** fio's key ("99.000000") → ns, within 1/64 of the sample at that rank; absent when N is 0 (as fio omits them). */
+  readonly percentile?: Readonly<Record<string, number>>;
+}
+
 export class LatencyHistogram {
   private readonly counts = new Float64Array(BUCKETS);
   private n = 0;
   private sumNs = 0;
+  /** Welford's running mean and sum of squared deviations (ns): exact enough for stddev on long runs. */
+  private meanNs = 0;
+  private m2Ns = 0;
   private minNs = Infinity;
   private maxNs = 0;
 
@@ -59,6 +82,9 @@ export class LatencyHistogram {
     this.counts[bucketOf(ns)]!++;
     this.n++;
     this.sumNs += ns;
+    const d = ns - this.meanNs;
+    this.meanNs += d / this.n;
+    this.m2Ns += d * (ns - this.meanNs);
     if (ns < this.minNs) this.minNs = ns;
     if (ns > this.maxNs) this.maxNs = ns;
   }
@@ -70,6 +96,13 @@ export class LatencyHistogram {
   /** Adds every sample of `other`. */
   merge(other: LatencyHistogram): void {
     for (let i = 0; i < BUCKETS; i++) this.counts[i]! += other.counts[i]!;
+    if (other.n > 0) {
+      // Chan et al.'s pairwise combination of two (mean, M2) pairs.
+      const n = this.n + other.n;
+      const d = other.meanNs - this.meanNs;
+      this.m2Ns += other.m2Ns + (d * d * this.n * other.n) / n;
+      this.meanNs += (d * other.n) / n;
+    }
     this.n += other.n;
     this.sumNs += other.sumNs;
     this.minNs = Math.min(this.minNs, other.minNs);
@@ -94,6 +127,20 @@ export class LatencyHistogram {
       }
     }
     return this.maxNs / 1000;
+  }
+
+  /** Sample standard deviation in ns (0 with fewer than two samples). */
+  stddevNs(): number {
+    if (this.n < 2) return 0;
+    return Math.sqrt(this.m2Ns / (this.n - 1));
+  }
+
+  /** fio's clat_ns block: ns, whole-number percentiles (fio's buckets give integers too). */
+  fioNs(percentiles: readonly number[] = FIO_PERCENTILES): LatencyNs {
+    if (this.n === 0) return { min: 0, max: 0, mean: 0, stddev: 0, N: 0 };
+    const percentile: Record<string, number> = {};
+    for (const p of percentiles) percentile[fioPercentileKey(p)] = Math.round(this.percentileUs(p) * 1000);
+    return { min: this.minNs, max: this.maxNs, mean: this.sumNs / this.n, stddev: this.stddevNs(), N: this.n, percentile };
   }
 
   summary(): LatencySummary {

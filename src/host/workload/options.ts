@@ -169,6 +169,7 @@ function splitText(list: readonly BlockSizeChoice[]): string {
  */
 export function workloadHostArgs(w: WorkloadOptions): string[] {
   const args = ['--rw', w.rw];
+  if (w.name !== undefined) args.push('--name', w.name);
   if (Array.isArray(w.bs)) args.push('--bssplit', splitText(w.bs as readonly BlockSizeChoice[]));
   else args.push('--bs', String((w.bs as string | number | undefined) ?? '4k'));
   if (w.bssplit !== undefined) args.push('--bssplit', w.bssplit);
@@ -206,6 +207,8 @@ export type WorkloadBaseline =
 
 /** A workload as the user gives it. */
 export interface WorkloadOptions {
+  /** fio's name: the job's name in the report (default "ddplab"). */
+  readonly name?: string;
   readonly rw: WorkloadRw;
   /** Percentage of reads in randrw (default 50). */
   readonly rwmixread?: number;
@@ -268,6 +271,7 @@ export interface WorkloadDeviceGeometry {
 
 /** A validated workload. */
 export interface ResolvedWorkload {
+  readonly name: string;
   readonly rw: WorkloadRw;
   readonly random: boolean;
   readonly readPct: number;
@@ -369,7 +373,10 @@ export function resolveWorkload(o: WorkloadOptions, dev: WorkloadDeviceGeometry)
       `${img.name} is ${img.sizeBytes} bytes, shorter than the namespace (${dev.nsSizeBytes} bytes)`,
     );
   }
+  const name = o.name ?? 'ddplab';
+  must(/^[\x21-\x7e]{1,64}$/.test(name), 'name', `name '${name}' is not 1..64 printable characters without spaces`);
   return {
+    name,
     rw: o.rw,
     random: o.rw.startsWith('rand'),
     readPct,

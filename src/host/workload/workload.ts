@@ -24,7 +24,7 @@
  */
 import { fillPattern, findPatternMismatch } from '../../wire/block-pattern.js';
 import { RealClock, type Clock } from '../net/clock.js';
-import { LatencyHistogram, type LatencySummary } from './latency-histogram.js';
+import { LatencyHistogram, type LatencyNs, type LatencySummary } from './latency-histogram.js';
 import type { NvmeController } from '../nvme/controller.js';
 import { EXTENT_UNKNOWN, WrittenExtents } from './written-extents.js';
 import { Xoshiro128ss } from '../../base/seeded-rng.js';
@@ -87,6 +87,20 @@ export interface WorkloadMismatch {
   readonly content: 'pattern' | 'written' | 'image';
 }
 
+/** One direction's results, in fio's units (the per-direction blocks of its report). */
+export interface WorkloadDirStats {
+  /** Completed I/Os. */
+  readonly ios: number;
+  readonly bytes: number;
+  /** How long the direction ran: the job's elapsed time, ms. */
+  readonly runtimeMs: number;
+  readonly iops: number;
+  /** Bytes per second. */
+  readonly bwBytes: number;
+  /** Completion latency, submission to completion, ns. */
+  readonly clatNs: LatencyNs;
+}
+
 export interface WorkloadReport {
   /** No mismatch and no error. */
   readonly ok: boolean;
@@ -107,6 +121,9 @@ export interface WorkloadReport {
   readonly latency: LatencySummary;
   readonly readLatency: LatencySummary;
   readonly writeLatency: LatencySummary;
+  /** Reads and writes apart, as fio reports them (ns). */
+  readonly read: WorkloadDirStats;
+  readonly write: WorkloadDirStats;
   readonly verify: {
     readonly enabled: boolean;
     /** Bytes read and found equal to what was expected. */
@@ -484,6 +501,8 @@ class WorkloadEngine {
       latency: this.latAll.summary(),
       readLatency: this.latRead.summary(),
       writeLatency: this.latWrite.summary(),
+      read: dirStats(this.reads, this.readBytes, elapsedMs, this.latRead),
+      write: dirStats(this.writes, this.writeBytes, elapsedMs, this.latWrite),
       verify: {
         enabled: this.job.verify,
         bytes: this.verifiedBytes,
@@ -496,6 +515,11 @@ class WorkloadEngine {
       job: this.job,
     };
   }
+}
+
+function dirStats(ios: number, bytes: number, elapsedMs: number, lat: LatencyHistogram): WorkloadDirStats {
+  const sec = elapsedMs / 1000;
+  return { ios, bytes, runtimeMs: elapsedMs, iops: sec > 0 ? ios / sec : 0, bwBytes: sec > 0 ? bytes / sec : 0, clatNs: lat.fioNs() };
 }
 
 /**
