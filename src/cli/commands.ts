@@ -88,6 +88,12 @@ export const COMMANDS: readonly CommandEntry[] = [
     load: async () => (await import('./cmd-devmem-check.js')).registerDevmemCheckCommand,
   },
   {
+    name: 'stream',
+    description:
+      "a plain TCP stream from the target namespace's kernel TCP to the userspace host, received by copy, devmem tokens or io_uring zero-copy receive, every byte checked against ncdevmem's validation pattern",
+    load: async () => (await import('./cmd-stream.js')).registerStreamCommand,
+  },
+  {
     name: 'demo',
     description: 'the headline: the same verified reads with offload none and ddp-crc (data digest on), side by side',
     load: async () => (await import('./cmd-demo.js')).registerDemoCommand,
