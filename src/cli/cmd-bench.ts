@@ -1,8 +1,8 @@
 /**
  * `ddplab bench`: a sweep of verified runs over a grid of loss, reordering,
  * offload mode and workload on one topology (src/lab/bench/bench.ts), with a
- * progress bar on stderr and an output folder: report.md, report.json and
- * SVG charts (src/lab/bench/report.ts). Exit code 0 only when every run
+ * progress bar on stderr and an output folder: report.md, report.html, report.json
+ * (docs/report.schema.json) and SVG charts (src/lab/bench/report.ts). Exit code 0 only when every run
  * passed with 0 mismatches.
  */
 import { resolve } from 'node:path';
@@ -126,7 +126,7 @@ function sweepProgress(): {
 export function registerBenchCommand(program: Command): void {
   const cmd = program
     .command('bench')
-    .description('sweep verified runs over loss, reordering, offload mode and workload on one topology; writes report.md, report.json and SVG charts')
+    .description('sweep verified runs over loss, reordering, offload mode and workload on one topology; writes report.md, report.html (charts inline), report.json and SVG charts')
     .option('--drop <list>', 'loss rates toward the host, per frame', '0,1e-4,1e-3')
     .option('--reorder <list>', 'reordering rates toward the host, per frame', '0')
     .option('--offload <list>', `offload modes (${RUN_OFFLOAD_MODES.join(', ')})`, 'none,ddp-crc')
@@ -150,7 +150,7 @@ export function registerBenchCommand(program: Command): void {
     .option('--dup <p>', 'also: duplicate frames toward the host on every point')
     .option('--corrupt <p>', 'also: corrupt frames toward the host on every point')
     .option('--out <dir>', 'output folder (default captures/out/bench-<timestamp>/)')
-    .option('--from <dir>', 'run nothing: write report.md and the charts again from DIR/report.json (figures recomputed from the stored run reports)')
+    .option('--from <dir>', 'run nothing: write report.md, report.html and the charts again from DIR/report.json (figures recomputed from the stored run reports)')
     .option('--id <id>', 'run id for the namespaces (default random)')
     .option('--json', 'also print the per-point summary as one JSON object on stdout')
     .action(async (flags: BenchFlags) => {

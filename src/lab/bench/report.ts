@@ -1,9 +1,11 @@
 /**
- * What `ddplab bench` writes: report.json (every run, every counter),
- * report.md (tables per cell of the grid) and line charts as SVG, written as
- * text — three kinds per workload and reordering rate, x = loss rate toward
- * the host, one series per offload mode (per offload mode and NIC profile
- * when the sweep has several profiles):
+ * What `ddplab bench` writes: report.json (every run, every counter; its
+ * layout is docs/report.schema.json's benchReport), report.md (tables per
+ * cell of the grid), report.html (the same page with the charts inline,
+ * html.ts) and line charts as SVG (line-chart.ts: y axes fitted to the
+ * values, a value no run produced drawn missing) — three kinds per workload
+ * and reordering rate, x = loss rate toward the host, one series per offload
+ * mode (per offload mode and NIC profile when the sweep has several profiles):
  *   placement-*.svg  placement % (bytes the NIC placed / C2HData bytes)
  *   goodput-*.svg    read+write goodput, MB/s
  *   unplaced-*.svg   C2HData bytes of offered reads not placed, per
@@ -17,6 +19,8 @@ import { usesAnyOffload } from '../../host/offload-mode.js';
 import { benchMetrics, cellKey } from './bench.js';
 import { UserError } from '../../base/errors.js';
 import { REPORT_SCHEMA_VERSION } from '../../base/report-version.js';
+import { formatRate, lineChartSvg, type ChartPoint, type ChartSeries } from './line-chart.js';
+import { benchHtml } from './html.js';
 
 // ------------------------------------------------------------ summaries
 
@@ -37,12 +41,13 @@ export interface BenchCellSummary extends BenchCell {
   readonly portDrops: number;
   readonly reorderEvents: number;
   readonly targetRetrans: number;
-  readonly goodputMBps: Spread;
-  readonly hostCpuMsPerGiB: number;
-  readonly hostCpuMsPerGiBWithoutNic: number;
+  /** null (like the four means below) when no run of the cell produced figures: missing, not 0. */
+  readonly goodputMBps: Spread | null;
+  readonly hostCpuMsPerGiB: number | null;
+  readonly hostCpuMsPerGiBWithoutNic: number | null;
   /** Mean per run. */
-  readonly hostBytesCopied: number;
-  readonly hostBytesCrc: number;
+  readonly hostBytesCopied: number | null;
+  readonly hostBytesCrc: number | null;
   /** null without a DDP report (offload none, or a build without DDP). */
   readonly placementPct: Spread | null;
   readonly c2hDataBytes: number;
@@ -62,7 +67,6 @@ export interface BenchCellSummary extends BenchCell {
 }
 
 function spread(values: readonly number[]): Spread {
-  if (values.length === 0) return { mean: 0, min: 0, max: 0 };
   let sum = 0;
   let min = Number.POSITIVE_INFINITY;
   let max = Number.NEGATIVE_INFINITY;
@@ -119,11 +123,11 @@ export function summarizeBench(runs: readonly BenchRun[]): BenchCellSummary[] {
       portDrops,
       reorderEvents,
       targetRetrans: sum((m) => m.targetRetrans),
-      goodputMBps: spread(ms.map((m) => m.goodputMBps)),
-      hostCpuMsPerGiB: ms.length > 0 ? sum((m) => m.hostCpuMsPerGiB) / ms.length : 0,
-      hostCpuMsPerGiBWithoutNic: ms.length > 0 ? sum((m) => m.hostCpuMsPerGiBWithoutNic ?? m.hostCpuMsPerGiB) / ms.length : 0,
-      hostBytesCopied: ms.length > 0 ? sum((m) => m.hostBytesCopied) / ms.length : 0,
-      hostBytesCrc: ms.length > 0 ? sum((m) => m.hostBytesCrc) / ms.length : 0,
+      goodputMBps: ms.length > 0 ? spread(ms.map((m) => m.goodputMBps)) : null,
+      hostCpuMsPerGiB: ms.length > 0 ? sum((m) => m.hostCpuMsPerGiB) / ms.length : null,
+      hostCpuMsPerGiBWithoutNic: ms.length > 0 ? sum((m) => m.hostCpuMsPerGiBWithoutNic ?? m.hostCpuMsPerGiB) / ms.length : null,
+      hostBytesCopied: ms.length > 0 ? sum((m) => m.hostBytesCopied) / ms.length : null,
+      hostBytesCrc: ms.length > 0 ? sum((m) => m.hostBytesCrc) / ms.length : null,
       placementPct: ddp.length > 0 ? spread(ddp.map((d) => d.placementPct)) : null,
       c2hDataBytes: c2h,
       unplacedBelowThreshold: belowThreshold,
@@ -140,153 +144,9 @@ export function summarizeBench(runs: readonly BenchRun[]): BenchCellSummary[] {
   return out;
 }
 
-// ------------------------------------------------------------ SVG line charts
+// ------------------------------------------------------------ SVG line charts (line-chart.ts)
 
-export interface ChartPoint {
-  readonly x: number;
-  readonly y: number;
-  readonly yMin?: number;
-  readonly yMax?: number;
-}
-
-export interface ChartSeries {
-  readonly name: string;
-  readonly points: readonly ChartPoint[];
-}
-
-export interface LineChart {
-  readonly title: string;
-  readonly xLabel: string;
-  readonly yLabel: string;
-  /** Log x axis; x = 0 is drawn one decade left of the smallest positive x, labelled "0". */
-  readonly xLog: boolean;
-  readonly series: readonly ChartSeries[];
-  /** Fixed y range top (e.g. 100 for percentages); default: a round number above the data. */
-  readonly yMax?: number;
-}
-
-const SERIES_COLORS: Readonly<Record<string, string>> = { none: '#7f7f7f', ddp: '#1f77b4', 'ddp-crc': '#d62728' };
-const FALLBACK_COLORS = ['#2ca02c', '#9467bd', '#8c564b', '#e377c2', '#17becf'];
-
-function xmlEscape(s: string): string {
-  return s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;');
-}
-
-/** 0, 1e-5, 0.001 → "0", "1e-5", "1e-3"; others plainly. */
-export function formatRate(p: number): string {
-  if (p === 0) return '0';
-  const e = Math.log10(p);
-  if (Math.abs(e - Math.round(e)) < 1e-9) return `1e${Math.round(e)}`;
-  return String(p);
-}
-
-function niceCeil(v: number): number {
-  if (!(v > 0)) return 1;
-  const mag = 10 ** Math.floor(Math.log10(v));
-  for (const m of [1, 2, 2.5, 5, 10]) if (m * mag >= v) return m * mag;
-  return 10 * mag;
-}
-
-function fmtTick(v: number): string {
-  if (v === 0) return '0';
-  if (Math.abs(v) >= 1e6) return `${(v / 1e6).toFixed(v % 1e6 === 0 ? 0 : 1)}M`;
-  if (Math.abs(v) >= 1e4) return `${(v / 1e3).toFixed(v % 1e3 === 0 ? 0 : 1)}k`;
-  return Number.isInteger(v) ? String(v) : v.toFixed(1);
-}
-
-/** A line chart as a standalone SVG document: axes with labels and ticks, one polyline per series, a legend. */
-export function lineChartSvg(c: LineChart): string {
-  const W = 640;
-  const H = 400;
-  const L = 72;
-  const R = 150;
-  const T = 40;
-  const B = 56;
-  const pw = W - L - R;
-  const ph = H - T - B;
-  const xs = c.series.flatMap((s) => s.points.map((p) => p.x));
-  const positive = xs.filter((x) => x > 0);
-  const logMin = positive.length > 0 ? Math.floor(Math.log10(Math.min(...positive))) : 0;
-  const logMax = positive.length > 0 ? Math.ceil(Math.log10(Math.max(...positive))) : 1;
-  const hasZero = xs.some((x) => x === 0);
-  // Log axis: decades logMin..logMax, plus one slot left of them for x = 0.
-  const lo = c.xLog ? (hasZero ? logMin - 1 : logMin) : Math.min(0, ...xs);
-  const hi = c.xLog ? Math.max(logMax, lo + 1) : Math.max(...xs, lo + 1);
-  const xPos = (x: number): number => {
-    const v = c.xLog ? (x > 0 ? Math.log10(x) : lo) : x;
-    return L + ((v - lo) / (hi - lo)) * pw;
-  };
-  const ys = c.series.flatMap((s) => s.points.map((p) => p.yMax ?? p.y));
-  const yTop = c.yMax ?? niceCeil(Math.max(0, ...ys) * 1.05);
-  const yPos = (y: number): number => T + ph - (Math.max(0, Math.min(y, yTop)) / yTop) * ph;
-  const out: string[] = [];
-  out.push(`<?xml version="1.0" encoding="UTF-8"?>`);
-  out.push(
-    `<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${H}" viewBox="0 0 ${W} ${H}" font-family="sans-serif" font-size="12">`,
-  );
-  out.push(`<title>${xmlEscape(c.title)}</title>`);
-  out.push(`<rect x="0" y="0" width="${W}" height="${H}" fill="#ffffff"/>`);
-  out.push(`<text class="title" x="${L + pw / 2}" y="22" text-anchor="middle" font-size="14" font-weight="bold">${xmlEscape(c.title)}</text>`);
-  // Grid and ticks.
-  out.push(`<g class="y-axis" stroke="#dddddd">`);
-  for (let k = 0; k <= 5; k++) {
-    const v = (yTop * k) / 5;
-    const y = yPos(v);
-    out.push(`<line x1="${L}" y1="${y.toFixed(1)}" x2="${L + pw}" y2="${y.toFixed(1)}"/>`);
-    out.push(`<text x="${L - 6}" y="${(y + 4).toFixed(1)}" text-anchor="end" stroke="none" fill="#333333">${fmtTick(v)}</text>`);
-  }
-  out.push(`</g>`);
-  out.push(`<g class="x-axis" stroke="#dddddd">`);
-  const xTicks: { x: number; label: string }[] = [];
-  if (c.xLog) {
-    if (hasZero) xTicks.push({ x: 0, label: '0' });
-    for (let d = hasZero ? lo + 1 : lo; d <= hi; d++) xTicks.push({ x: 10 ** d, label: `1e${d}` });
-  } else {
-    for (let k = 0; k <= 5; k++) {
-      const v = lo + ((hi - lo) * k) / 5;
-      xTicks.push({ x: v, label: fmtTick(v) });
-    }
-  }
-  for (const t of xTicks) {
-    const x = xPos(t.x);
-    out.push(`<line x1="${x.toFixed(1)}" y1="${T}" x2="${x.toFixed(1)}" y2="${T + ph}"/>`);
-    out.push(`<text x="${x.toFixed(1)}" y="${T + ph + 16}" text-anchor="middle" stroke="none" fill="#333333">${xmlEscape(t.label)}</text>`);
-  }
-  out.push(`</g>`);
-  out.push(`<rect x="${L}" y="${T}" width="${pw}" height="${ph}" fill="none" stroke="#333333"/>`);
-  out.push(`<text class="x-label" x="${L + pw / 2}" y="${H - 14}" text-anchor="middle">${xmlEscape(c.xLabel)}</text>`);
-  out.push(
-    `<text class="y-label" x="16" y="${T + ph / 2}" text-anchor="middle" transform="rotate(-90 16 ${T + ph / 2})">${xmlEscape(c.yLabel)}</text>`,
-  );
-  // Series.
-  c.series.forEach((s, k) => {
-    const color = SERIES_COLORS[s.name] ?? FALLBACK_COLORS[k % FALLBACK_COLORS.length]!;
-    const pts = [...s.points].sort((a, b) => a.x - b.x);
-    out.push(`<g class="series" data-series="${xmlEscape(s.name)}" stroke="${color}" fill="${color}">`);
-    if (pts.length > 1) {
-      out.push(`<polyline fill="none" stroke-width="2" points="${pts.map((p) => `${xPos(p.x).toFixed(1)},${yPos(p.y).toFixed(1)}`).join(' ')}"/>`);
-    }
-    for (const p of pts) {
-      const x = xPos(p.x).toFixed(1);
-      if (p.yMin !== undefined && p.yMax !== undefined && p.yMax > p.yMin) {
-        out.push(`<line class="whisker" x1="${x}" y1="${yPos(p.yMin).toFixed(1)}" x2="${x}" y2="${yPos(p.yMax).toFixed(1)}" stroke-width="1"/>`);
-      }
-      out.push(`<circle cx="${x}" cy="${yPos(p.y).toFixed(1)}" r="3"><title>${xmlEscape(`${s.name}: x=${formatRate(p.x)} y=${p.y.toPrecision(4)}`)}</title></circle>`);
-    }
-    out.push(`</g>`);
-  });
-  // Legend.
-  out.push(`<g class="legend">`);
-  c.series.forEach((s, k) => {
-    const color = SERIES_COLORS[s.name] ?? FALLBACK_COLORS[k % FALLBACK_COLORS.length]!;
-    const y = T + 10 + k * 20;
-    out.push(`<line x1="${L + pw + 14}" y1="${y}" x2="${L + pw + 38}" y2="${y}" stroke="${color}" stroke-width="2"/>`);
-    out.push(`<text x="${L + pw + 44}" y="${y + 4}">${xmlEscape(s.name)}</text>`);
-  });
-  out.push(`</g>`);
-  out.push(`</svg>`);
-  return `${out.join('\n')}\n`;
-}
+export { formatRate, lineChartSvg, type ChartPoint, type ChartSeries, type LineChart } from './line-chart.js';
 
 // ------------------------------------------------------------ the bench's charts
 
@@ -349,12 +209,16 @@ export function benchCharts(summary: readonly BenchCellSummary[]): BenchChart[] 
   const xLabel = 'loss rate toward the host (drop probability per frame)';
   for (const p of panels(summary)) {
     const ms = modes(p.cells);
-    const series = (mode: Series, y: (c: BenchCellSummary) => ChartPoint | null): ChartSeries => ({
+    // Every series has a point at every loss rate of the panel: one without a value (no run, a failed
+    // run, no DDP report) is drawn missing, never as 0.
+    const drops = [...new Set(p.cells.map((c) => c.drop))];
+    const series = (mode: Series, y: (c: BenchCellSummary) => Omit<ChartPoint, 'x'> | null): ChartSeries => ({
       name: mode.name,
-      points: p.cells
-        .filter((c) => seriesName(c) === mode.name)
-        .map(y)
-        .filter((v): v is ChartPoint => v !== null),
+      points: drops.map((drop) => {
+        const c = p.cells.find((x) => x.drop === drop && seriesName(x) === mode.name);
+        const v = c !== undefined ? y(c) : null;
+        return v !== null ? { x: drop, ...v } : { x: drop, y: null };
+      }),
     });
     const placementTitle = `Placement % vs loss — ${panelTitle(p)}`;
     out.push({
@@ -365,14 +229,15 @@ export function benchCharts(summary: readonly BenchCellSummary[]): BenchChart[] 
         xLabel,
         yLabel: 'C2HData bytes placed by the NIC (%)',
         xLog: true,
-        yMax: 100,
-        // Without offload nothing is placed: 0 %, a real value, not a missing one.
+        yFloor: 0,
+        yCeiling: 100,
+        // Without offload nothing is placed: 0 %, a real value, not a missing one (unless the run made no report).
         series: ms.map((m) =>
           series(m, (c) =>
             c.placementPct !== null
-              ? { x: c.drop, y: c.placementPct.mean, yMin: c.placementPct.min, yMax: c.placementPct.max }
-              : !usesAnyOffload(m.offload)
-                ? { x: c.drop, y: 0 }
+              ? { y: c.placementPct.mean, yMin: c.placementPct.min, yMax: c.placementPct.max }
+              : !usesAnyOffload(m.offload) && c.goodputMBps !== null
+                ? { y: 0 }
                 : null,
           ),
         ),
@@ -387,7 +252,8 @@ export function benchCharts(summary: readonly BenchCellSummary[]): BenchChart[] 
         xLabel,
         yLabel: 'goodput (MB/s)',
         xLog: true,
-        series: ms.map((m) => series(m, (c) => ({ x: c.drop, y: c.goodputMBps.mean, yMin: c.goodputMBps.min, yMax: c.goodputMBps.max }))),
+        yFloor: 0,
+        series: ms.map((m) => series(m, (c) => (c.goodputMBps !== null ? { y: c.goodputMBps.mean, yMin: c.goodputMBps.min, yMax: c.goodputMBps.max } : null))),
       }),
     });
     const ddpModes = ddpSeries(ms);
@@ -402,7 +268,8 @@ export function benchCharts(summary: readonly BenchCellSummary[]): BenchChart[] 
           xLabel,
           yLabel: 'C2HData bytes not placed per event',
           xLog: true,
-          series: withUnplaced.map((m) => series(m, (c) => (c.unplacedPerEvent !== null ? { x: c.drop, y: c.unplacedPerEvent } : null))),
+          yFloor: 0,
+          series: withUnplaced.map((m) => series(m, (c) => (c.unplacedPerEvent !== null ? { y: c.unplacedPerEvent } : null))),
         }),
       });
     }
@@ -419,7 +286,8 @@ function fmtBytes(n: number): string {
   return `${Math.round(n)} B`;
 }
 
-function fmtSpread(s: Spread, digits: number): string {
+function fmtSpread(s: Spread | null, digits: number): string {
+  if (s === null) return 'n/a';
   if (s.min === s.max) return s.mean.toFixed(digits);
   return `${s.mean.toFixed(digits)} (${s.min.toFixed(digits)}–${s.max.toFixed(digits)})`;
 }
@@ -503,7 +371,7 @@ function panelMarkdown(p: Panel, runs: BenchResult['runs'], ctx: BenchMarkdownCo
   for (const d of drops) {
     const at = (m: Series): BenchCellSummary | undefined => p.cells.find((c) => c.drop === d && seriesName(c) === m.name);
     const row = [formatRate(d), fmtBytes(at(ms[0]!)?.sizeBytes ?? 0)];
-    for (const m of ms) row.push(at(m) !== undefined ? fmtSpread(at(m)!.goodputMBps, 1) : '');
+    for (const m of ms) row.push(at(m) !== undefined ? fmtSpread(at(m)!.goodputMBps, 1) : 'n/a');
     for (const m of ddpModes) {
       const c = at(m);
       row.push(c?.placementPct != null ? fmtSpread(c.placementPct, 2) : 'n/a');
@@ -553,9 +421,9 @@ function panelMarkdown(p: Panel, runs: BenchResult['runs'], ctx: BenchMarkdownCo
         c.reorderEvents,
         c.targetRetrans,
         fmtSpread(c.goodputMBps, 1),
-        fmtBytes(c.hostBytesCopied),
-        fmtBytes(c.hostBytesCrc),
-        `${Math.round(c.hostCpuMsPerGiB)} / ${Math.round(c.hostCpuMsPerGiBWithoutNic)}`,
+        c.hostBytesCopied !== null ? fmtBytes(c.hostBytesCopied) : 'n/a',
+        c.hostBytesCrc !== null ? fmtBytes(c.hostBytesCrc) : 'n/a',
+        c.hostCpuMsPerGiB !== null && c.hostCpuMsPerGiBWithoutNic !== null ? `${Math.round(c.hostCpuMsPerGiB)} / ${Math.round(c.hostCpuMsPerGiBWithoutNic)}` : 'n/a',
         c.placementPct !== null ? fmtSpread(c.placementPct, 2) : 'n/a',
         c.unplacedLostSync !== null ? `${fmtBytes(c.unplacedBelowThreshold)} / ${fmtBytes(c.unplacedLimits)} / ${fmtBytes(c.unplacedLostSync)}` : 'n/a',
         c.placementPct !== null ? c.lostSync : 'n/a',
@@ -580,7 +448,7 @@ export function benchJson(command: string, result: BenchResult, summary: readonl
   return `${headJson.slice(0, -1)},\n"runs": [\n${lines(runs)}\n],\n"summary": [\n${lines(summary)}\n]}\n`;
 }
 
-/** Writes report.json, report.md and the charts into `dir` (created); returns the files written. */
+/** Writes report.json, report.md, report.html and the charts into `dir` (created); returns the files written. */
 export function writeBenchReport(dir: string, result: BenchResult, command: string): string[] {
   mkdirSync(dir, { recursive: true });
   const summary = summarizeBench(result.runs);
@@ -590,8 +458,10 @@ export function writeBenchReport(dir: string, result: BenchResult, command: stri
     writeFileSync(join(dir, name), text);
     files.push(name);
   };
+  const md = `${benchMarkdown(result, summary, { command, charts })}\n`;
   put('report.json', benchJson(command, result, summary));
-  put('report.md', `${benchMarkdown(result, summary, { command, charts })}\n`);
+  put('report.md', md);
+  put('report.html', benchHtml(md, charts));
   for (const c of charts) put(c.file, c.svg);
   return files;
 }

@@ -37,6 +37,7 @@ describe('ddplab bench', () => {
     expect(readdirSync(out).sort()).toEqual([
       'goodput-read-64k-reorder0.svg',
       'placement-read-64k-reorder0.svg',
+      'report.html',
       'report.json',
       'report.md',
       'unplaced-read-64k-reorder0.svg',

@@ -13,91 +13,10 @@ import {
   writeBenchReport,
 } from '../../../src/lab/bench/report.js';
 import type { BenchResult, BenchRun, BenchRunMetrics, OffloadMode } from '../../../src/lab/bench/bench.js';
+import { all, parseXml } from './xml-reader.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'ddplab-bench-report-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
-
-interface XmlElement {
-  readonly name: string;
-  readonly attrs: Record<string, string>;
-  readonly children: XmlElement[];
-  text: string;
-}
-
-/**
- * A strict little XML reader for what the chart writer emits: elements,
- * quoted attributes, text with the five predefined entities, an XML
- * declaration. Throws on anything not well-formed (unclosed or crossed tags,
- * a raw '<' or '&' in text, unquoted or duplicate attributes, content after
- * the root).
- */
-function parseXml(src: string): XmlElement {
-  let i = 0;
-  const fail = (why: string): never => {
-    throw new Error(`not well-formed at ${i}: ${why}`);
-  };
-  const decode = (t: string): string => {
-    if (/&(?!(amp|lt|gt|quot|apos);)/.test(t)) fail(`bad entity in "${t}"`);
-    return t.replace(/&lt;/g, '<').replace(/&gt;/g, '>').replace(/&quot;/g, '"').replace(/&apos;/g, "'").replace(/&amp;/g, '&');
-  };
-  if (src.startsWith('<?xml')) {
-    i = src.indexOf('?>') + 2;
-    if (i < 2) fail('unterminated declaration');
-  }
-  const skipWs = (): void => {
-    while (i < src.length && /\s/.test(src[i]!)) i++;
-  };
-  const element = (): XmlElement => {
-    if (src[i] !== '<') fail('expected <');
-    i++;
-    const nameM = /^[A-Za-z_][\w.:-]*/.exec(src.slice(i));
-    if (nameM === null) fail('bad tag name');
-    const name = nameM![0];
-    i += name.length;
-    const attrs: Record<string, string> = {};
-    for (;;) {
-      skipWs();
-      if (src.startsWith('/>', i)) {
-        i += 2;
-        return { name, attrs, children: [], text: '' };
-      }
-      if (src[i] === '>') {
-        i++;
-        break;
-      }
-      const a = /^([A-Za-z_][\w.:-]*)="([^"<]*)"/.exec(src.slice(i));
-      if (a === null) fail(`bad attribute in <${name}>`);
-      if (a![1]! in attrs) fail(`duplicate attribute ${a![1]}`);
-      attrs[a![1]!] = decode(a![2]!);
-      i += a![0].length;
-    }
-    const el: XmlElement = { name, attrs, children: [], text: '' };
-    for (;;) {
-      const lt = src.indexOf('<', i);
-      if (lt < 0) fail(`unclosed <${name}>`);
-      el.text += decode(src.slice(i, lt));
-      i = lt;
-      if (src.startsWith('</', i)) {
-        const close = new RegExp(`^</${name}\\s*>`).exec(src.slice(i));
-        if (close === null) fail(`</...> does not close <${name}>`);
-        i += close![0].length;
-        return el;
-      }
-      el.children.push(element());
-    }
-  };
-  skipWs();
-  const root = element();
-  skipWs();
-  if (i !== src.length) fail('content after the root element');
-  return root;
-}
-
-function all(el: XmlElement, pred: (e: XmlElement) => boolean, out: XmlElement[] = []): XmlElement[] {
-  if (pred(el)) out.push(el);
-  for (const c of el.children) all(c, pred, out);
-  return out;
-}
 
 function metrics(over: Partial<BenchRunMetrics>): BenchRunMetrics {
   return {
@@ -220,7 +139,7 @@ describe('bench summaries', () => {
     expect(c.lossEvents).toBe(20 + 21);
     expect(c.unplacedPerEvent).toBe(65536);
     expect(c.placementPct!.min).toBeLessThan(c.placementPct!.max);
-    expect(c.goodputMBps.mean).toBeCloseTo(130 - 1 + 1.5, 9);
+    expect(c.goodputMBps!.mean).toBeCloseTo(130 - 1 + 1.5, 9);
     const none = s.find((x) => x.drop === 1e-4 && x.offload === 'none')!;
     expect(none.placementPct).toBeNull();
     expect(none.unplacedPerEvent).toBeNull();
@@ -350,5 +269,131 @@ describe('bench report files', () => {
 
   it('formats loss rates as powers of ten', () => {
     expect([0, 1e-5, 1e-4, 0.001, 0.01, 0.003].map(formatRate)).toEqual(['0', '1e-5', '1e-4', '1e-3', '1e-2', '0.003']);
+  });
+});
+
+describe('chart axes fitted to the data', () => {
+  it('spreads placement between 96.7 and 99.9 % over the plot, with labelled ticks from 96 to 100', () => {
+    const svg = parseXml(
+      lineChartSvg({
+        title: 't',
+        xLabel: 'x',
+        yLabel: 'y',
+        xLog: true,
+        yFloor: 0,
+        yCeiling: 100,
+        series: [{ name: 'ddp-crc', points: [{ x: 0, y: 99.9 }, { x: 1e-4, y: 98.5 }, { x: 1e-3, y: 96.7 }] }],
+      }),
+    );
+    const yAxis = all(svg, (e) => e.name === 'g' && e.attrs['class'] === 'y-axis')[0]!;
+    expect(yAxis.children.filter((e) => e.name === 'text').map((e) => e.text)).toEqual(['96', '97', '98', '99', '100']);
+    const cy = all(svg, (e) => e.name === 'circle').map((e) => Number(e.attrs['cy']));
+    const plotHeight = 400 - 40 - 56;
+    // 96.7 .. 99.9 covers most of the plot's height (on a 0..100 axis it would be 3 % of it).
+    expect(Math.max(...cy) - Math.min(...cy)).toBeGreaterThan(plotHeight * 0.7);
+  });
+
+  it('draws a single point, or one value everywhere, inside the plot with a range around it', () => {
+    for (const points of [[{ x: 1e-3, y: 42 }], [{ x: 0, y: 100 }, { x: 1e-3, y: 100 }]]) {
+      const svg = parseXml(lineChartSvg({ title: 't', xLabel: 'x', yLabel: 'y', xLog: true, yCeiling: 100, series: [{ name: 'a', points }] }));
+      const ticks = all(svg, (e) => e.name === 'g' && e.attrs['class'] === 'y-axis')[0]!.children.filter((e) => e.name === 'text').map((e) => Number(e.text));
+      expect(ticks.length).toBeGreaterThanOrEqual(3);
+      expect(new Set(ticks).size).toBe(ticks.length);
+      for (const c of all(svg, (e) => e.name === 'circle')) {
+        expect(Number(c.attrs['cy'])).toBeGreaterThanOrEqual(40);
+        expect(Number(c.attrs['cy'])).toBeLessThanOrEqual(400 - 56);
+      }
+    }
+  });
+});
+
+describe('runs without data', () => {
+  /** The sample sweep with every ddp-crc run at the given loss rate failed before it produced a report. */
+  function withFailedCell(drop: number): BenchResult {
+    const base = sweep();
+    return {
+      ...base,
+      runs: base.runs.map((r) =>
+        r.point.offload === 'ddp-crc' && r.point.drop === drop ? { ...r, report: null, metrics: { ...r.metrics, ok: false, error: 'host exited', goodputMBps: 0, ddp: null } } : r,
+      ),
+    };
+  }
+
+  it('are missing in the summary (null), not 0', () => {
+    const c = summarizeBench(withFailedCell(1e-3).runs).find((x) => x.offload === 'ddp-crc' && x.drop === 1e-3)!;
+    expect(c.failed).toBe(2);
+    expect(c.goodputMBps).toBeNull();
+    expect(c.placementPct).toBeNull();
+    expect(c.hostCpuMsPerGiB).toBeNull();
+  });
+
+  it('are a gap and an "n/a" in the charts, never a point at 0', () => {
+    const summary = summarizeBench(withFailedCell(1e-5).runs);
+    for (const ch of benchCharts(summary).filter((x) => !x.file.startsWith('unplaced'))) {
+      const svg = parseXml(ch.svg);
+      const g = all(svg, (e) => e.name === 'g' && e.attrs['data-series'] === 'ddp-crc')[0]!;
+      const missing = all(g, (e) => e.name === 'text' && e.attrs['class'] === 'missing');
+      expect(missing.map((e) => e.text), ch.file).toEqual(['n/a']);
+      const xMissing = Number(missing[0]!.attrs['x']);
+      const circles = all(g, (e) => e.name === 'circle');
+      expect(circles.length, ch.file).toBe(3);
+      expect(circles.some((c) => Number(c.attrs['cx']) === xMissing)).toBe(false);
+      // No line crosses the missing loss rate.
+      for (const pl of all(g, (e) => e.name === 'polyline')) {
+        const xs = pl.attrs['points']!.split(' ').map((p) => Number(p.split(',')[0]));
+        for (let k = 1; k < xs.length; k++) expect(xs[k - 1]! < xMissing && xs[k]! > xMissing, ch.file).toBe(false);
+      }
+      // The other series still has all four.
+      expect(all(svg, (e) => e.name === 'g' && e.attrs['data-series'] === 'none')[0]!.children.filter((e) => e.name === 'circle').length).toBe(4);
+    }
+  });
+
+  it('read n/a in report.md', () => {
+    const result = withFailedCell(1e-3);
+    const md = benchMarkdown(result, summarizeBench(result.runs), { command: 'x', charts: [] });
+    const row = md.split('\n').find((l) => l.startsWith('| 1e-3 |'))!;
+    // drop | size | none MB/s | ddp-crc MB/s | placement | unplaced / event
+    expect(row.split('|').map((c) => c.trim())[4]).toBe('n/a');
+    expect(md).toContain('## Failed runs');
+  });
+});
+
+describe('report.html', () => {
+  it('is one self-contained, well-formed page with every table of report.md and every chart inline', () => {
+    const out = join(dir, 'html');
+    const files = writeBenchReport(out, sweep(), 'ddplab bench --drop 0,1e-5,1e-4,1e-3 --seeds 2');
+    expect(files).toContain('report.html');
+    const html = readFileSync(join(out, 'report.html'), 'utf8');
+    const md = readFileSync(join(out, 'report.md'), 'utf8');
+    expect(html.startsWith('<!DOCTYPE html>')).toBe(true);
+    const root = parseXml(html);
+    expect(root.name).toBe('html');
+    const tables = all(root, (e) => e.name === 'table');
+    expect(tables.length).toBe(md.split('\n').filter((l) => l.startsWith('|---')).length);
+    for (const t of tables) {
+      const head = all(t, (e) => e.name === 'th').length;
+      expect(head).toBeGreaterThan(2);
+      for (const tr of all(t, (e) => e.name === 'tbody')[0]!.children) expect(tr.children.length).toBe(head);
+    }
+    const svgs = all(root, (e) => e.name === 'svg');
+    const charts = files.filter((f) => f.endsWith('.svg'));
+    expect(svgs.length).toBe(charts.length);
+    // The same charts as the files beside it, titles and all.
+    expect(svgs.map((s) => s.children.find((e) => e.name === 'title')!.text).sort()).toEqual(
+      charts.map((f) => parseXml(readFileSync(join(out, f), 'utf8')).children.find((e) => e.name === 'title')!.text).sort(),
+    );
+    expect(all(root, (e) => e.name === 'pre')[0]!.children[0]!.text).toBe('ddplab bench --drop 0,1e-5,1e-4,1e-3 --seeds 2');
+    expect(all(root, (e) => e.name === 'strong')[0]!.text).toBe('Verification: 0 mismatches in 16 runs; 0 run(s) failed.');
+    // Nothing fetched from anywhere: no script, no link, no image source, no URL.
+    for (const bad of [/<script/i, /<link/i, /\ssrc=/i, /href=/i, /url\(/i, /https?:/i, /@import/i]) expect(html).not.toMatch(bad);
+  });
+
+  it('the checker refuses a page with a table or svg left open', () => {
+    const out = join(dir, 'html2');
+    writeBenchReport(out, sweep(), 'ddplab bench');
+    const html = readFileSync(join(out, 'report.html'), 'utf8');
+    expect(() => parseXml(html)).not.toThrow();
+    expect(() => parseXml(html.replace('</table>', ''))).toThrow(/not well-formed/);
+    expect(() => parseXml(html.replace('</svg>', ''))).toThrow(/not well-formed/);
   });
 });
