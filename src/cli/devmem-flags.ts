@@ -5,8 +5,8 @@
  * turns them back into flags for the host process the orchestrator spawns).
  */
 import type { Command } from 'commander';
-import { DEVMEM_DEFAULTS, type DevmemRunOptions, type DevmemRunReport } from '../lab/devmem-host.js';
-import { parseSizeBytes, WorkloadOptionError } from '../host/workload/options.js';
+import { DEVMEM_DEFAULTS, devmemPoolProblem, type DevmemRunOptions, type DevmemRunReport } from '../lab/devmem-host.js';
+import { blockSizesOf, parseSizeBytes, WorkloadOptionError } from '../host/workload/options.js';
 import { headerSplitOf, type OffloadMode } from '../host/offload-mode.js';
 import { UserError } from '../base/errors.js';
 
@@ -14,6 +14,26 @@ export interface DevmemFlags {
   devmemPool: string;
   devmemReturn: string;
   devmemHold: string;
+}
+
+/** The workload flags the pool check reads (the commands' flag objects carry them). */
+interface PoolCheckFlags {
+  rw?: string;
+  bs?: string;
+  bssplit?: string;
+  bsrange?: string;
+  iodepth?: string;
+}
+
+/** The largest read block the flags ask for, or undefined (no reads, or block flags the workload check will refuse). */
+function largestReadBlock(f: PoolCheckFlags): number | undefined {
+  if (f.rw !== undefined && !/read|rw/.test(f.rw)) return undefined;
+  try {
+    const sizes = blockSizesOf({ bs: f.bs, ...(f.bssplit !== undefined ? { bssplit: f.bssplit } : {}), ...(f.bsrange !== undefined ? { bsrange: f.bsrange } : {}) });
+    return sizes.read.reduce((m, b) => Math.max(m, b.bytes), 0) || undefined;
+  } catch {
+    return undefined;
+  }
 }
 
 const DEFAULT_POOL = `${DEVMEM_DEFAULTS.poolBytes >> 20}m`;
@@ -26,8 +46,13 @@ export function addDevmemFlags(cmd: Command): Command {
   return cmd;
 }
 
-/** The devmem options for an --offload mode (undefined when it is not a devmem one). */
-export function devmemFromFlags(f: DevmemFlags, offload: OffloadMode): DevmemRunOptions | undefined {
+/**
+ * The devmem options for an --offload mode (undefined when it is not a
+ * devmem one). With the workload's flags in `f` it also refuses a pool that
+ * cannot hold one read (devmemPoolProblem): such a run would only end in an
+ * I/O timeout.
+ */
+export function devmemFromFlags(f: DevmemFlags & PoolCheckFlags, offload: OffloadMode): DevmemRunOptions | undefined {
   const mode = headerSplitOf(offload);
   if (mode === undefined) return undefined;
   let poolBytes: number;
@@ -42,6 +67,12 @@ export function devmemFromFlags(f: DevmemFlags, offload: OffloadMode): DevmemRun
   if (returnPath !== 'dontneed' && returnPath !== 'ring') throw new UserError('BAD_FLAG', `--devmem-return: '${returnPath}' is not dontneed or ring`);
   const hold = Number(f.devmemHold);
   if (!Number.isInteger(hold) || hold < 0 || hold > 1000) throw new UserError('BAD_FLAG', `--devmem-hold: '${f.devmemHold}' is not an integer in 0..1000`);
+  const block = largestReadBlock(f);
+  if (block !== undefined) {
+    const iodepth = Number(f.iodepth ?? 1);
+    const problem = devmemPoolProblem(poolBytes, block, Number.isInteger(iodepth) && iodepth > 0 ? iodepth : 1);
+    if (problem !== undefined) throw new UserError('BAD_FLAG', problem);
+  }
   return { mode, poolBytes, returnPath, holdUntilEmpty: hold };
 }
 

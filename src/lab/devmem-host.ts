@@ -12,6 +12,16 @@
  * read out of device memory, counted); devmem-nvme lets the NIC split at PDU
  * boundaries and check data digests, with the DDP series' resync protocol
  * when loss hides a header.
+ *
+ * The binding is made on a netlink handle the host owns (the kernel ties a
+ * binding's life to that socket), and each connection's TCP socket is
+ * registered with the device as the holder of its flow as soon as the stack
+ * made it — the NIC splits whatever is steered to the bound queue.
+ *
+ * A pool that cannot hold one read can never complete it: every page ends up
+ * in frags of reads still incomplete, and the NIC drops every frame after.
+ * `devmemPoolProblem` refuses that before anything is built; a run that
+ * still fails with the pool exhausted says so (`explainFailure`).
  */
 import type { HostStack } from '../host/net/host-stack.js';
 import { DevmemSocket, newDevmemSocketStats, type DevmemSocketStats } from '../host/devmem/socket.js';
@@ -27,6 +37,8 @@ import type { WorkloadDevice } from '../host/workload/workload.js';
 import { DevmemDevice } from '../nicemu/devmem/device.js';
 import type { DevmemNicStats } from '../nicemu/devmem/stats.js';
 import { Dmabuf, type DmabufBinding, type DmabufDeviceView } from '../nicemu/devmem/dmabuf.js';
+import { NetlinkHandle } from '../nicemu/devmem/netlink.js';
+import { DMABUF_CHUNK_BYTES } from '../nicemu/devmem/page-pool.js';
 import type { PagePoolStats } from '../nicemu/devmem/page-pool.js';
 
 /** The rx queue devmem flows are steered to (queue 0 keeps ordinary traffic). */
@@ -45,6 +57,34 @@ export interface DevmemRunOptions {
 
 /** A dmabuf with room for 16 I/O queues' 4 MiB receive windows, tokens given back by dontneed at once. */
 export const DEVMEM_DEFAULTS: Omit<DevmemRunOptions, 'mode'> = { poolBytes: 64 << 20, returnPath: 'dontneed', holdUntilEmpty: 0 };
+
+function sizeText(n: number): string {
+  return n >= 1 << 20 && n % (1 << 20) === 0 ? `${n >> 20} MiB` : n >= 1024 && n % 1024 === 0 ? `${n >> 10} KiB` : `${n} bytes`;
+}
+
+/**
+ * The least pool a read of `blockBytes` can complete in: the read's payload
+ * plus the two pages it may share with its neighbours (frags are packed and
+ * never cross a page, and a page comes back only when every read in it was
+ * consumed).
+ */
+export function devmemPoolNeeded(blockBytes: number): number {
+  return Math.ceil(blockBytes / DMABUF_CHUNK_BYTES) * DMABUF_CHUNK_BYTES + 2 * DMABUF_CHUNK_BYTES;
+}
+
+/**
+ * Why a pool of `poolBytes` cannot serve reads of up to `blockBytes`
+ * (`iodepth` of them in flight), or undefined when it can. One line, for a
+ * refusal before anything is built.
+ */
+export function devmemPoolProblem(poolBytes: number, blockBytes: number, iodepth: number): string | undefined {
+  const need = devmemPoolNeeded(blockBytes);
+  if (poolBytes >= need) return undefined;
+  return (
+    `--devmem-pool ${sizeText(poolBytes)} cannot hold one ${sizeText(blockBytes)} read: its frags stay held until the whole read arrived, ` +
+    `so the page pool runs dry and the read never completes; it needs at least ${sizeText(need)} (${sizeText(Math.max(need, blockBytes * iodepth))} for --iodepth ${iodepth} reads at once)`
+  );
+}
 
 /** What a run reports about devmem receive (`devmem` in the run report). */
 export interface DevmemRunReport {
@@ -69,6 +109,8 @@ export interface DevmemRunReport {
     /** Outstanding when the workload ended (every read consumed), and the most ever waiting to go back. */
     readonly outstandingAfterWorkload: number;
     readonly peakPending: number;
+    /** Frags freed by a return of a token the application no longer held (double or late return): 0 for a correct application. */
+    readonly staleReturns: number;
   };
   readonly dontneedCalls: number;
   readonly ringEntries: number;
@@ -95,13 +137,19 @@ export class DevmemHost {
   private readonly ulpStats = newNvmeDevmemStats();
   private readonly queues = new Map<number, QueueDevmem>();
   private outstandingAfterWorkload = 0;
+  /** The netlink socket the binding was made on (closing it unbinds). */
+  readonly netlink: NetlinkHandle;
+  /** Largest read the workload issued, and bytes of reads in flight now / at most. */
+  private maxReadBytes = 0;
+  private readsInFlightBytes = 0;
 
   constructor(
     private readonly o: DevmemRunOptions,
     private readonly log: (line: string) => void,
   ) {
     this.dev = new DevmemDevice({ queues: ['off', o.mode] });
-    const id = this.dev.bindRx({ queues: [DEVMEM_QUEUE], dmabuf: new Dmabuf(o.poolBytes) });
+    this.netlink = new NetlinkHandle(this.dev);
+    const id = this.netlink.bindRx({ queues: [DEVMEM_QUEUE], dmabuf: new Dmabuf(o.poolBytes) });
     this.binding = this.dev.binding(id)!;
     this.consumerView = this.binding.dmabuf.deviceView();
   }
@@ -113,6 +161,8 @@ export class DevmemHost {
       this.dev.steering.addRule(key, DEVMEM_QUEUE);
       return this.dev.engineFor(key);
     });
+    // The host stack holds the flow: its TCP socket tells the page pool which pages its queues reference.
+    this.dev.holdFlow(conn.key, conn.socket);
     const socket = new DevmemSocket(conn.socket, this.dev, conn.key, this.sockStats);
     const returns = new DevmemTokenReturn(socket, { path: this.o.returnPath, holdUntilEmpty: this.o.holdUntilEmpty }, this.binding.pool);
     const transport = new DevmemTransport(socket, { mode: this.o.mode, returns, deviceView: this.binding.dmabuf.deviceView() });
@@ -139,7 +189,39 @@ export class DevmemHost {
       perQueue[i] = qd.devmem;
       q.onTerminated(() => qd.devmem.releaseAll());
     });
-    return devmemWorkloadDevice(ctrl, perQueue, this.consumerView);
+    const inner = devmemWorkloadDevice(ctrl, perQueue, this.consumerView);
+    return {
+      ...inner,
+      read: async (queue, slba, buf) => {
+        this.maxReadBytes = Math.max(this.maxReadBytes, buf.length);
+        this.readsInFlightBytes += buf.length;
+        try {
+          return await inner.read(queue, slba, buf);
+        } finally {
+          this.readsInFlightBytes -= buf.length;
+        }
+      },
+    };
+  }
+
+  /**
+   * `error` (a failed run's line) with what the page pool says, when it ran
+   * dry: an exhausted pool shows up to the NVMe host as a target that does
+   * not answer, which is not what happened.
+   */
+  explainFailure(error: string): string {
+    const pool = this.binding.pool;
+    const empties = pool.stats['alloc-empty'];
+    if (empties === 0) return error;
+    const need = devmemPoolNeeded(this.maxReadBytes);
+    const held = pool.chunks - pool.freeChunks;
+    return (
+      `${error} — devmem page pool exhausted: ${empties} frames dropped for want of a page, ${held} of ${pool.chunks} pages (${sizeText(this.o.poolBytes)}) held` +
+      ` with ${sizeText(this.readsInFlightBytes)} of reads unfinished; ` +
+      (this.o.poolBytes < need
+        ? `reads of ${sizeText(this.maxReadBytes)} need a pool of at least ${sizeText(need)} (--devmem-pool)`
+        : `the application held ${this.sockStats.tokensOutstanding} tokens (--devmem-hold ${this.o.holdUntilEmpty})`)
+    );
   }
 
   /** The workload is over: every read was consumed, so whatever is still out is a leak (reported). */
@@ -182,6 +264,7 @@ export class DevmemHost {
         releasedOnClose: s.tokensFreedClose,
         outstandingAfterWorkload: this.outstandingAfterWorkload,
         peakPending,
+        staleReturns: s.staleTokenReturns,
       },
       dontneedCalls: s.dontneedCalls,
       ringEntries: s.ringEntries,

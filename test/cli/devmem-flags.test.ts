@@ -36,6 +36,22 @@ describe('devmem flags', () => {
     expect(userError(() => devmemFromFlags({ ...DEFAULTS, devmemHold: '-1' }, 'devmem-nvme'))).toMatch(/--devmem-hold/);
   });
 
+  it('refuse, before anything is built, a pool that cannot hold one read (such a run only ends in an I/O timeout)', () => {
+    const flags = { ...DEFAULTS, devmemPool: '64k', rw: 'randread', bs: '128k', iodepth: '4' };
+    expect(userError(() => devmemFromFlags(flags, 'devmem-nvme'))).toBe(
+      '--devmem-pool 64 KiB cannot hold one 128 KiB read: its frags stay held until the whole read arrived, so the page pool runs dry and the read never completes; ' +
+        'it needs at least 136 KiB (512 KiB for --iodepth 4 reads at once)',
+    );
+    // The read size of READ,WRITE and of a mix counts; writes alone need no receive pool.
+    expect(userError(() => devmemFromFlags({ ...flags, bs: '4k,1m', devmemPool: '1m' }, 'devmem-tcp'))).toBe('no error');
+    expect(userError(() => devmemFromFlags({ ...flags, bs: '1m,4k', devmemPool: '1m' }, 'devmem-tcp'))).toMatch(/cannot hold one 1 MiB read/);
+    expect(userError(() => devmemFromFlags({ ...flags, bssplit: '4k/50:512k/50', devmemPool: '256k' }, 'devmem-tcp'))).toMatch(/cannot hold one 512 KiB read/);
+    expect(userError(() => devmemFromFlags({ ...flags, rw: 'randwrite' }, 'devmem-nvme'))).toBe('no error');
+    // Enough for one read is allowed (the exhaustion experiment runs with a small pool on purpose).
+    expect(devmemFromFlags({ ...flags, devmemPool: '136k' }, 'devmem-nvme')!.poolBytes).toBe(136 << 10);
+    expect(devmemFromFlags({ ...flags, devmemPool: '8m', iodepth: '16' }, 'devmem-nvme')!.poolBytes).toBe(8 << 20);
+  });
+
   it('turn back into host flags that rebuild the same options', () => {
     const o = devmemFromFlags({ devmemPool: '12m', devmemReturn: 'ring', devmemHold: '2' }, 'devmem-nvme')!;
     const args = devmemArgs(o);
