@@ -120,7 +120,7 @@ export class CaptureDecoder {
       bytes: left,
       records: this.records,
       what,
-      message: `${this.name} is cut short: it ends ${left} of ${need} bytes into a ${what} at byte ${this.offset}; replayed the ${this.records} whole records before it`,
+      message: `${this.name} is cut short: it ends ${left} of ${need} bytes into a ${what} at byte ${this.offset}; the ${this.records} whole records before it were read`,
     };
   }
 
@@ -162,10 +162,13 @@ export class CaptureDecoder {
     }
     const total = PCAP_RECORD_HEADER_LEN + caplen;
     if (avail < total) return this.more('pcap record', total);
-    const frac = this.u32(buf, off + RecordField.TS_FRAC);
+    // A fraction of a second or more (no writer makes one) carries into the seconds: tsNsec stays below 1e9.
+    const perSec = this.nsec ? 1e9 : 1e6;
+    const raw = this.u32(buf, off + RecordField.TS_FRAC);
+    const frac = raw % perSec;
     const dataOff = off + PCAP_RECORD_HEADER_LEN;
     this.record = {
-      tsSec: this.u32(buf, off + RecordField.TS_SEC),
+      tsSec: this.u32(buf, off + RecordField.TS_SEC) + (raw - frac) / perSec,
       tsNsec: this.nsec ? frac : frac * 1000,
       caplen,
       len: this.u32(buf, off + RecordField.LEN),

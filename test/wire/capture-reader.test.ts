@@ -175,6 +175,18 @@ describe('pcapng', () => {
   });
 });
 
+describe('pcap', () => {
+  it('carries a fraction of a second or more (a corrupt field) into the seconds', () => {
+    const us = buildPcapFile([{ data: frame(0), tsMs: 7000 }]);
+    us.writeUInt32LE(2_500_000, 24 + 4);
+    expect(decodeCapture(us).records.map((r) => [r.tsSec, r.tsNsec])).toEqual([[9, 500_000_000]]);
+    const ns = Buffer.from(us);
+    ns.writeUInt32LE(0xa1b23c4d, 0);
+    ns.writeUInt32LE(3_000_000_007, 24 + 4);
+    expect(decodeCapture(ns).records.map((r) => [r.tsSec, r.tsNsec])).toEqual([[10, 7]]);
+  });
+});
+
 /** A pcapng file with a bit of everything, and its unit boundaries. */
 function mixedPcapng(): { file: Buffer; ends: number[]; recordsBefore: number[] } {
   const blocks: PcapngBuildBlock[] = [

@@ -364,7 +364,7 @@ describe('pcap errors', () => {
     const sync = parsePcapFile(cut);
     expectSameRecords(sync.records, frames.slice(0, 3), tsUs.slice(0, 3));
     expect(sync.truncated).toMatchObject(want);
-    expect(sync.truncated!.message).toBe(`input is cut short: it ends ${16 + lastCaplen - 10} of ${16 + lastCaplen} bytes into a pcap record at byte ${lastOff}; replayed the 3 whole records before it`);
+    expect(sync.truncated!.message).toBe(`input is cut short: it ends ${16 + lastCaplen - 10} of ${16 + lastCaplen} bytes into a pcap record at byte ${lastOff}; the 3 whole records before it were read`);
     const path = join(dir, 'cut.pcap');
     writeFileSync(path, cut);
     const reader = await openPcap(path);
