@@ -34,11 +34,13 @@
  * a header buffer (`HeaderSplitTarget.headerBuffer`): those are the "linear"
  * bytes SO_DEVMEM_LINEAR reports.
  *
- * The engine splits only while a devmem socket holds the flow (`attach`):
- * the page pool finds the chunks an skb still references through that
- * socket (page-pool.ts), so payload put in dmabuf pages with nobody to vouch
- * for it could be recycled under TCP's feet. Until then it walks (keeping
- * sync) and hands everything over in host memory.
+ * The engine splits once the host stack holds the flow (`attach`, from
+ * DevmemDevice.holdFlow: the flow's TCP socket, whoever reads it): the page
+ * pool finds the chunks an skb still references through that socket
+ * (page-pool.ts), so payload put in dmabuf pages with nobody to vouch for it
+ * could be recycled under TCP's feet. Before that — a flow whose socket does
+ * not exist yet, which in the kernel would have no socket to land in either
+ * — it walks (keeping sync) and hands everything over in host memory.
  */
 import { crc32c } from '../../wire/crc32c.js';
 import { NVME_TCP_COMMON_HEADER_LEN, NVME_TCP_DIGEST_LEN, PduFlags, PduType, isPlausiblePduHeader, type PduLayout } from '../../wire/nvme-tcp-pdu.js';
@@ -154,7 +156,7 @@ export class HeaderSplitEngine implements RxOffloadEngine {
     return this.active;
   }
 
-  /** A devmem socket holds the flow: payload may go to dmabuf pages from now on. */
+  /** The host stack holds the flow (DevmemDevice.holdFlow): payload may go to dmabuf pages from now on. */
   attach(): void {
     this.active = true;
   }

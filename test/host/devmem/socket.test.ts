@@ -304,3 +304,41 @@ describe('devmem socket: page pool exhaustion', () => {
     });
   }
 });
+
+describe('devmem: header split belongs to the queue, not to a socket', () => {
+  it('a flow the host stack holds on a bound queue lands in the dmabuf before any devmem socket exists; reading it without MSG_SOCK_DEVMEM is EFAULT', () => {
+    const link = new DevmemLink({ mode: 'tcp', attach: false });
+    // The host stack registers the flow's TCP socket (what HostStack's owner does right after connect).
+    link.dev.holdFlow(link.key, link.host);
+    send(link, pattern(8000, 6));
+    const kinds = new Set<string>();
+    link.host.forEachQueuedFrag((f) => kinds.add(f.kind));
+    expect([...kinds]).toEqual(['dmabuf']);
+    const sock = link.attach();
+    expect(code(() => sock.recvmsg())).toBe('EFAULT');
+    const r = sock.recvmsg({ devmem: true });
+    expect(r.len).toBe(8000);
+    expect(contentOf(link, r).equals(pattern(8000, 6))).toBe(true);
+  });
+
+  it('the TCP socket is the page holder: pages its queues reference survive a reclaim, and come back once read and returned', () => {
+    const link = new DevmemLink({ mode: 'tcp', attach: false, poolBytes: 16 * 4096 });
+    link.dev.holdFlow(link.key, link.host);
+    send(link, pattern(20_000, 7));
+    const pool = link.binding.pool;
+    pool.noteReleased();
+    pool.reclaim();
+    const used = pool.chunks - pool.freeChunks;
+    expect(used).toBeGreaterThanOrEqual(5);
+    const sock = link.attach();
+    const r = sock.recvmsg({ devmem: true });
+    expect(contentOf(link, r).equals(pattern(20_000, 7))).toBe(true);
+    sock.dontneed([{ tokenStart: 1, tokenCount: sock.tokensOutstanding }]);
+    pool.reclaim();
+    // Only the NIC's current page is still out.
+    expect(pool.chunks - pool.freeChunks).toBeLessThanOrEqual(1);
+    // Closing releases the flow: its holder leaves the pool.
+    sock.close();
+    link.dev.releaseFlow(link.key);
+  });
+});
