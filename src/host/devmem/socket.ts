@@ -21,8 +21,7 @@
  * (msg_controllen; cmsg.ts): each takes CMSG_SPACE(24) = 40 bytes and is
  * written only whole. When not even one fits the call fails with ETOOSMALL,
  * nothing consumed and no token made (put_cmsg_notrunc, mainline since
- * 6.14 and in 6.12.y); when some fit it returns those and leaves the rest
- * queued.
+ * v6.15); when some fit it returns those and leaves the rest queued.
  *
  * dontneed(ranges) gives tokens back: at most 128 ranges per call (more is
  * EINVAL, the kernel's MAX_DONTNEED_TOKENS), and it looks at no more than
