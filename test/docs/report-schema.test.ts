@@ -12,6 +12,10 @@ import { REPORT_SCHEMA_VERSION } from '../../src/base/report-version.js';
 import { benchJson, summarizeBench } from '../../src/lab/bench/report.js';
 import type { BenchResult, BenchRun } from '../../src/lab/bench/bench.js';
 import { compileReportSchema, reportErrors, SCHEMA_PATH } from './report-schema-validator.js';
+import { DDP_OFFLOAD_MODES, OFFLOAD_MODES } from '../../src/host/offload-mode.js';
+import { NIC_PROFILE_NAMES } from '../../src/nicemu/ddp/nic-profile.js';
+import { ULP_MODES } from '../../src/host/nvme/ulp-mode.js';
+import { WORKLOAD_RW_MODES } from '../../src/host/workload/options.js';
 
 /** A two-run sweep as `ddplab bench` would record it (runs without their full reports: those are checked live). */
 function sweep(): BenchResult {
@@ -94,6 +98,16 @@ describe('docs/report.schema.json', () => {
     expect(raw['oneOf']).toEqual([{ $ref: '#/$defs/runReport' }, { $ref: '#/$defs/replayReport' }, { $ref: '#/$defs/benchReport' }]);
     for (const d of ['runReport', 'replayReport', 'benchReport']) expect(schema.$defs).toHaveProperty(d);
     expect((schema.$defs['schemaVersion'] as { const: number }).const).toBe(REPORT_SCHEMA_VERSION);
+  });
+
+  it('lists the same offload modes, NIC profiles, ULP modes and I/O patterns as the code', () => {
+    const defs = compileReportSchema().schema.$defs as Record<string, any>;
+    expect(defs['benchPoint'].properties.offload.enum).toEqual(OFFLOAD_MODES);
+    expect(defs['ddpReport'].properties.offload.enum).toEqual(OFFLOAD_MODES);
+    expect(defs['replayReport'].properties.options.properties.offload.enum).toEqual(DDP_OFFLOAD_MODES);
+    expect(defs['replayReport'].properties.options.properties.nic.enum).toEqual(NIC_PROFILE_NAMES);
+    expect(defs['replayReport'].properties.options.properties.ulp.enum).toEqual(ULP_MODES);
+    expect(defs['benchPoint'].properties.rw.enum).toEqual(WORKLOAD_RW_MODES);
   });
 
   it('describes every field', () => {

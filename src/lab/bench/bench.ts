@@ -141,8 +141,24 @@ export interface BenchDdpMetrics {
   readonly lostSync: number;
 }
 
-/** A run's report as a sweep keeps it: without the workload's own copy of io/latency, with its errors. */
-export type BenchRunReport = Omit<RunReport, 'workload'> & { readonly workloadErrors?: { readonly count: number; readonly first: readonly string[] } };
+/** The keys of fio's layout in a run report (src/host/workload/fio-json.ts): a second copy of the workload's figures. */
+const FIO_LAYOUT_KEYS = ['fio version', 'timestamp', 'timestamp_ms', 'time', 'global options', 'jobs', 'disk_util'] as const;
+type FioLayoutKey = (typeof FIO_LAYOUT_KEYS)[number];
+
+/**
+ * A run's report as a sweep keeps it: without the workload's own copy of
+ * io/latency and without fio's layout of them (jobs[0]), with its errors.
+ */
+export type BenchRunReport = Omit<RunReport, 'workload' | FioLayoutKey> & { readonly workloadErrors?: { readonly count: number; readonly first: readonly string[] } };
+
+/** The report without its workload section and fio's layout. */
+function keptReport(report: RunReport): BenchRunReport {
+  const { workload, ...rest } = report;
+  const kept: Record<string, unknown> = { ...rest };
+  for (const k of FIO_LAYOUT_KEYS) delete kept[k];
+  const errors = workload?.errors;
+  return { ...(kept as Omit<RunReport, 'workload' | FioLayoutKey>), ...(errors !== undefined && errors.count > 0 ? { workloadErrors: errors } : {}) };
+}
 
 export interface BenchRun {
   readonly point: BenchPoint;
@@ -352,14 +368,7 @@ export async function benchOnTopology(topo: Topology, o: BenchOptions): Promise<
     let run: BenchRun;
     try {
       const report = await runPoint(topo, runOptions(o, p, o.onRunProgress, o.log));
-      const { workload, ...kept } = report;
-      const errors = workload?.errors;
-      run = {
-        point: p,
-        loadAvg1,
-        metrics: benchMetrics(report),
-        report: errors !== undefined && errors.count > 0 ? { ...kept, workloadErrors: errors } : kept,
-      };
+      run = { point: p, loadAvg1, metrics: benchMetrics(report), report: keptReport(report) };
     } catch (e) {
       run = { point: p, loadAvg1, metrics: failedMetrics(e instanceof Error ? e.message : String(e)), report: null };
     }

@@ -1,0 +1,69 @@
+/**
+ * The live reports against docs/report.schema.json (root): a real small
+ * `ddplab run --json` (under loss, so the impair section is there) and a
+ * real small `ddplab bench` (two points) whose report.json must validate.
+ * Each run has an id of its own and leaves no namespace behind.
+ */
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { execa } from 'execa';
+import { afterAll, describe, expect, it } from 'vitest';
+import { REPORT_SCHEMA_VERSION } from '../../src/base/report-version.js';
+import { BIN, namespacesOf } from '../support/lab/live-run-rig.js';
+import { reportErrors } from './report-schema-validator.js';
+
+const dir = mkdtempSync(join(tmpdir(), 'ddplab-schema-live-'));
+const tag = Math.floor(Math.random() * 1e6).toString(36);
+const runId = `sr${tag}`;
+const benchId = `sb${tag}`;
+
+afterAll(async () => {
+  for (const id of [runId, benchId]) await execa(process.execPath, [BIN, 'down', '--id', id], { reject: false });
+  rmSync(dir, { recursive: true, force: true });
+  // Only ours: other runs on the machine may come and go meanwhile.
+  expect(namespacesOf([runId, benchId])).toEqual([]);
+});
+
+describe('live reports against docs/report.schema.json', () => {
+  it('ddplab run --json (4 MiB of 64 KiB randrw, ddp-crc, 1e-3 loss) validates', async () => {
+    const r = await execa(
+      process.execPath,
+      [BIN, 'run', '--json', '--id', runId, '--offload', 'ddp-crc', '--digest', 'data', '--size', '4m', '--bs', '64k', '--drop', '1e-3', '--seed', '5'],
+      { reject: false, timeout: 180_000 },
+    );
+    expect(r.exitCode, r.stderr.slice(-600)).toBe(0);
+    const report = JSON.parse(r.stdout) as Record<string, any>;
+    expect(report['schemaVersion']).toBe(REPORT_SCHEMA_VERSION);
+    expect(reportErrors('run', report)).toEqual([]);
+    expect(reportErrors('any', report)).toEqual([]);
+    expect(report['impair']['config']['rx']).toEqual({ drop: 1e-3 });
+    // Strict where a regression would show: a count that became a fraction, a lost fio block.
+    expect(reportErrors('run', { ...report, verify: { ...report['verify'], mismatches: 0.5 } }).join('\n')).toMatch(/mismatches must be integer/);
+    const noJobs = { ...report };
+    delete noJobs['jobs'];
+    expect(reportErrors('run', noJobs).join('\n')).toMatch(/must have required property 'jobs'/);
+  });
+
+  it('ddplab bench (two points) writes a report.json that validates', async () => {
+    const out = join(dir, 'bench');
+    const r = await execa(
+      process.execPath,
+      [BIN, 'bench', '--id', benchId, '--drop', '0,1e-3', '--offload', 'ddp-crc', '--size', '4m', '--bs', '64k', '--iodepth', '16', '--seed', '2', '--out', out],
+      { reject: false, timeout: 240_000 },
+    );
+    expect(r.exitCode, r.stderr.slice(-600)).toBe(0);
+    const report = JSON.parse(readFileSync(join(out, 'report.json'), 'utf8')) as Record<string, any>;
+    expect(report['schemaVersion']).toBe(REPORT_SCHEMA_VERSION);
+    expect(report['runs'].length).toBe(2);
+    expect(report['runs'].every((x: any) => x.report !== null)).toBe(true);
+    expect(reportErrors('bench', report)).toEqual([]);
+    expect(reportErrors('any', report)).toEqual([]);
+    // The runs keep their report without the workload's second and third copies (workload, fio's jobs).
+    expect(report['runs'][0].report).not.toHaveProperty('workload');
+    expect(report['runs'][0].report).not.toHaveProperty('jobs');
+    const html = readFileSync(join(out, 'report.html'), 'utf8');
+    expect(html).toContain('<svg');
+    expect(html).not.toMatch(/https?:|<script|\ssrc=/);
+  });
+});
