@@ -38,6 +38,7 @@ describe('ddplab stream', () => {
   it('formats a zcrx report: verified bytes, headers vs payload copied, CQEs and refills, the result', () => {
     const zc = { ...newRecvZcStats(), cqes: 10, zcCqes: 9, copyFallbackCqes: 1, copyFallbackBytes: 100, copyFallbackFragBytes: 100, refillEntries: 10 };
     const r: StreamRunReport = {
+      schemaVersion: 1,
       ok: false,
       error: '1 bytes differ from the pattern (first at stream byte 5)',
       mode: 'zcrx-tcp',

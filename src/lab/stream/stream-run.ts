@@ -11,6 +11,7 @@ import { RunChild } from '../child.js';
 import { HOST_IF, HOST_IP, TARGET_IP, netnsCommand, withTopology } from '../topology.js';
 import type { StreamReceiverRunReport } from './receiver-run.js';
 import { UserError } from '../../base/errors.js';
+import { REPORT_SCHEMA_VERSION } from '../../base/report-version.js';
 
 const DDPLAB_BIN = fileURLToPath(new URL('../../../bin/ddplab.js', import.meta.url));
 /** The sender's port (any port works: the namespace is the run's own). */
@@ -27,6 +28,8 @@ export interface StreamRunOptions {
 }
 
 export interface StreamRunReport extends StreamReceiverRunReport {
+  /** REPORT_SCHEMA_VERSION, as every JSON report carries. */
+  readonly schemaVersion: number;
   readonly id: string;
   readonly sender: { readonly sent: number; readonly seconds: number } | undefined;
 }
@@ -99,7 +102,7 @@ export function streamRun(o: StreamRunOptions): Promise<StreamRunReport> {
       }
       // The sender ends once its connection closed; a receiver that failed may leave it waiting.
       const sent = await Promise.race([sender.exited.then(() => jsonLine<{ sent: number; seconds: number }>(sender)), new Promise<undefined>((r) => setTimeout(() => r(undefined), 5000))]);
-      return { ...report, id: topo.id, sender: sent };
+      return { schemaVersion: REPORT_SCHEMA_VERSION, ...report, id: topo.id, sender: sent };
     } finally {
       if (receiver?.running === true) await receiver.stop();
       if (sender.running) await sender.stop();
