@@ -11,6 +11,7 @@ import type { Command } from 'commander';
 import type { Port } from '../nicemu/port/port.js';
 import { resolve } from 'node:path';
 import { hostRun, parseTargetAddress } from '../lab/host-run.js';
+import { receivedSignal, signalExitCode, withInterrupt } from '../lab/interrupt.js';
 import { RUN_OFFLOAD_MODES, parseOffloadMode } from '../host/offload-mode.js';
 import { externalNextHop, parseHostAddress } from '../lab/run-external.js';
 import { withCapture } from '../nicemu/port/capture.js';
@@ -68,34 +69,45 @@ export function registerHostCommand(program: Command): void {
     const impair = impairFromFlags(flags, workload.seed ?? 1);
     const addr = hostAddressFromFlags(flags, target.ip);
     const offload = parseOffloadMode(flags.offload);
-    const report = await hostRun(
-      {
-        iface: flags.iface,
-        hostIp: addr.ip,
-        ...(addr.prefixLen !== undefined ? { prefixLen: addr.prefixLen } : {}),
-        ...(flags.gateway !== undefined ? { gateway: flags.gateway } : {}),
-        ...(flags.hostMac !== undefined ? { hostMac: flags.hostMac } : {}),
-        targetIp: target.ip,
-        targetPort: target.port,
-        nqn: flags.nqn,
-        digest: parseDigest(flags.digest),
-        offload,
-        devmem: devmemFromFlags(flags, offload),
-        ddpSettings,
-        queues: intFlag('queues', flags.queues, 1, 128),
-        ...(flags.queueDepth !== undefined ? { queueDepth: intFlag('queue-depth', flags.queueDepth, 2, 1024) } : {}),
-        ...timeoutsFromFlags(flags),
-        workload,
-        ...(impair !== undefined ? { impair } : {}),
-        acceptPartialChecksums: flags.acceptPartialCsum !== false,
-        superFrames: flags.superFrames === true,
-        ...(flags.hashReads !== undefined ? { hashReads: resolve(flags.hashReads) } : {}),
-        ...(flags.capture !== undefined ? { wrapPort: (p: Port) => withCapture(p, resolve(flags.capture!)) } : {}),
-        ...(flags.quiet === true ? {} : { log: (line: string) => process.stderr.write(`ddplab host: ${line}\n`) }),
-      },
-      flags.progressJson === true ? (p) => process.stderr.write(`${JSON.stringify({ progress: p })}\n`) : undefined,
+    // SIGINT/SIGTERM: stop the workload and still print the report (a second one quits at once).
+    const interruptLog = flags.quiet === true ? { log: () => undefined } : {};
+    const report = await withInterrupt(
+      (interrupt) =>
+        hostRun(
+          {
+            signal: interrupt.signal,
+            iface: flags.iface,
+            hostIp: addr.ip,
+            ...(addr.prefixLen !== undefined ? { prefixLen: addr.prefixLen } : {}),
+            ...(flags.gateway !== undefined ? { gateway: flags.gateway } : {}),
+            ...(flags.hostMac !== undefined ? { hostMac: flags.hostMac } : {}),
+            targetIp: target.ip,
+            targetPort: target.port,
+            nqn: flags.nqn,
+            digest: parseDigest(flags.digest),
+            offload,
+            devmem: devmemFromFlags(flags, offload),
+            ddpSettings,
+            queues: intFlag('queues', flags.queues, 1, 128),
+            ...(flags.queueDepth !== undefined ? { queueDepth: intFlag('queue-depth', flags.queueDepth, 2, 1024) } : {}),
+            ...timeoutsFromFlags(flags),
+            workload,
+            ...(impair !== undefined ? { impair } : {}),
+            acceptPartialChecksums: flags.acceptPartialCsum !== false,
+            superFrames: flags.superFrames === true,
+            ...(flags.hashReads !== undefined ? { hashReads: resolve(flags.hashReads) } : {}),
+            ...(flags.capture !== undefined ? { wrapPort: (p: Port) => withCapture(p, resolve(flags.capture!)) } : {}),
+            ...(flags.quiet === true ? {} : { log: (line: string) => process.stderr.write(`ddplab host: ${line}\n`) }),
+          },
+          flags.progressJson === true ? (p) => process.stderr.write(`${JSON.stringify({ progress: p })}\n`) : undefined,
+        ),
+      interruptLog,
     );
     process.stdout.write(`${JSON.stringify(report)}\n`);
+    if (report.interrupted === true) {
+      process.exitCode = signalExitCode(receivedSignal() ?? 'SIGINT');
+      return;
+    }
     if (!report.ok) {
       if (report.error !== undefined) throw new UserError('HOST_FAILED', report.error);
       process.exitCode = 1;

@@ -6,6 +6,7 @@
 import { CommanderError } from 'commander';
 import { reportAndExit } from './user-error.js';
 import { setInvokedCommand } from '../lab/invoked-command.js';
+import { receivedSignal, signalExitCode } from '../lab/interrupt.js';
 import { buildProgram, COMMANDS, commandNameOf } from './commands.js';
 
 const name = commandNameOf(process.argv.slice(2));
@@ -19,5 +20,7 @@ try {
     // commander already printed its one-line message (or help / version).
     process.exit(e.exitCode);
   }
-  reportAndExit(e);
+  // A run stopped by SIGINT/SIGTERM before it had a report exits as the signal would have (130, 143).
+  const signal = receivedSignal();
+  reportAndExit(e, signal !== undefined ? signalExitCode(signal) : 1);
 }

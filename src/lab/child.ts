@@ -24,8 +24,15 @@ export class RunChild {
     file: string,
     args: readonly string[],
     handlers: { onStdoutLine?: (line: string) => void; onStderrLine?: (line: string) => void } = {},
+    /**
+     * Its own process group: a Ctrl-C at the terminal reaches only the
+     * orchestrator, which decides what each child is told (the host: stop
+     * and report; the target: stop) instead of every process hearing it at
+     * once. The child still dies with its namespace (netns/down.sh).
+     */
+    opts: { ownProcessGroup?: boolean } = {},
   ) {
-    this.proc = spawn(file, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    this.proc = spawn(file, args, { stdio: ['ignore', 'pipe', 'pipe'], detached: opts.ownProcessGroup === true });
     createInterface({ input: this.proc.stdout! }).on('line', (line) => {
       this.stdoutLines.push(line);
       handlers.onStdoutLine?.(line);
@@ -50,6 +57,19 @@ export class RunChild {
 
   get running(): boolean {
     return !this.ended;
+  }
+
+  /** Sends `signal` (if it still runs); for a stop with a deadline, see stop(). */
+  signal(signal: NodeJS.Signals): void {
+    if (!this.ended) this.proc.kill(signal);
+  }
+
+  /** Resolves with its exit, or undefined if it still runs after `ms`. */
+  async exitWithin(ms: number): Promise<ChildExit | undefined> {
+    let t: NodeJS.Timeout | undefined;
+    const r = await Promise.race([this.exited, new Promise<undefined>((resolve) => (t = setTimeout(() => resolve(undefined), ms)))]);
+    clearTimeout(t);
+    return r;
   }
 
   /** SIGTERM, then SIGKILL after `graceMs`; resolves when it is gone. */

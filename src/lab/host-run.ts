@@ -92,12 +92,26 @@ export interface HostRunOptions {
    * `ddplab run --target` sets it.
    */
   readonly superFrames?: boolean;
+  /**
+   * Stops the run early (SIGINT/SIGTERM in `ddplab host`): no new I/O is
+   * issued, the commands in flight get `interruptGraceMs` to complete, then
+   * the connections are reset; the report covers what was done and says
+   * `interrupted`.
+   */
+  readonly signal?: AbortSignal;
+  /** How long in-flight commands may take to complete after `signal` (default 2000 ms). */
+  readonly interruptGraceMs?: number;
 }
+
+/** Default grace for in-flight commands after an interrupt. */
+export const INTERRUPT_GRACE_MS = 2000;
 
 /** The run report's host side; `ddplab run --json` prints it with the orchestrator's additions. */
 export interface HostRunReport {
   readonly ok: boolean;
   readonly error?: string;
+  /** Present (true) when HostRunOptions.signal stopped the workload before its size or time. */
+  readonly interrupted?: true;
   readonly workload?: WorkloadReport;
   readonly host: NvmeHostStats & { readonly bytesCrc: number };
   /** NIC counters: the pass-through ones and the ulp-ddp ones (rx-nvme-tcp-*, zero without offload). */
@@ -177,6 +191,20 @@ export async function hostRun(opts: HostRunOptions, onProgress?: (p: WorkloadPro
     return e instanceof NvmeHostError && e.code === 'TIMEOUT' ? `target ${targetName} did not answer: ${msg} (I/O timeout)` : msg;
   };
   const readHashes: LiveReadHash[] = [];
+  // An interrupt: the workload stops issuing at once (its signal); what is
+  // still in flight after the grace is cut by resetting the connections.
+  let graceTimer: NodeJS.Timeout | undefined;
+  let cut = false;
+  const onInterrupt = (): void => {
+    log(`interrupted: no new I/O; ${opts.interruptGraceMs ?? INTERRUPT_GRACE_MS} ms for the commands in flight`);
+    graceTimer = setTimeout(() => {
+      log('interrupted: commands still in flight after the grace; resetting the connections');
+      cut = true;
+      ctrl?.abort();
+    }, opts.interruptGraceMs ?? INTERRUPT_GRACE_MS);
+  };
+  if (opts.signal?.aborted === true) onInterrupt();
+  else opts.signal?.addEventListener('abort', onInterrupt, { once: true });
   try {
     log(`host ${opts.hostIp} (${macToString(mac)}) on ${opts.iface} mtu ${mtu}: connecting to ${opts.targetIp}:${opts.targetPort}`);
     await resolveNextHop(stack, targetIp, opts.iface, log);
@@ -215,28 +243,37 @@ export async function hostRun(opts: HostRunOptions, onProgress?: (p: WorkloadPro
     failed.catch(() => undefined);
     const device = devmem !== undefined ? devmem.workloadDevice(ctrl) : controllerDevice(ctrl);
     workload = await Promise.race([
-      runWorkload(opts.hashReads !== undefined ? withReadHashes(device, readHashes) : device, { ...opts.workload, queues: opts.workload.queues ?? opts.queues }, { clock, onProgress }),
+      runWorkload(opts.hashReads !== undefined ? withReadHashes(device, readHashes) : device, { ...opts.workload, queues: opts.workload.queues ?? opts.queues }, {
+        clock,
+        ...(onProgress !== undefined ? { onProgress } : {}),
+        ...(opts.signal !== undefined ? { signal: opts.signal } : {}),
+      }),
       failed,
     ]);
     devmem?.workloadEnded();
     // The workload counted the torn-down queue's failed I/O; the run names the queue and why in one line.
     const lost = ctrl.ioQueues.find((q) => q.error !== undefined);
-    if (lost !== undefined) error = describe(lost.error);
+    // (Queues this run reset itself after an interrupt's grace are not the target's doing.)
+    if (lost !== undefined && !cut) error = describe(lost.error);
     await ctrl.shutdown();
   } catch (e) {
     error = describe(e);
     ctrl?.abort();
   } finally {
+    clearTimeout(graceTimer);
+    opts.signal?.removeEventListener('abort', onInterrupt);
     await stack.close();
     await port.close();
   }
+  const interrupted = opts.signal?.aborted === true;
   if (opts.hashReads !== undefined) writeReadHashes(opts.hashReads, readHashes);
   const host = ctrl?.stats();
   const hostStats = host ?? newNvmeHostStats();
   const ddpStats = ddp?.device.getStats() ?? newUlpDdpStats();
   return {
-    ok: error === undefined && workload !== undefined && workload.ok,
+    ok: error === undefined && workload !== undefined && workload.ok && !interrupted,
     ...(error !== undefined ? { error } : {}),
+    ...(interrupted ? { interrupted: true as const } : {}),
     ...(workload !== undefined ? { workload } : {}),
     host: { ...hostStats, bytesCrc: hostBytesCrc(hostStats) },
     nic: { ...nic.stats, ...ddpStats },

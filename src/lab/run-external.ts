@@ -34,6 +34,7 @@ import type { DevmemRunOptions } from './devmem-host.js';
 import { hostRun, type DigestChoice, type HostRunReport } from './host-run.js';
 import { requireInterface, requireLibpcap, requireNetRaw } from './privileges.js';
 import { runReportFromHost, type RunReport } from './run.js';
+import { withInterrupt } from './interrupt.js';
 
 /** Where the expected content of the target's namespace comes from. */
 export type VerifySource =
@@ -192,6 +193,8 @@ export interface ExternalRunOptions {
   readonly ioTimeoutMs?: number;
   readonly onProgress?: (p: WorkloadProgress) => void;
   readonly log?: (line: string) => void;
+  /** Stops the run with a report (default: SIGINT/SIGTERM, interrupt.ts). */
+  readonly signal?: AbortSignal;
 }
 
 /** What external mode adds to the run report (the target's own stats are not ours to read). */
@@ -223,33 +226,37 @@ export async function runExternal(o: ExternalRunOptions): Promise<ExternalRunRep
   let hr: HostRunReport;
   try {
     const workload = workloadForVerify(o.workload, o.verify, image);
-    hr = await hostRun(
-      {
-        iface: o.iface,
-        hostIp: o.host.ip,
-        prefixLen: o.host.prefixLen,
-        ...(o.gateway !== undefined ? { gateway: o.gateway } : {}),
-        ...(o.hostMac !== undefined ? { hostMac: o.hostMac } : {}),
-        targetIp: o.targetIp,
-        targetPort: o.targetPort,
-        nqn: o.nqn,
-        queues: o.queues,
-        ...(o.queueDepth !== undefined ? { queueDepth: o.queueDepth } : {}),
-        digest: o.digest,
-        offload: o.offload ?? 'none',
-        ...(o.devmem !== undefined ? { devmem: o.devmem } : {}),
-        workload,
-        ...(o.impair !== undefined ? { impair: o.impair } : {}),
-        ...(o.hashReads !== undefined ? { hashReads: resolve(o.hashReads) } : {}),
-        ...(o.capture !== undefined ? { wrapPort: (p: Port) => withCapture(p, resolve(o.capture!)) } : {}),
-        acceptPartialChecksums: o.acceptPartialChecksums ?? true,
-        // Someone else's peer: its TSO/GSO super-frames may reach the interface whole.
-        superFrames: true,
-        ...(o.connectTimeoutMs !== undefined ? { connectTimeoutMs: o.connectTimeoutMs } : {}),
-        ...(o.ioTimeoutMs !== undefined ? { ioTimeoutMs: o.ioTimeoutMs } : {}),
-        ...(o.log !== undefined ? { log: o.log } : {}),
-      },
-      o.onProgress,
+    // SIGINT/SIGTERM stop the workload with a report (no topology here to remove; a second signal quits at once).
+    hr = await withInterrupt((interrupt) =>
+      hostRun(
+        {
+          signal: o.signal ?? interrupt.signal,
+          iface: o.iface,
+          hostIp: o.host.ip,
+          prefixLen: o.host.prefixLen,
+          ...(o.gateway !== undefined ? { gateway: o.gateway } : {}),
+          ...(o.hostMac !== undefined ? { hostMac: o.hostMac } : {}),
+          targetIp: o.targetIp,
+          targetPort: o.targetPort,
+          nqn: o.nqn,
+          queues: o.queues,
+          ...(o.queueDepth !== undefined ? { queueDepth: o.queueDepth } : {}),
+          digest: o.digest,
+          offload: o.offload ?? 'none',
+          ...(o.devmem !== undefined ? { devmem: o.devmem } : {}),
+          workload,
+          ...(o.impair !== undefined ? { impair: o.impair } : {}),
+          ...(o.hashReads !== undefined ? { hashReads: resolve(o.hashReads) } : {}),
+          ...(o.capture !== undefined ? { wrapPort: (p: Port) => withCapture(p, resolve(o.capture!)) } : {}),
+          acceptPartialChecksums: o.acceptPartialChecksums ?? true,
+          // Someone else's peer: its TSO/GSO super-frames may reach the interface whole.
+          superFrames: true,
+          ...(o.connectTimeoutMs !== undefined ? { connectTimeoutMs: o.connectTimeoutMs } : {}),
+          ...(o.ioTimeoutMs !== undefined ? { ioTimeoutMs: o.ioTimeoutMs } : {}),
+          ...(o.log !== undefined ? { log: o.log } : {}),
+        },
+        o.onProgress,
+      ),
     );
   } finally {
     image?.close();

@@ -19,6 +19,7 @@ import { kernelTcpDelta, readKernelTcpCounters, type KernelTcpCounters } from '.
 import type { DigestChoice, HostRunReport, HostTimeouts } from './host-run.js';
 import { runReportFromHost, type RunReport } from './run-report.js';
 import { RunChild } from './child.js';
+import { withInterrupt } from './interrupt.js';
 import { HOST_IF, HOST_IP, netnsCommand, TARGET_IP, withTopology, type Topology } from './topology.js';
 
 export { runReportFromHost, type RunReport } from './run-report.js';
@@ -56,7 +57,16 @@ export interface RunOptions {
   readonly id?: string;
   readonly onProgress?: (p: WorkloadProgress) => void;
   readonly log?: (line: string) => void;
+  /**
+   * Stops the run early (SIGINT/SIGTERM, see interrupt.ts): the host is told
+   * to stop (SIGINT: no new I/O, a grace for the commands in flight) and to
+   * report; the target is stopped; the report says `interrupted`.
+   */
+  readonly signal?: AbortSignal;
 }
+
+/** How long an interrupted host may take to report (its grace, then an orderly shutdown) before it is stopped. */
+const HOST_REPORT_WAIT_MS = 20_000;
 
 function targetCommand(o: RunOptions): string[] {
   const args = [
@@ -119,9 +129,19 @@ function hostCommand(o: RunOptions): string[] {
   return args;
 }
 
-async function waitListening(target: RunChild, timeoutMs: number): Promise<void> {
+/** (A function, so that TypeScript does not keep an earlier check's answer: the signal can come at any await.) */
+function aborted(signal: AbortSignal | undefined): boolean {
+  return signal?.aborted === true;
+}
+
+function interruptedError(signal: AbortSignal, when: string): UserError {
+  return new UserError('INTERRUPTED', `interrupted by ${String(signal.reason ?? 'a signal')} ${when}: no report`);
+}
+
+async function waitListening(target: RunChild, timeoutMs: number, signal: AbortSignal | undefined): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (Date.now() < deadline) {
+    if (signal !== undefined && aborted(signal)) throw interruptedError(signal, 'before the target listened');
     if (target.stdoutLines.some((l) => l.startsWith('listening on'))) return;
     if (!target.running) {
       const exit = await target.exited;
@@ -150,12 +170,16 @@ export async function runOnTopology(topo: Topology, o: RunOptions): Promise<RunR
       o.log?.(`target TCP counters not read: ${e instanceof Error ? e.message : String(e)}`);
       return undefined;
     });
+  if (o.signal !== undefined && aborted(o.signal)) throw interruptedError(o.signal, 'before the target started');
   const tcp0 = await kernelTcp();
   const tc = netnsCommand(topo.id, 'tgt', targetCommand(o));
-  const target = new RunChild('target', tc.file, tc.args);
+  // Both children in process groups of their own: a Ctrl-C reaches only this process, which tells each what to do.
+  const target = new RunChild('target', tc.file, tc.args, {}, { ownProcessGroup: true });
   let host: RunChild | undefined;
+  let hostDeadline: NodeJS.Timeout | undefined;
+  let onAbort: (() => void) | undefined;
   try {
-    await waitListening(target, 15_000);
+    await waitListening(target, 15_000, o.signal);
     o.log?.(`target listening on ${TARGET_IP}:${NVME_PORT} in ${topo.tgtNs}`);
     const hc = netnsCommand(topo.id, 'host', hostCommand(o));
     host = new RunChild('host', hc.file, hc.args, {
@@ -167,7 +191,17 @@ export async function runOnTopology(topo: Topology, o: RunOptions): Promise<RunR
           // a torn line: the next one carries the same information
         }
       },
-    });
+    }, { ownProcessGroup: true });
+    // Interrupted: the host stops issuing, lets the commands in flight
+    // complete (its grace) and writes its report; one that does not within
+    // HOST_REPORT_WAIT_MS is stopped (and the run has no report).
+    const h = host;
+    onAbort = (): void => {
+      h.signal('SIGINT');
+      hostDeadline = setTimeout(() => void h.stop(3000), HOST_REPORT_WAIT_MS);
+    };
+    if (aborted(o.signal)) onAbort();
+    else o.signal?.addEventListener('abort', onAbort, { once: true });
     // Whichever ends first: a target that dies mid-run is reported as such,
     // even though the host will also fail (its connections are gone).
     const first = await Promise.race([host.exited.then(() => 'host' as const), target.exited.then(() => 'target' as const)]);
@@ -179,6 +213,7 @@ export async function runOnTopology(topo: Topology, o: RunOptions): Promise<RunR
     const hostExit = await host.exited;
     const reportLine = host.stdoutLines.find((l) => l.startsWith('{'));
     if (reportLine === undefined) {
+      if (o.signal !== undefined && aborted(o.signal) && targetDied === undefined) throw interruptedError(o.signal, 'and the host did not report in time');
       const why = targetDied ?? `host process ended without a report (${RunChild.describeExit(hostExit)})`;
       const detail = host.lastError();
       throw new UserError('RUN_FAILED', detail !== '' && targetDied === undefined ? `${why}: ${detail}` : why);
@@ -200,19 +235,31 @@ export async function runOnTopology(topo: Topology, o: RunOptions): Promise<RunR
       queues: o.queues,
     });
     const error = targetDied ?? hr.error;
+    const interrupted = aborted(o.signal) || hr.interrupted === true;
     return {
       ...base,
-      ok: hr.ok && targetDied === undefined,
+      ok: hr.ok && targetDied === undefined && !interrupted,
+      ...(interrupted ? { interrupted: true as const } : {}),
       ...(error !== undefined ? { error } : {}),
       ...(targetStats !== undefined ? { target: targetStats } : {}),
       ...(targetTcp !== undefined ? { targetTcp } : {}),
     };
   } finally {
+    clearTimeout(hostDeadline);
+    if (onAbort !== undefined) o.signal?.removeEventListener('abort', onAbort);
     if (host?.running) await host.stop();
     if (target.running) await target.stop();
   }
 }
 
+/**
+ * One run on a topology of its own. SIGINT/SIGTERM stop it with a report
+ * (interrupt.ts); a second one removes the topology and quits at once.
+ */
 export function run(o: RunOptions): Promise<RunReport> {
-  return withTopology({ ...(o.id !== undefined ? { id: o.id } : {}), mtu: o.mtu, vethOffloads: o.vethOffloads }, (topo) => runOnTopology(topo, o));
+  return withInterrupt((interrupt) =>
+    withTopology({ ...(o.id !== undefined ? { id: o.id } : {}), mtu: o.mtu, vethOffloads: o.vethOffloads }, (topo) =>
+      runOnTopology(topo, { ...o, signal: o.signal ?? interrupt.signal }),
+    ),
+  );
 }

@@ -15,6 +15,7 @@ import { fileURLToPath } from 'node:url';
 import { execa, execaSync, ExecaError } from 'execa';
 import { UserError } from '../base/errors.js';
 import { requireNetAdmin } from './privileges.js';
+import { activeInterrupt, INTERRUPT_SIGNALS } from './interrupt.js';
 
 /** The target's kernel address (on tgt0). */
 export const TARGET_IP = '192.0.2.1';
@@ -242,13 +243,19 @@ function parseSide(value: unknown): TopologySideStatus {
   return { ns: s.ns, exists: s.exists, pids: s.pids, link };
 }
 
-const EXIT_SIGNALS = ['SIGINT', 'SIGTERM', 'SIGHUP'] as const;
+const EXIT_SIGNALS: readonly NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP'];
 
 /**
  * Builds a topology, runs `fn` with it, and removes it however `fn` ends:
  * resolve, reject, SIGINT/SIGTERM/SIGHUP (removed synchronously, then the
  * signal is raised again so the process dies of it as it would have), or a
  * process.exit() inside `fn`.
+ *
+ * Inside an interrupt scope (interrupt.ts, `ddplab run`) SIGINT and SIGTERM
+ * are the scope's: the first asks `fn` to stop and report, and the topology
+ * goes when `fn` returns, as on any other return; a second signal (or a run
+ * that does not stop in time) removes it synchronously before the scope
+ * exits. SIGHUP and process.exit() remove it as above.
  */
 export async function withTopology<T>(opts: TopologyOptions, fn: (topo: Topology) => Promise<T>): Promise<T> {
   const id = opts.id ?? newTopologyId();
@@ -264,35 +271,40 @@ export async function withTopology<T>(opts: TopologyOptions, fn: (topo: Topology
       // nothing more can be done on the way out; `ddplab down --all` remains
     }
   };
+  const interrupt = activeInterrupt();
+  const ownSignals = EXIT_SIGNALS.filter((s) => interrupt === undefined || !INTERRUPT_SIGNALS.includes(s));
   const onSignal = (signal: NodeJS.Signals): void => {
     uninstall();
     removeSync();
     process.kill(process.pid, signal);
   };
   const onExit = (): void => removeSync();
+  const offHardExit = interrupt?.onHardExit(removeSync);
   const uninstall = (): void => {
-    for (const s of EXIT_SIGNALS) process.off(s, onSignal);
+    for (const s of ownSignals) process.off(s, onSignal);
     process.off('exit', onExit);
+    offHardExit?.();
   };
-  for (const s of EXIT_SIGNALS) process.on(s, onSignal);
+  for (const s of ownSignals) process.on(s, onSignal);
   process.on('exit', onExit);
+  // The handlers stay until the removal is done: a signal during the
+  // (asynchronous) removal still removes the topology, synchronously.
   let result: T;
   try {
     const topo = await topologyUp({ ...opts, id, ownerPid: process.pid });
     result = await fn(topo);
   } catch (e) {
+    // The first error is the one to report; a failing removal must not hide it.
+    if (!removed) await topologyDown(id).catch(() => undefined);
+    removed = true;
     uninstall();
-    if (!removed) {
-      removed = true;
-      // The first error is the one to report; a failing removal must not hide it.
-      await topologyDown(id).catch(() => undefined);
-    }
     throw e;
   }
-  uninstall();
-  if (!removed) {
+  try {
+    if (!removed) await topologyDown(id);
     removed = true;
-    await topologyDown(id);
+  } finally {
+    uninstall();
   }
   return result;
 }
