@@ -90,7 +90,7 @@ export function describeDevmem(d: DevmemRunReport): string[] {
       `for digests ${mib(d.deviceReads.crcBytes)}, by the consumer ${mib(d.deviceReads.consumerBytes)}`,
     `    tokens ${t.issued} issued, ${t.returnedDontneed} by dontneed (${d.dontneedCalls} calls), ${t.returnedRing} by the refill ring (${d.ringEntries} entries, ` +
       `${d.pool['ring-consumed']} consumed by the NIC), ${t.releasedOnClose} on close, ${t.outstandingAfterWorkload} outstanding after the workload, ` +
-      `at most ${t.peakPending} waiting`,
+      `at most ${t.peakPending} waiting${t.staleReturns > 0 ? `, ${t.staleReturns} stale returns (a token given back after its number was reissued)` : ''}`,
     `    pool   ${d.pool.pages} pages of ${mib(d.poolBytes)}: ${n['rx-devmem-drops']} frames dropped for want of a page (${d.pool['alloc-empty']} empty allocations), ` +
       `${d.holdEpisodes} hold episodes, ${d.pool['reclaim-scans']} reclaim scans; ${n['rx-hds-lost-sync']} lost sync, ${n['rx-hds-resync']} resyncs`,
   ];
