@@ -1,7 +1,8 @@
 /**
  * Captures as the tools write them, through `ddplab replay --json` (the CLI):
- * reference captures of captures/ rewritten as pcapng by editcap and by
- * tshark itself give the same per-read SHA-256s as the pcap — the reads the
+ * reference captures of captures/ rewritten as pcapng by editcap, by
+ * tshark and by dumpcap's own capture loop (reading the pcap as a pipe
+ * interface) give the same per-read SHA-256s as the pcap — the reads the
  * live host verified (its --hash-reads file, kept in the .expected.json) —
  * and a copy cut in the middle of a record or block, as a killed capture
  * leaves it, replays up to the cut with one warning line on stderr and the
@@ -49,19 +50,21 @@ const cases = ['mtu1500-random-digests.expected.json', 'mtu9000-interleave-diges
 describe('pcapng and cut captures replay like the pcap', () => {
   for (const name of cases) {
     const e = JSON.parse(readFileSync(join(CAPTURES, name), 'utf8')) as Expected;
-    it(`${e.capture}: as pcapng from editcap and from tshark, the same per-read digests as the pcap and the live host`, () => {
+    it(`${e.capture}: as pcapng from editcap, tshark and dumpcap, the same per-read digests as the pcap and the live host`, () => {
       const pcap = join(CAPTURES, e.capture);
       const byEditcap = join(tmp.dir, `${e.capture}.editcap.pcapng`);
       const byTshark = join(tmp.dir, `${e.capture}.tshark.pcapng`);
       execFileSync('editcap', ['-F', 'pcapng', pcap, byEditcap], { stdio: 'ignore' });
       execFileSync('tshark', ['-r', pcap, '-F', 'pcapng', '-w', byTshark], { stdio: 'ignore' });
+      const byDumpcap = join(tmp.dir, `${e.capture}.dumpcap.pcapng`);
+      execFileSync('dumpcap', ['-q', '-i', '-', '-w', byDumpcap], { input: readFileSync(pcap), stdio: ['pipe', 'ignore', 'ignore'] });
       const base = replayCli(pcap);
       expect(base.report.truncated).toBeNull();
       expect(base.stderr).toBe('');
       const live = compareWithLive(base.report.reads, e.live.reads);
       expect(live.mismatched).toHaveLength(0);
       expect(live.matched).toBe(e.live.reads.length);
-      for (const ng of [byEditcap, byTshark]) {
+      for (const ng of [byEditcap, byTshark, byDumpcap]) {
         expect(readFileSync(ng).readUInt32BE(0), ng).toBe(0x0a0d0d0a);
         const r = replayCli(ng);
         expect(r.stderr, ng).toBe('');
