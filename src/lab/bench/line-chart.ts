@@ -29,6 +29,8 @@ export interface LineChart {
   /** The y axis never extends past these (e.g. 0 and 100 for a percentage). */
   readonly yFloor?: number;
   readonly yCeiling?: number;
+  /** Lines of text under the legend (e.g. a series left out and why). */
+  readonly notes?: readonly string[];
 }
 
 /** The plot's geometry, in SVG user units (the tests check points against it). */
@@ -140,6 +142,9 @@ export function lineChartSvg(c: LineChart): string {
     const y = T + 10 + k * 20;
     out.push(`<line x1="${L + pw + 14}" y1="${y}" x2="${L + pw + 38}" y2="${y}" stroke="${colorOf(s.name, k)}" stroke-width="2"/>`);
     out.push(`<text x="${L + pw + 44}" y="${y + 4}">${xmlEscape(s.name)}</text>`);
+  });
+  (c.notes ?? []).forEach((n, k) => {
+    out.push(`<text class="note" x="${L + pw + 14}" y="${T + 10 + (c.series.length + 0.5 + k * 0.8) * 20}" font-size="11" fill="#555555">${xmlEscape(n)}</text>`);
   });
   out.push(`</g>`);
   out.push(`</svg>`);
