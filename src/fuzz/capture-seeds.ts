@@ -1,5 +1,5 @@
 /**
- * Seeds from the committed reference captures (captures/*.pcap): real frames
+ * Seeds from the committed reference captures (captures/*.pcap, *.pcapng): real frames
  * from live ddplab runs and a kernel TCP exchange, and the NVMe/TCP byte
  * streams they carry (each direction of each connection reassembled from
  * first copies, as the receiving TCP keeps them).
@@ -44,7 +44,7 @@ export function captureFiles(): readonly CaptureFile[] {
   const out: CaptureFile[] = [];
   if (existsSync(CAPTURES_DIR)) {
     for (const name of readdirSync(CAPTURES_DIR).sort()) {
-      if (!name.endsWith('.pcap')) continue;
+      if (!name.endsWith('.pcap') && !name.endsWith('.pcapng')) continue;
       const { records } = readPcapFileSync(join(CAPTURES_DIR, name));
       out.push({ name, frames: records.map((r) => r.data) });
     }
