@@ -22,6 +22,8 @@ function expectDevmemRun(r: RunReport): NonNullable<RunReport['devmem']> {
   expect(d.tokens.outstandingAfterWorkload).toBe(0);
   expect(d.tokens.returnedDontneed + d.tokens.returnedRing).toBe(d.tokens.issued);
   expect(d.pool['user-refs']).toBe(0);
+  // ddplab's own application never gives back a token it no longer holds.
+  expect(d.tokens.staleReturns).toBe(0);
   return d;
 }
 
@@ -29,7 +31,7 @@ describe('ddplab run --offload devmem-*', () => {
   it('devmem-nvme (randrw, random order, interleaved C2H, digests on): all C2HData payload stays in device memory, the host copies only PDU headers and checks no data digest', async () => {
     const r = await runJson([
       '--id', newId('n'), '--offload', 'devmem-nvme',
-      '--rw', 'randrw', '--bs', '4k-256k', '--iodepth', '16', '--size', '96m',
+      '--rw', 'randrw', '--bsrange', '4k-256k', '--iodepth', '16', '--size', '96m',
       '--order', 'random', '--interleave', '--c2h-size', '32k', '--digest', 'both',
     ]);
     const d = expectDevmemRun(r);
@@ -48,7 +50,7 @@ describe('ddplab run --offload devmem-*', () => {
   });
 
   it('devmem-tcp: payload and PDU headers land in device memory; the host reads the headers back out and copies nothing else', async () => {
-    const r = await runJson(['--id', newId('t'), '--offload', 'devmem-tcp', '--rw', 'randread', '--bs', '4k-256k', '--iodepth', '16', '--size', '64m', '--c2h-size', '64k']);
+    const r = await runJson(['--id', newId('t'), '--offload', 'devmem-tcp', '--rw', 'randread', '--bsrange', '4k-256k', '--iodepth', '16', '--size', '64m', '--c2h-size', '64k']);
     const d = expectDevmemRun(r);
     expect(d.mode).toBe('tcp');
     expect(d.devicePct).toBe(100);
