@@ -12,7 +12,9 @@ import { parseTargetAddress } from '../lab/host-run.js';
 import { parseOffloadMode } from '../host/offload-mode.js';
 import { checkInputFile, checkOutputPath } from './path-flags.js';
 import { parseHostAddress, parseVerifySource, runExternal, type ExternalRunReport, type VerifySource } from '../lab/run-external.js';
+import { outputFormatFromFlags } from './fio-normal.js';
 import type { RunReport } from '../lab/run.js';
+import { receivedSignal, signalExitCode } from '../lab/interrupt.js';
 import type { WorkloadProgress } from '../host/workload/workload.js';
 import { devmemFromFlags, type DevmemFlags } from './devmem-flags.js';
 import { impairFromFlags, type ImpairFlags } from './impair-flags.js';
@@ -36,6 +38,7 @@ interface ExternalRunFlags extends ExternalFlags, WorkloadFlags, ImpairFlags, De
   capture?: string;
   hashReads?: string;
   json?: boolean;
+  outputFormat?: string;
 }
 
 /**
@@ -120,9 +123,11 @@ export async function runExternalCommand(cmd: Command, ui: ExternalCommandUi): P
   checkExternalFlags(cmd);
   const flags = cmd.opts<ExternalRunFlags>();
   const target = parseTargetAddress(flags.target!);
+  const format = outputFormatFromFlags(flags);
   const workload = workloadFromFlags({ ...flags, verify: true });
-  // Against someone else's disk, ddplab writes only when asked to.
-  const rw = cmd.getOptionValueSource('rw') === 'cli' ? workload.rw : 'randread';
+  // Against someone else's disk, ddplab writes only when asked to (--rw, or rw= in a job file).
+  const rwSource = cmd.getOptionValueSource('rw');
+  const rw = rwSource === 'cli' || rwSource === 'config' ? workload.rw : 'randread';
   const impair = impairFromFlags(flags, workload.seed ?? 1);
   const verify = verifyFromFlags(cmd);
   if (verify.kind === 'file') checkInputFile('--verify', verify.path);
@@ -151,10 +156,12 @@ export async function runExternalCommand(cmd: Command, ui: ExternalCommandUi): P
     onProgress: ui.progress.update,
   });
   ui.progress.done();
-  if (flags.json === true) process.stdout.write(`${JSON.stringify(report)}\n`);
+  if (format === 'json') process.stdout.write(`${JSON.stringify(report)}\n`);
   // A run that never reached I/O (no ARP answer, refused Connect...) is its error line alone.
   else if (report.ok || report.workload !== undefined) process.stdout.write(`${externalHumanReport(report, ui.humanReport)}\n`);
-  if (!report.ok) {
+  // Interrupted (SIGINT/SIGTERM): the partial report, and the signal's exit code (130, 143).
+  if (report.interrupted === true) process.exitCode = signalExitCode(receivedSignal() ?? 'SIGINT');
+  else if (!report.ok) {
     process.exitCode = 1;
     if (report.error !== undefined) throw new UserError('RUN_FAILED', report.error);
   }

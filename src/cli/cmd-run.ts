@@ -6,8 +6,12 @@
  */
 import type { Command } from 'commander';
 import { run, type RunReport } from '../lab/run.js';
+import { receivedSignal, signalExitCode } from '../lab/interrupt.js';
 import { RUN_OFFLOAD_MODES, parseOffloadMode, usesCrcOffload, usesDdpEngine } from '../host/offload-mode.js';
 import type { WorkloadProgress } from '../host/workload/workload.js';
+import type { ResolvedWorkload } from '../host/workload/options.js';
+import { fioNormalLines, outputFormatFromFlags } from './fio-normal.js';
+import { applyJobFile, readFioJobFile } from './fio-jobfile.js';
 import { UserError } from '../base/errors.js';
 import { describeImpairSpec, describeImpairStats, impairFromFlags, type ImpairFlags } from './impair-flags.js';
 import { intFlag, parseDigest, timeoutsFromFlags, workloadFromFlags, type TimeoutFlags, type WorkloadFlags } from './workload-flags.js';
@@ -34,6 +38,7 @@ interface RunFlags extends WorkloadFlags, ImpairFlags, DevmemFlags, TimeoutFlags
   id?: string;
   hostile?: string;
   json?: boolean;
+  outputFormat?: string;
 }
 
 function progressBar(): { update: (p: WorkloadProgress) => void; done: () => void } {
@@ -72,6 +77,14 @@ function fmtBytes(n: number): string {
   return `${n} B`;
 }
 
+/** "bs 4 KiB" or "bs 4 KiB (reads), 64 KiB (writes)", or the mix of sizes. */
+function blockSizesText(b: ResolvedWorkload['bsByDir']): string {
+  const one = (list: readonly { bytes: number }[]): string => (list.length <= 4 ? list.map((c) => fmtBytes(c.bytes)).join('/') : `${fmtBytes(list[0]!.bytes)}..${fmtBytes(list[list.length - 1]!.bytes)}`);
+  const r = one(b.read);
+  const w = one(b.write);
+  return r === w ? `bs ${r}` : `bs ${r} (reads), ${w} (writes)`;
+}
+
 function flat(obj: object, keys?: readonly string[]): string {
   const entries = Object.entries(obj).filter(([k, v]) => typeof v === 'number' && v !== 0 && (keys === undefined || keys.includes(k)));
   return entries.map(([k, v]) => `${k}=${v as number}`).join(' ');
@@ -92,9 +105,11 @@ export function humanReport(r: RunReport): string {
   const lines: string[] = [];
   const w = r.workload;
   lines.push(
-    `ddplab run ${r.run.id}: ${w ? `${w.job.rw} bs ${w.job.blockSizes.map((b) => fmtBytes(b.bytes)).join(',')} iodepth ${w.job.iodepth}` : ''} queues ${r.run.queues}, ` +
+    `ddplab run ${r.run.id}: ${w ? `${w.job.rw} ${blockSizesText(w.job.bsByDir)} iodepth ${w.job.iodepth}` : ''} queues ${r.run.queues}, ` +
       `digest ${r.run.digest}, offload ${r.run.offload}, target ${r.run.profile} order ${r.run.order}${r.run.interleave ? ' interleaved' : ''} c2h-size ${r.run.c2hSize}, MTU ${r.run.mtu}`,
   );
+  const job = r.jobs?.[0];
+  if (job !== undefined) lines.push(...fioNormalLines(job, w?.job.rw));
   lines.push(
     `  io       ${r.io.reads} reads (${fmtBytes(r.io.readBytes)}) ${r.io.writes} writes (${fmtBytes(r.io.writeBytes)}) in ${(r.io.elapsedMs / 1000).toFixed(2)} s: ` +
       `${r.io.MBps.toFixed(1)} MB/s, ${r.io.iops.toFixed(0)} IOPS`,
@@ -144,8 +159,17 @@ export function humanReport(r: RunReport): string {
       );
     }
   }
-  lines.push(r.ok ? `  result   PASS${passNote(r.nic, r.port)}` : `  result   FAIL${failReason(r)}`);
+  lines.push(r.interrupted === true ? interruptedLine(r) : r.ok ? `  result   PASS${passNote(r.nic, r.port)}` : `  result   FAIL${failReason(r)}`);
   return lines.join('\n');
+}
+
+/** An interrupted run's result line: what was done before the signal, neither PASS nor FAIL. */
+function interruptedLine(r: RunReport): string {
+  const errs = r.workload?.errors.count ?? 0;
+  return (
+    `  result   INTERRUPTED after ${(r.io.elapsedMs / 1000).toFixed(2)} s: ${r.io.reads + r.io.writes} I/Os, ${fmtBytes(r.verify.bytes)} verified, ` +
+    `${r.verify.mismatches} mismatches${errs > 0 ? `, ${errs} I/O errors (commands cut at the stop count too)` : ''}${r.error !== undefined ? `; ${r.error}` : ''}`
+  );
 }
 
 /**
@@ -197,12 +221,21 @@ export function registerRunCommand(program: Command): void {
       '--hostile <case[@qid][:after=N]>',
       `hostile target: break one read response on I/O queue QID (default 1) after N intact ones; CASE: ${HOSTILE_CASES.join(', ')}`,
     )
-    .option('--json', 'print one JSON object on stdout instead of the human report');
+    .option('--output-format <format>', "normal (the report for people, with fio's per-direction blocks) or json (one object: ddplab's sections and fio's layout)")
+    .option('--json', 'the same as --output-format json');
   addHostSideFlags(cmd);
   addExternalFlags(cmd);
-  cmd.action(async (flags: RunFlags) => {
+  cmd.argument('[jobfile]', "a fio job file ([global] + one job; the options ddplab has: docs/run-and-host.md); flags given here override it");
+  cmd.action(async (jobfile: string | undefined) => {
+    if (jobfile !== undefined) {
+      const job = readFioJobFile(jobfile);
+      for (const n of job.notices) process.stderr.write(`ddplab: ${n}\n`);
+      applyJobFile(cmd, job);
+    }
+    const flags = cmd.opts<RunFlags>();
     checkExternalFlags(cmd);
     if (cmd.getOptionValue('target') !== undefined) return runExternalCommand(cmd, { progress: progressBar(), humanReport });
+    const format = outputFormatFromFlags(flags);
     const order = parseOrder(flags.order);
     const profile = flags.profile;
     if (profile !== 'linux' && profile !== 'spdk') throw new UserError('BAD_FLAG', `--profile: '${profile}' is not linux or spdk`);
@@ -237,10 +270,12 @@ export function registerRunCommand(program: Command): void {
       onProgress: bar.update,
     });
     bar.done();
-    if (flags.json === true) process.stdout.write(`${JSON.stringify(report)}\n`);
+    if (format === 'json') process.stdout.write(`${JSON.stringify(report)}\n`);
     else process.stdout.write(`${humanReport(report)}\n`);
-    if (!report.ok) {
-      if (flags.json !== true || report.error === undefined) process.exitCode = 1;
+    // Interrupted (SIGINT/SIGTERM): the partial report, and the signal's exit code (130, 143).
+    if (report.interrupted === true) process.exitCode = signalExitCode(receivedSignal() ?? 'SIGINT');
+    else if (!report.ok) {
+      if (format !== 'json' || report.error === undefined) process.exitCode = 1;
       if (report.error !== undefined) throw new UserError('RUN_FAILED', report.error);
     }
   });

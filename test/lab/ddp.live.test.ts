@@ -75,7 +75,7 @@ describe('ddplab run with loss and reordering toward the host, offload none / dd
   // Three runs of 64 MiB with loss: counts are asserted, not time, and a loaded machine needs more than the default.
   it('verifies the same bytes in every mode; with DDP the NIC loses sync, resyncs and still places most payload', { timeout: 300_000 }, async () => {
     const common = [
-      '--rw', 'randrw', '--bs', '4k-256k', '--iodepth', '16', '--size', '64m', '--seed', '5',
+      '--rw', 'randrw', '--bsrange', '4k-256k', '--iodepth', '16', '--size', '64m', '--seed', '5',
       '--order', 'random', '--interleave', '--c2h-size', '8k', '--digest', 'data',
       '--drop', '1e-3', '--reorder', '1e-2',
       // The invariant is about ddplab's reference ULP: the series' own fallback (--ulp linux, the

@@ -167,7 +167,7 @@ describe('ddplab run --target against a ddplab target across a bridge', () => {
   });
 
   it.each([
-    { offload: 'none', name: 'randread 4k-128k', args: ['--rw', 'randread', '--bs', '4k-128k', '--size', '16m', '--iodepth', '16'] },
+    { offload: 'none', name: 'randread 4k-128k', args: ['--rw', 'randread', '--bsrange', '4k-128k', '--size', '16m', '--iodepth', '16'] },
     { offload: 'ddp-crc', name: 'read 128k, data digest', args: ['--rw', 'read', '--bs', '128k', '--size', '32m', '--iodepth', '32', '--digest', 'data'] },
     {
       offload: 'ddp-crc',
@@ -203,7 +203,7 @@ describe('ddplab run --target against a ddplab target across a bridge', () => {
 
   // Readback writes [0, 8 MiB): from here on, the pattern no longer holds there.
   it.each(['none', 'ddp-crc'])('--verify readback with writes, offload %s: every read checks bytes the run wrote', async (offload) => {
-    const r = await runExternal(['--verify', 'readback', '--offload', offload, '--rw', 'randrw', '--bs', '4k-128k', '--size', '8m', '--iodepth', '16', '--seed', '5']);
+    const r = await runExternal(['--verify', 'readback', '--offload', offload, '--rw', 'randrw', '--bsrange', '4k-128k', '--size', '8m', '--iodepth', '16', '--seed', '5']);
     expect(r.ok, r.error).toBe(true);
     expect(r.verify.mismatches).toBe(0);
     expect(r.io.writes).toBeGreaterThan(0);
@@ -235,7 +235,7 @@ describe('ddplab run --target against a ddplab target across a bridge', () => {
           }
         });
       });
-      const r = await runExternal(['--verify', `file:${image}`, '--offload', 'ddp-crc', '--rw', 'randrw', '--bs', '4k-128k', '--size', '8m', '--iodepth', '8'], {
+      const r = await runExternal(['--verify', `file:${image}`, '--offload', 'ddp-crc', '--rw', 'randrw', '--bsrange', '4k-128k', '--size', '8m', '--iodepth', '8'], {
         target: '192.0.2.1:4421',
       });
       expect(r.ok, r.error).toBe(true);

@@ -13,7 +13,7 @@ describe('ddplab run under impairment', () => {
   it('verifies every read with drop 0.01, reorder 0.01, dup 0.005, corrupt 0.005 toward the host, and reports the repairs', async () => {
     const r = await runJson([
       '--id', newId('rx'),
-      '--rw', 'randrw', '--bs', '4k-256k', '--iodepth', '16', '--size', '64m', '--seed', '7',
+      '--rw', 'randrw', '--bsrange', '4k-256k', '--iodepth', '16', '--size', '64m', '--seed', '7',
       '--drop', '0.01', '--reorder', '0.01', '--dup', '0.005', '--corrupt', '0.005',
     ]);
     expect(r.error).toBeUndefined();
@@ -41,7 +41,7 @@ describe('ddplab run under impairment', () => {
   it('verifies every read with loss and corruption on the host transmissions, which the userspace TCP retransmits', async () => {
     const r = await runJson([
       '--id', newId('tx'),
-      '--rw', 'randrw', '--bs', '4k-128k', '--iodepth', '16', '--size', '32m', '--seed', '3',
+      '--rw', 'randrw', '--bsrange', '4k-128k', '--iodepth', '16', '--size', '32m', '--seed', '3',
       '--tx-drop', '0.01', '--tx-corrupt', '0.005', '--tx-reorder', '0.01', '--reorder-depth', '2',
     ]);
     expect(r.error).toBeUndefined();

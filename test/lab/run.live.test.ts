@@ -21,7 +21,7 @@ describe.each([
   it('verifies every read, sends no RST and never stalls on a zero window', async () => {
     const r = await runJson([
       '--id', newId(`${mtu === 9000 ? 'j' : 's'}${digest[0]}`),
-      '--rw', 'randrw', '--bs', '4k-1m', '--iodepth', '32', '--size', '256m',
+      '--rw', 'randrw', '--bsrange', '4k-1m', '--iodepth', '32', '--size', '256m',
       '--order', 'random', '--interleave', '--c2h-size', '32k',
       '--digest', digest, '--mtu', String(mtu),
     ]);

@@ -104,7 +104,7 @@ describe.skipIf(PEER_SKIP !== undefined)('ddplab run --target against a Linux nv
   }, 180_000);
 
   it.each([
-    { name: 'offload none, header and data digests, 4k-128k', args: ['--offload', 'none', '--digest', 'both', '--rw', 'randread', '--bs', '4k-128k', '--size', '8m', '--iodepth', '16'] },
+    { name: 'offload none, header and data digests, 4k-128k', args: ['--offload', 'none', '--digest', 'both', '--rw', 'randread', '--bsrange', '4k-128k', '--size', '8m', '--iodepth', '16'] },
     { name: 'ddp-crc, 3 I/O queues, both digests', args: ['--offload', 'ddp-crc', '--digest', 'both', '--queues', '3', '--rw', 'randread', '--bs', '128k', '--size', '16m', '--iodepth', '8'] },
     { name: 'devmem-nvme, data digest', args: ['--offload', 'devmem-nvme', '--digest', 'data', '--rw', 'randread', '--bs', '128k', '--size', '8m', '--iodepth', '8'] },
   ])('--verify pattern:SEED: $name', async ({ args }) => {
@@ -130,7 +130,7 @@ describe.skipIf(PEER_SKIP !== undefined)('ddplab run --target against a Linux nv
 
   it('--verify readback with random writes (4k-128k, in-capsule and R2T), ddp-crc and none', async () => {
     for (const offload of ['ddp-crc', 'none']) {
-      const r = await run(ini, ['--verify', 'readback', '--offload', offload, '--digest', 'data', '--rw', 'randrw', '--bs', '4k-128k', '--size', '8m', '--iodepth', '8']);
+      const r = await run(ini, ['--verify', 'readback', '--offload', offload, '--digest', 'data', '--rw', 'randrw', '--bsrange', '4k-128k', '--size', '8m', '--iodepth', '8']);
       expect(r.ok, r.error).toBe(true);
       expect(r.verify.mismatches).toBe(0);
       expect(r.io.writes).toBeGreaterThan(0);

@@ -27,7 +27,7 @@ afterAll(async () => {
 // With loss and C2H data split into PDUs, the series' CRC fallback (--ulp linux, the default) fails reads
 // the NIC did not fully verify; the live run here must verify, so it uses ddplab's per-PDU check.
 describe.each([
-  { name: 'MTU 9000, digests, random order, interleaved C2H, live DDP-CRC and loss', args: ['--mtu', '9000', '--digest', 'both', '--order', 'random', '--interleave', '--c2h-size', '16k', '--offload', 'ddp-crc', '--drop', '0.005', '--rw', 'randrw', '--rwmixread', '80', '--bs', '4k-256k', '--ulp', 'reference'] },
+  { name: 'MTU 9000, digests, random order, interleaved C2H, live DDP-CRC and loss', args: ['--mtu', '9000', '--digest', 'both', '--order', 'random', '--interleave', '--c2h-size', '16k', '--offload', 'ddp-crc', '--drop', '0.005', '--rw', 'randrw', '--rwmixread', '80', '--bsrange', '4k-256k', '--ulp', 'reference'] },
   { name: 'offloads left on (64 KiB super-frames, partial TCP checksums)', args: ['--veth-offloads', '--digest', 'data', '--rw', 'randread', '--bs', '128k,8k'] },
 ])('a live run, then a replay of its capture: $name', ({ name, args }) => {
   it('gives every read the SHA-256 the live host computed, with offload none and ddp-crc', async () => {
