@@ -249,6 +249,36 @@ function receiveChecks(o: Required<DevmemCheckOptions>): CheckLine[] {
   return out;
 }
 
+function fragLimitCheck(o: Required<DevmemCheckOptions>): CheckLine {
+  const dev = new DevmemDevice({ queues: ['off', 'tcp'] });
+  const nl = new NetlinkHandle(dev);
+  const binding = dev.binding(nl.bindRx({ queues: [1], dmabuf: new Dmabuf(8 << 20) }))!;
+  const link = new DevmemCheckLink(dev);
+  const flow = link.open({ port: 40_005, queue: 1, seed: o.seed + 5 });
+  const sock = new DevmemSocket(flow.host, dev, flow.key);
+  // Keep every token of ~1400 frags, then give them all back in one range.
+  const total = 2 << 20;
+  let got = 0;
+  sendPattern(flow, total);
+  while (got < total) {
+    link.runUntil(() => flow.host.readableLength > 0, 120_000);
+    if (flow.host.readableLength === 0) throw new Error(`the stream stalled after ${got} of ${total} bytes`);
+    got += sock.recvmsg({ devmem: true, controlBytes: CONTROL_BYTES }).len;
+  }
+  const held = sock.tokensOutstanding;
+  const first = sock.dontneed([{ tokenStart: 1, tokenCount: held }]);
+  // The same range again: its first 1024 numbers are looked at (now free, skipped) and the call stops there.
+  const again = sock.dontneed([{ tokenStart: 1, tokenCount: held }]);
+  const rest = sock.dontneed([{ tokenStart: 1025, tokenCount: held - 1024 }]);
+  sock.close();
+  nl.close();
+  return {
+    ok: held > 1024 && first === 1024 && again === 0 && rest === held - 1024 && binding.released,
+    name: 'SO_DEVMEM_DONTNEED looks at no more than 1024 tokens per call',
+    seen: `${held} tokens held; one range of ${held}: freed ${first}; the same range again: ${again}; from 1025: ${rest}`,
+  };
+}
+
 function steeringCheck(o: Required<DevmemCheckOptions>): CheckLine {
   // Queue 1 bound to the consumer's dmabuf, queue 2 to another; one flow steered nowhere (queue 0), one to queue 2.
   const dev = new DevmemDevice({ queues: ['off', 'tcp', 'tcp'] });
@@ -334,6 +364,7 @@ export function runDevmemChecks(opts: DevmemCheckOptions = {}): CheckLine[] {
   const checks: [string, Check][] = [
     ['bind-rx', bindChecks],
     ['receive', () => receiveChecks(o)],
+    ['frag limit', () => fragLimitCheck(o)],
     ['steering', () => steeringCheck(o)],
     ['unbind', () => unbindCheck(o)],
     ['loss', () => lossCheck(o)],

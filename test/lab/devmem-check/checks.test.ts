@@ -15,6 +15,7 @@ describe('ddplab devmem-check (in-process)', () => {
       /every descriptor carries the binding's dmabuf id/,
       /validation pattern/,
       /DONTNEED returns the count freed/,
+      /no more than 1024 tokens per call/,
       /without MSG_SOCK_DEVMEM .* \(EFAULT\)/,
       /\(ETOOSMALL\)/,
       /wrong steering/,
