@@ -23,7 +23,7 @@ describe('ddplab run refuses before building', () => {
     ['a block larger than the size', ['--bs', '1m', '--size', '64k'], /^ddplab: --bs 1m is larger than --size 64k: /],
     ['an old weighted mix in --bs', ['--bs', '4k:70,128k:30'], /^ddplab: --bs '4k:70,128k:30' is a weighted mix: use bssplit \(fio's syntax, e\.g\. --bssplit 4k\/70:128k\/30\)$/],
     ['an old range in --bs', ['--bs', '4k-1m'], /^ddplab: --bs '4k-1m' is a range: use bsrange \(e\.g\. --bsrange 4k-1m\)$/],
-    ['three sizes in --bs', ['--bs', '4k,128k,1m'], /^ddplab: --bs '4k,128k,1m' has more than two sizes: bs is read\[,write\] as in fio; for a mix use bssplit /],
+    ['three sizes in --bs', ['--bs', '4k,128k,1m'], /^ddplab: --bs '4k,128k,1m' has more than two sizes: bs is read\[,write\] as in fio \(its third, trim, has no meaning here\); for a mix use bssplit /],
     ['a bad bssplit weight', ['--bssplit', '4k/x'], /^ddplab: --bssplit weight 'x' in '4k\/x' is not a percentage 0\.\.100$/],
     ['a block larger than io_size', ['--bs', '128k', '--io_size', '64k'], /^ddplab: --bs 128k is larger than --io_size 64k: /],
     ['a bad size', ['--size', '12q'], /^ddplab: --size '12q' is not a size like /],

@@ -86,7 +86,7 @@ export function parseBs(spec: string | number): BlockSizesByDir {
   }
   if (spec.includes('-')) throw new WorkloadOptionError('bs', `bs '${spec}' is a range: use bsrange (e.g. --bsrange ${spec})`);
   if (spec.split(',').length > 2) {
-    throw new WorkloadOptionError('bs', `bs '${spec}' has more than two sizes: bs is read[,write] as in fio; for a mix use bssplit (e.g. --bssplit ${spec.split(',').map((s) => s.trim()).join('/:')}/)`);
+    throw new WorkloadOptionError('bs', `bs '${spec}' has more than two sizes: bs is read[,write] as in fio (its third, trim, has no meaning here); for a mix use bssplit (e.g. --bssplit ${spec.split(',').map((s) => s.trim()).join('/:')}/)`);
   }
   const [r, w] = perDirection(spec, 'bs');
   return { read: [{ bytes: positiveSize(r, 'bs', spec), weight: 1 }], write: [{ bytes: positiveSize(w, 'bs', spec), weight: 1 }] };
