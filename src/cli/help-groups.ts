@@ -14,7 +14,7 @@ import { Option, type Command } from 'commander';
 type Groups = ReadonlyArray<readonly [heading: string, flags: readonly string[]]>;
 
 // (fio's spellings among them: --bssplit, --io_size, --time_based...)
-const WORKLOAD = ['rw', 'bs', 'bssplit', 'bsrange', 'iodepth', 'queues', 'size', 'io_size', 'io_limit', 'offset', 'runtime', 'time_based', 'time', 'rwmixread', 'seed', 'no-verify'];
+const WORKLOAD = ['name', 'rw', 'bs', 'bssplit', 'bsrange', 'iodepth', 'queues', 'size', 'io_size', 'io_limit', 'offset', 'runtime', 'time_based', 'time', 'rwmixread', 'seed', 'no-verify'];
 const OFFLOAD_NIC = ['offload', 'digest', 'nic', 'nic-tcp-oracle', 'nic-tcp-checks', 'ulp'];
 const DDP_LIMITS = ['ddp-max-sgl', 'ddp-threshold', 'ddp-full-cid-range'];
 const DEVMEM = ['devmem-pool', 'devmem-return', 'devmem-hold'];
@@ -35,7 +35,7 @@ export const HELP_GROUPS: Readonly<Record<string, Groups>> = {
       'External target (--target: no topology, a target ddplab did not start):',
       ['target', 'nqn', 'iface', 'host-ip', 'gateway', 'host-mac', 'verify', 'queue-depth', 'accept-partial-csum', 'no-accept-partial-csum'],
     ],
-    ['Capture & output:', ['capture', 'hash-reads', 'json', 'help']],
+    ['Capture & output:', ['capture', 'hash-reads', 'output-format', 'json', 'help']],
   ],
   host: [
     ['Interface and target:', ['iface', 'host-ip', 'gateway', 'host-mac', 'target', 'nqn', 'queue-depth', 'accept-partial-csum', 'no-accept-partial-csum', 'super-frames']],
