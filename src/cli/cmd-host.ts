@@ -10,11 +10,10 @@
 import type { Command } from 'commander';
 import type { Port } from '../nicemu/port/port.js';
 import { resolve } from 'node:path';
-import { hostRun, parseTargetAddress } from '../lab/host-run.js';
+import { parseTargetAddress } from '../lab/target-address.js';
 import { receivedSignal, signalExitCode, withInterrupt } from '../lab/interrupt.js';
 import { RUN_OFFLOAD_MODES, parseOffloadMode } from '../host/offload-mode.js';
 import { externalNextHop, parseHostAddress } from '../lab/run-external.js';
-import { withCapture } from '../nicemu/port/capture.js';
 import { intFlag, parseDigest, timeoutsFromFlags, workloadFromFlags, type TimeoutFlags, type WorkloadFlags } from './workload-flags.js';
 import { UserError } from '../base/errors.js';
 import { addDigestFlag, addOffloadFlag } from './run-flags.js';
@@ -69,6 +68,9 @@ export function registerHostCommand(program: Command): void {
     const impair = impairFromFlags(flags, workload.seed ?? 1);
     const addr = hostAddressFromFlags(flags, target.ip);
     const offload = parseOffloadMode(flags.offload);
+    // The host itself (NIC, stack, pcap) only now: --help and the flags' checks above load none of it.
+    const { hostRun } = await import('../lab/host-run.js');
+    const { withCapture } = await import('../nicemu/port/capture.js');
     // SIGINT/SIGTERM: stop the workload and still print the report (a second one quits at once).
     const interruptLog = flags.quiet === true ? { log: () => undefined } : {};
     const report = await withInterrupt(

@@ -61,7 +61,7 @@ export const COMMANDS: readonly CommandEntry[] = [
   },
   {
     name: 'bench',
-    description: 'sweep verified runs over loss, reordering, offload mode and workload on one topology; writes report.md, report.json and SVG charts',
+    description: 'sweep verified runs over loss, reordering, offload mode and workload on one topology; writes report.md, report.html (charts inline), report.json and SVG charts',
     load: async () => (await import('./cmd-bench.js')).registerBenchCommand,
   },
   {

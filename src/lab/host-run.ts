@@ -22,8 +22,8 @@ import { withImpairment, type ImpairConfig, type ImpairStats } from '../nicemu/p
 import { macToString, parseMac } from '../wire/ethernet.js';
 import { ipToString, parseIpv4Addr } from '../wire/ipv4.js';
 import { ArpError } from '../host/net/arp.js';
-import { UserError } from '../base/errors.js';
-import { ddpModeOf, headerSplitOf, usesCrcOffload, usesDdpEngine, type OffloadMode } from '../host/offload-mode.js';
+import { ddpModeOf, headerSplitOf, usesCrcOffload, usesDdpEngine, usesZcrx, type OffloadMode } from '../host/offload-mode.js';
+import { ZcrxHost, type ZcrxRunReport } from './zcrx-host.js';
 import { requireInterface, requireLibpcap, requireNetRaw } from './privileges.js';
 import { NvmeDdpOffload, ddpReport, newNvmeDdpUlpStats, type DdpReport } from '../host/nvme/ddp.js';
 import { NvmeTcpDdpDevice } from '../nicemu/ddp/offload.js';
@@ -120,6 +120,8 @@ export interface HostRunReport {
   readonly ddp: DdpReport;
   /** Devmem receive: where the data went, tokens, pool drops (offload devmem-*). */
   readonly devmem?: DevmemRunReport;
+  /** io_uring zero-copy receive: where the data went, buffers, copy fallback (offload zcrx-nvme). */
+  readonly zcrx?: ZcrxRunReport;
   readonly tcp: TcpStats;
   readonly port: PortStats;
   /** What the impairment stage was asked to do and did, per direction (absent: no impairment). */
@@ -177,7 +179,9 @@ export async function hostRun(opts: HostRunOptions, onProgress?: (p: WorkloadPro
           { log, ulp: ddpSettings.ulp },
         );
   const split = headerSplitOf(offload);
-  const devmem = split !== undefined ? new DevmemHost(opts.devmem ?? { mode: split, ...DEVMEM_DEFAULTS }, log) : undefined;
+  // zcrx-nvme: the --devmem-pool size is the area's.
+  const zcrx = usesZcrx(offload) ? new ZcrxHost({ areaBytes: opts.devmem?.poolBytes ?? DEVMEM_DEFAULTS.poolBytes }, log) : undefined;
+  const devmem = split !== undefined && zcrx === undefined ? new DevmemHost(opts.devmem ?? { mode: split, ...DEVMEM_DEFAULTS }, log) : undefined;
   let ctrl: NvmeController | undefined;
   let workload: WorkloadReport | undefined;
   let error: string | undefined;
@@ -211,6 +215,7 @@ export async function hostRun(opts: HostRunOptions, onProgress?: (p: WorkloadPro
     ctrl = await NvmeController.connect({
       transports: async (qid) => {
         try {
+          if (zcrx !== undefined) return await zcrx.transport(stack, targetIp, opts.targetPort, qid);
           if (devmem !== undefined) return await devmem.transport(stack, targetIp, opts.targetPort, qid);
           const conn = await stack.connect(targetIp, opts.targetPort);
           ddp?.bindConnection(qid, conn);
@@ -221,6 +226,7 @@ export async function hostRun(opts: HostRunOptions, onProgress?: (p: WorkloadPro
       },
       ...(ddp !== undefined ? { ddp: ddp.hooksFor } : {}),
       ...(devmem !== undefined ? { ddp: devmem.resyncFor, devmem: devmem.hooksFor } : {}),
+      ...(zcrx !== undefined ? { ddp: zcrx.resyncFor, devmem: zcrx.hooksFor } : {}),
       subnqn: opts.nqn,
       ioQueues: opts.queues,
       queueDepth: opts.queueDepth ?? Math.max(32, opts.workload.iodepth ?? 1),
@@ -241,7 +247,7 @@ export async function hostRun(opts: HostRunOptions, onProgress?: (p: WorkloadPro
       ctrl!.onError((e) => reject(e));
     });
     failed.catch(() => undefined);
-    const device = devmem !== undefined ? devmem.workloadDevice(ctrl) : controllerDevice(ctrl);
+    const device = zcrx !== undefined ? zcrx.workloadDevice(ctrl) : devmem !== undefined ? devmem.workloadDevice(ctrl) : controllerDevice(ctrl);
     workload = await Promise.race([
       runWorkload(opts.hashReads !== undefined ? withReadHashes(device, readHashes) : device, { ...opts.workload, queues: opts.workload.queues ?? opts.queues }, {
         clock,
@@ -251,6 +257,7 @@ export async function hostRun(opts: HostRunOptions, onProgress?: (p: WorkloadPro
       failed,
     ]);
     devmem?.workloadEnded();
+    zcrx?.workloadEnded();
     // The workload counted the torn-down queue's failed I/O; the run names the queue and why in one line.
     const lost = ctrl.ioQueues.find((q) => q.error !== undefined);
     // (Queues this run reset itself after an interrupt's grace are not the target's doing.)
@@ -283,6 +290,7 @@ export async function hostRun(opts: HostRunOptions, onProgress?: (p: WorkloadPro
       limits: ddpLimitsWith(ddpSettings.limits),
     }),
     ...(devmem !== undefined ? { devmem: devmem.report(sumNvmeHostStats(ctrl?.ioQueues.map((q) => q.stats) ?? [])) } : {}),
+    ...(zcrx !== undefined ? { zcrx: zcrx.report(sumNvmeHostStats(ctrl?.ioQueues.map((q) => q.stats) ?? [])) } : {}),
     tcp: { ...stack.tcpStats },
     port: port.stats,
     ...(impaired !== undefined ? { impair: { config: impaired.config, ...impaired.impairStats() } } : {}),
@@ -312,13 +320,8 @@ function cpuSince(start: NodeJS.CpuUsage): { userMs: number; systemMs: number } 
   return { userMs: d.user / 1000, systemMs: d.system / 1000 };
 }
 
-export function parseTargetAddress(text: string): { ip: string; port: number } {
-  const m = /^(\d+\.\d+\.\d+\.\d+)(?::(\d+))?$/.exec(text);
-  if (!m) throw new UserError('BAD_TARGET', `bad target address "${text}": use A.B.C.D or A.B.C.D:PORT`);
-  const port = m[2] === undefined ? 4420 : Number(m[2]);
-  if (port < 1 || port > 65535) throw new UserError('BAD_TARGET', `bad target port ${port}: use 1..65535`);
-  return { ip: m[1]!, port };
-}
+// The --target parser lives where the CLI can load it without the host stack.
+export { parseTargetAddress } from './target-address.js';
 
 /**
  * What the NIC dropped of the target's frames, so that a SYN that went

@@ -23,17 +23,16 @@ import { closeSync, fstatSync, openSync, readFileSync, readSync } from 'node:fs'
 import { resolve } from 'node:path';
 import type { BlockImage, WorkloadOptions } from '../host/workload/options.js';
 import type { WorkloadProgress } from '../host/workload/workload.js';
-import { prefixMask, sameSubnet } from '../host/net/host-stack.js';
-import { withCapture } from '../nicemu/port/capture.js';
 import type { Port } from '../nicemu/port/port.js';
 import type { ImpairConfig } from '../nicemu/port/impair.js';
 import { ipToString, parseIpv4Addr } from '../wire/ipv4.js';
 import { UserError } from '../base/errors.js';
 import type { OffloadMode } from '../host/offload-mode.js';
 import type { DevmemRunOptions } from './devmem-host.js';
-import { hostRun, type DigestChoice, type HostRunReport } from './host-run.js';
+import type { DigestChoice, HostRunReport } from './host-run.js';
+import { prefixMask, sameSubnet } from './target-address.js';
 import { requireInterface, requireLibpcap, requireNetRaw } from './privileges.js';
-import { runReportFromHost, type RunReport } from './run.js';
+import { runReportFromHost, type RunReport } from './run-report.js';
 import { withInterrupt } from './interrupt.js';
 
 /** Where the expected content of the target's namespace comes from. */
@@ -223,6 +222,9 @@ export async function runExternal(o: ExternalRunOptions): Promise<ExternalRunRep
   requireLibpcap();
   const mtu = Number(readFileSync(`/sys/class/net/${o.iface}/mtu`, 'utf8').trim());
   const image = o.verify.kind === 'file' ? openFileImage(o.verify.path) : undefined;
+  // The host itself (NIC, stack, pcap) only now: the flags' checks above import none of it.
+  const { hostRun } = await import('./host-run.js');
+  const { withCapture } = await import('../nicemu/port/capture.js');
   let hr: HostRunReport;
   try {
     const workload = workloadForVerify(o.workload, o.verify, image);
