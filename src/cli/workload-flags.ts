@@ -37,7 +37,7 @@ export function addWorkloadFlags(cmd: Command, defaults: { rw: string; bs: strin
     .option('--bsrange <low-high>', "block sizes from low to high, multiples of low (fio's bsrange): 4k-1m, or READS,WRITES")
     .option('--iodepth <n>', 'commands in flight per queue', defaults.iodepth)
     .option('--queues <n>', 'NVMe I/O queues (one TCP connection each)', '1')
-    .option('--size <bytes>', "fio's size: the region [offset, offset+size) of the namespace, and the bytes one pass transfers (default: to the end of the namespace)", defaults.size)
+    .option('--size <bytes>', "fio's size: the region [offset, offset+size) of the namespace (cut at its end), and the bytes one pass transfers", defaults.size)
     .option('--io_size <bytes>', "fio's io_size: bytes to transfer when not size (more: several passes over the region)")
     .option('--io_limit <bytes>', 'the same as --io_size (fio\'s alias)')
     .option('--offset <bytes>', "fio's offset: where the region starts in the namespace", undefined)
