@@ -242,7 +242,7 @@ class Replay {
       c.finish();
       this.drainDeferred();
     }
-    if (this.conns.length === 0) throw this.noNvmeTcp();
+    if (this.conns.length === 0) throw this.noNvmeTcp(cut);
     const report = this.report();
     if (cut !== undefined) report.notes.push(cut.message);
     return { ...report, truncated: replayTruncation(cut) };
@@ -355,14 +355,15 @@ class Replay {
     while (this.deferred.length > 0) this.deferred.shift()!();
   }
 
-  private noNvmeTcp(): UserError {
+  private noNvmeTcp(cut: CaptureTruncation | undefined): UserError {
     const f = this.frames;
     const ports = [...this.otherPorts.entries()].sort((a, b) => b[1] - a[1] || a[0] - b[0]).slice(0, 8).map(([p]) => p);
     const saw =
       ports.length > 0
         ? `TCP ports seen: ${ports.join(', ')}${this.otherPorts.size > ports.length ? ', ...' : ''} — if the target listens on one of them, use --port N`
         : `no TCP at all (${f.nonIp} non-IPv4, ${f.otherIp} other IPv4, ${f.malformed} malformed frames)`;
-    return new UserError('NO_NVME_TCP', `${this.opts.path}: no NVMe/TCP on TCP port ${this.port} in ${f.total} frames; ${saw}`);
+    const short = cut === undefined ? '' : ` (the file is cut short after them, ${cut.bytes} bytes into a ${cut.what})`;
+    return new UserError('NO_NVME_TCP', `${this.opts.path}: no NVMe/TCP on TCP port ${this.port} in ${f.total} frames${short}; ${saw}`);
   }
 
   private report(): Omit<ReplayReport, 'truncated'> {

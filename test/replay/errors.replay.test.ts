@@ -109,6 +109,10 @@ describe('replay refuses what it cannot read, in one line', () => {
     expect(r.notes.filter((n) => n.includes('is cut short'))).toHaveLength(1);
     // The last frame is the host's final ACK or the like: every read is the same as in the whole file.
     expect(r.reads.map((x) => x.sha256)).toEqual(full.reads.map((x) => x.sha256));
+    // Cut before any NVMe/TCP: the refusal says the file is cut short.
+    const early = await replayError(file('early.pcap', whole.subarray(0, 24 + 16 + 5)));
+    expect(early.code).toBe('NO_NVME_TCP');
+    expect(early.message).toContain('in 0 frames (the file is cut short after them, 21 bytes into a pcap record);');
     // A file shorter than its own header.
     const e2 = await replayError(file('stub.pcap', whole.subarray(0, 10)));
     expect(e2.code).toBe('PCAP_TRUNCATED');
