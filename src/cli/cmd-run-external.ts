@@ -8,7 +8,7 @@
  * are refused with --target.
  */
 import type { Command } from 'commander';
-import { parseTargetAddress } from '../lab/host-run.js';
+import { parseTargetAddress } from '../lab/target-address.js';
 import { parseOffloadMode } from '../host/offload-mode.js';
 import { checkInputFile, checkOutputPath } from './path-flags.js';
 import { parseHostAddress, parseVerifySource, runExternal, type ExternalRunReport, type VerifySource } from '../lab/run-external.js';

@@ -5,7 +5,7 @@
  * verified and no I/O failed.
  */
 import type { Command } from 'commander';
-import { run, type RunReport } from '../lab/run.js';
+import type { RunReport } from '../lab/run.js';
 import { receivedSignal, signalExitCode } from '../lab/interrupt.js';
 import { RUN_OFFLOAD_MODES, parseOffloadMode, usesCrcOffload, usesDdpEngine } from '../host/offload-mode.js';
 import type { WorkloadProgress } from '../host/workload/workload.js';
@@ -248,6 +248,8 @@ export function registerRunCommand(program: Command): void {
     const offload = parseOffloadMode(flags.offload);
     const ddpSettings = ddpHostFromFlags(flags);
     const bar = progressBar();
+    // The run itself (topology, children, the NIC's settings) only now: --help and the checks above load none of it.
+    const { run } = await import('../lab/run.js');
     const report = await run({
       workload,
       ...(impair !== undefined ? { impair } : {}),
