@@ -12,9 +12,9 @@
  * sit above it.
  *
  * Not every command builds every mode: `ddplab run`, `host` and `bench`
- * (NVMe/TCP) take RUN_OFFLOAD_MODES, `ddplab stream` (a plain TCP stream)
- * takes STREAM_OFFLOAD_MODES; `zcrx-nvme` is declared and built by no
- * command yet, so every parser refuses it by name.
+ * (NVMe/TCP) take RUN_OFFLOAD_MODES (zcrx-nvme among them, zcrx-tcp not),
+ * `ddplab stream` (a plain TCP stream) takes STREAM_OFFLOAD_MODES; a
+ * parser refuses a mode its command does not build and says where it is.
  */
 import { UserError } from '../base/errors.js';
 
@@ -24,8 +24,8 @@ export type OffloadMode = 'none' | 'ddp' | 'ddp-crc' | 'devmem-tcp' | 'devmem-nv
 export const OFFLOAD_MODES: readonly OffloadMode[] = ['none', 'ddp', 'ddp-crc', 'devmem-tcp', 'devmem-nvme', 'zcrx-tcp', 'zcrx-nvme'];
 
 /** The modes an NVMe/TCP run builds (`ddplab run`, `host`, `bench`; the default of parseOffloadMode). */
-export type RunOffloadMode = 'none' | 'ddp' | 'ddp-crc' | 'devmem-tcp' | 'devmem-nvme';
-export const RUN_OFFLOAD_MODES: readonly RunOffloadMode[] = ['none', 'ddp', 'ddp-crc', 'devmem-tcp', 'devmem-nvme'];
+export type RunOffloadMode = 'none' | 'ddp' | 'ddp-crc' | 'devmem-tcp' | 'devmem-nvme' | 'zcrx-nvme';
+export const RUN_OFFLOAD_MODES: readonly RunOffloadMode[] = ['none', 'ddp', 'ddp-crc', 'devmem-tcp', 'devmem-nvme', 'zcrx-nvme'];
 
 /** The modes a plain TCP stream is received with (`ddplab stream`). */
 export type StreamOffloadMode = 'none' | 'devmem-tcp' | 'zcrx-tcp';
@@ -55,12 +55,13 @@ export const OFFLOAD_FEATURES: Readonly<Record<OffloadMode, OffloadFeatures>> = 
   'devmem-tcp': { ddpEngine: false, crcOffload: false, headerSplit: 'tcp', tokenApi: true, provider: 'dmabuf' },
   'devmem-nvme': { ddpEngine: false, crcOffload: true, headerSplit: 'nvme', tokenApi: true, provider: 'dmabuf' },
   'zcrx-tcp': { ddpEngine: false, crcOffload: false, headerSplit: 'tcp', tokenApi: false, provider: 'io_uring' },
-  'zcrx-nvme': { ddpEngine: false, crcOffload: true, headerSplit: 'nvme', tokenApi: false, provider: 'io_uring' },
+  // The NIC's nvme split checks digests, but a zcrx completion cannot say so (no ulp_crc in a CQE): the host CRCs.
+  'zcrx-nvme': { ddpEngine: false, crcOffload: false, headerSplit: 'nvme', tokenApi: false, provider: 'io_uring' },
 };
 
 /** Modes a command may name but not build, and what to say instead. */
 const NOT_BUILT: Partial<Record<OffloadMode, string>> = {
-  'zcrx-nvme': 'io_uring zero-copy receive of NVMe/TCP is not built yet',
+  'zcrx-nvme': 'io_uring zero-copy receive of NVMe/TCP runs under ddplab run --offload zcrx-nvme',
   'zcrx-tcp': 'io_uring zero-copy receive is built for plain TCP streams: ddplab stream --offload zcrx-tcp',
 };
 

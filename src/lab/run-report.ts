@@ -46,6 +46,7 @@ export interface RunReport extends Partial<FioLayout> {
   readonly nic: HostRunReport['nic'];
   readonly ddp: HostRunReport['ddp'];
   readonly devmem?: HostRunReport['devmem'];
+  readonly zcrx?: HostRunReport['zcrx'];
   readonly tcp: HostRunReport['tcp'];
   readonly port: HostRunReport['port'];
   readonly impair?: HostRunReport['impair'];
@@ -84,6 +85,7 @@ export function runReportFromHost(hr: HostRunReport, run: RunReport['run'], nowM
     nic: hr.nic,
     ddp: hr.ddp,
     ...(hr.devmem !== undefined ? { devmem: hr.devmem } : {}),
+    ...(hr.zcrx !== undefined ? { zcrx: hr.zcrx } : {}),
     tcp: hr.tcp,
     port: hr.port,
     ...(hr.impair !== undefined ? { impair: hr.impair } : {}),

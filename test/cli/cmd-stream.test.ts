@@ -21,7 +21,7 @@ describe('ddplab stream', () => {
   it('refuses bad flags in one line, exit 1', async () => {
     const cases: [string[], RegExp][] = [
       [['--offload', 'ddp'], /^ddplab: --offload: 'ddp' is not one of none, devmem-tcp, zcrx-tcp$/],
-      [['--offload', 'zcrx-nvme'], /^ddplab: --offload: 'zcrx-nvme' .*not built yet\)$/],
+      [['--offload', 'zcrx-nvme'], /^ddplab: --offload: 'zcrx-nvme' .*ddplab run --offload zcrx-nvme\)$/],
       [['--validate', '1'], /^ddplab: --validate: '1' is not a period in 2\.\.256/],
       [['--size', 'lots'], /^ddplab: --size: 'lots' is not a size/],
       [['--mtu', '100'], /^ddplab: --mtu: '100' is not an MTU/],
