@@ -123,6 +123,15 @@ export function fioJobOptions(job: ResolvedWorkload, name: string): Record<strin
   return out;
 }
 
+/** C's ctime() layout, as fio's "time" ("Mon Dec  7 13:59:26 2026"), in UTC. */
+export function ctimeUtc(ms: number): string {
+  const d = new Date(ms);
+  const day = ['Sun', 'Mon', 'Tue', 'Wed', 'Thu', 'Fri', 'Sat'][d.getUTCDay()]!;
+  const mon = ['Jan', 'Feb', 'Mar', 'Apr', 'May', 'Jun', 'Jul', 'Aug', 'Sep', 'Oct', 'Nov', 'Dec'][d.getUTCMonth()]!;
+  const two = (n: number): string => String(n).padStart(2, '0');
+  return `${day} ${mon} ${String(d.getUTCDate()).padStart(2, ' ')} ${two(d.getUTCHours())}:${two(d.getUTCMinutes())}:${two(d.getUTCSeconds())} ${d.getUTCFullYear()}`;
+}
+
 /**
  * The fio layout of a run: one job, named as the workload's, from its report
  * (absent: the run never reached I/O — zeros, and error EIO).
@@ -157,7 +166,7 @@ export function fioLayout(
     'fio version': `ddplab-${DDPLAB_VERSION}`,
     timestamp: Math.floor(o.nowMs / 1000),
     timestamp_ms: o.nowMs,
-    time: new Date(o.nowMs).toUTCString(),
+    time: ctimeUtc(o.nowMs),
     'global options': {},
     jobs: [job],
     disk_util: [],

@@ -55,6 +55,7 @@ describe('per-direction results in fio layout', () => {
     const f = fioLayout(r, { ok: r.ok, cpu: { userMs: 10, systemMs: 5 }, nowMs: Date.UTC(2026, 11, 7, 12, 0, 0) });
     expect(f['fio version']).toMatch(/^ddplab-\d+\.\d+\.\d+$/);
     expect(f.timestamp).toBe(Date.UTC(2026, 11, 7, 12, 0, 0) / 1000);
+    expect(f.time).toBe('Mon Dec  7 12:00:00 2026');
     expect(f.jobs).toHaveLength(1);
     const j = f.jobs[0]!;
     expect(j.jobname).toBe('mixed');
