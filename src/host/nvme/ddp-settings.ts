@@ -6,7 +6,7 @@
  * limits decide how the host splits reads and whether its I/O queues put
  * generation bits in their CIDs, as Linux's host does.
  */
-import { DEFAULT_DDP_LIMITS, type NvmeTcpDdpLimits } from '../../nicemu/ddp/offload.js';
+import { DEFAULT_DDP_LIMITS, type NvmeTcpDdpLimits } from '../../nicemu/ddp/limits.js';
 import { DEFAULT_ULP_MODE, type UlpMode } from './ulp-mode.js';
 import type { NicProfile } from '../../nicemu/ddp/nic-profile.js';
 

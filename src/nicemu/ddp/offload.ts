@@ -34,27 +34,10 @@ import type { Sgl } from './sgl.js';
 
 export { ULP_DDP_RESYNC_PENDING, type DdpDefer, type DdpSchedule, type NvmeTcpSkConfig, type UlpDdpOps } from './engine.js';
 export type { NicProfile } from './nic-profile.js';
+import { DEFAULT_DDP_LIMITS, type NvmeTcpDdpLimits } from './limits.js';
 
-export interface NvmeTcpDdpLimits {
-  /** Most SGL entries (pages) per I/O; the last public mlx5 driver took 128. */
-  readonly maxDdpSglLen: number;
-  /** Reads shorter than this are not offered (mlx5: 32 KiB). */
-  readonly ioThresholdBytes: number;
-  /** False: the ULP must keep CIDs below the queue size (no CID generation bits). */
-  readonly fullCcidRange: boolean;
-  /** ddplab: offloaded sockets per device. */
-  readonly maxSockets: number;
-  /** ddplab: setups in flight per socket. */
-  readonly maxSetupsPerSocket: number;
-}
-
-export const DEFAULT_DDP_LIMITS: NvmeTcpDdpLimits = {
-  maxDdpSglLen: 128,
-  ioThresholdBytes: 32 * 1024,
-  fullCcidRange: false,
-  maxSockets: 64,
-  maxSetupsPerSocket: 1024,
-};
+// The limits live in limits.ts so that the CLI's flags can name them without loading the NIC.
+export { DEFAULT_DDP_LIMITS, type NvmeTcpDdpLimits } from './limits.js';
 
 /** Capability bits, by their ethtool/ulp-ddp names. */
 export interface NvmeTcpDdpCaps {
