@@ -93,5 +93,6 @@ export function describeDevmem(d: DevmemRunReport): string[] {
       `at most ${t.peakPending} waiting${t.staleReturns > 0 ? `, ${t.staleReturns} stale returns (a token given back after its number was reissued)` : ''}`,
     `    pool   ${d.pool.pages} pages of ${mib(d.poolBytes)}: ${n['rx-devmem-drops']} frames dropped for want of a page (${d.pool['alloc-empty']} empty allocations), ` +
       `${d.holdEpisodes} hold episodes, ${d.pool['reclaim-scans']} reclaim scans; ${n['rx-hds-lost-sync']} lost sync, ${n['rx-hds-resync']} resyncs`,
+    ...(d.poolExhausted !== undefined ? [`    reads failed with the ${d.poolExhausted}`] : []),
   ];
 }

@@ -114,6 +114,8 @@ export interface DevmemRunReport {
   };
   readonly dontneedCalls: number;
   readonly ringEntries: number;
+  /** Set when a read failed while the page pool had run dry: what the pool held and what the reads need. */
+  readonly poolExhausted?: string;
   readonly holdEpisodes: number;
   readonly pool: PagePoolStats;
   readonly nic: DevmemNicStats;
@@ -142,6 +144,10 @@ export class DevmemHost {
   /** Largest read the workload issued, and bytes of reads in flight now / at most. */
   private maxReadBytes = 0;
   private readsInFlightBytes = 0;
+  private peakInFlightBytes = 0;
+  private exhaustedNote: string | undefined;
+  /** The pool when the NIC last found it empty: pages held, and reads unfinished then. */
+  private emptySnapshot: { held: number; inFlight: number } | undefined;
 
   constructor(
     private readonly o: DevmemRunOptions,
@@ -152,6 +158,9 @@ export class DevmemHost {
     const id = this.netlink.bindRx({ queues: [DEVMEM_QUEUE], dmabuf: new Dmabuf(o.poolBytes) });
     this.binding = this.dev.binding(id)!;
     this.consumerView = this.binding.dmabuf.deviceView();
+    this.binding.pool.onEmpty(() => {
+      this.emptySnapshot = { held: this.binding.pool.chunks - this.binding.pool.freeChunks, inFlight: this.readsInFlightBytes };
+    });
   }
 
   /** Opens the connection of NVMe queue `qid`: I/O queues through the devmem path, the admin queue as usual. */
@@ -195,8 +204,13 @@ export class DevmemHost {
       read: async (queue, slba, buf) => {
         this.maxReadBytes = Math.max(this.maxReadBytes, buf.length);
         this.readsInFlightBytes += buf.length;
+        this.peakInFlightBytes = Math.max(this.peakInFlightBytes, this.readsInFlightBytes);
         try {
           return await inner.read(queue, slba, buf);
+        } catch (e) {
+          // A read that fails with the pool dry failed for want of pages, whatever the NVMe host calls it.
+          this.exhaustedNote ??= this.poolNote();
+          throw e;
         } finally {
           this.readsInFlightBytes -= buf.length;
         }
@@ -210,17 +224,22 @@ export class DevmemHost {
    * not answer, which is not what happened.
    */
   explainFailure(error: string): string {
+    const note = this.exhaustedNote ?? this.poolNote();
+    return note === undefined ? error : `${error} — ${note}`;
+  }
+
+  /** What the page pool says when it ran dry (undefined when it never did). */
+  private poolNote(): string | undefined {
     const pool = this.binding.pool;
     const empties = pool.stats['alloc-empty'];
-    if (empties === 0) return error;
-    const need = devmemPoolNeeded(this.maxReadBytes);
-    const held = pool.chunks - pool.freeChunks;
+    if (empties === 0) return undefined;
+    const snap = this.emptySnapshot ?? { held: pool.chunks - pool.freeChunks, inFlight: this.readsInFlightBytes };
+    const need = Math.max(devmemPoolNeeded(this.maxReadBytes), this.peakInFlightBytes + 2 * DMABUF_CHUNK_BYTES);
     return (
-      `${error} — devmem page pool exhausted: ${empties} frames dropped for want of a page, ${held} of ${pool.chunks} pages (${sizeText(this.o.poolBytes)}) held` +
-      ` with ${sizeText(this.readsInFlightBytes)} of reads unfinished; ` +
-      (this.o.poolBytes < need
-        ? `reads of ${sizeText(this.maxReadBytes)} need a pool of at least ${sizeText(need)} (--devmem-pool)`
-        : `the application held ${this.sockStats.tokensOutstanding} tokens (--devmem-hold ${this.o.holdUntilEmpty})`)
+      `devmem page pool exhausted: ${empties} frames dropped for want of a page; ${snap.held} of ${pool.chunks} pages (${sizeText(this.o.poolBytes)}) ` +
+      `were held by unfinished reads (${sizeText(snap.inFlight)} in flight) and data TCP kept out of order` +
+      (this.o.holdUntilEmpty > 0 ? ` while the application withheld its tokens (--devmem-hold ${this.o.holdUntilEmpty})` : '') +
+      `; up to ${sizeText(this.peakInFlightBytes)} of reads were in flight at once: a pool of at least ${sizeText(need)} (--devmem-pool) lets every one finish`
     );
   }
 
@@ -268,6 +287,7 @@ export class DevmemHost {
       },
       dontneedCalls: s.dontneedCalls,
       ringEntries: s.ringEntries,
+      ...(this.exhaustedNote !== undefined ? { poolExhausted: this.exhaustedNote } : {}),
       holdEpisodes,
       pool: { ...this.binding.pool.stats },
       nic: { ...this.dev.stats },

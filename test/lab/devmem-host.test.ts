@@ -20,6 +20,6 @@ describe('devmem host: the pool size a workload needs', () => {
     expect(pool.carve(100, [])).toBe(false);
     const explained = host.explainFailure(line);
     expect(explained.startsWith(line)).toBe(true);
-    expect(explained).toMatch(/devmem page pool exhausted: 1 frames dropped for want of a page, 4 of 4 pages \(16 KiB\) held/);
+    expect(explained).toMatch(/devmem page pool exhausted: 1 frames dropped for want of a page; 4 of 4 pages \(16 KiB\) were held by unfinished reads/);
   });
 });
