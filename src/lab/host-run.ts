@@ -273,6 +273,8 @@ export async function hostRun(opts: HostRunOptions, onProgress?: (p: WorkloadPro
     await port.close();
   }
   const interrupted = opts.signal?.aborted === true;
+  // A devmem page pool that ran dry looks like a target that does not answer: say what happened.
+  if (error !== undefined && devmem !== undefined) error = devmem.explainFailure(error);
   if (opts.hashReads !== undefined) writeReadHashes(opts.hashReads, readHashes);
   const host = ctrl?.stats();
   const hostStats = host ?? newNvmeHostStats();
