@@ -4,4 +4,8 @@
  * `schemaVersion` in each and described by docs/report.schema.json. Raise it
  * when a field is removed or changes meaning; adding a field keeps it.
  */
-export const REPORT_SCHEMA_VERSION = 1;
+export const REPORT_SCHEMA_VERSION = 2;
+// 2: bench report.json's byte figures end in Bytes (metrics and summary: hostCopiedBytes,
+//    hostCrcBytes, unplacedLostSyncBytes, unplacedBelowThresholdBytes, unplacedLimitsBytes,
+//    unplacedBytesPerEvent, unplacedBytesPerLostSync); run and replay reports unchanged.
+// 1: the first version.

@@ -33,8 +33,8 @@ function sweep(): BenchResult {
       goodputMBps: 20.6,
       hostCpuMsPerGiB: 9000.5,
       hostCpuMsPerGiBWithoutNic: 4000.25,
-      hostBytesCopied: 4096,
-      hostBytesCrc: 0,
+      hostCopiedBytes: 4096,
+      hostCrcBytes: 0,
       rxFrames: 12000,
       lossEvents: drop > 0 ? 12 : 0,
       portDrops: 0,
@@ -46,7 +46,7 @@ function sweep(): BenchResult {
       ddp:
         offload === 'none'
           ? null
-          : { placementPct: 99.5, c2hDataBytes: 1 << 24, placedBytes: (1 << 24) - 65536, unplacedLostSync: 65536, unplacedBelowThreshold: 0, unplacedLimits: 0, resyncRequests: 2, resyncConfirmed: 2, lostSync: 2 },
+          : { placementPct: 99.5, c2hDataBytes: 1 << 24, placedBytes: (1 << 24) - 65536, unplacedLostSyncBytes: 65536, unplacedBelowThresholdBytes: 0, unplacedLimitsBytes: 0, resyncRequests: 2, resyncConfirmed: 2, lostSync: 2 },
     },
     report: null,
   });

@@ -103,9 +103,9 @@ export interface BenchRunMetrics {
    */
   readonly hostCpuMsPerGiBWithoutNic: number;
   /** Bytes the host's copy routine copied (PDU headers and every payload byte not already in place). */
-  readonly hostBytesCopied: number;
+  readonly hostCopiedBytes: number;
   /** Bytes the host CRC'd itself (digests the NIC did not vouch for). */
-  readonly hostBytesCrc: number;
+  readonly hostCrcBytes: number;
   /** Frames toward the host that entered the impairment stage. */
   readonly rxFrames: number;
   /** Frames toward the host lost in the stage or corrupted (the NIC drops those): what TCP had to repair. */
@@ -133,9 +133,9 @@ export interface BenchDdpMetrics {
   readonly c2hDataBytes: number;
   readonly placedBytes: number;
   /** C2HData bytes of offered reads the NIC did not place (loss, reordering, lost sync until resync). */
-  readonly unplacedLostSync: number;
-  readonly unplacedBelowThreshold: number;
-  readonly unplacedLimits: number;
+  readonly unplacedLostSyncBytes: number;
+  readonly unplacedBelowThresholdBytes: number;
+  readonly unplacedLimitsBytes: number;
   readonly resyncRequests: number;
   readonly resyncConfirmed: number;
   readonly lostSync: number;
@@ -292,8 +292,8 @@ export function benchMetrics(r: Omit<RunReport, 'workload'>): BenchRunMetrics {
     goodputMBps: r.io.MBps,
     hostCpuMsPerGiB: gib > 0 ? cpuMs / gib : 0,
     hostCpuMsPerGiBWithoutNic: gib > 0 ? (cpuMs - (r.nic['rx-nvme-tcp-engine-us'] ?? 0) / 1000) / gib : 0,
-    hostBytesCopied: r.host.bytesCopied,
-    hostBytesCrc: r.host.bytesCrc,
+    hostCopiedBytes: r.host.bytesCopied,
+    hostCrcBytes: r.host.bytesCrc,
     rxFrames: rx?.frames ?? r.port.rxFrames,
     lossEvents: rx !== undefined ? impairLossEvents(rx) : 0,
     portDrops: r.port.rxKernelDrops + r.port.rxQueueDrops,
@@ -309,9 +309,9 @@ export function benchMetrics(r: Omit<RunReport, 'workload'>): BenchRunMetrics {
             placementPct: d.placementPct,
             c2hDataBytes: d.c2hDataBytes,
             placedBytes: d.placedBytes,
-            unplacedLostSync: d.notPlacedBytes.lostSync,
-            unplacedBelowThreshold: d.notPlacedBytes.belowThreshold,
-            unplacedLimits: d.notPlacedBytes.limits,
+            unplacedLostSyncBytes: d.notPlacedBytes.lostSync,
+            unplacedBelowThresholdBytes: d.notPlacedBytes.belowThreshold,
+            unplacedLimitsBytes: d.notPlacedBytes.limits,
             resyncRequests: nic['rx-nvme-tcp-resync-req'],
             resyncConfirmed: nic['rx-nvme-tcp-resync'],
             lostSync: nic['rx-nvme-tcp-lost-sync'],
@@ -331,8 +331,8 @@ function failedMetrics(error: string): BenchRunMetrics {
     goodputMBps: 0,
     hostCpuMsPerGiB: 0,
     hostCpuMsPerGiBWithoutNic: 0,
-    hostBytesCopied: 0,
-    hostBytesCrc: 0,
+    hostCopiedBytes: 0,
+    hostCrcBytes: 0,
     rxFrames: 0,
     lossEvents: 0,
     portDrops: 0,

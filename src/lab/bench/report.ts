@@ -14,7 +14,7 @@
  */
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type { BenchCell, BenchResult, BenchRun, OffloadMode } from './bench.js';
+import type { BenchCell, BenchResult, BenchRun, BenchRunMetrics, OffloadMode } from './bench.js';
 import { usesAnyOffload } from '../../host/offload-mode.js';
 import { benchMetrics, cellKey } from './bench.js';
 import { UserError } from '../../base/errors.js';
@@ -46,23 +46,23 @@ export interface BenchCellSummary extends BenchCell {
   readonly hostCpuMsPerGiB: number | null;
   readonly hostCpuMsPerGiBWithoutNic: number | null;
   /** Mean per run. */
-  readonly hostBytesCopied: number | null;
-  readonly hostBytesCrc: number | null;
+  readonly hostCopiedBytes: number | null;
+  readonly hostCrcBytes: number | null;
   /** null without a DDP report (offload none, or a build without DDP). */
   readonly placementPct: Spread | null;
   readonly c2hDataBytes: number;
   /** C2HData bytes not placed, by cause (summed): reads below io_threshold, reads over the limits, lost sync. */
-  readonly unplacedBelowThreshold: number;
-  readonly unplacedLimits: number;
-  readonly unplacedLostSync: number | null;
-  /** unplacedLostSync / (loss + port drops + reorder events); null without events, without a DDP report, or when no read was mapped. */
-  readonly unplacedPerEvent: number | null;
+  readonly unplacedBelowThresholdBytes: number;
+  readonly unplacedLimitsBytes: number;
+  readonly unplacedLostSyncBytes: number | null;
+  /** unplacedLostSyncBytes / (loss + port drops + reorder events); null without events, without a DDP report, or when no read was mapped. */
+  readonly unplacedBytesPerEvent: number | null;
   readonly resyncRequests: number;
   readonly resyncConfirmed: number;
   /** Times a socket lost PDU sync (rx-nvme-tcp-lost-sync), summed. */
   readonly lostSync: number;
-  /** unplacedLostSync / lostSync: what one loss of sync cost; null without losses of sync. */
-  readonly unplacedPerLostSync: number | null;
+  /** unplacedLostSyncBytes / lostSync: what one loss of sync cost; null without losses of sync. */
+  readonly unplacedBytesPerLostSync: number | null;
   readonly errors: readonly string[];
 }
 
@@ -99,10 +99,10 @@ export function summarizeBench(runs: readonly BenchRun[]): BenchCellSummary[] {
     const reorderEvents = sum((m) => m.reorderEvents);
     // Older report.json files (before portDrops was recorded) read as 0.
     const portDrops = sum((m) => m.portDrops ?? 0);
-    const unplaced = ddp.length > 0 ? ddp.reduce((a, d) => a + d.unplacedLostSync, 0) : null;
+    const unplaced = ddp.length > 0 ? ddp.reduce((a, d) => a + d.unplacedLostSyncBytes, 0) : null;
     const c2h = ddp.reduce((a, d) => a + d.c2hDataBytes, 0);
-    const belowThreshold = ddp.reduce((a, d) => a + d.unplacedBelowThreshold, 0);
-    const limits = ddp.reduce((a, d) => a + d.unplacedLimits, 0);
+    const belowThreshold = ddp.reduce((a, d) => a + d.unplacedBelowThresholdBytes, 0);
+    const limits = ddp.reduce((a, d) => a + d.unplacedLimitsBytes, 0);
     // Bytes of reads the NIC was given buffers for: only those can be lost to lost sync.
     const mapped = c2h - belowThreshold - limits;
     const events = lossEvents + portDrops + reorderEvents;
@@ -126,18 +126,18 @@ export function summarizeBench(runs: readonly BenchRun[]): BenchCellSummary[] {
       goodputMBps: ms.length > 0 ? spread(ms.map((m) => m.goodputMBps)) : null,
       hostCpuMsPerGiB: ms.length > 0 ? sum((m) => m.hostCpuMsPerGiB) / ms.length : null,
       hostCpuMsPerGiBWithoutNic: ms.length > 0 ? sum((m) => m.hostCpuMsPerGiBWithoutNic ?? m.hostCpuMsPerGiB) / ms.length : null,
-      hostBytesCopied: ms.length > 0 ? sum((m) => m.hostBytesCopied) / ms.length : null,
-      hostBytesCrc: ms.length > 0 ? sum((m) => m.hostBytesCrc) / ms.length : null,
+      hostCopiedBytes: ms.length > 0 ? sum((m) => m.hostCopiedBytes) / ms.length : null,
+      hostCrcBytes: ms.length > 0 ? sum((m) => m.hostCrcBytes) / ms.length : null,
       placementPct: ddp.length > 0 ? spread(ddp.map((d) => d.placementPct)) : null,
       c2hDataBytes: c2h,
-      unplacedBelowThreshold: belowThreshold,
-      unplacedLimits: limits,
-      unplacedLostSync: unplaced,
-      unplacedPerEvent: unplaced !== null && events > 0 && mapped > 0 ? unplaced / events : null,
+      unplacedBelowThresholdBytes: belowThreshold,
+      unplacedLimitsBytes: limits,
+      unplacedLostSyncBytes: unplaced,
+      unplacedBytesPerEvent: unplaced !== null && events > 0 && mapped > 0 ? unplaced / events : null,
       resyncRequests: ddp.reduce((a, d) => a + d.resyncRequests, 0),
       resyncConfirmed: ddp.reduce((a, d) => a + d.resyncConfirmed, 0),
       lostSync,
-      unplacedPerLostSync: unplaced !== null && lostSync > 0 && mapped > 0 ? unplaced / lostSync : null,
+      unplacedBytesPerLostSync: unplaced !== null && lostSync > 0 && mapped > 0 ? unplaced / lostSync : null,
       errors: g.filter((r) => r.metrics.error !== undefined).map((r) => `seed ${r.point.seed}: ${r.metrics.error!}`),
     });
   }
@@ -253,7 +253,7 @@ export function benchCharts(summary: readonly BenchCellSummary[]): BenchChart[] 
       }),
     });
     const ddpModes = ddpSeries(ms);
-    const withUnplaced = ddpModes.filter((m) => p.cells.some((c) => seriesName(c) === m.name && c.unplacedPerEvent !== null));
+    const withUnplaced = ddpModes.filter((m) => p.cells.some((c) => seriesName(c) === m.name && c.unplacedBytesPerEvent !== null));
     if (withUnplaced.length > 0) {
       const unplacedTitle = `Bytes unplaced per loss/reorder event — ${panelTitle(p)}`;
       out.push({
@@ -265,7 +265,7 @@ export function benchCharts(summary: readonly BenchCellSummary[]): BenchChart[] 
           yLabel: 'C2HData bytes not placed per event',
           xLog: true,
           yFloor: 0,
-          series: withUnplaced.map((m) => series(m, (c) => (c.unplacedPerEvent !== null ? { y: c.unplacedPerEvent } : null))),
+          series: withUnplaced.map((m) => series(m, (c) => (c.unplacedBytesPerEvent !== null ? { y: c.unplacedBytesPerEvent } : null))),
         }),
       });
     }
@@ -372,9 +372,9 @@ function panelMarkdown(p: Panel, runs: BenchResult['runs'], ctx: BenchMarkdownCo
       const c = at(m);
       row.push(c?.placementPct != null ? fmtSpread(c.placementPct, 2) : 'n/a');
       row.push(
-        c?.unplacedPerEvent != null
-          ? fmtBytes(c.unplacedPerEvent)
-          : c !== undefined && c.placementPct !== null && c.unplacedBelowThreshold === c.c2hDataBytes
+        c?.unplacedBytesPerEvent != null
+          ? fmtBytes(c.unplacedBytesPerEvent)
+          : c !== undefined && c.placementPct !== null && c.unplacedBelowThresholdBytes === c.c2hDataBytes
             ? 'n/a: reads below io_threshold'
             : '—',
       );
@@ -417,13 +417,13 @@ function panelMarkdown(p: Panel, runs: BenchResult['runs'], ctx: BenchMarkdownCo
         c.reorderEvents,
         c.targetRetrans,
         fmtSpread(c.goodputMBps, 1),
-        c.hostBytesCopied !== null ? fmtBytes(c.hostBytesCopied) : 'n/a',
-        c.hostBytesCrc !== null ? fmtBytes(c.hostBytesCrc) : 'n/a',
+        c.hostCopiedBytes !== null ? fmtBytes(c.hostCopiedBytes) : 'n/a',
+        c.hostCrcBytes !== null ? fmtBytes(c.hostCrcBytes) : 'n/a',
         c.hostCpuMsPerGiB !== null && c.hostCpuMsPerGiBWithoutNic !== null ? `${Math.round(c.hostCpuMsPerGiB)} / ${Math.round(c.hostCpuMsPerGiBWithoutNic)}` : 'n/a',
         c.placementPct !== null ? fmtSpread(c.placementPct, 2) : 'n/a',
-        c.unplacedLostSync !== null ? `${fmtBytes(c.unplacedBelowThreshold)} / ${fmtBytes(c.unplacedLimits)} / ${fmtBytes(c.unplacedLostSync)}` : 'n/a',
+        c.unplacedLostSyncBytes !== null ? `${fmtBytes(c.unplacedBelowThresholdBytes)} / ${fmtBytes(c.unplacedLimitsBytes)} / ${fmtBytes(c.unplacedLostSyncBytes)}` : 'n/a',
         c.placementPct !== null ? c.lostSync : 'n/a',
-        c.unplacedPerLostSync !== null ? fmtBytes(c.unplacedPerLostSync) : '—',
+        c.unplacedBytesPerLostSync !== null ? fmtBytes(c.unplacedBytesPerLostSync) : '—',
         c.placementPct !== null ? `${c.resyncRequests} / ${c.resyncConfirmed}` : 'n/a',
         c.mismatches,
         c.failed,
@@ -462,6 +462,27 @@ export function writeBenchReport(dir: string, result: BenchResult, command: stri
   return files;
 }
 
+/** Version 1's names of the figures that version 2 ends in Bytes. */
+const V1_NAMES: Readonly<Record<string, string>> = {
+  hostBytesCopied: 'hostCopiedBytes',
+  hostBytesCrc: 'hostCrcBytes',
+  unplacedLostSync: 'unplacedLostSyncBytes',
+  unplacedBelowThreshold: 'unplacedBelowThresholdBytes',
+  unplacedLimits: 'unplacedLimitsBytes',
+};
+
+function renamedV1(o: Record<string, unknown>): Record<string, unknown> {
+  return Object.fromEntries(Object.entries(o).map(([k, v]) => [V1_NAMES[k] ?? k, v]));
+}
+
+/** A version-1 run's stored figures (kept only when the run made no report) under version 2's names. */
+function metricsFromV1(m: BenchRunMetrics): BenchRunMetrics {
+  const out = renamedV1(m as unknown as Record<string, unknown>);
+  const ddp = out['ddp'];
+  if (ddp !== null && typeof ddp === 'object') out['ddp'] = renamedV1(ddp as Record<string, unknown>);
+  return out as unknown as BenchRunMetrics;
+}
+
 /**
  * Reads a sweep back from its report.json, with every run's figures
  * recomputed from its stored report by the current code (so a report can be
@@ -480,12 +501,16 @@ export function readBenchReport(dir: string): { result: BenchResult; command: st
   if (typeof parsed !== 'object' || parsed === null || !Array.isArray(o.runs) || typeof o.command !== 'string' || o.options === undefined) {
     throw new UserError('BAD_REPORT', `${path} is not a ddplab bench report`);
   }
-  // Files from before schemaVersion have none (version 1's shape); a newer version may mean fields this code would misread.
+  // Files from before schemaVersion have none (version 1). Versions 1 and 2 differ only in the names of the
+  // figures (metrics, summary), which are recomputed here from the stored run reports; another version may
+  // hold fields this code would misread.
   const version = (parsed as { schemaVersion?: unknown }).schemaVersion;
-  if (version !== undefined && version !== REPORT_SCHEMA_VERSION) {
-    throw new UserError('BAD_REPORT', `${path} has schemaVersion ${JSON.stringify(version)}; this ddplab reads version ${REPORT_SCHEMA_VERSION}`);
+  if (version !== undefined && version !== 1 && version !== REPORT_SCHEMA_VERSION) {
+    throw new UserError('BAD_REPORT', `${path} has schemaVersion ${JSON.stringify(version)}; this ddplab reads versions 1 to ${REPORT_SCHEMA_VERSION}`);
   }
-  const runs = o.runs.map((r) => (r.report !== null ? { ...r, metrics: benchMetrics(r.report) } : r));
+  const runs = o.runs.map((r) =>
+    r.report !== null ? { ...r, metrics: benchMetrics(r.report) } : version === REPORT_SCHEMA_VERSION ? r : { ...r, metrics: metricsFromV1(r.metrics) },
+  );
   const { summary: _summary, command, schemaVersion: _version, ...rest } = parsed as BenchResult & { summary?: unknown; command: string; schemaVersion?: unknown };
   return { result: { ...rest, runs }, command };
 }

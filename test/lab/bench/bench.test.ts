@@ -188,7 +188,7 @@ describe('bench sweep', () => {
     expect(m.goodputMBps).toBe(120);
     expect(m.hostCpuMsPerGiB).toBeCloseTo(512 / (100 / 1024), 6);
     expect(m.ddp).not.toBeNull();
-    expect(m.ddp!.unplacedLostSync).toBe(100 * 4096);
+    expect(m.ddp!.unplacedLostSyncBytes).toBe(100 * 4096);
     expect(m.ddp!.resyncRequests).toBe(100);
     expect(benchMetrics(fakeReport(o, 'none')).ddp).toBeNull();
     // The DDP engine's own time (hardware's work in a real NIC) is taken out of the host's CPU.

@@ -1,4 +1,4 @@
-import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -14,6 +14,7 @@ import {
 } from '../../../src/lab/bench/report.js';
 import type { BenchResult, BenchRun, BenchRunMetrics, OffloadMode } from '../../../src/lab/bench/bench.js';
 import { all, parseXml } from './xml-reader.js';
+import { REPORT_SCHEMA_VERSION } from '../../../src/base/report-version.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'ddplab-bench-report-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -29,8 +30,8 @@ function metrics(over: Partial<BenchRunMetrics>): BenchRunMetrics {
     goodputMBps: 100,
     hostCpuMsPerGiB: 5000,
     hostCpuMsPerGiBWithoutNic: 4000,
-    hostBytesCopied: 1 << 26,
-    hostBytesCrc: 1 << 26,
+    hostCopiedBytes: 1 << 26,
+    hostCrcBytes: 1 << 26,
     rxFrames: 50_000,
     lossEvents: 0,
     portDrops: 0,
@@ -67,9 +68,9 @@ function sweep(): BenchResult {
                     placementPct: ((c2h - unplaced) / c2h) * 100,
                     c2hDataBytes: c2h,
                     placedBytes: c2h - unplaced,
-                    unplacedLostSync: unplaced,
-                    unplacedBelowThreshold: 0,
-                    unplacedLimits: 0,
+                    unplacedLostSyncBytes: unplaced,
+                    unplacedBelowThresholdBytes: 0,
+                    unplacedLimitsBytes: 0,
                     resyncRequests: loss,
                     resyncConfirmed: loss,
                     lostSync: loss,
@@ -111,7 +112,7 @@ describe('bench report with NIC profiles', () => {
         ? [r]
         : [
             { ...r, point: { ...r.point, nic: 'hardware' } },
-            { ...r, point: { ...r.point, nic: 'ideal' }, metrics: { ...r.metrics, ddp: { ...r.metrics.ddp!, placementPct: 100, unplacedLostSync: 0 } } },
+            { ...r, point: { ...r.point, nic: 'ideal' }, metrics: { ...r.metrics, ddp: { ...r.metrics.ddp!, placementPct: 100, unplacedLostSyncBytes: 0 } } },
           ],
     );
     return { ...base, options: { ...base.options, grid: { ...base.options.grid, nic: ['hardware', 'ideal'] } }, runs };
@@ -137,12 +138,12 @@ describe('bench summaries', () => {
     const c = s.find((x) => x.drop === 1e-4 && x.offload === 'ddp-crc')!;
     expect(c.runs).toBe(2);
     expect(c.lossEvents).toBe(20 + 21);
-    expect(c.unplacedPerEvent).toBe(65536);
+    expect(c.unplacedBytesPerEvent).toBe(65536);
     expect(c.placementPct!.min).toBeLessThan(c.placementPct!.max);
     expect(c.goodputMBps!.mean).toBeCloseTo(130 - 1 + 1.5, 9);
     const none = s.find((x) => x.drop === 1e-4 && x.offload === 'none')!;
     expect(none.placementPct).toBeNull();
-    expect(none.unplacedPerEvent).toBeNull();
+    expect(none.unplacedBytesPerEvent).toBeNull();
     // No events at drop 0 (seed 2 adds one in this fake; seed 1 none): per-event is defined only with events.
     expect(s.find((x) => x.drop === 0 && x.offload === 'ddp-crc')!.lossEvents).toBe(1);
   });
@@ -398,5 +399,34 @@ describe('report.html', () => {
     expect(() => parseXml(html)).not.toThrow();
     expect(() => parseXml(html.replace('</table>', ''))).toThrow(/not well-formed/);
     expect(() => parseXml(html.replace('</svg>', ''))).toThrow(/not well-formed/);
+  });
+});
+
+describe('report.json versions', () => {
+  const v1Names: Record<string, string> = {
+    hostCopiedBytes: 'hostBytesCopied',
+    hostCrcBytes: 'hostBytesCrc',
+    unplacedLostSyncBytes: 'unplacedLostSync',
+    unplacedBelowThresholdBytes: 'unplacedBelowThreshold',
+    unplacedLimitsBytes: 'unplacedLimits',
+  };
+  const toV1 = (o: Record<string, unknown>): Record<string, unknown> => Object.fromEntries(Object.entries(o).map(([k, v]) => [v1Names[k] ?? k, v]));
+
+  it('writes the current schemaVersion and reads a version-1 file (no schemaVersion, figures under their old names) under the new names', () => {
+    const out = join(dir, 'v1');
+    writeBenchReport(out, sweep(), 'ddplab bench');
+    const current = JSON.parse(readFileSync(join(out, 'report.json'), 'utf8')) as Record<string, any>;
+    expect(current['schemaVersion']).toBe(REPORT_SCHEMA_VERSION);
+    const { schemaVersion: _v, ...rest } = current;
+    const v1 = { ...rest, runs: current['runs'].map((r: any) => ({ ...r, metrics: { ...toV1(r.metrics), ddp: r.metrics.ddp === null ? null : toV1(r.metrics.ddp) } })) };
+    writeFileSync(join(out, 'report.json'), JSON.stringify(v1));
+    const { result } = readBenchReport(out);
+    const m = result.runs.find((r) => r.point.offload === 'ddp-crc' && r.point.drop === 1e-3)!.metrics as unknown as Record<string, any>;
+    expect(m['hostCopiedBytes']).toBeTypeOf('number');
+    expect(m).not.toHaveProperty('hostBytesCopied');
+    expect(m['ddp']['unplacedLostSyncBytes']).toBeGreaterThan(0);
+    expect(m['ddp']).not.toHaveProperty('unplacedLostSync');
+    writeFileSync(join(out, 'report.json'), JSON.stringify({ ...current, schemaVersion: REPORT_SCHEMA_VERSION + 1 }));
+    expect(() => readBenchReport(out)).toThrow(`schemaVersion ${REPORT_SCHEMA_VERSION + 1}; this ddplab reads versions 1 to ${REPORT_SCHEMA_VERSION}`);
   });
 });
