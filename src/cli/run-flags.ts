@@ -17,7 +17,7 @@ const MODE_HELP: Readonly<Record<OffloadMode, string>> = {
   'devmem-tcp': 'devmem-tcp',
   'devmem-nvme': 'devmem-nvme (receive into device memory)',
   'zcrx-tcp': 'zcrx-tcp (io_uring zero-copy receive)',
-  'zcrx-nvme': 'zcrx-nvme',
+  'zcrx-nvme': 'zcrx-nvme (io_uring zero-copy receive; the area is --devmem-pool)',
 };
 
 export function addDigestFlag(cmd: Command, defaultDigest: DigestChoice): Command {
