@@ -23,7 +23,7 @@ import { addExternalFlags, checkExternalFlags, runExternalCommand } from './cmd-
 import { checkOutputPath } from './path-flags.js';
 import { nicDropLines, passNote } from './nic-drops.js';
 import { addDigestFlag, addOffloadFlag, addTargetShapeFlags, addVethOffloadsFlag, parseOrder, vethOffloadsFromFlags, type VethOffloadFlags } from './run-flags.js';
-import { HOSTILE_CASES, HostileSpecError, formatHostileSpec, parseHostileSpec } from '../target/hostile.js';
+import { HOSTILE_CASES, HostileSpecError, formatHostileSpec, parseHostileSpec } from '../target/hostile-spec.js';
 
 interface RunFlags extends WorkloadFlags, ImpairFlags, DevmemFlags, TimeoutFlags, VethOffloadFlags, DdpHostFlags {
   digest: string;

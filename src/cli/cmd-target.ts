@@ -5,7 +5,7 @@
  * becomes one UserError line.
  */
 import type { Command } from 'commander';
-import { HostileSpecError, HOSTILE_CASES, parseHostileSpec } from '../target/hostile.js';
+import { HostileSpecError, HOSTILE_CASES, parseHostileSpec } from '../target/hostile-spec.js';
 import { startTarget } from '../target/listener.js';
 import { resolveTargetOptions, TargetOptionError, type TargetOptions, type TargetOptionsInput } from '../target/options.js';
 import { sumQueueStats } from '../target/stats.js';
