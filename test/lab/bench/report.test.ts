@@ -230,6 +230,14 @@ describe('the committed sample (captures/bench-sample)', () => {
     }
   });
 
+  it('has a well-formed report.html with its six charts inline and nothing external', () => {
+    const html = readFileSync(join(sample, 'report.html'), 'utf8');
+    const root = parseXml(html);
+    expect(all(root, (e) => e.name === 'svg').length).toBe(svgs.length);
+    expect(svgs.length).toBe(6);
+    expect(html).not.toMatch(/https?:|<script|\ssrc=|href=/);
+  });
+
   it('verified every run', () => {
     const { result } = readBenchReport(sample);
     expect(result.runs.length).toBeGreaterThan(0);
