@@ -5,7 +5,8 @@
  * turns them back into flags for the host process the orchestrator spawns).
  */
 import type { Command } from 'commander';
-import { DEVMEM_DEFAULTS, devmemPoolProblem, type DevmemRunOptions, type DevmemRunReport } from '../lab/devmem-host.js';
+import { DEVMEM_DEFAULTS, devmemPoolProblem, type DevmemRunOptions } from '../lab/devmem-options.js';
+import type { DevmemRunReport } from '../lab/devmem-host.js';
 import { blockSizesOf, parseSizeBytes, WorkloadOptionError } from '../host/workload/options.js';
 import { headerSplitOf, type OffloadMode } from '../host/offload-mode.js';
 import { UserError } from '../base/errors.js';
