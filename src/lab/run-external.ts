@@ -31,7 +31,6 @@ import type { OffloadMode } from '../host/offload-mode.js';
 import type { DevmemRunOptions } from './devmem-host.js';
 import type { DigestChoice, HostRunReport } from './host-run.js';
 import { prefixMask, sameSubnet } from './target-address.js';
-import { requireInterface, requireLibpcap, requireNetRaw } from './privileges.js';
 import { runReportFromHost, type RunReport } from './run-report.js';
 import { withInterrupt } from './interrupt.js';
 
@@ -216,6 +215,8 @@ export interface ExternalRunReport extends RunReport {
 /** Runs the host against an external target; connection failures come back as ok:false with one-line `error` (and no workload). */
 export async function runExternal(o: ExternalRunOptions): Promise<ExternalRunReport> {
   // The user's mistakes first (they need no privilege to be found), then what the machine lacks.
+  // (privileges.js reaches the libpcap port module: loaded only when a run starts, not for --help.)
+  const { requireInterface, requireLibpcap, requireNetRaw } = await import('./privileges.js');
   requireInterface(o.iface, 'external mode runs on an existing interface (see ip link)');
   const nextHop = externalNextHop(o.host, o.targetIp, o.gateway);
   requireNetRaw('ddplab run --target');
