@@ -57,6 +57,7 @@ export const COMMANDS: readonly CommandEntry[] = [
   {
     name: 'run',
     description: 'end-to-end run: topology, target (kernel TCP) and host (software NIC + userspace stack) as two processes, verified workload, report',
+    args: '[jobfile]',
     load: async () => (await import('./cmd-run.js')).registerRunCommand,
   },
   {
