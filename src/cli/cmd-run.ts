@@ -16,6 +16,7 @@ import { UserError } from '../base/errors.js';
 import { describeImpairSpec, describeImpairStats, impairFromFlags, type ImpairFlags } from './impair-flags.js';
 import { intFlag, parseDigest, timeoutsFromFlags, workloadFromFlags, type TimeoutFlags, type WorkloadFlags } from './workload-flags.js';
 import { describeDevmem, devmemFromFlags, type DevmemFlags } from './devmem-flags.js';
+import { checkZcrxFlags, describeZcrx } from './zcrx-lines.js';
 import { ddpHostFromFlags, type DdpHostFlags } from './ddp-host-flags.js';
 import { addHostSideFlags } from './host-side-flags.js';
 import { DDP_PAGE_BYTES } from '../nicemu/ddp/sgl.js';
@@ -120,6 +121,7 @@ export function humanReport(r: RunReport): string {
   lines.push(`  tcp      ${flat(r.tcp)}`);
   lines.push(`  nic      ${flat(r.nic)}`);
   if (r.devmem !== undefined) lines.push(...describeDevmem(r.devmem));
+  if (r.zcrx !== undefined) lines.push(...describeZcrx(r.zcrx));
   if (usesDdpEngine(r.run.offload)) {
     const d = r.ddp;
     const n = d.notPlacedBytes;
@@ -246,6 +248,7 @@ export function registerRunCommand(program: Command): void {
     const queues = intFlag('queues', flags.queues, 1, 128);
     const hostile = hostileFromFlag(flags.hostile, queues);
     const offload = parseOffloadMode(flags.offload);
+    checkZcrxFlags(flags, offload);
     const ddpSettings = ddpHostFromFlags(flags);
     const bar = progressBar();
     // The run itself (topology, children, the NIC's settings) only now: --help and the checks above load none of it.
