@@ -13,11 +13,7 @@ import { Option, type Command } from 'commander';
 import { STREAM_OFFLOAD_MODES, parseOffloadMode } from '../host/offload-mode.js';
 import { parsePatternPeriod } from '../host/stream/pattern.js';
 import { parseSizeBytes } from '../host/workload/options.js';
-import { streamReceiverRun } from '../lab/stream/receiver-run.js';
-import { runStreamSender } from '../lab/stream/sender.js';
-import { streamRun, type StreamRunReport } from '../lab/stream/stream-run.js';
-import { parseTargetAddress } from '../lab/host-run.js';
-import { parseBytes } from './cmd-target.js';
+import type { StreamRunReport } from '../lab/stream/stream-run.js';
 import { UserError } from '../base/errors.js';
 
 interface StreamFlags {
@@ -44,6 +40,17 @@ function size(text: string): number {
     throw new UserError('BAD_FLAG', `--size: '${text}' is not a size like 16m, 256m, 1g`);
   }
   if (n < 1) throw new UserError('BAD_FLAG', `--size: '${text}' must be at least 1 byte`);
+  return n;
+}
+
+function memSize(text: string): number {
+  let n: number;
+  try {
+    n = parseSizeBytes(text, '--mem');
+  } catch {
+    n = NaN;
+  }
+  if (!(n >= 4096) || n % 4096 !== 0) throw new UserError('BAD_FLAG', `--mem: ${text} is not a positive multiple of 4 KiB`);
   return n;
 }
 
@@ -101,15 +108,19 @@ export function registerStreamCommand(program: Command): void {
       const mode = parseOffloadMode(flags.offload, STREAM_OFFLOAD_MODES);
       const bytes = size(flags.size);
       const validate = parsePatternPeriod(flags.validate);
-      const memBytes = flags.mem !== undefined ? parseBytes('mem', flags.mem) : undefined;
-      if (memBytes !== undefined && (memBytes < 4096 || memBytes % 4096 !== 0)) throw new UserError('BAD_FLAG', `--mem: ${flags.mem} is not a positive multiple of 4 KiB`);
+      const memBytes = flags.mem !== undefined ? memSize(flags.mem) : undefined;
+      const mtuBytes = mtu(flags.mtu);
+      // The lab (topology, NIC, host stack, libpcap) only now: --help and the checks above load none of it.
+      const { parseTargetAddress } = await import('../lab/target-address.js');
       if (flags.sendOn !== undefined) {
+        const { runStreamSender } = await import('../lab/stream/sender.js');
         const at = parseTargetAddress(flags.sendOn);
         const r = await runStreamSender({ ip: at.ip, port: at.port, size: bytes, validate }, (l) => console.log(l));
         console.log(JSON.stringify(r));
         return;
       }
       if (flags.receiveFrom !== undefined) {
+        const { streamReceiverRun } = await import('../lab/stream/receiver-run.js');
         const at = parseTargetAddress(flags.receiveFrom);
         const r = await streamReceiverRun({
           mode,
@@ -125,11 +136,12 @@ export function registerStreamCommand(program: Command): void {
         process.exitCode = r.ok ? 0 : 1;
         return;
       }
+      const { streamRun } = await import('../lab/stream/stream-run.js');
       const r = await streamRun({
         mode,
         size: bytes,
         validate,
-        mtu: mtu(flags.mtu),
+        mtu: mtuBytes,
         ...(memBytes !== undefined ? { memBytes } : {}),
         ...(flags.json === true ? {} : { log: (l: string) => process.stderr.write(`${l}\n`) }),
       });
