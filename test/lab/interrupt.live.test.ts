@@ -10,10 +10,13 @@ import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { createInterface } from 'node:readline';
 import { describe, expect, it } from 'vitest';
+import { execa } from 'execa';
 import type { RunReport } from '../../src/lab/run.js';
+import { netnsScript } from '../../src/lab/topology.js';
 import { BIN, liveRunIds, namespacesOf } from '../support/lab/live-run-rig.js';
 
 const runId = liveRunIds('sig');
+const EXEC = netnsScript('exec.sh');
 
 interface Started {
   readonly child: ChildProcess;
@@ -114,5 +117,48 @@ describe('ddplab run interrupted', () => {
     expect(namespacesOf([id])).toEqual([]);
     // The host and target die with their namespaces (netns/down.sh).
     expect(pids.filter(alive)).toEqual([]);
+  }, 240_000);
+
+  it('run --target (the host in this process, a target ddplab did not start): SIGINT gives the partial report, exit 130', async () => {
+    const id = runId('x');
+    const seed = 77;
+    await execa(process.execPath, [BIN, 'up', '--id', id]);
+    const target = execa(EXEC, [id, 'tgt', '--', process.execPath, BIN, 'target', '--listen', '192.0.2.1:4420', '--seed', String(seed), '--quiet'], { reject: false });
+    try {
+      // The target is up when it answers on its port (ARP and SYN from the host's side would be the run's own first steps).
+      for (let i = 0; i < 100; i++) {
+        const r = await execa('ip', ['netns', 'exec', `ddplab-${id}-tgt`, 'ss', '-Hltn', 'sport = :4420'], { reject: false });
+        if (r.stdout.trim() !== '') break;
+        await new Promise((res) => setTimeout(res, 100));
+      }
+      const child = spawn(
+        EXEC,
+        [id, 'host', '--', process.execPath, BIN, 'run', '--target', '192.0.2.1:4420', '--nqn', 'nqn.2026-11.io.ddplab:target', '--iface', 'host0',
+          '--host-ip', '192.0.2.2/24', '--verify', `pattern:${seed}`, '--rw', 'read', '--bs', '128k', '--iodepth', '8', '--size', '4g', '--json'],
+        { stdio: ['ignore', 'pipe', 'pipe'] },
+      );
+      const stdout: string[] = [];
+      createInterface({ input: child.stdout! }).on('line', (l) => stdout.push(l));
+      const exited = new Promise<number | null>((resolve) => child.on('close', (code) => resolve(code)));
+      await new Promise<void>((resolve, reject) => {
+        createInterface({ input: child.stderr! }).on('line', (l) => {
+          if (l.startsWith('progress')) resolve();
+        });
+        child.on('close', () => reject(new Error('run --target ended before any progress')));
+      });
+      child.kill('SIGINT');
+      expect(await exited).toBe(130);
+      const report = JSON.parse(stdout.find((l) => l.startsWith('{'))!) as RunReport & { external: { verify: string } };
+      expect(report.interrupted).toBe(true);
+      expect(report.external.verify).toBe(`pattern:${seed}`);
+      expect(report.verify.bytes).toBeGreaterThan(0);
+      expect(report.verify.mismatches).toBe(0);
+      expect(report.workload?.stoppedBy).toBe('aborted');
+    } finally {
+      target.kill('SIGTERM');
+      await target;
+      await execa(process.execPath, [BIN, 'down', '--id', id], { reject: false });
+    }
+    expect(namespacesOf([id])).toEqual([]);
   }, 240_000);
 });
