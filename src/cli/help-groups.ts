@@ -62,18 +62,21 @@ export const HELP_GROUPS: Readonly<Record<string, Groups>> = {
   ],
 };
 
-/** Examples at the end of `--help`, per command. */
-export const HELP_EXAMPLES: Readonly<Record<string, readonly string[]>> = {
+/** Examples at the end of `--help`, per command: what it shows, then the command. */
+export const HELP_EXAMPLES: Readonly<Record<string, ReadonlyArray<readonly [what: string, command: string]>>> = {
   run: [
-    'ddplab run --size 256m --bs 128k --iodepth 32                      verified reads, no offload',
-    'ddplab run --offload ddp-crc --rw read --bs 128k --iodepth 32 --size 256m --digest data',
-    'ddplab run --offload ddp-crc --digest data --drop 1e-3 --seed 7 --json   placement and resync under loss',
-    'ddplab run --capture /tmp/run.pcap --hash-reads /tmp/run.json --size 64m then: ddplab replay /tmp/run.pcap',
-    'ddplab run --target 192.0.2.1:4420 --nqn nqn.2026-11.io.ddplab:target --iface eth1 --host-ip 192.0.2.2/24 --verify pattern:1',
+    ['verified reads, no offload', 'ddplab run --rw read --size 256m --bs 128k --iodepth 32'],
+    ['direct data placement and CRC offload, data digest on', 'ddplab run --offload ddp-crc --rw read --bs 128k --iodepth 32 --size 256m --digest data'],
+    ['placement and resync under seeded loss, as JSON', 'ddplab run --offload ddp-crc --digest data --drop 1e-3 --seed 7 --json'],
+    ['a capture and every read\'s SHA-256, to replay offline', 'ddplab run --size 64m --capture /tmp/run.pcap --hash-reads /tmp/run.json'],
+    [
+      'against a target ddplab did not start, on an interface of yours',
+      'ddplab run --target 192.0.2.1:4420 --nqn nqn.2026-11.io.ddplab:target --iface eth1 --host-ip 192.0.2.2/24 --verify pattern:1',
+    ],
   ],
-  host: ['ip netns exec ddplab-ID-host ddplab host --size 64m --bs 128k --iodepth 8      (inside a topology made by: ddplab up --id ID)'],
-  bench: ['ddplab bench --drop 0,1e-4,1e-3 --offload none,ddp-crc --size 64m --out bench/out/sweep'],
-  replay: ['ddplab replay captures/out/run.pcap --offload ddp-crc --drop 1e-3 --seed 3 --json'],
+  host: [['the host side alone, inside a topology made by ddplab up --id ID', 'ip netns exec ddplab-ID-host ddplab host --size 64m --bs 128k --iodepth 8']],
+  bench: [['loss sweep without and with the offload', 'ddplab bench --drop 0,1e-4,1e-3 --offload none,ddp-crc --size 64m --out bench/out/sweep']],
+  replay: [['a capture of ddplab run --capture, with the offload and seeded loss', 'ddplab replay /tmp/run.pcap --offload ddp-crc --drop 1e-3 --seed 3 --json']],
 };
 
 function flagOf(o: Option): string {
@@ -104,6 +107,6 @@ export function applyHelpGroups(program: Command): void {
     if (groups === undefined || cmd.options.length === 0) continue;
     groupOptions(cmd, groups);
     const examples = HELP_EXAMPLES[cmd.name()];
-    if (examples !== undefined) cmd.addHelpText('after', `\nExamples:\n${examples.map((e) => `  ${e}`).join('\n')}\n`);
+    if (examples !== undefined) cmd.addHelpText('after', `\nExamples:\n${examples.map(([what, command]) => `  # ${what}\n  ${command}`).join('\n')}\n`);
   }
 }

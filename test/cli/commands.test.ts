@@ -5,7 +5,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { buildProgram, COMMANDS, commandNameOf } from '../../src/cli/commands.js';
-import { HELP_GROUPS } from '../../src/cli/help-groups.js';
+import { HELP_EXAMPLES, HELP_GROUPS } from '../../src/cli/help-groups.js';
 
 describe('the command table', () => {
   it('finds the command a command line runs', () => {
@@ -47,7 +47,7 @@ describe('grouped help', () => {
     expect(out).not.toMatch(/^Options:$/m);
     for (const h of headings) expect(out).toContain(`\n${h}\n`);
     expect(out).toMatch(/^ {2}-h, --help +display help for command$/m);
-    expect(out).toMatch(/\nExamples:\n {2}ddplab run /);
+    expect(out).toMatch(/\nExamples:\n {2}# .+\n {2}ddplab run /);
     expect(out).toContain('ddplab run --target ');
   });
 
@@ -59,4 +59,15 @@ describe('grouped help', () => {
       for (const o of cmd.options) expect(headings, `${name} ${o.long}`).toContain(o.helpGroupHeading);
     });
   }
+
+  it('the examples use only flags their command has', async () => {
+    for (const [name, examples] of Object.entries(HELP_EXAMPLES)) {
+      const program = await buildProgram(name);
+      const cmd = program.commands.find((c) => c.name() === name)!;
+      const flags = new Set(cmd.options.map((o) => o.long));
+      for (const [, line] of examples) {
+        for (const flag of line.match(/(?<=\s)--[a-z][a-z0-9_-]*/g) ?? []) expect(flags, `${name}: ${line}`).toContain(flag);
+      }
+    }
+  });
 });
