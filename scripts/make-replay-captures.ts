@@ -23,12 +23,12 @@ const BIN = join(ROOT, 'bin', 'ddplab.js');
 
 /** name → `ddplab run` flags. */
 export const REFERENCE_CAPTURES: Readonly<Record<string, readonly string[]>> = {
-  'mtu1500-random-digests': ['--mtu', '1500', '--digest', 'both', '--order', 'random', '--rw', 'randrw', '--rwmixread', '70', '--bs', '4k,64k', '--iodepth', '8', '--size', '1m', '--seed', '11'],
+  'mtu1500-random-digests': ['--mtu', '1500', '--digest', 'both', '--order', 'random', '--rw', 'randrw', '--rwmixread', '70', '--bssplit', '4k/:64k/', '--iodepth', '8', '--size', '1m', '--seed', '11'],
   'mtu9000-interleave-digests': [
     '--mtu', '9000', '--digest', 'both', '--order', 'random', '--interleave', '--c2h-size', '16k',
-    '--rw', 'randrw', '--rwmixread', '70', '--bs', '32k,128k', '--iodepth', '8', '--size', '1m', '--seed', '12',
+    '--rw', 'randrw', '--rwmixread', '70', '--bssplit', '32k/:128k/', '--iodepth', '8', '--size', '1m', '--seed', '12',
   ],
-  'mtu1500-2queues-nodigest': ['--mtu', '1500', '--queues', '2', '--digest', 'none', '--order', 'random', '--rw', 'randrw', '--rwmixread', '80', '--bs', '4k-128k', '--iodepth', '4', '--size', '1m', '--seed', '13'],
+  'mtu1500-2queues-nodigest': ['--mtu', '1500', '--queues', '2', '--digest', 'none', '--order', 'random', '--rw', 'randrw', '--rwmixread', '80', '--bsrange', '4k-128k', '--iodepth', '4', '--size', '1m', '--seed', '13'],
   'mtu1500-drop-retransmit': ['--mtu', '1500', '--digest', 'both', '--order', 'random', '--rw', 'randread', '--bs', '64k', '--iodepth', '8', '--size', '1m', '--drop', '0.01', '--seed', '14'],
 };
 
