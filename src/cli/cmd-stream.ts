@@ -85,7 +85,7 @@ export function formatStreamReport(r: StreamRunReport): string {
     lines.push(`refill entries  ${z.refillEntries} (ring full ${z.refillFull} times)`);
   }
   if (r.pool !== undefined) lines.push(`page pool       ${r.pool.pages} pages, alloc ${r.pool.alloc}, alloc-empty ${r.pool['alloc-empty']}, ring-consumed ${r.pool['ring-consumed']}`);
-  lines.push(`throughput      ${r.mbPerSec.toFixed(1)} MB/s (${r.seconds.toFixed(2)} s; receiver CPU ${((r.cpu.userMs + r.cpu.systemMs) / 1000).toFixed(2)} s)`);
+  lines.push(`throughput      ${r.MBps.toFixed(1)} MB/s (${(r.elapsedMs / 1000).toFixed(2)} s; receiver CPU ${((r.cpu.userMs + r.cpu.systemMs) / 1000).toFixed(2)} s)`);
   lines.push(`result          ${r.ok ? 'PASS' : `FAIL: ${r.error ?? 'unknown'}`}`);
   return lines.join('\n');
 }

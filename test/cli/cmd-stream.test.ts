@@ -50,13 +50,13 @@ describe('ddplab stream', () => {
       firstMismatch: 5,
       host: { segments: 3, headerBytes: 198, payloadCopiedBytes: 100 },
       zeroCopyBytes: 900,
-      seconds: 1,
-      mbPerSec: 0.001,
+      elapsedMs: 1000,
+      MBps: 0.001,
       zcrx: { ...zc, areaBytes: 1 << 20, rqEntries: 64, areaReadBytes: 1000, rearms: 0 },
       cpu: { userMs: 10, systemMs: 5 },
       mtu: 1500,
       id: 'x',
-      sender: { sent: 1000, seconds: 1 },
+      sender: { sentBytes: 1000, elapsedMs: 1000 },
     };
     const text = formatStreamReport(r);
     expect(text).toContain('verified        999 B, 1 mismatches (first at byte 5)');

@@ -2,7 +2,7 @@
  * docs/report.schema.json compiled once with ajv (strict mode: a keyword the
  * draft does not know, or a `required` without `type: object`, is an error
  * of the schema itself), and a validator per report: `run`, `replay`,
- * `bench`, or `any` (the top-level oneOf).
+ * `bench`, `stream`, or `any` (the top-level oneOf).
  */
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
@@ -11,7 +11,7 @@ import type { ErrorObject, ValidateFunction } from 'ajv';
 
 export const SCHEMA_PATH = fileURLToPath(new URL('../../docs/report.schema.json', import.meta.url));
 
-export type ReportKind = 'run' | 'replay' | 'bench' | 'any';
+export type ReportKind = 'run' | 'replay' | 'bench' | 'stream' | 'any';
 
 interface Compiled {
   readonly schema: { readonly $id: string; readonly $defs: Record<string, unknown> };
@@ -39,6 +39,7 @@ export function compileReportSchema(): Compiled {
       run: get(`${schema.$id}#/$defs/runReport`),
       replay: get(`${schema.$id}#/$defs/replayReport`),
       bench: get(`${schema.$id}#/$defs/benchReport`),
+      stream: get(`${schema.$id}#/$defs/streamReport`),
     },
   };
   return compiled;

@@ -12,7 +12,7 @@ import { REPORT_SCHEMA_VERSION } from '../../src/base/report-version.js';
 import { benchJson, summarizeBench } from '../../src/lab/bench/report.js';
 import type { BenchResult, BenchRun } from '../../src/lab/bench/bench.js';
 import { compileReportSchema, reportErrors, SCHEMA_PATH } from './report-schema-validator.js';
-import { DDP_OFFLOAD_MODES, OFFLOAD_MODES } from '../../src/host/offload-mode.js';
+import { DDP_OFFLOAD_MODES, OFFLOAD_MODES, STREAM_OFFLOAD_MODES } from '../../src/host/offload-mode.js';
 import { NIC_PROFILE_NAMES } from '../../src/nicemu/ddp/nic-profile.js';
 import { ULP_MODES } from '../../src/host/nvme/ulp-mode.js';
 import { WORKLOAD_RW_MODES } from '../../src/host/workload/options.js';
@@ -95,8 +95,8 @@ describe('docs/report.schema.json', () => {
     const { schema } = compileReportSchema();
     const raw = JSON.parse(readFileSync(SCHEMA_PATH, 'utf8')) as Record<string, unknown>;
     expect(raw['$schema']).toBe('https://json-schema.org/draft/2020-12/schema');
-    expect(raw['oneOf']).toEqual([{ $ref: '#/$defs/runReport' }, { $ref: '#/$defs/replayReport' }, { $ref: '#/$defs/benchReport' }]);
-    for (const d of ['runReport', 'replayReport', 'benchReport']) expect(schema.$defs).toHaveProperty(d);
+    expect(raw['oneOf']).toEqual([{ $ref: '#/$defs/runReport' }, { $ref: '#/$defs/replayReport' }, { $ref: '#/$defs/benchReport' }, { $ref: '#/$defs/streamReport' }]);
+    for (const d of ['runReport', 'replayReport', 'benchReport', 'streamReport']) expect(schema.$defs).toHaveProperty(d);
     expect((schema.$defs['schemaVersion'] as { const: number }).const).toBe(REPORT_SCHEMA_VERSION);
   });
 
@@ -108,6 +108,7 @@ describe('docs/report.schema.json', () => {
     expect(defs['replayReport'].properties.options.properties.nic.enum).toEqual(NIC_PROFILE_NAMES);
     expect(defs['replayReport'].properties.options.properties.ulp.enum).toEqual(ULP_MODES);
     expect(defs['benchPoint'].properties.rw.enum).toEqual(WORKLOAD_RW_MODES);
+    expect(defs['streamReport'].properties.mode.enum).toEqual(STREAM_OFFLOAD_MODES);
   });
 
   it('describes every field', () => {

@@ -64,8 +64,10 @@ export interface StreamReceiveReport {
   readonly host: { readonly segments: number; readonly headerBytes: number; readonly payloadCopiedBytes: number };
   /** Payload the application found in device memory / the area without a host copy. */
   readonly zeroCopyBytes: number;
-  readonly seconds: number;
-  readonly mbPerSec: number;
+  /** Wall time from the connection to the last byte checked. */
+  readonly elapsedMs: number;
+  /** Payload checked per second, in 10^6 bytes. */
+  readonly MBps: number;
   readonly devmem?: {
     readonly tokensIssued: number;
     readonly tokensReturned: number;
@@ -119,7 +121,7 @@ export class StreamReceiver {
   async run(targetIp: number, targetPort: number): Promise<StreamReceiveReport> {
     const t0 = performance.now();
     let error: string | undefined;
-    let recv: Omit<StreamReceiveReport, 'ok' | 'error' | 'mode' | 'validate' | 'expectBytes' | 'receivedBytes' | 'verifiedBytes' | 'mismatches' | 'firstMismatch' | 'host' | 'seconds' | 'mbPerSec'> & {
+    let recv: Omit<StreamReceiveReport, 'ok' | 'error' | 'mode' | 'validate' | 'expectBytes' | 'receivedBytes' | 'verifiedBytes' | 'mismatches' | 'firstMismatch' | 'host' | 'elapsedMs' | 'MBps'> & {
       payloadCopiedBytes: number;
     } = { zeroCopyBytes: 0, payloadCopiedBytes: 0 };
     try {
@@ -148,8 +150,8 @@ export class StreamReceiver {
       mismatches: c.mismatches,
       firstMismatch: c.firstMismatch,
       host: { segments: this.counter?.segments ?? 0, headerBytes: this.counter?.headerBytes ?? 0, payloadCopiedBytes },
-      seconds,
-      mbPerSec: seconds > 0 ? c.checked / 1e6 / seconds : 0,
+      elapsedMs: seconds * 1000,
+      MBps: seconds > 0 ? c.checked / 1e6 / seconds : 0,
       ...rest,
       ...(this.binding !== undefined ? { pool: { ...this.binding.pool.stats } } : {}),
       ...(this.dev !== undefined ? { nic: { ...this.dev.stats } } : {}),

@@ -4,7 +4,7 @@
  * the ncdevmem pattern (host/stream/pattern.ts) with the socket's own
  * back-pressure, closes (FIN), and reports on stdout:
  *   listening on IP:PORT
- *   {"sent":N,"seconds":S}
+ *   {"sentBytes":N,"elapsedMs":T}
  */
 import { createServer, type Socket } from 'node:net';
 import { patternBytes } from '../../host/stream/pattern.js';
@@ -23,8 +23,8 @@ export interface StreamSenderOptions {
 }
 
 export interface StreamSenderResult {
-  readonly sent: number;
-  readonly seconds: number;
+  readonly sentBytes: number;
+  readonly elapsedMs: number;
 }
 
 function writeAll(sock: Socket, size: number, n: number): Promise<number> {
@@ -59,7 +59,7 @@ export function runStreamSender(o: StreamSenderOptions, log: (line: string) => v
       server.close();
       const t0 = performance.now();
       writeAll(sock, o.size, o.validate).then(
-        (sent) => sock.once('close', () => resolve({ sent, seconds: (performance.now() - t0) / 1000 })),
+        (sent) => sock.once('close', () => resolve({ sentBytes: sent, elapsedMs: performance.now() - t0 })),
         (e: unknown) => reject(e instanceof Error ? e : new Error(String(e))),
       );
     });

@@ -31,7 +31,7 @@ export interface StreamRunReport extends StreamReceiverRunReport {
   /** REPORT_SCHEMA_VERSION, as every JSON report carries. */
   readonly schemaVersion: number;
   readonly id: string;
-  readonly sender: { readonly sent: number; readonly seconds: number } | undefined;
+  readonly sender: { readonly sentBytes: number; readonly elapsedMs: number } | undefined;
 }
 
 async function waitLine(child: RunChild, prefix: string, timeoutMs: number): Promise<void> {
@@ -101,7 +101,7 @@ export function streamRun(o: StreamRunOptions): Promise<StreamRunReport> {
         throw new UserError('STREAM_FAILED', `stream receiver ended without a report (${RunChild.describeExit(exit)})${detail !== '' ? `: ${detail}` : ''}`);
       }
       // The sender ends once its connection closed; a receiver that failed may leave it waiting.
-      const sent = await Promise.race([sender.exited.then(() => jsonLine<{ sent: number; seconds: number }>(sender)), new Promise<undefined>((r) => setTimeout(() => r(undefined), 5000))]);
+      const sent = await Promise.race([sender.exited.then(() => jsonLine<{ sentBytes: number; elapsedMs: number }>(sender)), new Promise<undefined>((r) => setTimeout(() => r(undefined), 5000))]);
       return { schemaVersion: REPORT_SCHEMA_VERSION, ...report, id: topo.id, sender: sent };
     } finally {
       if (receiver?.running === true) await receiver.stop();

@@ -6,6 +6,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { streamRun, type StreamRunReport } from '../../../src/lab/stream/stream-run.js';
+import { reportErrors } from '../../docs/report-schema-validator.js';
 
 const SIZE = 16 << 20;
 
@@ -15,9 +16,13 @@ function expectVerified(r: StreamRunReport): void {
   expect(r.receivedBytes).toBe(SIZE);
   expect(r.verifiedBytes).toBe(SIZE);
   expect(r.mismatches).toBe(0);
-  expect(r.sender?.sent).toBe(SIZE);
+  expect(r.sender?.sentBytes).toBe(SIZE);
   // Every segment's L2-L4 headers were in host memory: Ethernet + IPv4 + TCP with timestamps, at least 66 bytes each.
   expect(r.host.headerBytes).toBeGreaterThanOrEqual(66 * Math.ceil(SIZE / 1448));
+  // The report as `ddplab stream --json` prints it validates against docs/report.schema.json.
+  const json: unknown = JSON.parse(JSON.stringify(r));
+  expect(reportErrors('stream', json)).toEqual([]);
+  expect(reportErrors('any', json)).toEqual([]);
 }
 
 describe('ddplab stream', () => {
