@@ -17,12 +17,13 @@ const dir = mkdtempSync(join(tmpdir(), 'ddplab-schema-live-'));
 const tag = Math.floor(Math.random() * 1e6).toString(36);
 const runId = `sr${tag}`;
 const benchId = `sb${tag}`;
+const readId = `sq${tag}`;
 
 afterAll(async () => {
-  for (const id of [runId, benchId]) await execa(process.execPath, [BIN, 'down', '--id', id], { reject: false });
+  for (const id of [runId, benchId, readId]) await execa(process.execPath, [BIN, 'down', '--id', id], { reject: false });
   rmSync(dir, { recursive: true, force: true });
   // Only ours: other runs on the machine may come and go meanwhile.
-  expect(namespacesOf([runId, benchId])).toEqual([]);
+  expect(namespacesOf([runId, benchId, readId])).toEqual([]);
 });
 
 describe('live reports against docs/report.schema.json', () => {
@@ -43,6 +44,15 @@ describe('live reports against docs/report.schema.json', () => {
     const noJobs = { ...report };
     delete noJobs['jobs'];
     expect(reportErrors('run', noJobs).join('\n')).toMatch(/must have required property 'jobs'/);
+  });
+
+  it('a read-only run (no write samples: its write latency figures are null) validates', async () => {
+    const r = await execa(process.execPath, [BIN, 'run', '--json', '--id', readId, '--rw', 'randread', '--size', '2m', '--bs', '64k'], { reject: false, timeout: 180_000 });
+    expect(r.exitCode, r.stderr.slice(-600)).toBe(0);
+    const report = JSON.parse(r.stdout) as Record<string, any>;
+    expect(report['workload']['writeLatency']['samples']).toBe(0);
+    expect(report['workload']['writeLatency']['p99us']).toBeNull();
+    expect(reportErrors('run', report)).toEqual([]);
   });
 
   it('ddplab bench (two points) writes a report.json that validates', async () => {
