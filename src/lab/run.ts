@@ -223,7 +223,9 @@ export async function runOnTopology(topo: Topology, o: RunOptions): Promise<RunR
     const targetStats = parseJsonObject(target.stdoutLines);
     const tcp1 = await kernelTcp();
     const targetTcp = tcp0 !== undefined && tcp1 !== undefined ? kernelTcpDelta(tcp0, tcp1) : undefined;
-    const base = runReportFromHost(hr, {
+    // The host says `interrupted` whenever it was told to stop — also when this run stopped it because
+    // the target died: only a signal to this run makes the run interrupted.
+    const { interrupted: _hostStopped, ...base } = runReportFromHost(hr, {
       id: topo.id,
       mtu: topo.mtu,
       digest: o.digest,
@@ -235,7 +237,7 @@ export async function runOnTopology(topo: Topology, o: RunOptions): Promise<RunR
       queues: o.queues,
     });
     const error = targetDied ?? hr.error;
-    const interrupted = aborted(o.signal) || hr.interrupted === true;
+    const interrupted = aborted(o.signal);
     return {
       ...base,
       ok: hr.ok && targetDied === undefined && !interrupted,
