@@ -17,6 +17,7 @@ import type { WorkloadProgress } from '../host/workload/workload.js';
 import { intFlag, parseDigest } from './workload-flags.js';
 import { parseBurst, parseProbability } from './impair-flags.js';
 import { UserError } from '../base/errors.js';
+import { REPORT_SCHEMA_VERSION } from '../base/report-version.js';
 import { addDigestFlag, addTargetShapeFlags, parseOrder } from './run-flags.js';
 
 const OUT_ROOT = fileURLToPath(new URL('../../captures/out/', import.meta.url));
@@ -152,7 +153,7 @@ export function registerBenchCommand(program: Command): void {
     .option('--out <dir>', 'output folder (default captures/out/bench-<timestamp>/)')
     .option('--from <dir>', 'run nothing: write report.md, report.html and the charts again from DIR/report.json (figures recomputed from the stored run reports)')
     .option('--id <id>', 'run id for the namespaces (default random)')
-    .option('--json', 'also print the per-point summary as one JSON object on stdout')
+    .option('--json', 'also print the per-point summary as one JSON object on stdout ({schemaVersion, out, summary})')
     .action(async (flags: BenchFlags) => {
       if (flags.from !== undefined) {
         const dir = resolve(flags.from);
@@ -239,7 +240,7 @@ export function registerBenchCommand(program: Command): void {
       const mismatches = result.runs.reduce((a, r) => a + r.metrics.mismatches, 0);
       process.stderr.write(`ddplab bench: ${result.runs.length} runs, ${failed} failed, ${mismatches} mismatches; wrote ${files.length} files to ${outDir}\n`);
       if (flags.json === true) {
-        process.stdout.write(`${JSON.stringify({ out: outDir, summary: summarizeBench(result.runs) })}\n`);
+        process.stdout.write(`${JSON.stringify({ schemaVersion: REPORT_SCHEMA_VERSION, out: outDir, summary: summarizeBench(result.runs) })}\n`);
       }
       if (failed > 0 || mismatches > 0) process.exitCode = 1;
     });
