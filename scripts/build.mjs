@@ -8,7 +8,7 @@
 //
 //   node scripts/build.mjs           build when dist/ is stale (quiet when not)
 //   node scripts/build.mjs --force   build anyway
-import { appendFileSync, mkdirSync, readdirSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { appendFileSync, mkdirSync, readdirSync, renameSync, rmSync, statSync, utimesSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -44,6 +44,8 @@ if (!force && stampMs > newestMtimeMs(files)) process.exit(0);
 
 const { build } = await import('esbuild');
 const t0 = performance.now();
+// The stamp carries the time the build started: a source saved during the build is newer than it, so stale.
+const startedAt = new Date();
 const cliDir = join(dist, 'cli');
 mkdirSync(cliDir, { recursive: true });
 // The command's entry, dist/cli/main.js, and a chunk per command module
@@ -64,21 +66,21 @@ rmSync(stage, { recursive: true, force: true });
 let result;
 try {
   result = await build({
-  entryPoints: [join(src, 'cli/main.ts')],
-  outdir: stage,
-  entryNames: '[name]',
-  chunkNames: '[name]-[hash]',
-  bundle: true,
-  splitting: true,
-  metafile: true,
-  external: ['pcap', 'raw-socket', 'sse4_crc32', 'esbuild', 'tsx', 'vitest'],
-  format: 'esm',
-  platform: 'node',
-  target: 'node20',
-  sourcemap: 'external',
-  logLevel: 'warning',
-  // CommonJS packages inside an ESM bundle call require() for node: built-ins.
-  banner: { js: "import { createRequire as __ddplabCreateRequire } from 'node:module'; const require = __ddplabCreateRequire(import.meta.url);" },
+    entryPoints: [join(src, 'cli/main.ts')],
+    outdir: stage,
+    entryNames: '[name]',
+    chunkNames: '[name]-[hash]',
+    bundle: true,
+    splitting: true,
+    metafile: true,
+    external: ['pcap', 'raw-socket', 'sse4_crc32', 'esbuild', 'tsx', 'vitest'],
+    format: 'esm',
+    platform: 'node',
+    target: 'node20',
+    sourcemap: 'external',
+    logLevel: 'warning',
+    // CommonJS packages inside an ESM bundle call require() for node: built-ins.
+    banner: { js: "import { createRequire as __ddplabCreateRequire } from 'node:module'; const require = __ddplabCreateRequire(import.meta.url);" },
   });
 } catch (e) {
   rmSync(stage, { recursive: true, force: true });
@@ -101,5 +103,6 @@ for (const f of readdirSync(cliDir)) {
   if (now - statSync(p).mtimeMs > 3600_000) rmSync(p, { force: true });
 }
 writeFileSync(stamp, `${new Date().toISOString()}\n`);
+utimesSync(stamp, startedAt, startedAt);
 const chunks = outputs.filter((f) => f.endsWith('.js')).length;
 process.stdout.write(`build: ${files.length} files bundled into dist/cli/main.js and ${chunks - 1} chunks in ${Math.round(performance.now() - t0)} ms\n`);
