@@ -18,6 +18,7 @@ import { intFlag, parseDigest } from './workload-flags.js';
 import { parseBurst, parseProbability } from './impair-flags.js';
 import { UserError } from '../base/errors.js';
 import { REPORT_SCHEMA_VERSION } from '../base/report-version.js';
+import { requireNetAdmin } from '../lab/privileges.js';
 import { addDigestFlag, addTargetShapeFlags, parseOrder } from './run-flags.js';
 
 const OUT_ROOT = fileURLToPath(new URL('../../captures/out/', import.meta.url));
@@ -232,6 +233,8 @@ export function registerBenchCommand(program: Command): void {
           );
         },
       };
+      // Refused before the first line about the output folder: a non-root user gets one line.
+      requireNetAdmin('ddplab bench');
       process.stderr.write(`ddplab bench: writing to ${outDir}\n`);
       const result = await bench(opts);
       bar.end();

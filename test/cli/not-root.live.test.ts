@@ -27,8 +27,7 @@ describe('ddplab as a non-root user', () => {
       const withId = args[0] === 'run' || args[0] === 'bench' ? [...args, '--id', id] : args;
       const r = runUnprivileged({ checkout: REPO_ROOT, argv: (root) => [process.execPath, join(root, 'bin/ddplab.js'), ...withId] });
       const lines = r.stderr.trim().split('\n');
-      // bench first says where it would write (cmd-bench.ts), then refuses.
-      expect(lines).toHaveLength(args[0] === 'bench' ? 2 : 1);
+      expect(lines).toHaveLength(1);
       expect(lines.at(-1)).toMatch(line);
       expect(r.status).toBe(1);
       expect(namespacesOf([id])).toEqual([]);
