@@ -11,6 +11,7 @@
  */
 import { Command } from 'commander';
 import { applyHelpGroups } from './help-groups.js';
+import { DDPLAB_VERSION } from '../base/version.js';
 
 /** A module that registers one or more commands on the program. */
 type Register = (program: Command) => void;
@@ -119,7 +120,7 @@ export async function buildProgram(name: string | undefined): Promise<Command> {
   program
     .name('ddplab')
     .description('Testbed for receive-side zero-copy offloads of NVMe/TCP (DDP, CRC offload, resync, devmem)')
-    .version('0.1.0')
+    .version(DDPLAB_VERSION)
     .exitOverride()
     .configureOutput({
       writeErr: (s) => process.stderr.write(s),

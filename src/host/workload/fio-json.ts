@@ -13,7 +13,9 @@ import type { BlockSizeChoice, ResolvedWorkload } from './options.js';
 import type { WorkloadDirStats, WorkloadReport } from './workload.js';
 
 /** ddplab's version, as `"fio version"` names it ("ddplab-<version>"). */
-export const DDPLAB_VERSION = '0.1.0';
+import { DDPLAB_VERSION } from '../../base/version.js';
+
+export { DDPLAB_VERSION };
 
 /** fio's errno for a job whose reads did not verify (EILSEQ), and for failed I/O (EIO). */
 const EILSEQ = 84;
