@@ -42,7 +42,7 @@ const DEFAULT_POOL = `${DEVMEM_DEFAULTS.poolBytes >> 20}m`;
 export function addDevmemFlags(cmd: Command): Command {
   cmd
     .option('--devmem-pool <bytes>', 'devmem: dmabuf size, carved into 4 KiB pages (keep it above queues x 4 MiB, the receive window)', DEFAULT_POOL)
-    .option('--devmem-return <path>', 'devmem: how tokens go back: dontneed (SO_DEVMEM_DONTNEED) or ring (io_uring zcrx refill ring)', DEVMEM_DEFAULTS.returnPath)
+    .option('--devmem-return <path>', 'devmem: how tokens go back: dontneed (SO_DEVMEM_DONTNEED, as mainline) or ring (a ddplab-only hybrid: devmem tokens through a zcrx-style refill ring; for io_uring zero-copy receive itself use --offload zcrx-nvme)', DEVMEM_DEFAULTS.returnPath)
     .option('--devmem-hold <n>', 'devmem: the application holds every token until the page pool runs empty, n times (pool-exhaustion experiment)', String(DEVMEM_DEFAULTS.holdUntilEmpty));
   return cmd;
 }
