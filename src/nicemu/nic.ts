@@ -11,7 +11,7 @@
  * in the linear part, the TCP payload one `host` frag (the rx buffer the
  * host copies from).
  */
-import { ETHERTYPE_ARP, ETHERTYPE_IPV4, parseEthernet } from '../wire/ethernet.js';
+import { ETH_HEADER_LEN, ETHERTYPE_ARP, ETHERTYPE_IPV4, ETHERTYPE_VLAN, MAC_LEN, parseEthernet } from '../wire/ethernet.js';
 import { parseArp, type ArpRepr } from '../wire/arp.js';
 import { IPPROTO_TCP, IPV4_MF, parseIpv4, verifyIpv4Checksum } from '../wire/ipv4.js';
 import { isPartialTcpChecksum, parseTcp, verifyTcpChecksum } from '../wire/tcp.js';
@@ -124,29 +124,49 @@ export class NicEmu {
     s.rx_packets++;
     s.rx_bytes += data.length;
     try {
-      const eth = parseEthernet(data);
-      const dst = eth.dst;
-      // Group bit set: broadcast/multicast, which ARP requests use.
-      if ((dst[0]! & 1) === 0 && !dst.equals(this.mac)) {
-        s.rx_other_host++;
-        return;
+      // Per-frame hot path: an untagged frame is read in place (no parsed
+      // Ethernet header object, no MAC views); anything else (too short,
+      // 802.1Q-tagged) goes through parseEthernet, which throws or untags.
+      // Both give the same outcome and counters for every frame.
+      let ethertype = data.length >= ETH_HEADER_LEN ? (data[12]! << 8) | data[13]! : ETHERTYPE_VLAN;
+      let ethHeaderLen: number;
+      let l3: Buffer;
+      if (ethertype !== ETHERTYPE_VLAN) {
+        // Group bit set: broadcast/multicast, which ARP requests use.
+        if ((data[0]! & 1) === 0 && !this.isOurMac(data)) {
+          s.rx_other_host++;
+          return;
+        }
+        ethHeaderLen = ETH_HEADER_LEN;
+        l3 = data.subarray(ETH_HEADER_LEN);
+      } else {
+        const eth = parseEthernet(data);
+        const dst = eth.dst;
+        if ((dst[0]! & 1) === 0 && !dst.equals(this.mac)) {
+          s.rx_other_host++;
+          return;
+        }
+        ethertype = eth.ethertype;
+        ethHeaderLen = eth.headerLen;
+        l3 = eth.payload;
       }
-      if (eth.ethertype === ETHERTYPE_ARP) {
-        const arp = parseArp(eth.payload);
+      if (ethertype === ETHERTYPE_ARP) {
+        const arp = parseArp(l3);
         s.rx_arp++;
         this.arpHandler?.(arp, data);
         return;
       }
-      if (eth.ethertype !== ETHERTYPE_IPV4) {
+      if (ethertype !== ETHERTYPE_IPV4) {
         s.rx_unhandled++;
         return;
       }
-      const ip = parseIpv4(eth.payload);
+      const ip = parseIpv4(l3);
       if (ip.protocol !== IPPROTO_TCP || (ip.flags & IPV4_MF) !== 0 || ip.fragOffsetBytes !== 0) {
         s.rx_unhandled++;
         return;
       }
-      if (this.verifyChecksums && !verifyIpv4Checksum(eth.payload.subarray(0, ip.headerLen))) {
+      // Sums the header only (its IHL, which parseIpv4 checked against the buffer): no view needed.
+      if (this.verifyChecksums && !verifyIpv4Checksum(l3)) {
         s.rx_csum_errors++;
         return;
       }
@@ -170,7 +190,7 @@ export class NicEmu {
         return;
       }
       const payload = tcp.payload;
-      const headLen = eth.headerLen + ip.headerLen + tcp.headerLen;
+      const headLen = ethHeaderLen + ip.headerLen + tcp.headerLen;
       let skb: Skb = {
         tcp,
         srcIp: ip.src,
@@ -202,6 +222,14 @@ export class NicEmu {
       }
       throw e;
     }
+  }
+
+  /** The frame's destination MAC (bytes 0..5) is this NIC's. */
+  private isOurMac(frame: Buffer): boolean {
+    const m = this.mac;
+    return (
+      frame[0] === m[0] && frame[1] === m[1] && frame[2] === m[2] && frame[3] === m[3] && frame[4] === m[4] && frame[5] === m[5] && m.length === MAC_LEN
+    );
   }
 
   /** Tells the drop listener, with the TCP source and flags read straight from the header (its checksum failed). */

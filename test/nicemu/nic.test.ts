@@ -97,6 +97,41 @@ describe('NicEmu pass-through receive path', () => {
     expect(nic.stats.rx_errors).toBe(1);
   });
 
+  it('reads untagged and 802.1Q-tagged frames alike (the in-place fast path and parseEthernet agree)', () => {
+    const { port, nic, got } = setup();
+    const payload = Buffer.from('tagged or not');
+    const spec = {
+      srcMac: TGT_MAC,
+      dstMac: HOST_MAC,
+      srcIp: TGT_IP,
+      dstIp: HOST_IP,
+      srcPort: 4420,
+      dstPort: 40000,
+      seq: 1000,
+      ack: 1,
+      flags: TCP_ACK | TCP_PSH,
+      window: 512,
+      payload,
+    };
+    port.push(buildTcpFrame(spec), buildTcpFrame({ ...spec, vlan: 7 }));
+    expect(got.map((x) => x.head.length)).toEqual([14 + 20 + 20, 18 + 20 + 20]);
+    for (const skb of got) {
+      const f = skb.frags[0]!;
+      if (f.kind !== 'host') throw new Error('unreachable');
+      expect(f.buf.equals(payload)).toBe(true);
+    }
+    // Another host's MAC, tagged or not; a frame too short for an Ethernet header; a bad IPv4 header checksum.
+    port.push(buildTcpFrame({ ...spec, dstMac: parseMac('02:00:00:00:00:98') }), buildTcpFrame({ ...spec, vlan: 7, dstMac: parseMac('02:00:00:00:00:98') }));
+    port.push(Buffer.from(HOST_MAC));
+    const badIp = buildTcpFrame(spec);
+    badIp[14 + 8] ^= 0x01; // TTL: the IPv4 header checksum no longer holds
+    port.push(badIp);
+    expect(got.length).toBe(2);
+    expect(nic.stats.rx_other_host).toBe(2);
+    expect(nic.stats.rx_errors).toBe(1);
+    expect(nic.stats.rx_csum_errors).toBe(1);
+  });
+
   it('hands broadcast ARP to the ARP handler', () => {
     const { port, nic } = setup();
     const seen: number[] = [];

@@ -31,6 +31,10 @@ export interface ClockTimer {
  * Wall-clock timers. Re-arming to a later deadline keeps the pending
  * setTimeout and, when it fires early, sleeps again for the remainder: an
  * RTO pushed forward by every ACK then costs no clearTimeout/setTimeout pair.
+ * Cancelling keeps the pending setTimeout too, unref'd (it no longer keeps
+ * the process alive, as a cleared one would not): a delayed-ACK or
+ * retransmission timer cancelled and re-armed once per segment or command
+ * reuses it, and a stale one that fires finds nothing armed and does nothing.
  */
 export class RealClock implements Clock {
   nowMs(): number {
@@ -47,6 +51,8 @@ class RealTimer implements ClockTimer {
   private handle: NodeJS.Timeout | undefined;
   /** When the pending setTimeout will call back (its own deadline, not ours). */
   private handleDueMs = Infinity;
+  /** The pending setTimeout keeps the process alive (false once cancelled). */
+  private refed = false;
   private readonly onTimeout: () => void;
 
   constructor(
@@ -63,16 +69,21 @@ class RealTimer implements ClockTimer {
   arm(delayMs: number): void {
     const now = this.clock.nowMs();
     this.deadlineMs = now + Math.max(0, delayMs);
-    if (this.handle !== undefined && this.handleDueMs <= this.deadlineMs) return;
+    if (this.handle !== undefined && this.handleDueMs <= this.deadlineMs) {
+      if (!this.refed) {
+        this.handle.ref();
+        this.refed = true;
+      }
+      return;
+    }
     this.schedule(now);
   }
 
   cancel(): void {
     this.deadlineMs = Infinity;
-    if (this.handle !== undefined) {
-      clearTimeout(this.handle);
-      this.handle = undefined;
-      this.handleDueMs = Infinity;
+    if (this.handle !== undefined && this.refed) {
+      this.handle.unref();
+      this.refed = false;
     }
   }
 
@@ -81,11 +92,13 @@ class RealTimer implements ClockTimer {
     const delay = Math.max(0, this.deadlineMs - now);
     this.handleDueMs = now + delay;
     this.handle = setTimeout(this.onTimeout, delay);
+    this.refed = true;
   }
 
   private expire(): void {
     this.handle = undefined;
     this.handleDueMs = Infinity;
+    this.refed = false;
     if (this.deadlineMs === Infinity) return;
     const now = this.clock.nowMs();
     // setTimeout may call back a little early relative to performance.now().

@@ -9,7 +9,7 @@
  * the counts it returns are the whole story of what the host CPU copied.
  */
 import { fragLength } from '../../nicemu/skb.js';
-import type { SkbFrag } from '../../nicemu/skb.js';
+import type { HostFrag, PlacedFrag, SkbFrag } from '../../nicemu/skb.js';
 import { DdplabError } from '../../base/errors.js';
 
 export type SkbCopyErrorCode =
@@ -90,5 +90,30 @@ export function copySkbFrags(frags: readonly SkbFrag[], dst: Uint8Array, dstOff:
     counts.bytesCopied += src.length;
     at += src.length;
   }
+  return counts;
+}
+
+/**
+ * copySkbFrags of bytes [from, to) of one CPU-readable frag, without building
+ * the one-element list or the narrowed frag (the ULP's per-segment path):
+ * the same bytes, counts and errors as copySkbFrags([frag narrowed], ...).
+ */
+export function copyFragRange(f: HostFrag | PlacedFrag, from: number, to: number, dst: Uint8Array, dstOff: number, counts: SkbCopyCounts): SkbCopyCounts {
+  const buf = f.buf;
+  const n = to - from;
+  if (from < 0 || n < 0 || to > buf.length) throw new RangeError(`frag range [${from}, ${to}) outside a ${buf.length}-byte frag`);
+  if (dstOff < 0 || dstOff + n > dst.length) {
+    throw new SkbCopyError('DST_TOO_SMALL', `${n} bytes do not fit at offset ${dstOff} of a ${dst.length}-byte destination`);
+  }
+  if (f.kind === 'placed') {
+    if (buf.buffer === dst.buffer && buf.byteOffset + from === dst.byteOffset + dstOff) {
+      counts.bytesSkipped += n;
+      return counts;
+    }
+    counts.placedMismatches++;
+    if (counts.misplacedBytes !== undefined) counts.misplacedBytes += n;
+  }
+  dst.set(from === 0 && n === buf.length ? buf : new Uint8Array(buf.buffer, buf.byteOffset + from, n), dstOff);
+  counts.bytesCopied += n;
   return counts;
 }

@@ -51,7 +51,7 @@ import { PduField } from '../../wire/nvme-tcp-pdu-header.js';
 import { seqAdd } from '../../wire/seq.js';
 import type { DmabufFrag, HostFrag, PlacedFrag } from '../../nicemu/skb.js';
 import type { NvmeHostStats } from '../net/host-stats.js';
-import { copySkbFrags, type SkbCopyCounts } from '../net/skb-copy.js';
+import { copyFragRange, type SkbCopyCounts } from '../net/skb-copy.js';
 import type { NvmeDevmemHooks } from '../devmem/nvme-hooks.js';
 import type { NvmeDdpHooks } from './ddp-hooks.js';
 import { NvmeHostError } from './host-error.js';
@@ -137,12 +137,6 @@ function feiForField(field: string | undefined): number {
 
 /** A frag the CPU can read (dmabuf frags never reach the ULP's state machine). */
 type ReadableFrag = HostFrag | PlacedFrag;
-
-/** Bytes [from, to) of a frag, keeping its kind (a placed slice still views the destination). */
-function sliceFrag(f: ReadableFrag, from: number, to: number): ReadableFrag {
-  if (from === 0 && to === f.buf.length) return f;
-  return f.kind === 'host' ? { kind: 'host', buf: f.buf.subarray(from, to) } : { kind: 'placed', buf: f.buf.subarray(from, to) };
-}
 
 /** True for the PDU types a controller sends after ICResp. */
 function isC2HType(type: PduType): boolean {
@@ -264,7 +258,7 @@ export class NvmeQueueRx {
   private rxPdu(f: ReadableFrag, off: number, seq: number): number {
     if (this.hdrFill === 0) this.ddp?.onPduHeaderAt?.(seq);
     const n = Math.min(this.hdrNeed - this.hdrFill, f.buf.length - off);
-    copySkbFrags([sliceFrag(f, off, off + n)], this.hdr, this.hdrFill, this.copyCounts);
+    copyFragRange(f, off, off + n, this.hdr, this.hdrFill, this.copyCounts);
     this.hdrFill += n;
     if (this.hdrFill === this.hdrNeed) {
       if (this.layout === undefined) this.onCommonHeader();
@@ -432,7 +426,7 @@ export class NvmeQueueRx {
     const req = this.dataReq!;
     const dst = req.buf!;
     const n = Math.min(this.dataRemaining, f.buf.length - off);
-    copySkbFrags([sliceFrag(f, off, off + n)], dst, this.dataPos, this.copyCounts);
+    copyFragRange(f, off, off + n, dst, this.dataPos, this.copyCounts);
     this.dataPos += n;
     this.dataRemaining -= n;
     if (this.ddgstOn) {
@@ -479,7 +473,7 @@ export class NvmeQueueRx {
 
   private rxDdgst(f: ReadableFrag, off: number, crcOk: boolean): number {
     const n = Math.min(NVME_TCP_DIGEST_LEN - this.ddgstFill, f.buf.length - off);
-    copySkbFrags([sliceFrag(f, off, off + n)], this.ddgstBuf, this.ddgstFill, this.copyCounts);
+    copyFragRange(f, off, off + n, this.ddgstBuf, this.ddgstFill, this.copyCounts);
     this.ddgstFill += n;
     if (!crcOk) this.crcOkSoFar = false;
     if (this.ddgstFill === NVME_TCP_DIGEST_LEN) {

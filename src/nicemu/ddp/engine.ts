@@ -541,8 +541,18 @@ export class DdpEngine implements RxOffloadEngine {
     const hasDdgst = layout.ddgstLen !== 0;
     const dataStart = start + layout.dataOffset;
     const track = hasDdgst && this.config.ddgst && this.ctx.caps.ddgstRx;
+    // Spelled out, not spread from newDataDigestRun: V8 builds a spread-plus-fields
+    // literal of this size through a slow runtime path (microseconds per header).
+    const run = newDataDigestRun(dataStart, dataStart + datal, start + layout.plen, track, hasDdgst);
     const rec: C2HRecord = {
-      ...newDataDigestRun(dataStart, dataStart + datal, start + layout.plen, track, hasDdgst),
+      dataStart: run.dataStart,
+      dataEnd: run.dataEnd,
+      end: run.end,
+      crcState: run.crcState,
+      crc: run.crc,
+      crcPos: run.crcPos,
+      ddgst: run.ddgst,
+      ddgstFill: run.ddgstFill,
       start,
       datao,
       io,
@@ -757,7 +767,9 @@ export class DdpEngine implements RxOffloadEngine {
       const entry = sgl.entries[i]!;
       const eo = o - sgl.entryStart(i);
       const k = Math.min(left, entry.length - eo);
-      this.payload.copy(entry, eo, src, src + k);
+      // The DMA: TypedArray#set, without Buffer#copy's argument checks and, for a whole payload, without a source view.
+      const p = this.payload;
+      entry.set(src === 0 && k === p.length ? p : new Uint8Array(p.buffer, p.byteOffset + src, k), eo);
       if (io.appCompleted) this.ctx.stats['ddp-writes-after-completion']++;
       this.emitPlaced(src, entry.subarray(eo, eo + k));
       o += k;

@@ -70,4 +70,35 @@ describe('RealClock', () => {
     expect(count).toBe(1);
     expect(t.armed).toBe(false);
   });
+
+  it('a cancelled timer never fires, keeps nothing alive, and can be armed again', async () => {
+    const clock = new RealClock();
+    const timeouts = (): number => process.getActiveResourcesInfo().filter((x) => x === 'Timeout').length;
+    const before = timeouts();
+    let count = 0;
+    let done: () => void = () => {};
+    const fired = new Promise<void>((r) => (done = r));
+    const t = clock.createTimer(() => {
+      count++;
+      done();
+    });
+    t.arm(10);
+    expect(timeouts()).toBe(before + 1);
+    t.cancel();
+    expect(t.armed).toBe(false);
+    // Cancelled: its pending setTimeout no longer holds the event loop, as a cleared one would not.
+    expect(timeouts()).toBe(before);
+    await new Promise((r) => setTimeout(r, 25));
+    expect(count).toBe(0);
+    const start = clock.nowMs();
+    const mid = timeouts();
+    t.arm(5);
+    t.cancel();
+    t.arm(15);
+    expect(timeouts()).toBe(mid + 1);
+    await fired;
+    expect(clock.nowMs() - start).toBeGreaterThanOrEqual(14.5);
+    await new Promise((r) => setTimeout(r, 25));
+    expect(count).toBe(1);
+  });
 });

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { copySkbFrags, newSkbCopyCounts, SkbCopyError } from '../../../src/host/net/skb-copy.js';
+import { copyFragRange, copySkbFrags, newAuditedSkbCopyCounts, newSkbCopyCounts, SkbCopyError } from '../../../src/host/net/skb-copy.js';
+import type { HostFrag, PlacedFrag } from '../../../src/nicemu/skb.js';
 
 describe('copySkbFrags', () => {
   it('copies host frags in order and counts the bytes', () => {
@@ -71,6 +72,41 @@ describe('copySkbFrags', () => {
       ).code,
     ).toBe('DEVMEM_FRAG');
     expect(tryCopy(() => copySkbFrags([{ kind: 'host', buf: Buffer.from('abcde') }], dst, 0)).code).toBe('DST_TOO_SMALL');
+    expect(dst.equals(Buffer.alloc(4))).toBe(true);
+  });
+});
+
+describe('copyFragRange', () => {
+  // The reference: copySkbFrags of the frag narrowed to [from, to).
+  function viaList(f: HostFrag | PlacedFrag, from: number, to: number, dst: Buffer, dstOff: number) {
+    const counts = newAuditedSkbCopyCounts();
+    const narrowed = { kind: f.kind, buf: f.buf.subarray(from, to) } as HostFrag | PlacedFrag;
+    copySkbFrags([narrowed], dst, dstOff, counts);
+    return counts;
+  }
+
+  it('gives the bytes and counts copySkbFrags gives the narrowed frag, for host and placed frags', () => {
+    const cases: Array<{ name: string; make: (dst: Buffer) => HostFrag | PlacedFrag; from: number; to: number; dstOff: number }> = [
+      { name: 'whole host frag', make: () => ({ kind: 'host', buf: Buffer.from('abcdefgh') }), from: 0, to: 8, dstOff: 3 },
+      { name: 'middle of a host frag', make: () => ({ kind: 'host', buf: Buffer.from('abcdefgh') }), from: 2, to: 7, dstOff: 0 },
+      { name: 'placed in place', make: (dst) => ({ kind: 'placed', buf: dst.subarray(4, 12) }), from: 1, to: 6, dstOff: 5 },
+      { name: 'placed one byte off', make: (dst) => ({ kind: 'placed', buf: dst.subarray(4, 12) }), from: 1, to: 6, dstOff: 6 },
+      { name: 'placed elsewhere', make: () => ({ kind: 'placed', buf: Buffer.from('PLACEDxx').subarray(0, 6) }), from: 0, to: 6, dstOff: 2 },
+      { name: 'empty range', make: () => ({ kind: 'host', buf: Buffer.from('abc') }), from: 1, to: 1, dstOff: 0 },
+    ];
+    for (const c of cases) {
+      const a = Buffer.from('0123456789abcdef');
+      const b = Buffer.from(a);
+      const want = viaList(c.make(a), c.from, c.to, a, c.dstOff);
+      const got = copyFragRange(c.make(b), c.from, c.to, b, c.dstOff, newAuditedSkbCopyCounts());
+      expect(got, c.name).toEqual(want);
+      expect(b.toString(), c.name).toBe(a.toString());
+    }
+  });
+
+  it('refuses a range that does not fit, copying nothing', () => {
+    const dst = Buffer.alloc(4);
+    expect(() => copyFragRange({ kind: 'host', buf: Buffer.from('abcdef') }, 0, 5, dst, 0, newSkbCopyCounts())).toThrow(SkbCopyError);
     expect(dst.equals(Buffer.alloc(4))).toBe(true);
   });
 });
