@@ -31,15 +31,12 @@ import { isDevmemFrag, type DevmemFrag } from './transport.js';
 import type { DevmemTokenReturn } from './token-return.js';
 import type { NvmeController } from '../nvme/controller.js';
 import type { DdpTeardownResult, NvmeDdpHooks } from '../nvme/ddp-hooks.js';
-import type { NvmeDevmemHooks } from './nvme-hooks.js';
+import { DeviceReadExtents, deviceMemoryWorkloadDevice, type ReadExtent } from './read-extents.js';
 import { NvmeHostError } from '../nvme/host-error.js';
-import { controllerDevice, type WorkloadDevice } from '../workload/workload.js';
+import type { WorkloadDevice } from '../workload/workload.js';
 
 /** Where bytes [datao, datao + frag.size) of a read are in device memory. */
-export interface DeviceExtent {
-  readonly datao: number;
-  readonly frag: DevmemFrag;
-}
+export type DeviceExtent = ReadExtent<DevmemFrag>;
 
 export interface NvmeDevmemStats {
   /** C2HData payload bytes (and frags) the queues left in device memory. */
@@ -70,91 +67,36 @@ export function newNvmeDevmemStats(): NvmeDevmemStats {
   };
 }
 
-export class NvmeDevmem implements NvmeDevmemHooks {
-  private readonly extents = new Map<number, DeviceExtent[]>();
-
+/** A devmem queue's read extents: each frag held by its token, given back through `returns`. */
+export class NvmeDevmem extends DeviceReadExtents<DevmemFrag> {
   constructor(
     readonly returns: DevmemTokenReturn,
     /** The host's own view, for digests it must check. */
-    private readonly hostView: DmabufDeviceView,
-    readonly stats: NvmeDevmemStats = newNvmeDevmemStats(),
-  ) {}
+    hostView: DmabufDeviceView,
+    stats: NvmeDevmemStats = newNvmeDevmemStats(),
+  ) {
+    super(hostView, stats);
+  }
 
-  onDeviceData(cid: number, datao: number, frag: DmabufFrag): void {
+  protected own(cid: number, frag: DmabufFrag): DevmemFrag {
     if (!isDevmemFrag(frag)) throw new NvmeHostError('TRANSPORT_CLOSED', `cid ${cid}: a dmabuf frag without a devmem token reached the queue`);
-    let list = this.extents.get(cid);
-    if (list === undefined) {
-      list = [];
-      this.extents.set(cid, list);
-    } else if (datao === 0 && list.length > 0) {
-      // The CID carries a new command: the old one's data was never consumed.
-      this.drop(list);
-      this.stats.readsDiscarded++;
-    }
-    list.push({ datao, frag });
+    return frag;
+  }
+
+  protected hold(frag: DevmemFrag): void {
     this.returns.hold(frag.desc);
-    this.stats.deviceDataBytes += frag.size;
-    this.stats.deviceFrags++;
   }
 
-  fillFromDevice(cid: number, dst: Buffer, from: number, to: number): void {
-    const list = this.extents.get(cid);
-    if (list === undefined) return;
-    for (const e of list) {
-      const a = Math.max(from, e.datao);
-      const b = Math.min(to, e.datao + e.frag.size);
-      if (a >= b) continue;
-      this.hostView.copyTo(e.frag.offset + (a - e.datao), b - a, dst, a);
-      this.stats.crcReadBytes += b - a;
-    }
+  protected release(frag: DevmemFrag): void {
+    this.returns.release(frag.token);
   }
 
-  /** The extents of read `cid` (still held). */
-  extentsOf(cid: number): readonly DeviceExtent[] {
-    return this.extents.get(cid) ?? [];
-  }
-
-  /**
-   * The consumer takes read `cid`: reads its device extents through `view`
-   * into `dst` at their data offsets, then lets the tokens go. Returns the
-   * bytes read.
-   */
-  consume(cid: number, dst: Buffer, view: DmabufDeviceView): number {
-    const list = this.extents.get(cid);
-    this.extents.delete(cid);
-    let n = 0;
-    if (list !== undefined) {
-      for (const e of list) {
-        view.copyTo(e.frag.offset, e.frag.size, dst, e.datao);
-        n += e.frag.size;
-      }
-      this.drop(list);
-    }
-    this.stats.consumedBytes += n;
-    this.stats.readsConsumed++;
-    this.returns.flush();
-    return n;
-  }
-
-  /** Read `cid` failed: its extents go back unread. */
-  discard(cid: number): void {
-    const list = this.extents.get(cid);
-    if (list === undefined) return;
-    this.extents.delete(cid);
-    this.drop(list);
-    this.stats.readsDiscarded++;
+  protected flush(): void {
     this.returns.flush();
   }
 
-  /** The queue is gone: every held extent goes back. */
-  releaseAll(): void {
-    for (const list of this.extents.values()) this.drop(list);
-    this.extents.clear();
+  protected releaseEverything(): void {
     this.returns.releaseAll();
-  }
-
-  private drop(list: readonly DeviceExtent[]): void {
-    for (const e of list) this.returns.release(e.frag.token);
   }
 }
 
@@ -204,19 +146,5 @@ export class DevmemResync implements NvmeDdpHooks {
  * workload verifies that buffer. `devmem[q]` serves I/O queue q (0-based).
  */
 export function devmemWorkloadDevice(ctrl: NvmeController, devmem: readonly NvmeDevmem[], view: DmabufDeviceView): WorkloadDevice {
-  return {
-    ...controllerDevice(ctrl),
-    read: async (queue, slba, buf) => {
-      const dm = devmem[queue];
-      let cqe;
-      try {
-        cqe = await ctrl.read(queue, slba, buf);
-      } catch (e) {
-        if (e instanceof NvmeHostError && e.detail.cid !== undefined) dm?.discard(e.detail.cid);
-        throw e;
-      }
-      dm?.consume(cqe.cid, buf, view);
-      return cqe;
-    },
-  };
+  return deviceMemoryWorkloadDevice(ctrl, devmem, view);
 }

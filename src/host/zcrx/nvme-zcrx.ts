@@ -24,12 +24,12 @@ import type { DmabufDeviceView } from '../../nicemu/devmem/dmabuf.js';
 import { ZCRX_AREA_SHIFT } from '../../nicemu/devmem/refill-ring.js';
 import type { DmabufFrag, SkbFrag } from '../../nicemu/skb.js';
 import { DevmemPduSplit } from '../devmem/pdu-split.js';
-import type { NvmeDevmemHooks } from '../devmem/nvme-hooks.js';
+import { DeviceReadExtents, deviceMemoryWorkloadDevice } from '../devmem/read-extents.js';
 import { newNvmeDevmemStats, type NvmeDevmemStats } from '../devmem/nvme-devmem.js';
 import type { NvmeController } from '../nvme/controller.js';
 import { NvmeHostError } from '../nvme/host-error.js';
 import { TcpTransport } from '../nvme/tcp-transport.js';
-import { controllerDevice, type WorkloadDevice } from '../workload/workload.js';
+import type { WorkloadDevice } from '../workload/workload.js';
 import { IORING_CQE_F_MORE, type ZcrxCqe, type ZcrxSocket } from './recv-zc.js';
 
 const OFFSET_MASK = (1n << BigInt(ZCRX_AREA_SHIFT)) - 1n;
@@ -182,101 +182,40 @@ export class ZcrxTransport extends TcpTransport {
   }
 }
 
-interface AreaExtent {
-  readonly datao: number;
-  readonly frag: ZcrxFrag;
-}
-
-/** The NVMe queue's hooks for C2HData payload left in the area (NvmeDevmemHooks). */
-export class ZcrxNvmeHooks implements NvmeDevmemHooks {
-  private readonly extents = new Map<number, AreaExtent[]>();
-
+/** The NVMe queue's hooks for C2HData payload left in the area: each frag held by its completion's buffer, given back on the refill ring. */
+export class ZcrxNvmeHooks extends DeviceReadExtents<ZcrxFrag> {
   constructor(
     readonly holds: ZcrxBufferHolds,
     /** The area as the host reads it (digests it checks itself). */
-    private readonly areaView: DmabufDeviceView,
-    readonly stats: NvmeDevmemStats = newNvmeDevmemStats(),
-  ) {}
+    areaView: DmabufDeviceView,
+    stats: NvmeDevmemStats = newNvmeDevmemStats(),
+  ) {
+    super(areaView, stats);
+  }
 
-  onDeviceData(cid: number, datao: number, frag: DmabufFrag): void {
+  protected own(cid: number, frag: DmabufFrag): ZcrxFrag {
     if (!isZcrxFrag(frag)) throw new NvmeHostError('TRANSPORT_CLOSED', `cid ${cid}: a dmabuf frag that is not from a zcrx completion reached the queue`);
-    let list = this.extents.get(cid);
-    if (list === undefined) {
-      list = [];
-      this.extents.set(cid, list);
-    } else if (datao === 0 && list.length > 0) {
-      this.drop(list);
-      this.stats.readsDiscarded++;
-    }
-    list.push({ datao, frag });
+    return frag;
+  }
+
+  protected hold(frag: ZcrxFrag): void {
     this.holds.hold(frag.cqeId);
-    this.stats.deviceDataBytes += frag.size;
-    this.stats.deviceFrags++;
   }
 
-  fillFromDevice(cid: number, dst: Buffer, from: number, to: number): void {
-    for (const e of this.extents.get(cid) ?? []) {
-      const a = Math.max(from, e.datao);
-      const b = Math.min(to, e.datao + e.frag.size);
-      if (a >= b) continue;
-      this.areaView.copyTo(e.frag.offset + (a - e.datao), b - a, dst, a);
-      this.stats.crcReadBytes += b - a;
-    }
+  protected release(frag: ZcrxFrag): void {
+    this.holds.release(frag.cqeId);
   }
 
-  /** The consumer takes read `cid`: its extents read through `view` into `dst`, then the buffers go back. */
-  consume(cid: number, dst: Buffer, view: DmabufDeviceView): number {
-    const list = this.extents.get(cid);
-    this.extents.delete(cid);
-    let n = 0;
-    if (list !== undefined) {
-      for (const e of list) {
-        view.copyTo(e.frag.offset, e.frag.size, dst, e.datao);
-        n += e.frag.size;
-      }
-      this.drop(list);
-    }
-    this.stats.consumedBytes += n;
-    this.stats.readsConsumed++;
-    this.holds.flush();
-    return n;
-  }
-
-  discard(cid: number): void {
-    const list = this.extents.get(cid);
-    if (list === undefined) return;
-    this.extents.delete(cid);
-    this.drop(list);
-    this.stats.readsDiscarded++;
+  protected flush(): void {
     this.holds.flush();
   }
 
-  releaseAll(): void {
-    for (const list of this.extents.values()) this.drop(list);
-    this.extents.clear();
+  protected releaseEverything(): void {
     this.holds.releaseAll();
-  }
-
-  private drop(list: readonly AreaExtent[]): void {
-    for (const e of list) this.holds.release(e.frag.cqeId);
   }
 }
 
 /** The controller as a workload device whose reads end in the consumer reading the area (`hooks[q]` serves I/O queue q). */
 export function zcrxWorkloadDevice(ctrl: NvmeController, hooks: readonly ZcrxNvmeHooks[], view: DmabufDeviceView): WorkloadDevice {
-  return {
-    ...controllerDevice(ctrl),
-    read: async (queue, slba, buf) => {
-      const h = hooks[queue];
-      let cqe;
-      try {
-        cqe = await ctrl.read(queue, slba, buf);
-      } catch (e) {
-        if (e instanceof NvmeHostError && e.detail.cid !== undefined) h?.discard(e.detail.cid);
-        throw e;
-      }
-      h?.consume(cqe.cid, buf, view);
-      return cqe;
-    },
-  };
+  return deviceMemoryWorkloadDevice(ctrl, hooks, view);
 }
