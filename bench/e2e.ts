@@ -7,9 +7,15 @@
  * host process's CPU time per GiB read. Prints figures; asserts nothing
  * about time.
  *
- *   npm run bench:e2e [-- --mtu 1500,9000 --size 512m --bs 128k --iodepth 32 --iperf-sec 5]
+ *   npm run bench:e2e [-- --mtu 1500,9000 --size 512m --bs 128k --iodepth 32 --iperf-sec 5 --runs 3]
+ *
+ * With --runs N each ddplab read runs N times and the table gives the
+ * median of each column (every run is printed on stderr): on a shared
+ * machine one run's CPU figure moves by 10-20%. The load average at the
+ * start and the end is printed with the table.
  */
 import { execa } from 'execa';
+import { loadavg } from 'node:os';
 import { parseArgs } from 'node:util';
 import { runOnTopology, type RunReport } from '../src/lab/run.js';
 import { HOST_IF, netnsCommand, TARGET_IP, withTopology, type Topology } from '../src/lab/topology.js';
@@ -22,8 +28,18 @@ const { values } = parseArgs({
     iodepth: { type: 'string', default: '32' },
     'iperf-sec': { type: 'string', default: '5' },
     offload: { type: 'string', default: 'none,ddp-crc' },
+    runs: { type: 'string', default: '1' },
   },
 });
+const runs = Number(values.runs);
+if (!Number.isInteger(runs) || runs < 1) throw new Error(`--runs must be a positive integer, not '${values.runs}'`);
+const loadAtStart = loadavg();
+
+function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  const m = s.length >> 1;
+  return s.length % 2 === 1 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
+}
 
 const IPERF_HOST_ADDR = '192.0.2.3/24';
 
@@ -76,22 +92,42 @@ for (const mtu of values.mtu!.split(',').map(Number)) {
   await withTopology({ mtu }, async (topo) => {
     const kernelGbps = await iperf(topo, Number(values['iperf-sec']));
     for (const offload of values.offload!.split(',') as Array<'none' | 'ddp' | 'ddp-crc'>) {
-      const r = await ddplabRead(topo, offload);
-      if (!r.ok) throw new Error(`ddplab run failed at MTU ${mtu} offload ${offload}: ${r.error ?? `${r.verify.mismatches} mismatches`}`);
-      const gbps = (r.io.readBytes * 8) / (r.io.elapsedMs / 1000) / 1e9;
-      const gib = r.io.readBytes / 2 ** 30;
-      const cpuMs = r.cpu.userMs + r.cpu.systemMs;
-      // The emulated NIC runs in the host process: its DDP engine time is what hardware would do.
-      const engineMs = Number((r.nic as unknown as Record<string, number>)['rx-nvme-tcp-engine-us'] ?? 0) / 1000;
+      const gbpsRuns: number[] = [];
+      const cpuRuns: number[] = [];
+      const hostRuns: number[] = [];
+      let copiedMiB = 0;
+      let mismatches = 0;
+      for (let run = 1; run <= runs; run++) {
+        const r = await ddplabRead(topo, offload);
+        if (!r.ok) throw new Error(`ddplab run failed at MTU ${mtu} offload ${offload}: ${r.error ?? `${r.verify.mismatches} mismatches`}`);
+        const gbps = (r.io.readBytes * 8) / (r.io.elapsedMs / 1000) / 1e9;
+        const gib = r.io.readBytes / 2 ** 30;
+        const cpuMs = r.cpu.userMs + r.cpu.systemMs;
+        // The emulated NIC runs in the host process: its DDP engine time is what hardware would do.
+        const engineMs = Number((r.nic as unknown as Record<string, number>)['rx-nvme-tcp-engine-us'] ?? 0) / 1000;
+        gbpsRuns.push(gbps);
+        cpuRuns.push(cpuMs / gib);
+        hostRuns.push((cpuMs - engineMs) / gib);
+        copiedMiB = r.host.bytesCopied / 2 ** 20;
+        mismatches += r.verify.mismatches;
+        process.stderr.write(
+          `MTU ${mtu} ${offload} run ${run}/${runs}: kernel ${kernelGbps.toFixed(2)} Gbit/s, ddplab ${gbps.toFixed(3)} Gbit/s, ` +
+            `host CPU ${(cpuMs / gib).toFixed(0)} ms/GiB (${((cpuMs - engineMs) / gib).toFixed(0)} without the NIC model)\n`,
+        );
+      }
+      const gbps = median(gbpsRuns);
       rows.push(
-        `| ${mtu} | ${offload} | ${kernelGbps.toFixed(2)} | ${gbps.toFixed(3)} | ${((gbps / kernelGbps) * 100).toFixed(1)}% | ${(cpuMs / gib).toFixed(0)} | ${((cpuMs - engineMs) / gib).toFixed(0)} | ${(r.host.bytesCopied / 2 ** 20).toFixed(1)} | ${r.verify.mismatches} |`,
+        `| ${mtu} | ${offload} | ${kernelGbps.toFixed(2)} | ${gbps.toFixed(3)} | ${((gbps / kernelGbps) * 100).toFixed(1)}% | ${median(cpuRuns).toFixed(0)} | ${median(hostRuns).toFixed(0)} | ${copiedMiB.toFixed(1)} | ${mismatches} |`,
       );
-      process.stderr.write(`MTU ${mtu} ${offload}: kernel ${kernelGbps.toFixed(2)} Gbit/s, ddplab ${gbps.toFixed(3)} Gbit/s\n`);
     }
   });
 }
 
-process.stdout.write(`ddplab e2e read goodput: rw read bs ${values.bs} iodepth ${values.iodepth} size ${values.size}, 1 queue, digests off\n\n`);
+const la = (l: number[]): string => l.map((x) => x.toFixed(2)).join(' ');
+process.stdout.write(
+  `ddplab e2e read goodput: rw read bs ${values.bs} iodepth ${values.iodepth} size ${values.size}, 1 queue, digests off; ` +
+    `${runs === 1 ? 'one run' : `median of ${runs} runs`} per row; load average ${la(loadAtStart)} at the start, ${la(loadavg())} at the end\n\n`,
+);
 process.stdout.write('| MTU | offload | iperf3 kernel→kernel Gbit/s | ddplab read Gbit/s | ratio | host CPU ms/GiB | host CPU ms/GiB without NIC model | host copied MiB | mismatches |\n');
 process.stdout.write('|---|---|---|---|---|---|---|---|---|\n');
 for (const r of rows) process.stdout.write(`${r}\n`);
