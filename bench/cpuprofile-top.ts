@@ -4,7 +4,13 @@
  * found that function on top of the stack; (idle) is time spent waiting, so
  * "busy" excludes it. Prints figures only.
  *
- *   npx tsx bench/cpuprofile-top.ts [--top 25] [--by function|file|both|inclusive] PROFILE.cpuprofile...
+ *   npx tsx bench/cpuprofile-top.ts [--top 25] [--by function|file|both|inclusive] [--weight samples|time] PROFILE.cpuprofile...
+ *
+ * `--weight samples` (the default) counts samples: V8 samples on a timer,
+ * and on a loaded machine the gap before a sample (its time weight) also
+ * holds the time the thread was not running, so a few samples taken after
+ * long waits would weigh tens of milliseconds each. `--weight time` sums
+ * those gaps instead (wall time, right on a quiet machine).
  *
  * `--by inclusive` gives, per source file, the time it was anywhere on the
  * stack (its own code and everything it called, Buffer copies and
@@ -38,12 +44,18 @@ const { values, positionals } = parseArgs({
   options: {
     top: { type: 'string', default: '25' },
     by: { type: 'string', default: 'both' },
+    weight: { type: 'string', default: 'samples' },
   },
 });
 if (positionals.length === 0) {
   process.stderr.write('usage: tsx bench/cpuprofile-top.ts [--top N] [--by function|file|both] FILE.cpuprofile...\n');
   process.exit(2);
 }
+if (values.weight !== 'samples' && values.weight !== 'time') {
+  process.stderr.write(`cpuprofile-top: --weight must be samples or time, not '${values.weight}'\n`);
+  process.exit(2);
+}
+const bySamples = values.weight === 'samples';
 const top = Number(values.top);
 if (!Number.isInteger(top) || top < 1) {
   process.stderr.write(`cpuprofile-top: --top must be a positive integer, not '${values.top}'\n`);
@@ -68,7 +80,14 @@ const inclusive = new Map<string, number>();
 let totalUs = 0;
 let idleUs = 0;
 for (const file of positionals) {
-  const p = JSON.parse(readFileSync(file, 'utf8')) as CpuProfile;
+  let p: CpuProfile;
+  try {
+    p = JSON.parse(readFileSync(file, 'utf8')) as CpuProfile;
+    if (!Array.isArray(p.nodes) || !Array.isArray(p.samples) || !Array.isArray(p.timeDeltas)) throw new Error('no nodes, samples and timeDeltas');
+  } catch (e) {
+    process.stderr.write(`cpuprofile-top: ${file}: not a readable V8 CPU profile (${e instanceof Error ? e.message : String(e)})\n`);
+    process.exit(2);
+  }
   const nodeById = new Map<number, ProfileNode>();
   const parentOf = new Map<number, number>();
   for (const n of p.nodes) {
@@ -76,7 +95,7 @@ for (const file of positionals) {
     for (const c of n.children ?? []) parentOf.set(c, n.id);
   }
   for (let i = 0; i < p.samples.length; i++) {
-    const dt = p.timeDeltas[i] ?? 0;
+    const dt = bySamples ? 1 : (p.timeDeltas[i] ?? 0);
     const n = nodeById.get(p.samples[i]!);
     if (n === undefined) continue;
     totalUs += dt;
@@ -96,14 +115,15 @@ for (const file of positionals) {
 }
 
 const busyUs = totalUs - idleUs;
-const ms = (us: number): string => (us / 1000).toFixed(0).padStart(7);
+const unit = bySamples ? 'samples' : 'ms';
+const ms = (w: number): string => (bySamples ? w : w / 1000).toFixed(0).padStart(7);
 const pct = (us: number): string => `${((us / busyUs) * 100).toFixed(1).padStart(5)}%`;
-process.stdout.write(`profiled ${ms(totalUs).trim()} ms, idle ${ms(idleUs).trim()} ms, busy ${ms(busyUs).trim()} ms (self-time shares below are of busy)\n`);
+process.stdout.write(`profiled ${ms(totalUs).trim()} ${unit}, idle ${ms(idleUs).trim()}, busy ${ms(busyUs).trim()} (shares below are of busy)\n`);
 
 function table(title: string, m: Map<string, number>): void {
   process.stdout.write(`\n${title}\n`);
   const rows = [...m.entries()].sort((a, b) => b[1] - a[1]).slice(0, top);
-  for (const [k, us] of rows) process.stdout.write(`${ms(us)} ms ${pct(us)}  ${k}\n`);
+  for (const [k, us] of rows) process.stdout.write(`${ms(us)} ${unit === 'ms' ? 'ms' : 'smp'} ${pct(us)}  ${k}\n`);
 }
 if (values.by === 'function' || values.by === 'both') table('self time by function', byFn);
 if (values.by === 'file' || values.by === 'both') table('self time by file', byFile);

@@ -788,12 +788,12 @@ export class DdpEngine implements RxOffloadEngine {
 
   private finishOut(skb: Skb): Skb {
     const placed = this.placedBytes;
-    if (placed === 0) return this.crcOk ? { ...skb, ddpCrcOk: true } : skb;
+    if (placed === 0) return this.crcOk ? skbWith(skb, skb.frags, skb.ddpPlaced, true) : skb;
     if (this.outAt < this.payload.length) this.outFrags.push({ kind: 'host', buf: this.payload.subarray(this.outAt) });
     const st = this.ctx.stats;
     st['rx-nvme-tcp-packets']++;
     st['rx-nvme-tcp-bytes'] += placed;
-    return { ...skb, frags: this.outFrags, ddpPlaced: true, ddpCrcOk: this.crcOk };
+    return skbWith(skb, this.outFrags, true, this.crcOk);
   }
 
   // ------------------------------------------------------------- positions
@@ -807,4 +807,24 @@ export class DdpEngine implements RxOffloadEngine {
     this.seen.add(segStart, segEnd);
     this.w.noteSeen(seq, segStart, segEnd);
   }
+}
+
+/**
+ * `skb` with new frags and DDP flags, built field by field in the order the
+ * NIC builds every skb (nic.ts): one object shape for every skb the host's
+ * TCP sees, where a spread gives the engine's skbs shapes of their own.
+ */
+function skbWith(skb: Skb, frags: readonly SkbFrag[], ddpPlaced: boolean, ddpCrcOk: boolean): Skb {
+  return {
+    tcp: skb.tcp,
+    srcIp: skb.srcIp,
+    dstIp: skb.dstIp,
+    seq: skb.seq,
+    len: skb.len,
+    head: skb.head,
+    frags,
+    ddpPlaced,
+    ddpCrcOk,
+    tsUs: skb.tsUs,
+  };
 }
