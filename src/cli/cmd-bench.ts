@@ -19,7 +19,7 @@ import { parseBurst, parseProbability } from './impair-flags.js';
 import { UserError } from '../base/errors.js';
 import { REPORT_SCHEMA_VERSION } from '../base/report-version.js';
 import { requireNetAdmin } from '../lab/privileges.js';
-import { addDigestFlag, addTargetShapeFlags, parseOrder } from './run-flags.js';
+import { addDigestFlag, addTargetShapeFlags, checkTargetShape, parseOrder } from './run-flags.js';
 
 const OUT_ROOT = fileURLToPath(new URL('../../captures/out/', import.meta.url));
 
@@ -181,6 +181,7 @@ export function registerBenchCommand(program: Command): void {
       const bs = list(flags.bs);
       for (const b of bs) if (size('bs', b) === 0) throw new UserError('BAD_FLAG', `--bs: '${b}' is zero`);
       const order = parseOrder(flags.order);
+      checkTargetShape(flags);
       const benchSize: BenchSize =
         flags.size === 'auto'
           ? {

@@ -23,7 +23,7 @@ import { DDP_PAGE_BYTES } from '../nicemu/ddp/sgl.js';
 import { addExternalFlags, checkExternalFlags, runExternalCommand } from './cmd-run-external.js';
 import { checkOutputPath } from './path-flags.js';
 import { nicDropLines, passNote } from './nic-drops.js';
-import { addDigestFlag, addOffloadFlag, addTargetShapeFlags, addVethOffloadsFlag, parseOrder, vethOffloadsFromFlags, type VethOffloadFlags } from './run-flags.js';
+import { addDigestFlag, addOffloadFlag, addTargetShapeFlags, addVethOffloadsFlag, checkTargetShape, parseOrder, vethOffloadsFromFlags, type VethOffloadFlags } from './run-flags.js';
 import { HOSTILE_CASES, HostileSpecError, formatHostileSpec, parseHostileSpec } from '../target/hostile-spec.js';
 
 interface RunFlags extends WorkloadFlags, ImpairFlags, DevmemFlags, TimeoutFlags, VethOffloadFlags, DdpHostFlags {
@@ -242,6 +242,7 @@ export function registerRunCommand(program: Command): void {
     const profile = flags.profile;
     if (profile !== 'linux' && profile !== 'spdk') throw new UserError('BAD_FLAG', `--profile: '${profile}' is not linux or spdk`);
     const workload = workloadFromFlags(flags);
+    checkTargetShape(flags);
     if (flags.capture !== undefined) checkOutputPath('--capture', flags.capture);
     if (flags.hashReads !== undefined) checkOutputPath('--hash-reads', flags.hashReads);
     const impair = impairFromFlags(flags, workload.seed ?? 1);

@@ -8,6 +8,9 @@ import { Option, type Command } from 'commander';
 import type { OffloadMode } from '../host/offload-mode.js';
 import type { DigestChoice } from '../lab/host-run.js';
 import { UserError } from '../base/errors.js';
+import { parseBytes } from './byte-flags.js';
+import { DEFAULT_LBA_BYTES, DEFAULT_NAMESPACE_BYTES } from '../target/defaults.js';
+import { parseSizeBytes } from '../host/workload/options.js';
 
 /** What each mode is, for help texts. */
 const MODE_HELP: Readonly<Record<OffloadMode, string>> = {
@@ -42,6 +45,21 @@ export function addTargetShapeFlags(cmd: Command): Command {
 export function parseOrder(text: string): CompletionOrder {
   if (text !== 'fifo' && text !== 'random' && text !== 'reverse') throw new UserError('BAD_FLAG', `--order: '${text}' is not one of fifo, random, reverse`);
   return text;
+}
+
+/**
+ * The shape of the ddplab target a run starts, checked before anything is
+ * built: --c2h-size is a byte count, and --offset lies inside its namespace
+ * (1 GiB of 512-byte LBAs) on an LBA boundary.
+ */
+export function checkTargetShape(f: { c2hSize: string; offset?: string }): void {
+  parseBytes('c2h-size', f.c2hSize);
+  if (f.offset === undefined) return;
+  const off = parseSizeBytes(f.offset, 'offset');
+  if (off >= DEFAULT_NAMESPACE_BYTES) {
+    throw new UserError('BAD_FLAG', `--offset ${f.offset} is past the end of the ddplab target's namespace (${DEFAULT_NAMESPACE_BYTES / 2 ** 30} GiB)`);
+  }
+  if (off % DEFAULT_LBA_BYTES !== 0) throw new UserError('BAD_FLAG', `--offset ${f.offset} is not a multiple of the target's LBA size (${DEFAULT_LBA_BYTES} bytes)`);
 }
 
 export interface VethOffloadFlags {

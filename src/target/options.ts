@@ -8,6 +8,9 @@
 import type { HostileSpec } from './hostile.js';
 import type { CompletionOrder } from './scheduler.js';
 import { DdplabError } from '../base/errors.js';
+import { DEFAULT_LBA_BYTES, DEFAULT_NAMESPACE_BYTES } from './defaults.js';
+
+export { DEFAULT_LBA_BYTES, DEFAULT_NAMESPACE_BYTES };
 
 export type TargetProfile = 'linux' | 'spdk';
 /** Digests the target accepts; a digest is used on a queue only when the host also asks for it in ICReq. */
@@ -78,8 +81,8 @@ export const HARD_MAX_TRANSFER_BYTES = 32 * MIB;
 /** Linux nvmet-tcp: CPDA 0, 16 KiB in-capsule, MAXH2CDATA 0x400000, one C2HData per read, MDTS 0, 1024-entry queues. */
 const LINUX: Omit<TargetOptions, 'host' | 'port' | 'profile' | 'file' | 'seed' | 'hostile'> = {
   subsysNqn: 'nqn.2026-11.io.ddplab:target',
-  sizeBytes: 1024 * MIB,
-  lbaSize: 512,
+  sizeBytes: DEFAULT_NAMESPACE_BYTES,
+  lbaSize: DEFAULT_LBA_BYTES,
   order: 'fifo',
   interleave: false,
   batchMax: 64,

@@ -28,6 +28,9 @@ describe('ddplab run refuses before building', () => {
     ['a block larger than io_size', ['--bs', '128k', '--io_size', '64k'], /^ddplab: --bs 128k is larger than --io_size 64k: /],
     ['a bad size', ['--size', '12q'], /^ddplab: --size '12q' is not a size like /],
     ['a capture in a folder that does not exist', ['--capture', '/nonexistent-ddplab/x.pcap'], /^ddplab: --capture \/nonexistent-ddplab\/x\.pcap: the folder \/nonexistent-ddplab does not exist$/],
+    ['a --c2h-size that is not a byte count', ['--c2h-size', 'foo'], /^ddplab: --c2h-size: 'foo' is not a byte count /],
+    ['an --offset past the ddplab target\'s namespace', ['--offset', '2g'], /^ddplab: --offset 2g is past the end of the ddplab target's namespace \(1 GiB\)$/],
+    ['an --offset off an LBA boundary', ['--offset', '1000'], /^ddplab: --offset 1000 is not a multiple of the target's LBA size \(512 bytes\)$/],
     ['read hashes in a folder that does not exist', ['--hash-reads', '/nonexistent-ddplab/h.json'], /^ddplab: --hash-reads /],
     [
       'a --verify file that does not exist (external target)',

@@ -71,7 +71,7 @@ const HEAVY = [
   /^src\/host\/nvme\/(controller|queue|ddp)\.ts$/,
   /^src\/host\/devmem\//,
   /^src\/lab\/(host-run|run|topology|child|devmem-host)\.ts$/,
-  /^src\/target\/(?!hostile-spec\.ts$)/,
+  /^src\/target\/(?!hostile-spec\.ts$|defaults\.ts$)/,
   /^src\/wire\/crc32c\.ts$/,
 ];
 
