@@ -191,6 +191,13 @@ export function registerBenchCommand(program: Command): void {
               maxBytes: size('max-size', flags.maxSize),
             }
           : { kind: 'fixed', bytes: size('size', flags.size) };
+      // A block larger than a run's whole size: every run of the grid would fail in its host; refused here, in one line.
+      const smallestRun = benchSize.kind === 'fixed' ? benchSize.bytes : benchSize.minBytes;
+      for (const b of bs) {
+        if (size('bs', b) > smallestRun) {
+          throw new UserError('BAD_FLAG', `--bs ${b} is larger than ${benchSize.kind === 'fixed' ? `--size ${flags.size}` : `--min-size ${flags.minSize}`}: a run would read more than the size asked for`);
+        }
+      }
       const extraRx = {
         ...(flags.burst !== undefined ? { burst: parseBurst('burst', flags.burst) } : {}),
         ...(flags.dup !== undefined ? { dup: parseProbability('dup', flags.dup) } : {}),
