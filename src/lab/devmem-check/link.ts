@@ -10,7 +10,8 @@
  * one on an unbound queue).
  */
 import { mulberry32 } from '../../base/seeded-rng.js';
-import { VirtualClock, type ClockTimer } from '../../host/net/clock.js';
+import { VirtualClock } from '../../host/net/clock.js';
+import { DelayLine } from '../delay-line.js';
 import { TcpSocket, type TcpEndpoint } from '../../host/net/tcp-socket.js';
 import type { DevmemDevice } from '../../nicemu/devmem/device.js';
 import type { FlowKey } from '../../nicemu/flow-table.js';
@@ -53,40 +54,6 @@ function skbOf(frame: Buffer): Skb | undefined {
   };
 }
 
-/** One direction: a delay line with seeded loss and duplication. */
-class Line {
-  private readonly queue: { due: number; frame: Buffer }[] = [];
-  private readonly timer: ClockTimer;
-  dropped = 0;
-  duplicated = 0;
-
-  constructor(
-    private readonly clock: VirtualClock,
-    private readonly rnd: () => number,
-    private readonly loss: number,
-    private readonly dup: number,
-    private readonly deliver: (frame: Buffer) => void,
-  ) {
-    this.timer = clock.createTimer(() => this.flush());
-  }
-
-  readonly send = (frame: Buffer): void => {
-    if (this.rnd() < this.loss) {
-      this.dropped++;
-      return;
-    }
-    const copies = this.rnd() < this.dup ? 2 : 1;
-    if (copies === 2) this.duplicated++;
-    for (let k = 0; k < copies; k++) this.queue.push({ due: this.clock.nowMs() + 0.05 + k * 0.01, frame });
-    this.timer.arm(this.queue[0]!.due - this.clock.nowMs());
-  };
-
-  private flush(): void {
-    const now = this.clock.nowMs();
-    while (this.queue.length > 0 && this.queue[0]!.due <= now) this.deliver(this.queue.shift()!.frame);
-    if (this.queue.length > 0) this.timer.arm(this.queue[0]!.due - now);
-  }
-}
 
 export interface LinkFlowOptions {
   /** The receiver's port (the flow's 5-tuple differs by it). */
@@ -106,7 +73,7 @@ export interface LinkFlow {
   readonly key: FlowKey;
   readonly host: TcpSocket;
   readonly peer: TcpSocket;
-  readonly toHost: Line;
+  readonly toHost: DelayLine;
 }
 
 export class DevmemCheckLink {
@@ -122,11 +89,11 @@ export class DevmemCheckLink {
     const remote: TcpEndpoint = { mac: PEER_MAC, ip: PEER_IP, port: 4420 };
     const key: FlowKey = { remoteIp: PEER_IP, remotePort: 4420, localIp: HOST_IP, localPort: o.port };
     let peer: TcpSocket | undefined;
-    const toPeer = new Line(this.clock, rnd, 0, 0, (f) => {
+    const toPeer = new DelayLine(this.clock, { delayMs: 0.05, rnd, impair: { loss: 0, dup: 0, dupGapMs: 0.01 }, fifo: true }, (f) => {
       const skb = skbOf(f);
       if (skb !== undefined) peer!.input(skb);
     });
-    const toHost = new Line(this.clock, rnd, o.loss ?? 0, o.dup ?? 0, (f) => this.nic.rxFrame(f, 0));
+    const toHost = new DelayLine(this.clock, { delayMs: 0.05, rnd, impair: { loss: o.loss ?? 0, dup: o.dup ?? 0, dupGapMs: 0.01 }, fifo: true }, (f) => this.nic.rxFrame(f, 0));
     const host = new TcpSocket({ clock: this.clock, output: toPeer.send, local, remote, iss: 1000, tsOffset: 7, rcvBufBytes: o.rcvBufBytes });
     peer = new TcpSocket({ clock: this.clock, output: toHost.send, local: remote, remote: local, iss: 0xffff_fff0, tsOffset: 99 });
     if (o.queue !== undefined) this.dev.steering.addRule(key, o.queue);

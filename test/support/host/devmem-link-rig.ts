@@ -5,7 +5,8 @@
  * on a VirtualClock with seeded loss. Frames toward the host go through the
  * whole NIC receive path (parse, checksum, flow, header split, maybe drop).
  */
-import { VirtualClock, type ClockTimer } from '../../../src/host/net/clock.js';
+import { VirtualClock } from '../../../src/host/net/clock.js';
+import { DelayLine, type DelayLineImpairment } from '../../../src/lab/delay-line.js';
 import { DevmemSocket, newDevmemSocketStats, type DevmemSocketStats } from '../../../src/host/devmem/socket.js';
 import { TcpSocket } from '../../../src/host/net/tcp-socket.js';
 import { DevmemDevice } from '../../../src/nicemu/devmem/device.js';
@@ -15,65 +16,6 @@ import type { HeaderSplitMode } from '../../../src/nicemu/devmem/header-split.js
 import { NicEmu } from '../../../src/nicemu/nic.js';
 import { HOST, PEER, prng, skbFromFrame } from './tcp-peer.js';
 import { SilentPort } from '../nicemu/silent-port.js';
-
-/** Seeded impairments of one direction. */
-export interface LineImpairment {
-  readonly loss: number;
-  /** Chance a frame is delivered twice. */
-  readonly dup?: number;
-  /** Chance a frame is held back `jitterMs` (later frames overtake it). */
-  readonly reorder?: number;
-  readonly jitterMs?: number;
-}
-
-/** One direction of the wire: a delay line with seeded loss, duplication and reordering, delivered by one timer. */
-class FrameLine {
-  private readonly queue: { due: number; frame: Buffer }[] = [];
-  private readonly timer: ClockTimer;
-  dropped = 0;
-  duplicated = 0;
-  reordered = 0;
-
-  constructor(
-    private readonly clock: VirtualClock,
-    private readonly rnd: () => number,
-    private readonly imp: LineImpairment,
-    private readonly delayMs: number,
-    private readonly deliver: (frame: Buffer) => void,
-  ) {
-    this.timer = clock.createTimer(() => this.flush());
-  }
-
-  readonly send = (frame: Buffer): void => {
-    if (this.rnd() < this.imp.loss) {
-      this.dropped++;
-      return;
-    }
-    const copies = this.rnd() < (this.imp.dup ?? 0) ? 2 : 1;
-    if (copies === 2) this.duplicated++;
-    for (let k = 0; k < copies; k++) {
-      let due = this.clock.nowMs() + this.delayMs;
-      if (this.rnd() < (this.imp.reorder ?? 0)) {
-        due += this.imp.jitterMs ?? 1;
-        this.reordered++;
-      }
-      let i = this.queue.length;
-      while (i > 0 && this.queue[i - 1]!.due > due) i--;
-      this.queue.splice(i, 0, { due, frame });
-    }
-    this.arm();
-  };
-
-  private arm(): void {
-    if (this.queue.length > 0) this.timer.arm(this.queue[0]!.due - this.clock.nowMs());
-  }
-
-  private flush(): void {
-    const now = this.clock.nowMs();
-    while (this.queue.length > 0 && this.queue[0]!.due <= now) this.deliver(this.queue.shift()!.frame);
-    this.arm();
-  }
-}
 
 export interface DevmemLinkOptions {
   readonly mode: HeaderSplitMode;
@@ -99,8 +41,8 @@ export class DevmemLink {
   readonly host: TcpSocket;
   readonly peer: TcpSocket;
   readonly key: FlowKey = { remoteIp: PEER.ip, remotePort: PEER.port, localIp: HOST.ip, localPort: HOST.port };
-  readonly toHost: FrameLine;
-  readonly toPeer: FrameLine;
+  readonly toHost: DelayLine;
+  readonly toPeer: DelayLine;
   readonly stats: DevmemSocketStats = newDevmemSocketStats();
   devmem: DevmemSocket | undefined;
 
@@ -111,9 +53,10 @@ export class DevmemLink {
     this.binding = this.dev.binding(id)!;
     this.nic = new NicEmu(new SilentPort(), { mac: Buffer.from(HOST.mac) });
     const mtu = o.mtu ?? 1500;
-    const toHost: LineImpairment = { loss: o.lossToHost ?? 0, dup: o.dupToHost ?? 0, reorder: o.reorderToHost ?? 0, jitterMs: 0.3 };
-    this.toHost = new FrameLine(this.clock, rnd, toHost, 0.05, (f) => this.nic.rxFrame(f, 0));
-    this.toPeer = new FrameLine(this.clock, rnd, { loss: 0 }, 0.05, (f) => this.peer.input(skbFromFrame(f)));
+    const toHost: DelayLineImpairment = { loss: o.lossToHost ?? 0, dup: o.dupToHost ?? 0, reorder: o.reorderToHost ?? 0, jitterMs: 0.3 };
+    this.toHost = new DelayLine(this.clock, { delayMs: 0.05, rnd, impair: toHost }, (f) => this.nic.rxFrame(f, 0));
+    // The generator is drawn as for the other direction (loss, dup, reorder), so a seed replays the same wire.
+    this.toPeer = new DelayLine(this.clock, { delayMs: 0.05, rnd, impair: { loss: 0, dup: 0, reorder: 0 } }, (f) => this.peer.input(skbFromFrame(f)));
     this.host = new TcpSocket({ clock: this.clock, output: this.toPeer.send, local: HOST, remote: PEER, mtu, rcvBufBytes: o.rcvBufBytes, iss: 1000, tsOffset: 7 });
     this.peer = new TcpSocket({ clock: this.clock, output: this.toHost.send, local: PEER, remote: HOST, mtu, iss: 0xffff_fff0, tsOffset: 99 });
     this.dev.steering.addRule(this.key, 1);

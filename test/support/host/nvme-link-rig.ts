@@ -11,7 +11,8 @@
  * check the bytes (against the pattern) and that nothing was written around
  * them.
  */
-import { VirtualClock, type ClockTimer } from '../../../src/host/net/clock.js';
+import { VirtualClock } from '../../../src/host/net/clock.js';
+import { DelayLine } from '../../../src/lab/delay-line.js';
 import { NvmeDdpOffload } from '../../../src/host/nvme/ddp.js';
 import { NvmeQueue } from '../../../src/host/nvme/queue.js';
 import { TcpSocket, type TcpEndpoint } from '../../../src/host/net/tcp-socket.js';
@@ -25,30 +26,6 @@ import { MiniController, PEER_LBA, PEER_PATTERN_SEED } from './devmem-nvme-peer.
 import { HOST, PEER, skbFromFrame } from './tcp-peer.js';
 import { SilentPort } from '../nicemu/silent-port.js';
 
-/** One direction of the wire: an in-order delay line delivered by one timer. */
-class DelayLine {
-  private readonly queue: { due: number; frame: Buffer }[] = [];
-  private readonly timer: ClockTimer;
-
-  constructor(
-    private readonly clock: VirtualClock,
-    private readonly delayMs: number,
-    private readonly deliver: (frame: Buffer) => void,
-  ) {
-    this.timer = clock.createTimer(() => this.flush());
-  }
-
-  readonly send = (frame: Buffer): void => {
-    this.queue.push({ due: this.clock.nowMs() + this.delayMs, frame });
-    if (this.queue.length === 1) this.timer.arm(this.delayMs);
-  };
-
-  private flush(): void {
-    const now = this.clock.nowMs();
-    while (this.queue.length > 0 && this.queue[0]!.due <= now) this.deliver(this.queue.shift()!.frame);
-    if (this.queue.length > 0) this.timer.arm(this.queue[0]!.due - now);
-  }
-}
 
 export interface NvmeLinkOptions {
   /** 'none': no DDP device on the NIC. */
@@ -107,8 +84,8 @@ export class NvmeLink {
     const key: FlowKey = { remoteIp: PEER.ip, remotePort: PEER.port, localIp: HOST.ip, localPort: hostEnd.port };
     // The peer exists only after its line toward us does: the line's callback finds it later.
     let peerRef: TcpSocket | undefined;
-    const toPeer = new DelayLine(this.clock, 0.05, (f) => peerRef!.input(skbFromFrame(f)));
-    const toHost = new DelayLine(this.clock, 0.05, (f) => this.nic.rxFrame(f, 0));
+    const toPeer = new DelayLine(this.clock, { delayMs: 0.05 }, (f) => peerRef!.input(skbFromFrame(f)));
+    const toHost = new DelayLine(this.clock, { delayMs: 0.05 }, (f) => this.nic.rxFrame(f, 0));
     const h = new TcpSocket({ clock: this.clock, output: toPeer.send, local: hostEnd, remote: PEER, rcvBufBytes: this.o.rcvBufBytes, iss: 1000 * qid, tsOffset: qid });
     const peer = new TcpSocket({ clock: this.clock, output: toHost.send, local: PEER, remote: hostEnd, iss: 0xffff_0000 + qid, tsOffset: 99 });
     peerRef = peer;

@@ -6,7 +6,8 @@
  * Frames toward the host take the whole NIC receive path (parse, checksum,
  * flow, header split into the area, maybe a drop when the pool is empty).
  */
-import { VirtualClock, type ClockTimer } from '../../../src/host/net/clock.js';
+import { VirtualClock } from '../../../src/host/net/clock.js';
+import { DelayLine } from '../../../src/lab/delay-line.js';
 import { TcpSocket } from '../../../src/host/net/tcp-socket.js';
 import { ZcrxCompletionQueue, ZcrxSocket } from '../../../src/host/zcrx/recv-zc.js';
 import { DevmemDevice } from '../../../src/nicemu/devmem/device.js';
@@ -16,28 +17,6 @@ import { NicEmu } from '../../../src/nicemu/nic.js';
 import { HOST, PEER, skbFromFrame } from './tcp-peer.js';
 import { SilentPort } from '../nicemu/silent-port.js';
 
-class Line {
-  private readonly queue: { due: number; frame: Buffer }[] = [];
-  private readonly timer: ClockTimer;
-
-  constructor(
-    private readonly clock: VirtualClock,
-    private readonly deliver: (frame: Buffer) => void,
-  ) {
-    this.timer = clock.createTimer(() => this.flush());
-  }
-
-  readonly send = (frame: Buffer): void => {
-    this.queue.push({ due: this.clock.nowMs() + 0.05, frame });
-    this.timer.arm(this.queue[0]!.due - this.clock.nowMs());
-  };
-
-  private flush(): void {
-    const now = this.clock.nowMs();
-    while (this.queue.length > 0 && this.queue[0]!.due <= now) this.deliver(this.queue.shift()!.frame);
-    if (this.queue.length > 0) this.timer.arm(this.queue[0]!.due - now);
-  }
-}
 
 export interface ZcrxLinkOptions {
   readonly areaBytes?: number;
@@ -62,8 +41,8 @@ export class ZcrxLink {
     this.ifq = registerZcrxIfq(this.dev, { queue: 1, areaBytes: o.areaBytes ?? 1 << 20, rqEntries: o.rqEntries ?? 64 });
     this.cq = new ZcrxCompletionQueue(o.cqEntries ?? 4096);
     this.nic = new NicEmu(new SilentPort(), { mac: Buffer.from(HOST.mac) });
-    const toHost = new Line(this.clock, (f) => this.nic.rxFrame(f, 0));
-    const toPeer = new Line(this.clock, (f) => this.peer.input(skbFromFrame(f)));
+    const toHost = new DelayLine(this.clock, { delayMs: 0.05 }, (f) => this.nic.rxFrame(f, 0));
+    const toPeer = new DelayLine(this.clock, { delayMs: 0.05 }, (f) => this.peer.input(skbFromFrame(f)));
     this.host = new TcpSocket({ clock: this.clock, output: toPeer.send, local: HOST, remote: PEER, iss: 1000, tsOffset: 7 });
     this.peer = new TcpSocket({ clock: this.clock, output: toHost.send, local: PEER, remote: HOST, iss: 5000, tsOffset: 99 });
     this.dev.steering.addRule(this.key, 1);
