@@ -4,7 +4,8 @@
 #
 #   down.sh <id>           remove ddplab-<id>-tgt and ddplab-<id>-host; no-op if absent
 #   down.sh --all          remove every ddplab-<id>-tgt|host namespace whose run
-#                          is gone (no owner recorded, or the owner process died)
+#                          is gone (no owner recorded, or the owner process died);
+#                          a topology built by hand (ddplab up) is kept
 #   down.sh --all --force  remove them all, live runs included
 #
 # Only namespaces named ddplab-<id>-tgt / ddplab-<id>-host are touched (what
@@ -53,6 +54,10 @@ if [ "$1" = --all ]; then
   fi
   require_root --all
   for id in $(list_ids); do
+    if [ "$force" -eq 0 ] && owner_manual "$id"; then
+      echo "kept ddplab-$id (built by ddplab up; ddplab down --id $id or --all --force removes it)"
+      continue
+    fi
     if [ "$force" -eq 0 ] && owner_alive "$id"; then
       echo "kept ddplab-$id (its run, pid $(cut -d' ' -f1 <"$(owner_file "$id")"), is alive; --force removes it)"
       continue

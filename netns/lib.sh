@@ -59,6 +59,9 @@ lock_id() {
 # PID): "<pid> <starttime>", the start time telling a live owner from a new
 # process that reuses the pid. `down --all` keeps topologies whose owner is
 # alive, so it removes what crashed runs left without breaking parallel runs.
+# A topology built by hand (`ddplab up`, up.sh --owner manual) records
+# "manual": it is somebody's on purpose, kept by `down --all` until
+# `down <id>` or `--all --force`.
 DDPLAB_RUN_DIR=/run/ddplab
 
 owner_file() { echo "$DDPLAB_RUN_DIR/$1.owner"; }
@@ -76,17 +79,33 @@ proc_starttime() {
 
 write_owner() {
   local id="$1" pid="$2" start
+  if [ "$pid" = manual ]; then
+    mkdir -p "$DDPLAB_RUN_DIR"
+    echo "manual" >"$(owner_file "$id")"
+    return
+  fi
   start="$(proc_starttime "$pid")" || die "owner pid $pid is not running"
   mkdir -p "$DDPLAB_RUN_DIR"
   echo "$pid $start" >"$(owner_file "$id")"
 }
 
-# Succeeds if the recorded owner of <id> is still running.
+# Succeeds if the topology <id> was built by hand.
+owner_manual() {
+  local file pid
+  file="$(owner_file "$1")"
+  [ -f "$file" ] || return 1
+  read -r pid <"$file" || return 1
+  [ "$pid" = manual ]
+}
+
+# Succeeds if the recorded owner of <id> is still running (a hand-built
+# topology's owner is the user: always).
 owner_alive() {
   local file pid start now
   file="$(owner_file "$1")"
   [ -f "$file" ] || return 1
   read -r pid start <"$file" || return 1
+  [ "$pid" != manual ] || return 0
   now="$(proc_starttime "$pid")" || return 1
   [ "$now" = "$start" ]
 }

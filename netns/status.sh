@@ -4,9 +4,10 @@
 #   status.sh [<id>] [--json]
 #
 # Text: one line per id. --json: an array of
-#   {"id", "complete", "owner", "ownerAlive", "tgt": {"ns","exists","pids","link"}, "host": {...}}
-# where link is null or {"name","mac","mtu","up"} and owner is the pid of the
-# run that made it, or null (the TS side reads this).
+#   {"id", "complete", "owner", "ownerAlive", "manual", "tgt": {"ns","exists","pids","link"}, "host": {...}}
+# where link is null or {"name","mac","mtu","up"}, owner is the pid of the
+# run that made it, or null, and manual says `ddplab up` built it by hand
+# (the TS side reads this).
 set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 . "$here/lib.sh"
@@ -84,11 +85,14 @@ if [ "$json" -eq 1 ]; then
     if [[ "$t" == *'"link":{'* ]] && [[ "$h" == *'"link":{'* ]]; then complete=true; fi
     owner=null
     alive=false
-    if [ -f "$(owner_file "$id")" ]; then
+    manual=false
+    if owner_manual "$id"; then
+      manual=true
+    elif [ -f "$(owner_file "$id")" ]; then
       owner="$(cut -d' ' -f1 <"$(owner_file "$id")")"
       if owner_alive "$id"; then alive=true; fi
     fi
-    printf '%s{"id":"%s","complete":%s,"owner":%s,"ownerAlive":%s,"tgt":%s,"host":%s}' "$sep" "$id" "$complete" "$owner" "$alive" "$t" "$h"
+    printf '%s{"id":"%s","complete":%s,"owner":%s,"ownerAlive":%s,"manual":%s,"tgt":%s,"host":%s}' "$sep" "$id" "$complete" "$owner" "$alive" "$manual" "$t" "$h"
     sep=","
   done
   printf ']\n'
@@ -96,7 +100,9 @@ else
   [ -n "$ids" ] || { echo "no ddplab topology"; exit 0; }
   for id in $ids; do
     run=""
-    if [ -f "$(owner_file "$id")" ]; then
+    if owner_manual "$id"; then
+      run=" [built by ddplab up]"
+    elif [ -f "$(owner_file "$id")" ]; then
       pid="$(cut -d' ' -f1 <"$(owner_file "$id")")"
       if owner_alive "$id"; then run=" [run $pid alive]"; else run=" [run $pid gone]"; fi
     fi

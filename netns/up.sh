@@ -42,7 +42,7 @@ done
 [[ "$mtu" =~ ^[0-9]+$ ]] && [ "$mtu" -ge 68 ] && [ "$mtu" -le 65535 ] || usage_error "bad --mtu '$mtu': use 68..65535"
 [[ "$offloads" =~ ^(on|off)$ ]] || usage_error "bad --offloads '$offloads': use on or off"
 [[ "$txcsum" =~ ^(on|off)$ ]] || usage_error "bad --tx-csum '$txcsum': use on or off"
-[ -z "$owner" ] || [[ "$owner" =~ ^[0-9]+$ ]] || usage_error "bad --owner '$owner': use a pid"
+[ -z "$owner" ] || [ "$owner" = manual ] || [[ "$owner" =~ ^[0-9]+$ ]] || usage_error "bad --owner '$owner': use a pid or manual"
 require_root "$id"
 command -v ethtool >/dev/null || die "ethtool not found: apt-get install ethtool"
 

@@ -47,7 +47,7 @@ function describeSide(s: TopologySideStatus): string {
 }
 
 function describe(st: TopologyStatus): string {
-  const run = st.owner === null ? '' : ` [run ${st.owner} ${st.ownerAlive ? 'alive' : 'gone'}]`;
+  const run = st.manual ? ' [built by ddplab up]' : st.owner === null ? '' : ` [run ${st.owner} ${st.ownerAlive ? 'alive' : 'gone'}]`;
   return `${st.id}: ${describeSide(st.tgt)}; ${describeSide(st.host)}${st.complete ? '' : ' [incomplete]'}${run}`;
 }
 
@@ -66,6 +66,8 @@ export function registerTopologyCommands(program: Command): void {
         mtu: flags.mtu === undefined ? undefined : parseMtu(flags.mtu),
         vethOffloads: vethOffloadsFromFlags(flags),
         txChecksum: flags.txCsum ?? false,
+        // Built for later commands: `ddplab down --all` (and other runs' cleanups) keep it.
+        ownerPid: 'manual',
       });
       if (flags.json) {
         process.stdout.write(`${JSON.stringify(topo)}\n`);
@@ -82,7 +84,7 @@ export function registerTopologyCommands(program: Command): void {
     .command('down')
     .description('remove the topology of one run (--id) or of every run (--all); missing ones are no-ops')
     .option('--id <id>', 'run id to remove')
-    .option('--all', 'remove every ddplab-<id>-tgt|host namespace whose run is gone (after a crash or SIGKILL)')
+    .option('--all', 'remove every ddplab-<id>-tgt|host namespace whose run is gone (after a crash or SIGKILL); a topology built by ddplab up is kept (--force removes it)')
     .option('--force', 'with --all: also remove topologies of runs still alive')
     .action(async (flags: DownFlags) => {
       if ((flags.id === undefined) === (flags.all !== true)) {
@@ -90,9 +92,10 @@ export function registerTopologyCommands(program: Command): void {
       }
       if (flags.force && !flags.all) throw new UserError('BAD_USAGE', 'ddplab down: --force goes with --all');
       if (flags.all) {
-        const { removed, kept } = await topologyDownAll(flags.force ?? false);
+        const { removed, kept, keptManual } = await topologyDownAll(flags.force ?? false);
         const lines = [removed.length === 0 ? 'nothing to remove' : `removed ${removed.join(' ')}`];
         if (kept.length > 0) lines.push(`kept ${kept.join(' ')} (their runs are alive; --force removes them)`);
+        if (keptManual.length > 0) lines.push(`kept ${keptManual.join(' ')} (built by ddplab up; ddplab down --id ID or --all --force removes them)`);
         process.stdout.write(`${lines.join('\n')}\n`);
         return;
       }

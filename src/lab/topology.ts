@@ -42,10 +42,13 @@ export interface TopologyOptions {
   /** Leave tx checksum offload on on tgt0 (default false: frames carry full checksums). */
   readonly txChecksum?: boolean;
   /**
-   * The process running with this topology (withTopology passes its own
-   * pid): while it lives, `down --all` leaves the topology alone.
+   * The process running with this topology: while it lives, `down --all`
+   * leaves the topology alone. Default: this process (so a topology a test
+   * or a benchmark builds is not taken for a crashed run's by another run's
+   * `down --all`). 'manual': built by hand (`ddplab up`) for later commands,
+   * kept by `down --all` until `down --id` or `--all --force`.
    */
-  readonly ownerPid?: number;
+  readonly ownerPid?: number | 'manual';
 }
 
 export interface Topology {
@@ -81,6 +84,8 @@ export interface TopologyStatus {
   readonly owner: number | null;
   /** That run is still alive (so `down --all` keeps the topology). */
   readonly ownerAlive: boolean;
+  /** Built by hand (`ddplab up`): `down --all` keeps it. */
+  readonly manual: boolean;
   readonly tgt: TopologySideStatus;
   readonly host: TopologySideStatus;
 }
@@ -152,7 +157,8 @@ export async function topologyUp(opts: TopologyOptions = {}): Promise<Topology> 
     opts.vethOffloads ? 'on' : 'off',
     '--tx-csum',
     opts.txChecksum ? 'on' : 'off',
-    ...(opts.ownerPid === undefined ? [] : ['--owner', String(opts.ownerPid)]),
+    '--owner',
+    String(opts.ownerPid ?? process.pid),
   ]);
   const [status] = await topologyStatus(id);
   if (status === undefined || !status.complete || status.tgt.link === null || status.host.link === null) {
@@ -182,18 +188,20 @@ export async function topologyDown(id: string): Promise<string[]> {
 
 /**
  * Removes every ddplab-<id>-tgt|host namespace whose run is gone (killed with
- * SIGKILL, crashed, or a manual `ddplab up`); with `force`, live runs' too.
- * Returns the namespaces removed and the ids kept because their run lives.
+ * SIGKILL, crashed); with `force`, live runs' and hand-built ones too.
+ * Returns the namespaces removed, the ids kept because their run lives, and
+ * those kept because `ddplab up` built them by hand (somebody's, on purpose).
  */
-export async function topologyDownAll(force = false): Promise<{ removed: string[]; kept: string[] }> {
+export async function topologyDownAll(force = false): Promise<{ removed: string[]; kept: string[]; keptManual: string[] }> {
   requireNetAdmin('ddplab down --all');
   const stdout = await runScript('down.sh', force ? ['--all', '--force'] : ['--all']);
   const kept: string[] = [];
+  const keptManual: string[] = [];
   for (const line of stdout.split('\n')) {
-    const m = /^kept ddplab-([a-z0-9]+) /.exec(line.trim());
-    if (m) kept.push(m[1]!);
+    const m = /^kept ddplab-([a-z0-9]+) \((built by ddplab up)?/.exec(line.trim());
+    if (m) (m[2] !== undefined ? keptManual : kept).push(m[1]!);
   }
-  return { removed: removedNamespaces(stdout), kept };
+  return { removed: removedNamespaces(stdout), kept, keptManual };
 }
 
 function removedNamespaces(stdout: string): string[] {
@@ -223,7 +231,7 @@ export function parseStatus(text: string): TopologyStatus[] {
       throw new Error('netns/status.sh --json: entry without id/complete/ownerAlive');
     }
     const owner = typeof e.owner === 'number' ? e.owner : null;
-    return { id: e.id, complete: e.complete, owner, ownerAlive: e.ownerAlive, tgt: parseSide(e.tgt), host: parseSide(e.host) };
+    return { id: e.id, complete: e.complete, owner, ownerAlive: e.ownerAlive, manual: e.manual === true, tgt: parseSide(e.tgt), host: parseSide(e.host) };
   });
 }
 

@@ -230,6 +230,26 @@ describe.skipIf(!isRoot)('live topology', () => {
     }
   });
 
+  it('ddplab down --all keeps a topology built by hand with ddplab up (somebody is using it), and down --id removes it', async () => {
+    const id = freshId();
+    try {
+      const up = await execa(process.execPath, [DDPLAB, 'up', '--id', id], { cwd: REPO_ROOT });
+      expect(up.stdout).toContain(`up ${id}:`);
+      const [st] = await topologyStatus(id);
+      expect(st!.manual).toBe(true);
+      expect(st!.owner).toBeNull();
+      const status = await execa(process.execPath, [DDPLAB, 'status', '--id', id], { cwd: REPO_ROOT });
+      expect(status.stdout).toContain('[built by ddplab up]');
+      const down = await execa(process.execPath, [DDPLAB, 'down', '--all'], { cwd: REPO_ROOT });
+      expect(down.stdout).toMatch(new RegExp(`^kept (\\S+ )*${id} \\(built by ddplab up;`, 'm'));
+      expect((await topologyStatus(id))[0]!.complete).toBe(true);
+      await execa(process.execPath, [DDPLAB, 'down', '--id', id], { cwd: REPO_ROOT });
+      expect(await topologyStatus(id)).toEqual([]);
+    } finally {
+      await execa(process.execPath, [DDPLAB, 'down', '--id', id], { cwd: REPO_ROOT, reject: false });
+    }
+  });
+
   it('ddplab down --all leaves the topology of a run that is still alive', async () => {
     const id = freshId();
     const run = await startRun(id);

@@ -37,6 +37,7 @@ describe('topology names and status', () => {
       complete: true,
       owner: 4242,
       ownerAlive: false,
+      manual: false,
       tgt: { ns: 'ddplab-ab1-tgt', exists: true, pids: 1, link: { name: 'tgt0', mac: '02:00:00:00:00:01', mtu: 1500, up: true } },
       host: { ns: 'ddplab-ab1-host', exists: true, pids: 0, link: null },
     });
