@@ -108,7 +108,7 @@ for (const mtu of values.mtu!.split(',').map(Number)) {
         gbpsRuns.push(gbps);
         cpuRuns.push(cpuMs / gib);
         hostRuns.push((cpuMs - engineMs) / gib);
-        copiedMiB = r.host.bytesCopied / 2 ** 20;
+        copiedMiB = r.host.copiedBytes / 2 ** 20;
         mismatches += r.verify.mismatches;
         process.stderr.write(
           `MTU ${mtu} ${offload} run ${run}/${runs}: kernel ${kernelGbps.toFixed(2)} Gbit/s, ddplab ${gbps.toFixed(3)} Gbit/s, ` +

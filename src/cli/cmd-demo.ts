@@ -38,9 +38,9 @@ export function demoRows(reports: readonly RunReport[]): [string, ...string[]][]
   const row = (label: string, cell: (r: RunReport) => string): [string, ...string[]] => [label, ...reports.map(cell)];
   return [
     row('goodput', (r) => `${(r.io.readBytes / 1e6 / Math.max(r.io.elapsedMs / 1000, 1e-9)).toFixed(1)} MB/s`),
-    row('host copied', (r) => bytes(r.host.bytesCopied)),
-    row("host CRC'd", (r) => bytes(r.host.bytesCrc)),
-    row('copy skipped (placed)', (r) => bytes(r.host.bytesCopySkipped)),
+    row('host copied', (r) => bytes(r.host.copiedBytes)),
+    row("host CRC'd", (r) => bytes(r.host.crcBytes)),
+    row('copy skipped (placed)', (r) => bytes(r.host.copySkippedBytes)),
     row('placed by the NIC', (r) => (r.ddp !== undefined ? `${r.ddp.placementPct.toFixed(2)}%` : '0.00%')),
     row('resyncs', (r) => String(r.nic['rx-nvme-tcp-resync'] ?? 0)),
     row('verified', (r) => `${bytes(r.verify.bytes)}, ${r.verify.mismatches} mismatches`),

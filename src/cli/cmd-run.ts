@@ -115,9 +115,9 @@ export function humanReport(r: RunReport): string {
     `  io       ${r.io.reads} reads (${fmtBytes(r.io.readBytes)}) ${r.io.writes} writes (${fmtBytes(r.io.writeBytes)}) in ${(r.io.elapsedMs / 1000).toFixed(2)} s: ` +
       `${r.io.MBps.toFixed(1)} MB/s, ${r.io.iops.toFixed(0)} IOPS`,
   );
-  lines.push(`  latency  p50 ${Math.round(r.latency.p50us)} us  p99 ${Math.round(r.latency.p99us)} us  p99.9 ${Math.round(r.latency.p999us)} us`);
+  lines.push(`  latency  p50 ${Math.round(r.latency.p50Us)} us  p99 ${Math.round(r.latency.p99Us)} us  p99.9 ${Math.round(r.latency.p999Us)} us`);
   lines.push(`  verify   ${fmtBytes(r.verify.bytes)} verified, ${r.verify.mismatches} mismatches`);
-  lines.push(`  host     copied ${fmtBytes(r.host.bytesCopied)}, CRC ${fmtBytes(r.host.bytesCrc)}, copy skipped ${fmtBytes(r.host.bytesCopySkipped)}`);
+  lines.push(`  host     copied ${fmtBytes(r.host.copiedBytes)}, CRC ${fmtBytes(r.host.crcBytes)}, copy skipped ${fmtBytes(r.host.copySkippedBytes)}`);
   lines.push(`  tcp      ${flat(r.tcp)}`);
   lines.push(`  nic      ${flat(r.nic)}`);
   if (r.devmem !== undefined) lines.push(...describeDevmem(r.devmem));

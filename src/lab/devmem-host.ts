@@ -235,7 +235,7 @@ export class DevmemHost {
       deviceDataBytes: u.deviceDataBytes,
       hostDataBytes: Math.max(0, c2h - u.deviceDataBytes),
       devicePct: c2h === 0 ? 0 : Math.round((u.deviceDataBytes / c2h) * 10000) / 100,
-      hostCopiedBytes: io.bytesCopied,
+      hostCopiedBytes: io.copiedBytes,
       hostCrcBytes: hostBytesCrc(io),
       deviceReads: { headerBytes, crcBytes: u.crcReadBytes, consumerBytes: u.consumedBytes },
       tokens: {

@@ -113,7 +113,7 @@ export interface HostRunReport {
   /** Present (true) when HostRunOptions.signal stopped the workload before its size or time. */
   readonly interrupted?: true;
   readonly workload?: WorkloadReport;
-  readonly host: NvmeHostStats & { readonly bytesCrc: number };
+  readonly host: NvmeHostStats & { readonly crcBytes: number };
   /** NIC counters: the pass-through ones and the ulp-ddp ones (rx-nvme-tcp-*, zero without offload). */
   readonly nic: NicRxStats & UlpDdpStats;
   /** Placement %, and why C2HData payload was copied instead. */
@@ -284,7 +284,7 @@ export async function hostRun(opts: HostRunOptions, onProgress?: (p: WorkloadPro
     ...(error !== undefined ? { error } : {}),
     ...(interrupted ? { interrupted: true as const } : {}),
     ...(workload !== undefined ? { workload } : {}),
-    host: { ...hostStats, bytesCrc: hostBytesCrc(hostStats) },
+    host: { ...hostStats, crcBytes: hostBytesCrc(hostStats) },
     nic: { ...nic.stats, ...ddpStats },
     ddp: ddpReport(ddpModeOf(offload), sumNvmeHostStats(ctrl?.ioQueues.map((q) => q.stats) ?? []), ddpStats, ddp?.stats() ?? newNvmeDdpUlpStats(), {
       ulp: ddpSettings.ulp,

@@ -41,7 +41,7 @@ export interface RunReport extends Partial<FioLayout> {
   readonly verify: { readonly bytes: number; readonly mismatches: number };
   /** The workload's totals, with its elapsed time. */
   readonly io: Pick<WorkloadReport['io'], 'reads' | 'writes' | 'readBytes' | 'writeBytes' | 'iops' | 'MBps'> & { readonly elapsedMs: number };
-  readonly latency: { readonly p50us: number; readonly p99us: number; readonly p999us: number };
+  readonly latency: { readonly p50Us: number; readonly p99Us: number; readonly p999Us: number };
   readonly host: HostRunReport['host'];
   readonly nic: HostRunReport['nic'];
   readonly ddp: HostRunReport['ddp'];
@@ -80,7 +80,7 @@ export function runReportFromHost(hr: HostRunReport, run: RunReport['run'], nowM
       MBps: w?.io.MBps ?? 0,
       elapsedMs: w?.elapsedMs ?? 0,
     },
-    latency: { p50us: w?.latency.p50us ?? 0, p99us: w?.latency.p99us ?? 0, p999us: w?.latency.p999us ?? 0 },
+    latency: { p50Us: w?.latency.p50Us ?? 0, p99Us: w?.latency.p99Us ?? 0, p999Us: w?.latency.p999Us ?? 0 },
     host: hr.host,
     nic: hr.nic,
     ddp: hr.ddp,

@@ -140,7 +140,7 @@ export class ZcrxHost {
       areaDataBytes: u.deviceDataBytes,
       hostDataBytes: Math.max(0, c2h - u.deviceDataBytes),
       areaPct: c2h === 0 ? 0 : Math.round((u.deviceDataBytes / c2h) * 10000) / 100,
-      hostCopiedBytes: io.bytesCopied,
+      hostCopiedBytes: io.copiedBytes,
       hostCrcBytes: hostBytesCrc(io),
       areaReads: { headerBytes, crcBytes: u.crcReadBytes, consumerBytes: u.consumedBytes },
       buffers: { taken, returned, outstandingAfterWorkload: this.outstandingAfterWorkload },

@@ -120,7 +120,7 @@ export interface PduStreamStats {
   ddgstNicVerified: number;
   ddgstUnverifiable: number;
   /** Header bytes the host CRC'd, and data bytes. */
-  bytesCrcHeader: number;
+  crcHeaderBytes: number;
   bytesCrcData: number;
   /** Header, padding-free header and digest bytes through the copy routine. */
   readonly headerCopy: SkbCopyCounts;
@@ -150,7 +150,7 @@ export function newPduStreamStats(): PduStreamStats {
     ddgstMismatch: 0,
     ddgstNicVerified: 0,
     ddgstUnverifiable: 0,
-    bytesCrcHeader: 0,
+    crcHeaderBytes: 0,
     bytesCrcData: 0,
     headerCopy: newSkbCopyCounts(),
     dataCopy: newSkbCopyCounts(),
@@ -419,7 +419,7 @@ export class PduStream {
     s.pdus[layout.type]!++;
     this.hdgst = 'absent';
     if (parsed.hdgst !== undefined) {
-      s.bytesCrcHeader += layout.hlen;
+      s.crcHeaderBytes += layout.hlen;
       this.hdgst = crc32c(parsed.headerBytes) === parsed.hdgst ? 'ok' : 'mismatch';
       if (this.hdgst === 'ok') s.hdgstOk++;
       else s.hdgstMismatch++;

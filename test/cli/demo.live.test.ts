@@ -15,17 +15,17 @@ describe.runIf(isRoot)('ddplab demo', () => {
   it('prints offload none and ddp-crc side by side, both verified', async () => {
     const r = await execa(process.execPath, [DDPLAB, 'demo', '--size', '16m', '--json'], { reject: false });
     expect(r.exitCode, r.stderr).toBe(0);
-    const { demo } = JSON.parse(r.stdout) as { demo: { ok: boolean; run: { offload: string }; verify: { bytes: number; mismatches: number }; host: { bytesCopied: number; bytesCrc: number }; ddp?: { placementPct: number } }[] };
+    const { demo } = JSON.parse(r.stdout) as { demo: { ok: boolean; run: { offload: string }; verify: { bytes: number; mismatches: number }; host: { copiedBytes: number; crcBytes: number }; ddp?: { placementPct: number } }[] };
     expect(demo.map((d) => d.run.offload)).toEqual(['none', 'ddp-crc']);
     for (const d of demo) {
       expect(d.ok).toBe(true);
       expect(d.verify).toEqual({ bytes: 16 * 2 ** 20, mismatches: 0 });
     }
     const [none, ddp] = demo as [(typeof demo)[0], (typeof demo)[0]];
-    expect(none.host.bytesCopied).toBeGreaterThanOrEqual(16 * 2 ** 20);
-    expect(none.host.bytesCrc).toBeGreaterThanOrEqual(16 * 2 ** 20);
-    expect(ddp.host.bytesCopied).toBeLessThan(2 ** 20);
-    expect(ddp.host.bytesCrc).toBeLessThan(2 ** 20);
+    expect(none.host.copiedBytes).toBeGreaterThanOrEqual(16 * 2 ** 20);
+    expect(none.host.crcBytes).toBeGreaterThanOrEqual(16 * 2 ** 20);
+    expect(ddp.host.copiedBytes).toBeLessThan(2 ** 20);
+    expect(ddp.host.crcBytes).toBeLessThan(2 ** 20);
     expect(ddp.ddp?.placementPct).toBeGreaterThanOrEqual(99);
   });
 

@@ -51,7 +51,7 @@ describe('live reports against docs/report.schema.json', () => {
     expect(r.exitCode, r.stderr.slice(-600)).toBe(0);
     const report = JSON.parse(r.stdout) as Record<string, any>;
     expect(report['workload']['writeLatency']['samples']).toBe(0);
-    expect(report['workload']['writeLatency']['p99us']).toBeNull();
+    expect(report['workload']['writeLatency']['p99Us']).toBeNull();
     expect(reportErrors('run', report)).toEqual([]);
   });
 

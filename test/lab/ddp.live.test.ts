@@ -64,10 +64,10 @@ describe.each([
     // Host-wide, only the admin queue's bring-up reads are C2HData the host copied and CRC'd.
     const adminData = r.host.c2hDataBytes - d.c2hDataBytes;
     expect(adminData).toBeLessThanOrEqual(16 * 1024);
-    expect(r.host.bytesCopySkipped).toBe(d.c2hDataBytes);
-    expect(r.host.bytesCrcDataRx).toBe(adminData);
+    expect(r.host.copySkippedBytes).toBe(d.c2hDataBytes);
+    expect(r.host.crcDataRxBytes).toBe(adminData);
     // What the host copied is the rest of the stream: PDU headers, padding, digests and the admin data.
-    expect(r.host.bytesCopied).toBeLessThan(r.host.pdusRx * 160 + adminData);
+    expect(r.host.copiedBytes).toBeLessThan(r.host.pdusRx * 160 + adminData);
   });
 });
 
@@ -106,7 +106,7 @@ describe('ddplab run with loss and reordering toward the host, offload none / dd
       expect(r.nic['rx-nvme-tcp-resync'], mode).toBeGreaterThan(0);
       expect(r.nic['rx-nvme-tcp-resync'], mode).toBeLessThanOrEqual(r.nic['rx-nvme-tcp-resync-req']);
       expect(r.ddp.placementPct, mode).toBeGreaterThan(50);
-      expect(r.ddp.inPlaceBytes, mode).toBe(r.host.bytesCopySkipped);
+      expect(r.ddp.inPlaceBytes, mode).toBe(r.host.copySkippedBytes);
     }
     // Only ddp-crc takes data digest work off the host.
     expect(reports['ddp-crc']!.ddp.hostCrcDataBytes).toBeLessThan(reports['ddp']!.ddp.hostCrcDataBytes);

@@ -172,8 +172,8 @@ describe.skipIf(!isRoot)('a target that never answers', () => {
     expect(r.exitCode).toBe(1);
     expect(r.errorLines).toEqual([`ddplab: target ${TARGET} did not answer the ICReq within 2 s (admin queue)`]);
     // The target's kernel took the ICReq (128 bytes); nothing came back.
-    expect(r.report!.tcp.bytesAcked).toBe(128);
-    expect(r.report!.tcp.bytesIn).toBe(0);
+    expect(r.report!.tcp.ackedBytes).toBe(128);
+    expect(r.report!.tcp.inBytes).toBe(0);
   });
 
   it('ICResp, then silence: the host gives up on the Fabrics Connect', async () => {
@@ -188,8 +188,8 @@ describe.skipIf(!isRoot)('a target that never answers', () => {
     expect(r.exitCode).toBe(1);
     expect(r.errorLines).toEqual([`ddplab: target ${TARGET} did not answer the Fabrics Connect within 2 s (admin queue)`]);
     // ICReq, then the Connect capsule (72 bytes + 1024 of in-capsule data) taken; only the ICResp came back.
-    expect(r.report!.tcp.bytesAcked).toBe(128 + 72 + 1024);
-    expect(r.report!.tcp.bytesIn).toBe(128);
+    expect(r.report!.tcp.ackedBytes).toBe(128 + 72 + 1024);
+    expect(r.report!.tcp.inBytes).toBe(128);
   });
 
   it('a target frozen mid-run: the I/O timeout fails the stuck reads in one line, the reads that completed verified, and the host exits', async () => {

@@ -403,9 +403,9 @@ export class DevmemSocket {
 
   /** Copies a host-memory frag into `dst` at `at` through the host's one copy routine; returns the new offset. */
   private copyFrag(f: SkbFrag, dst: Buffer, at: number): number {
-    const before = this.copyCounts.bytesCopied + this.copyCounts.bytesSkipped;
+    const before = this.copyCounts.copiedBytes + this.copyCounts.bytesSkipped;
     copySkbFrags([f], dst, at, this.copyCounts);
-    return at + this.copyCounts.bytesCopied + this.copyCounts.bytesSkipped - before;
+    return at + this.copyCounts.copiedBytes + this.copyCounts.bytesSkipped - before;
   }
 
   private isDevmem(f: SkbFrag): boolean {

@@ -7,19 +7,19 @@
 
 export interface NvmeHostStats {
   /** Received bytes the CPU copied (PDU headers, digests and data), via the skb copy routine. */
-  bytesCopied: number;
+  copiedBytes: number;
   /** Received data bytes already in place (DDP `placed` frags): not copied. */
-  bytesCopySkipped: number;
+  copySkippedBytes: number;
   /** Placed frags that did not view the destination (a DDP bug; copied anyway). */
   placedMismatches: number;
   /** Model-only audit `ddp-misplaced-bytes`: their bytes (placed where the accepted stream does not put them). */
   ddpMisplacedBytes: number;
   /** Header bytes run through CRC32C (HDGST, sent and received). */
-  bytesCrcHeader: number;
+  crcHeaderBytes: number;
   /** C2H data bytes run through CRC32C to check DDGST. */
-  bytesCrcDataRx: number;
+  crcDataRxBytes: number;
   /** H2C data bytes (in-capsule and H2CData) run through CRC32C to make DDGST. */
-  bytesCrcDataTx: number;
+  crcDataTxBytes: number;
   /** C2HData PDUs whose DDGST check was skipped because the NIC verified all their bytes. */
   ddgstOffloaded: number;
   /** C2HData PDUs whose DDGST did not match (the command failed with a data transfer error). */
@@ -59,13 +59,13 @@ export interface NvmeHostStats {
 
 export function newNvmeHostStats(): NvmeHostStats {
   return {
-    bytesCopied: 0,
-    bytesCopySkipped: 0,
+    copiedBytes: 0,
+    copySkippedBytes: 0,
     placedMismatches: 0,
     ddpMisplacedBytes: 0,
-    bytesCrcHeader: 0,
-    bytesCrcDataRx: 0,
-    bytesCrcDataTx: 0,
+    crcHeaderBytes: 0,
+    crcDataRxBytes: 0,
+    crcDataTxBytes: 0,
     ddgstOffloaded: 0,
     ddgstErrors: 0,
     hdgstErrors: 0,
@@ -92,9 +92,9 @@ export function newNvmeHostStats(): NvmeHostStats {
   };
 }
 
-/** All bytes the host CRC'd: the `host.bytesCrc` of a run report. */
+/** All bytes the host CRC'd: the `host.crcBytes` of a run report. */
 export function hostBytesCrc(s: NvmeHostStats): number {
-  return s.bytesCrcHeader + s.bytesCrcDataRx + s.bytesCrcDataTx;
+  return s.crcHeaderBytes + s.crcDataRxBytes + s.crcDataTxBytes;
 }
 
 /** Field-wise sum of several queues' stats. */

@@ -28,7 +28,7 @@ export class SkbCopyError extends DdplabError<SkbCopyErrorCode> {
 /** Byte counts of a copy; accumulate across calls by passing the same object. */
 export interface SkbCopyCounts {
   /** Bytes the CPU moved (host frags, and placed frags that were not where the destination is). */
-  bytesCopied: number;
+  copiedBytes: number;
   /** Bytes already in place (placed frags viewing exactly the destination range). */
   bytesSkipped: number;
   /** Placed frags whose buffer was not the destination: a DDP bug if it ever happens, still copied correctly. */
@@ -43,7 +43,7 @@ export interface SkbCopyCounts {
 }
 
 export function newSkbCopyCounts(): SkbCopyCounts {
-  return { bytesCopied: 0, bytesSkipped: 0, placedMismatches: 0 };
+  return { copiedBytes: 0, bytesSkipped: 0, placedMismatches: 0 };
 }
 
 /** Counts that also keep the model-only `misplacedBytes` audit. */
@@ -87,7 +87,7 @@ export function copySkbFrags(frags: readonly SkbFrag[], dst: Uint8Array, dstOff:
       if (counts.misplacedBytes !== undefined) counts.misplacedBytes += src.length;
     }
     dst.set(src, at);
-    counts.bytesCopied += src.length;
+    counts.copiedBytes += src.length;
     at += src.length;
   }
   return counts;
@@ -114,6 +114,6 @@ export function copyFragRange(f: HostFrag | PlacedFrag, from: number, to: number
     if (counts.misplacedBytes !== undefined) counts.misplacedBytes += n;
   }
   dst.set(from === 0 && n === buf.length ? buf : new Uint8Array(buf.buffer, buf.byteOffset + from, n), dstOff);
-  counts.bytesCopied += n;
+  counts.copiedBytes += n;
   return counts;
 }

@@ -467,7 +467,7 @@ export class TcpConnection implements TcpTxOutput {
     this.rwnd.noteSegment(skb.len);
     const res: RxInsertResult = this.rxq.insert(skb, this.rwnd.rcvRight);
     const q = this.rxq;
-    stats.bytesIn += q.lastNewBytes;
+    stats.inBytes += q.lastNewBytes;
     stats.beyondWindowBytes += q.lastBeyondWindowBytes;
     if (q.lastDupBytes > 0) {
       stats.dupBytes += q.lastDupBytes;

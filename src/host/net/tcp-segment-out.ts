@@ -187,7 +187,7 @@ export class TcpSegmentOut {
     const frame = buildTcpFrame(fr);
     this.payloadViews.length = 0;
     this.stats.outSegs++;
-    this.stats.bytesOut += dataLen;
+    this.stats.outBytes += dataLen;
     return frame;
   }
 }

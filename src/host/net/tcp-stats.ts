@@ -10,15 +10,15 @@ export interface TcpStats {
   /** TcpOutSegs: segments sent, retransmissions included. */
   outSegs: number;
   /** tcpi_bytes_received: payload bytes accepted into the stream (each byte once). */
-  bytesIn: number;
+  inBytes: number;
   /** tcpi_bytes_sent: payload bytes sent, retransmissions included. */
-  bytesOut: number;
+  outBytes: number;
   /** tcpi_bytes_acked: payload bytes the peer acknowledged. */
-  bytesAcked: number;
+  ackedBytes: number;
   /** TcpRetransSegs: segments retransmitted for any reason (SYN and FIN included). */
   retransSegs: number;
   /** tcpi_bytes_retrans: payload bytes retransmitted. */
-  bytesRetrans: number;
+  retransBytes: number;
   /** TCPFastRetrans: retransmissions triggered by duplicate ACKs / SACK (not by the timer). */
   fastRetrans: number;
   /** TCPSlowStartRetrans-ish: segments retransmitted after an RTO. */
@@ -104,11 +104,11 @@ export function newTcpStats(): TcpStats {
   return {
     inSegs: 0,
     outSegs: 0,
-    bytesIn: 0,
-    bytesOut: 0,
-    bytesAcked: 0,
+    inBytes: 0,
+    outBytes: 0,
+    ackedBytes: 0,
     retransSegs: 0,
-    bytesRetrans: 0,
+    retransBytes: 0,
     fastRetrans: 0,
     timeoutRetrans: 0,
     rtoTimeouts: 0,

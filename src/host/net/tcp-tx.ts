@@ -436,7 +436,7 @@ export class TcpTx {
     const retransmit = seqLt(seq, this.sndMax);
     if (retransmit) {
       stats.retransSegs++;
-      stats.bytesRetrans += len;
+      stats.retransBytes += len;
       if (fast) stats.fastRetrans++;
       else stats.timeoutRetrans++;
       // Karn: a retransmitted range must not time the RTT.
@@ -468,7 +468,7 @@ export class TcpTx {
     }
     if (dataAcked > this.buf.bytes) dataAcked = this.buf.bytes;
     this.buf.ack(dataAcked);
-    stats.bytesAcked += dataAcked;
+    stats.ackedBytes += dataAcked;
     this.sndUna = ack;
     if (seqLt(this.sndNxt, ack)) this.sndNxt = ack;
     if (seqLt(this.highRxt, ack)) this.highRxt = ack;

@@ -370,7 +370,7 @@ export function ddpReport(
   settings: DdpReportSettings = { ulp: DEFAULT_ULP_MODE, nic: DEVICE_DEFAULT_NIC_PROFILE, limits: DEFAULT_DDP_LIMITS },
 ): DdpReport {
   const c2h = host.c2hDataBytes;
-  const inPlace = host.bytesCopySkipped;
+  const inPlace = host.copySkippedBytes;
   const notPlaced = Math.max(0, c2h - inPlace);
   const belowThreshold = Math.min(notPlaced, Math.max(0, c2h - ulp.bytesOffered));
   const limits = Math.min(notPlaced - belowThreshold, ulp.bytesRefused);
@@ -388,7 +388,7 @@ export function ddpReport(
     inPlaceBytes: inPlace,
     notPlacedBytes: { belowThreshold, limits, lostSync: notPlaced - belowThreshold - limits },
     ddgstOffloadedPdus: host.ddgstOffloaded,
-    hostCrcDataBytes: host.bytesCrcDataRx,
+    hostCrcDataBytes: host.crcDataRxBytes,
     fallback: { socketsRefused: ulp.socketsRefused, readsOverLimits: ulp.readsOverLimits, readsRefusedByNic: ulp.readsRefusedByNic },
   };
 }

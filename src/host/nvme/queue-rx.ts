@@ -12,7 +12,7 @@
  * Every byte reaches it as skb frags with the TCP sequence number of the
  * first one, so it knows the sequence number of each PDU header it reaches
  * (the DDP resync hook). Header and digest bytes are copied into small
- * scratch buffers through the same copy routine, so `bytesCopied` is all
+ * scratch buffers through the same copy routine, so `copiedBytes` is all
  * the host copied.
  *
  * Data digest, the DDP rule (docs/protocol-facts.md "CRC"): the host skips its CRC of a
@@ -330,7 +330,7 @@ export class NvmeQueueRx {
       throw e;
     }
     if (layout.hdgstLen !== 0) {
-      this.counters.bytesCrcHeader += layout.hlen;
+      this.counters.crcHeaderBytes += layout.hlen;
       if (crc32c(head.subarray(0, layout.hlen)) !== head.readUInt32LE(layout.hlen)) {
         this.counters.hdgstErrors++;
         throw new RxProtocolError(TermReqFes.HeaderDigestError, 0, `${pduTypeName(layout.type)}: header digest mismatch`);
@@ -467,7 +467,7 @@ export class NvmeQueueRx {
     // Bytes still in device memory must come out before the host can CRC them.
     this.devmem?.fillFromDevice(this.dataReq!.cid, dst, this.crcPos, this.dataPos);
     this.crc = crc32c(dst.subarray(this.crcPos, this.dataPos), this.crc);
-    this.counters.bytesCrcDataRx += this.dataPos - this.crcPos;
+    this.counters.crcDataRxBytes += this.dataPos - this.crcPos;
     this.crcPos = this.dataPos;
   }
 
@@ -510,7 +510,7 @@ export class NvmeQueueRx {
   private crcOfRequest(req: NvmeRequest): number {
     const buf = req.buf!;
     this.devmem?.fillFromDevice(req.cid, buf, 0, buf.length);
-    this.counters.bytesCrcDataRx += buf.length;
+    this.counters.crcDataRxBytes += buf.length;
     return crc32c(buf);
   }
 

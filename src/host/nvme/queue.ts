@@ -196,8 +196,8 @@ export class NvmeQueue {
 
   /** Counters of this queue (copy counts folded in). */
   get stats(): NvmeHostStats {
-    this.counters.bytesCopied = this.copyCounts.bytesCopied;
-    this.counters.bytesCopySkipped = this.copyCounts.bytesSkipped;
+    this.counters.copiedBytes = this.copyCounts.copiedBytes;
+    this.counters.copySkippedBytes = this.copyCounts.bytesSkipped;
     this.counters.placedMismatches = this.copyCounts.placedMismatches;
     this.counters.ddpMisplacedBytes = this.copyCounts.misplacedBytes ?? 0;
     return this.counters;
@@ -390,9 +390,9 @@ export class NvmeQueue {
     const e = emitPdu(pdu, pdu.type === PduType.ICReq || pdu.type === PduType.H2CTermReq ? {} : this.txOpts);
     this.counters.pdusTx++;
     if (this.txOpts.hdgst === true && (pdu.type === PduType.CapsuleCmd || pdu.type === PduType.H2CData)) {
-      this.counters.bytesCrcHeader += e.head[2]!;
+      this.counters.crcHeaderBytes += e.head[2]!;
     }
-    if (e.tail.length !== 0) this.counters.bytesCrcDataTx += e.plen - e.head.length - e.tail.length;
+    if (e.tail.length !== 0) this.counters.crcDataTxBytes += e.plen - e.head.length - e.tail.length;
     const bufs: Buffer[] = [e.head];
     for (let i = 0; i < e.data.length; i++) bufs.push(e.data[i]!);
     if (e.tail.length !== 0) bufs.push(e.tail);

@@ -214,7 +214,7 @@ export class StreamReceiver {
       () => socket.readEnded && socket.readableLength === 0,
     );
     socket.close();
-    return { zeroCopyBytes: counts.bytesSkipped, payloadCopiedBytes: counts.bytesCopied };
+    return { zeroCopyBytes: counts.bytesSkipped, payloadCopiedBytes: counts.copiedBytes };
   }
 
   private async receiveDevmem(socket: TcpSocket, key: FlowKey): Promise<{ zeroCopyBytes: number; payloadCopiedBytes: number } & Partial<StreamReceiveReport>> {
@@ -255,7 +255,7 @@ export class StreamReceiver {
     ds.close();
     return {
       zeroCopyBytes: zc,
-      payloadCopiedBytes: ds.copyCounts.bytesCopied,
+      payloadCopiedBytes: ds.copyCounts.copiedBytes,
       devmem: {
         tokensIssued: stats.tokensIssued,
         tokensReturned: stats.tokensFreedDontneed,

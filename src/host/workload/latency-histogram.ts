@@ -39,10 +39,10 @@ export interface LatencySummary {
   readonly samples: number;
   readonly minUs: number;
   readonly meanUs: number;
-  readonly p50us: number;
-  readonly p90us: number;
-  readonly p99us: number;
-  readonly p999us: number;
+  readonly p50Us: number;
+  readonly p90Us: number;
+  readonly p99Us: number;
+  readonly p999Us: number;
   readonly maxUs: number;
 }
 
@@ -149,10 +149,10 @@ export class LatencyHistogram {
       samples: this.n,
       minUs: empty ? NaN : this.minNs / 1000,
       meanUs: empty ? NaN : this.sumNs / this.n / 1000,
-      p50us: this.percentileUs(50),
-      p90us: this.percentileUs(90),
-      p99us: this.percentileUs(99),
-      p999us: this.percentileUs(99.9),
+      p50Us: this.percentileUs(50),
+      p90Us: this.percentileUs(90),
+      p99Us: this.percentileUs(99),
+      p999Us: this.percentileUs(99.9),
       maxUs: empty ? NaN : this.maxNs / 1000,
     };
   }

@@ -14,7 +14,7 @@
  */
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type { BenchCell, BenchResult, BenchRun, BenchRunMetrics, OffloadMode } from './bench.js';
+import type { BenchCell, BenchResult, BenchRun, BenchRunMetrics, BenchRunReport, OffloadMode } from './bench.js';
 import { usesAnyOffload } from '../../host/offload-mode.js';
 import { benchMetrics, cellKey } from './bench.js';
 import { UserError } from '../../base/errors.js';
@@ -475,6 +475,42 @@ function renamedV1(o: Record<string, unknown>): Record<string, unknown> {
   return Object.fromEntries(Object.entries(o).map(([k, v]) => [V1_NAMES[k] ?? k, v]));
 }
 
+/** Versions 1 and 2's names of the run report's keys that version 3 ends in their unit, per section. */
+const V2_RUN_NAMES: Readonly<Record<string, string>> = {
+  bytesCopied: 'copiedBytes',
+  bytesCopySkipped: 'copySkippedBytes',
+  bytesCrc: 'crcBytes',
+  bytesCrcHeader: 'crcHeaderBytes',
+  bytesCrcDataRx: 'crcDataRxBytes',
+  bytesCrcDataTx: 'crcDataTxBytes',
+  bytesIn: 'inBytes',
+  bytesOut: 'outBytes',
+  bytesAcked: 'ackedBytes',
+  bytesRetrans: 'retransBytes',
+  p50us: 'p50Us',
+  p90us: 'p90Us',
+  p99us: 'p99Us',
+  p999us: 'p999Us',
+};
+
+function renamedKeys(o: unknown, names: Readonly<Record<string, string>>): unknown {
+  if (o === null || typeof o !== 'object' || Array.isArray(o)) return o;
+  return Object.fromEntries(Object.entries(o as Record<string, unknown>).map(([k, v]) => [names[k] ?? k, v]));
+}
+
+/** A run report stored by version 1 or 2 under version 3's names (host, tcp, latency sections). */
+function runReportFromV2(r: BenchRunReport): BenchRunReport {
+  const o = { ...(r as unknown as Record<string, unknown>) };
+  for (const section of ['host', 'tcp', 'latency']) if (section in o) o[section] = renamedKeys(o[section], V2_RUN_NAMES);
+  const w = o['workload'];
+  if (w !== null && typeof w === 'object') {
+    const wl = { ...(w as Record<string, unknown>) };
+    for (const section of ['latency', 'readLatency', 'writeLatency']) if (section in wl) wl[section] = renamedKeys(wl[section], V2_RUN_NAMES);
+    o['workload'] = wl;
+  }
+  return o as unknown as BenchRunReport;
+}
+
 /** A version-1 run's stored figures (kept only when the run made no report) under version 2's names. */
 function metricsFromV1(m: BenchRunMetrics): BenchRunMetrics {
   const out = renamedV1(m as unknown as Record<string, unknown>);
@@ -505,12 +541,17 @@ export function readBenchReport(dir: string): { result: BenchResult; command: st
   // figures (metrics, summary), which are recomputed here from the stored run reports; another version may
   // hold fields this code would misread.
   const version = (parsed as { schemaVersion?: unknown }).schemaVersion;
-  if (version !== undefined && version !== 1 && version !== REPORT_SCHEMA_VERSION) {
+  if (version !== undefined && version !== 1 && version !== 2 && version !== REPORT_SCHEMA_VERSION) {
     throw new UserError('BAD_REPORT', `${path} has schemaVersion ${JSON.stringify(version)}; this ddplab reads versions 1 to ${REPORT_SCHEMA_VERSION}`);
   }
-  const runs = o.runs.map((r) =>
-    r.report !== null ? { ...r, metrics: benchMetrics(r.report) } : version === REPORT_SCHEMA_VERSION ? r : { ...r, metrics: metricsFromV1(r.metrics) },
-  );
+  const old = version !== REPORT_SCHEMA_VERSION;
+  const runs = o.runs.map((r) => {
+    if (r.report !== null) {
+      const report = old ? runReportFromV2(r.report) : r.report;
+      return { ...r, report, metrics: benchMetrics(report) };
+    }
+    return version === undefined || version === 1 ? { ...r, metrics: metricsFromV1(r.metrics) } : r;
+  });
   const { summary: _summary, command, schemaVersion: _version, ...rest } = parsed as BenchResult & { summary?: unknown; command: string; schemaVersion?: unknown };
   return { result: { ...rest, runs }, command };
 }

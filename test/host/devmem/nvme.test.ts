@@ -116,24 +116,24 @@ describe('NVMe/TCP host on device memory', () => {
         expect(o.devmem.consumedBytes).toBe(o.dataBytes);
         expect(o.host.c2hDataBytes).toBe(o.dataBytes);
         const pdus = o.host.pdusRx;
-        expect(o.host.bytesCopied).toBeLessThan(pdus * (24 + 8 + 4) + 128 + 1);
-        expect(o.host.bytesCopied).toBeGreaterThan(0);
+        expect(o.host.copiedBytes).toBeLessThan(pdus * (24 + 8 + 4) + 128 + 1);
+        expect(o.host.copiedBytes).toBeGreaterThan(0);
         if (mode === 'tcp') {
           // Plain devmem TCP: every one of those header bytes first had to be read out of device memory.
-          expect(o.transport.split!.stats.deviceHeaderBytes).toBe(o.host.bytesCopied);
+          expect(o.transport.split!.stats.deviceHeaderBytes).toBe(o.host.copiedBytes);
         } else {
-          expect(o.link.stats.linearBytes + o.link.stats.plainBytes).toBe(o.host.bytesCopied);
+          expect(o.link.stats.linearBytes + o.link.stats.plainBytes).toBe(o.host.copiedBytes);
         }
         if (digest) {
           if (mode === 'nvme') {
             // The NIC checked every data digest: the host CRC'd no data and read nothing back.
-            expect(o.host.bytesCrcDataRx).toBe(0);
+            expect(o.host.crcDataRxBytes).toBe(0);
             expect(o.devmem.crcReadBytes).toBe(0);
             expect(o.host.ddgstOffloaded).toBe(o.host.c2hDataPdus);
           } else {
             // Nobody checked them on the way: the host pulls all the data out of the device to CRC it.
             expect(o.devmem.crcReadBytes).toBe(o.dataBytes);
-            expect(o.host.bytesCrcDataRx).toBe(o.dataBytes);
+            expect(o.host.crcDataRxBytes).toBe(o.dataBytes);
           }
         }
         // Every token went back.
@@ -175,12 +175,12 @@ describe('NVMe/TCP host on device memory', () => {
           const nic = o.link.dev.stats;
           console.log(
             `${tag}: ${o.link.toHost.dropped} frames lost, lost sync ${nic['rx-hds-lost-sync']}, resync ${nic['rx-hds-resync']}/${nic['rx-hds-resync-req']}, ` +
-              `device ${o.devmem.deviceDataBytes}/${o.dataBytes} data bytes, host copied ${o.host.bytesCopied}`,
+              `device ${o.devmem.deviceDataBytes}/${o.dataBytes} data bytes, host copied ${o.host.copiedBytes}`,
           );
           // Whatever the NIC could not split reached the host and was copied there; most stayed on the device.
           expect(o.devmem.deviceDataBytes, tag).toBeLessThanOrEqual(o.dataBytes);
           expect(o.devmem.deviceDataBytes, tag).toBeGreaterThan(o.dataBytes / 2);
-          expect(o.host.bytesCopied, tag).toBeGreaterThanOrEqual(o.dataBytes - o.devmem.deviceDataBytes);
+          expect(o.host.copiedBytes, tag).toBeGreaterThanOrEqual(o.dataBytes - o.devmem.deviceDataBytes);
         }
       }
     }

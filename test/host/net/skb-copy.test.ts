@@ -14,7 +14,7 @@ describe('copySkbFrags', () => {
       2,
     );
     expect(dst.toString()).toBe('..abcde.');
-    expect(counts).toEqual({ bytesCopied: 5, bytesSkipped: 0, placedMismatches: 0 });
+    expect(counts).toEqual({ copiedBytes: 5, bytesSkipped: 0, placedMismatches: 0 });
   });
 
   it('skips a placed frag that views exactly the destination range', () => {
@@ -31,7 +31,7 @@ describe('copySkbFrags', () => {
       counts,
     );
     expect(dst.subarray(0, 10).toString()).toBe('hdr!PLACED');
-    expect(counts).toEqual({ bytesCopied: 4, bytesSkipped: 6, placedMismatches: 0 });
+    expect(counts).toEqual({ copiedBytes: 4, bytesSkipped: 6, placedMismatches: 0 });
   });
 
   it('copies (and counts a mismatch) when a placed frag views other memory', () => {
@@ -39,7 +39,7 @@ describe('copySkbFrags', () => {
     const elsewhere = Buffer.from('xxPLACEDxx');
     const counts = copySkbFrags([{ kind: 'placed', buf: elsewhere.subarray(2, 8) }], dst, 0);
     expect(dst.toString()).toBe('PLACED');
-    expect(counts).toEqual({ bytesCopied: 6, bytesSkipped: 0, placedMismatches: 1 });
+    expect(counts).toEqual({ copiedBytes: 6, bytesSkipped: 0, placedMismatches: 1 });
   });
 
   it('copies a placed frag that sits in the destination buffer but at another offset', () => {

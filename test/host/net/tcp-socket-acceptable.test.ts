@@ -54,10 +54,10 @@ describe('TcpSocket.acceptableBytes', () => {
       const skb = peerSkb({ seq, ack, flags, options: tsVal === undefined ? {} : { tsVal, tsEcr: 1 }, payload: Buffer.alloc(len, 2) });
 
       const verdict = sock.acceptableBytes(skb);
-      const before = sock.stats.bytesIn;
+      const before = sock.stats.inBytes;
       const ofoBefore = sock.info().ofoBytes;
       sock.input(skb);
-      const queued = sock.stats.bytesIn - before;
+      const queued = sock.stats.inBytes - before;
       // What input() took: bytes from max(seq, rcv_nxt) to seq + verdict (nothing was queued out of order before).
       const skip = Math.max(0, seqDiff(rcvNxt, seq));
       const want = verdict === 0 ? 0 : Math.max(0, verdict - skip);

@@ -193,9 +193,9 @@ describe('TcpSocket receive', () => {
     const rest = Buffer.alloc(2500);
     const counts = newSkbCopyCounts();
     expect(c.sock.read(rest, 0, 9999, counts)).toBe(2500);
-    expect(counts.bytesCopied).toBe(2500);
+    expect(counts.copiedBytes).toBe(2500);
     expect(rest.equals(data.subarray(2500))).toBe(true);
-    expect(c.sock.stats.bytesIn).toBe(5000);
+    expect(c.sock.stats.inBytes).toBe(5000);
   });
 
   it('ACKs every second segment also when the peer sends segments smaller than our MSS', async () => {

@@ -143,8 +143,8 @@ describe('NvmeController against the target', () => {
       const s = ctrl.stats();
       expect(s.inCapsuleWrites).toBe(sizes.filter((n) => n <= 16384).length + 3); // + the three Connects
       expect(s.r2tRx).toBeGreaterThanOrEqual(sizes.filter((n) => n > 16384).length);
-      expect(s.bytesCrcDataRx > 0).toBe(ddgst);
-      expect(s.bytesCrcHeader > 0).toBe(hdgst);
+      expect(s.crcDataRxBytes > 0).toBe(ddgst);
+      expect(s.crcHeaderBytes > 0).toBe(hdgst);
       expect(s.ddgstErrors).toBe(0);
       await ctrl.shutdown();
     });

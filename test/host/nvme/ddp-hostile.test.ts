@@ -98,7 +98,7 @@ function expectNic(kind: HostileCase, r: HostileRunResult, mode: OffloadMode, dd
   const fatal = kind !== 'bad-ddgst';
   const after = HEADER_CASES.has(kind) ? 0 : r.hostile.dataAfterHostileInFaultFrame;
   expect(n['rx-nvme-tcp-bytes'], `${tag}: bytes placed`).toBe(r.clean.dataBytes + (fatal ? r.hostile.dataBeforeHostile + after : r.hostile.dataBytes));
-  expect(r.clean.host.bytesCopySkipped, `${tag}: queue 2 placed`).toBe(r.clean.dataBytes);
+  expect(r.clean.host.copySkippedBytes, `${tag}: queue 2 placed`).toBe(r.clean.dataBytes);
   if (HEADER_CASES.has(kind)) {
     // A header that does not validate: counted, sync lost at it, nothing mapped from it.
     expect(n['rx-nvme-tcp-drop'], tag).toBe(1);
@@ -120,7 +120,7 @@ function expectNic(kind: HostileCase, r: HostileRunResult, mode: OffloadMode, dd
       expect(n['rx-nvme-tcp-crc-ok'], tag).toBe(pdus(r.clean) + pdus(r.hostile) - 1);
       // The host trusted none of the bad PDU (nor a PDU sharing an skb with its digest) and recomputed it over the buffer.
       expect(r.hostile.host.ddgstOffloaded, tag).toBeLessThan(pdus(r.hostile));
-      expect(r.hostile.host.bytesCrcDataRx, tag).toBeGreaterThanOrEqual(Math.min(r.hostile.expected[2]!.length, 8 * 1024));
+      expect(r.hostile.host.crcDataRxBytes, tag).toBeGreaterThanOrEqual(Math.min(r.hostile.expected[2]!.length, 8 * 1024));
       expect(r.clean.host.ddgstOffloaded, tag).toBe(pdus(r.clean));
     }
   }

@@ -46,10 +46,10 @@ describe('NvmeDdp on a clean stream', () => {
     expect(r.outcomes.every((o) => 'status' in o && o.status === NvmeSc.SUCCESS)).toBe(true);
     const dataBytes = reads.reduce((n, x) => n + x.len, 0);
     expect(r.host.c2hDataBytes).toBe(dataBytes);
-    expect(r.host.bytesCopySkipped).toBe(dataBytes);
+    expect(r.host.copySkippedBytes).toBe(dataBytes);
     // Everything received that is not C2HData payload: ICResp, headers, HDGSTs, padding, DDGSTs.
-    expect(r.host.bytesCopied).toBe(128 + r.streamBytes - dataBytes);
-    expect(r.host.bytesCrcDataRx).toBe(0);
+    expect(r.host.copiedBytes).toBe(128 + r.streamBytes - dataBytes);
+    expect(r.host.crcDataRxBytes).toBe(0);
     expect(r.host.ddgstOffloaded).toBe(r.host.c2hDataPdus);
     expect(r.nic['rx-nvme-tcp-crc-ok']).toBe(r.host.c2hDataPdus);
     expect(r.ulp.readsOffloaded).toBe(reads.length);
@@ -61,15 +61,15 @@ describe('NvmeDdp on a clean stream', () => {
   it('with ddp alone the data is placed but the host still CRCs every data byte', async () => {
     const r = await runDdpScenario(sc, 'ddp');
     const dataBytes = reads.reduce((n, x) => n + x.len, 0);
-    expect(r.host.bytesCopySkipped).toBe(dataBytes);
-    expect(r.host.bytesCrcDataRx).toBe(dataBytes);
+    expect(r.host.copySkippedBytes).toBe(dataBytes);
+    expect(r.host.crcDataRxBytes).toBe(dataBytes);
     expect(r.host.ddgstOffloaded).toBe(0);
   });
 
   it('without offload the host copies and CRCs everything', async () => {
     const r = await runDdpScenario(sc, 'none');
-    expect(r.host.bytesCopySkipped).toBe(0);
-    expect(r.host.bytesCopied).toBe(128 + r.streamBytes);
+    expect(r.host.copySkippedBytes).toBe(0);
+    expect(r.host.copiedBytes).toBe(128 + r.streamBytes);
   });
 });
 
@@ -88,7 +88,7 @@ describe('NvmeDdp: reads that stay on the copy path', () => {
     expect(rep.notPlacedBytes).toEqual({ belowThreshold: 8 * 1024, limits: 1024 * 1024, lostSync: 0 });
     expect(rep.placedBytes).toBe(64 * 1024);
     // The NIC still checks the digests of PDUs it does not place.
-    expect(r.host.bytesCrcDataRx).toBe(0);
+    expect(r.host.crcDataRxBytes).toBe(0);
   });
 
   it('offers nothing when CIDs carry a generation counter (the NIC has no full CID range)', async () => {
@@ -96,7 +96,7 @@ describe('NvmeDdp: reads that stay on the copy path', () => {
     const r = await runDdpScenario(sc, 'ddp');
     expect(r.ulp.readsOverLimits).toBe(1);
     expect(r.nic['rx-nvme-tcp-setup']).toBe(0);
-    expect(r.host.bytesCopySkipped).toBe(0);
+    expect(r.host.copySkippedBytes).toBe(0);
   });
 });
 

@@ -193,10 +193,10 @@ describe('NvmeQueue reads', () => {
         expect(buf.equals(want)).toBe(true);
         const s = q.stats;
         // Every received byte went through the copy routine; none were placed.
-        expect(s.bytesCopied).toBe(128 + stream.length); // ICResp too
-        expect(s.bytesCopySkipped).toBe(0);
-        expect(s.bytesCrcDataRx).toBe(ddgst ? want.length : 0);
-        expect(s.bytesCrcHeader).toBe(hdgst ? 3 * 24 + 24 + 72 : 0);
+        expect(s.copiedBytes).toBe(128 + stream.length); // ICResp too
+        expect(s.copySkippedBytes).toBe(0);
+        expect(s.crcDataRxBytes).toBe(ddgst ? want.length : 0);
+        expect(s.crcHeaderBytes).toBe(hdgst ? 3 * 24 + 24 + 72 : 0);
         expect(s.c2hDataPdus).toBe(3);
         expect(q.inflight).toBe(0);
       }
@@ -314,7 +314,7 @@ describe('NvmeQueue writes', () => {
     t.deliver(resp(cid, opts));
     expect((await p).status).toBe(0);
     expect(q.stats.h2cDataBytes).toBe(20480);
-    expect(q.stats.bytesCrcDataTx).toBe(20480);
+    expect(q.stats.crcDataTxBytes).toBe(20480);
   });
 
   it('serves several R2Ts of one write in order', async () => {
@@ -506,7 +506,7 @@ describe('NvmeQueue and the NIC (the DDP hooks)', () => {
     t.deliver(pdu, { chunkBytes: 1500, crcOk: true });
     expect((await p1).status).toBe(0);
     expect(q.stats.ddgstOffloaded).toBe(1);
-    expect(q.stats.bytesCrcDataRx).toBe(0);
+    expect(q.stats.crcDataRxBytes).toBe(0);
 
     // One chunk without crcOk in the middle: the whole PDU is CRC'd in software.
     const b2 = Buffer.alloc(8192);
@@ -515,7 +515,7 @@ describe('NvmeQueue and the NIC (the DDP hooks)', () => {
     for (let i = 0; i < 3; i++) t.deliver(pdu.subarray(cut[i], cut[i + 1]), { crcOk: i !== 1 });
     expect((await p2).status).toBe(0);
     expect(q.stats.ddgstOffloaded).toBe(1);
-    expect(q.stats.bytesCrcDataRx).toBe(8192);
+    expect(q.stats.crcDataRxBytes).toBe(8192);
 
     // A digest arriving without crcOk also forces the software check, which catches corruption.
     const bad = Buffer.from(pdu);
@@ -540,11 +540,11 @@ describe('NvmeQueue and the NIC (the DDP hooks)', () => {
     t.deliverFrags([{ kind: 'host', buf: Buffer.from(pdu.subarray(24 + 3000)) }], false);
     expect((await p).status).toBe(0);
     expect(buf.equals(want)).toBe(true);
-    expect(q.stats.bytesCopySkipped).toBe(3000);
-    expect(q.stats.bytesCopied).toBe(128 + 24 + 1096 + 4);
+    expect(q.stats.copySkippedBytes).toBe(3000);
+    expect(q.stats.copiedBytes).toBe(128 + 24 + 1096 + 4);
     expect(q.stats.placedMismatches).toBe(0);
     // The last chunk lacked crcOk: software CRC over the whole payload, from the destination buffer.
-    expect(q.stats.bytesCrcDataRx).toBe(4096);
+    expect(q.stats.crcDataRxBytes).toBe(4096);
   });
 
   it('reports the TCP sequence number of every PDU header, across the 2^32 wrap', async () => {
@@ -607,11 +607,11 @@ describe('NvmeQueue digest accounting', () => {
   it('counts header digest bytes it computes when sending', async () => {
     const { t, q, opts } = await connected({ hdgst: true });
     const p = q.submit((cid) => ({ kind: 'flush', cid, nsid: 1 }));
-    expect(q.stats.bytesCrcHeader).toBe(72);
+    expect(q.stats.crcHeaderBytes).toBe(72);
     const sent = t.sentOfType(PduType.CapsuleCmd)[0]!;
     expect(sent.hdgst).toBe(crc32c(sent.headerBytes));
     t.deliver(resp(sentCid(t, 0), opts));
     await p;
-    expect(q.stats.bytesCrcHeader).toBe(72 + 24);
+    expect(q.stats.crcHeaderBytes).toBe(72 + 24);
   });
 });

@@ -51,7 +51,7 @@ describe('ULP modes of the data-digest fallback', () => {
       const { cqe, buf, q } = await readWith(hooks(mode), data, data.length, [false]);
       expect(cqe.status, mode).toBe(NvmeSc.SUCCESS);
       expect(buf.equals(data)).toBe(true);
-      expect(q.stats.bytesCrcDataRx, mode).toBe(data.length);
+      expect(q.stats.crcDataRxBytes, mode).toBe(data.length);
     }
   });
 
@@ -61,11 +61,11 @@ describe('ULP modes of the data-digest fallback', () => {
     expect(linux.buf.equals(data)).toBe(true);
     expect(linux.q.stats.ddgstErrors).toBe(1);
     // The series hashes the request's whole buffer, not the PDU's 4 KiB.
-    expect(linux.q.stats.bytesCrcDataRx).toBe(data.length);
+    expect(linux.q.stats.crcDataRxBytes).toBe(data.length);
     const ref = await readWith(hooks('reference'), data, 4096, [true, false, true, true]);
     expect(ref.cqe.status).toBe(NvmeSc.SUCCESS);
     expect(ref.q.stats.ddgstErrors).toBe(0);
-    expect(ref.q.stats.bytesCrcDataRx).toBe(4096);
+    expect(ref.q.stats.crcDataRxBytes).toBe(4096);
   });
 
   it("the last PDU not verified: the request's CRC is compared with the last PDU's digest, which covers only its own data", async () => {
@@ -77,7 +77,7 @@ describe('ULP modes of the data-digest fallback', () => {
     for (const mode of ['linux', 'reference'] as const) {
       const { cqe, q } = await readWith(hooks(mode), data, 4096, [true, true, true, true]);
       expect(cqe.status, mode).toBe(NvmeSc.SUCCESS);
-      expect(q.stats.bytesCrcDataRx, mode).toBe(0);
+      expect(q.stats.crcDataRxBytes, mode).toBe(0);
       expect(q.stats.ddgstOffloaded, mode).toBe(4);
     }
   });
@@ -85,6 +85,6 @@ describe('ULP modes of the data-digest fallback', () => {
   it("without the data-digest offload 'linux' hashes each PDU as it copies, as Linux does", async () => {
     const { cqe, q } = await readWith(hooks('linux', false), data, 4096, [false, false, false, false]);
     expect(cqe.status).toBe(NvmeSc.SUCCESS);
-    expect(q.stats.bytesCrcDataRx).toBe(data.length);
+    expect(q.stats.crcDataRxBytes).toBe(data.length);
   });
 });

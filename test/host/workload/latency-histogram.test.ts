@@ -14,7 +14,7 @@ describe('LatencyHistogram', () => {
   it('is empty with NaN percentiles', () => {
     const h = new LatencyHistogram();
     expect(h.count).toBe(0);
-    expect(Number.isNaN(h.summary().p50us)).toBe(true);
+    expect(Number.isNaN(h.summary().p50Us)).toBe(true);
   });
 
   it('gives exact values for tiny latencies and exact min, max and mean', () => {
@@ -24,7 +24,7 @@ describe('LatencyHistogram', () => {
     expect(s.minUs).toBe(0.01);
     expect(s.maxUs).toBe(0.1);
     expect(s.meanUs).toBeCloseTo(0.16 / 3, 6);
-    expect(s.p50us).toBe(0.05);
+    expect(s.p50Us).toBe(0.05);
   });
 
   it('keeps p50/p99/p99.9 within 1/64 of the exact sample over six decades (seeded)', () => {
@@ -43,7 +43,7 @@ describe('LatencyHistogram', () => {
         const got = h.percentileUs(p);
         expect(Math.abs(got - want) / want, `seed ${seed} p${p}: ${got} vs ${want}`).toBeLessThanOrEqual(1 / 64 + 1e-3);
       }
-      expect(h.summary().p999us).toBe(h.percentileUs(99.9));
+      expect(h.summary().p999Us).toBe(h.percentileUs(99.9));
     }
   });
 

@@ -55,14 +55,14 @@ describe('workload against the target on loopback', () => {
       expect(report.io.readBytes + report.io.writeBytes).toBeGreaterThanOrEqual(48 * MIB);
       expect(report.io.reads).toBeGreaterThan(0);
       expect(report.io.writes).toBeGreaterThan(0);
-      expect(report.latency.p50us).toBeGreaterThan(0);
+      expect(report.latency.p50Us).toBeGreaterThan(0);
       expect(host.ddgstErrors).toBe(0);
-      expect(host.bytesCrcDataRx > 0).toBe(digest === 'data' || digest === 'both');
+      expect(host.crcDataRxBytes > 0).toBe(digest === 'data' || digest === 'both');
       // 8 KiB C2HData PDUs: at least one per 8 KiB read.
       expect(host.c2hDataPdus).toBeGreaterThanOrEqual(report.io.readBytes / 8192);
       // With no DDP every payload byte was copied.
-      expect(host.bytesCopySkipped).toBe(0);
-      expect(host.bytesCopied).toBeGreaterThan(host.c2hDataBytes);
+      expect(host.copySkippedBytes).toBe(0);
+      expect(host.copiedBytes).toBeGreaterThan(host.c2hDataBytes);
     });
   }
 

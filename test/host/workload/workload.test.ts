@@ -294,8 +294,8 @@ describe('runWorkload on a reordering in-memory device', () => {
     expect(r.io.reads).toBe(50);
     expect(r.elapsedMs).toBe(100);
     expect(r.io.iops).toBe(500);
-    expect(r.latency.p50us).toBe(2000);
-    expect(r.latency.p999us).toBe(2000);
+    expect(r.latency.p50Us).toBe(2000);
+    expect(r.latency.p999Us).toBe(2000);
     expect(r.ok).toBe(true);
   });
 

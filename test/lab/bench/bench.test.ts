@@ -63,8 +63,8 @@ function fakeReport(o: RunOptions, offload: OffloadMode): RunReport {
     run: { id: 'test', mtu: 1500, digest: o.digest, offload, order: o.order, interleave: o.interleave, c2hSize: o.c2hSize, profile: o.profile, queues: o.queues },
     verify: { bytes: c2h, mismatches: 0 },
     io: { reads: 800, writes: 0, readBytes: c2h, writeBytes: 0, iops: 800, MBps: offload === 'none' ? 100 : 120, elapsedMs: 1000 },
-    latency: { p50us: 1, p99us: 2, p999us: 3 },
-    host: { ...newNvmeHostStats(), bytesCrc: 0 },
+    latency: { p50Us: 1, p99Us: 2, p999Us: 3 },
+    host: { ...newNvmeHostStats(), crcBytes: 0 },
     nic: { ...newNicRxStats(), ...newUlpDdpStats(), 'rx-nvme-tcp-resync-req': lost, 'rx-nvme-tcp-resync': lost, 'rx-nvme-tcp-lost-sync': lost },
     tcp: newTcpStats(),
     port: new PortCounters().snapshot(),
@@ -74,7 +74,7 @@ function fakeReport(o: RunOptions, offload: OffloadMode): RunReport {
     // As host-run builds it: present without offload too (nothing offered, nothing placed).
     ddp: ddpReport(
       offload === 'ddp' || offload === 'ddp-crc' ? offload : 'none',
-      { ...newNvmeHostStats(), c2hDataBytes: c2h, bytesCopySkipped: offload === 'none' ? 0 : c2h - unplaced },
+      { ...newNvmeHostStats(), c2hDataBytes: c2h, copySkippedBytes: offload === 'none' ? 0 : c2h - unplaced },
       { ...newUlpDdpStats(), 'rx-nvme-tcp-bytes': offload === 'none' ? 0 : c2h - unplaced },
       { ...newNvmeDdpUlpStats(), bytesOffered: offload === 'none' ? 0 : c2h },
     ),

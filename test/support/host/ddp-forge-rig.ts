@@ -178,10 +178,10 @@ export async function runForge(o: ForgeRigOptions, mode: ForgeMode, script: Wire
     key,
     deliver: (skb) => {
       const placed = placedBytes(skb);
-      const before = socket.stats.bytesIn;
+      const before = socket.stats.inBytes;
       socket.input(skb);
       if (forgedNow) placedForged += placed;
-      const taken = socket.stats.bytesIn - before;
+      const taken = socket.stats.inBytes - before;
       if (placed > taken) placedDiscarded += placed - taken;
     },
   });
