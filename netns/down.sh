@@ -33,9 +33,9 @@ end_processes() {
   kill -KILL $pids 2>/dev/null || true
 }
 
-down_id() {
+# Removes the namespaces of <id>; the caller holds its lock.
+remove_id() {
   local id="$1" ns
-  lock_id "$id"
   for ns in "$(tgt_ns "$id")" "$(host_ns "$id")"; do
     if ns_exists "$ns"; then
       end_processes "$ns"
@@ -46,6 +46,11 @@ down_id() {
   rm -f "$(owner_file "$id")"
 }
 
+down_id() {
+  lock_id "$1"
+  remove_id "$1"
+}
+
 if [ "$1" = --all ]; then
   force=0
   if [ $# -eq 2 ]; then
@@ -54,6 +59,10 @@ if [ "$1" = --all ]; then
   fi
   require_root --all
   for id in $(list_ids); do
+    # Decide under the id's lock: an up.sh still building this id holds it,
+    # and records its owner before it lets go (an unlocked look would take a
+    # topology being built for a crashed run's).
+    lock_id "$id"
     if [ "$force" -eq 0 ] && owner_manual "$id"; then
       echo "kept ddplab-$id (built by ddplab up; ddplab down --id $id or --all --force removes it)"
       continue
@@ -62,7 +71,7 @@ if [ "$1" = --all ]; then
       echo "kept ddplab-$id (its run, pid $(cut -d' ' -f1 <"$(owner_file "$id")"), is alive; --force removes it)"
       continue
     fi
-    down_id "$id"
+    remove_id "$id"
   done
 else
   [ $# -eq 1 ] || usage_error "usage: down.sh <id>"
