@@ -15,7 +15,7 @@
  */
 import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { fileURLToPath } from 'node:url';
+import { DDPLAB_BIN } from '../base/paths.js';
 import type { Command } from 'commander';
 import { UserError } from '../base/errors.js';
 import { onCleanup } from '../peer/cleanup.js';
@@ -24,7 +24,6 @@ import type { IoRange } from '../peer/linux-host.js';
 import { fillPattern } from '../wire/block-pattern.js';
 import { parseBytes, parseUint } from './cmd-target.js';
 
-const DDPLAB_BIN = fileURLToPath(new URL('../../bin/ddplab.js', import.meta.url));
 
 interface TargetFlags {
   size: string;

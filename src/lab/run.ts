@@ -6,7 +6,7 @@
  * topology is removed on every exit path (withTopology).
  */
 import { resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { DDPLAB_BIN } from '../base/paths.js';
 import { workloadHostArgs, type WorkloadOptions } from '../host/workload/options.js';
 import type { WorkloadProgress } from '../host/workload/workload.js';
 import { UserError } from '../base/errors.js';
@@ -24,7 +24,6 @@ import { HOST_IF, HOST_IP, netnsCommand, TARGET_IP, withTopology, type Topology 
 
 export { runReportFromHost, type RunReport } from './run-report.js';
 
-const DDPLAB_BIN = fileURLToPath(new URL('../../bin/ddplab.js', import.meta.url));
 const NVME_PORT = 4420;
 
 export interface RunOptions {

@@ -3,13 +3,14 @@
  * topology, as an on-path attacker next to the target: it sniffs tgt0 and
  * injects forged segments toward the host (hostile input).
  */
+import { PROJECT_ROOT } from '../../base/paths.js';
 import { fileURLToPath } from 'node:url';
 import { execa } from 'execa';
 import type { ForgeCase, ForgedC2HData } from './segments.js';
 import { netnsCommand } from '../topology.js';
 
 const CLI = fileURLToPath(new URL('./inject-cli.ts', import.meta.url));
-const REPO_ROOT = fileURLToPath(new URL('../../../', import.meta.url));
+const REPO_ROOT = PROJECT_ROOT;
 
 /** One segment the forger sent, as it reports it. */
 export interface ForgeInjectionReport {

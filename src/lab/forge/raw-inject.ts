@@ -15,6 +15,7 @@
  * it, and Node cannot change namespace: to inject from ddplab-<id>-tgt, run
  * raw-inject-cli.ts there (injectInNamespace does that through netns/exec.sh).
  */
+import { PROJECT_ROOT } from '../../base/paths.js';
 import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
 import { execa, ExecaError } from 'execa';
@@ -140,7 +141,7 @@ export function openRawIpInjector(): RawIpInjector {
 
 const CLI = fileURLToPath(new URL('./raw-inject-cli.ts', import.meta.url));
 /** `--import tsx` resolves from the working directory: the repository root. */
-const REPO_ROOT = fileURLToPath(new URL('../../../', import.meta.url));
+const REPO_ROOT = PROJECT_ROOT;
 
 /**
  * Injects `packets` from inside one namespace of run `id`: runs

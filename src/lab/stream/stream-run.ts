@@ -5,7 +5,7 @@
  * that goes on every exit path. The receiver's JSON report is the result;
  * the sender's says what it wrote.
  */
-import { fileURLToPath } from 'node:url';
+import { DDPLAB_BIN } from '../../base/paths.js';
 import type { StreamOffloadMode } from '../../host/offload-mode.js';
 import { RunChild } from '../child.js';
 import { HOST_IF, HOST_IP, TARGET_IP, netnsCommand, withTopology } from '../topology.js';
@@ -13,7 +13,7 @@ import type { StreamReceiverRunReport } from './receiver-run.js';
 import { UserError } from '../../base/errors.js';
 import { REPORT_SCHEMA_VERSION } from '../../base/report-version.js';
 
-const DDPLAB_BIN = fileURLToPath(new URL('../../../bin/ddplab.js', import.meta.url));
+
 /** The sender's port (any port works: the namespace is the run's own). */
 export const STREAM_PORT = 5201;
 

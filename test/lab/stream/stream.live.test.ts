@@ -4,7 +4,9 @@
  * userspace stack receives it by copy, devmem tokens and io_uring zero-copy
  * receive; every byte is checked where it lies.
  */
+import { execa } from 'execa';
 import { describe, expect, it } from 'vitest';
+import { BIN } from '../../support/lab/live-run-rig.js';
 import { streamRun, type StreamRunReport } from '../../../src/lab/stream/stream-run.js';
 import { reportErrors } from '../../docs/report-schema-validator.js';
 
@@ -57,4 +59,13 @@ describe('ddplab stream', () => {
     expect(z.refillEntries).toBe(z.cqes);
     expect(z.finalZero).toBe(1);
   });
+
+  it('the ddplab stream command itself (the built CLI when dist/ is fresh, as a user runs it): zcrx-tcp, every byte verified, exit 0', async () => {
+    const r = await execa(process.execPath, [BIN, 'stream', '--offload', 'zcrx-tcp', '--size', '4m', '--json'], { reject: false, timeout: 120_000 });
+    expect(r.exitCode, r.stderr.slice(-400)).toBe(0);
+    const report = JSON.parse(r.stdout) as StreamRunReport;
+    expect(report.verifiedBytes).toBe(4 << 20);
+    expect(report.host.payloadCopiedBytes).toBe(0);
+    expect(reportErrors('stream', report)).toEqual([]);
+  }, 150_000);
 });
