@@ -16,6 +16,7 @@ import type { HeaderSplitMode } from '../../../src/nicemu/devmem/header-split.js
 import { NicEmu } from '../../../src/nicemu/nic.js';
 import { HOST, PEER, prng, skbFromFrame } from './tcp-peer.js';
 import { SilentPort } from '../nicemu/silent-port.js';
+import { connectThroughNic, runClockUntil } from './nic-flow.js';
 
 export interface DevmemLinkOptions {
   readonly mode: HeaderSplitMode;
@@ -59,18 +60,7 @@ export class DevmemLink {
     this.toPeer = new DelayLine(this.clock, { delayMs: 0.05, rnd, impair: { loss: 0, dup: 0, reorder: 0 } }, (f) => this.peer.input(skbFromFrame(f)));
     this.host = new TcpSocket({ clock: this.clock, output: this.toPeer.send, local: HOST, remote: PEER, mtu, rcvBufBytes: o.rcvBufBytes, iss: 1000, tsOffset: 7 });
     this.peer = new TcpSocket({ clock: this.clock, output: this.toHost.send, local: PEER, remote: HOST, mtu, iss: 0xffff_fff0, tsOffset: 99 });
-    this.dev.steering.addRule(this.key, 1);
-    this.nic.addFlow({
-      key: this.key,
-      deliver: (skb) => this.host.input(skb),
-      offload: this.dev.engineFor(this.key),
-      batchStart: () => this.host.beginRxBatch(),
-      batchEnd: () => this.host.endRxBatch(),
-    });
-    void this.peer.listen();
-    void this.host.connect();
-    this.runUntil(() => this.host.state === 'ESTABLISHED' && this.peer.state === 'ESTABLISHED', 30_000);
-    if (this.host.state !== 'ESTABLISHED') throw new Error(`handshake did not finish: ${this.host.state}`);
+    connectThroughNic({ clock: this.clock, nic: this.nic, dev: this.dev, key: this.key, queue: 1, host: this.host, peer: this.peer });
     if (o.attach ?? true) this.attach();
   }
 
@@ -86,9 +76,6 @@ export class DevmemLink {
 
   /** Runs until `done()` or `limitMs` of virtual time. */
   runUntil(done: () => boolean, limitMs = 600_000): void {
-    const end = this.clock.nowMs() + limitMs;
-    while (!done() && this.clock.nowMs() < end) {
-      if (!this.clock.step(end)) break;
-    }
+    runClockUntil(this.clock, done, limitMs);
   }
 }

@@ -16,6 +16,7 @@ import type { FlowKey } from '../../../src/nicemu/flow-table.js';
 import { NicEmu } from '../../../src/nicemu/nic.js';
 import { HOST, PEER, skbFromFrame } from './tcp-peer.js';
 import { SilentPort } from '../nicemu/silent-port.js';
+import { connectThroughNic, runClockUntil } from './nic-flow.js';
 
 
 export interface ZcrxLinkOptions {
@@ -45,18 +46,7 @@ export class ZcrxLink {
     const toPeer = new DelayLine(this.clock, { delayMs: 0.05 }, (f) => this.peer.input(skbFromFrame(f)));
     this.host = new TcpSocket({ clock: this.clock, output: toPeer.send, local: HOST, remote: PEER, iss: 1000, tsOffset: 7 });
     this.peer = new TcpSocket({ clock: this.clock, output: toHost.send, local: PEER, remote: HOST, iss: 5000, tsOffset: 99 });
-    this.dev.steering.addRule(this.key, 1);
-    this.nic.addFlow({
-      key: this.key,
-      deliver: (skb) => this.host.input(skb),
-      offload: this.dev.engineFor(this.key),
-      batchStart: () => this.host.beginRxBatch(),
-      batchEnd: () => this.host.endRxBatch(),
-    });
-    void this.peer.listen();
-    void this.host.connect();
-    this.runUntil(() => this.host.state === 'ESTABLISHED' && this.peer.state === 'ESTABLISHED', 30_000);
-    if (this.host.state !== 'ESTABLISHED') throw new Error(`handshake did not finish: ${this.host.state}`);
+    connectThroughNic({ clock: this.clock, nic: this.nic, dev: this.dev, key: this.key, queue: 1, host: this.host, peer: this.peer });
     if (o.attach ?? true) this.attach();
   }
 
@@ -73,9 +63,6 @@ export class ZcrxLink {
   }
 
   runUntil(done: () => boolean, limitMs = 600_000): void {
-    const end = this.clock.nowMs() + limitMs;
-    while (!done() && this.clock.nowMs() < end) {
-      if (!this.clock.step(end)) break;
-    }
+    runClockUntil(this.clock, done, limitMs);
   }
 }
