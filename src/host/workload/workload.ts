@@ -210,7 +210,7 @@ class WorkloadEngine {
     this.startMs = this.clock.nowMs();
     const slots: Promise<void>[] = [];
     for (let q = 0; q < this.job.queues; q++) {
-      for (let d = 0; d < this.job.iodepth; d++) slots.push(this.slot(q, Buffer.allocUnsafe(this.job.maxBlockBytes)));
+      for (let d = 0; d < this.job.iodepth; d++) slots.push(this.slot(q, sharedBuffer(this.job.maxBlockBytes)));
     }
     await Promise.all(slots);
     this.progress(true);
@@ -259,7 +259,7 @@ class WorkloadEngine {
     };
     const slots: Promise<void>[] = [];
     for (let q = 0; q < job.queues; q++) {
-      for (let d = 0; d < job.iodepth; d++) slots.push(slot(q, Buffer.allocUnsafe(chunk)));
+      for (let d = 0; d < job.iodepth; d++) slots.push(slot(q, sharedBuffer(chunk)));
     }
     await Promise.all(slots);
     stats.elapsedMs = this.clock.nowMs() - t0;
@@ -530,4 +530,13 @@ function dirStats(ios: number, bytes: number, elapsedMs: number, lat: LatencyHis
 export async function runWorkload(dev: WorkloadDevice, opts: WorkloadOptions, run: WorkloadRunOptions = {}): Promise<WorkloadReport> {
   const job = resolveWorkload(opts, dev);
   return new WorkloadEngine(dev, job, run.clock ?? new RealClock(), run).execute();
+}
+
+/**
+ * A read/write slot's buffer in shared memory: a NIC on its own thread
+ * (nicemu/thread) places C2HData straight into it, as DMA writes host memory
+ * the driver registered. In one thread it is an ordinary buffer.
+ */
+function sharedBuffer(bytes: number): Buffer {
+  return Buffer.from(new SharedArrayBuffer(bytes));
 }
