@@ -6,6 +6,7 @@
  */
 import type { Command } from 'commander';
 import type { RunReport } from '../lab/run.js';
+import { describeRunCpu } from './cpu-line.js';
 import { receivedSignal, signalExitCode } from '../lab/interrupt.js';
 import { RUN_OFFLOAD_MODES, parseOffloadMode, usesCrcOffload, usesDdpEngine } from '../host/offload-mode.js';
 import type { WorkloadProgress } from '../host/workload/workload.js';
@@ -117,6 +118,7 @@ export function humanReport(r: RunReport): string {
   );
   lines.push(`  latency  p50 ${Math.round(r.latency.p50Us)} us  p99 ${Math.round(r.latency.p99Us)} us  p99.9 ${Math.round(r.latency.p999Us)} us`);
   lines.push(`  verify   ${fmtBytes(r.verify.bytes)} verified, ${r.verify.mismatches} mismatches`);
+  lines.push(describeRunCpu(r.cpu));
   lines.push(`  host     copied ${fmtBytes(r.host.copiedBytes)}, CRC ${fmtBytes(r.host.crcBytes)}, copy skipped ${fmtBytes(r.host.copySkippedBytes)}`);
   lines.push(`  tcp      ${flat(r.tcp)}`);
   lines.push(`  nic      ${flat(r.nic)}`);

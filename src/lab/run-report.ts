@@ -8,6 +8,7 @@ import type { OffloadMode } from '../host/offload-mode.js';
 import type { KernelTcpCounters } from './kernel-tcp-stats.js';
 import type { DigestChoice, HostRunReport } from './host-run.js';
 import { REPORT_SCHEMA_VERSION } from '../base/report-version.js';
+import type { CpuTime } from '../base/thread-cpu.js';
 import { fioLayout, type FioLayout } from '../host/workload/fio-json.js';
 
 /**
@@ -50,7 +51,7 @@ export interface RunReport extends Partial<FioLayout> {
   readonly tcp: HostRunReport['tcp'];
   readonly port: HostRunReport['port'];
   readonly impair?: HostRunReport['impair'];
-  readonly cpu: HostRunReport['cpu'];
+  readonly cpu: RunCpu;
   readonly target?: unknown;
   /** The target kernel's TCP counters that moved during the run (nstat names: TcpRetransSegs, TcpExtTCPFastRetrans...). */
   readonly targetTcp?: KernelTcpCounters;
@@ -58,9 +59,45 @@ export interface RunReport extends Partial<FioLayout> {
 }
 
 /**
+ * CPU time of the run, in ms (docs/report.md): the host process as a whole
+ * (userMs, systemMs: every thread, the NIC's, libuv's and V8's included),
+ * its host thread (TCP, NVMe/TCP host, workload) and its NIC thread (null
+ * when the NIC ran in the host thread), and the target process from when it
+ * listened to the end of the workload (null when ddplab did not start the
+ * target, or it was gone before it could be read). Kernel work done in
+ * softirq (receive processing on either side of the veth) is charged to
+ * whichever thread the CPU was running, not to the side it served.
+ */
+export interface RunCpu extends CpuTime {
+  /**
+   * The host process's main thread. Absent only in a report from a host
+   * that did not measure its threads; every report ddplab writes now has it.
+   */
+  readonly hostThread?: CpuTime;
+  readonly nicThread: CpuTime | null;
+  readonly target: CpuTime | null;
+}
+
+/** The host process's cpu section as it comes over the wire (an older host may lack the thread figures). */
+type HostCpu = CpuTime & { readonly hostThread?: CpuTime; readonly nicThread?: CpuTime | null };
+
+/** The run's cpu section: the host's figures and the target's. */
+export function runCpu(host: HostRunReport['cpu'], target: CpuTime | null): RunCpu {
+  const h = host as HostCpu;
+  return {
+    userMs: h.userMs,
+    systemMs: h.systemMs,
+    ...(h.hostThread !== undefined ? { hostThread: h.hostThread } : {}),
+    nicThread: h.nicThread ?? null,
+    target,
+  };
+}
+
+/**
  * The run report from the host process's report: the fields every run has,
  * whoever started the target (the topology run adds the target's own
- * counters, external mode what it was pointed at).
+ * counters and CPU time — cpu.target is null here —, external mode what it
+ * was pointed at).
  */
 export function runReportFromHost(hr: HostRunReport, run: RunReport['run'], nowMs = Date.now()): RunReport {
   const w = hr.workload;
@@ -89,7 +126,7 @@ export function runReportFromHost(hr: HostRunReport, run: RunReport['run'], nowM
     tcp: hr.tcp,
     port: hr.port,
     ...(hr.impair !== undefined ? { impair: hr.impair } : {}),
-    cpu: hr.cpu,
+    cpu: runCpu(hr.cpu, null),
     ...(w !== undefined ? { workload: w } : {}),
     ...fioLayout(w, { ok: hr.ok, cpu: hr.cpu, nowMs }),
   };

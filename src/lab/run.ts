@@ -18,6 +18,8 @@ import type { ImpairConfig } from '../nicemu/port/impair.js';
 import { kernelTcpDelta, readKernelTcpCounters, type KernelTcpCounters } from './kernel-tcp-stats.js';
 import type { DigestChoice, HostRunReport, HostTimeouts } from './host-run.js';
 import { runReportFromHost, type RunReport } from './run-report.js';
+import { nodeProcessCpu } from './target-cpu.js';
+import { cpuTimeSince, type CpuTime } from '../base/thread-cpu.js';
 import { RunChild } from './child.js';
 import { withInterrupt } from './interrupt.js';
 import { HOST_IF, HOST_IP, netnsCommand, TARGET_IP, withTopology, type Topology } from './topology.js';
@@ -179,6 +181,8 @@ export async function runOnTopology(topo: Topology, o: RunOptions): Promise<RunR
   let onAbort: (() => void) | undefined;
   try {
     await waitListening(target, 15_000, o.signal);
+    // The target's CPU counts from here (its start-up, module loading included, is not the run's).
+    const targetCpu0 = nodeProcessCpu(target.proc.pid);
     o.log?.(`target listening on ${TARGET_IP}:${NVME_PORT} in ${topo.tgtNs}`);
     const hc = netnsCommand(topo.id, 'host', hostCommand(o));
     host = new RunChild('host', hc.file, hc.args, {
@@ -218,6 +222,10 @@ export async function runOnTopology(topo: Topology, o: RunOptions): Promise<RunR
       throw new UserError('RUN_FAILED', detail !== '' && targetDied === undefined ? `${why}: ${detail}` : why);
     }
     const hr = JSON.parse(reportLine) as HostRunReport;
+    // The workload is over: the target's CPU before it is told to stop (null if it died or was never found).
+    const targetCpu1 = targetDied === undefined ? nodeProcessCpu(target.proc.pid) : undefined;
+    const targetCpu: CpuTime | null =
+      targetCpu0 !== undefined && targetCpu1 !== undefined && targetCpu1.pid === targetCpu0.pid ? cpuTimeSince(targetCpu0.cpu, targetCpu1.cpu) : null;
     await target.stop();
     const targetStats = parseJsonObject(target.stdoutLines);
     const tcp1 = await kernelTcp();
@@ -242,6 +250,7 @@ export async function runOnTopology(topo: Topology, o: RunOptions): Promise<RunR
       ok: hr.ok && targetDied === undefined && !interrupted,
       ...(interrupted ? { interrupted: true as const } : {}),
       ...(error !== undefined ? { error } : {}),
+      cpu: { ...base.cpu, target: targetCpu },
       ...(targetStats !== undefined ? { target: targetStats } : {}),
       ...(targetTcp !== undefined ? { targetTcp } : {}),
     };

@@ -69,7 +69,7 @@ function fakeReport(o: RunOptions, offload: OffloadMode): RunReport {
     tcp: newTcpStats(),
     port: new PortCounters().snapshot(),
     ...(o.impair !== undefined ? { impair: { config: o.impair, rx, tx: newImpairStats() } } : {}),
-    cpu: { userMs: 512, systemMs: 0 },
+    cpu: { userMs: 512, systemMs: 0, hostThread: { userMs: 400, systemMs: 0 }, nicThread: null, target: { userMs: 100, systemMs: 50 } },
     targetTcp: { TcpRetransSegs: lost },
     // As host-run builds it: present without offload too (nothing offered, nothing placed).
     ddp: ddpReport(
