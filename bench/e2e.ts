@@ -3,21 +3,28 @@
  * topology, measure kernel-to-kernel TCP throughput with iperf3 over the
  * very veth pair the run uses, then a ddplab read workload (target kernel
  * TCP → host0 → libpcap port → software NIC → userspace TCP → NVMe/TCP host,
- * every byte verified), and print goodput, the ratio to the kernel, and the
- * host process's CPU time per GiB read. Prints figures; asserts nothing
+ * every byte verified) per offload mode and data digest setting, and print
+ * goodput, the ratio to the kernel, and CPU time per GiB read: the host
+ * process, its host thread and NIC thread, and the target process (the
+ * run report's `cpu`, docs/report.md). Prints figures; asserts nothing
  * about time.
  *
- *   npm run bench:e2e [-- --mtu 1500,9000 --size 512m --bs 128k --iodepth 32 --iperf-sec 5 --runs 3]
+ *   npm run bench:e2e [-- --mtu 1500,9000 --size 512m --bs 128k --iodepth 32 --iperf-sec 5 --offload none,ddp-crc --digest none,data --runs 3]
  *
- * With --runs N each ddplab read runs N times and the table gives the
- * median of each column (every run is printed on stderr): on a shared
- * machine one run's CPU figure moves by 10-20%. The load average at the
- * start and the end is printed with the table.
+ * Each row is one MTU × offload × digest cell. With --runs N each cell's
+ * ddplab read runs N times and every figure of the row is the median of its
+ * N values (every run is printed on stderr): on a shared machine one run's
+ * CPU figure moves by 10-20%. The load average at the start and the end is
+ * printed with the table. When the NIC ran in the host thread (the run
+ * report's cpu.nicThread is null) a column estimates the host without the
+ * NIC model: the process total less the DDP engine's own time.
  */
 import { execa } from 'execa';
 import { loadavg } from 'node:os';
 import { parseArgs } from 'node:util';
 import { runOnTopology, type RunReport } from '../src/lab/run.js';
+import type { DigestChoice } from '../src/lab/host-run.js';
+import type { CpuTime } from '../src/base/thread-cpu.js';
 import { HOST_IF, netnsCommand, TARGET_IP, withTopology, type Topology } from '../src/lab/topology.js';
 
 const { values } = parseArgs({
@@ -28,17 +35,54 @@ const { values } = parseArgs({
     iodepth: { type: 'string', default: '32' },
     'iperf-sec': { type: 'string', default: '5' },
     offload: { type: 'string', default: 'none,ddp-crc' },
+    digest: { type: 'string', default: 'none,data' },
     runs: { type: 'string', default: '1' },
   },
 });
 const runs = Number(values.runs);
 if (!Number.isInteger(runs) || runs < 1) throw new Error(`--runs must be a positive integer, not '${values.runs}'`);
+const DIGESTS: readonly DigestChoice[] = ['none', 'header', 'data', 'both'];
+const digests = values.digest!.split(',').map((d) => {
+  if (!(DIGESTS as readonly string[]).includes(d)) throw new Error(`--digest: '${d}' is not one of ${DIGESTS.join(', ')}`);
+  return d as DigestChoice;
+});
 const loadAtStart = loadavg();
 
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
+/** The median of the runs that have the figure; null when none has it. */
+function median(xs: readonly (number | null)[]): number | null {
+  const s = xs.filter((x): x is number => x !== null).sort((a, b) => a - b);
+  if (s.length === 0) return null;
   const m = s.length >> 1;
   return s.length % 2 === 1 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
+}
+
+const ms = (c: CpuTime | null | undefined): number | null => (c === null || c === undefined ? null : c.userMs + c.systemMs);
+const cell = (x: number | null, digits = 0): string => (x === null ? '–' : x.toFixed(digits));
+
+/** One run's figures, per GiB read where it is CPU time. */
+interface RunFigures {
+  readonly gbps: number;
+  readonly processMsPerGiB: number;
+  readonly hostThreadMsPerGiB: number | null;
+  readonly nicThreadMsPerGiB: number | null;
+  readonly targetMsPerGiB: number | null;
+  /** The NIC in the host thread: the process less the DDP engine's time (null when the NIC had its own thread). */
+  readonly withoutNicMsPerGiB: number | null;
+}
+
+function figures(r: RunReport): RunFigures {
+  const gib = r.io.readBytes / 2 ** 30;
+  const perGiB = (x: number | null): number | null => (x === null ? null : x / gib);
+  const processMs = ms(r.cpu)!;
+  const engineMs = Number((r.nic as unknown as Record<string, number>)['rx-nvme-tcp-engine-us'] ?? 0) / 1000;
+  return {
+    gbps: (r.io.readBytes * 8) / (r.io.elapsedMs / 1000) / 1e9,
+    processMsPerGiB: processMs / gib,
+    hostThreadMsPerGiB: perGiB(ms(r.cpu.hostThread)),
+    nicThreadMsPerGiB: perGiB(ms(r.cpu.nicThread)),
+    targetMsPerGiB: perGiB(ms(r.cpu.target)),
+    withoutNicMsPerGiB: r.cpu.nicThread === null ? (processMs - engineMs) / gib : null,
+  };
 }
 
 const IPERF_HOST_ADDR = '192.0.2.3/24';
@@ -72,12 +116,12 @@ async function iperf(topo: Topology, seconds: number): Promise<number> {
   }
 }
 
-async function ddplabRead(topo: Topology, offload: 'none' | 'ddp' | 'ddp-crc'): Promise<RunReport> {
+async function ddplabRead(topo: Topology, offload: 'none' | 'ddp' | 'ddp-crc', digest: DigestChoice): Promise<RunReport> {
   return runOnTopology(topo, {
     offload,
     workload: { rw: 'read', bs: values.bs!, iodepth: Number(values.iodepth), size: values.size!, seed: 7 },
     queues: 1,
-    digest: 'none',
+    digest,
     order: 'fifo',
     interleave: false,
     c2hSize: '0',
@@ -87,47 +131,84 @@ async function ddplabRead(topo: Topology, offload: 'none' | 'ddp' | 'ddp-crc'): 
   });
 }
 
-const rows: string[] = [];
+interface Row {
+  readonly mtu: number;
+  readonly offload: string;
+  readonly digest: DigestChoice;
+  readonly kernelGbps: number;
+  readonly runs: readonly RunFigures[];
+  readonly copiedMiB: number;
+  readonly mismatches: number;
+}
+
+const rows: Row[] = [];
 for (const mtu of values.mtu!.split(',').map(Number)) {
   await withTopology({ mtu }, async (topo) => {
     const kernelGbps = await iperf(topo, Number(values['iperf-sec']));
     for (const offload of values.offload!.split(',') as Array<'none' | 'ddp' | 'ddp-crc'>) {
-      const gbpsRuns: number[] = [];
-      const cpuRuns: number[] = [];
-      const hostRuns: number[] = [];
-      let copiedMiB = 0;
-      let mismatches = 0;
-      for (let run = 1; run <= runs; run++) {
-        const r = await ddplabRead(topo, offload);
-        if (!r.ok) throw new Error(`ddplab run failed at MTU ${mtu} offload ${offload}: ${r.error ?? `${r.verify.mismatches} mismatches`}`);
-        const gbps = (r.io.readBytes * 8) / (r.io.elapsedMs / 1000) / 1e9;
-        const gib = r.io.readBytes / 2 ** 30;
-        const cpuMs = r.cpu.userMs + r.cpu.systemMs;
-        // The emulated NIC runs in the host process: its DDP engine time is what hardware would do.
-        const engineMs = Number((r.nic as unknown as Record<string, number>)['rx-nvme-tcp-engine-us'] ?? 0) / 1000;
-        gbpsRuns.push(gbps);
-        cpuRuns.push(cpuMs / gib);
-        hostRuns.push((cpuMs - engineMs) / gib);
-        copiedMiB = r.host.copiedBytes / 2 ** 20;
-        mismatches += r.verify.mismatches;
-        process.stderr.write(
-          `MTU ${mtu} ${offload} run ${run}/${runs}: kernel ${kernelGbps.toFixed(2)} Gbit/s, ddplab ${gbps.toFixed(3)} Gbit/s, ` +
-            `host CPU ${(cpuMs / gib).toFixed(0)} ms/GiB (${((cpuMs - engineMs) / gib).toFixed(0)} without the NIC model)\n`,
-        );
+      for (const digest of digests) {
+        const perRun: RunFigures[] = [];
+        let copiedMiB = 0;
+        let mismatches = 0;
+        for (let run = 1; run <= runs; run++) {
+          const r = await ddplabRead(topo, offload, digest);
+          if (!r.ok) throw new Error(`ddplab run failed at MTU ${mtu} offload ${offload} digest ${digest}: ${r.error ?? `${r.verify.mismatches} mismatches`}`);
+          const f = figures(r);
+          perRun.push(f);
+          copiedMiB = r.host.copiedBytes / 2 ** 20;
+          mismatches += r.verify.mismatches;
+          process.stderr.write(
+            `MTU ${mtu} ${offload} digest ${digest} run ${run}/${runs}: kernel ${kernelGbps.toFixed(2)} Gbit/s, ddplab ${f.gbps.toFixed(3)} Gbit/s, ` +
+              `CPU ms/GiB: host process ${cell(f.processMsPerGiB)}, host thread ${cell(f.hostThreadMsPerGiB)}, NIC thread ${cell(f.nicThreadMsPerGiB)}, ` +
+              `target ${cell(f.targetMsPerGiB)}${f.withoutNicMsPerGiB !== null ? ` (host process without the NIC model ${cell(f.withoutNicMsPerGiB)})` : ''}\n`,
+          );
+        }
+        rows.push({ mtu, offload, digest, kernelGbps, runs: perRun, copiedMiB, mismatches });
       }
-      const gbps = median(gbpsRuns);
-      rows.push(
-        `| ${mtu} | ${offload} | ${kernelGbps.toFixed(2)} | ${gbps.toFixed(3)} | ${((gbps / kernelGbps) * 100).toFixed(1)}% | ${median(cpuRuns).toFixed(0)} | ${median(hostRuns).toFixed(0)} | ${copiedMiB.toFixed(1)} | ${mismatches} |`,
-      );
     }
   });
 }
 
+// The in-thread estimate only where some cell's NIC shared the host thread.
+const withoutNicColumn = rows.some((r) => r.runs.some((f) => f.withoutNicMsPerGiB !== null));
+const med = (r: Row, k: keyof RunFigures): number | null => median(r.runs.map((f) => f[k]));
 const la = (l: number[]): string => l.map((x) => x.toFixed(2)).join(' ');
 process.stdout.write(
-  `ddplab e2e read goodput: rw read bs ${values.bs} iodepth ${values.iodepth} size ${values.size}, 1 queue, digests off; ` +
-    `${runs === 1 ? 'one run' : `median of ${runs} runs`} per row; load average ${la(loadAtStart)} at the start, ${la(loadavg())} at the end\n\n`,
+  `ddplab e2e read goodput: rw read bs ${values.bs} iodepth ${values.iodepth} size ${values.size}, 1 queue; ` +
+    `each cell ${runs === 1 ? 'one run' : `the median of ${runs} runs`}; CPU time per GiB read; load average ${la(loadAtStart)} at the start, ${la(loadavg())} at the end\n\n`,
 );
-process.stdout.write('| MTU | offload | iperf3 kernel→kernel Gbit/s | ddplab read Gbit/s | ratio | host CPU ms/GiB | host CPU ms/GiB without NIC model | host copied MiB | mismatches |\n');
-process.stdout.write('|---|---|---|---|---|---|---|---|---|\n');
-for (const r of rows) process.stdout.write(`${r}\n`);
+const header = [
+  'MTU',
+  'offload',
+  'digest',
+  'iperf3 kernel→kernel Gbit/s',
+  'ddplab read Gbit/s',
+  'ratio',
+  'host process CPU ms/GiB',
+  'host thread ms/GiB',
+  'NIC thread ms/GiB',
+  ...(withoutNicColumn ? ['host process without NIC model ms/GiB (NIC in the host thread)'] : []),
+  'target ms/GiB',
+  'host copied MiB',
+  'mismatches',
+];
+process.stdout.write(`| ${header.join(' | ')} |\n|${header.map(() => '---|').join('')}\n`);
+for (const r of rows) {
+  const gbps = med(r, 'gbps')!;
+  const cells = [
+    String(r.mtu),
+    r.offload,
+    r.digest,
+    r.kernelGbps.toFixed(2),
+    gbps.toFixed(3),
+    `${((gbps / r.kernelGbps) * 100).toFixed(1)}%`,
+    cell(med(r, 'processMsPerGiB')),
+    cell(med(r, 'hostThreadMsPerGiB')),
+    cell(med(r, 'nicThreadMsPerGiB')),
+    ...(withoutNicColumn ? [cell(med(r, 'withoutNicMsPerGiB'))] : []),
+    cell(med(r, 'targetMsPerGiB')),
+    r.copiedMiB.toFixed(1),
+    String(r.mismatches),
+  ];
+  process.stdout.write(`| ${cells.join(' | ')} |\n`);
+}
