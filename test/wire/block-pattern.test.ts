@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { fillPattern, findPatternMismatch, patternWord } from '../../src/wire/block-pattern.js';
+import { fillPattern, fillPatternJs, findPatternMismatch, PATTERN_SIMD, patternWord } from '../../src/wire/block-pattern.js';
+import { prng } from '../support/wire/pdu-samples.js';
 
 /** Straight transcription of the definition in the module's comment, byte by byte. */
 function referenceByte(seed: number, offset: number): number {
@@ -81,5 +82,52 @@ describe('block pattern', () => {
     expect(findPatternMismatch(3, 4096, buf)).toBe(-1);
     buf[buf.length - 1] ^= 1;
     expect(findPatternMismatch(3, 4096, buf)).toBe(buf.length - 1);
+  });
+
+  it('runs on the SIMD module here, and it agrees with the JavaScript path and the definition', () => {
+    // Node 20 on x86-64 and arm64 has WebAssembly SIMD: the fast path is what runs.
+    expect(PATTERN_SIMD).toBe(true);
+    const rand = prng(11);
+    const SPAN = 2 ** 34; // bytes in one span of equal wHi
+    const starts = [0, 1, 2, 3, 65536 - 1, SPAN - 4, SPAN - 5, SPAN - 70_000, 7 * SPAN - 2, 2 ** 52 + 3];
+    for (let k = 0; k < 40; k++) starts.push(Math.floor(rand() * 2 ** 40));
+    for (const start of starts) {
+      const len = [0, 1, 3, 17, 4096, 65535, 65536, 65537, 200_003][Math.floor(rand() * 9)]!;
+      const seed = Math.floor(rand() * 2 ** 32);
+      const simd = Buffer.alloc(len + 1).subarray(1); // odd byteOffset too
+      const js = Buffer.alloc(len);
+      fillPattern(seed, start, simd);
+      fillPatternJs(seed, start, js);
+      expect(simd.equals(js), `seed ${seed} start ${start} len ${len}`).toBe(true);
+      for (let i = 0; i < len; i += 1 + Math.floor(len / 50)) expect(simd[i]).toBe(referenceByte(seed, start + i));
+      if (len > 0) expect(simd[len - 1]).toBe(referenceByte(seed, start + len - 1));
+      expect(findPatternMismatch(seed, start, js)).toBe(-1);
+    }
+  });
+
+  it('finds a single flipped byte anywhere: every byte of a block, and random bytes of large unaligned reads', () => {
+    // Every byte position of a 4 KiB block at an unaligned offset, each bit value.
+    const block = Buffer.alloc(4096);
+    fillPattern(21, 512 * 77 + 1, block);
+    for (let at = 0; at < block.length; at++) {
+      const bit = 1 << (at % 8);
+      block[at]! ^= bit;
+      expect(findPatternMismatch(21, 512 * 77 + 1, block)).toBe(at);
+      block[at]! ^= bit;
+    }
+    // Large reads crossing chunk (64 KiB) and span (16 GiB) boundaries.
+    const rand = prng(5);
+    for (const start of [0, 3, 2 ** 34 - 100_001, 2 ** 34 - 2]) {
+      const buf = Buffer.alloc(300_001);
+      fillPattern(4, start, buf);
+      const spots = [0, 65535, 65536, 131071, 299_999, 300_000, 100_001, 100_000];
+      for (let k = 0; k < 40; k++) spots.push(Math.floor(rand() * buf.length));
+      for (const at of spots) {
+        buf[at]! ^= 0x80;
+        expect(findPatternMismatch(4, start, buf), `start ${start} byte ${at}`).toBe(at);
+        buf[at]! ^= 0x80;
+      }
+      expect(findPatternMismatch(4, start, buf)).toBe(-1);
+    }
   });
 });

@@ -191,6 +191,8 @@ class WorkloadEngine {
   private prefillStats: { writes: number; writeBytes: number; elapsedMs: number } | undefined;
   /** Expected bytes of a read from the baseline image (verify is synchronous, so one buffer serves every slot). */
   private imageScratch: Buffer | undefined;
+  /** POISON_BYTE × the largest block, copied over each read buffer before the read (see poison()). */
+  private poisonSource: Buffer | undefined;
 
   constructor(
     private readonly dev: WorkloadDevice,
@@ -365,7 +367,7 @@ class WorkloadEngine {
   private async doRead(queue: number, io: PlannedIo, buf: Buffer): Promise<void> {
     const view = buf.subarray(0, io.len);
     // Poison: a read that "succeeds" without delivering data must not verify against stale bytes.
-    view.fill(0xa5);
+    this.poison(view);
     const t0 = this.clock.nowMs();
     try {
       await this.dev.read(queue, io.start / this.dev.lbaSizeBytes, view);
@@ -377,6 +379,19 @@ class WorkloadEngine {
     this.reads++;
     this.recordLatency(this.latRead, t0);
     if (this.job.verify) this.verify(queue, io, view);
+  }
+
+  /**
+   * Sets every byte of `view` to POISON_BYTE. The slot buffers live in a
+   * SharedArrayBuffer, where Buffer#fill stores byte by byte with relaxed
+   * atomics (~40 times a memset: 4.7% of the host's CPU in a read run);
+   * copying from an ordinary buffer moves aligned 8-byte words instead.
+   */
+  private poison(view: Buffer): void {
+    if (this.poisonSource === undefined || this.poisonSource.length < view.length) {
+      this.poisonSource = Buffer.alloc(Math.max(view.length, this.job.maxBlockBytes), POISON_BYTE);
+    }
+    view.set(this.poisonSource.subarray(0, view.length));
   }
 
   /** An I/O that started at `t0` completed: its latency goes into the overall and the per-direction histogram. */
@@ -531,6 +546,9 @@ export async function runWorkload(dev: WorkloadDevice, opts: WorkloadOptions, ru
   const job = resolveWorkload(opts, dev);
   return new WorkloadEngine(dev, job, run.clock ?? new RealClock(), run).execute();
 }
+
+/** What a read buffer holds before the read: bytes the device did not deliver cannot verify as stale data of an earlier read. */
+const POISON_BYTE = 0xa5;
 
 /**
  * A read/write slot's buffer in shared memory: a NIC on its own thread

@@ -31,6 +31,9 @@ class MemoryDevice implements WorkloadDevice {
   corruptAt: number | undefined;
   /** Fail writes that cover this byte. */
   failWriteAt: number | undefined;
+  /** Reads numbered here (1 = the first) complete successfully without writing a byte into the buffer. */
+  readonly silentReads = new Set<number>();
+  private readsSeen = 0;
   /** Called as each command completes (tests move a virtual clock here). */
   onComplete: (() => void) | undefined;
   private readonly inflight: { start: number; end: number; write: boolean }[] = [];
@@ -49,7 +52,9 @@ class MemoryDevice implements WorkloadDevice {
   }
 
   read(queue: number, slba: number, buf: Buffer): Promise<unknown> {
+    const silent = this.silentReads.has(++this.readsSeen);
     return this.op(false, slba * 512, buf, () => {
+      if (silent) return;
       this.data.copy(buf, 0, slba * 512, slba * 512 + buf.length);
       const at = this.corruptAt;
       if (at !== undefined && at >= slba * 512 && at < slba * 512 + buf.length) buf[at - slba * 512]! ^= 0x40;
@@ -236,6 +241,36 @@ describe('runWorkload on a reordering in-memory device', () => {
     expect(m.content).toBe('pattern');
     expect(m.got).toBe(m.expected ^ 0x40);
     expect(r.verify.bytes).toBe(MIB - 65536);
+  });
+
+  it('finds one flipped byte anywhere in a 128 KiB read, at its exact offset', async () => {
+    const rand = prng(17);
+    const spots = [0, 1, 131071, 131072, 65535, 65536, 2 * MIB - 1];
+    for (let k = 0; k < 12; k++) spots.push(Math.floor(rand() * 2 * MIB));
+    for (const at of spots) {
+      const dev = new MemoryDevice(2 * MIB, 6, 4);
+      dev.corruptAt = at;
+      const r = await runWorkload(dev, { rw: 'read', bs: '128k', iodepth: 4, size: '2m', seed: 6 });
+      expect(r.verify.mismatches, `byte ${at}`).toBe(1);
+      const m = r.verify.first[0]!;
+      expect(m.byteOffset).toBe(at);
+      expect(m.ioOffset).toBe(at - (at % 131072));
+      expect(m.got).toBe(m.expected ^ 0x40);
+      expect(r.verify.bytes).toBe(2 * MIB - 131072);
+    }
+  });
+
+  it('fails a read that completes without delivering its data, even when the buffer held the right bytes before', async () => {
+    const dev = new MemoryDevice(1 * MIB, 8, 5);
+    // One slot reads the same 64 KiB twice: the second read leaves the buffer alone.
+    dev.silentReads.add(2);
+    const r = await runWorkload(dev, { rw: 'read', bs: '64k', iodepth: 1, size: '128k', range: '64k', seed: 8 });
+    expect(r.io.reads).toBe(2);
+    expect(r.verify.mismatches).toBe(1);
+    const m = r.verify.first[0]!;
+    expect(m.byteOffset).toBe(0);
+    expect(m.got).toBe(0xa5); // the poison
+    expect(m.expected).not.toBe(0xa5);
   });
 
   it('flags blocks that differ from the pattern when this run did not write them', async () => {
