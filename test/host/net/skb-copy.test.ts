@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { copyFragRange, copySkbFrags, newAuditedSkbCopyCounts, newSkbCopyCounts, SkbCopyError } from '../../../src/host/net/skb-copy.js';
+import { copyBytes, copyFragRange, copySkbFrags, newAuditedSkbCopyCounts, newSkbCopyCounts, SkbCopyError } from '../../../src/host/net/skb-copy.js';
 import type { HostFrag, PlacedFrag } from '../../../src/nicemu/skb.js';
 
 describe('copySkbFrags', () => {
@@ -108,5 +108,38 @@ describe('copyFragRange', () => {
     const dst = Buffer.alloc(4);
     expect(() => copyFragRange({ kind: 'host', buf: Buffer.from('abcdef') }, 0, 5, dst, 0, newSkbCopyCounts())).toThrow(SkbCopyError);
     expect(dst.equals(Buffer.alloc(4))).toBe(true);
+  });
+});
+
+describe('copyBytes into shared memory', () => {
+  it('copies exactly the bytes dst.set would, at every alignment of source and destination and across the staging size', () => {
+    const src = Buffer.alloc(70_016);
+    for (let i = 0; i < src.length; i++) src[i] = (i * 131 + (i >>> 8)) & 0xff;
+    for (const n of [0, 1, 255, 256, 1448, 8948, 65_536, 70_000]) {
+      for (let sa = 0; sa < 8; sa++) {
+        for (let da = 0; da < 8; da += n > 9000 ? 3 : 1) {
+          const shared = Buffer.from(new SharedArrayBuffer(n + 32)).fill(0x5c);
+          const plain = Buffer.alloc(n + 32, 0x5c);
+          const piece = src.subarray(sa, sa + n);
+          copyBytes(shared, 8 + da, piece);
+          plain.set(piece, 8 + da);
+          expect(shared.equals(plain), `n ${n} src align ${sa} dst align ${da}`).toBe(true);
+        }
+      }
+    }
+  });
+
+  it('goes through copyFragRange and copySkbFrags into a shared destination', () => {
+    const frame = Buffer.alloc(1514);
+    for (let i = 0; i < frame.length; i++) frame[i] = (i * 7) & 0xff;
+    const frag: HostFrag = { kind: 'host', buf: frame.subarray(66) };
+    const dst = Buffer.from(new SharedArrayBuffer(4096));
+    const counts = newSkbCopyCounts();
+    copyFragRange(frag, 3, 1400, dst, 1001, counts);
+    expect(dst.subarray(1001, 1001 + 1397).equals(frame.subarray(69, 1466))).toBe(true);
+    copySkbFrags([frag, frag], dst, 5, counts);
+    expect(dst.subarray(5, 5 + 1448).equals(frame.subarray(66))).toBe(true);
+    expect(dst.subarray(5 + 1448, 5 + 2 * 1448).equals(frame.subarray(66))).toBe(true);
+    expect(counts.copiedBytes).toBe(1397 + 2 * 1448);
   });
 });
