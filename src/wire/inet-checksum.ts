@@ -21,20 +21,24 @@ export function onesSum(buf: Uint8Array, acc = 0, start = 0, end = buf.length): 
   const words = (end - midStart) >>> 2;
   const midEnd = midStart + 4 * words;
   let sum = onesSumBytes(buf, acc, start, midStart);
-  const u32 = new Uint32Array(buf.buffer, buf.byteOffset + midStart, words);
-  // < 2^30 words of < 2^17 each: exact in a double without folding.
+  // Each u32 is summed whole: hi * 2^16 + lo is lo + hi mod 0xffff, the
+  // modulus of ones'-complement addition, so the folded sum of the u32s is
+  // that of their 16-bit halves, with one add per 4 bytes. Blocks of at most
+  // 2^20 words keep the double exact (< 2^52) between folds.
+  const u32 = wordView(buf.buffer);
+  let i = (buf.byteOffset + midStart) >>> 2;
+  const last = i + words;
   let m = 0;
-  let i = 0;
-  for (; i + 4 <= words; i += 4) {
-    const a = u32[i]!;
-    const b = u32[i + 1]!;
-    const c = u32[i + 2]!;
-    const d = u32[i + 3]!;
-    m += (a & 0xffff) + (a >>> 16) + (b & 0xffff) + (b >>> 16) + (c & 0xffff) + (c >>> 16) + (d & 0xffff) + (d >>> 16);
-  }
-  for (; i < words; i++) {
-    const a = u32[i]!;
-    m += (a & 0xffff) + (a >>> 16);
+  while (i < last) {
+    const blockEnd = Math.min(last, i + WORDS_PER_FOLD);
+    let m0 = 0;
+    let m1 = 0;
+    for (; i + 4 <= blockEnd; i += 4) {
+      m0 += u32[i]! + u32[i + 1]!;
+      m1 += u32[i + 2]! + u32[i + 3]!;
+    }
+    for (; i < blockEnd; i++) m0 += u32[i]!;
+    m = onesFold(m + m0 + m1);
   }
   let mid = onesSwap(onesFold(m));
   // A piece that starts an odd number of bytes into the whole is swapped once more.
@@ -46,6 +50,25 @@ export function onesSum(buf: Uint8Array, acc = 0, start = 0, end = buf.length): 
 }
 
 const LITTLE_ENDIAN = new Uint8Array(new Uint32Array([1]).buffer)[0] === 1;
+/** 2^20 words of < 2^32 sum to < 2^52: exact in a double. */
+const WORDS_PER_FOLD = 1 << 20;
+
+/**
+ * A Uint32Array over the whole of the last ArrayBuffer summed: frames come
+ * one after another from the same pool slab, so most calls reuse it instead
+ * of building a view per frame (an allocation per received segment).
+ */
+let viewedBuffer: ArrayBufferLike | undefined;
+let viewedWords: Uint32Array<ArrayBufferLike> = new Uint32Array(0);
+
+function wordView(ab: ArrayBufferLike): Uint32Array<ArrayBufferLike> {
+  // A buffer that shrank (resizable) since its view was made gets a new one too.
+  if (ab !== viewedBuffer || viewedWords.length !== ab.byteLength >>> 2) {
+    viewedBuffer = ab;
+    viewedWords = new Uint32Array(ab, 0, ab.byteLength >>> 2);
+  }
+  return viewedWords;
+}
 /** Below this the byte loop is as fast and needs no view object. */
 const WORD_PATH_MIN_BYTES = 64;
 

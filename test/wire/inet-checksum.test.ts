@@ -132,4 +132,32 @@ describe('onesSum word path', () => {
     const b = Buffer.alloc(4096, 0xff);
     expect(onesSum(b, 0x1234) % 0xffff).toBe(onesAdd(onesSum(b), 0x1234) % 0xffff);
   });
+
+  it('equals the byte-wise reference on random 1500- and 9000-byte frames, odd offsets and lengths, in many buffers (seeded)', () => {
+    const rnd = prng(99);
+    for (let k = 0; k < 400; k++) {
+      const frameLen = k % 2 === 0 ? 1514 : 9014;
+      // Frames in their own ArrayBuffers, pooled Buffers and shared memory, so the cached word view changes often.
+      const kind = k % 3;
+      const off = Math.floor(rnd() * 8);
+      const backing = kind === 0 ? Buffer.alloc(frameLen + 8) : kind === 1 ? Buffer.allocUnsafe(frameLen + 8) : Buffer.from(new SharedArrayBuffer(frameLen + 8));
+      for (let i = 0; i < backing.length; i++) backing[i] = Math.floor(rnd() * 256);
+      const frame = backing.subarray(off, off + frameLen);
+      const start = Math.floor(rnd() * 60);
+      const end = frameLen - Math.floor(rnd() * 5);
+      const acc = Math.floor(rnd() * 0x10000);
+      const got = onesSum(frame, acc, start, end);
+      const want = onesAdd(acc, reference(frame, start, end));
+      expect(got % 0xffff, `frame ${k}: offset ${off} [${start}, ${end})`).toBe(want % 0xffff);
+      expect(got).toBeGreaterThanOrEqual(0);
+      expect(got).toBeLessThanOrEqual(0xffff);
+    }
+  });
+
+  it('keeps the sum exact over more words than one fold block (2^20)', () => {
+    const big = Buffer.alloc(5 * 2 ** 20 + 6, 0xff);
+    big[12345] = 0x00;
+    big[4 * 2 ** 20 + 1] = 0x17;
+    expect(onesSum(big, 0, 2, big.length - 1) % 0xffff).toBe(reference(big, 2, big.length - 1) % 0xffff);
+  });
 });
