@@ -26,6 +26,7 @@
  * span repeat: a misplaced block can never verify by accident.
  */
 import { mix32 } from '../base/seeded-rng.js';
+import { i32x4Const, instantiateSimd, Op, simdOp, ValType, type SimdInstance } from './wasm-simd.js';
 
 const GOLDEN = 0x9e3779b1;
 const HI_SALT = 0x6a09e667;
@@ -146,7 +147,7 @@ export function fillPatternJs(seed: number, byteOffset: number, out: Uint8Array)
 }
 
 /*
- * The fast path: a WebAssembly module of about 220 bytes, assembled below, that
+ * The fast path: a WebAssembly module of about 220 bytes (wasm-simd.ts) that
  * computes four pattern words per step with 128-bit SIMD (i32x4.mul is
  * the 32-bit multiply mix32 needs, lane by lane) into its own memory, from
  * which the caller copies (fillPattern) or compares (findPatternMismatch)
@@ -164,92 +165,41 @@ export function fillPatternJs(seed: number, byteOffset: number, out: Uint8Array)
 /** Bytes of pattern one SIMD call produces at most, and the chunk both entry points work in. */
 const CHUNK_BYTES = 64 * 1024;
 
-interface SimdFiller {
-  fill(base: number, h0: number, start: number, end: number): void;
-  /** The module's memory: two 64 KiB pages (a chunk, plus a word of lead-in and the rounding). */
-  mem: Uint8Array;
-}
+type FillFn = (base: number, h0: number, start: number, end: number) => void;
 
-function leb128(n: number): number[] {
-  const out: number[] = [];
-  do {
-    let b = n & 0x7f;
-    n >>>= 7;
-    if (n !== 0) b |= 0x80;
-    out.push(b);
-  } while (n !== 0);
-  return out;
-}
-
-function i32x4Const(v: number): number[] {
-  const lane = [v & 0xff, (v >>> 8) & 0xff, (v >>> 16) & 0xff, (v >>> 24) & 0xff];
-  return [0xfd, 0x0c, ...lane, ...lane, ...lane, ...lane]; // v128.const
-}
-
-/** The module's bytes (WebAssembly core 2.0 binary format, SIMD opcodes behind the 0xfd prefix). */
-function simdModuleBytes(): Uint8Array {
-  const simd = (op: number): number[] => [0xfd, ...leb128(op)];
-  const [I32X4_SPLAT, V128_XOR, I32X4_SHR_U, I32X4_ADD, I32X4_MUL, V128_STORE] = [0x11, 0x51, 0xad, 0xae, 0xb5, 0x0b];
-  const GET = 0x20;
-  const SET = 0x21;
-  const TEE = 0x22;
+/** The module: fill(base, h0, start, end) over two 64 KiB pages (a chunk, plus a word of lead-in and the rounding). */
+function simdFiller(): SimdInstance<FillFn> | undefined {
+  const { LOCAL_GET: GET, LOCAL_SET: SET, LOCAL_TEE: TEE, I32_CONST } = Op;
   // Locals: params 0 base, 1 h0, 2 ptr (start), 3 end; 4 hv, 5 bv, 6 x (v128).
-  const h0Lanes = [0, GOLDEN, 2 * GOLDEN, 3 * GOLDEN].flatMap((v) => [v & 0xff, (v >>> 8) & 0xff, (v >>> 16) & 0xff, (v >>> 24) & 0xff]);
-  const mixStep = (shift: number, mul: number): number[] => [
-    GET, 6, 0x41, shift, ...simd(I32X4_SHR_U), ...simd(V128_XOR), // x ^ (x >>> shift)
-    ...(mul === 0 ? [] : [...i32x4Const(mul), ...simd(I32X4_MUL), TEE, 6]), // * mul
-  ];
+  const xorShift = (shift: number): number[] => [GET, 6, I32_CONST, shift, ...simdOp(Op.I32X4_SHR_U), ...simdOp(Op.V128_XOR)];
   const code = [
-    1, 3, 0x7b, // three v128 locals
-    GET, 1, ...simd(I32X4_SPLAT), 0xfd, 0x0c, ...h0Lanes, ...simd(I32X4_ADD), SET, 4, // hv = h0 + [0,1,2,3] * GOLDEN
-    GET, 0, ...simd(I32X4_SPLAT), SET, 5, // bv = base in every lane
-    0x02, 0x40, 0x03, 0x40, // block, loop
-    GET, 2, GET, 3, 0x4f, 0x0d, 1, // ptr >= end: leave
+    // hv = h0 + [0, 1, 2, 3] * GOLDEN; bv = base in every lane
+    GET, 1, ...simdOp(Op.I32X4_SPLAT), ...i32x4Const(0, GOLDEN, 2 * GOLDEN, 3 * GOLDEN), ...simdOp(Op.I32X4_ADD), SET, 4,
+    GET, 0, ...simdOp(Op.I32X4_SPLAT), SET, 5,
+    Op.BLOCK, Op.VOID, Op.LOOP, Op.VOID,
+    GET, 2, GET, 3, Op.I32_GE_U, Op.BR_IF, 1, // ptr >= end: leave
     GET, 2, // the store's address
-    GET, 5, GET, 4, ...simd(V128_XOR), TEE, 6, // x = bv ^ hv
-    ...mixStep(16, 0x85ebca6b),
-    ...mixStep(13, 0xc2b2ae35),
-    GET, 6, 0x41, 16, ...simd(I32X4_SHR_U), ...simd(V128_XOR), // x ^ (x >>> 16)
-    ...simd(V128_STORE), 4, 0, // at ptr (align 16, offset 0)
-    GET, 4, ...i32x4Const(4 * GOLDEN), ...simd(I32X4_ADD), SET, 4, // hv += 4 * GOLDEN
-    GET, 2, 0x41, 16, 0x6a, SET, 2, // ptr += 16
-    0x0c, 0, // again
-    0x0b, 0x0b, 0x0b, // end loop, block, function
+    GET, 5, GET, 4, ...simdOp(Op.V128_XOR), TEE, 6, // x = bv ^ hv
+    ...xorShift(16), ...i32x4Const(0x85ebca6b), ...simdOp(Op.I32X4_MUL), TEE, 6, // mix32, lane by lane
+    ...xorShift(13), ...i32x4Const(0xc2b2ae35), ...simdOp(Op.I32X4_MUL), TEE, 6,
+    ...xorShift(16),
+    ...simdOp(Op.V128_STORE), 4, 0, // at ptr (align 16, offset 0)
+    GET, 4, ...i32x4Const(4 * GOLDEN), ...simdOp(Op.I32X4_ADD), SET, 4, // hv += 4 * GOLDEN
+    GET, 2, I32_CONST, 16, Op.I32_ADD, SET, 2, // ptr += 16
+    Op.BR, 0,
+    Op.END, Op.END,
   ];
-  const section = (id: number, bytes: number[]): number[] => [id, ...leb128(bytes.length), ...bytes];
-  const name = (s: string): number[] => [s.length, ...Buffer.from(s, 'latin1')];
-  return new Uint8Array([
-    0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00,
-    ...section(1, [1, 0x60, 4, 0x7f, 0x7f, 0x7f, 0x7f, 0]), // type: (i32 i32 i32 i32) -> ()
-    ...section(3, [1, 0]), // one function of that type
-    ...section(5, [1, 0, 2]), // memory: 2 pages
-    ...section(7, [2, ...name('fill'), 0, 0, ...name('mem'), 2, 0]),
-    ...section(10, [1, ...leb128(code.length), ...code]),
-  ]);
+  return instantiateSimd<FillFn>({
+    name: 'fill',
+    params: [ValType.I32, ValType.I32, ValType.I32, ValType.I32],
+    results: [],
+    locals: [[3, ValType.V128]],
+    code,
+    memoryPages: 2,
+  });
 }
 
-/** The part of the WebAssembly API used here (the project's type libraries do not declare its values). */
-interface WasmApi {
-  validate(bytes: Uint8Array): boolean;
-  Module: new (bytes: Uint8Array) => object;
-  Instance: new (module: object) => { exports: { fill: SimdFiller['fill']; mem: { buffer: ArrayBuffer } } };
-}
-
-/** The SIMD filler, or undefined where WebAssembly or its SIMD is not available. */
-function makeSimdFiller(): SimdFiller | undefined {
-  const wasm = (globalThis as { WebAssembly?: WasmApi }).WebAssembly;
-  if (!HOST_IS_LITTLE_ENDIAN || wasm === undefined) return undefined;
-  try {
-    const bytes = simdModuleBytes();
-    if (!wasm.validate(bytes)) return undefined;
-    const ex = new wasm.Instance(new wasm.Module(bytes)).exports;
-    return { fill: ex.fill, mem: new Uint8Array(ex.mem.buffer) };
-  } catch {
-    return undefined;
-  }
-}
-
-const SIMD = makeSimdFiller();
+const SIMD = simdFiller();
 
 /** True when fillPattern and findPatternMismatch run on the SIMD module (tests check both paths agree). */
 export const PATTERN_SIMD = SIMD !== undefined;
@@ -258,7 +208,7 @@ export const PATTERN_SIMD = SIMD !== undefined;
  * The pattern bytes [byteOffset, byteOffset + n) (n <= CHUNK_BYTES) as a
  * view of the module's memory, valid until the next call.
  */
-function simdPattern(simd: SimdFiller, seed: number, byteOffset: number, n: number): Uint8Array {
+function simdPattern(simd: SimdInstance<FillFn>, seed: number, byteOffset: number, n: number): Uint8Array {
   const skip = byteOffset % 4;
   let w = (byteOffset - skip) / 4;
   const words = Math.ceil((skip + n) / 4);
@@ -267,7 +217,7 @@ function simdPattern(simd: SimdFiller, seed: number, byteOffset: number, n: numb
     const wHi = Math.floor(w / TWO_POW_32);
     const wLo = w - wHi * TWO_POW_32;
     const m = Math.min(words - k, TWO_POW_32 - wLo);
-    simd.fill(spanBase(seed, wHi), Math.imul(wLo, GOLDEN), k * 4, (k + m) * 4);
+    simd.fn(spanBase(seed, wHi), Math.imul(wLo, GOLDEN), k * 4, (k + m) * 4);
     k += m;
     w += m;
   }

@@ -9,8 +9,16 @@
  * were even and then byte-swapped (RFC 1071 §2(B), byte-order independence).
  */
 
+import { instantiateSimd, Op, simdOp, ValType, type SimdInstance } from './wasm-simd.js';
+
 /** Ones'-complement sum of `buf[start..end)` as big-endian 16-bit words, added to `acc`; folded to 16 bits. */
 export function onesSum(buf: Uint8Array, acc = 0, start = 0, end = buf.length): number {
+  if (SIMD !== undefined && end - start >= SIMD_MIN_BYTES) return onesSumSimd(SIMD, buf, acc, start, end);
+  return onesSumJs(buf, acc, start, end);
+}
+
+/** onesSum without the SIMD module: for short pieces, where WebAssembly SIMD is missing, and as the tests' second opinion. */
+export function onesSumJs(buf: Uint8Array, acc = 0, start = 0, end = buf.length): number {
   if (!LITTLE_ENDIAN || end - start < WORD_PATH_MIN_BYTES) return onesSumBytes(buf, acc, start, end);
   // The per-frame hot path (every received segment is checksummed): sum the
   // 4-byte-aligned middle through a Uint32Array. On a little-endian CPU each
@@ -71,6 +79,68 @@ function wordView(ab: ArrayBufferLike): Uint32Array<ArrayBufferLike> {
 }
 /** Below this the byte loop is as fast and needs no view object. */
 const WORD_PATH_MIN_BYTES = 64;
+
+/*
+ * The SIMD path (wasm-simd.ts): sum(end) adds up mem[0..end) (end a
+ * multiple of 16) as little-endian u16s, eight per step, pairwise into four
+ * u32 lanes (i32x4.extadd_pairwise_i16x8_u), and returns the four lanes'
+ * total. The piece is copied into the module's memory first (a memcpy), its
+ * last step padded with zeros. Little-endian u16s are the big-endian words
+ * byte-swapped, so the folded total is swapped once (RFC 1071 §2(B)), as
+ * the Uint32Array path does. A 64 KiB chunk adds at most 4096 × 131070 per
+ * lane and < 2^31 in all: no overflow. About twice the Uint32Array path's
+ * speed on 1514- and 9014-byte frames, copy included.
+ */
+const SIMD_CHUNK_BYTES = 64 * 1024;
+/** Below this the JavaScript paths are as fast as a copy and a call. */
+const SIMD_MIN_BYTES = 128;
+
+type SumFn = (end: number) => number;
+
+function simdSummer(): SimdInstance<SumFn> | undefined {
+  const { LOCAL_GET: GET, LOCAL_SET: SET } = Op;
+  const lane = (i: number): number[] => [GET, 2, ...simdOp(Op.I32X4_EXTRACT_LANE), i];
+  // Locals: param 0 end; 1 ptr (i32); 2 acc (v128, zero).
+  const code = [
+    Op.BLOCK, Op.VOID, Op.LOOP, Op.VOID,
+    GET, 1, GET, 0, Op.I32_GE_U, Op.BR_IF, 1, // ptr >= end: leave
+    GET, 2, GET, 1, ...simdOp(Op.V128_LOAD), 4, 0, ...simdOp(Op.I32X4_EXTADD_PAIRWISE_I16X8_U), ...simdOp(Op.I32X4_ADD), SET, 2,
+    GET, 1, Op.I32_CONST, 16, Op.I32_ADD, SET, 1,
+    Op.BR, 0,
+    Op.END, Op.END,
+    ...lane(0), ...lane(1), Op.I32_ADD, ...lane(2), Op.I32_ADD, ...lane(3), Op.I32_ADD,
+  ];
+  return instantiateSimd<SumFn>({
+    name: 'sum',
+    params: [ValType.I32],
+    results: [ValType.I32],
+    locals: [
+      [1, ValType.I32],
+      [1, ValType.V128],
+    ],
+    code,
+    memoryPages: 2,
+  });
+}
+
+const SIMD = simdSummer();
+
+/** True when onesSum runs long pieces on the SIMD module (tests compare it with onesSumJs). */
+export const CHECKSUM_SIMD = SIMD !== undefined;
+
+function onesSumSimd(simd: SimdInstance<SumFn>, buf: Uint8Array, acc: number, start: number, end: number): number {
+  const mem = simd.mem;
+  let total = 0;
+  // Chunks are an even number of bytes, so each starts on a word of the whole.
+  for (let pos = start; pos < end; pos += SIMD_CHUNK_BYTES) {
+    const n = Math.min(SIMD_CHUNK_BYTES, end - pos);
+    mem.set(pos === 0 && n === buf.length ? buf : buf.subarray(pos, pos + n), 0);
+    const padded = (n + 15) & ~15;
+    for (let i = n; i < padded; i++) mem[i] = 0;
+    total += simd.fn(padded) >>> 0;
+  }
+  return onesFold(acc + onesSwap(onesFold(total)));
+}
 
 /** onesSum one byte pair at a time (short pieces, unaligned ends, big-endian CPUs). */
 function onesSumBytes(buf: Uint8Array, acc: number, start: number, end: number): number {

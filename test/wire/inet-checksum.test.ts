@@ -9,6 +9,8 @@ import {
   onesSum,
   onesSumAny,
   onesSumFragments,
+  onesSumJs,
+  CHECKSUM_SIMD,
   onesSwap,
   pseudoHeaderSum,
 } from '../../src/wire/inet-checksum.js';
@@ -159,5 +161,18 @@ describe('onesSum word path', () => {
     big[12345] = 0x00;
     big[4 * 2 ** 20 + 1] = 0x17;
     expect(onesSum(big, 0, 2, big.length - 1) % 0xffff).toBe(reference(big, 2, big.length - 1) % 0xffff);
+  });
+
+  it('runs long pieces on the SIMD module here; it, the Uint32Array path and the reference agree across 64 KiB chunks', () => {
+    expect(CHECKSUM_SIMD).toBe(true);
+    const rnd = prng(7);
+    const backing = Buffer.alloc(200_016);
+    for (let i = 0; i < backing.length; i++) backing[i] = Math.floor(rnd() * 256);
+    for (const [off, start, end] of [[1, 3, 200_001], [0, 0, 65_536], [5, 1, 65_538], [2, 127, 255], [3, 0, 128], [7, 11, 131_083]] as const) {
+      const view = backing.subarray(off, off + 200_008);
+      const want = reference(view, start, end);
+      expect(onesSum(view, 0, start, end) % 0xffff, `simd [${start}, ${end}) at offset ${off}`).toBe(want % 0xffff);
+      expect(onesSumJs(view, 0, start, end) % 0xffff, `js [${start}, ${end}) at offset ${off}`).toBe(want % 0xffff);
+    }
   });
 });
