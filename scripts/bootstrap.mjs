@@ -4,7 +4,7 @@
 // missing. Runs before `npm test` and `npm run demo` (npm "pre" scripts).
 //
 // Uses only node: built-ins: it must run before node_modules exists.
-import { existsSync, mkdirSync, readdirSync, readFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, realpathSync, statSync } from 'node:fs';
 import { spawnSync } from 'node:child_process';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -140,6 +140,36 @@ if (!existsSync(nodeModules) || unbuilt.length > 0) {
   if (run('npm', ['ci', '--no-audit', '--no-fund'], { cwd: root }) !== 0) fail('npm ci failed');
   const still = natives.filter((f) => !existsSync(join(root, f)));
   if (still.length > 0) fail(`native addons still missing after npm ci: ${still.join(', ')}`);
+}
+
+// ddplab's own libpcap addon for the NIC thread (native/pcap-port), built
+// with the node-gyp that ships with npm against Node's installed headers
+// when missing or older than its source. Without it a run keeps the NIC in
+// the host's thread (slower), so a failed build is said and not fatal.
+buildPcapPort();
+
+function buildPcapPort() {
+  const dir = join(root, 'native', 'pcap-port');
+  const out = join(dir, 'build', 'Release', 'ddplab_pcap_port.node');
+  const srcs = ['pcap_port.c', 'binding.gyp'].map((f) => join(dir, f));
+  if (existsSync(out) && srcs.every((f) => statSync(f).mtimeMs <= statSync(out).mtimeMs)) return;
+  const npmCli = realpathSync(spawnSync('sh', ['-c', 'command -v npm'], { encoding: 'utf8' }).stdout.trim() || '/usr/bin/npm');
+  const candidates = [
+    join(dirname(npmCli), '..', 'node_modules', 'node-gyp', 'bin', 'node-gyp.js'),
+    join(dirname(process.execPath), '..', 'lib', 'node_modules', 'npm', 'node_modules', 'node-gyp', 'bin', 'node-gyp.js'),
+  ];
+  const gyp = candidates.find((f) => existsSync(f));
+  if (gyp === undefined) {
+    process.stderr.write('bootstrap: node-gyp (part of npm) not found: the NIC thread needs native/pcap-port built; runs keep the NIC in the host thread\n');
+    return;
+  }
+  process.stdout.write('bootstrap: building native/pcap-port (the NIC thread\'s libpcap addon)\n');
+  // Node's own headers (a distribution's node ships them under <prefix>/include/node): no download.
+  const nodedir = join(dirname(process.execPath), '..');
+  const args = [gyp, 'rebuild', '--loglevel=warn', ...(existsSync(join(nodedir, 'include', 'node', 'node_api.h')) ? [`--nodedir=${nodedir}`] : [])];
+  if (run(process.execPath, args, { cwd: dir }) !== 0 || !existsSync(out)) {
+    process.stderr.write('bootstrap: building native/pcap-port failed: runs keep the NIC in the host thread\n');
+  }
 }
 
 // Compiled JavaScript for the ddplab command (dist/), rebuilt when any source

@@ -66,7 +66,8 @@ rmSync(stage, { recursive: true, force: true });
 let result;
 try {
   result = await build({
-    entryPoints: [join(src, 'cli/main.ts')],
+    // The NIC thread's script (src/nicemu/thread/) is a second entry: a worker starts from a file.
+    entryPoints: [join(src, 'cli/main.ts'), join(src, 'nicemu/thread/nic-worker.ts')],
     outdir: stage,
     entryNames: '[name]',
     chunkNames: '[name]-[hash]',

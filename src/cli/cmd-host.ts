@@ -8,7 +8,6 @@
  * progress lines (JSON) on stderr for the orchestrator's progress bar.
  */
 import type { Command } from 'commander';
-import type { Port } from '../nicemu/port/port.js';
 import { resolve } from 'node:path';
 import { parseTargetAddress } from '../lab/target-address.js';
 import { receivedSignal, signalExitCode, withInterrupt } from '../lab/interrupt.js';
@@ -37,6 +36,7 @@ interface HostFlags extends WorkloadFlags, ImpairFlags, DevmemFlags, TimeoutFlag
   hashReads?: string;
   acceptPartialCsum?: boolean;
   superFrames?: boolean;
+  nicThread?: boolean;
   quiet?: boolean;
 }
 
@@ -58,6 +58,7 @@ export function registerHostCommand(program: Command): void {
     .option('--accept-partial-csum', 'accept TCP checksums left partial by a sender on the same host (veth with tx-csum on); the default')
     .option('--no-accept-partial-csum', 'drop TCP segments whose checksum is partial (counted in rx_csum_partial_dropped)')
     .option('--super-frames', 'size the capture for frames above the MTU (a peer whose TSO/GSO reaches the interface unsegmented)')
+    .option('--no-nic-thread', "run the software NIC in the host's thread (default: its own thread with offload none, ddp, ddp-crc)")
     .option('--progress-json', 'write progress as JSON lines on stderr')
     .option('--quiet', 'no log lines on stderr');
   addHostSideFlags(cmd);
@@ -70,7 +71,6 @@ export function registerHostCommand(program: Command): void {
     const offload = parseOffloadMode(flags.offload);
     // The host itself (NIC, stack, pcap) only now: --help and the flags' checks above load none of it.
     const { hostRun } = await import('../lab/host-run.js');
-    const { withCapture } = await import('../nicemu/port/capture.js');
     // SIGINT/SIGTERM: stop the workload and still print the report (a second one quits at once).
     const interruptLog = flags.quiet === true ? { log: () => undefined } : {};
     const report = await withInterrupt(
@@ -97,8 +97,9 @@ export function registerHostCommand(program: Command): void {
             ...(impair !== undefined ? { impair } : {}),
             acceptPartialChecksums: flags.acceptPartialCsum !== false,
             superFrames: flags.superFrames === true,
+            nicThread: flags.nicThread !== false,
             ...(flags.hashReads !== undefined ? { hashReads: resolve(flags.hashReads) } : {}),
-            ...(flags.capture !== undefined ? { wrapPort: (p: Port) => withCapture(p, resolve(flags.capture!)) } : {}),
+            ...(flags.capture !== undefined ? { capture: resolve(flags.capture) } : {}),
             ...(flags.quiet === true ? {} : { log: (line: string) => process.stderr.write(`ddplab host: ${line}\n`) }),
           },
           flags.progressJson === true ? (p) => process.stderr.write(`${JSON.stringify({ progress: p })}\n`) : undefined,

@@ -38,7 +38,7 @@ export const HELP_GROUPS: Readonly<Record<string, Groups>> = {
     ['Capture & output:', ['capture', 'hash-reads', 'output-format', 'json', 'help']],
   ],
   host: [
-    ['Interface and target:', ['iface', 'host-ip', 'gateway', 'host-mac', 'target', 'nqn', 'queue-depth', 'accept-partial-csum', 'no-accept-partial-csum', 'super-frames']],
+    ['Interface and target:', ['iface', 'host-ip', 'gateway', 'host-mac', 'target', 'nqn', 'queue-depth', 'accept-partial-csum', 'no-accept-partial-csum', 'super-frames', 'no-nic-thread']],
     ['Workload:', WORKLOAD],
     ['Offload / NIC:', OFFLOAD_NIC],
     ['DDP limits (offload ddp, ddp-crc):', DDP_LIMITS],

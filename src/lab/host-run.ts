@@ -17,8 +17,14 @@ import type { TcpStats } from '../host/net/tcp-stats.js';
 import { NicEmu, type NicDropInfo, type NicDropReason } from '../nicemu/nic.js';
 import type { NicRxStats } from '../nicemu/nic-stats.js';
 import { openLivePort } from '../nicemu/port/live.js';
-import type { Port, PortStats } from '../nicemu/port/port.js';
+import { PortError, type Port, type PortStats } from '../nicemu/port/port.js';
+import { UserError } from '../base/errors.js';
 import { withImpairment, type ImpairConfig, type ImpairStats } from '../nicemu/port/impair.js';
+import { withCapture } from '../nicemu/port/capture.js';
+import type { NicLink } from '../nicemu/nic-link.js';
+import { NicThread } from '../nicemu/thread/nic-thread.js';
+import { pcapPortAddonBuilt } from '../nicemu/port/pcap-batch.js';
+import { cpuTimeSince, threadCpuUsage, type CpuTime } from '../base/thread-cpu.js';
 import { macToString, parseMac } from '../wire/ethernet.js';
 import { ipToString, parseIpv4Addr } from '../wire/ipv4.js';
 import { ArpError } from '../host/net/arp.js';
@@ -26,7 +32,7 @@ import { ddpModeOf, headerSplitOf, usesCrcOffload, usesDdpEngine, usesZcrx, type
 import { ZcrxHost, type ZcrxRunReport } from './zcrx-host.js';
 import { requireInterface, requireLibpcap, requireNetRaw } from './privileges.js';
 import { NvmeDdpOffload, ddpReport, newNvmeDdpUlpStats, type DdpReport } from '../host/nvme/ddp.js';
-import { NvmeTcpDdpDevice } from '../nicemu/ddp/offload.js';
+import { NvmeTcpDdpDevice, type DdpDeviceOps } from '../nicemu/ddp/offload.js';
 import { DEFAULT_DDP_HOST_SETTINGS, ddpLimitsWith, type DdpHostSettings } from '../host/nvme/ddp-settings.js';
 import { newUlpDdpStats, type UlpDdpStats } from '../nicemu/ddp/stats.js';
 import { DEFAULT_NIC_PROFILE } from '../nicemu/ddp/nic-profile.js';
@@ -70,11 +76,17 @@ export interface HostRunOptions {
   readonly workload: WorkloadOptions;
   /** Write the SHA-256 of every read's data to this file (JSON), for comparison with a replay of the capture. */
   readonly hashReads?: string;
-  /** Wraps the live port (capture tap, impairment); default: none. */
-  readonly wrapPort?: (port: Port) => Promise<Port> | Port;
+  /** Writes every frame received and sent to this pcap file (the capture tap, outside the impairment). */
+  readonly capture?: string;
+  /**
+   * Run the software NIC on its own thread (default true; src/nicemu/thread/):
+   * offload none, ddp and ddp-crc. Devmem and zcrx runs, and the NIC's TCP
+   * oracle (not hardware), keep it in the host's thread.
+   */
+  readonly nicThread?: boolean;
   /**
    * Seeded loss/reorder/duplication/corruption between the interface and
-   * everything else: wrapPort (the capture tap) wraps the impaired port, so
+   * everything else: the capture tap wraps the impaired port, so
    * a capture shows what the NIC actually received and what the host sent
    * before tx impairment.
    */
@@ -126,8 +138,18 @@ export interface HostRunReport {
   readonly port: PortStats;
   /** What the impairment stage was asked to do and did, per direction (absent: no impairment). */
   readonly impair?: { readonly config: ImpairConfig; readonly rx: ImpairStats; readonly tx: ImpairStats };
-  /** CPU time of the host process over the whole run (NIC, TCP, ULP, workload). */
-  readonly cpu: { readonly userMs: number; readonly systemMs: number };
+  /**
+   * CPU time over the whole run: the host process (userMs, systemMs: NIC,
+   * TCP, ULP, workload), its host thread (TCP, ULP, workload; the NIC too
+   * when it shares the thread), and the NIC thread (null: the NIC ran in the
+   * host thread).
+   */
+  readonly cpu: {
+    readonly userMs: number;
+    readonly systemMs: number;
+    readonly hostThread: CpuTime;
+    readonly nicThread: CpuTime | null;
+  };
 }
 
 function readSysfs(iface: string, what: string): string {
@@ -136,7 +158,6 @@ function readSysfs(iface: string, what: string): string {
 
 export async function hostRun(opts: HostRunOptions, onProgress?: (p: WorkloadProgress) => void): Promise<HostRunReport> {
   requireNetRaw('ddplab host');
-  requireLibpcap();
   requireInterface(opts.iface);
   const log = opts.log ?? (() => undefined);
   const mac = parseMac(opts.hostMac ?? readSysfs(opts.iface, 'address'));
@@ -145,15 +166,29 @@ export async function hostRun(opts: HostRunOptions, onProgress?: (p: WorkloadPro
   const targetIp = parseIpv4Addr(opts.targetIp);
   const clock = new RealClock();
   const cpu0 = process.cpuUsage();
-
+  const thread0 = threadCpuUsage();
+  const offload = opts.offload ?? 'none';
+  const ddpSettings = opts.ddpSettings ?? DEFAULT_DDP_HOST_SETTINGS;
+  const acceptPartial = opts.acceptPartialChecksums ?? true;
+  const fromTarget = new TargetDrops(targetIp);
   // Our own transmissions come back through libpcap on the same interface;
   // the filter keeps them out of the receive path.
-  const live = openLivePort({ iface: opts.iface, filter: `not ether src ${macToString(mac)}`, superFrames: opts.superFrames ?? false });
-  const impaired = opts.impair !== undefined ? withImpairment(live, opts.impair) : undefined;
-  const port = opts.wrapPort ? await opts.wrapPort(impaired ?? live) : (impaired ?? live);
-  const acceptPartial = opts.acceptPartialChecksums ?? true;
-  const nic = new NicEmu(port, { mac, acceptPartialChecksums: acceptPartial, mtu });
-  const fromTarget = new TargetDrops(targetIp);
+  const filter = `not ether src ${macToString(mac)}`;
+  // (Without ddplab's libpcap addon — the bootstrap builds it — the NIC stays in this thread.)
+  const onThread =
+    (opts.nicThread ?? true) && (offload === 'none' || usesDdpEngine(offload)) && ddpSettings.nicTcp?.oracle !== true && pcapPortAddonBuilt();
+  // The pcap addon can load once per process: on the NIC thread, that thread checks it (same error, same line).
+  if (!onThread) requireLibpcap();
+  // A NIC thread that fails (a bug in the NIC model) stops the run with its error.
+  let nicFailed: (e: Error) => void = () => undefined;
+  const nicFailure = new Promise<never>((_, reject) => {
+    nicFailed = reject;
+  });
+  nicFailure.catch(() => undefined);
+  const built = onThread
+    ? await nicOnThread(opts, { mac, mtu, offload, ddpSettings, acceptPartial, filter }, (e) => nicFailed(e))
+    : await nicInThread(opts, { mac, mtu, offload, ddpSettings, acceptPartial, filter });
+  const nic = built.nic;
   nic.onDrop = fromTarget.record;
   const stack = new HostStack({
     nic,
@@ -163,21 +198,8 @@ export async function hostRun(opts: HostRunOptions, onProgress?: (p: WorkloadPro
     ...(opts.prefixLen !== undefined ? { prefixLen: opts.prefixLen } : {}),
     ...(opts.gateway !== undefined ? { gateway: parseIpv4Addr(opts.gateway) } : {}),
   });
-  const offload = opts.offload ?? 'none';
-  const ddpSettings = opts.ddpSettings ?? DEFAULT_DDP_HOST_SETTINGS;
-  const ddp =
-    !usesDdpEngine(offload)
-      ? undefined
-      : new NvmeDdpOffload(
-          new NvmeTcpDdpDevice(nic, {
-            limits: ddpSettings.limits,
-            caps: { 'nvme-tcp': true, 'nvme-tcp-ddgst-rx': usesCrcOffload(offload) },
-            nicTcpOracle: ddpSettings.nicTcp?.oracle ?? false,
-            nicTcpChecks: ddpSettings.nicTcp?.checks ?? false,
-            profile: ddpSettings.nic ?? DEFAULT_NIC_PROFILE,
-          }),
-          { log, ulp: ddpSettings.ulp },
-        );
+  const ddp = built.ddpDevice !== undefined ? new NvmeDdpOffload(built.ddpDevice, { log, ulp: ddpSettings.ulp }) : undefined;
+  if (onThread) log(`NIC on its own thread${ddp !== undefined ? ' (DDP engine with it)' : ''}`);
   const split = headerSplitOf(offload);
   // zcrx-nvme: the --devmem-pool size is the area's.
   const zcrx = usesZcrx(offload) ? new ZcrxHost({ areaBytes: opts.devmem?.poolBytes ?? DEVMEM_DEFAULTS.poolBytes }, log) : undefined;
@@ -190,7 +212,7 @@ export async function hostRun(opts: HostRunOptions, onProgress?: (p: WorkloadPro
   const describe = (e: unknown): string => {
     const msg = e instanceof Error ? e.message : String(e);
     if (e instanceof NvmeHostError && e.code === 'CONNECT_TIMEOUT' && msg.includes('TCP SYN')) {
-      return `${msg}: ${fromTarget.describe(opts.targetIp, live.stats.rxTruncated ?? 0, acceptPartial)}`;
+      return `${msg}: ${fromTarget.describe(opts.targetIp, built.portStats().rxTruncated ?? 0, acceptPartial)}`;
     }
     return e instanceof NvmeHostError && e.code === 'TIMEOUT' ? `target ${targetName} did not answer: ${msg} (I/O timeout)` : msg;
   };
@@ -255,6 +277,7 @@ export async function hostRun(opts: HostRunOptions, onProgress?: (p: WorkloadPro
         ...(opts.signal !== undefined ? { signal: opts.signal } : {}),
       }),
       failed,
+      nicFailure,
     ]);
     devmem?.workloadEnded();
     zcrx?.workloadEnded();
@@ -270,15 +293,16 @@ export async function hostRun(opts: HostRunOptions, onProgress?: (p: WorkloadPro
     clearTimeout(graceTimer);
     opts.signal?.removeEventListener('abort', onInterrupt);
     await stack.close();
-    await port.close();
+    await built.close();
   }
+  const hostThread = cpuTimeSince(thread0, threadCpuUsage());
   const interrupted = opts.signal?.aborted === true;
   // A devmem page pool that ran dry looks like a target that does not answer: say what happened.
   if (error !== undefined && devmem !== undefined) error = devmem.explainFailure(error);
   if (opts.hashReads !== undefined) writeReadHashes(opts.hashReads, readHashes);
   const host = ctrl?.stats();
   const hostStats = host ?? newNvmeHostStats();
-  const ddpStats = ddp?.device.getStats() ?? newUlpDdpStats();
+  const ddpStats = built.ddpDevice?.getStats() ?? newUlpDdpStats();
   return {
     ok: error === undefined && workload !== undefined && workload.ok && !interrupted,
     ...(error !== undefined ? { error } : {}),
@@ -294,9 +318,9 @@ export async function hostRun(opts: HostRunOptions, onProgress?: (p: WorkloadPro
     ...(devmem !== undefined ? { devmem: devmem.report(sumNvmeHostStats(ctrl?.ioQueues.map((q) => q.stats) ?? [])) } : {}),
     ...(zcrx !== undefined ? { zcrx: zcrx.report(sumNvmeHostStats(ctrl?.ioQueues.map((q) => q.stats) ?? [])) } : {}),
     tcp: { ...stack.tcpStats },
-    port: port.stats,
-    ...(impaired !== undefined ? { impair: { config: impaired.config, ...impaired.impairStats() } } : {}),
-    cpu: cpuSince(cpu0),
+    port: built.portStats(),
+    ...(opts.impair !== undefined && built.impairStats() !== null ? { impair: { config: opts.impair, ...built.impairStats()! } } : {}),
+    cpu: { ...cpuSince(cpu0), hostThread, nicThread: built.nicThreadCpu() },
   };
 }
 
@@ -359,4 +383,90 @@ class TargetDrops {
     if (n('rx_errors') > 0) parts.push(`${plural(n('rx_errors'), 'frame', 'frames')} did not parse`);
     return parts.length > 0 ? parts.join('; ') : `no TCP segment from ${target} reached the NIC`;
   }
+}
+
+/** The NIC as a run uses it, wherever it runs. */
+interface BuiltNic {
+  readonly nic: NicLink & { readonly stats: NicRxStats; onDrop: ((reason: NicDropReason, info: NicDropInfo) => void) | undefined };
+  readonly ddpDevice: DdpDeviceOps | undefined;
+  portStats(): PortStats;
+  impairStats(): { rx: ImpairStats; tx: ImpairStats } | null;
+  nicThreadCpu(): CpuTime | null;
+  close(): Promise<void>;
+}
+
+interface NicBuildArgs {
+  readonly mac: Buffer;
+  readonly mtu: number;
+  readonly offload: OffloadMode;
+  readonly ddpSettings: DdpHostSettings;
+  readonly acceptPartial: boolean;
+  readonly filter: string;
+}
+
+function ddpCaps(offload: OffloadMode): { 'nvme-tcp': boolean; 'nvme-tcp-ddgst-rx': boolean } {
+  return { 'nvme-tcp': true, 'nvme-tcp-ddgst-rx': usesCrcOffload(offload) };
+}
+
+/** The NIC in the host's thread: port, impairment, capture tap, NicEmu and the DDP device, all here. */
+async function nicInThread(opts: HostRunOptions, a: NicBuildArgs): Promise<BuiltNic> {
+  const live = openLivePort({ iface: opts.iface, filter: a.filter, superFrames: opts.superFrames ?? false });
+  const impaired = opts.impair !== undefined ? withImpairment(live, opts.impair) : undefined;
+  const port: Port = opts.capture !== undefined ? withCapture(impaired ?? live, opts.capture) : (impaired ?? live);
+  const nic = new NicEmu(port, { mac: a.mac, acceptPartialChecksums: a.acceptPartial, mtu: a.mtu });
+  const ddpDevice = usesDdpEngine(a.offload)
+    ? new NvmeTcpDdpDevice(nic, {
+        limits: a.ddpSettings.limits,
+        caps: ddpCaps(a.offload),
+        nicTcpOracle: a.ddpSettings.nicTcp?.oracle ?? false,
+        nicTcpChecks: a.ddpSettings.nicTcp?.checks ?? false,
+        profile: a.ddpSettings.nic ?? DEFAULT_NIC_PROFILE,
+      })
+    : undefined;
+  return {
+    nic,
+    ddpDevice,
+    portStats: () => port.stats,
+    impairStats: () => impaired?.impairStats() ?? null,
+    nicThreadCpu: () => null,
+    close: () => port.close(),
+  };
+}
+
+/** The NIC on its own thread (src/nicemu/thread/): the same parts, built there. */
+async function nicOnThread(opts: HostRunOptions, a: NicBuildArgs, onFailed: (e: Error) => void): Promise<BuiltNic> {
+  const nic = await NicThread.start(
+    {
+      iface: opts.iface,
+      filter: a.filter,
+      superFrames: opts.superFrames ?? false,
+      mac: [...a.mac],
+      mtu: a.mtu,
+      acceptPartialChecksums: a.acceptPartial,
+      ...(opts.impair !== undefined ? { impair: opts.impair } : {}),
+      ...(opts.capture !== undefined ? { capturePath: opts.capture } : {}),
+      ...(usesDdpEngine(a.offload)
+        ? {
+            ddp: {
+              ...(a.ddpSettings.limits !== undefined ? { limits: a.ddpSettings.limits } : {}),
+              caps: ddpCaps(a.offload),
+              nicTcpChecks: a.ddpSettings.nicTcp?.checks ?? false,
+              profile: a.ddpSettings.nic ?? DEFAULT_NIC_PROFILE,
+            },
+          }
+        : {}),
+    },
+    onFailed,
+  ).catch((e: unknown) => {
+    if (e instanceof PortError && e.code === 'LIBPCAP_MISSING') throw new UserError('LIBPCAP_MISSING', e.message);
+    throw e;
+  });
+  return {
+    nic,
+    ddpDevice: nic.ddp,
+    portStats: () => nic.portStats,
+    impairStats: () => nic.impairStats,
+    nicThreadCpu: () => nic.cpu,
+    close: () => nic.close(),
+  };
 }

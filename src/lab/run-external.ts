@@ -23,7 +23,6 @@ import { closeSync, fstatSync, openSync, readFileSync, readSync } from 'node:fs'
 import { resolve } from 'node:path';
 import type { BlockImage, WorkloadOptions } from '../host/workload/options.js';
 import type { WorkloadProgress } from '../host/workload/workload.js';
-import type { Port } from '../nicemu/port/port.js';
 import type { ImpairConfig } from '../nicemu/port/impair.js';
 import { ipToString, parseIpv4Addr } from '../wire/ipv4.js';
 import { UserError } from '../base/errors.js';
@@ -216,16 +215,15 @@ export interface ExternalRunReport extends RunReport {
 export async function runExternal(o: ExternalRunOptions): Promise<ExternalRunReport> {
   // The user's mistakes first (they need no privilege to be found), then what the machine lacks.
   // (privileges.js reaches the libpcap port module: loaded only when a run starts, not for --help.)
-  const { requireInterface, requireLibpcap, requireNetRaw } = await import('./privileges.js');
+  const { requireInterface, requireNetRaw } = await import('./privileges.js');
   requireInterface(o.iface, 'external mode runs on an existing interface (see ip link)');
   const nextHop = externalNextHop(o.host, o.targetIp, o.gateway);
   requireNetRaw('ddplab run --target');
-  requireLibpcap();
+  // libpcap is checked by the host as it starts its NIC (the addon loads once per process, in the NIC's thread).
   const mtu = Number(readFileSync(`/sys/class/net/${o.iface}/mtu`, 'utf8').trim());
   const image = o.verify.kind === 'file' ? openFileImage(o.verify.path) : undefined;
   // The host itself (NIC, stack, pcap) only now: the flags' checks above import none of it.
   const { hostRun } = await import('./host-run.js');
-  const { withCapture } = await import('../nicemu/port/capture.js');
   let hr: HostRunReport;
   try {
     const workload = workloadForVerify(o.workload, o.verify, image);
@@ -250,7 +248,7 @@ export async function runExternal(o: ExternalRunOptions): Promise<ExternalRunRep
           workload,
           ...(o.impair !== undefined ? { impair: o.impair } : {}),
           ...(o.hashReads !== undefined ? { hashReads: resolve(o.hashReads) } : {}),
-          ...(o.capture !== undefined ? { wrapPort: (p: Port) => withCapture(p, resolve(o.capture!)) } : {}),
+          ...(o.capture !== undefined ? { capture: resolve(o.capture) } : {}),
           acceptPartialChecksums: o.acceptPartialChecksums ?? true,
           // Someone else's peer: its TSO/GSO super-frames may reach the interface whole.
           superFrames: true,

@@ -4,7 +4,7 @@
  * resolves the peer, and opens TCP connections whose segments the NIC steers
  * to them by 4-tuple.
  */
-import type { NicEmu } from '../../nicemu/nic.js';
+import type { NicLink } from '../../nicemu/nic-link.js';
 import type { FlowKey, RxOffloadEngine } from '../../nicemu/flow-table.js';
 import { Arp } from './arp.js';
 import type { Clock } from './clock.js';
@@ -15,7 +15,7 @@ import { ipToString } from '../../wire/ipv4.js';
 import { DdplabError } from '../../base/errors.js';
 
 export interface HostStackConfig {
-  readonly nic: NicEmu;
+  readonly nic: NicLink;
   readonly clock: Clock;
   /** Our IPv4 address (u32). */
   readonly ip: number;

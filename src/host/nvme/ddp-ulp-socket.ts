@@ -16,7 +16,7 @@
  * What each ULP decides on top (which reads to offer, what a late
  * teardownDone completes, what it logs) stays with its owner.
  */
-import type { DdpSocket, NvmeTcpDdpDevice, NvmeTcpSkConfig, SetupRefusal, SkAddRefusal, UlpDdpOps } from '../../nicemu/ddp/offload.js';
+import type { DdpSocket, DdpDeviceOps, NvmeTcpSkConfig, SetupRefusal, SkAddRefusal, UlpDdpOps } from '../../nicemu/ddp/offload.js';
 import type { FlowKey } from '../../nicemu/flow-table.js';
 
 /** The resync counters both ULPs keep. */
@@ -36,7 +36,7 @@ export class DdpUlpSocket {
   private readonly ops: UlpDdpOps;
 
   constructor(
-    private readonly device: NvmeTcpDdpDevice,
+    private readonly device: DdpDeviceOps,
     private readonly counters: DdpResyncCounters,
     /** The NIC finished tearing down `cid` after the teardown call had returned. */
     private readonly onLateTeardownDone: (cid: number) => void,

@@ -34,7 +34,7 @@
  * copy routine only when they view exactly the destination, and a data
  * digest is skipped only when every chunk of the PDU carried crcOk.
  */
-import { DEFAULT_DDP_LIMITS, type DdpSocket, type NvmeTcpDdpDevice, type SetupRefusal, type SkAddRefusal } from '../../nicemu/ddp/offload.js';
+import { DEFAULT_DDP_LIMITS, type DdpSocket, type DdpDeviceOps, type SetupRefusal, type SkAddRefusal } from '../../nicemu/ddp/offload.js';
 import type { UlpDdpStats } from '../../nicemu/ddp/stats.js';
 import type { FlowKey } from '../../nicemu/flow-table.js';
 import { DDP_PAGE_BYTES, sglFromBuffer } from '../../nicemu/ddp/sgl.js';
@@ -137,7 +137,7 @@ export class NvmeDdp implements NvmeDdpHooks {
   private readonly log: (line: string) => void;
 
   constructor(
-    private readonly device: NvmeTcpDdpDevice,
+    private readonly device: DdpDeviceOps,
     private readonly opts: NvmeDdpOptions = {},
   ) {
     this.ioThresholdBytes = device.limits().ioThresholdBytes;
@@ -277,7 +277,7 @@ export class NvmeDdpOffload {
   private readonly conns = new Map<number, NvmeDdpConnection>();
 
   constructor(
-    readonly device: NvmeTcpDdpDevice,
+    readonly device: DdpDeviceOps,
     private readonly opts: NvmeDdpOptions = {},
   ) {}
 

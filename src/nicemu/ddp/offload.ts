@@ -106,7 +106,26 @@ export interface NvmeTcpDdpDeviceOptions {
 
 /** Why skAdd or setup said no, for the ULP's log and counters. */
 export type SkAddRefusal = 'caps-off' | 'no-flow' | 'flow-busy' | 'socket-limit' | 'bad-config' | 'fault';
-export type SetupRefusal = DdpSetupRefusal | 'caps-off' | 'not-offloaded' | 'sgl-too-long' | 'fault';
+export type SetupRefusal = DdpSetupRefusal | 'caps-off' | 'not-offloaded' | 'sgl-too-long' | 'fault' | 'not-shared';
+
+/**
+ * The device ops a ULP calls: NvmeTcpDdpDevice in the ULP's own thread, or
+ * the proxy of a NIC on its own thread (nicemu/thread/ddp-client.ts), which
+ * refuses a buffer the NIC thread cannot reach ('not-shared': not in
+ * shared memory).
+ */
+export interface DdpDeviceOps {
+  limits(): NvmeTcpDdpLimits;
+  getCaps(): NvmeTcpDdpCaps;
+  setCaps(caps: Partial<NvmeTcpDdpCaps>): void;
+  getStats(): UlpDdpStats;
+  skAdd(sk: DdpSocket, config: NvmeTcpSkConfig, ulp: UlpDdpOps): SkAddRefusal | undefined;
+  skDel(key: FlowKey): void;
+  setup(key: FlowKey, cid: number, sgl: Sgl): SetupRefusal | undefined;
+  teardown(key: FlowKey, cid: number): boolean;
+  auditCompleted(key: FlowKey, cid: number): void;
+  resync(key: FlowKey, seq: number): void;
+}
 
 interface OffloadedSocket {
   readonly entry: FlowEntry;
@@ -116,7 +135,7 @@ interface OffloadedSocket {
   readonly ulp: UlpDdpOps;
 }
 
-export class NvmeTcpDdpDevice {
+export class NvmeTcpDdpDevice implements DdpDeviceOps {
   readonly faults: DdpFaults = { skAddFail: false, setupFailEvery: 0 };
   private readonly lim: NvmeTcpDdpLimits;
   private readonly stats: UlpDdpStats = newUlpDdpStats();

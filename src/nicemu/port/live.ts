@@ -396,7 +396,7 @@ export class LivePort implements Port {
 }
 
 /** IPv4's largest datagram, an Ethernet header and one VLAN tag. */
-const SUPER_FRAME_SNAPLEN = 65535 + 14 + 4;
+export const SUPER_FRAME_SNAPLEN = 65535 + 14 + 4;
 
 /** The offloads whose state libpcap reads to size its ring slots (ethtool -k names). */
 const SLOT_OFFLOADS = ['tcp-segmentation-offload', 'generic-segmentation-offload', 'generic-receive-offload', 'large-receive-offload'];
@@ -406,7 +406,7 @@ const SLOT_OFFLOADS = ['tcp-segmentation-offload', 'generic-segmentation-offload
  * the offloads libpcap checks is on, so that its ring slots fit 64 KiB
  * frames; the previous state is restored before returning.
  */
-function withSuperFrameSlots(iface: string, open: () => PcapBindingSession): PcapBindingSession {
+export function withSuperFrameSlots<T>(iface: string, open: () => T): T {
   let features: string;
   try {
     features = execFileSync('ethtool', ['-k', iface], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] });

@@ -1,0 +1,194 @@
+/**
+ * The live Port of the NIC thread: libpcap through ddplab's own addon
+ * (native/pcap-port), which moves frames in batches — one call copies up to
+ * BATCH_FRAMES received frames into a buffer and describes them, where the
+ * `pcap` package's binding (live.ts) calls into JavaScript once per frame —
+ * and which, being a Node-API addon, loads in a worker_thread and closes its
+ * poll handle when it closes (the `pcap` binding can load in one thread of a
+ * process only, and leaves its handle open, which aborts a worker that ends).
+ *
+ * Same contract as live.ts: immediate mode (no buffer timeout holding frames
+ * back), promiscuous, the BPF filter the caller gives, frames copied once
+ * (into arenas the received frames then own slices of: nothing is reused
+ * while a frame may still be referenced), capture-ring drops as
+ * rxKernelDrops, frames cut short by the capture counted in rxTruncated and
+ * dropped, 64 KiB slots for a peer's TSO/GSO super-frames on request.
+ * Delivery is in batches, always from libuv's poll callback (never from
+ * inside send()); a turn of the loop hands the consumer at most
+ * TURN_FRAMES frames, the rest waits for the next turn (the poll is level
+ * triggered), so timers keep running under a flood.
+ */
+import { createRequire } from 'node:module';
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { PROJECT_ROOT } from '../../base/paths.js';
+import { PortCounters, PortError } from './port.js';
+import type { Port, PortStats, RxConsumer, RxFrame } from './port.js';
+import { SUPER_FRAME_SNAPLEN, withSuperFrameSlots } from './live.js';
+
+/** The addon's exports (native/pcap-port/pcap_port.c). */
+interface PcapPortAddon {
+  libVersion(): string;
+  open(iface: string, filter: string, snapLen: number, bufferBytes: number, promiscuous: boolean, onReadable: () => void): object;
+  read(handle: object, out: Uint8Array, meta: Float64Array, maxFrames: number): number;
+  send(handle: object, frames: Uint8Array, lens: Uint32Array, count: number): number;
+  stats(handle: object): [number, number, number];
+  close(handle: object): void;
+}
+
+export const PCAP_PORT_ADDON = join(PROJECT_ROOT, 'native', 'pcap-port', 'build', 'Release', 'ddplab_pcap_port.node');
+
+const BATCH_FRAMES = 256;
+const TURN_FRAMES = 4096;
+const META_FIELDS = 4;
+/** Frames are copied into arenas of this size; a new one starts when less than a largest frame is left. */
+const ARENA_BYTES = 4 << 20;
+
+let addon: PcapPortAddon | undefined;
+
+/** True when the addon is built (the bootstrap builds it with node-gyp). */
+export function pcapPortAddonBuilt(): boolean {
+  return existsSync(PCAP_PORT_ADDON);
+}
+
+/** Loads the addon once per thread; returns libpcap's version string. */
+export function loadPcapPortAddon(): string {
+  return pcapPort().libVersion();
+}
+
+function pcapPort(): PcapPortAddon {
+  if (addon !== undefined) return addon;
+  if (!pcapPortAddonBuilt()) {
+    throw new PortError('LIBPCAP_MISSING', `ddplab's libpcap addon is not built (${PCAP_PORT_ADDON}): run node scripts/bootstrap.mjs (it needs libpcap-dev and a C compiler)`);
+  }
+  try {
+    addon = createRequire(import.meta.url)(PCAP_PORT_ADDON) as PcapPortAddon;
+  } catch (e) {
+    const msg = e instanceof Error ? e.message : String(e);
+    throw new PortError('LIBPCAP_MISSING', /libpcap\.so/.test(msg) ? `libpcap is not installed: apt-get install libpcap0.8` : `cannot load ddplab's libpcap addon: ${msg}`);
+  }
+  return addon;
+}
+
+export interface BatchPcapPortOptions {
+  readonly iface: string;
+  readonly filter?: string;
+  /** Kernel capture ring in bytes (default 32 MiB; 128 MiB with superFrames). */
+  readonly bufferBytes?: number;
+  /** Frames larger than the MTU may arrive: 64 KiB capture slots (live.ts, LivePortOptions.superFrames). */
+  readonly superFrames?: boolean;
+  readonly promiscuous?: boolean;
+}
+
+function openError(iface: string, e: unknown): PortError {
+  const err = e as { code?: string; message?: string };
+  const msg = err.message ?? String(e);
+  if (err.code === 'DDPLAB_PCAP_NODEV' || /No such device|doesn't exist/.test(msg)) return new PortError('IFACE_MISSING', `no interface ${iface} in this network namespace`);
+  if (err.code === 'DDPLAB_PCAP_PERM' || /permission|not permitted/i.test(msg)) {
+    return new PortError('PERMISSION', `capturing on ${iface} needs root (CAP_NET_RAW): run as root, e.g. with sudo`);
+  }
+  if (err.code === 'DDPLAB_PCAP_LINKTYPE') return new PortError('LINKTYPE', `${iface} is not an Ethernet interface`);
+  return new PortError('CAPTURE_FAILED', `libpcap cannot capture on ${iface}: ${msg}`);
+}
+
+export class BatchPcapPort implements Port {
+  readonly iface: string;
+  private readonly counters = new PortCounters();
+  private readonly lib: PcapPortAddon;
+  private readonly handle: object;
+  private readonly snapLen: number;
+  private readonly meta = new Float64Array(BATCH_FRAMES * META_FIELDS);
+  private arena: Buffer;
+  private arenaUsed = 0;
+  private consumer: RxConsumer | null = null;
+  private closed = false;
+  private readonly txLens = new Uint32Array(1);
+
+  constructor(opts: BatchPcapPortOptions) {
+    this.iface = opts.iface;
+    this.lib = pcapPort();
+    if (!existsSync(`/sys/class/net/${opts.iface}`)) throw new PortError('IFACE_MISSING', `no interface ${opts.iface} in this network namespace`);
+    const superFrames = opts.superFrames ?? false;
+    this.snapLen = superFrames ? SUPER_FRAME_SNAPLEN : 262144;
+    this.arena = Buffer.allocUnsafeSlow(ARENA_BYTES);
+    const bufferBytes = opts.bufferBytes ?? (superFrames ? 128 : 32) << 20;
+    const open = (): object => {
+      try {
+        return this.lib.open(opts.iface, opts.filter ?? '', this.snapLen, bufferBytes, opts.promiscuous ?? true, this.onReadable);
+      } catch (e) {
+        throw openError(opts.iface, e);
+      }
+    };
+    this.handle = superFrames ? withSuperFrameSlots(opts.iface, open) : open();
+  }
+
+  get stats(): PortStats {
+    if (!this.closed) this.counters.rxKernelDrops = this.lib.stats(this.handle)[1];
+    return this.counters.snapshot();
+  }
+
+  send(frame: Buffer): void {
+    if (this.closed) throw new PortError('PORT_CLOSED', `port on ${this.iface} is closed`);
+    this.txLens[0] = frame.length;
+    if (this.lib.send(this.handle, frame, this.txLens, 1) === 1) {
+      this.counters.txFrames++;
+      this.counters.txBytes += frame.length;
+    } else {
+      // The kernel refused it (EMSGSIZE above the MTU, ENOBUFS, ENETDOWN): counted, as a NIC counts a frame it could not send.
+      this.counters.txErrors++;
+    }
+  }
+
+  onFrames(consumer: RxConsumer): void {
+    if (this.consumer !== null) throw new PortError('PORT_CONSUMER_SET', 'this port already has a consumer');
+    this.consumer = consumer;
+  }
+
+  close(): Promise<void> {
+    if (!this.closed) {
+      this.counters.rxKernelDrops = this.lib.stats(this.handle)[1];
+      this.closed = true;
+      this.lib.close(this.handle);
+    }
+    return Promise.resolve();
+  }
+
+  /** The capture descriptor is readable: read batches until it is empty or this turn's share is taken. */
+  private readonly onReadable = (): void => {
+    let taken = 0;
+    while (!this.closed && taken < TURN_FRAMES) {
+      // Frames wait in the capture ring until a consumer is there (a NIC's ring fills the same way).
+      if (this.consumer === null) return;
+      if (ARENA_BYTES - this.arenaUsed < this.snapLen) {
+        this.arena = Buffer.allocUnsafeSlow(ARENA_BYTES);
+        this.arenaUsed = 0;
+      }
+      const base = this.arenaUsed;
+      const out = this.arena.subarray(base);
+      const n = this.lib.read(this.handle, out, this.meta, BATCH_FRAMES);
+      if (n === 0) return;
+      taken += n;
+      const batch: RxFrame[] = [];
+      const m = this.meta;
+      let end = base;
+      for (let i = 0; i < n; i++) {
+        const off = base + m[i * META_FIELDS]!;
+        const caplen = m[i * META_FIELDS + 1]!;
+        end = off + caplen;
+        if (caplen < m[i * META_FIELDS + 2]!) {
+          this.counters.rxTruncated++;
+          continue;
+        }
+        this.counters.rxFrames++;
+        this.counters.rxBytes += caplen;
+        batch.push({ data: this.arena.subarray(off, end), tsUs: m[i * META_FIELDS + 3]! });
+      }
+      this.arenaUsed = end;
+      if (batch.length > 0) this.consumer(batch);
+    }
+  };
+}
+
+export function openBatchPcapPort(opts: BatchPcapPortOptions): BatchPcapPort {
+  return new BatchPcapPort(opts);
+}

@@ -1,0 +1,341 @@
+/**
+ * The host thread's handle on a NIC running in its own worker_thread
+ * (README.md here): a NicLink for the host stack, the DDP device proxy, and
+ * the NIC's counters as of its last report.
+ *
+ * Transmit and offload ops are queued and posted once per turn of the host's
+ * event loop (setImmediate: right after the turn's I/O, which is where the
+ * NIC's messages are taken in), in order.
+ * Received skbs arrive in batches; each batch is delivered as NicEmu
+ * delivers one in its own thread: batchStart before a flow's first skb,
+ * batchEnd after the batch (so TCP sends one ACK per batch).
+ */
+import { Worker } from 'node:worker_threads';
+import { createRequire } from 'node:module';
+import { existsSync } from 'node:fs';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import { parseArp } from '../../wire/arp.js';
+import { parseTcp } from '../../wire/tcp.js';
+import type { FlowEntry, FlowKey } from '../flow-table.js';
+import type { NicLink } from '../nic-link.js';
+import type { ArpHandler, NicDropInfo, NicDropReason } from '../nic.js';
+import { newNicRxStats, type NicRxStats } from '../nic-stats.js';
+import { PortError, type PortErrorCode, type PortStats } from '../port/port.js';
+import type { ImpairStats } from '../port/impair.js';
+import type { Skb, SkbFrag } from '../skb.js';
+import type { UlpDdpStats } from '../ddp/stats.js';
+import { NicThreadDdpDevice } from './ddp-client.js';
+import {
+  DROP_REASONS,
+  EV_ARP,
+  EV_DROP,
+  EV_REFUSED,
+  EV_RESYNC,
+  EV_SKB,
+  EV_TEARDOWN,
+  FRAG_HOST,
+  SKB_DDP_CRC_OK,
+  SKB_DDP_PLACED,
+  type HostOp,
+  type NicMessage,
+  type NicThreadConfig,
+  type NicThreadStats,
+  type NicToHost,
+} from './protocol.js';
+
+const EMPTY_PORT_STATS: PortStats = { rxFrames: 0, rxBytes: 0, txFrames: 0, txBytes: 0, rxKernelDrops: 0, rxQueueDrops: 0, txErrors: 0 };
+const NO_FRAGS: readonly SkbFrag[] = [];
+/** How long close() waits for the NIC thread to end after its port closed. */
+const CLOSE_WAIT_MS = 5000;
+
+/** The worker's entry: the bundled script beside this chunk (dist/cli/), else the TypeScript source through tsx. */
+function workerEntry(): { url: URL; execArgv: string[] } {
+  const here = import.meta.url;
+  if (here.endsWith('.js')) {
+    const bundled = new URL('./nic-worker.js', here);
+    // The worker inherits node's own flags (--cpu-prof and the like).
+    if (existsSync(fileURLToPath(bundled))) return { url: bundled, execArgv: process.execArgv };
+  }
+  const source = new URL('./nic-worker.ts', here);
+  const tsx = createRequire(here).resolve('tsx/esm');
+  return { url: source.protocol === 'file:' ? source : pathToFileURL(fileURLToPath(source)), execArgv: [...process.execArgv.filter((a) => !a.includes('tsx')), '--import', pathToFileURL(tsx).href] };
+}
+
+export class NicThread implements NicLink {
+  readonly mac: Buffer;
+  /** The DDP device proxy, when the config asked for one. */
+  readonly ddp: NicThreadDdpDevice | undefined;
+  /** Told of every frame the NIC dropped (in the NIC thread's order). */
+  onDrop: ((reason: NicDropReason, info: NicDropInfo) => void) | undefined;
+  /** The NIC thread's CPU time, once closed. */
+  cpu: { readonly userMs: number; readonly systemMs: number } | null = null;
+  private last: NicThreadStats;
+  private readonly flows = new Map<number, FlowEntry>();
+  private readonly flowIds = new Map<string, number>();
+  private nextFlow = 1;
+  private arpHandler: ArpHandler | undefined;
+  private ops: HostOp[] = [];
+  private tx: Buffer[] = [];
+  private txBytes = 0;
+  private posting = false;
+  private failure: Error | undefined;
+  private closed: Promise<void> | undefined;
+  private resolveClosed: (() => void) | undefined;
+  private readonly started: FlowEntry[] = [];
+
+  private constructor(
+    private readonly worker: Worker,
+    cfg: NicThreadConfig,
+    /** Called once if the NIC thread fails after start (a bug in the NIC): the run must stop. */
+    private readonly onFailed: (e: Error) => void,
+  ) {
+    this.mac = Buffer.from(cfg.mac);
+    this.last = { nic: newNicRxStats(), ddp: null, port: EMPTY_PORT_STATS, impair: null };
+    const self = this;
+    this.ddp =
+      cfg.ddp !== undefined
+        ? new NicThreadDdpDevice(
+            { flowIdOf: (k) => this.flowIdOf(k), enqueue: (op) => this.enqueue(op), get ddpStats() { return self.last.ddp; } },
+            cfg.ddp.profile,
+            cfg.ddp.limits,
+            cfg.ddp.caps,
+          )
+        : undefined;
+  }
+
+  /**
+   * Starts the NIC thread and waits until its port is open. A port that
+   * cannot open (no libpcap, no interface, no permission) rejects with the
+   * same PortError, code and line, as opening it in this thread would.
+   */
+  static start(cfg: NicThreadConfig, onFailed: (e: Error) => void): Promise<NicThread> {
+    const entry = workerEntry();
+    const worker = new Worker(entry.url, { workerData: cfg, execArgv: entry.execArgv });
+    const thread = new NicThread(worker, cfg, onFailed);
+    return new Promise((resolve, reject) => {
+      let up = false;
+      worker.on('message', (m: NicToHost) => {
+        if (m.kind === 'events') thread.receive(m);
+        else if (m.kind === 'ready') {
+          up = true;
+          resolve(thread);
+        } else if (m.kind === 'start-failed') {
+          const e = m.name === 'PortError' ? new PortError(m.code as PortErrorCode, m.message) : new Error(m.message);
+          void worker.terminate();
+          reject(e);
+        } else if (m.kind === 'closed') {
+          thread.last = m.stats;
+          thread.cpu = m.cpu;
+          thread.resolveClosed?.();
+        } else if (m.kind === 'failed') thread.fail(new Error(`NIC thread: ${m.message}`));
+      });
+      worker.on('error', (e) => {
+        if (!up) reject(e);
+        else thread.fail(e);
+      });
+      worker.on('exit', (code) => {
+        if (!up) reject(new Error(`the NIC thread exited (code ${code}) before its port opened`));
+        // An exit before 'closed' arrived: whatever close() waits for is not coming.
+        thread.resolveClosed?.();
+      });
+    });
+  }
+
+  get stats(): NicRxStats {
+    return this.last.nic;
+  }
+
+  get portStats(): PortStats {
+    return this.last.port;
+  }
+
+  get impairStats(): { rx: ImpairStats; tx: ImpairStats } | null {
+    return this.last.impair;
+  }
+
+  get ddpStats(): UlpDdpStats | null {
+    return this.last.ddp;
+  }
+
+  send(frame: Buffer): void {
+    if (this.closed !== undefined) throw new PortError('PORT_CLOSED', 'the NIC thread is closed');
+    this.enqueue({ op: 'send', off: this.txBytes, len: frame.length });
+    this.tx.push(frame);
+    this.txBytes += frame.length;
+  }
+
+  onArp(handler: ArpHandler): void {
+    this.arpHandler = handler;
+  }
+
+  addFlow(entry: FlowEntry): void {
+    const k = keyString(entry.key);
+    if (this.flowIds.has(k)) throw new Error('flow already registered');
+    const id = this.nextFlow++;
+    this.flows.set(id, entry);
+    this.flowIds.set(k, id);
+    this.enqueue({ op: 'addFlow', flow: id, key: { ...entry.key } });
+  }
+
+  removeFlow(key: FlowKey): boolean {
+    const k = keyString(key);
+    const id = this.flowIds.get(k);
+    if (id === undefined) return false;
+    this.flowIds.delete(k);
+    this.flows.delete(id);
+    this.enqueue({ op: 'removeFlow', flow: id });
+    return true;
+  }
+
+  flowIdOf(key: FlowKey): number | undefined {
+    return this.flowIds.get(keyString(key));
+  }
+
+  /** Closes the port in the NIC thread and waits for its final counters and CPU time. */
+  close(): Promise<void> {
+    if (this.closed !== undefined) return this.closed;
+    const exited = new Promise<void>((resolve) => this.worker.once('exit', () => resolve()));
+    this.closed = new Promise<void>((resolve) => {
+      this.resolveClosed = resolve;
+    }).then(async () => {
+      // The thread ends by itself once its port released libpcap (terminating it while libpcap's
+      // poll handle is live aborts the process). If it does not within the limit, it is let go
+      // (unref): it can no longer hold the process open.
+      let timer: NodeJS.Timeout | undefined;
+      await Promise.race([exited, new Promise<void>((resolve) => (timer = setTimeout(resolve, CLOSE_WAIT_MS)))]);
+      clearTimeout(timer);
+      this.worker.unref();
+    });
+    this.enqueue({ op: 'close' });
+    return this.closed;
+  }
+
+  private enqueue(op: HostOp): void {
+    this.ops.push(op);
+    if (this.posting) return;
+    this.posting = true;
+    // At the end of this turn's I/O phase: the ACKs of every batch read in it go in one message.
+    setImmediate(this.post);
+  }
+
+  private readonly post = (): void => {
+    this.posting = false;
+    const ops = this.ops;
+    if (ops.length === 0) return;
+    this.ops = [];
+    let frames: ArrayBuffer | null = null;
+    if (this.txBytes > 0) {
+      frames = new ArrayBuffer(this.txBytes);
+      const out = new Uint8Array(frames);
+      let at = 0;
+      for (const f of this.tx) {
+        out.set(f, at);
+        at += f.length;
+      }
+      this.tx = [];
+      this.txBytes = 0;
+    }
+    this.worker.postMessage({ ops, frames }, frames !== null ? [frames] : []);
+  };
+
+  private fail(e: Error): void {
+    if (this.failure !== undefined) return;
+    this.failure = e;
+    this.onFailed(e);
+  }
+
+  /** One message of events from the NIC thread, delivered in order. */
+  private receive(m: NicMessage): void {
+    if (m.stats !== undefined) this.last = m.stats;
+    const ev = m.events;
+    const data = Buffer.from(m.data);
+    const started = this.started;
+    let i = 0;
+    try {
+      while (i < ev.length) {
+        const tag = ev[i]!;
+        if (tag === EV_SKB) {
+          const entry = this.flows.get(ev[i + 1]!);
+          const tsUs = ev[i + 2]!;
+          const headOff = ev[i + 3]!;
+          const head = data.subarray(headOff, headOff + ev[i + 4]!);
+          const l3 = ev[i + 5]!;
+          const l4 = ev[i + 6]!;
+          const flags = ev[i + 7]!;
+          const n = ev[i + 8]!;
+          i += 9;
+          let frags = NO_FRAGS;
+          let len = 0;
+          if (n > 0) {
+            const list: SkbFrag[] = [];
+            for (let j = 0; j < n; j++, i += 4) {
+              if (ev[i] === FRAG_HOST) {
+                const off = ev[i + 1]!;
+                const buf = data.subarray(off, off + ev[i + 2]!);
+                list.push({ kind: 'host', buf });
+                len += buf.length;
+              } else {
+                const memory = this.ddp!.regionMemory.get(ev[i + 1]!)!;
+                const buf = Buffer.from(memory, ev[i + 2]!, ev[i + 3]!);
+                list.push({ kind: 'placed', buf });
+                len += buf.length;
+              }
+            }
+            frags = list;
+          }
+          // A flow removed since the NIC steered this: the segment has nowhere to go, as with no flow at all.
+          if (entry === undefined) continue;
+          const tcp = parseTcp(head.subarray(l4));
+          const skb: Skb = {
+            tcp,
+            srcIp: head.readUInt32BE(l3 + 12),
+            dstIp: head.readUInt32BE(l3 + 16),
+            seq: tcp.seq,
+            len,
+            head,
+            frags,
+            ddpPlaced: (flags & SKB_DDP_PLACED) !== 0,
+            ddpCrcOk: (flags & SKB_DDP_CRC_OK) !== 0,
+            tsUs,
+          };
+          if (entry.batchEnd !== undefined && !started.includes(entry)) {
+            started.push(entry);
+            entry.batchStart?.();
+          }
+          entry.deliver(skb);
+        } else if (tag === EV_ARP) {
+          const frame = data.subarray(ev[i + 1]!, ev[i + 1]! + ev[i + 2]!);
+          i += 3;
+          const l3 = frame.readUInt16BE(12) === 0x8100 ? 18 : 14;
+          this.arpHandler?.(parseArp(frame.subarray(l3)), frame);
+        } else if (tag === EV_DROP) {
+          const reason = DROP_REASONS[ev[i + 1]!]!;
+          const info: { srcIp?: number; srcPort?: number; tcpFlags?: number } = {};
+          if (ev[i + 2]! >= 0) info.srcIp = ev[i + 2]!;
+          if (ev[i + 3]! >= 0) info.srcPort = ev[i + 3]!;
+          if (ev[i + 4]! >= 0) info.tcpFlags = ev[i + 4]!;
+          i += 5;
+          this.onDrop?.(reason, info);
+        } else if (tag === EV_RESYNC) {
+          this.ddp?.onResyncRequest(ev[i + 1]!, ev[i + 2]!, ev[i + 3]!);
+          i += 4;
+        } else if (tag === EV_TEARDOWN) {
+          this.ddp?.onTeardownDone(ev[i + 1]!, ev[i + 2]!);
+          i += 3;
+        } else if (tag === EV_REFUSED) {
+          this.ddp?.onSetupRefused();
+          i += 3;
+        } else {
+          throw new Error(`NIC thread: unknown event ${tag}`);
+        }
+      }
+    } finally {
+      for (let k = 0; k < started.length; k++) started[k]!.batchEnd!();
+      started.length = 0;
+    }
+  }
+}
+
+function keyString(k: FlowKey): string {
+  return `${k.remoteIp}:${k.remotePort}:${k.localIp}:${k.localPort}`;
+}

@@ -1,0 +1,135 @@
+/**
+ * What crosses between the host thread and the NIC thread (README.md here).
+ *
+ * Host → NIC: one message per turn of the host's event loop, an ordered list
+ * of ops; frames to transmit are packed into one transferred ArrayBuffer and
+ * named by (offset, length). Order is the contract: a read's `setup` reaches
+ * the NIC before the frame carrying its command, as a driver programs the
+ * NIC before it rings the transmit doorbell.
+ *
+ * NIC → host: one message per receive batch (and per turn in which a timer
+ * of the NIC fired an event), an ordered event stream in a Float64Array plus
+ * one transferred ArrayBuffer holding every byte the NIC wrote to host rx
+ * memory for that batch (L2-L4 headers, payload it did not place, ARP
+ * frames). Placed payload is not in it: it is already in the read's buffer,
+ * shared memory the host registered (`register`), named by (region, offset).
+ */
+import type { FlowKey } from '../flow-table.js';
+import type { NicRxStats } from '../nic-stats.js';
+import type { PortStats } from '../port/port.js';
+import type { ImpairConfig, ImpairStats } from '../port/impair.js';
+import type { UlpDdpStats } from '../ddp/stats.js';
+import type { NvmeTcpDdpLimits } from '../ddp/limits.js';
+import type { NicProfile } from '../ddp/nic-profile.js';
+import type { NvmeTcpSkConfig } from '../ddp/engine.js';
+
+/** How the NIC thread builds its port, NIC and DDP device (all plain data: it is cloned into the worker). */
+export interface NicThreadConfig {
+  readonly iface: string;
+  /** BPF filter for the live port. */
+  readonly filter: string;
+  readonly superFrames: boolean;
+  /** The NIC's MAC, 6 bytes. */
+  readonly mac: readonly number[];
+  readonly mtu: number;
+  readonly acceptPartialChecksums: boolean;
+  /** Seeded impairment between the interface and the NIC (as the in-thread run wraps the port). */
+  readonly impair?: ImpairConfig;
+  /** Writes both directions to this pcap file (the capture tap, outermost). */
+  readonly capturePath?: string;
+  /** The NVMe/TCP DDP device, when the run offloads. */
+  readonly ddp?: {
+    readonly limits?: Partial<NvmeTcpDdpLimits>;
+    readonly caps: { readonly 'nvme-tcp': boolean; readonly 'nvme-tcp-ddgst-rx': boolean };
+    readonly nicTcpChecks: boolean;
+    readonly profile: NicProfile;
+  };
+}
+
+/** One host → NIC op. */
+export type HostOp =
+  | { readonly op: 'send'; readonly off: number; readonly len: number }
+  | { readonly op: 'addFlow'; readonly flow: number; readonly key: FlowKey }
+  | { readonly op: 'removeFlow'; readonly flow: number }
+  /** Shared memory the NIC may place into (a read buffer's SharedArrayBuffer). */
+  | { readonly op: 'register'; readonly region: number; readonly memory: SharedArrayBuffer }
+  | { readonly op: 'skAdd'; readonly flow: number; readonly nextPduSeq: number; readonly heldEndSeq?: number; readonly config: NvmeTcpSkConfig }
+  | { readonly op: 'skDel'; readonly flow: number }
+  /** sgl: (region, offset, length) per entry, flat. */
+  | { readonly op: 'setup'; readonly flow: number; readonly cid: number; readonly sgl: readonly number[] }
+  | { readonly op: 'teardown'; readonly flow: number; readonly cid: number }
+  | { readonly op: 'resync'; readonly flow: number; readonly seq: number }
+  | { readonly op: 'audit'; readonly flow: number; readonly cid: number }
+  | { readonly op: 'setCaps'; readonly caps: { readonly 'nvme-tcp'?: boolean; readonly 'nvme-tcp-ddgst-rx'?: boolean } }
+  | { readonly op: 'close' };
+
+export interface HostMessage {
+  readonly ops: readonly HostOp[];
+  /** The frames of the `send` ops. */
+  readonly frames: ArrayBuffer | null;
+}
+
+/**
+ * Event records in NicMessage.events (Float64Array), each starting with its
+ * tag. Offsets and lengths are into NicMessage.data unless said otherwise.
+ *
+ *   SKB      flow, tsUs, headOff, headLen, l3Off, l4Off, flags, nFrags, then per
+ *            frag: kind (FRAG_HOST: off, len, 0 | FRAG_PLACED: region, off, len)
+ *   ARP      off, len                       (the whole frame)
+ *   DROP     reason, srcIp, srcPort, tcpFlags (-1: unknown)
+ *   RESYNC   flow, seq, flags               (the NIC's resyncRequest)
+ *   TEARDOWN flow, cid                      (teardownDone)
+ *   REFUSED  flow, cid                      (the engine refused a setup the host's mirror accepted)
+ */
+export const EV_SKB = 1;
+export const EV_ARP = 2;
+export const EV_DROP = 3;
+export const EV_RESYNC = 4;
+export const EV_TEARDOWN = 5;
+export const EV_REFUSED = 6;
+
+export const FRAG_HOST = 0;
+export const FRAG_PLACED = 1;
+
+export const SKB_DDP_PLACED = 1;
+export const SKB_DDP_CRC_OK = 2;
+
+export const DROP_REASONS = ['rx_errors', 'rx_csum_errors', 'rx_csum_partial_dropped', 'rx_no_flow'] as const;
+
+/** Counters the NIC thread reports (with each message at most every STATS_INTERVAL_MS, and at close). */
+export interface NicThreadStats {
+  readonly nic: NicRxStats;
+  readonly ddp: UlpDdpStats | null;
+  readonly port: PortStats;
+  readonly impair: { readonly rx: ImpairStats; readonly tx: ImpairStats } | null;
+}
+
+export interface NicMessage {
+  readonly kind: 'events';
+  readonly events: Float64Array;
+  readonly data: ArrayBuffer;
+  readonly stats?: NicThreadStats;
+}
+
+/** The NIC thread is up (its port is open) or could not start. */
+export type NicStartMessage =
+  | { readonly kind: 'ready'; readonly libpcap: string }
+  | { readonly kind: 'start-failed'; readonly code: string; readonly message: string; readonly name: string };
+
+/** The NIC thread closed its port: final counters and its own CPU time. */
+export interface NicClosedMessage {
+  readonly kind: 'closed';
+  readonly stats: NicThreadStats;
+  readonly cpu: { readonly userMs: number; readonly systemMs: number } | null;
+}
+
+/** An error inside the NIC thread after start (a bug): the run fails with it. */
+export interface NicFailedMessage {
+  readonly kind: 'failed';
+  readonly message: string;
+}
+
+export type NicToHost = NicMessage | NicStartMessage | NicClosedMessage | NicFailedMessage;
+
+/** How often counters ride along with events. */
+export const STATS_INTERVAL_MS = 100;
