@@ -69,28 +69,14 @@ export interface RunReport extends Partial<FioLayout> {
  * whichever thread the CPU was running, not to the side it served.
  */
 export interface RunCpu extends CpuTime {
-  /**
-   * The host process's main thread. Absent only in a report from a host
-   * that did not measure its threads; every report ddplab writes now has it.
-   */
-  readonly hostThread?: CpuTime;
+  readonly hostThread: CpuTime;
   readonly nicThread: CpuTime | null;
   readonly target: CpuTime | null;
 }
 
-/** The host process's cpu section as it comes over the wire (an older host may lack the thread figures). */
-type HostCpu = CpuTime & { readonly hostThread?: CpuTime; readonly nicThread?: CpuTime | null };
-
-/** The run's cpu section: the host's figures and the target's. */
+/** The run's cpu section: the host's figures (process, threads) and the target's. */
 export function runCpu(host: HostRunReport['cpu'], target: CpuTime | null): RunCpu {
-  const h = host as HostCpu;
-  return {
-    userMs: h.userMs,
-    systemMs: h.systemMs,
-    ...(h.hostThread !== undefined ? { hostThread: h.hostThread } : {}),
-    nicThread: h.nicThread ?? null,
-    target,
-  };
+  return { userMs: host.userMs, systemMs: host.systemMs, hostThread: host.hostThread, nicThread: host.nicThread, target };
 }
 
 /**

@@ -1,6 +1,7 @@
 /**
  * The live reports against docs/report.schema.json (root): a real small
- * `ddplab run --json` (under loss, so the impair section is there) and a
+ * `ddplab run --json` (under loss, so the impair section is there; its CPU
+ * figures per thread and of the target checked too) and a
  * real small `ddplab bench` (two points) whose report.json must validate.
  * Each run has an id of its own and leaves no namespace behind.
  */
@@ -39,6 +40,15 @@ describe('live reports against docs/report.schema.json', () => {
     expect(reportErrors('run', report)).toEqual([]);
     expect(reportErrors('any', report)).toEqual([]);
     expect(report['impair']['config']['rx']).toEqual({ drop: 1e-3 });
+    // CPU per thread and of the target: real figures, each thread's within its process's.
+    const cpu = report['cpu'];
+    const ms = (c: { userMs: number; systemMs: number }): number => c.userMs + c.systemMs;
+    expect(ms(cpu.hostThread)).toBeGreaterThan(0);
+    expect(ms(cpu.target)).toBeGreaterThan(0);
+    expect(ms(cpu.hostThread) + (cpu.nicThread !== null ? ms(cpu.nicThread) : 0)).toBeLessThanOrEqual(ms(cpu) + 20);
+    const noThread = { ...report, cpu: { ...cpu } };
+    delete noThread['cpu']['hostThread'];
+    expect(reportErrors('run', noThread).join('\n')).toMatch(/must have required property 'hostThread'/);
     // Strict where a regression would show: a count that became a fraction, a lost fio block.
     expect(reportErrors('run', { ...report, verify: { ...report['verify'], mismatches: 0.5 } }).join('\n')).toMatch(/mismatches must be integer/);
     const noJobs = { ...report };
