@@ -64,6 +64,9 @@ describe('ddplab run in fio terms (live)', () => {
     expect(out.match(/^ {4}clat percentiles \(usec\):$/gm)).toHaveLength(2);
     expect(out).toMatch(/^ {5}\| 99\.00th=\[\s*\d+\], 99\.50th=\[\s*\d+\], 99\.90th=\[\s*\d+\], 99\.95th=\[\s*\d+\],$/m);
     expect(out.indexOf('  write: IOPS=')).toBeLessThan(out.indexOf('  verify   '));
+    // fio's cpu line stays fio-shaped; ddplab's own says where the CPU went, per thread and in the target.
+    expect(out).toMatch(/^ {2}cpu {10}: usr=[\d.]+%, sys=[\d.]+%/m);
+    expect(out).toMatch(/^ {2}cpu {6}host thread \d+\.\d\d s, (NIC thread \d+\.\d\d s|NIC in the host thread), target \d+\.\d\d s \(host process \d+\.\d\d s\)$/m);
     expect(out).toMatch(/^ {2}result {3}PASS/m);
   });
 
