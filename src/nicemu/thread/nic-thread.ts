@@ -48,17 +48,26 @@ const NO_FRAGS: readonly SkbFrag[] = [];
 /** How long close() waits for the NIC thread to end after its port closed. */
 const CLOSE_WAIT_MS = 5000;
 
-/** The worker's entry: the bundled script beside this chunk (dist/cli/), else the TypeScript source through tsx. */
-function workerEntry(): { url: URL; execArgv: string[] } {
+/**
+ * The worker's script: the bundled one beside this chunk (dist/cli/), else
+ * the TypeScript source, started by a two-line script that registers tsx's
+ * loader in the worker first (a loader registered in this thread does not
+ * reach workers).
+ */
+function startWorker(workerData: NicThreadConfig): Worker {
   const here = import.meta.url;
   if (here.endsWith('.js')) {
     const bundled = new URL('./nic-worker.js', here);
     // The worker inherits node's own flags (--cpu-prof and the like).
-    if (existsSync(fileURLToPath(bundled))) return { url: bundled, execArgv: process.execArgv };
+    if (existsSync(fileURLToPath(bundled))) return new Worker(bundled, { workerData, execArgv: process.execArgv });
   }
-  const source = new URL('./nic-worker.ts', here);
-  const tsx = createRequire(here).resolve('tsx/esm');
-  return { url: source.protocol === 'file:' ? source : pathToFileURL(fileURLToPath(source)), execArgv: [...process.execArgv.filter((a) => !a.includes('tsx')), '--import', pathToFileURL(tsx).href] };
+  const source = new URL('./nic-worker.ts', here).href;
+  // tsx's ESM build of its API (require.resolve finds the CommonJS one, which cannot start the ESM loader from here).
+  const cjs = createRequire(here).resolve('tsx/esm/api');
+  const mjs = cjs.replace(/\.cjs$/, '.mjs');
+  const api = pathToFileURL(existsSync(mjs) ? mjs : cjs).href;
+  const boot = `import(${JSON.stringify(api)}).then((tsx) => { tsx.register(); return import(${JSON.stringify(source)}); });`;
+  return new Worker(boot, { eval: true, workerData, execArgv: process.execArgv.filter((a) => !a.includes('tsx')) });
 }
 
 export class NicThread implements NicLink {
@@ -109,8 +118,7 @@ export class NicThread implements NicLink {
    * same PortError, code and line, as opening it in this thread would.
    */
   static start(cfg: NicThreadConfig, onFailed: (e: Error) => void): Promise<NicThread> {
-    const entry = workerEntry();
-    const worker = new Worker(entry.url, { workerData: cfg, execArgv: entry.execArgv });
+    const worker = startWorker(cfg);
     const thread = new NicThread(worker, cfg, onFailed);
     return new Promise((resolve, reject) => {
       let up = false;
