@@ -78,6 +78,7 @@
  * Anything out of order breaks the PDU's CRC for good, and the host then
  * computes it over the destination.
  */
+import { copyBytes } from '../../base/shared-copy.js';
 import { crc32c } from '../../wire/crc32c.js';
 import {
   NVME_TCP_COMMON_HEADER_LEN,
@@ -767,9 +768,10 @@ export class DdpEngine implements RxOffloadEngine {
       const entry = sgl.entries[i]!;
       const eo = o - sgl.entryStart(i);
       const k = Math.min(left, entry.length - eo);
-      // The DMA: TypedArray#set, without Buffer#copy's argument checks and, for a whole payload, without a source view.
+      // The DMA, without Buffer#copy's argument checks and, for a whole payload, without a source view
+      // (copyBytes: at memcpy speed also into the shared memory of a host on another thread).
       const p = this.payload;
-      entry.set(src === 0 && k === p.length ? p : new Uint8Array(p.buffer, p.byteOffset + src, k), eo);
+      copyBytes(entry, eo, src === 0 && k === p.length ? p : new Uint8Array(p.buffer, p.byteOffset + src, k));
       if (io.appCompleted) this.ctx.stats['ddp-writes-after-completion']++;
       this.emitPlaced(src, entry.subarray(eo, eo + k));
       o += k;

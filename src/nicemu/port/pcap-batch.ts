@@ -25,6 +25,7 @@ import { PROJECT_ROOT } from '../../base/paths.js';
 import { PortCounters, PortError } from './port.js';
 import type { Port, PortStats, RxConsumer, RxFrame } from './port.js';
 import { SUPER_FRAME_SNAPLEN, withSuperFrameSlots } from './live.js';
+import type { RxArena } from '../thread/outbox.js';
 
 /** The addon's exports (native/pcap-port/pcap_port.c). */
 interface PcapPortAddon {
@@ -41,8 +42,10 @@ export const PCAP_PORT_ADDON = join(PROJECT_ROOT, 'native', 'pcap-port', 'build'
 const BATCH_FRAMES = 256;
 const TURN_FRAMES = 4096;
 const META_FIELDS = 4;
-/** Frames are copied into arenas of this size; a new one starts when less than a largest frame is left. */
-const ARENA_BYTES = 4 << 20;
+/** Frames are copied into arenas of this size ... */
+const ARENA_BYTES = 512 * 1024;
+/** ... and a read starts only with room for the largest frame (one that does not fit waits in the addon). */
+const ARENA_MIN_ROOM = SUPER_FRAME_SNAPLEN;
 
 let addon: PcapPortAddon | undefined;
 
@@ -77,6 +80,12 @@ export interface BatchPcapPortOptions {
   readonly bufferBytes?: number;
   /** Frames larger than the MTU may arrive: 64 KiB capture slots (live.ts, LivePortOptions.superFrames). */
   readonly superFrames?: boolean;
+  /**
+   * Called when the arena has no room left for a read, before a new one is
+   * started: whoever holds the arena (nicemu/thread/outbox.ts) may take it
+   * or rewind it now.
+   */
+  readonly onArenaFull?: () => void;
   readonly promiscuous?: boolean;
 }
 
@@ -91,7 +100,7 @@ function openError(iface: string, e: unknown): PortError {
   return new PortError('CAPTURE_FAILED', `libpcap cannot capture on ${iface}: ${msg}`);
 }
 
-export class BatchPcapPort implements Port {
+export class BatchPcapPort implements Port, RxArena {
   readonly iface: string;
   private readonly counters = new PortCounters();
   private readonly lib: PcapPortAddon;
@@ -103,13 +112,16 @@ export class BatchPcapPort implements Port {
   private consumer: RxConsumer | null = null;
   private closed = false;
   private readonly txLens = new Uint32Array(1);
+  private readonly onArenaFull: (() => void) | undefined;
 
   constructor(opts: BatchPcapPortOptions) {
     this.iface = opts.iface;
     this.lib = pcapPort();
     if (!existsSync(`/sys/class/net/${opts.iface}`)) throw new PortError('IFACE_MISSING', `no interface ${opts.iface} in this network namespace`);
     const superFrames = opts.superFrames ?? false;
-    this.snapLen = superFrames ? SUPER_FRAME_SNAPLEN : 262144;
+    // No frame is larger (IPv4's largest datagram and a VLAN tag); superFrames only sizes the capture's slots.
+    this.snapLen = SUPER_FRAME_SNAPLEN;
+    this.onArenaFull = opts.onArenaFull;
     this.arena = Buffer.allocUnsafeSlow(ARENA_BYTES);
     const bufferBytes = opts.bufferBytes ?? (superFrames ? 128 : 32) << 20;
     const open = (): object => {
@@ -153,15 +165,30 @@ export class BatchPcapPort implements Port {
     return Promise.resolve();
   }
 
+  current(): ArrayBuffer {
+    return this.arena.buffer as ArrayBuffer;
+  }
+
+  take(): ArrayBuffer {
+    const taken = this.arena.buffer as ArrayBuffer;
+    this.arena = Buffer.allocUnsafeSlow(ARENA_BYTES);
+    this.arenaUsed = 0;
+    return taken;
+  }
+
+  rewind(): void {
+    this.arenaUsed = 0;
+  }
+
   /** The capture descriptor is readable: read batches until it is empty or this turn's share is taken. */
   private readonly onReadable = (): void => {
     let taken = 0;
     while (!this.closed && taken < TURN_FRAMES) {
       // Frames wait in the capture ring until a consumer is there (a NIC's ring fills the same way).
       if (this.consumer === null) return;
-      if (ARENA_BYTES - this.arenaUsed < this.snapLen) {
-        this.arena = Buffer.allocUnsafeSlow(ARENA_BYTES);
-        this.arenaUsed = 0;
+      if (ARENA_BYTES - this.arenaUsed < ARENA_MIN_ROOM) {
+        this.onArenaFull?.();
+        if (ARENA_BYTES - this.arenaUsed < ARENA_MIN_ROOM) this.take();
       }
       const base = this.arenaUsed;
       const out = this.arena.subarray(base);

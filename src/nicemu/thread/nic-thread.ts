@@ -36,6 +36,7 @@ import {
   FRAG_HOST,
   SKB_DDP_CRC_OK,
   SKB_DDP_PLACED,
+  SRC_DATA,
   type HostOp,
   type NicMessage,
   type NicThreadConfig,
@@ -257,6 +258,12 @@ export class NicThread implements NicLink {
     if (m.stats !== undefined) this.last = m.stats;
     const ev = m.events;
     const data = Buffer.from(m.data);
+    const arena = m.arena !== null ? Buffer.from(m.arena) : data;
+    const shift = m.arena !== null ? 0 : m.arenaInData;
+    const bytes = (i: number): Buffer => {
+      const off = ev[i + 1]!;
+      return ev[i] === SRC_DATA ? data.subarray(off, off + ev[i + 2]!) : arena.subarray(off + shift, off + shift + ev[i + 2]!);
+    };
     const started = this.started;
     let i = 0;
     try {
@@ -265,21 +272,19 @@ export class NicThread implements NicLink {
         if (tag === EV_SKB) {
           const entry = this.flows.get(ev[i + 1]!);
           const tsUs = ev[i + 2]!;
-          const headOff = ev[i + 3]!;
-          const head = data.subarray(headOff, headOff + ev[i + 4]!);
-          const l3 = ev[i + 5]!;
-          const l4 = ev[i + 6]!;
-          const flags = ev[i + 7]!;
-          const n = ev[i + 8]!;
-          i += 9;
+          const head = bytes(i + 3);
+          const l3 = ev[i + 6]!;
+          const l4 = ev[i + 7]!;
+          const flags = ev[i + 8]!;
+          const n = ev[i + 9]!;
+          i += 10;
           let frags = NO_FRAGS;
           let len = 0;
           if (n > 0) {
             const list: SkbFrag[] = [];
             for (let j = 0; j < n; j++, i += 4) {
               if (ev[i] === FRAG_HOST) {
-                const off = ev[i + 1]!;
-                const buf = data.subarray(off, off + ev[i + 2]!);
+                const buf = bytes(i + 1);
                 list.push({ kind: 'host', buf });
                 len += buf.length;
               } else {
@@ -312,8 +317,8 @@ export class NicThread implements NicLink {
           }
           entry.deliver(skb);
         } else if (tag === EV_ARP) {
-          const frame = data.subarray(ev[i + 1]!, ev[i + 1]! + ev[i + 2]!);
-          i += 3;
+          const frame = bytes(i + 1);
+          i += 4;
           const l3 = frame.readUInt16BE(12) === 0x8100 ? 18 : 14;
           this.arpHandler?.(parseArp(frame.subarray(l3)), frame);
         } else if (tag === EV_DROP) {

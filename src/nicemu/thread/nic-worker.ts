@@ -16,7 +16,7 @@ import type { Port, RxConsumer } from '../port/port.js';
 import { NvmeTcpDdpDevice, type UlpDdpOps } from '../ddp/offload.js';
 import type { FlowKey } from '../flow-table.js';
 import { threadCpuUsage } from '../../base/thread-cpu.js';
-import { NicOutbox } from './outbox.js';
+import { NicOutbox, type RxArena } from './outbox.js';
 import { DROP_REASONS, STATS_INTERVAL_MS, type HostMessage, type HostOp, type NicThreadConfig, type NicThreadStats, type NicToHost } from './protocol.js';
 
 const port0 = parentPort;
@@ -52,9 +52,15 @@ class FlushAfterBatch implements Port {
 }
 
 let started = false;
+/** The port's arena, when the outbox may take it (set once the port is open). */
+let arenaOwner: RxArena | undefined;
+/** Flushes the outbox now (the port needs a new arena): set once the NIC runs. */
+let arenaFull: () => void = () => undefined;
 try {
   const libpcap = loadPcapPortAddon();
-  const live = openBatchPcapPort({ iface: cfg.iface, filter: cfg.filter, superFrames: cfg.superFrames });
+  // Without impairment nothing keeps a frame past its turn: the outbox may hand the port's arena to the host.
+  const live = openBatchPcapPort({ iface: cfg.iface, filter: cfg.filter, superFrames: cfg.superFrames, onArenaFull: () => arenaFull() });
+  arenaOwner = cfg.impair === undefined ? live : undefined;
   const impaired: ImpairPort | undefined = cfg.impair !== undefined ? withImpairment(live, cfg.impair) : undefined;
   const tapped: Port = cfg.capturePath !== undefined ? withCapture(impaired ?? live, cfg.capturePath) : (impaired ?? live);
   started = true;
@@ -73,7 +79,7 @@ try {
 function run(libpcap: string, port: Port, impaired: ImpairPort | undefined): void {
   const regions = new Map<number, SharedArrayBuffer>();
   const regionIds = new Map<ArrayBufferLike, number>();
-  const outbox = new NicOutbox((m) => regionIds.get(m));
+  const outbox = new NicOutbox((m) => regionIds.get(m), arenaOwner);
   let flushScheduled = false;
   let lastStatsMs = 0;
 
@@ -89,11 +95,13 @@ function run(libpcap: string, port: Port, impaired: ImpairPort | undefined): voi
     if (outbox.empty) return;
     const msg = outbox.take();
     const now = Date.now();
+    const transfer = [msg.events.buffer as ArrayBuffer, msg.data];
+    if (msg.arena !== null) transfer.push(msg.arena);
     if (now - lastStatsMs >= STATS_INTERVAL_MS) {
       lastStatsMs = now;
-      post({ ...msg, stats: stats() }, [msg.events.buffer as ArrayBuffer, msg.data]);
+      post({ ...msg, stats: stats() }, transfer);
     } else {
-      post(msg, [msg.events.buffer as ArrayBuffer, msg.data]);
+      post(msg, transfer);
     }
   };
   /** An event outside a receive batch (a NIC timer, a deferred completion): flushed at the end of this turn. */
@@ -104,6 +112,7 @@ function run(libpcap: string, port: Port, impaired: ImpairPort | undefined): voi
   };
 
   // Everything the port's batches of one turn produced goes in one message, right after the turn's I/O.
+  if (arenaOwner !== undefined) arenaFull = flush;
   const nic = new NicEmu(new FlushAfterBatch(port, soon), {
     mac: Buffer.from(cfg.mac),
     acceptPartialChecksums: cfg.acceptPartialChecksums,

@@ -1,29 +1,65 @@
 /**
  * The NIC thread's side of the NIC → host stream (protocol.ts): events are
- * appended in order, bytes destined for host rx memory are gathered, and
- * flush() turns them into one message — a Float64Array of event records and
- * one ArrayBuffer the bytes are copied into (the NIC's DMA into host rx
- * buffers), both transferred, not cloned.
+ * appended in order, and take() turns them into one message.
+ *
+ * Bytes the host reads (headers, payload not placed, ARP frames) mostly sit
+ * in the port's receive arena, where the port's "DMA" put them. When a turn
+ * received much (ARENA_HANDOFF_BYTES or more), the arena itself is handed to
+ * the host — transferred, not copied, as a driver passes rx pages up — and
+ * the port starts a new one; after a quiet turn the few bytes are copied
+ * into the message and the arena is reused. Bytes anywhere else (none in
+ * the engines ddplab runs on the thread today) are copied.
  */
 import type { Skb } from '../skb.js';
-import { EV_ARP, EV_DROP, EV_REFUSED, EV_RESYNC, EV_SKB, EV_TEARDOWN, FRAG_HOST, FRAG_PLACED, SKB_DDP_CRC_OK, SKB_DDP_PLACED, type NicMessage } from './protocol.js';
+import {
+  EV_ARP,
+  EV_DROP,
+  EV_REFUSED,
+  EV_RESYNC,
+  EV_SKB,
+  EV_TEARDOWN,
+  FRAG_HOST,
+  FRAG_PLACED,
+  SKB_DDP_CRC_OK,
+  SKB_DDP_PLACED,
+  SRC_ARENA,
+  SRC_DATA,
+  type NicMessage,
+} from './protocol.js';
 
 const ETH_HEADER = 14;
 const VLAN_TAG = 4;
 const ETHERTYPE_VLAN = 0x8100;
+/** A turn that referenced this much of the arena hands it over; below, its bytes are copied. */
+export const ARENA_HANDOFF_BYTES = 64 * 1024;
+
+/** The port's receive memory, as the outbox may hand it over. */
+export interface RxArena {
+  /** The memory frames are being received into now. */
+  current(): ArrayBuffer;
+  /** Gives up the current memory (to be transferred) and starts new memory. */
+  take(): ArrayBuffer;
+  /** Everything in the current memory is done with: receive into it from the start again. */
+  rewind(): void;
+}
 
 export class NicOutbox {
   private events: number[] = [];
-  /** Byte ranges to copy, flat: (source, start, end) with sources in `sources`. */
+  /** Byte ranges to copy, flat (start, end), with their sources in `sources`. */
   private readonly sources: Uint8Array[] = [];
   private readonly ranges: number[] = [];
   private bytes = 0;
   private lastBuf: ArrayBufferLike | undefined;
   private lastEnd = -1;
+  /** The span of the arena this message refers to. */
+  private arenaLo = Infinity;
+  private arenaHi = 0;
 
   constructor(
     /** The region id of shared memory the host registered (placed frags name it), or undefined. */
     private readonly regionOf: (memory: ArrayBufferLike) => number | undefined,
+    /** The port's arena, when nothing else keeps frames past a turn (no impairment holding them back). */
+    private readonly arena?: RxArena,
   ) {}
 
   get empty(): boolean {
@@ -36,12 +72,15 @@ export class NicOutbox {
     const l3 = head.length >= ETH_HEADER && ((head[12]! << 8) | head[13]!) === ETHERTYPE_VLAN ? ETH_HEADER + VLAN_TAG : ETH_HEADER;
     const l4 = l3 + (head[l3]! & 0x0f) * 4;
     const flags = (skb.ddpPlaced ? SKB_DDP_PLACED : 0) | (skb.ddpCrcOk ? SKB_DDP_CRC_OK : 0);
-    ev.push(EV_SKB, flow, skb.tsUs, this.add(head), head.length, l3, l4, flags, skb.frags.length);
+    ev.push(EV_SKB, flow, skb.tsUs);
+    this.bytesRef(head);
+    ev.push(l3, l4, flags, skb.frags.length);
     const frags = skb.frags;
     for (let i = 0; i < frags.length; i++) {
       const f = frags[i]!;
       if (f.kind === 'host') {
-        ev.push(FRAG_HOST, this.add(f.buf), f.buf.length, 0);
+        ev.push(FRAG_HOST);
+        this.bytesRef(f.buf);
       } else if (f.kind === 'placed') {
         const region = this.regionOf(f.buf.buffer);
         // The engine places only into buffers built from registered regions; anything else is a bug, said loudly.
@@ -54,7 +93,8 @@ export class NicOutbox {
   }
 
   arp(frame: Buffer): void {
-    this.events.push(EV_ARP, this.add(frame), frame.length);
+    this.events.push(EV_ARP);
+    this.bytesRef(frame);
   }
 
   drop(reason: number, srcIp: number | undefined, srcPort: number | undefined, tcpFlags: number | undefined): void {
@@ -73,19 +113,31 @@ export class NicOutbox {
     this.events.push(EV_REFUSED, flow, cid);
   }
 
-  /** The message for everything appended since the last flush (its buffers are to be transferred). */
+  /** The message for everything appended since the last take (its buffers are to be transferred). */
   take(): NicMessage {
+    let arena: ArrayBuffer | null = null;
+    let arenaInData = 0;
+    const spanned = this.arenaHi > this.arenaLo;
+    if (spanned && this.arenaHi - this.arenaLo >= ARENA_HANDOFF_BYTES) {
+      arena = this.arena!.take();
+    } else if (spanned) {
+      // A quiet turn: its arena bytes are copied as one block, and the arena is reused.
+      arenaInData = this.bytes - this.arenaLo;
+      this.sources.push(new Uint8Array(this.arena!.current()));
+      this.ranges.push(this.arenaLo, this.arenaHi);
+      this.bytes += this.arenaHi - this.arenaLo;
+    }
     const data = new ArrayBuffer(this.bytes);
     const out = new Uint8Array(data);
     const r = this.ranges;
     let at = 0;
     for (let i = 0, s = 0; i < r.length; i += 2, s++) {
-      const src = this.sources[s]!;
       const start = r[i]!;
       const end = r[i + 1]!;
-      out.set(src.subarray(start, end), at);
+      out.set(this.sources[s]!.subarray(start, end), at);
       at += end - start;
     }
+    if (spanned && arena === null) this.arena!.rewind();
     const events = new Float64Array(this.events);
     this.events = [];
     this.sources.length = 0;
@@ -93,24 +145,31 @@ export class NicOutbox {
     this.bytes = 0;
     this.lastBuf = undefined;
     this.lastEnd = -1;
-    return { kind: 'events', events, data };
+    this.arenaLo = Infinity;
+    this.arenaHi = 0;
+    return { kind: 'events', events, data, arena, arenaInData };
   }
 
-  /** Queues `b` for the copy; returns where it will sit in the message's data. */
-  private add(b: Buffer): number {
-    const at = this.bytes;
+  /** Appends (source, offset, length) for `b`: in the arena where it lies there, else queued for the copy. */
+  private bytesRef(b: Buffer): void {
+    const end = b.byteOffset + b.length;
+    if (this.arena !== undefined && b.buffer === this.arena.current()) {
+      this.events.push(SRC_ARENA, b.byteOffset, b.length);
+      if (b.byteOffset < this.arenaLo) this.arenaLo = b.byteOffset;
+      if (end > this.arenaHi) this.arenaHi = end;
+      return;
+    }
+    this.events.push(SRC_DATA, this.bytes, b.length);
     this.bytes += b.length;
     // A payload right behind its headers in the same frame: one range, one copy.
-    const end = b.byteOffset + b.length;
     if (this.lastBuf === b.buffer && this.lastEnd === b.byteOffset) {
       this.ranges[this.ranges.length - 1] = end;
       this.lastEnd = end;
-      return at;
+      return;
     }
     this.sources.push(new Uint8Array(b.buffer));
     this.ranges.push(b.byteOffset, end);
     this.lastBuf = b.buffer;
     this.lastEnd = end;
-    return at;
   }
 }

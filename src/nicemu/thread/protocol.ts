@@ -71,16 +71,23 @@ export interface HostMessage {
 
 /**
  * Event records in NicMessage.events (Float64Array), each starting with its
- * tag. Offsets and lengths are into NicMessage.data unless said otherwise.
+ * tag. A byte range is (src, offset, length): src SRC_DATA is
+ * NicMessage.data; SRC_ARENA the port's receive arena handed over in
+ * NicMessage.arena, or, when that is null, NicMessage.data at offset +
+ * NicMessage.arenaInData (a quiet turn's arena bytes, copied).
  *
- *   SKB      flow, tsUs, headOff, headLen, l3Off, l4Off, flags, nFrags, then per
- *            frag: kind (FRAG_HOST: off, len, 0 | FRAG_PLACED: region, off, len)
- *   ARP      off, len                       (the whole frame)
+ *   SKB      flow, tsUs, head range (3), l3Off, l4Off, flags, nFrags, then
+ *            per frag 4 values: FRAG_HOST, range (3) | FRAG_PLACED, region,
+ *            offset, length (into the host's registered memory)
+ *   ARP      range (3)                      (the whole frame)
  *   DROP     reason, srcIp, srcPort, tcpFlags (-1: unknown)
  *   RESYNC   flow, seq, flags               (the NIC's resyncRequest)
  *   TEARDOWN flow, cid                      (teardownDone)
  *   REFUSED  flow, cid                      (the engine refused a setup the host's mirror accepted)
  */
+export const SRC_DATA = 0;
+export const SRC_ARENA = 1;
+
 export const EV_SKB = 1;
 export const EV_ARP = 2;
 export const EV_DROP = 3;
@@ -108,6 +115,10 @@ export interface NicMessage {
   readonly kind: 'events';
   readonly events: Float64Array;
   readonly data: ArrayBuffer;
+  /** The port's receive arena, handed over (transferred) after a busy turn. */
+  readonly arena: ArrayBuffer | null;
+  /** Where the arena's bytes sit in `data` when it was not handed over (offset added). */
+  readonly arenaInData: number;
   readonly stats?: NicThreadStats;
 }
 
