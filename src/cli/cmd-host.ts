@@ -19,9 +19,10 @@ import { addDigestFlag, addOffloadFlag } from './run-flags.js';
 import { impairFromFlags, type ImpairFlags } from './impair-flags.js';
 import { devmemFromFlags, type DevmemFlags } from './devmem-flags.js';
 import { ddpHostFromFlags, type DdpHostFlags } from './ddp-host-flags.js';
+import type { NicThreadFlag } from './host-side-flags.js';
 import { addHostSideFlags } from './host-side-flags.js';
 
-interface HostFlags extends WorkloadFlags, ImpairFlags, DevmemFlags, TimeoutFlags, DdpHostFlags {
+interface HostFlags extends WorkloadFlags, ImpairFlags, DevmemFlags, TimeoutFlags, DdpHostFlags, NicThreadFlag {
   iface: string;
   hostIp: string;
   hostMac?: string;
@@ -36,7 +37,6 @@ interface HostFlags extends WorkloadFlags, ImpairFlags, DevmemFlags, TimeoutFlag
   hashReads?: string;
   acceptPartialCsum?: boolean;
   superFrames?: boolean;
-  nicThread?: boolean;
   quiet?: boolean;
 }
 
@@ -58,7 +58,6 @@ export function registerHostCommand(program: Command): void {
     .option('--accept-partial-csum', 'accept TCP checksums left partial by a sender on the same host (veth with tx-csum on); the default')
     .option('--no-accept-partial-csum', 'drop TCP segments whose checksum is partial (counted in rx_csum_partial_dropped)')
     .option('--super-frames', 'size the capture for frames above the MTU (a peer whose TSO/GSO reaches the interface unsegmented)')
-    .option('--no-nic-thread', "run the software NIC in the host's thread (default: its own thread with offload none, ddp, ddp-crc)")
     .option('--progress-json', 'write progress as JSON lines on stderr')
     .option('--quiet', 'no log lines on stderr');
   addHostSideFlags(cmd);

@@ -22,6 +22,7 @@ import { UserError } from '../base/errors.js';
 import { intFlag, parseDigest, timeoutsFromFlags, workloadFromFlags, type TimeoutFlags, type WorkloadFlags } from './workload-flags.js';
 
 export interface ExternalFlags {
+  nicThread?: boolean;
   target?: string;
   nqn?: string;
   iface?: string;
@@ -152,6 +153,7 @@ export async function runExternalCommand(cmd: Command, ui: ExternalCommandUi): P
     ...(impair !== undefined ? { impair } : {}),
     ...(flags.capture !== undefined ? { capture: flags.capture } : {}),
     ...(flags.hashReads !== undefined ? { hashReads: flags.hashReads } : {}),
+    ...(flags.nicThread === false ? { nicThread: false } : {}),
     acceptPartialChecksums: flags.acceptPartialCsum !== false,
     onProgress: ui.progress.update,
   });

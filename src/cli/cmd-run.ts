@@ -4,6 +4,7 @@
  * with --json, one JSON object on stdout. Exit code 0 only when every read
  * verified and no I/O failed.
  */
+import type { NicThreadFlag } from './host-side-flags.js';
 import type { Command } from 'commander';
 import type { RunReport } from '../lab/run.js';
 import { describeRunCpu } from './cpu-line.js';
@@ -27,7 +28,7 @@ import { nicDropLines, passNote } from './nic-drops.js';
 import { addDigestFlag, addOffloadFlag, addTargetShapeFlags, addVethOffloadsFlag, checkTargetShape, parseOrder, vethOffloadsFromFlags, type VethOffloadFlags } from './run-flags.js';
 import { HOSTILE_CASES, HostileSpecError, formatHostileSpec, parseHostileSpec } from '../target/hostile-spec.js';
 
-interface RunFlags extends WorkloadFlags, ImpairFlags, DevmemFlags, TimeoutFlags, VethOffloadFlags, DdpHostFlags {
+interface RunFlags extends WorkloadFlags, ImpairFlags, DevmemFlags, TimeoutFlags, VethOffloadFlags, DdpHostFlags, NicThreadFlag {
   digest: string;
   offload: string;
   order: string;
@@ -264,6 +265,7 @@ export function registerRunCommand(program: Command): void {
       offload,
       devmem: devmemFromFlags(flags, offload),
       ddpSettings,
+      ...(flags.nicThread === false ? { nicThread: false } : {}),
       order,
       interleave: flags.interleave === true,
       c2hSize: flags.c2hSize,

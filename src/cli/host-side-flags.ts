@@ -11,8 +11,14 @@ import { addDevmemFlags } from './devmem-flags.js';
 import { addImpairFlags } from './impair-flags.js';
 import { addTimeoutFlags, addWorkloadFlags } from './workload-flags.js';
 
+/** --no-nic-thread, as commander gives it. */
+export interface NicThreadFlag {
+  nicThread?: boolean;
+}
+
 export function addHostSideFlags(cmd: Command): Command {
   addWorkloadFlags(cmd, { rw: 'randrw', bs: '4k', iodepth: '8', size: '64m' });
+  cmd.option('--no-nic-thread', "run the software NIC in the host's thread (default: on its own thread for offload none, ddp and ddp-crc)");
   addTimeoutFlags(cmd);
   addImpairFlags(cmd);
   addDevmemFlags(cmd);

@@ -49,6 +49,8 @@ export interface RunOptions {
   readonly capture?: string;
   /** The host writes every read's SHA-256 here (see src/replay/live-read-hashes.ts). */
   readonly hashReads?: string;
+  /** The software NIC on its own thread (default true; false: --no-nic-thread, in the host's thread). */
+  readonly nicThread?: boolean;
   /** Seeded impairment in the host process (its seed is passed as the workload seed). */
   readonly impair?: ImpairConfig;
   /** How long the host waits for the target (default: ddplab host's). */
@@ -117,6 +119,7 @@ function hostCommand(o: RunOptions): string[] {
   args.push(...timeoutArgs(o.timeouts));
   if (o.capture !== undefined) args.push('--capture', resolve(o.capture));
   if (o.hashReads !== undefined) args.push('--hash-reads', resolve(o.hashReads));
+  if (o.nicThread === false) args.push('--no-nic-thread');
   // The host seeds the impairment with --seed: the config's seed must be that one.
   if (o.impair !== undefined && o.impair.seed !== (w.seed ?? 1)) {
     throw new UserError('BAD_FLAG', `impairment seed ${o.impair.seed} differs from the run seed ${w.seed ?? 1}`);
