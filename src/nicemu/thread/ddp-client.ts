@@ -48,6 +48,8 @@ export class NicThreadDdpDevice implements DdpDeviceOps {
   private readonly lim: NvmeTcpDdpLimits;
   private readonly caps: { nvmeTcp: boolean; ddgstRx: boolean };
   private readonly sockets = new Map<number, ClientSocket>();
+  /** Sockets sk_del took off: a teardown still pending in the NIC reports its teardownDone to their ULP, as in one thread. */
+  private readonly retired = new Map<number, ClientSocket>();
   private readonly regions = new Map<SharedArrayBuffer, number>();
   /** Regions by number, for the placed frags the NIC thread names. */
   readonly regionMemory = new Map<number, SharedArrayBuffer>();
@@ -101,6 +103,7 @@ export class NicThreadDdpDevice implements DdpDeviceOps {
       return why;
     }
     const rules = NIC_PROFILES[this.profile];
+    this.retired.delete(flow!);
     this.sockets.set(flow!, {
       key: sk.key,
       ulp,
@@ -114,8 +117,11 @@ export class NicThreadDdpDevice implements DdpDeviceOps {
 
   skDel(key: FlowKey): void {
     const flow = this.link.flowIdOf(key);
-    if (flow === undefined || !this.sockets.delete(flow)) return;
-    this.link.enqueue({ op: 'skDel', flow });
+    const s = flow !== undefined ? this.sockets.get(flow) : undefined;
+    if (s === undefined) return;
+    this.sockets.delete(flow!);
+    this.retired.set(flow!, s);
+    this.link.enqueue({ op: 'skDel', flow: flow! });
   }
 
   setup(key: FlowKey, cid: number, sgl: Sgl): SetupRefusal | undefined {
@@ -175,7 +181,7 @@ export class NicThreadDdpDevice implements DdpDeviceOps {
 
   /** The NIC thread's teardownDone: the CID is free again. */
   onTeardownDone(flow: number, cid: number): void {
-    const s = this.sockets.get(flow);
+    const s = this.sockets.get(flow) ?? this.retired.get(flow);
     if (s === undefined) return;
     s.mapped.delete(cid);
     s.ulp.teardownDone(s.key, cid);

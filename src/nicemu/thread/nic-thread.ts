@@ -14,38 +14,18 @@ import { Worker } from 'node:worker_threads';
 import { createRequire } from 'node:module';
 import { existsSync } from 'node:fs';
 import { fileURLToPath, pathToFileURL } from 'node:url';
-import { parseArp } from '../../wire/arp.js';
-import { parseTcp } from '../../wire/tcp.js';
 import type { FlowEntry, FlowKey } from '../flow-table.js';
 import type { NicLink } from '../nic-link.js';
 import type { ArpHandler, NicDropInfo, NicDropReason } from '../nic.js';
 import { newNicRxStats, type NicRxStats } from '../nic-stats.js';
 import { PortError, type PortErrorCode, type PortStats } from '../port/port.js';
 import type { ImpairStats } from '../port/impair.js';
-import type { Skb, SkbFrag } from '../skb.js';
 import type { UlpDdpStats } from '../ddp/stats.js';
 import { NicThreadDdpDevice } from './ddp-client.js';
-import {
-  DROP_REASONS,
-  EV_ARP,
-  EV_DROP,
-  EV_REFUSED,
-  EV_RESYNC,
-  EV_SKB,
-  EV_TEARDOWN,
-  FRAG_HOST,
-  SKB_DDP_CRC_OK,
-  SKB_DDP_PLACED,
-  SRC_DATA,
-  type HostOp,
-  type NicMessage,
-  type NicThreadConfig,
-  type NicThreadStats,
-  type NicToHost,
-} from './protocol.js';
+import { NicInbox } from './inbox.js';
+import type { HostOp, NicMessage, NicThreadConfig, NicThreadStats, NicToHost } from './protocol.js';
 
 const EMPTY_PORT_STATS: PortStats = { rxFrames: 0, rxBytes: 0, txFrames: 0, txBytes: 0, rxKernelDrops: 0, rxQueueDrops: 0, txErrors: 0 };
-const NO_FRAGS: readonly SkbFrag[] = [];
 /** How long close() waits for the NIC thread to end after its port closed. */
 const CLOSE_WAIT_MS = 5000;
 
@@ -91,7 +71,7 @@ export class NicThread implements NicLink {
   private failure: Error | undefined;
   private closed: Promise<void> | undefined;
   private resolveClosed: (() => void) | undefined;
-  private readonly started: FlowEntry[] = [];
+  private readonly inbox: NicInbox;
 
   private constructor(
     private readonly worker: Worker,
@@ -100,6 +80,15 @@ export class NicThread implements NicLink {
     private readonly onFailed: (e: Error) => void,
   ) {
     this.mac = Buffer.from(cfg.mac);
+    this.inbox = new NicInbox({
+      flow: (id) => this.flows.get(id),
+      region: (r) => this.ddp!.regionMemory.get(r)!,
+      arp: (arp, frame) => this.arpHandler?.(arp, frame),
+      drop: (reason, info) => this.onDrop?.(reason, info),
+      resyncRequest: (flow, seq, flags) => this.ddp?.onResyncRequest(flow, seq, flags),
+      teardownDone: (flow, cid) => this.ddp?.onTeardownDone(flow, cid),
+      setupRefused: () => this.ddp?.onSetupRefused(),
+    });
     this.last = { nic: newNicRxStats(), ddp: null, port: EMPTY_PORT_STATS, impair: null };
     const self = this;
     this.ddp =
@@ -256,96 +245,7 @@ export class NicThread implements NicLink {
   /** One message of events from the NIC thread, delivered in order. */
   private receive(m: NicMessage): void {
     if (m.stats !== undefined) this.last = m.stats;
-    const ev = m.events;
-    const data = Buffer.from(m.data);
-    const arena = m.arena !== null ? Buffer.from(m.arena) : data;
-    const shift = m.arena !== null ? 0 : m.arenaInData;
-    const bytes = (i: number): Buffer => {
-      const off = ev[i + 1]!;
-      return ev[i] === SRC_DATA ? data.subarray(off, off + ev[i + 2]!) : arena.subarray(off + shift, off + shift + ev[i + 2]!);
-    };
-    const started = this.started;
-    let i = 0;
-    try {
-      while (i < ev.length) {
-        const tag = ev[i]!;
-        if (tag === EV_SKB) {
-          const entry = this.flows.get(ev[i + 1]!);
-          const tsUs = ev[i + 2]!;
-          const head = bytes(i + 3);
-          const l3 = ev[i + 6]!;
-          const l4 = ev[i + 7]!;
-          const flags = ev[i + 8]!;
-          const n = ev[i + 9]!;
-          i += 10;
-          let frags = NO_FRAGS;
-          let len = 0;
-          if (n > 0) {
-            const list: SkbFrag[] = [];
-            for (let j = 0; j < n; j++, i += 4) {
-              if (ev[i] === FRAG_HOST) {
-                const buf = bytes(i + 1);
-                list.push({ kind: 'host', buf });
-                len += buf.length;
-              } else {
-                const memory = this.ddp!.regionMemory.get(ev[i + 1]!)!;
-                const buf = Buffer.from(memory, ev[i + 2]!, ev[i + 3]!);
-                list.push({ kind: 'placed', buf });
-                len += buf.length;
-              }
-            }
-            frags = list;
-          }
-          // A flow removed since the NIC steered this: the segment has nowhere to go, as with no flow at all.
-          if (entry === undefined) continue;
-          const tcp = parseTcp(head.subarray(l4));
-          const skb: Skb = {
-            tcp,
-            srcIp: head.readUInt32BE(l3 + 12),
-            dstIp: head.readUInt32BE(l3 + 16),
-            seq: tcp.seq,
-            len,
-            head,
-            frags,
-            ddpPlaced: (flags & SKB_DDP_PLACED) !== 0,
-            ddpCrcOk: (flags & SKB_DDP_CRC_OK) !== 0,
-            tsUs,
-          };
-          if (entry.batchEnd !== undefined && !started.includes(entry)) {
-            started.push(entry);
-            entry.batchStart?.();
-          }
-          entry.deliver(skb);
-        } else if (tag === EV_ARP) {
-          const frame = bytes(i + 1);
-          i += 4;
-          const l3 = frame.readUInt16BE(12) === 0x8100 ? 18 : 14;
-          this.arpHandler?.(parseArp(frame.subarray(l3)), frame);
-        } else if (tag === EV_DROP) {
-          const reason = DROP_REASONS[ev[i + 1]!]!;
-          const info: { srcIp?: number; srcPort?: number; tcpFlags?: number } = {};
-          if (ev[i + 2]! >= 0) info.srcIp = ev[i + 2]!;
-          if (ev[i + 3]! >= 0) info.srcPort = ev[i + 3]!;
-          if (ev[i + 4]! >= 0) info.tcpFlags = ev[i + 4]!;
-          i += 5;
-          this.onDrop?.(reason, info);
-        } else if (tag === EV_RESYNC) {
-          this.ddp?.onResyncRequest(ev[i + 1]!, ev[i + 2]!, ev[i + 3]!);
-          i += 4;
-        } else if (tag === EV_TEARDOWN) {
-          this.ddp?.onTeardownDone(ev[i + 1]!, ev[i + 2]!);
-          i += 3;
-        } else if (tag === EV_REFUSED) {
-          this.ddp?.onSetupRefused();
-          i += 3;
-        } else {
-          throw new Error(`NIC thread: unknown event ${tag}`);
-        }
-      }
-    } finally {
-      for (let k = 0; k < started.length; k++) started[k]!.batchEnd!();
-      started.length = 0;
-    }
+    this.inbox.deliver(m);
   }
 }
 
