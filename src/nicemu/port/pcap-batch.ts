@@ -111,6 +111,10 @@ export class BatchPcapPort implements Port, RxArena {
   private arenaUsed = 0;
   private consumer: RxConsumer | null = null;
   private closed = false;
+  /** The capture failed (the interface went down or away): its handle is closed, the port counts what it can no longer do. */
+  private failed = false;
+  /** Reads that failed (the interface went down or away). */
+  rxErrors = 0;
   private readonly txLens = new Uint32Array(1);
   private readonly onArenaFull: (() => void) | undefined;
 
@@ -134,15 +138,20 @@ export class BatchPcapPort implements Port, RxArena {
     this.handle = superFrames ? withSuperFrameSlots(opts.iface, open) : open();
   }
 
+  /** True once close() released the capture (it always can: the addon closes its own poll handle). */
+  get released(): boolean {
+    return this.closed;
+  }
+
   get stats(): PortStats {
-    if (!this.closed) this.counters.rxKernelDrops = this.lib.stats(this.handle)[1];
+    if (!this.closed && !this.failed) this.counters.rxKernelDrops = this.lib.stats(this.handle)[1];
     return this.counters.snapshot();
   }
 
   send(frame: Buffer): void {
     if (this.closed) throw new PortError('PORT_CLOSED', `port on ${this.iface} is closed`);
     this.txLens[0] = frame.length;
-    if (this.lib.send(this.handle, frame, this.txLens, 1) === 1) {
+    if (!this.failed && this.lib.send(this.handle, frame, this.txLens, 1) === 1) {
       this.counters.txFrames++;
       this.counters.txBytes += frame.length;
     } else {
@@ -158,7 +167,7 @@ export class BatchPcapPort implements Port, RxArena {
 
   close(): Promise<void> {
     if (!this.closed) {
-      this.counters.rxKernelDrops = this.lib.stats(this.handle)[1];
+      if (!this.failed) this.counters.rxKernelDrops = this.lib.stats(this.handle)[1];
       this.closed = true;
       this.lib.close(this.handle);
     }
@@ -183,7 +192,7 @@ export class BatchPcapPort implements Port, RxArena {
   /** The capture descriptor is readable: read batches until it is empty or this turn's share is taken. */
   private readonly onReadable = (): void => {
     let taken = 0;
-    while (!this.closed && taken < TURN_FRAMES) {
+    while (!this.closed && !this.failed && taken < TURN_FRAMES) {
       // Frames wait in the capture ring until a consumer is there (a NIC's ring fills the same way).
       if (this.consumer === null) return;
       if (ARENA_BYTES - this.arenaUsed < ARENA_MIN_ROOM) {
@@ -192,7 +201,17 @@ export class BatchPcapPort implements Port, RxArena {
       }
       const base = this.arenaUsed;
       const out = this.arena.subarray(base);
-      const n = this.lib.read(this.handle, out, this.meta, BATCH_FRAMES);
+      let n: number;
+      try {
+        n = this.lib.read(this.handle, out, this.meta, BATCH_FRAMES);
+      } catch {
+        // The interface went down or away: libpcap cannot read any more. Stop polling a
+        // descriptor that stays in error (closing the capture; close() is then a formality).
+        this.rxErrors++;
+        this.failed = true;
+        this.lib.close(this.handle);
+        return;
+      }
       if (n === 0) return;
       taken += n;
       const batch: RxFrame[] = [];

@@ -8,7 +8,8 @@
  * proof that close() released the libpcap handle.
  */
 import { withCapture } from '../../../src/nicemu/port/capture.js';
-import { openLivePort, type LivePort, type LivePortOptions } from '../../../src/nicemu/port/live.js';
+import { openLivePort, type LivePortOptions } from '../../../src/nicemu/port/live.js';
+import { openBatchPcapPort } from '../../../src/nicemu/port/pcap-batch.js';
 import type { Port } from '../../../src/nicemu/port/port.js';
 import type { ChildMessage, ParentMessage } from './remote-live-port.js';
 
@@ -16,12 +17,12 @@ function post(msg: ChildMessage): void {
   process.send!(msg);
 }
 
-/** LivePortOptions plus, optionally, a pcap file the capture tap writes. */
-const opts = JSON.parse(process.argv[2] ?? '{}') as LivePortOptions & { capturePath?: string };
-let live: LivePort | undefined;
+/** LivePortOptions plus, optionally, a pcap file the capture tap writes and the backend (the pcap package's, or ddplab's batch addon). */
+const opts = JSON.parse(process.argv[2] ?? '{}') as LivePortOptions & { capturePath?: string; backend?: 'pcap' | 'batch' };
+let live: (Port & { readonly released: boolean }) | undefined;
 let port: Port | undefined;
 try {
-  live = openLivePort(opts);
+  live = opts.backend === 'batch' ? openBatchPcapPort(opts) : openLivePort(opts);
   port = opts.capturePath === undefined ? live : withCapture(live, opts.capturePath);
 } catch (e) {
   const err = e as Error & { code?: string };

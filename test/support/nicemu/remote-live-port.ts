@@ -23,8 +23,8 @@ export type ChildMessage =
   | { type: 'stats'; stats: PortStats }
   | { type: 'closed'; released: boolean; stats: PortStats };
 
-/** LivePortOptions, plus a pcap file for a capture tap around the port. */
-export type RemotePortOptions = LivePortOptions & { capturePath?: string };
+/** LivePortOptions, plus a pcap file for a capture tap around the port, and which backend (default the pcap package's LivePort). */
+export type RemotePortOptions = LivePortOptions & { capturePath?: string; backend?: 'pcap' | 'batch' };
 
 const CHILD = fileURLToPath(new URL('./live-port-child.ts', import.meta.url));
 const REPO_ROOT = fileURLToPath(new URL('../../../', import.meta.url));
