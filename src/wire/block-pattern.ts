@@ -226,10 +226,11 @@ function simdPattern(simd: SimdInstance<FillFn>, seed: number, byteOffset: numbe
 
 /**
  * Scratch the JavaScript verifier fills with the expected bytes, a chunk at
- * a time: allocated once, so verifying a read builds no expected copy of it.
+ * a time: allocated once (and only without SIMD), so verifying a read
+ * builds no expected copy of it. Three bytes of room in front, so the
+ * chunk's whole words start word-aligned in it (fillPatternJs's fast path).
  */
-/** Three bytes of room in front, so the chunk's whole words start word-aligned in it (fillPatternJs's fast path). */
-const expected = Buffer.allocUnsafe(CHUNK_BYTES + 3);
+let expected: Buffer | undefined;
 
 /**
  * Index in `buf` of the first byte that differs from the pattern for
@@ -239,14 +240,24 @@ const expected = Buffer.allocUnsafe(CHUNK_BYTES + 3);
  * Every byte is compared.
  */
 export function findPatternMismatch(seed: number, byteOffset: number, buf: Uint8Array): number {
+  return findMismatch(SIMD, seed, byteOffset, buf);
+}
+
+/** findPatternMismatch on the JavaScript path (where SIMD is missing; tests run it here too). */
+export function findPatternMismatchJs(seed: number, byteOffset: number, buf: Uint8Array): number {
+  return findMismatch(undefined, seed, byteOffset, buf);
+}
+
+function findMismatch(simd: SimdInstance<FillFn> | undefined, seed: number, byteOffset: number, buf: Uint8Array): number {
   const len = buf.length;
   checkRange(byteOffset, len);
   for (let pos = 0; pos < len; pos += CHUNK_BYTES) {
     const n = Math.min(CHUNK_BYTES, len - pos);
     let want: Uint8Array;
-    if (SIMD !== undefined) want = simdPattern(SIMD, seed, byteOffset + pos, n);
+    if (simd !== undefined) want = simdPattern(simd, seed, byteOffset + pos, n);
     else {
       const inWord = (byteOffset + pos) % 4;
+      expected ??= Buffer.allocUnsafe(CHUNK_BYTES + 3);
       want = expected.subarray(inWord, inWord + n);
       fillPatternJs(seed, byteOffset + pos, want);
     }

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { fillPattern, fillPatternJs, findPatternMismatch, PATTERN_SIMD, patternWord } from '../../src/wire/block-pattern.js';
+import { fillPattern, fillPatternJs, findPatternMismatch, findPatternMismatchJs, PATTERN_SIMD, patternWord } from '../../src/wire/block-pattern.js';
 import { prng } from '../support/wire/pdu-samples.js';
 
 /** Straight transcription of the definition in the module's comment, byte by byte. */
@@ -113,6 +113,7 @@ describe('block pattern', () => {
       const bit = 1 << (at % 8);
       block[at]! ^= bit;
       expect(findPatternMismatch(21, 512 * 77 + 1, block)).toBe(at);
+      expect(findPatternMismatchJs(21, 512 * 77 + 1, block)).toBe(at);
       block[at]! ^= bit;
     }
     // Large reads crossing chunk (64 KiB) and span (16 GiB) boundaries.
@@ -125,9 +126,11 @@ describe('block pattern', () => {
       for (const at of spots) {
         buf[at]! ^= 0x80;
         expect(findPatternMismatch(4, start, buf), `start ${start} byte ${at}`).toBe(at);
+        expect(findPatternMismatchJs(4, start, buf), `JavaScript path, start ${start} byte ${at}`).toBe(at);
         buf[at]! ^= 0x80;
       }
       expect(findPatternMismatch(4, start, buf)).toBe(-1);
+      expect(findPatternMismatchJs(4, start, buf)).toBe(-1);
     }
   });
 });
