@@ -23,7 +23,8 @@ import type { ImpairStats } from '../port/impair.js';
 import type { UlpDdpStats } from '../ddp/stats.js';
 import { NicThreadDdpDevice } from './ddp-client.js';
 import { NicInbox } from './inbox.js';
-import type { HostOp, NicMessage, NicThreadConfig, NicThreadStats, NicToHost } from './protocol.js';
+import type { HostMessage, HostOp, NicMessage, NicThreadConfig, NicThreadStats, NicToHost } from './protocol.js';
+import { encodeHostOp } from './host-ops.js';
 
 const EMPTY_PORT_STATS: PortStats = { rxFrames: 0, rxBytes: 0, txFrames: 0, txBytes: 0, rxKernelDrops: 0, rxQueueDrops: 0, txErrors: 0 };
 /** How long close() waits for the NIC thread to end after its port closed. */
@@ -62,9 +63,12 @@ export class NicThread implements NicLink {
   private last: NicThreadStats;
   private readonly flows = new Map<number, FlowEntry>();
   private readonly flowIds = new Map<string, number>();
+  private readonly idByKeyObject = new WeakMap<FlowKey, number>();
   private nextFlow = 1;
   private arpHandler: ArpHandler | undefined;
-  private ops: HostOp[] = [];
+  /** This turn's ops, encoded (host-ops.ts), and the memories `register` ops hand over. */
+  private ops: number[] = [];
+  private memories: SharedArrayBuffer[] = [];
   private tx: Buffer[] = [];
   private txBytes = 0;
   private posting = false;
@@ -186,7 +190,12 @@ export class NicThread implements NicLink {
   }
 
   flowIdOf(key: FlowKey): number | undefined {
-    return this.flowIds.get(keyString(key));
+    // The ULP passes the same key object with every op: remember its id by identity (no string per op).
+    const known = this.idByKeyObject.get(key);
+    if (known !== undefined && this.flows.has(known)) return known;
+    const id = this.flowIds.get(keyString(key));
+    if (id !== undefined) this.idByKeyObject.set(key, id);
+    return id;
   }
 
   /** Closes the port in the NIC thread and waits for its final counters and CPU time. */
@@ -209,7 +218,7 @@ export class NicThread implements NicLink {
   }
 
   private enqueue(op: HostOp): void {
-    this.ops.push(op);
+    encodeHostOp(op, this.ops, this.memories);
     if (this.posting) return;
     this.posting = true;
     // At the end of this turn's I/O phase: the ACKs of every batch read in it go in one message.
@@ -218,9 +227,11 @@ export class NicThread implements NicLink {
 
   private readonly post = (): void => {
     this.posting = false;
-    const ops = this.ops;
-    if (ops.length === 0) return;
+    if (this.ops.length === 0) return;
+    const ops = new Float64Array(this.ops);
+    const memories = this.memories;
     this.ops = [];
+    this.memories = [];
     let frames: ArrayBuffer | null = null;
     if (this.txBytes > 0) {
       frames = new ArrayBuffer(this.txBytes);
@@ -233,7 +244,10 @@ export class NicThread implements NicLink {
       this.tx = [];
       this.txBytes = 0;
     }
-    this.worker.postMessage({ ops, frames }, frames !== null ? [frames] : []);
+    const transfer: ArrayBuffer[] = [ops.buffer as ArrayBuffer];
+    if (frames !== null) transfer.push(frames);
+    const msg: HostMessage = { ops, memories, frames };
+    this.worker.postMessage(msg, transfer);
   };
 
   private fail(e: Error): void {

@@ -17,6 +17,7 @@ import { NvmeTcpDdpDevice, type UlpDdpOps } from '../ddp/offload.js';
 import type { FlowKey } from '../flow-table.js';
 import { threadCpuUsage } from '../../base/thread-cpu.js';
 import { NicOutbox, type RxArena } from './outbox.js';
+import { decodeHostOps } from './host-ops.js';
 import { DROP_REASONS, STATS_INTERVAL_MS, type HostMessage, type HostOp, type NicThreadConfig, type NicThreadStats, type NicToHost } from './protocol.js';
 
 const port0 = parentPort;
@@ -223,7 +224,7 @@ function run(libpcap: string, port: Port, impaired: ImpairPort | undefined): voi
   parent.on('message', (m: HostMessage) => {
     try {
       const frames = m.frames !== null ? new Uint8Array(m.frames) : null;
-      for (const op of m.ops) {
+      for (const op of decodeHostOps(m.ops, m.memories)) {
         if (closing) break;
         apply(op, frames);
       }

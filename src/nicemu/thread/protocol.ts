@@ -63,8 +63,11 @@ export type HostOp =
   | { readonly op: 'setCaps'; readonly caps: { readonly 'nvme-tcp'?: boolean; readonly 'nvme-tcp-ddgst-rx'?: boolean } }
   | { readonly op: 'close' };
 
+/** One host → NIC message: the ops encoded as numbers (host-ops.ts), and what they refer to. */
 export interface HostMessage {
-  readonly ops: readonly HostOp[];
+  readonly ops: Float64Array;
+  /** The memories of the `register` ops. */
+  readonly memories: readonly SharedArrayBuffer[];
   /** The frames of the `send` ops. */
   readonly frames: ArrayBuffer | null;
 }
