@@ -16,7 +16,10 @@
  *                                                  onReadable() runs when frames wait
  *   read(handle, out: Uint8Array, meta: Float64Array, maxFrames) -> frames
  *                                                  meta per frame: offset, caplen,
- *                                                  wire length, timestamp (µs)
+ *                                                  wire length, timestamp (µs); a
+ *                                                  frame that did not fit is kept for
+ *                                                  the next read, which returns minus
+ *                                                  its length if it still does not fit
  *   send(handle, frames: Uint8Array, lens: Uint32Array, count) -> frames sent
  *   stats(handle) -> [ps_recv, ps_drop, ps_ifdrop]
  *   close(handle)                                  idempotent
@@ -283,7 +286,12 @@ static napi_value js_read(napi_env env, napi_callback_info info) {
   if ((size_t)max_frames * META_FIELDS > meta_len) max_frames = (uint32_t)(meta_len / META_FIELDS);
   read_ctx_t c = {p, (uint8_t *)out, out_len, 0, (double *)meta, max_frames, 0};
   if (p->has_held) {
-    if (p->held_caplen > out_len || max_frames == 0) return zero;
+    if (p->held_caplen > out_len || max_frames == 0) {
+      /* The frame kept from the last read does not fit what is left: say how much it needs. */
+      napi_value need;
+      CHECK(napi_create_int32(env, -(int32_t)p->held_caplen, &need));
+      return need;
+    }
     put_frame(&c, p->held, p->held_caplen, p->held_len, p->held_ts);
     p->has_held = 0;
   }
