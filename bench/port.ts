@@ -25,7 +25,9 @@
  *
  * CPU time is the receiver process's (process.cpuUsage: every thread) from
  * just before the sender starts until the first 100 ms with no new frame;
- * with --worker also each thread's own (/proc/thread-self).
+ * with --worker also each thread's own (/proc/thread-self). Each wakeup
+ * costs about the same whatever it carries, so CPU per frame falls as
+ * batches grow: compare backends at similar sender rates and batch sizes.
  *
  * One file, four roles: the orchestrator (root namespace) builds the
  * topology with withTopology and runs the others through netns/exec.sh —
@@ -495,9 +497,9 @@ async function floodOnce(topo: Topology, cfg: ReceiverConfig, frames: number, ip
     `port        received ${fmt(r.frames)} flood frames (${(r.bytes / 2 ** 20).toFixed(0)} MiB) in ${spanS.toFixed(2)} s = ${fmt(r.frames / Math.max(spanS, 1e-6))} frames/s (capture timestamps)`,
     `loss        ${fmt(lost)} of ${fmt(sender.sent)} (${((100 * lost) / sender.sent).toFixed(2)} %): libpcap ring ${fmt(r.stats.rxKernelDrops)}, port rx queue ${fmt(r.stats.rxQueueDrops)}, rest before capture (veth/backlog) ${fmt(Math.max(0, lost - r.stats.rxKernelDrops - r.stats.rxQueueDrops))}`,
     `order       ${fmt(r.outOfOrder)} frames out of order`,
-    `batches     ${fmt(r.batches)} delivered, largest ${r.maxBatch} frames` +
+    `batches     ${fmt(r.batches)} delivered, ${(r.frames / Math.max(r.batches, 1)).toFixed(1)} flood frames each on average, largest ${r.maxBatch} frames` +
       (cfg.worker ? ` (one message each: ${fmt(r.arenasMoved)} arenas transferred, ${(r.bytesCopied / 2 ** 20).toFixed(0)} MiB copied)` : ''),
-    `cpu         receiver process ${secs(r.cpu)} = ${perFrame(r.cpu)} per frame`,
+    `cpu         receiver process ${secs(r.cpu)} = ${perFrame(r.cpu)} per frame, ${((1000 * (r.cpu.userMs + r.cpu.systemMs)) / Math.max(r.batches, 1)).toFixed(1)} µs per batch`,
     ...(r.workerCpu !== null && r.mainThreadCpu !== null
       ? [`threads     port worker ${secs(r.workerCpu)} = ${perFrame(r.workerCpu)} per frame; main thread ${secs(r.mainThreadCpu)} = ${perFrame(r.mainThreadCpu)} per frame`]
       : []),
