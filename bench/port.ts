@@ -26,7 +26,7 @@
  * CPU time is the receiver process's (process.cpuUsage: every thread) from
  * just before the sender starts until the first 100 ms with no new frame;
  * with --worker also each thread's own (/proc/thread-self). Each wakeup
- * costs about the same whatever it carries, so CPU per frame falls as
+ * has a fixed cost besides its frames', so CPU per frame falls as
  * batches grow: compare backends at similar sender rates and batch sizes.
  *
  * One file, four roles: the orchestrator (root namespace) builds the
