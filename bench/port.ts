@@ -553,14 +553,24 @@ if (!isMainThread) {
 } else if (args[0] === '--receiver') {
   await runReceiver(JSON.parse(args[1]!) as ReceiverConfig);
 } else {
-  const frames = flag(args, '--frames', 1_000_000);
-  const ipBytes = flag(args, '--ip-bytes', 1500);
-  if (ipBytes < 32 || ipBytes > 1500) throw new Error('--ip-bytes must be 32..1500 (the topology MTU is 1500)');
-  const bufferMiB = flag(args, '--buffer-mib', DEFAULT_BUFFER_MIB);
-  const consumerUs = args.includes('--consumer-us') ? flag(args, '--consumer-us', 0) : 0;
-  const ringFrames = flag(args, '--ring-frames', DEFAULT_RING_FRAMES);
-  const pin = !args.includes('--no-pin') && cpus().length > 1;
-  const worker = args.includes('--worker');
-  const runs = backends(args, worker).map((backend): ReceiverConfig => ({ backend, worker, bufferBytes: bufferMiB << 20, consumerUs, rxRingFrames: ringFrames }));
+  let runs: ReceiverConfig[];
+  let frames: number;
+  let ipBytes: number;
+  let pin: boolean;
+  try {
+    frames = flag(args, '--frames', 1_000_000);
+    ipBytes = flag(args, '--ip-bytes', 1500);
+    if (ipBytes < 32 || ipBytes > 1500) throw new Error('--ip-bytes must be 32..1500 (the topology MTU is 1500)');
+    const bufferMiB = flag(args, '--buffer-mib', DEFAULT_BUFFER_MIB);
+    const consumerUs = args.includes('--consumer-us') ? flag(args, '--consumer-us', 0) : 0;
+    const ringFrames = flag(args, '--ring-frames', DEFAULT_RING_FRAMES);
+    pin = !args.includes('--no-pin') && cpus().length > 1;
+    const worker = args.includes('--worker');
+    runs = backends(args, worker).map((backend): ReceiverConfig => ({ backend, worker, bufferBytes: bufferMiB << 20, consumerUs, rxRingFrames: ringFrames }));
+  } catch (e) {
+    // Bad options: one line, before any topology is built.
+    process.stderr.write(`bench:port: ${e instanceof Error ? e.message : String(e)}\n`);
+    process.exit(2);
+  }
   process.exitCode = await orchestrate(runs, frames, ipBytes, pin);
 }
