@@ -15,8 +15,9 @@
  * dropped, 64 KiB slots for a peer's TSO/GSO super-frames on request.
  * Delivery is in batches, always from libuv's poll callback (never from
  * inside send()); a turn of the loop hands the consumer at most
- * TURN_FRAMES frames, the rest waits for the next turn (the poll is level
- * triggered), so timers keep running under a flood.
+ * TURN_FRAMES frames and stops after TURN_BUDGET_US, the rest waits for the
+ * next turn (the poll is level triggered), so timers keep running under a
+ * flood.
  */
 import { createRequire } from 'node:module';
 import { existsSync } from 'node:fs';
@@ -41,6 +42,8 @@ export const PCAP_PORT_ADDON = join(PROJECT_ROOT, 'native', 'pcap-port', 'build'
 
 const BATCH_FRAMES = 256;
 const TURN_FRAMES = 4096;
+/** ... and at most this long (µs) per turn, as live.ts's rx ring: timers keep running under a flood. */
+const TURN_BUDGET_US = 2000;
 const META_FIELDS = 4;
 /**
  * Frames are copied into arenas of this size: below glibc's mmap threshold
@@ -196,7 +199,8 @@ export class BatchPcapPort implements Port, RxArena {
   /** The capture descriptor is readable: read batches until it is empty or this turn's share is taken. */
   private readonly onReadable = (): void => {
     let taken = 0;
-    while (!this.closed && !this.failed && taken < TURN_FRAMES) {
+    const until = performance.now() + TURN_BUDGET_US / 1000;
+    while (!this.closed && !this.failed && taken < TURN_FRAMES && (taken === 0 || performance.now() < until)) {
       // Frames wait in the capture ring until a consumer is there (a NIC's ring fills the same way).
       if (this.consumer === null) return;
       const base = this.arenaUsed;
