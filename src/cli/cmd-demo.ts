@@ -43,6 +43,8 @@ export function demoRows(reports: readonly RunReport[]): [string, ...string[]][]
     row('copy skipped (placed)', (r) => bytes(r.host.copySkippedBytes)),
     row('placed by the NIC', (r) => (r.ddp !== undefined ? `${r.ddp.placementPct.toFixed(2)}%` : '0.00%')),
     row('resyncs', (r) => String(r.nic['rx-nvme-tcp-resync'] ?? 0)),
+    row('host thread CPU', (r) => `${((r.cpu.hostThread.userMs + r.cpu.hostThread.systemMs) / 1000).toFixed(2)} s`),
+    row('NIC thread CPU', (r) => (r.cpu.nicThread !== null ? `${((r.cpu.nicThread.userMs + r.cpu.nicThread.systemMs) / 1000).toFixed(2)} s` : 'in the host thread')),
     row('verified', (r) => `${bytes(r.verify.bytes)}, ${r.verify.mismatches} mismatches`),
     row('result', (r) => (r.ok ? 'PASS' : `FAIL: ${r.error ?? 'see the report'}`)),
   ];

@@ -134,6 +134,7 @@ export class NvmeDdp implements NvmeDdpHooks {
   private queue: NvmeQueue | undefined;
   private readonly ulp: DdpUlpSocket;
   private readonly awaitingDone = new Set<number>();
+  private readonly sglCache = new WeakMap<ArrayBufferLike, Map<string, readonly Buffer[]>>();
   private readonly log: (line: string) => void;
 
   constructor(
@@ -205,8 +206,7 @@ export class NvmeDdp implements NvmeDdpHooks {
     this.stats.readsOffered++;
     this.stats.bytesOffered += len;
     const lim = this.device.limits();
-    const sgl: Buffer[] = [];
-    for (const b of bufs) for (const e of sglFromBuffer(b, this.opts.pageBytes)) sgl.push(e);
+    const sgl = bufs.length === 1 ? this.sglOf(bufs[0]!) : bufs.flatMap((b) => this.sglOf(b));
     let why: SetupRefusal | 'cid-range' | undefined;
     let overLimits = false;
     if (sgl.length > lim.maxDdpSglLen) {
@@ -230,6 +230,27 @@ export class NvmeDdp implements NvmeDdpHooks {
     this.stats.readsOffloaded++;
     this.stats.bytesOffloaded += len;
     return true;
+  }
+
+  /**
+   * The page SGL of a read buffer, built once per (memory, offset, length):
+   * the workload reads into the same buffers again and again, as a block
+   * driver's requests reuse their pages (the entries are views, never written
+   * through here).
+   */
+  private sglOf(b: Buffer): readonly Buffer[] {
+    let perMemory = this.sglCache.get(b.buffer);
+    if (perMemory === undefined) {
+      perMemory = new Map();
+      this.sglCache.set(b.buffer, perMemory);
+    }
+    const key = `${b.byteOffset}:${b.length}`;
+    let sgl = perMemory.get(key);
+    if (sgl === undefined) {
+      sgl = sglFromBuffer(b, this.opts.pageBytes);
+      perMemory.set(key, sgl);
+    }
+    return sgl;
   }
 
   teardown(cid: number): DdpTeardownResult {

@@ -51,6 +51,7 @@ export class NicThreadDdpDevice implements DdpDeviceOps {
   /** Sockets sk_del took off: a teardown still pending in the NIC reports its teardownDone to their ULP, as in one thread. */
   private readonly retired = new Map<number, ClientSocket>();
   private readonly regions = new Map<SharedArrayBuffer, number>();
+  private readonly flatSgl = new WeakMap<Sgl, number[]>();
   /** Regions by number, for the placed frags the NIC thread names. */
   readonly regionMemory = new Map<number, SharedArrayBuffer>();
   /** Refusals decided here (the NIC thread never saw them), added to its counters. */
@@ -131,8 +132,13 @@ export class NicThreadDdpDevice implements DdpDeviceOps {
       return why;
     }
     const flow = this.link.flowIdOf(key)!;
-    const flat: number[] = [];
-    for (const b of sgl) flat.push(this.regionOf(b.buffer as SharedArrayBuffer), b.byteOffset, b.length);
+    // The same SGL object comes back for a buffer read again (host/nvme/ddp.ts keeps them): described once.
+    let flat = this.flatSgl.get(sgl);
+    if (flat === undefined) {
+      flat = [];
+      for (const b of sgl) flat.push(this.regionOf(b.buffer as SharedArrayBuffer), b.byteOffset, b.length);
+      this.flatSgl.set(sgl, flat);
+    }
     this.sockets.get(flow)!.mapped.add(cid);
     this.link.enqueue({ op: 'setup', flow, cid, sgl: flat });
     return undefined;
