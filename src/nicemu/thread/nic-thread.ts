@@ -183,6 +183,9 @@ export class NicThread implements NicLink {
   }
 
   addFlow(entry: FlowEntry): void {
+    // An engine given with the flow would run in this thread, outside the NIC: the runs that need one
+    // (devmem, zcrx header split) keep the NIC in the host's thread.
+    if (entry.offload !== undefined) throw new Error('a receive engine cannot be put on a flow of the NIC thread');
     const k = keyString(entry.key);
     if (this.flowIds.has(k)) throw new Error('flow already registered');
     const id = this.nextFlow++;
