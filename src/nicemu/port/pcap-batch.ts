@@ -221,6 +221,8 @@ export class BatchPcapPort implements Port, RxArena {
         // or rewind it now, else a new one starts (-n <= ARENA_BYTES: no frame is larger).
         this.onArenaFull?.();
         if (this.arenaUsed > 0) this.take();
+        // (Never with these sizes; a frame larger than a whole arena gets one of its own rather than a hang.)
+        else if (-n > this.arena.length) this.arena = Buffer.allocUnsafeSlow(-n);
         continue;
       }
       if (n === 0) return;
