@@ -30,6 +30,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <stdint.h>
+#include <stdbool.h>
 
 #define META_FIELDS 4
 
@@ -235,6 +236,26 @@ static port_t *get_port(napi_env env, napi_value v) {
   return (port_t *)ptr;
 }
 
+/* The call's arguments (at least `want`), the first being a port handle. */
+static port_t *port_args(napi_env env, napi_callback_info info, size_t want, napi_value *argv) {
+  size_t argc = want;
+  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok || argc < want) {
+    napi_throw_error(env, "DDPLAB_PCAP_ARG", "too few arguments");
+    return NULL;
+  }
+  return get_port(env, argv[0]);
+}
+
+/* A typed array of the given type: its length (elements) and data, or false (with a JS error pending). */
+static bool typed_array(napi_env env, napi_value v, napi_typedarray_type want, size_t *len, void **data) {
+  napi_typedarray_type t;
+  if (napi_get_typedarray_info(env, v, &t, len, data, NULL, NULL) != napi_ok || t != want) {
+    napi_throw_error(env, "DDPLAB_PCAP_ARG", want == napi_uint8_array ? "expected a Uint8Array" : want == napi_float64_array ? "expected a Float64Array" : "expected a Uint32Array");
+    return false;
+  }
+  return true;
+}
+
 static void put_frame(read_ctx_t *c, const uint8_t *data, uint32_t caplen, uint32_t len, double ts) {
   double *m = c->meta + (size_t)c->frames * META_FIELDS;
   memcpy(c->out + c->used, data, caplen);
@@ -267,20 +288,15 @@ static void on_frame(u_char *user, const struct pcap_pkthdr *h, const u_char *da
 }
 
 static napi_value js_read(napi_env env, napi_callback_info info) {
-  size_t argc = 4;
   napi_value argv[4];
-  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
-  port_t *p = get_port(env, argv[0]);
+  port_t *p = port_args(env, info, 4, argv);
   if (p == NULL) return NULL;
   napi_value zero;
   CHECK(napi_create_uint32(env, 0, &zero));
   if (p->closed || p->pcap == NULL) return zero;
-  napi_typedarray_type t1, t2;
   size_t out_len, meta_len;
   void *out, *meta;
-  CHECK(napi_get_typedarray_info(env, argv[1], &t1, &out_len, &out, NULL, NULL));
-  CHECK(napi_get_typedarray_info(env, argv[2], &t2, &meta_len, &meta, NULL, NULL));
-  if (t1 != napi_uint8_array || t2 != napi_float64_array) return throw_code(env, "DDPLAB_PCAP_ARG", "read(handle, Uint8Array, Float64Array, maxFrames)");
+  if (!typed_array(env, argv[1], napi_uint8_array, &out_len, &out) || !typed_array(env, argv[2], napi_float64_array, &meta_len, &meta)) return NULL;
   uint32_t max_frames;
   CHECK(napi_get_value_uint32(env, argv[3], &max_frames));
   if ((size_t)max_frames * META_FIELDS > meta_len) max_frames = (uint32_t)(meta_len / META_FIELDS);
@@ -305,18 +321,13 @@ static napi_value js_read(napi_env env, napi_callback_info info) {
 }
 
 static napi_value js_send(napi_env env, napi_callback_info info) {
-  size_t argc = 4;
   napi_value argv[4];
-  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
-  port_t *p = get_port(env, argv[0]);
+  port_t *p = port_args(env, info, 4, argv);
   if (p == NULL) return NULL;
   if (p->closed || p->pcap == NULL) return throw_code(env, "DDPLAB_PCAP_CLOSED", "port closed");
-  napi_typedarray_type t1, t2;
   size_t buf_len, lens_len;
   void *buf, *lens;
-  CHECK(napi_get_typedarray_info(env, argv[1], &t1, &buf_len, &buf, NULL, NULL));
-  CHECK(napi_get_typedarray_info(env, argv[2], &t2, &lens_len, &lens, NULL, NULL));
-  if (t1 != napi_uint8_array || t2 != napi_uint32_array) return throw_code(env, "DDPLAB_PCAP_ARG", "send(handle, Uint8Array, Uint32Array, count)");
+  if (!typed_array(env, argv[1], napi_uint8_array, &buf_len, &buf) || !typed_array(env, argv[2], napi_uint32_array, &lens_len, &lens)) return NULL;
   uint32_t count;
   CHECK(napi_get_value_uint32(env, argv[3], &count));
   if (count > lens_len) count = (uint32_t)lens_len;
@@ -335,10 +346,8 @@ static napi_value js_send(napi_env env, napi_callback_info info) {
 }
 
 static napi_value js_stats(napi_env env, napi_callback_info info) {
-  size_t argc = 1;
   napi_value argv[1];
-  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
-  port_t *p = get_port(env, argv[0]);
+  port_t *p = port_args(env, info, 1, argv);
   if (p == NULL) return NULL;
   napi_value arr, v;
   CHECK(napi_create_array_with_length(env, 3, &arr));
@@ -354,10 +363,8 @@ static napi_value js_stats(napi_env env, napi_callback_info info) {
 }
 
 static napi_value js_close(napi_env env, napi_callback_info info) {
-  size_t argc = 1;
   napi_value argv[1];
-  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
-  port_t *p = get_port(env, argv[0]);
+  port_t *p = port_args(env, info, 1, argv);
   if (p == NULL) return NULL;
   if (!p->closed) {
     napi_remove_env_cleanup_hook(env, env_cleanup, p);
