@@ -4,8 +4,9 @@
  * the impairment stage and the
  * capture tap, frame parsing, checksum checks, flow steering, and the DDP
  * engine placing into the host's registered shared memory. Everything it
- * hands the host goes through the NicOutbox, flushed after each receive
- * batch and at the end of any turn in which a NIC timer produced an event.
+ * hands the host goes through the NicOutbox: one message at the end of each
+ * turn that received frames or in which a NIC timer produced an event, and
+ * one at once when the port needs its arena back.
  */
 import { parentPort, workerData } from 'node:worker_threads';
 import { NicEmu } from '../nic.js';
@@ -29,7 +30,7 @@ function post(msg: NicToHost, transfer: ArrayBuffer[] = []): void {
   parent.postMessage(msg, transfer);
 }
 
-/** Runs the consumer, then hands the host everything the batch produced. */
+/** Runs the consumer, then asks for the turn's flush (what the batch produced goes to the host with the turn's other batches). */
 class FlushAfterBatch implements Port {
   constructor(
     private readonly inner: Port,
@@ -131,8 +132,6 @@ function run(libpcap: string, port: Port, impaired: ImpairPort | undefined): voi
     : undefined;
 
   const flows = new Map<number, FlowKey>();
-  const flowOf = new Map<string, number>();
-  const keyStr = (k: FlowKey): string => `${k.remoteIp}:${k.remotePort}:${k.localIp}:${k.localPort}`;
   const ulpOf = (flow: number): UlpDdpOps => ({
     // The host's ULP keeps the request whenever the socket is offloaded, which it is while this engine exists.
     resyncRequest: (_key, seq, flags) => {
@@ -153,7 +152,6 @@ function run(libpcap: string, port: Port, impaired: ImpairPort | undefined): voi
         return;
       case 'addFlow':
         flows.set(op.flow, op.key);
-        flowOf.set(keyStr(op.key), op.flow);
         nic.addFlow({ key: op.key, deliver: (skb) => outbox.skb(op.flow, skb) });
         return;
       case 'removeFlow': {
