@@ -52,6 +52,7 @@ import { executeConnect, type ConnectableQueue } from './fabrics-cmd.js';
 import { HostileQueue } from './hostile.js';
 import { executeIoCommand } from './io-cmd.js';
 import { inCapsuleLimit, digestAllows } from './options.js';
+import { C2hBufferPool } from './c2h-buffers.js';
 import { statusOnly, type C2HSource, type Command, type ReplyFields } from './request.js';
 import { CompletionScheduler, Prng, type Completion } from './scheduler.js';
 import type { QueueStats } from './stats.js';
@@ -134,6 +135,8 @@ export class QueueConnection implements AssociationMember {
   private hostile: HostileQueue | undefined;
 
   private tx: Array<TxItem | undefined> = [];
+  /** Read data buffers, reused once written (c2h-buffers.ts). */
+  private readonly c2hPool = new C2hBufferPool();
   private txHead = 0;
   private waitingDrain = false;
   private pumpScheduled = false;
@@ -678,34 +681,41 @@ export class QueueConnection implements AssociationMember {
       case 'c2h': {
         const r = item.reply;
         if (!r.c2h) return true;
-        const data = r.c2h.chunk(item.datao, item.datal);
+        // Pooled only where nothing but the socket sees the chunk (a hostile profile may keep or forge from it).
+        const pool = r.c2h.fresh === true && this.hostile === undefined ? this.c2hPool : undefined;
+        const data = r.c2h.chunk(item.datao, item.datal, pool);
         this.stats.c2hDataPdus++;
-        return this.writePdu({
-          type: PduType.C2HData,
-          cccid: r.cmd.cid,
-          datao: item.datao,
-          datal: item.datal,
-          lastPdu: item.last,
-          success: item.last && r.success,
-          data: [data],
-        });
+        return this.writePdu(
+          {
+            type: PduType.C2HData,
+            cccid: r.cmd.cid,
+            datao: item.datao,
+            datal: item.datal,
+            lastPdu: item.last,
+            success: item.last && r.success,
+            data: [data],
+          },
+          pool,
+        );
       }
     }
   }
 
-  private writePdu(pdu: Pdu): boolean {
+  /** With `pool`, the PDU's data buffers go back to it once the kernel has them. */
+  private writePdu(pdu: Pdu, pool?: C2hBufferPool): boolean {
     const e = emitPdu(pdu, this.emitOptions());
-    if (this.hostile === undefined) return this.writeEmitted(e);
+    if (this.hostile === undefined) return this.writeEmitted(e, pool);
     let ok = true;
     for (const x of this.hostile.outgoing(pdu, e)) ok = this.writeEmitted(x);
     this.stats.hostilePdus = this.hostile.forgedPdus;
     return ok;
   }
 
-  private writeEmitted(e: EmittedPdu): boolean {
+  private writeEmitted(e: EmittedPdu, pool?: C2hBufferPool): boolean {
     const socket = this.socket;
     let ok = socket.write(e.head);
-    for (const d of e.data) ok = socket.write(d);
+    if (pool === undefined) for (const d of e.data) ok = socket.write(d);
+    else for (const d of e.data) ok = socket.write(d, (err) => err == null && pool.give(d));
     if (e.tail.length > 0) ok = socket.write(e.tail);
     this.stats.pdusTx++;
     this.stats.bytesTx += e.plen;

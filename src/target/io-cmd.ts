@@ -79,8 +79,9 @@ function readWrite(q: CommandQueue, cmd: Command, sqeBytes: Buffer, data: readon
     q.complete(cmd, {
       c2h: {
         lenBytes: len,
-        chunk: (off, n) => {
-          const b = Buffer.allocUnsafe(n);
+        fresh: true,
+        chunk: (off, n, pool) => {
+          const b = pool !== undefined ? pool.take(n) : Buffer.allocUnsafe(n);
           store.read(byteOffset + off, b);
           return b;
         },

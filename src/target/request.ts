@@ -12,12 +12,18 @@ import type { SglDescriptor } from '../wire/nvme-sqe.js';
 import type { NvmeStatus } from '../wire/nvme-status.js';
 import type { Controller, Subsystem } from './controller.js';
 import type { QueueStats } from './stats.js';
+import type { C2hBufferPool } from './c2h-buffers.js';
 
 /** Bytes a completion sends as C2HData, produced on demand. */
 export interface C2HSource {
   readonly lenBytes: number;
-  /** Bytes [off, off + len) of the transfer: a fresh buffer or a view. */
-  chunk(off: number, len: number): Buffer;
+  /**
+   * Bytes [off, off + len) of the transfer: a fresh buffer or a view. With
+   * `pool` (only given when `fresh`), a fresh buffer comes from the pool.
+   */
+  chunk(off: number, len: number, pool?: C2hBufferPool): Buffer;
+  /** chunk() returns a buffer nobody else holds: the connection may give it back to its pool once written. */
+  readonly fresh?: boolean;
 }
 
 /** A command between its capsule and its completion. */
