@@ -191,6 +191,16 @@ class WorkloadEngine {
   private prefillStats: { writes: number; writeBytes: number; elapsedMs: number } | undefined;
   /** Expected bytes of a read from the baseline image (verify is synchronous, so one buffer serves every slot). */
   private imageScratch: Buffer | undefined;
+  /**
+   * The pattern range a slot buffer holds as its last I/O left it (a write's
+   * data, or a read that verified whole). A read of another offset into it
+   * needs no poison: no byte of the old range's pattern is where the new
+   * range's pattern has it (the pattern hashes each word's position), so
+   * bytes a read did not deliver still fail verification. Poisoned as
+   * before: a buffer of unknown content, the same offset again, a longer
+   * read than the held range, and image baselines.
+   */
+  private readonly heldPattern = new WeakMap<Buffer, { readonly start: number; readonly len: number }>();
   /** POISON_BYTE × the largest block, copied over each read buffer before the read (see poison()). */
   private poisonSource: Buffer | undefined;
 
@@ -367,7 +377,9 @@ class WorkloadEngine {
   private async doRead(queue: number, io: PlannedIo, buf: Buffer): Promise<void> {
     const view = buf.subarray(0, io.len);
     // Poison: a read that "succeeds" without delivering data must not verify against stale bytes.
-    this.poison(view);
+    const held = this.heldPattern.get(buf);
+    this.heldPattern.delete(buf);
+    if (this.job.verify && (held === undefined || held.start === io.start || held.len < io.len)) this.poison(view);
     const t0 = this.clock.nowMs();
     try {
       await this.dev.read(queue, io.start / this.dev.lbaSizeBytes, view);
@@ -378,7 +390,7 @@ class WorkloadEngine {
     this.readBytes += io.len;
     this.reads++;
     this.recordLatency(this.latRead, t0);
-    if (this.job.verify) this.verify(queue, io, view);
+    if (this.job.verify && this.verify(queue, io, view) && this.job.baseline.kind !== 'image') this.heldPattern.set(buf, { start: io.start, len: io.len });
   }
 
   /**
@@ -404,6 +416,7 @@ class WorkloadEngine {
   private async doWrite(queue: number, io: PlannedIo, buf: Buffer): Promise<void> {
     const view = buf.subarray(0, io.len);
     fillPattern(io.writeSeed, io.start, view);
+    this.heldPattern.set(buf, { start: io.start, len: io.len });
     const t0 = this.clock.nowMs();
     try {
       await this.dev.write(queue, io.start / this.dev.lbaSizeBytes, view);
@@ -418,12 +431,15 @@ class WorkloadEngine {
     this.extents.set(io.start, io.start + io.len, io.writeSeed);
   }
 
-  private verify(queue: number, io: PlannedIo, data: Buffer): void {
+  /** Checks a read's bytes against what the range holds; true when every byte was verified and matched. */
+  private verify(queue: number, io: PlannedIo, data: Buffer): boolean {
     const baseline = this.job.baseline;
+    let all = true;
     for (const piece of this.extents.pieces(io.start, io.start + io.len)) {
       const len = piece.end - piece.start;
       if (piece.seed === EXTENT_UNKNOWN || (piece.seed === undefined && baseline.kind === 'unknown')) {
         this.unverifiableBytes += len;
+        all = false;
         continue;
       }
       const seed = piece.seed ?? this.job.patternSeed;
@@ -452,8 +468,9 @@ class WorkloadEngine {
           content: piece.seed !== undefined ? 'written' : fromImage !== undefined ? 'image' : 'pattern',
         });
       }
-      return;
+      return false;
     }
+    return all;
   }
 
   /** Index of the first byte of `got` that differs from the image at `byteOffset`, or -1. */

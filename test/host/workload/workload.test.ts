@@ -51,7 +51,11 @@ class MemoryDevice implements WorkloadDevice {
     this.rand = prng(seed);
   }
 
+  /** [byte offset, length] of every read, in the order issued. */
+  readonly readLog: [number, number][] = [];
+
   read(queue: number, slba: number, buf: Buffer): Promise<unknown> {
+    this.readLog.push([slba * 512, buf.length]);
     const silent = this.silentReads.has(++this.readsSeen);
     return this.op(false, slba * 512, buf, () => {
       if (silent) return;
@@ -271,6 +275,36 @@ describe('runWorkload on a reordering in-memory device', () => {
     expect(m.byteOffset).toBe(0);
     expect(m.got).toBe(0xa5); // the poison
     expect(m.expected).not.toBe(0xa5);
+  });
+
+  it('fails a read of another offset that delivers nothing: the buffer keeps the last range, whose pattern differs everywhere', async () => {
+    const dev = new MemoryDevice(1 * MIB, 8, 5);
+    // One slot: 64 KiB at 0 (verified, so no poison before the next read), then 64 KiB at 64 KiB that leaves the buffer alone.
+    dev.silentReads.add(2);
+    const r = await runWorkload(dev, { rw: 'read', bs: '64k', iodepth: 1, queues: 1, size: '128k', range: '128k', seed: 8 });
+    expect(r.io.reads).toBe(2);
+    expect(r.verify.mismatches).toBe(1);
+    const m = r.verify.first[0]!;
+    expect(m.ioOffset).toBe(65536);
+    expect(m.byteOffset).toBe(65536);
+    expect(m.got).toBe(dev.data[0]); // the first read's byte, still in the buffer
+    expect(r.verify.bytes).toBe(65536);
+  });
+
+  it('poisons again before a read longer than the range the buffer holds', async () => {
+    // One slot: 8 KiB at 0, 4 KiB at 8 KiB, then a silent 8 KiB at 0 (the sequential cursor wraps) — the
+    // buffer's second 4 KiB still holds the first read's bytes, which are right for the third read.
+    let seen = 0;
+    for (let seed = 1; seed <= 64; seed++) {
+      const dev = new MemoryDevice(1 * MIB, 8, 5);
+      dev.silentReads.add(3);
+      const r = await runWorkload(dev, { rw: 'read', bssplit: '4k/50:8k/50', iodepth: 1, queues: 1, size: '20k', range: '16k', seed, patternSeed: 8 });
+      if (JSON.stringify(dev.readLog.slice(0, 3)) !== JSON.stringify([[0, 8192], [8192, 4096], [0, 8192]])) continue;
+      seen++;
+      expect(r.verify.mismatches).toBe(1);
+      expect(r.verify.first[0]!.got).toBe(0xa5);
+    }
+    expect(seen).toBeGreaterThan(0);
   });
 
   it('flags blocks that differ from the pattern when this run did not write them', async () => {
