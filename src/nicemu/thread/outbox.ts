@@ -3,11 +3,15 @@
  * appended in order, and take() turns them into one message.
  *
  * Bytes the host reads (headers, payload not placed, ARP frames) mostly sit
- * in the port's receive arena, where the port's "DMA" put them. When a turn
- * received much (ARENA_HANDOFF_BYTES or more), the arena itself is handed to
- * the host — transferred, not copied, as a driver passes rx pages up — and
- * the port starts a new one; after a quiet turn the few bytes are copied
- * into the message and the arena is reused. Bytes anywhere else (none in
+ * in the port's receive arena, where the port's "DMA" put them. When the
+ * host needs much of it (ARENA_HANDOFF_BYTES or more referenced in a turn),
+ * the arena itself is handed to the host — transferred, not copied, as a
+ * driver passes rx pages up — and the port starts a new one; when it needs
+ * little (a quiet turn, or one whose payload DDP placed: headers only), those
+ * bytes are copied into the message and the arena is reused. A handed-over
+ * arena is freed by the host's garbage collector, and V8 counts it as
+ * external memory: handing one over per turn regardless (as before) had the
+ * host run a major collection every ~36 MiB received with ddp-crc. Bytes anywhere else (none in
  * the engines ddplab runs on the thread today) are copied.
  */
 import type { Skb } from '../skb.js';
@@ -30,7 +34,7 @@ import {
 const ETH_HEADER = 14;
 const VLAN_TAG = 4;
 const ETHERTYPE_VLAN = 0x8100;
-/** A turn that referenced this much of the arena hands it over; below, its bytes are copied. */
+/** A turn that refers to this many bytes of the arena hands it over; below, those bytes are copied. */
 export const ARENA_HANDOFF_BYTES = 64 * 1024;
 
 /** The port's receive memory, as the outbox may hand it over. */
@@ -54,6 +58,9 @@ export class NicOutbox {
   /** The span of the arena this message refers to. */
   private arenaLo = Infinity;
   private arenaHi = 0;
+  /** Where in `events` each reference into the arena is, and how many bytes they name together. */
+  private readonly arenaRefs: number[] = [];
+  private arenaRefBytes = 0;
 
   constructor(
     /** The region id of shared memory the host registered (placed frags name it), or undefined. */
@@ -116,16 +123,31 @@ export class NicOutbox {
   /** The message for everything appended since the last take (its buffers are to be transferred). */
   take(): NicMessage {
     let arena: ArrayBuffer | null = null;
-    let arenaInData = 0;
     const spanned = this.arenaHi > this.arenaLo;
-    if (spanned && this.arenaHi - this.arenaLo >= ARENA_HANDOFF_BYTES) {
+    if (spanned && this.arenaRefBytes >= ARENA_HANDOFF_BYTES) {
       arena = this.arena!.take();
     } else if (spanned) {
-      // A quiet turn: its arena bytes are copied as one block, and the arena is reused.
-      arenaInData = this.bytes - this.arenaLo;
-      this.sources.push(new Uint8Array(this.arena!.current()));
-      this.ranges.push(this.arenaLo, this.arenaHi);
-      this.bytes += this.arenaHi - this.arenaLo;
+      // A turn that needs little of the arena (a quiet one, or one whose payload was placed: headers only):
+      // the bytes it refers to are copied behind the others, each reference rewritten, and the arena reused.
+      const src = new Uint8Array(this.arena!.current());
+      const ev = this.events;
+      const refs = this.arenaRefs;
+      let lastEnd = -1;
+      for (let i = 0; i < refs.length; i++) {
+        const k = refs[i]!;
+        const off = ev[k + 1]!;
+        const len = ev[k + 2]!;
+        ev[k] = SRC_DATA;
+        ev[k + 1] = this.bytes;
+        this.bytes += len;
+        // Headers and the payload behind them in the same frame: one range, one copy.
+        if (off === lastEnd) this.ranges[this.ranges.length - 1] = off + len;
+        else {
+          this.sources.push(src);
+          this.ranges.push(off, off + len);
+        }
+        lastEnd = off + len;
+      }
     }
     const data = new ArrayBuffer(this.bytes);
     const out = new Uint8Array(data);
@@ -142,18 +164,22 @@ export class NicOutbox {
     this.events = [];
     this.sources.length = 0;
     this.ranges.length = 0;
+    this.arenaRefs.length = 0;
+    this.arenaRefBytes = 0;
     this.bytes = 0;
     this.lastBuf = undefined;
     this.lastEnd = -1;
     this.arenaLo = Infinity;
     this.arenaHi = 0;
-    return { kind: 'events', events, data, arena, arenaInData };
+    return { kind: 'events', events, data, arena, arenaInData: 0 };
   }
 
   /** Appends (source, offset, length) for `b`: in the arena where it lies there, else queued for the copy. */
   private bytesRef(b: Buffer): void {
     const end = b.byteOffset + b.length;
     if (this.arena !== undefined && b.buffer === this.arena.current()) {
+      this.arenaRefs.push(this.events.length);
+      this.arenaRefBytes += b.length;
       this.events.push(SRC_ARENA, b.byteOffset, b.length);
       if (b.byteOffset < this.arenaLo) this.arenaLo = b.byteOffset;
       if (end > this.arenaHi) this.arenaHi = end;
