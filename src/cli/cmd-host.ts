@@ -97,6 +97,7 @@ export function registerHostCommand(program: Command): void {
             acceptPartialChecksums: flags.acceptPartialCsum !== false,
             superFrames: flags.superFrames === true,
             nicThread: flags.nicThread !== false,
+            gro: flags.gro !== false,
             ...(flags.hashReads !== undefined ? { hashReads: resolve(flags.hashReads) } : {}),
             ...(flags.capture !== undefined ? { capture: resolve(flags.capture) } : {}),
             ...(flags.quiet === true ? {} : { log: (line: string) => process.stderr.write(`ddplab host: ${line}\n`) }),

@@ -23,6 +23,7 @@ import { intFlag, parseDigest, timeoutsFromFlags, workloadFromFlags, type Timeou
 
 export interface ExternalFlags {
   nicThread?: boolean;
+  gro?: boolean;
   target?: string;
   nqn?: string;
   iface?: string;
@@ -154,6 +155,7 @@ export async function runExternalCommand(cmd: Command, ui: ExternalCommandUi): P
     ...(flags.capture !== undefined ? { capture: flags.capture } : {}),
     ...(flags.hashReads !== undefined ? { hashReads: flags.hashReads } : {}),
     ...(flags.nicThread === false ? { nicThread: false } : {}),
+    ...(flags.gro === false ? { gro: false } : {}),
     acceptPartialChecksums: flags.acceptPartialCsum !== false,
     onProgress: ui.progress.update,
   });

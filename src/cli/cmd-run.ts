@@ -266,6 +266,7 @@ export function registerRunCommand(program: Command): void {
       devmem: devmemFromFlags(flags, offload),
       ddpSettings,
       ...(flags.nicThread === false ? { nicThread: false } : {}),
+      ...(flags.gro === false ? { gro: false } : {}),
       order,
       interleave: flags.interleave === true,
       c2hSize: flags.c2hSize,

@@ -15,7 +15,7 @@ type Groups = ReadonlyArray<readonly [heading: string, flags: readonly string[]]
 
 // (fio's spellings among them: --bssplit, --io_size, --time_based...)
 const WORKLOAD = ['name', 'rw', 'bs', 'bssplit', 'bsrange', 'iodepth', 'queues', 'size', 'io_size', 'io_limit', 'offset', 'runtime', 'time_based', 'time', 'rwmixread', 'seed', 'no-verify'];
-const OFFLOAD_NIC = ['offload', 'digest', 'nic', 'nic-tcp-oracle', 'nic-tcp-checks', 'ulp', 'no-nic-thread'];
+const OFFLOAD_NIC = ['offload', 'digest', 'nic', 'nic-tcp-oracle', 'nic-tcp-checks', 'ulp', 'no-nic-thread', 'no-gro'];
 const DDP_LIMITS = ['ddp-max-sgl', 'ddp-threshold', 'ddp-full-cid-range'];
 const DEVMEM = ['devmem-pool', 'devmem-return', 'devmem-hold'];
 const IMPAIR = ['drop', 'burst', 'reorder', 'dup', 'corrupt', 'tx-drop', 'tx-burst', 'tx-reorder', 'tx-dup', 'tx-corrupt', 'reorder-depth', 'reorder-us'];

@@ -11,14 +11,16 @@ import { addDevmemFlags } from './devmem-flags.js';
 import { addImpairFlags } from './impair-flags.js';
 import { addTimeoutFlags, addWorkloadFlags } from './workload-flags.js';
 
-/** --no-nic-thread, as commander gives it. */
+/** --no-nic-thread and --no-gro, as commander gives them. */
 export interface NicThreadFlag {
   nicThread?: boolean;
+  gro?: boolean;
 }
 
 export function addHostSideFlags(cmd: Command): Command {
   addWorkloadFlags(cmd, { rw: 'randrw', bs: '4k', iodepth: '8', size: '64m' });
   cmd.option('--no-nic-thread', "run the software NIC in the host's thread (default: on its own thread for offload none, ddp and ddp-crc)");
+  cmd.option('--no-gro', "hand every received segment to TCP on its own, as 'ethtool -K dev gro off' (default: Linux's GRO merges bursts on the NIC thread)");
   addTimeoutFlags(cmd);
   addImpairFlags(cmd);
   addDevmemFlags(cmd);

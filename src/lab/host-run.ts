@@ -85,6 +85,13 @@ export interface HostRunOptions {
    */
   readonly nicThread?: boolean;
   /**
+   * Linux's software GRO on the NIC thread's skbs before TCP (default true,
+   * as Linux has it on every device; src/nicemu/gro.ts). Off: every segment
+   * goes up on its own (`ethtool -K dev gro off`). The in-thread NIC never
+   * merges.
+   */
+  readonly gro?: boolean;
+  /**
    * Seeded loss/reorder/duplication/corruption between the interface and
    * everything else: the capture tap wraps the impaired port, so
    * a capture shows what the NIC actually received and what the host sent
@@ -443,6 +450,7 @@ async function nicOnThread(opts: HostRunOptions, a: NicBuildArgs, onFailed: (e: 
       mac: [...a.mac],
       mtu: a.mtu,
       acceptPartialChecksums: a.acceptPartial,
+      gro: opts.gro ?? true,
       ...(opts.impair !== undefined ? { impair: opts.impair } : {}),
       ...(opts.capture !== undefined ? { capturePath: opts.capture } : {}),
       ...(usesDdpEngine(a.offload)

@@ -185,6 +185,8 @@ export interface ExternalRunOptions {
   readonly hashReads?: string;
   /** The software NIC on its own thread (default true). */
   readonly nicThread?: boolean;
+  /** Linux's GRO on the NIC thread (default true). */
+  readonly gro?: boolean;
   /** Accept TCP checksums left partial by a sender's offloads (a veth or tap whose peer has tx-csum on); default true. */
   readonly acceptPartialChecksums?: boolean;
   /** How long the host waits for the target: each bring-up step, each I/O command (default: hostRun's). */
@@ -255,6 +257,7 @@ export async function runExternal(o: ExternalRunOptions): Promise<ExternalRunRep
           // Someone else's peer: its TSO/GSO super-frames may reach the interface whole.
           superFrames: true,
           ...(o.nicThread === false ? { nicThread: false } : {}),
+          ...(o.gro === false ? { gro: false } : {}),
           ...(o.connectTimeoutMs !== undefined ? { connectTimeoutMs: o.connectTimeoutMs } : {}),
           ...(o.ioTimeoutMs !== undefined ? { ioTimeoutMs: o.ioTimeoutMs } : {}),
           ...(o.log !== undefined ? { log: o.log } : {}),

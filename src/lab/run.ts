@@ -51,6 +51,8 @@ export interface RunOptions {
   readonly hashReads?: string;
   /** The software NIC on its own thread (default true; false: --no-nic-thread, in the host's thread). */
   readonly nicThread?: boolean;
+  /** Linux's GRO on the NIC thread (default true): false passes --no-gro to the host. */
+  readonly gro?: boolean;
   /** Seeded impairment in the host process (its seed is passed as the workload seed). */
   readonly impair?: ImpairConfig;
   /** How long the host waits for the target (default: ddplab host's). */
@@ -130,6 +132,7 @@ function hostCommand(o: RunOptions): string[] {
   if (o.capture !== undefined) args.push('--capture', resolve(o.capture));
   if (o.hashReads !== undefined) args.push('--hash-reads', resolve(o.hashReads));
   if (o.nicThread === false) args.push('--no-nic-thread');
+  if (o.gro === false) args.push('--no-gro');
   // The host seeds the impairment with --seed: the config's seed must be that one.
   if (o.impair !== undefined && o.impair.seed !== (w.seed ?? 1)) {
     throw new UserError('BAD_FLAG', `impairment seed ${o.impair.seed} differs from the run seed ${w.seed ?? 1}`);

@@ -18,6 +18,7 @@ import { NvmeTcpDdpDevice, type UlpDdpOps } from '../ddp/offload.js';
 import type { FlowKey } from '../flow-table.js';
 import { threadCpuUsage } from '../../base/thread-cpu.js';
 import { NicOutbox, type RxArena } from './outbox.js';
+import { Gro } from '../gro.js';
 import { decodeHostOps } from './host-ops.js';
 import { DROP_REASONS, STATS_INTERVAL_MS, type HostMessage, type HostOp, type NicThreadConfig, type NicThreadStats, type NicToHost } from './protocol.js';
 
@@ -92,8 +93,11 @@ function run(libpcap: string, port: Port, impaired: ImpairPort | undefined): voi
     impair: impaired !== undefined ? impaired.impairStats() : null,
   });
 
+  // GRO ends with the NAPI poll: what it holds goes up before the turn's message leaves.
+  const gro = cfg.gro ? new Gro((flow, skb) => outbox.skb(flow, skb)) : undefined;
   const flush = (): void => {
     flushScheduled = false;
+    gro?.flush();
     if (outbox.empty) return;
     const msg = outbox.take();
     const now = Date.now();
@@ -152,7 +156,7 @@ function run(libpcap: string, port: Port, impaired: ImpairPort | undefined): voi
         return;
       case 'addFlow':
         flows.set(op.flow, op.key);
-        nic.addFlow({ key: op.key, deliver: (skb) => outbox.skb(op.flow, skb) });
+        nic.addFlow({ key: op.key, deliver: gro !== undefined ? (skb) => gro.receive(op.flow, skb) : (skb) => outbox.skb(op.flow, skb) });
         return;
       case 'removeFlow': {
         const key = flows.get(op.flow);

@@ -37,6 +37,8 @@ export interface NicThreadConfig {
   readonly impair?: ImpairConfig;
   /** Writes both directions to this pcap file (the capture tap, outermost). */
   readonly capturePath?: string;
+  /** Linux's software GRO on the NIC's skbs before they go to the host (gro.ts); off: every segment on its own. */
+  readonly gro: boolean;
   /** The NVMe/TCP DDP device, when the run offloads. */
   readonly ddp?: {
     readonly limits?: Partial<NvmeTcpDdpLimits>;
