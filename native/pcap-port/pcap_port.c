@@ -29,6 +29,7 @@
 #include <pcap/pcap.h>
 #include <stdlib.h>
 #include <string.h>
+#include <malloc.h>
 #include <stdint.h>
 #include <stdbool.h>
 
@@ -373,7 +374,26 @@ static napi_value js_close(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
+/*
+ * The port's receive arenas (1 MiB, pcap-batch.ts) are handed to the host
+ * thread and freed there by its garbage collector, one every few hundred
+ * frames. glibc serves an allocation that large with mmap unless told
+ * otherwise (and its dynamic threshold never lets an allocation of the size
+ * just freed off mmap), so each arena was fresh pages: a page fault per 4 KiB
+ * received. A fixed threshold above the arena size, and a trim threshold
+ * that keeps a few arenas' worth at the top of the heap, make a new arena
+ * recycled heap memory. Process-wide, set once when the addon loads.
+ */
+static void keep_arenas_on_the_heap(void) {
+  static bool done = false;
+  if (done) return;
+  done = true;
+  mallopt(M_MMAP_THRESHOLD, 4 << 20);
+  mallopt(M_TRIM_THRESHOLD, 64 << 20);
+}
+
 NAPI_MODULE_INIT() {
+  keep_arenas_on_the_heap();
   napi_property_descriptor props[] = {
       {"libVersion", NULL, js_lib_version, NULL, NULL, NULL, napi_default, NULL},
       {"open", NULL, js_open, NULL, NULL, NULL, napi_default, NULL},

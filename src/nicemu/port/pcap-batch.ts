@@ -46,13 +46,16 @@ const TURN_FRAMES = 4096;
 const TURN_BUDGET_US = 2000;
 const META_FIELDS = 4;
 /**
- * Frames are copied into arenas of this size: below glibc's mmap threshold
- * (128 KiB), so a new arena is recycled heap memory, where a larger one was
- * fresh pages from mmap each time — their page faults cost more per frame
- * than the copy (~0.6 µs per 1514-byte frame at 512 KiB, measured). A frame
- * that does not fit what is left waits in the addon for the next arena.
+ * Frames are copied into arenas of this size. A turn sends the host one
+ * message per arena at least (the outbox flushes when the port needs a new
+ * one), and each message costs a wake-up of the host thread: 1 MiB holds
+ * ~700 frames of 1514 bytes (120 KiB arenas held ~80: 10,000 messages per
+ * GiB). Arenas that large would be fresh pages from mmap each time (page
+ * faults cost more per frame than the copy: ~0.6 µs per 1514-byte frame at
+ * 512 KiB, measured), so the addon sets glibc's mmap threshold above them
+ * when it loads (pcap_port.c): a new arena is recycled heap memory.
  */
-const ARENA_BYTES = 120 * 1024;
+const ARENA_BYTES = 1024 * 1024;
 
 let addon: PcapPortAddon | undefined;
 
