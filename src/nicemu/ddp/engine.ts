@@ -55,11 +55,13 @@
  *
  * Resync follows the series: the ULP keeps the latest request and confirms
  * only an exact match; silence is the normal answer to a wrong guess. While
- * speculative the engine walks on; after resyncRetryPdus headers without an
- * answer it asks again at the header it is at (the ULP's parser may have
- * gone past the first guess), and a header that does not validate sends it
+ * speculative the engine walks on; once the host's ACK (on the NIC's
+ * transmit path) is past the requested header, after resyncRetryPdus more
+ * headers without an answer it asks again at the header it is at (the ULP's
+ * parser went past the guess: it was wrong, or asked too late), and a header that does not validate sends it
  * back to searching. A confirmation of any request made on the current walk
- * confirms the walk from there; 'hardware' acts on it only after
+ * confirms the walk from there; an answer to a request abandoned since (the
+ * host lags the NIC) is ignored, never taken against the current walk; 'hardware' acts on it only after
  * resyncLatencyPackets further packets, as a NIC reprogramming its context.
  * The framing itself is read from first copies only: a header whose bytes
  * went by before (the walker can trail the highest byte seen after a
@@ -218,8 +220,10 @@ export class DdpEngine implements RxOffloadEngine {
    * confirming any of them confirms the chain from there).
    */
   private candidates: number[] = [];
-  /** Headers walked since the last resync request. */
+  /** Headers walked since the last resync request, counted once the host's ACK is past it. */
   private walkedSinceRequest = 0;
+  /** The host's latest acknowledgement on this connection, as the NIC transmitted it (undefined: none seen yet). */
+  private hostAck: number | undefined;
   /** Packets left before a confirmation takes effect (-1: none pending). */
   private confirmIn = -1;
   /** The confirmed header a pending confirmation starts placing from. */
@@ -373,6 +377,29 @@ export class DdpEngine implements RxOffloadEngine {
     }
   }
 
+  /**
+   * The host acknowledged up to `ack` (seen on the NIC's transmit path, as
+   * hardware sees every frame it sends). Lets the engine tell a request the
+   * host has not reached yet (its answer may still come) from one it went
+   * past in silence (the guess was wrong, or asked too late).
+   */
+  hostAcked(ack: number): void {
+    if (this.hostAck === undefined || ((ack - this.hostAck) | 0) > 0) this.hostAck = ack >>> 0;
+  }
+
+  /**
+   * The host got past the latest requested header: its ACK is beyond it.
+   * Until then the engine waits, however many headers it walks (a host that
+   * lags the NIC — a NIC thread, a busy CPU — answers late, and asking again
+   * at a newer header would replace the request it is about to answer).
+   * Without any ACK seen (a one-way capture) it cannot tell, and counts headers only.
+   */
+  private hostReachedRequest(): boolean {
+    if (this.hostAck === undefined) return true;
+    const asked = this.w.seqOf(this.candidates[this.candidates.length - 1]!);
+    return ((this.hostAck - asked) | 0) > 0;
+  }
+
   /** The ULP's answer to a resync request: `seq` is the header its parser reached. True when it confirms the guess. */
   resync(seq: number): boolean {
     const s = this.ctx.stats;
@@ -388,9 +415,11 @@ export class DdpEngine implements RxOffloadEngine {
       else this.applyConfirmation();
       return true;
     }
+    // An answer for a header this engine no longer asks about: the host answers only the request it holds,
+    // exactly at that header, so this is a late answer to a request since abandoned or replaced (the host
+    // lags the NIC by the packets between them: a NIC thread, a busy host). It says a header is there; it
+    // says nothing against the chain being walked now, which goes on (no negative answer exists).
     s['rx-nvme-tcp-resync-fail']++;
-    // The guess was not a header the host parsed: search again.
-    if (this.state === 'speculative') this.loseSync();
     return false;
   }
 
@@ -507,7 +536,7 @@ export class DdpEngine implements RxOffloadEngine {
   /** A whole header: a C2HData maps its data (its record), a CapsuleResp or SUCCESS completes the command. */
   private header(layout: PduLayout, h: PduHeaderView, start: number): C2HRecord | undefined | false {
     if (this.state === 'speculative' && this.candidates.length > 0 && start !== this.candidates[this.candidates.length - 1]) {
-      if (++this.walkedSinceRequest > this.ctx.timing.resyncRetryPdus) this.requestAgain(start);
+      if (this.hostReachedRequest() && ++this.walkedSinceRequest > this.ctx.timing.resyncRetryPdus) this.requestAgain(start);
     }
     switch (layout.type) {
       case PduType.C2HData: {

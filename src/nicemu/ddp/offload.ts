@@ -30,6 +30,7 @@ import { DdpAcceptGate, type AcceptableBytes } from './accept-gate.js';
 import { NicTcpChecks } from './tcp-checks.js';
 import type { FlowEntry, FlowKey, RxOffloadEngine } from '../flow-table.js';
 import type { NicEmu } from '../nic.js';
+import { TCP_ACK } from '../../wire/tcp.js';
 import type { Sgl } from './sgl.js';
 
 export { ULP_DDP_RESYNC_PENDING, type DdpDefer, type DdpSchedule, type NvmeTcpSkConfig, type UlpDdpOps } from './engine.js';
@@ -173,6 +174,17 @@ export class NvmeTcpDdpDevice implements DdpDeviceOps {
     this.nicTcpOracle = opts.nicTcpOracle ?? false;
     this.tcpChecks = opts.nicTcpChecks === true ? new NicTcpChecks() : undefined;
     if (this.tcpChecks !== undefined) nic.addTxTap((f) => this.tcpChecks!.observeTx(f));
+    nic.addTxTap((f) => this.observeAck(f));
+  }
+
+  /** A frame the host sends: its ACK number goes to the connection's engine (resync waits for the host to pass a request). */
+  private observeAck(f: Buffer): void {
+    if (this.sockets.size === 0 || f.length < 54 || f[12] !== 0x08 || f[13] !== 0x00 || f[23] !== 6) return;
+    const l4 = 14 + (f[14]! & 0x0f) * 4;
+    if (f.length < l4 + 20 || (f[l4 + 13]! & TCP_ACK) === 0) return;
+    const entry = this.nic.lookupFlow({ localIp: f.readUInt32BE(26), localPort: f.readUInt16BE(l4), remoteIp: f.readUInt32BE(30), remotePort: f.readUInt16BE(l4 + 2) });
+    const s = entry !== undefined ? this.sockets.get(entry) : undefined;
+    s?.engine.hostAcked(f.readUInt32BE(l4 + 8));
   }
 
   limits(): NvmeTcpDdpLimits {

@@ -29,7 +29,7 @@ export interface UlpDdpStats {
   'rx-nvme-tcp-lost-sync': number;
   /** resyncRequest calls made to the ULP (a plausible header found while searching). */
   'rx-nvme-tcp-resync-req': number;
-  /** resync responses that did not confirm the pending guess (the NIC searches again). */
+  /** resync responses for a header the NIC no longer asks about (a late answer to an abandoned or replaced request: ignored). */
   'rx-nvme-tcp-resync-fail': number;
   /** resync requests replaced by a newer one or abandoned (sync lost) without an answer. */
   'rx-nvme-tcp-resync-unanswered': number;

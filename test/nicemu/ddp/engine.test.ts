@@ -238,18 +238,21 @@ describe('DDP engine: losing sync and resync', () => {
     expect(bufs[3]!.equals(datas[3]!)).toBe(true);
   });
 
-  it('keeps searching when the ULP answers with another header (the guess was wrong)', () => {
+  it('ignores an answer for a header it is not asking about (a late answer): the walk goes on, the right answer confirms it', () => {
     const rig = new DdpRig();
     const { stream, starts } = fourPdus(rig);
     const [, b, c, d] = starts as [number, number, number, number];
     rig.sendRange(stream, 0, 2000);
     rig.sendRange(stream, b + 10, c + 500);
+    expect(rig.resyncRequests).toEqual([rig.seq(c)]);
+    // D was never asked about on this walk: the host answers only the request it holds, so this is stale.
     rig.device.resync(KEY, rig.seq(d));
     expect(rig.stats['rx-nvme-tcp-resync-fail']).toBe(1);
-    expect(rig.device.engineOf(KEY)!.syncState).toBe('searching');
-    // The next segment that extends the stream is searched again.
-    rig.sendRange(stream, c + 500, stream.length);
-    expect(rig.resyncRequests).toEqual([rig.seq(c), rig.seq(d)]);
+    expect(rig.device.engineOf(KEY)!.syncState).toBe('speculative');
+    rig.device.resync(KEY, rig.seq(c));
+    expect(rig.stats['rx-nvme-tcp-resync']).toBe(1);
+    expect(rig.device.engineOf(KEY)!.syncState).toBe('sync');
+    expect(fragBytes(rig.sendRange(stream, d, stream.length)).placed).toBe(4000);
   });
 
   it('does not place from a lure: PDU headers inside read data are only confirmed if the host parses them', () => {

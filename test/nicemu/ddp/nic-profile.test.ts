@@ -7,6 +7,26 @@
 import { describe, expect, it } from 'vitest';
 import type { NvmeTcpDdpDeviceOptions } from '../../../src/nicemu/ddp/offload.js';
 import { c2hData, capsuleResp, DdpRig, destination, fragBytes, KEY, pattern } from '../../support/nicemu/ddp-engine-rig.js';
+import { buildTcpFrame } from '../../../src/wire/frame.js';
+import { TCP_ACK } from '../../../src/wire/tcp.js';
+
+/** The host's ACK for stream offset `off`, sent through the NIC (whose transmit path the DDP device watches). */
+function hostAck(rig: DdpRig, off: number): void {
+  rig.nic.send(
+    buildTcpFrame({
+      srcMac: Buffer.from([2, 0, 0, 0, 0, 2]),
+      dstMac: Buffer.from([2, 0, 0, 0, 0, 1]),
+      srcIp: KEY.localIp,
+      dstIp: KEY.remoteIp,
+      srcPort: KEY.localPort,
+      dstPort: KEY.remotePort,
+      seq: 1,
+      ack: rig.seq(off),
+      flags: TCP_ACK,
+      window: 1000,
+    }),
+  );
+}
 
 const HW: NvmeTcpDdpDeviceOptions = { profile: 'hardware', resyncRetryPdus: 3, resyncLatencyPackets: 2, teardownLatencyPackets: 2, teardownLatencyUs: Infinity };
 
@@ -84,6 +104,23 @@ describe('NIC profiles: resync with a ULP that confirms only an exact match', ()
     expect(st['rx-nvme-tcp-resync-unanswered']).toBe(rig.resyncRequests.length - 1);
     expect(st['rx-nvme-tcp-resync']).toBe(0);
     for (let i = 1; i < bufs.length; i++) expect(bufs[i]!.equals(initial[i]!)).toBe(true);
+  });
+
+  it('does not ask again while the host has not reached the request (its ACK is behind it); once past it, asks again after resyncRetryPdus headers', () => {
+    const rig = new DdpRig({ queueSize: 32, device: HW });
+    const { stream, starts } = pdus(rig, 16, 400);
+    rig.sendRange(stream, 0, 200);
+    hostAck(rig, 200);
+    // A gap hides the second header; the NIC asks about the third.
+    sendAll(rig, stream, starts[1]! + 10, starts[8]!, 300);
+    expect(rig.resyncRequests).toEqual([rig.seq(starts[2]!)]);
+    // Six headers walked, the host still behind the hole: a new request would replace the one it will answer.
+    expect(rig.device.engineOf(KEY)!.syncState).toBe('speculative');
+    hostAck(rig, starts[3]!);
+    sendAll(rig, stream, starts[8]!, stream.length, 300);
+    expect(rig.resyncRequests.length).toBe(2);
+    // Asked again at the header after resyncRetryPdus (3) more: the 4th walked once the ACK was past.
+    expect(rig.resyncRequests[1]).toBe(rig.seq(starts[8 + 3]!));
   });
 
   it('a wrong guess (a header inside read data) is never confirmed; the NIC recovers at a later candidate once the host confirms that one', () => {
