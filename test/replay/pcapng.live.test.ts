@@ -64,9 +64,11 @@ describe('dumpcap on a live run', () => {
     const whole = join(tmp.dir, 'dumpcap.pcapng');
     const killed = join(tmp.dir, 'killed.pcapng');
     const hashes = join(tmp.dir, 'hashes.json');
-    // `ip netns exec` execs dumpcap: the pid is dumpcap's.
-    const dc1 = execa('ip', ['netns', 'exec', ns, 'dumpcap', '-i', 'host0', '-w', whole], { reject: false });
-    const dc2 = execa('ip', ['netns', 'exec', ns, 'dumpcap', '-i', 'host0', '-w', killed], { reject: false });
+    // `ip netns exec` execs dumpcap: the pid is dumpcap's. A 64 MiB capture buffer (dumpcap's default is 2 MiB):
+    // on a loaded machine a run at a few Gbit/s overflowed the default while dumpcap waited for a CPU, and a
+    // capture missing frames cannot replay every read (checked below from dumpcap's own drop count).
+    const dc1 = execa('ip', ['netns', 'exec', ns, 'dumpcap', '-B', '64', '-i', 'host0', '-w', whole], { reject: false });
+    const dc2 = execa('ip', ['netns', 'exec', ns, 'dumpcap', '-B', '64', '-i', 'host0', '-w', killed], { reject: false });
     let killedAt = 0;
     try {
       await Promise.all([stderrSays(dc1, "Capturing on 'host0'", 30_000), stderrSays(dc2, "Capturing on 'host0'", 30_000)]);
@@ -91,6 +93,9 @@ describe('dumpcap on a live run', () => {
       await Promise.allSettled([dc1, dc2]);
     }
     expect(killedAt, 'the run ended before the second dumpcap had written 1 MB').toBeGreaterThan(0);
+    // dumpcap says what it lost on exit: "Packets received/dropped on interface 'host0': N/D (pcap:..)".
+    const dropped = /received\/dropped on interface '[^']*': \d+\/(\d+)/.exec((await dc1).stderr ?? '');
+    if (dropped !== null) expect(Number(dropped[1]), 'dumpcap dropped frames: the capture cannot replay every read').toBe(0);
     const liveReads = readReadHashes(hashes);
     expect(liveReads.length).toBe(64);
 
