@@ -118,8 +118,12 @@ export class NicEmu {
     return this.port.close();
   }
 
-  /** Exposed for replay and tests: one frame through the receive path. */
-  rxFrame(data: Buffer, tsUs: number): void {
+  /**
+   * Exposed for replay and tests: one frame through the receive path.
+   * `csumVerified`: the port's checksum offload verified the IPv4 and TCP
+   * checksums (RxFrame.csumVerified), so they are not summed again here.
+   */
+  rxFrame(data: Buffer, tsUs: number, csumVerified = false): void {
     const s = this.stats;
     s.rx_packets++;
     s.rx_bytes += data.length;
@@ -166,12 +170,13 @@ export class NicEmu {
         return;
       }
       // Sums the header only (its IHL, which parseIpv4 checked against the buffer): no view needed.
-      if (this.verifyChecksums && !verifyIpv4Checksum(l3)) {
+      const check = this.verifyChecksums && !csumVerified;
+      if (check && !verifyIpv4Checksum(l3)) {
         s.rx_csum_errors++;
         return;
       }
       const seg = ip.payload;
-      if (this.verifyChecksums && !verifyTcpChecksum(ip.src, ip.dst, seg)) {
+      if (check && !verifyTcpChecksum(ip.src, ip.dst, seg)) {
         const partial = isPartialTcpChecksum(ip.src, ip.dst, seg);
         if (partial) s.rx_csum_partial++;
         if (!partial || !this.acceptPartial) {
@@ -243,7 +248,7 @@ export class NicEmu {
     try {
       for (let i = 0; i < batch.length; i++) {
         const f = batch[i]!;
-        this.rxFrame(f.data, f.tsUs);
+        this.rxFrame(f.data, f.tsUs, f.csumVerified === true);
       }
     } finally {
       this.inBatch = false;

@@ -36,6 +36,7 @@ interface PcapPortAddon {
   send(handle: object, frames: Uint8Array, lens: Uint32Array, count: number): number;
   stats(handle: object): [number, number, number];
   close(handle: object): void;
+  csumVerified(frame: Uint8Array): number;
 }
 
 export const PCAP_PORT_ADDON = join(PROJECT_ROOT, 'native', 'pcap-port', 'build', 'Release', 'ddplab_pcap_port.node');
@@ -44,7 +45,7 @@ const BATCH_FRAMES = 256;
 const TURN_FRAMES = 4096;
 /** ... and at most this long (µs) per turn, as live.ts's rx ring: timers keep running under a flood. */
 const TURN_BUDGET_US = 2000;
-const META_FIELDS = 4;
+const META_FIELDS = 5;
 /**
  * Frames are copied into arenas of this size. A turn sends the host one
  * message per arena at least (the outbox flushes when the port needs a new
@@ -67,6 +68,11 @@ export function pcapPortAddonBuilt(): boolean {
 /** Loads the addon once per thread; returns libpcap's version string. */
 export function loadPcapPortAddon(): string {
   return pcapPort().libVersion();
+}
+
+/** The addon's receive checksum verdict for one frame, as read() gives it (RxFrame.csumVerified): for tests. */
+export function addonCsumVerified(frame: Uint8Array): boolean {
+  return pcapPort().csumVerified(frame) === 1;
 }
 
 function pcapPort(): PcapPortAddon {
@@ -243,7 +249,7 @@ export class BatchPcapPort implements Port, RxArena {
         }
         this.counters.rxFrames++;
         this.counters.rxBytes += caplen;
-        batch.push({ data: this.arena.subarray(off, end), tsUs: m[i * META_FIELDS + 3]! });
+        batch.push({ data: this.arena.subarray(off, end), tsUs: m[i * META_FIELDS + 3]!, csumVerified: m[i * META_FIELDS + 4] === 1 });
       }
       this.arenaUsed = end;
       if (batch.length > 0) this.consumer(batch);

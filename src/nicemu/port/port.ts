@@ -23,6 +23,12 @@ export interface RxFrame {
   readonly data: Buffer;
   /** Receive time, µs since the Unix epoch (the capture timestamp). */
   readonly tsUs: number;
+  /**
+   * The port's receive checksum offload verified the frame's IPv4 header
+   * and TCP checksums (a port that does not say leaves the NIC model to
+   * sum them). Only ever a "yes": a frame without it is checked as usual.
+   */
+  readonly csumVerified?: boolean;
 }
 
 /** Counters every Port keeps (monotonic; read them as a snapshot). */
