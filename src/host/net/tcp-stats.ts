@@ -5,7 +5,7 @@
  * Linux name in each comment; counters Linux lacks say so.
  */
 export interface TcpStats {
-  /** TcpInSegs: segments handed to the socket (including ones then dropped). */
+  /** TcpInSegs: skbs handed to the socket (including ones then dropped); as in Linux, a packet GRO merged counts once. */
   inSegs: number;
   /** TcpOutSegs: segments sent, retransmissions included. */
   outSegs: number;
