@@ -6,36 +6,19 @@ import { describe, expect, it } from 'vitest';
 import { NicEmu } from '../../src/nicemu/nic.js';
 import { Gro, GRO_MAX_BYTES } from '../../src/nicemu/gro.js';
 import type { Skb } from '../../src/nicemu/skb.js';
-import { buildTcpFrame, type TcpFrameSpec } from '../../src/wire/frame.js';
+import type { TcpFrameSpec } from '../../src/wire/frame.js';
+import { HOST_IP, HOST_MAC, PEER_IP, peerFrame } from '../support/nicemu/peer-frames.js';
 import { parseIpv4, verifyIpv4Checksum } from '../../src/wire/ipv4.js';
 import { parseTcp, TCP_ACK, TCP_CWR, TCP_PSH } from '../../src/wire/tcp.js';
 import { SilentPort } from '../support/nicemu/silent-port.js';
 
-const HOST_MAC = Buffer.from([2, 0, 0, 0, 0, 2]);
-const PEER_MAC = Buffer.from([2, 0, 0, 0, 0, 1]);
-const HOST_IP = 0xc0000202;
-const PEER_IP = 0xc0000201;
 const MSS = 1448;
 
 type Seg = Partial<TcpFrameSpec> & { seq: number; len?: number };
 
 function frame(s: Seg): Buffer {
-  const len = s.len ?? MSS;
-  return buildTcpFrame({
-    srcMac: PEER_MAC,
-    dstMac: HOST_MAC,
-    srcIp: PEER_IP,
-    dstIp: HOST_IP,
-    srcPort: 4420,
-    dstPort: 40000,
-    ack: 77,
-    flags: TCP_ACK,
-    window: 512,
-    options: { tsVal: 1000, tsEcr: 9 },
-    ipId: (s.seq - 1000) / MSS,
-    payload: Buffer.alloc(len, s.seq & 0xff),
-    ...s,
-  });
+  const { len = MSS, ...spec } = s;
+  return peerFrame({ options: { tsVal: 1000, tsEcr: 9 }, ipId: (s.seq - 1000) / MSS, payload: Buffer.alloc(len, s.seq & 0xff), ...spec });
 }
 
 /** A NIC whose one flow feeds a Gro; returns what GRO passes up. */

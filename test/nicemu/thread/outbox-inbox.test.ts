@@ -11,34 +11,18 @@ import { describe, expect, it } from 'vitest';
 import { NicEmu } from '../../../src/nicemu/nic.js';
 import { NicOutbox, ARENA_HANDOFF_BYTES, type RxArena } from '../../../src/nicemu/thread/outbox.js';
 import { NicInbox, type InboxSink } from '../../../src/nicemu/thread/inbox.js';
-import { buildArpFrame, buildTcpFrame } from '../../../src/wire/frame.js';
+import { buildArpFrame } from '../../../src/wire/frame.js';
 import { TCP_ACK, TCP_PSH } from '../../../src/wire/tcp.js';
-import type { FlowEntry, FlowKey } from '../../../src/nicemu/flow-table.js';
+import type { FlowEntry } from '../../../src/nicemu/flow-table.js';
 import type { Skb } from '../../../src/nicemu/skb.js';
 import { SilentPort } from '../../support/nicemu/silent-port.js';
+import { HOST_IP, HOST_MAC, PEER_IP, PEER_KEY, PEER_MAC, peerFrame } from '../../support/nicemu/peer-frames.js';
 import { EV_TEARDOWN } from '../../../src/nicemu/thread/protocol.js';
 
-const HOST_MAC = Buffer.from([2, 0, 0, 0, 0, 2]);
-const PEER_MAC = Buffer.from([2, 0, 0, 0, 0, 1]);
-const HOST_IP = 0xc0000202;
-const PEER_IP = 0xc0000201;
-const KEY: FlowKey = { remoteIp: PEER_IP, remotePort: 4420, localIp: HOST_IP, localPort: 40000 };
+const KEY = PEER_KEY;
 
 function frame(seq: number, len: number, fill: number): Buffer {
-  return buildTcpFrame({
-    srcMac: PEER_MAC,
-    dstMac: HOST_MAC,
-    srcIp: PEER_IP,
-    dstIp: HOST_IP,
-    srcPort: 4420,
-    dstPort: 40000,
-    seq,
-    ack: 77,
-    flags: TCP_ACK | TCP_PSH,
-    window: 512,
-    options: { tsVal: seq, tsEcr: 9 },
-    payload: Buffer.alloc(len, fill),
-  });
+  return peerFrame({ seq, flags: TCP_ACK | TCP_PSH, options: { tsVal: seq, tsEcr: 9 }, payload: Buffer.alloc(len, fill) });
 }
 
 /** An arena the test owns: frames are copied into it as the port's DMA would. */
