@@ -67,7 +67,10 @@ describe('ddplab run --no-gro', () => {
       expect(r.cpu.nicThread).not.toBeNull();
       expect(r.ddp.placementPct).toBe(100);
     }
-    expect(noGro.tcp.inSegs).toBe(noGro.nic.rx_tcp_segments);
+    // Every segment on its own — but for the few the NIC thread steered after the host had closed the
+    // connection and before its flow removal reached the thread (the FIN exchange at the end).
+    expect(noGro.tcp.inSegs).toBeLessThanOrEqual(noGro.nic.rx_tcp_segments);
+    expect(noGro.tcp.inSegs).toBeGreaterThanOrEqual(noGro.nic.rx_tcp_segments - 4);
     expect(gro.tcp.inSegs * 4).toBeLessThan(gro.nic.rx_tcp_segments);
     const reads = (name: string): string[] =>
       readReadHashes(join(dir, name))
