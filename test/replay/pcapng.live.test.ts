@@ -1,9 +1,9 @@
 /**
  * Captures written by dumpcap on a live run (root, namespaces): `ddplab up`
  * builds the topology, two dumpcaps capture host0 in the host namespace
- * (pcapng, dumpcap's default), and `ddplab run --hash-reads` reads over it
- * (the run reuses the topology and removes it at the end, which ends the
- * first dumpcap). The second dumpcap is killed with SIGKILL part-way, as a
+ * (pcapng, dumpcap's default), and `ddplab target` and `ddplab host
+ * --hash-reads` read over it; the first dumpcap is stopped with SIGINT a
+ * second after the host ends, then the topology goes. The second dumpcap is killed with SIGKILL part-way, as a
  * capture stopped the hard way: its file ends where its last buffer did.
  * `ddplab replay --json` of the first gives every read the SHA-256 the live
  * host verified; of the killed one, one warning line, and every read it
@@ -16,7 +16,7 @@ import { execa, type ResultPromise } from 'execa';
 import { afterAll, describe, expect, it } from 'vitest';
 import { compareWithLive, readReadHashes } from '../../src/replay/live-read-hashes.js';
 import type { ReplayReport } from '../../src/replay/report.js';
-import { BIN, liveRunIds, runJson } from '../support/lab/live-run-rig.js';
+import { BIN, liveRunIds } from '../support/lab/live-run-rig.js';
 import { tempDir } from '../support/replay/replay-rig.js';
 
 const runId = liveRunIds('png');
@@ -64,17 +64,32 @@ describe('dumpcap on a live run', () => {
     const whole = join(tmp.dir, 'dumpcap.pcapng');
     const killed = join(tmp.dir, 'killed.pcapng');
     const hashes = join(tmp.dir, 'hashes.json');
-    // `ip netns exec` execs dumpcap: the pid is dumpcap's. A 64 MiB capture buffer (dumpcap's default is 2 MiB):
-    // on a loaded machine a run at a few Gbit/s overflowed the default while dumpcap waited for a CPU, and a
-    // capture missing frames cannot replay every read (checked below from dumpcap's own drop count).
+    // `ip netns exec` execs dumpcap: the pid is dumpcap's. A 64 MiB capture buffer (dumpcap's default is 2 MiB).
     const dc1 = execa('ip', ['netns', 'exec', ns, 'dumpcap', '-B', '64', '-i', 'host0', '-w', whole], { reject: false });
     const dc2 = execa('ip', ['netns', 'exec', ns, 'dumpcap', '-B', '64', '-i', 'host0', '-w', killed], { reject: false });
+    // The target and the host by hand (not `ddplab run`, which removes the topology as it ends): the kernel hands
+    // dumpcap its frames a block at a time, a block when full or when its timeout passes, and an interface
+    // removed before that took the run's last frames with it (in two full `npm test` runs the capture lacked
+    // one or two reads of 64; alone it never did).
+    const tgt = execa('ip', ['netns', 'exec', `ddplab-${id}-tgt`, process.execPath, BIN, 'target', '--listen', '192.0.2.1:4420', '--seed', '3', '--quiet'], { reject: false });
     let killedAt = 0;
+    let hostReport = '';
     try {
       await Promise.all([stderrSays(dc1, "Capturing on 'host0'", 30_000), stderrSays(dc2, "Capturing on 'host0'", 30_000)]);
-      const run = runJson(['--id', id, '--hash-reads', hashes, '--size', '8m', '--digest', 'data', '--offload', 'ddp-crc', '--rw', 'randread', '--bs', '128k', '--seed', '3']);
+      // The target is up when it listens on its port.
+      for (let i = 0; i < 300; i++) {
+        const r = await execa('ip', ['netns', 'exec', `ddplab-${id}-tgt`, 'ss', '-Hltn', 'sport = :4420'], { reject: false });
+        if (r.stdout.trim() !== '') break;
+        await new Promise((res) => setTimeout(res, 100));
+      }
+      const host = execa(
+        'ip',
+        ['netns', 'exec', ns, process.execPath, BIN, 'host', '--iface', 'host0', '--host-ip', '192.0.2.2', '--target', '192.0.2.1:4420', '--hash-reads', hashes,
+          '--size', '8m', '--digest', 'data', '--offload', 'ddp-crc', '--rw', 'randread', '--bs', '128k', '--seed', '3', '--quiet'],
+        { reject: false },
+      );
       let done = false;
-      void run.finally(() => (done = true)).catch(() => undefined);
+      void host.finally(() => (done = true)).catch(() => undefined);
       while (!done && killedAt === 0) {
         if (sizeOf(killed) > 1_000_000) {
           dc2.kill('SIGKILL');
@@ -82,20 +97,28 @@ describe('dumpcap on a live run', () => {
         }
         await new Promise((r) => setTimeout(r, 50));
       }
-      const live = await run;
-      expect(live.ok).toBe(true);
-      expect(live.verify.mismatches).toBe(0);
-      // The run removed the topology: dumpcap saw host0 go (or was ended by the removal) and closed its file.
+      const h = await host;
+      expect(h.exitCode, h.stderr).toBe(0);
+      hostReport = h.stdout;
+      // Past the block timeout, then an orderly stop: dumpcap writes what it holds and closes the file.
+      await new Promise((r) => setTimeout(r, 1000));
+      dc1.kill('SIGINT');
       await Promise.race([dc1, new Promise((r) => setTimeout(r, 20_000))]);
     } finally {
       dc1.kill('SIGKILL');
       dc2.kill('SIGKILL');
-      await Promise.allSettled([dc1, dc2]);
+      tgt.kill('SIGINT');
+      await Promise.allSettled([dc1, dc2, tgt]);
+      await execa(process.execPath, [BIN, 'down', '--id', id], { reject: false });
     }
+    const live = JSON.parse(hostReport) as { ok: boolean; workload: { verify: { mismatches: number } } };
+    expect(live.ok).toBe(true);
+    expect(live.workload.verify.mismatches).toBe(0);
     expect(killedAt, 'the run ended before the second dumpcap had written 1 MB').toBeGreaterThan(0);
     // dumpcap says what it lost on exit: "Packets received/dropped on interface 'host0': N/D (pcap:..)".
     const dropped = /received\/dropped on interface '[^']*': \d+\/(\d+)/.exec((await dc1).stderr ?? '');
-    if (dropped !== null) expect(Number(dropped[1]), 'dumpcap dropped frames: the capture cannot replay every read').toBe(0);
+    expect(dropped, 'dumpcap printed no drop count').not.toBeNull();
+    expect(Number(dropped![1]), 'dumpcap dropped frames: the capture cannot replay every read').toBe(0);
     const liveReads = readReadHashes(hashes);
     expect(liveReads.length).toBe(64);
 
