@@ -134,12 +134,6 @@ export class Gro {
     while (this.held.length > 0) this.release(this.held.length - 1);
   }
 
-  /** Sends up what is held for `flow` (before something of the flow that must not pass it). */
-  flushFlow(flow: number): void {
-    const i = this.indexOf(flow);
-    if (i >= 0) this.release(i);
-  }
-
   private indexOf(flow: number): number {
     const h = this.held;
     for (let i = 0; i < h.length; i++) if (h[i]!.flow === flow) return i;

@@ -43,10 +43,9 @@ export class NicInbox {
     const ev = m.events;
     const data = Buffer.from(m.data);
     const arena = m.arena !== null ? Buffer.from(m.arena) : data;
-    const shift = m.arena !== null ? 0 : m.arenaInData;
     const bytes = (i: number): Buffer => {
       const off = ev[i + 1]!;
-      return ev[i] === SRC_DATA ? data.subarray(off, off + ev[i + 2]!) : arena.subarray(off + shift, off + shift + ev[i + 2]!);
+      return (ev[i] === SRC_DATA ? data : arena).subarray(off, off + ev[i + 2]!);
     };
     const started = this.started;
     let i = 0;

@@ -171,7 +171,7 @@ export class NicOutbox {
     this.lastEnd = -1;
     this.arenaLo = Infinity;
     this.arenaHi = 0;
-    return { kind: 'events', events, data, arena, arenaInData: 0 };
+    return { kind: 'events', events, data, arena };
   }
 
   /** Appends (source, offset, length) for `b`: in the arena where it lies there, else queued for the copy. */

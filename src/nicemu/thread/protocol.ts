@@ -78,8 +78,8 @@ export interface HostMessage {
  * Event records in NicMessage.events (Float64Array), each starting with its
  * tag. A byte range is (src, offset, length): src SRC_DATA is
  * NicMessage.data; SRC_ARENA the port's receive arena handed over in
- * NicMessage.arena, or, when that is null, NicMessage.data at offset +
- * NicMessage.arenaInData (a quiet turn's arena bytes, copied).
+ * NicMessage.arena (a message without it has no SRC_ARENA range: the
+ * outbox copied those bytes into data and rewrote their ranges).
  *
  *   SKB      flow, tsUs, head range (3), l3Off, l4Off, flags, nFrags, then
  *            per frag 4 values: FRAG_HOST, range (3) | FRAG_PLACED, region,
@@ -120,10 +120,8 @@ export interface NicMessage {
   readonly kind: 'events';
   readonly events: Float64Array;
   readonly data: ArrayBuffer;
-  /** The port's receive arena, handed over (transferred) after a busy turn. */
+  /** The port's receive arena, handed over (transferred) when the host needs much of it. */
   readonly arena: ArrayBuffer | null;
-  /** Where the arena's bytes sit in `data` when it was not handed over (offset added). */
-  readonly arenaInData: number;
   readonly stats?: NicThreadStats;
 }
 
