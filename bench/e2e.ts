@@ -30,7 +30,7 @@ import { parseArgs } from 'node:util';
 import { runOnTopology, type RunReport } from '../src/lab/run.js';
 import type { DigestChoice } from '../src/lab/host-run.js';
 import type { CpuTime } from '../src/base/thread-cpu.js';
-import { HOST_IF, netnsCommand, TARGET_IP, withTopology, type Topology } from '../src/lab/topology.js';
+import { HOST_IF, netnsCommand, setHostKernelRx, TARGET_IP, withTopology, type Topology } from '../src/lab/topology.js';
 
 const { values } = parseArgs({
   options: {
@@ -103,6 +103,9 @@ async function iperf(topo: Topology, seconds: number): Promise<number> {
   // 192.0.2.2); lend it one for the kernel baseline, then take it back.
   // host0 is NOARP (its kernel must not speak for the userspace stack); the
   // baseline needs its kernel to ARP, for these few seconds only.
+  // Its kernel also stays out of host0's frames during runs (a tc ingress
+  // drop, netns/lib.sh): let them in for the baseline.
+  await setHostKernelRx(topo.id, true);
   await inNs(topo, 'host', ['ip', 'link', 'set', HOST_IF, 'arp', 'on']);
   await inNs(topo, 'host', ['ip', 'addr', 'add', IPERF_HOST_ADDR, 'dev', HOST_IF]);
   const sc = netnsCommand(topo.id, 'tgt', ['iperf3', '-s', '-1', '-B', TARGET_IP]);
@@ -118,6 +121,7 @@ async function iperf(topo: Topology, seconds: number): Promise<number> {
     await inNs(topo, 'host', ['ip', 'addr', 'del', IPERF_HOST_ADDR, 'dev', HOST_IF]);
     await inNs(topo, 'host', ['ip', 'link', 'set', HOST_IF, 'arp', 'off']);
     await inNs(topo, 'tgt', ['ip', 'neigh', 'flush', 'dev', 'tgt0']);
+    await setHostKernelRx(topo.id, false);
   }
 }
 

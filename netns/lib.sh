@@ -35,6 +35,24 @@ check_id() {
 tgt_ns() { echo "ddplab-$1-tgt"; }
 host_ns() { echo "ddplab-$1-host"; }
 
+# host0's frames are for ddplab's userspace stack, yet the host namespace's
+# kernel would also take every one of them up its IPv4 receive path, only to
+# drop it there for want of a local address (ip_rcv, then a route lookup on
+# the slow path, per frame), on the CPU that runs host0's backlog: CPU a run
+# then lacks. With `off` a tc ingress filter ends each frame right after the
+# packet taps (libpcap, dumpcap) have had their copy; `on` removes it, for a
+# kernel that is lent an address (bench:e2e's iperf3 baseline). The filter is
+# classic BPF of one instruction, "ret #2" (TC_ACT_SHOT), run in
+# direct-action mode: it needs cls_bpf, but no tc action module.
+host_kernel_rx() { # <host ns> on|off
+  if [ "$2" = on ]; then
+    ip netns exec "$1" tc qdisc del dev "$DDPLAB_HOST_IF" clsact 2>/dev/null || true
+  else
+    ip netns exec "$1" tc qdisc replace dev "$DDPLAB_HOST_IF" clsact &&
+      ip netns exec "$1" tc filter replace dev "$DDPLAB_HOST_IF" ingress pref 1 handle 1 bpf da bytecode '1,6 0 0 2'
+  fi
+}
+
 ns_exists() {
   [ -e "/run/netns/$1" ]
 }

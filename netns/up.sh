@@ -106,6 +106,11 @@ if ip netns exec "$host" test -e "/sys/class/net/$DDPLAB_HOST_IF/queues/rx-0/rps
   ip netns exec "$host" sh -c "echo 1 > /sys/class/net/$DDPLAB_HOST_IF/queues/rx-0/rps_cpus"
 fi
 
+# Before host0 comes up: the host namespace's kernel keeps out of host0's
+# traffic (see lib.sh). Without cls_bpf the run still works, only slower.
+host_kernel_rx "$host" off ||
+  echo "ddplab-netns: warning: no tc ingress drop on $DDPLAB_HOST_IF (cls_bpf missing?): the host namespace's kernel will also process its frames" >&2
+
 ip -n "$tgt" link set "$DDPLAB_TGT_IF" up
 ip -n "$host" link set "$DDPLAB_HOST_IF" up
 

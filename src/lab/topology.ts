@@ -107,7 +107,7 @@ export function namespaceName(id: string, side: TopologySide): string {
 }
 
 /** Path of a script in netns/. */
-export function netnsScript(name: 'up.sh' | 'down.sh' | 'status.sh' | 'exec.sh'): string {
+export function netnsScript(name: 'up.sh' | 'down.sh' | 'status.sh' | 'exec.sh' | 'host-kernel-rx.sh'): string {
   return `${NETNS_DIR}${name}`;
 }
 
@@ -121,7 +121,7 @@ export function netnsCommand(id: string, side: TopologySide, command: readonly s
 }
 
 /** Runs a netns/ script; a failure becomes one UserError line with the script's own message. */
-async function runScript(name: 'up.sh' | 'down.sh' | 'status.sh', args: readonly string[]): Promise<string> {
+async function runScript(name: 'up.sh' | 'down.sh' | 'status.sh' | 'host-kernel-rx.sh', args: readonly string[]): Promise<string> {
   try {
     const r = await execa(netnsScript(name), args, { stdin: 'ignore' });
     return r.stdout;
@@ -177,6 +177,19 @@ export async function topologyUp(opts: TopologyOptions = {}): Promise<Topology> 
     hostIp: HOST_IP,
     prefixLen: PREFIX_LEN,
   };
+}
+
+/**
+ * Whether the host namespace's kernel receives host0's frames. `up` keeps
+ * it out of them (a tc ingress drop after the packet taps, netns/lib.sh):
+ * the userspace stack owns host0, and the kernel would only climb its IPv4
+ * path to drop each frame. On for a kernel lent an address (bench:e2e's
+ * iperf3 baseline), off again after.
+ */
+export async function setHostKernelRx(id: string, on: boolean): Promise<void> {
+  checkTopologyId(id);
+  requireNetAdmin('ddplab host-kernel-rx');
+  await runScript('host-kernel-rx.sh', [id, on ? 'on' : 'off']);
 }
 
 /** Removes the topology of run `id` (and ends processes left inside it); no-op if absent. Returns the namespaces removed. */

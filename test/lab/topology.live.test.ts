@@ -13,6 +13,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   netnsCommand,
   newTopologyId,
+  setHostKernelRx,
   topologyDown,
   topologyStatus,
   topologyUp,
@@ -131,6 +132,45 @@ describe.skipIf(!isRoot)('live topology', () => {
       }
       expect(tgt.get('tx-checksumming')).toBe('off');
       expect(topo.mtu).toBe(1500);
+    });
+
+    it("keeps the host namespace's kernel out of host0's frames, which still arrive there; host-kernel-rx on lets them in", async () => {
+      // The host namespace has no address, no IPv6 and no route: its kernel's
+      // IPv4 receive count moves only with frames from host0.
+      const ipInReceives = async (): Promise<number> => {
+        const lines = (await inNs(id, 'host', ['cat', '/proc/net/snmp'])).split('\n').filter((l) => l.startsWith('Ip:'));
+        const names = lines[0]!.split(/\s+/);
+        return Number(lines[1]!.split(/\s+/)[names.indexOf('InReceives')]);
+      };
+      const rxPackets = async (): Promise<number> => Number(await inNs(id, 'host', ['cat', '/sys/class/net/host0/statistics/rx_packets']));
+      // UDP datagrams from the target's kernel to 192.0.2.2, on a neighbour
+      // entry made for the test (host0 answers no ARP).
+      const send = async (n: number): Promise<void> => {
+        for (let i = 0; i < n; i++) await inNs(id, 'tgt', ['bash', '-c', 'echo ddplab > /dev/udp/192.0.2.2/9']);
+      };
+      await inNs(id, 'tgt', ['ip', 'neigh', 'replace', '192.0.2.2', 'lladdr', topo.hostMac, 'dev', 'tgt0', 'nud', 'permanent']);
+      try {
+        const filters = await inNs(id, 'host', ['tc', 'filter', 'show', 'dev', 'host0', 'ingress']);
+        expect(filters).toContain('direct-action');
+        let ip0 = await ipInReceives();
+        const rx0 = await rxPackets();
+        await send(5);
+        expect((await rxPackets()) - rx0).toBeGreaterThanOrEqual(5);
+        expect((await ipInReceives()) - ip0).toBe(0);
+
+        await setHostKernelRx(id, true);
+        ip0 = await ipInReceives();
+        await send(5);
+        expect((await ipInReceives()) - ip0).toBeGreaterThanOrEqual(5);
+
+        await setHostKernelRx(id, false);
+        ip0 = await ipInReceives();
+        await send(5);
+        expect((await ipInReceives()) - ip0).toBe(0);
+      } finally {
+        await setHostKernelRx(id, false);
+        await inNs(id, 'tgt', ['ip', 'neigh', 'del', '192.0.2.2', 'dev', 'tgt0']);
+      }
     });
 
     it('running up again keeps the same topology (same MACs) and reports it complete', async () => {
