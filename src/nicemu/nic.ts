@@ -13,8 +13,8 @@
  */
 import { ETH_HEADER_LEN, ETHERTYPE_ARP, ETHERTYPE_IPV4, ETHERTYPE_VLAN, MAC_LEN, parseEthernet } from '../wire/ethernet.js';
 import { parseArp, type ArpRepr } from '../wire/arp.js';
-import { IPPROTO_TCP, IPV4_MF, parseIpv4, verifyIpv4Checksum } from '../wire/ipv4.js';
-import { isPartialTcpChecksum, parseTcp, verifyTcpChecksum } from '../wire/tcp.js';
+import { IPPROTO_TCP, IPV4_MF, ipv4HeaderFields, readIpv4Header, verifyIpv4Checksum } from '../wire/ipv4.js';
+import { isPartialTcpChecksum, parseTcpAt, verifyTcpChecksum } from '../wire/tcp.js';
 import { WireError } from '../wire/errors.js';
 import { FlowTable, type FlowEntry, type FlowKey } from './flow-table.js';
 import { newNicRxStats, type NicRxStats } from './nic-stats.js';
@@ -73,6 +73,8 @@ export class NicEmu {
   private inBatch = false;
   /** Flows that got segments in the current batch (few: one per queue). */
   private readonly batchFlows: FlowEntry[] = [];
+  /** The IPv4 header of the frame in hand, read in place (no view, no object per frame). */
+  private readonly ip = ipv4HeaderFields();
 
   constructor(
     private readonly port: Port,
@@ -132,17 +134,18 @@ export class NicEmu {
       // Ethernet header object, no MAC views); anything else (too short,
       // 802.1Q-tagged) goes through parseEthernet, which throws or untags.
       // Both give the same outcome and counters for every frame.
+      // Headers are read where they sit in the frame: views are made only of
+      // what the skb keeps (its head, the payload) and of what the rare paths
+      // (ARP, summing a checksum the port did not vouch for) need.
       let ethertype = data.length >= ETH_HEADER_LEN ? (data[12]! << 8) | data[13]! : ETHERTYPE_VLAN;
-      let ethHeaderLen: number;
-      let l3: Buffer;
+      let l3Off: number;
       if (ethertype !== ETHERTYPE_VLAN) {
         // Group bit set: broadcast/multicast, which ARP requests use.
         if ((data[0]! & 1) === 0 && !this.isOurMac(data)) {
           s.rx_other_host++;
           return;
         }
-        ethHeaderLen = ETH_HEADER_LEN;
-        l3 = data.subarray(ETH_HEADER_LEN);
+        l3Off = ETH_HEADER_LEN;
       } else {
         const eth = parseEthernet(data);
         const dst = eth.dst;
@@ -151,11 +154,10 @@ export class NicEmu {
           return;
         }
         ethertype = eth.ethertype;
-        ethHeaderLen = eth.headerLen;
-        l3 = eth.payload;
+        l3Off = eth.headerLen;
       }
       if (ethertype === ETHERTYPE_ARP) {
-        const arp = parseArp(l3);
+        const arp = parseArp(data.subarray(l3Off));
         s.rx_arp++;
         this.arpHandler?.(arp, data);
         return;
@@ -164,30 +166,34 @@ export class NicEmu {
         s.rx_unhandled++;
         return;
       }
-      const ip = parseIpv4(l3);
+      const ip = this.ip;
+      readIpv4Header(data, l3Off, data.length, ip);
       if (ip.protocol !== IPPROTO_TCP || (ip.flags & IPV4_MF) !== 0 || ip.fragOffsetBytes !== 0) {
         s.rx_unhandled++;
         return;
       }
-      // Sums the header only (its IHL, which parseIpv4 checked against the buffer): no view needed.
-      const check = this.verifyChecksums && !csumVerified;
-      if (check && !verifyIpv4Checksum(l3)) {
-        s.rx_csum_errors++;
-        return;
-      }
-      const seg = ip.payload;
-      if (check && !verifyTcpChecksum(ip.src, ip.dst, seg)) {
-        const partial = isPartialTcpChecksum(ip.src, ip.dst, seg);
-        if (partial) s.rx_csum_partial++;
-        if (!partial || !this.acceptPartial) {
+      const segOff = l3Off + ip.headerLen;
+      const segEnd = l3Off + ip.totalLength;
+      if (this.verifyChecksums && !csumVerified) {
+        // Sums the header only (its IHL, which readIpv4Header checked against the frame).
+        if (!verifyIpv4Checksum(data.subarray(l3Off))) {
           s.rx_csum_errors++;
-          if (partial) s.rx_csum_partial_dropped++;
-          this.dropped(partial ? 'rx_csum_partial_dropped' : 'rx_csum_errors', ip.src, seg);
           return;
+        }
+        const seg = data.subarray(segOff, segEnd);
+        if (!verifyTcpChecksum(ip.src, ip.dst, seg)) {
+          const partial = isPartialTcpChecksum(ip.src, ip.dst, seg);
+          if (partial) s.rx_csum_partial++;
+          if (!partial || !this.acceptPartial) {
+            s.rx_csum_errors++;
+            if (partial) s.rx_csum_partial_dropped++;
+            this.dropped(partial ? 'rx_csum_partial_dropped' : 'rx_csum_errors', ip.src, seg);
+            return;
+          }
         }
       }
       if (ip.totalLength > this.mtu) s.rx_super_frames++;
-      const tcp = parseTcp(seg);
+      const tcp = parseTcpAt(data, segOff, segEnd);
       const entry = this.flows.lookup(ip.src, tcp.srcPort, ip.dst, tcp.dstPort);
       if (entry === undefined) {
         s.rx_no_flow++;
@@ -195,7 +201,7 @@ export class NicEmu {
         return;
       }
       const payload = tcp.payload;
-      const headLen = ethHeaderLen + ip.headerLen + tcp.headerLen;
+      const headLen = segOff + tcp.headerLen;
       let skb: Skb = {
         tcp,
         srcIp: ip.src,

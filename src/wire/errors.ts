@@ -37,11 +37,16 @@ export class WireError extends DdplabError<WireErrorCode> {
 
 /** Throws TRUNCATED unless `buf` holds at least `need` bytes. */
 export function needBytes(buf: Uint8Array, need: number, what: string): void {
-  if (buf.length < need) {
-    throw new WireError('TRUNCATED', `${what}: need ${need} bytes, have ${buf.length}`, {
+  needLength(buf.length, need, what);
+}
+
+/** Throws TRUNCATED unless `have` (the bytes left from where a header starts) is at least `need`. */
+export function needLength(have: number, need: number, what: string): void {
+  if (have < need) {
+    throw new WireError('TRUNCATED', `${what}: need ${need} bytes, have ${have}`, {
       field: what,
       expected: need,
-      got: buf.length,
+      got: have,
     });
   }
 }

@@ -4,8 +4,8 @@
  * free of allocations. Options are carried as an opaque view: ddplab routes
  * nothing, it only has to step over them.
  */
-import { writeU16BE, writeU32BE } from './big-endian.js';
-import { needBytes, WireError } from './errors.js';
+import { readU32BE, writeU16BE, writeU32BE } from './big-endian.js';
+import { needBytes, needLength, WireError } from './errors.js';
 import { checksumFinish, onesSum } from './inet-checksum.js';
 
 // Field offsets (RFC 791 §3.1).
@@ -65,10 +65,33 @@ export interface Ipv4Repr extends Ipv4Header {
 
 const NO_OPTIONS: Buffer = Buffer.alloc(0);
 
-/** Parses an IPv4 header; TRUNCATED when the header or total length runs past `buf`, BAD_FIELD for version/IHL/length. */
-export function parseIpv4(buf: Buffer): Ipv4Repr {
-  needBytes(buf, IPV4_HEADER_LEN, 'ipv4 header');
-  const verIhl = buf[Field.VER_IHL]!;
+/** The fields of an IPv4 header a receive path decides on, read in place (readIpv4Header). */
+export interface Ipv4HeaderFields {
+  src: number;
+  dst: number;
+  protocol: number;
+  /** The three flag bits. */
+  flags: number;
+  fragOffsetBytes: number;
+  /** IHL × 4. */
+  headerLen: number;
+  totalLength: number;
+}
+
+/** A fresh Ipv4HeaderFields for readIpv4Header to fill (one per reader, reused frame after frame). */
+export function ipv4HeaderFields(): Ipv4HeaderFields {
+  return { src: 0, dst: 0, protocol: 0, flags: 0, fragOffsetBytes: 0, headerLen: 0, totalLength: 0 };
+}
+
+/**
+ * Reads the IPv4 header at buf[off..end) into `out`, with parseIpv4's checks
+ * and errors but no view and no new object: the per-frame path of a NIC.
+ * `end` is where the captured bytes end (Ethernet padding included).
+ */
+export function readIpv4Header(buf: Uint8Array, off: number, end: number, out: Ipv4HeaderFields): void {
+  const have = end - off;
+  needLength(have, IPV4_HEADER_LEN, 'ipv4 header');
+  const verIhl = buf[off + Field.VER_IHL]!;
   const version = verIhl >>> 4;
   if (version !== 4) {
     throw new WireError('BAD_FIELD', `IPv4 version field is ${version}`, { field: 'version', expected: 4, got: version });
@@ -78,8 +101,8 @@ export function parseIpv4(buf: Buffer): Ipv4Repr {
     throw new WireError('BAD_FIELD', `IPv4 IHL ${ihl} is below 5`, { field: 'ihl', expected: '>= 5', got: ihl });
   }
   const headerLen = ihl * 4;
-  needBytes(buf, headerLen, 'ipv4 options');
-  const totalLength = (buf[Field.TOTAL_LEN]! << 8) | buf[Field.TOTAL_LEN + 1]!;
+  needLength(have, headerLen, 'ipv4 options');
+  const totalLength = (buf[off + Field.TOTAL_LEN]! << 8) | buf[off + Field.TOTAL_LEN + 1]!;
   if (totalLength < headerLen) {
     throw new WireError('BAD_FIELD', `IPv4 total length ${totalLength} is below the header length ${headerLen}`, {
       field: 'totalLength',
@@ -87,29 +110,45 @@ export function parseIpv4(buf: Buffer): Ipv4Repr {
       got: totalLength,
     });
   }
-  if (totalLength > buf.length) {
-    throw new WireError('TRUNCATED', `IPv4 total length ${totalLength} runs past the ${buf.length} bytes captured`, {
+  if (totalLength > have) {
+    throw new WireError('TRUNCATED', `IPv4 total length ${totalLength} runs past the ${have} bytes captured`, {
       field: 'totalLength',
       expected: totalLength,
-      got: buf.length,
+      got: have,
     });
   }
-  const flagsFrag = (buf[Field.FLAGS_FRAG]! << 8) | buf[Field.FLAGS_FRAG + 1]!;
+  const flagsFrag = (buf[off + Field.FLAGS_FRAG]! << 8) | buf[off + Field.FLAGS_FRAG + 1]!;
+  out.src = readU32BE(buf, off + Field.SRC_ADDR);
+  out.dst = readU32BE(buf, off + Field.DST_ADDR);
+  out.protocol = buf[off + Field.PROTOCOL]!;
+  out.flags = flagsFrag >>> 13;
+  out.fragOffsetBytes = (flagsFrag & 0x1fff) * 8;
+  out.headerLen = headerLen;
+  out.totalLength = totalLength;
+}
+
+const scratch = ipv4HeaderFields();
+
+/** Parses an IPv4 header; TRUNCATED when the header or total length runs past `buf`, BAD_FIELD for version/IHL/length. */
+export function parseIpv4(buf: Buffer): Ipv4Repr {
+  const h = scratch;
+  readIpv4Header(buf, 0, buf.length, h);
+  const headerLen = h.headerLen;
   return {
-    src: buf.readUInt32BE(Field.SRC_ADDR),
-    dst: buf.readUInt32BE(Field.DST_ADDR),
-    protocol: buf[Field.PROTOCOL]!,
+    src: h.src,
+    dst: h.dst,
+    protocol: h.protocol,
     ttl: buf[Field.TTL]!,
     id: (buf[Field.IDENT]! << 8) | buf[Field.IDENT + 1]!,
-    payloadLen: totalLength - headerLen,
+    payloadLen: h.totalLength - headerLen,
     tos: buf[Field.TOS]!,
-    flags: flagsFrag >>> 13,
-    fragOffsetBytes: (flagsFrag & 0x1fff) * 8,
+    flags: h.flags,
+    fragOffsetBytes: h.fragOffsetBytes,
     options: headerLen === IPV4_HEADER_LEN ? NO_OPTIONS : buf.subarray(IPV4_HEADER_LEN, headerLen),
     headerLen,
-    totalLength,
+    totalLength: h.totalLength,
     checksum: (buf[Field.CHECKSUM]! << 8) | buf[Field.CHECKSUM + 1]!,
-    payload: buf.subarray(headerLen, totalLength),
+    payload: buf.subarray(headerLen, h.totalLength),
   };
 }
 

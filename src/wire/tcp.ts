@@ -6,7 +6,7 @@
  * present, no closures.
  */
 import { readU32BE, writeU16BE, writeU32BE } from './big-endian.js';
-import { needBytes, WireError } from './errors.js';
+import { needBytes, needLength, WireError } from './errors.js';
 import { checksumFinish, onesFold, onesSum, onesSumAny, pseudoHeaderSum } from './inet-checksum.js';
 import { IPPROTO_TCP } from './ipv4.js';
 
@@ -121,8 +121,18 @@ const EMPTY: Buffer = Buffer.alloc(0);
  * their length; parsing stops at EOL.
  */
 export function parseTcp(buf: Buffer): TcpRepr {
-  needBytes(buf, TCP_HEADER_LEN, 'tcp header');
-  const offFlags = (buf[Field.DATA_OFF]! << 8) | buf[Field.FLAGS]!;
+  return parseTcpAt(buf, 0, buf.length);
+}
+
+/**
+ * parseTcp of the segment at buf[off..end), without a view of the segment
+ * itself: a NIC's receive path parses in the frame (the payload is still a
+ * view, buf[off + headerLen..end)).
+ */
+export function parseTcpAt(buf: Buffer, off: number, end: number): TcpRepr {
+  const have = end - off;
+  needLength(have, TCP_HEADER_LEN, 'tcp header');
+  const offFlags = (buf[off + Field.DATA_OFF]! << 8) | buf[off + Field.FLAGS]!;
   const dataOffset = offFlags >>> 12;
   if (dataOffset < 5) {
     throw new WireError('BAD_FIELD', `TCP data offset ${dataOffset} is below 5`, {
@@ -132,20 +142,20 @@ export function parseTcp(buf: Buffer): TcpRepr {
     });
   }
   const headerLen = dataOffset * 4;
-  needBytes(buf, headerLen, 'tcp options');
+  needLength(have, headerLen, 'tcp options');
   return {
-    srcPort: (buf[Field.SRC_PORT]! << 8) | buf[Field.SRC_PORT + 1]!,
-    dstPort: (buf[Field.DST_PORT]! << 8) | buf[Field.DST_PORT + 1]!,
-    seq: buf.readUInt32BE(Field.SEQ_NUM),
-    ack: buf.readUInt32BE(Field.ACK_NUM),
+    srcPort: (buf[off + Field.SRC_PORT]! << 8) | buf[off + Field.SRC_PORT + 1]!,
+    dstPort: (buf[off + Field.DST_PORT]! << 8) | buf[off + Field.DST_PORT + 1]!,
+    seq: readU32BE(buf, off + Field.SEQ_NUM),
+    ack: readU32BE(buf, off + Field.ACK_NUM),
     flags: offFlags & 0x0fff,
-    window: (buf[Field.WINDOW]! << 8) | buf[Field.WINDOW + 1]!,
-    urgentPtr: (buf[Field.URGENT]! << 8) | buf[Field.URGENT + 1]!,
-    options: headerLen === TCP_HEADER_LEN ? NO_TCP_OPTIONS : parseTcpOptions(buf, Field.OPTIONS, headerLen),
+    window: (buf[off + Field.WINDOW]! << 8) | buf[off + Field.WINDOW + 1]!,
+    urgentPtr: (buf[off + Field.URGENT]! << 8) | buf[off + Field.URGENT + 1]!,
+    options: headerLen === TCP_HEADER_LEN ? NO_TCP_OPTIONS : parseTcpOptions(buf, off + Field.OPTIONS, off + headerLen),
     rawOptions: undefined,
     headerLen,
-    checksum: (buf[Field.CHECKSUM]! << 8) | buf[Field.CHECKSUM + 1]!,
-    payload: headerLen === buf.length ? EMPTY : buf.subarray(headerLen),
+    checksum: (buf[off + Field.CHECKSUM]! << 8) | buf[off + Field.CHECKSUM + 1]!,
+    payload: headerLen === have ? EMPTY : buf.subarray(off + headerLen, end),
   };
 }
 

@@ -9,8 +9,10 @@ import {
   IPV4_DF,
   IPV4_HEADER_LEN,
   IPV4_MF,
+  ipv4HeaderFields,
   ipv4HeaderLen,
   parseIpv4,
+  readIpv4Header,
   parseIpv4Addr,
   verifyIpv4Checksum,
 } from '../../src/wire/ipv4.js';
@@ -163,5 +165,31 @@ describe('IPv4', () => {
     for (const bad of ['', '1.2.3', '1.2.3.4.5', '256.0.0.1', 'a.b.c.d', '1.2.3.-4', '1..2.3']) {
       expect(codeAndField(() => parseIpv4Addr(bad)), bad).toBe('BAD_FIELD:ipv4Addr');
     }
+  });
+
+  it('readIpv4Header reads a header in place, at an offset in a frame, with the fields and errors of parseIpv4', () => {
+    const pkt = buildIpv4({ src: SRC, dst: DST, protocol: IPPROTO_TCP, ttl: 64, id: 7, flags: IPV4_DF, options: Buffer.from([1, 1, 1, 0]) }, Buffer.alloc(40, 9));
+    // 14 bytes in front (an Ethernet header), 6 of padding behind.
+    const frame = Buffer.concat([Buffer.alloc(14, 0xee), pkt, Buffer.alloc(6)]);
+    const h = ipv4HeaderFields();
+    readIpv4Header(frame, 14, frame.length, h);
+    const ip = parseIpv4(frame.subarray(14));
+    expect(h).toEqual({
+      src: ip.src,
+      dst: ip.dst,
+      protocol: ip.protocol,
+      flags: ip.flags,
+      fragOffsetBytes: ip.fragOffsetBytes,
+      headerLen: 24,
+      totalLength: pkt.length,
+    });
+    // The end of the captured bytes, not of the buffer, bounds the packet.
+    for (const end of [14 + 19, 14 + 23, 14 + pkt.length - 1]) {
+      expect(codeAndField(() => readIpv4Header(frame, 14, end, h)), `end ${end}`).toBe(codeAndField(() => parseIpv4(frame.subarray(14, end))));
+      expect(codeAndField(() => readIpv4Header(frame, 14, end, h))).toMatch(/^TRUNCATED:/);
+    }
+    const badVersion = Buffer.from(frame);
+    badVersion[14] = 0x65;
+    expect(codeAndField(() => readIpv4Header(badVersion, 14, badVersion.length, h))).toBe('BAD_FIELD:version');
   });
 });

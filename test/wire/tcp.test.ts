@@ -5,6 +5,7 @@ import {
   emitTcp,
   NO_TCP_OPTIONS,
   parseTcp,
+  parseTcpAt,
   TCP_ACK,
   TCP_CWR,
   TCP_ECE,
@@ -220,5 +221,21 @@ describe('TCP checksum', () => {
     zeroed.writeUInt16BE(0, 16);
     expect(tcpChecksum(SRC, DST, zeroed)).toBe(contiguous.readUInt16BE(16));
     expect(tcpChecksum(SRC, DST, [zeroed.subarray(0, 33), zeroed.subarray(33)])).toBe(contiguous.readUInt16BE(16));
+  });
+
+  it('parseTcpAt parses a segment in place, at an offset, bounded by its end rather than the buffer', () => {
+    const seg = withRawOptions([2, 4, 0x05, 0xb4, 1, 1, 8, 10, 0, 0, 0, 1, 0, 0, 0, 2], Buffer.from('payload!'));
+    const frame = Buffer.concat([Buffer.alloc(34, 0xee), seg, Buffer.alloc(6, 0xaa)]);
+    const at = parseTcpAt(frame, 34, 34 + seg.length);
+    const { payload, ...fields } = parseTcp(seg);
+    expect(at).toMatchObject(fields);
+    expect(at.payload.toString()).toBe('payload!');
+    expect(at.payload.buffer).toBe(frame.buffer);
+    expect(parseTcpAt(frame, 34, 34 + at.headerLen).payload.length).toBe(0);
+    for (const end of [34 + 19, 34 + at.headerLen - 1]) {
+      expect(codeAndField(() => parseTcpAt(frame, 34, end)), `end ${end}`).toBe(codeAndField(() => parseTcp(frame.subarray(34, end))));
+      expect(codeAndField(() => parseTcpAt(frame, 34, end))).toMatch(/^TRUNCATED:/);
+    }
+    expect(payload.toString()).toBe('payload!');
   });
 });
