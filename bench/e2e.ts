@@ -32,23 +32,33 @@ import type { DigestChoice } from '../src/lab/host-run.js';
 import type { CpuTime } from '../src/base/thread-cpu.js';
 import { HOST_IF, netnsCommand, setHostKernelRx, TARGET_IP, withTopology, type Topology } from '../src/lab/topology.js';
 
-const { values } = parseArgs({
-  options: {
-    mtu: { type: 'string', default: '1500,9000' },
-    size: { type: 'string', default: '2g' },
-    bs: { type: 'string', default: '128k' },
-    iodepth: { type: 'string', default: '32' },
-    'iperf-sec': { type: 'string', default: '5' },
-    offload: { type: 'string', default: 'none,ddp-crc' },
-    digest: { type: 'string', default: 'none,data' },
-    runs: { type: 'string', default: '1' },
-  },
-});
+/** A bad flag: one line naming it, exit status 2, nothing measured. */
+function usage(message: string): never {
+  process.stderr.write(`bench:e2e: ${message}\n`);
+  process.exit(2);
+}
+
+const OPTIONS = {
+  mtu: { type: 'string', default: '1500,9000' },
+  size: { type: 'string', default: '2g' },
+  bs: { type: 'string', default: '128k' },
+  iodepth: { type: 'string', default: '32' },
+  'iperf-sec': { type: 'string', default: '5' },
+  offload: { type: 'string', default: 'none,ddp-crc' },
+  digest: { type: 'string', default: 'none,data' },
+  runs: { type: 'string', default: '1' },
+} as const;
+let values: ReturnType<typeof parseArgs<{ options: typeof OPTIONS }>>['values'];
+try {
+  values = parseArgs({ options: OPTIONS }).values;
+} catch (e) {
+  usage(e instanceof Error ? e.message : String(e));
+}
 const runs = Number(values.runs);
-if (!Number.isInteger(runs) || runs < 1) throw new Error(`--runs must be a positive integer, not '${values.runs}'`);
+if (!Number.isInteger(runs) || runs < 1) usage(`--runs must be a positive integer, not '${values.runs}'`);
 const DIGESTS: readonly DigestChoice[] = ['none', 'header', 'data', 'both'];
 const digests = values.digest!.split(',').map((d) => {
-  if (!(DIGESTS as readonly string[]).includes(d)) throw new Error(`--digest: '${d}' is not one of ${DIGESTS.join(', ')}`);
+  if (!(DIGESTS as readonly string[]).includes(d)) usage(`--digest: '${d}' is not one of ${DIGESTS.join(', ')}`);
   return d as DigestChoice;
 });
 const loadAtStart = loadavg();
@@ -144,37 +154,44 @@ interface Row {
   readonly mtu: number;
   readonly offload: string;
   readonly digest: DigestChoice;
-  readonly kernelGbps: number;
-  readonly runs: readonly RunFigures[];
-  readonly copiedMiB: number;
-  readonly mismatches: number;
+  /** Per run: the iperf3 baseline of that run's round, and the run's figures. */
+  readonly kernelGbps: number[];
+  readonly runs: RunFigures[];
+  copiedMiB: number;
+  mismatches: number;
 }
 
+// Round by round: an iperf3 baseline, then one run of every cell. Each run's
+// ratio is to the baseline measured just before it, so a machine whose
+// kernel throughput drifts between rounds (on this VM iperf3 moved between
+// 4.5 and 10.6 Gbit/s from one call to the next) moves both sides of the
+// ratio together, and cells alternate instead of running back to back.
 const rows: Row[] = [];
 for (const mtu of values.mtu!.split(',').map(Number)) {
   await withTopology({ mtu }, async (topo) => {
-    const kernelGbps = await iperf(topo, Number(values['iperf-sec']));
+    const cells: Row[] = [];
     for (const offload of values.offload!.split(',') as Array<'none' | 'ddp' | 'ddp-crc'>) {
-      for (const digest of digests) {
-        const perRun: RunFigures[] = [];
-        let copiedMiB = 0;
-        let mismatches = 0;
-        for (let run = 1; run <= runs; run++) {
-          const r = await ddplabRead(topo, offload, digest);
-          if (!r.ok) throw new Error(`ddplab run failed at MTU ${mtu} offload ${offload} digest ${digest}: ${r.error ?? `${r.verify.mismatches} mismatches`}`);
-          const f = figures(r);
-          perRun.push(f);
-          copiedMiB = r.host.copiedBytes / 2 ** 20;
-          mismatches += r.verify.mismatches;
-          process.stderr.write(
-            `MTU ${mtu} ${offload} digest ${digest} run ${run}/${runs}: kernel ${kernelGbps.toFixed(2)} Gbit/s, ddplab ${f.gbps.toFixed(3)} Gbit/s, ` +
-              `CPU ms/GiB: host process ${cell(f.processMsPerGiB)}, host thread ${cell(f.hostThreadMsPerGiB)}, NIC thread ${cell(f.nicThreadMsPerGiB)}, ` +
-              `target ${cell(f.targetMsPerGiB)}${f.withoutNicMsPerGiB !== null ? ` (host process without the NIC model ${cell(f.withoutNicMsPerGiB)})` : ''}\n`,
-          );
-        }
-        rows.push({ mtu, offload, digest, kernelGbps, runs: perRun, copiedMiB, mismatches });
+      for (const digest of digests) cells.push({ mtu, offload, digest, kernelGbps: [], runs: [], copiedMiB: 0, mismatches: 0 });
+    }
+    for (let run = 1; run <= runs; run++) {
+      const kernelGbps = await iperf(topo, Number(values['iperf-sec']));
+      process.stderr.write(`MTU ${mtu} round ${run}/${runs}: iperf3 kernel→kernel ${kernelGbps.toFixed(2)} Gbit/s\n`);
+      for (const c of cells) {
+        const r = await ddplabRead(topo, c.offload as 'none' | 'ddp' | 'ddp-crc', c.digest);
+        if (!r.ok) throw new Error(`ddplab run failed at MTU ${mtu} offload ${c.offload} digest ${c.digest}: ${r.error ?? `${r.verify.mismatches} mismatches`}`);
+        const f = figures(r);
+        c.runs.push(f);
+        c.kernelGbps.push(kernelGbps);
+        c.copiedMiB = r.host.copiedBytes / 2 ** 20;
+        c.mismatches += r.verify.mismatches;
+        process.stderr.write(
+          `MTU ${mtu} ${c.offload} digest ${c.digest} run ${run}/${runs}: ddplab ${f.gbps.toFixed(3)} Gbit/s (${((f.gbps / kernelGbps) * 100).toFixed(1)}% of the round's iperf3), ` +
+            `CPU ms/GiB: host process ${cell(f.processMsPerGiB)}, host thread ${cell(f.hostThreadMsPerGiB)}, NIC thread ${cell(f.nicThreadMsPerGiB)}, ` +
+            `target ${cell(f.targetMsPerGiB)}${f.withoutNicMsPerGiB !== null ? ` (host process without the NIC model ${cell(f.withoutNicMsPerGiB)})` : ''}\n`,
+        );
       }
     }
+    rows.push(...cells);
   });
 }
 
@@ -184,7 +201,8 @@ const med = (r: Row, k: keyof RunFigures): number | null => median(r.runs.map((f
 const la = (l: number[]): string => l.map((x) => x.toFixed(2)).join(' ');
 process.stdout.write(
   `ddplab e2e read goodput: rw read bs ${values.bs} iodepth ${values.iodepth} size ${values.size}, 1 queue; ` +
-    `each cell ${runs === 1 ? 'one run' : `the median of ${runs} runs`}; CPU time per GiB read; load average ${la(loadAtStart)} at the start, ${la(loadavg())} at the end\n\n`,
+    `each cell ${runs === 1 ? 'one run' : `the median of ${runs} runs, one per round, each round after its own iperf3 baseline (the column gives their median and range); ratio: the median of each run's ratio to its round's baseline`}; ` +
+    `CPU time per GiB read; load average ${la(loadAtStart)} at the start, ${la(loadavg())} at the end\n\n`,
 );
 const header = [
   'MTU',
@@ -204,13 +222,15 @@ const header = [
 process.stdout.write(`| ${header.join(' | ')} |\n|${header.map(() => '---|').join('')}\n`);
 for (const r of rows) {
   const gbps = med(r, 'gbps')!;
+  const kernel = median(r.kernelGbps)!;
+  const ratio = median(r.runs.map((f, i) => f.gbps / r.kernelGbps[i]!))!;
   const cells = [
     String(r.mtu),
     r.offload,
     r.digest,
-    r.kernelGbps.toFixed(2),
+    r.kernelGbps.length === 1 ? kernel.toFixed(2) : `${kernel.toFixed(2)} (${Math.min(...r.kernelGbps).toFixed(2)}–${Math.max(...r.kernelGbps).toFixed(2)})`,
     gbps.toFixed(3),
-    `${((gbps / r.kernelGbps) * 100).toFixed(1)}%`,
+    `${(ratio * 100).toFixed(1)}%`,
     cell(med(r, 'processMsPerGiB')),
     cell(med(r, 'hostThreadMsPerGiB')),
     cell(med(r, 'nicThreadMsPerGiB')),
