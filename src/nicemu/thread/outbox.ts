@@ -81,22 +81,47 @@ export class NicOutbox {
     const flags = (skb.ddpPlaced ? SKB_DDP_PLACED : 0) | (skb.ddpCrcOk ? SKB_DDP_CRC_OK : 0);
     ev.push(EV_SKB, flow, skb.tsUs);
     this.bytesRef(head);
-    ev.push(l3, l4, flags, skb.frags.length);
+    ev.push(l3, l4, flags, 0);
+    const countAt = ev.length - 1;
+    let count = 0;
+    // Placed frags that continue the one before them (same region, the next
+    // byte) cross as one, as Linux coalesces page-contiguous frags
+    // (skb_can_coalesce): a GRO skb of a placed read is then one or two
+    // frags instead of one per segment, and names the same bytes.
+    let lastMemory: ArrayBufferLike | undefined;
+    let lastRegion = -1;
+    let placedEnd = -1;
     const frags = skb.frags;
     for (let i = 0; i < frags.length; i++) {
       const f = frags[i]!;
       if (f.kind === 'host') {
         ev.push(FRAG_HOST);
         this.bytesRef(f.buf);
+        count++;
+        placedEnd = -1;
       } else if (f.kind === 'placed') {
-        const region = this.regionOf(f.buf.buffer);
-        // The engine places only into buffers built from registered regions; anything else is a bug, said loudly.
-        if (region === undefined) throw new Error('NIC thread: a placed frag outside every registered region');
-        ev.push(FRAG_PLACED, region, f.buf.byteOffset, f.buf.length);
+        const memory = f.buf.buffer;
+        if (memory !== lastMemory) {
+          const region = this.regionOf(memory);
+          // The engine places only into buffers built from registered regions; anything else is a bug, said loudly.
+          if (region === undefined) throw new Error('NIC thread: a placed frag outside every registered region');
+          lastMemory = memory;
+          lastRegion = region;
+          placedEnd = -1;
+        }
+        const off = f.buf.byteOffset;
+        if (off === placedEnd) {
+          ev[ev.length - 1] += f.buf.length;
+        } else {
+          ev.push(FRAG_PLACED, lastRegion, off, f.buf.length);
+          count++;
+        }
+        placedEnd = off + f.buf.length;
       } else {
         throw new Error('NIC thread: dmabuf frags do not cross threads (devmem runs keep the NIC in the host thread)');
       }
     }
+    ev[countAt] = count;
   }
 
   arp(frame: Buffer): void {

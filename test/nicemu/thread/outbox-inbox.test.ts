@@ -180,6 +180,53 @@ describe('NIC thread stream: outbox to inbox', () => {
     same(d.seen.skbs, t.seen.skbs);
   });
 
+  it('placed frags that continue one another (same region, next byte) cross as one; anything else keeps its own', () => {
+    const regionA = new SharedArrayBuffer(4096);
+    const regionB = new SharedArrayBuffer(4096);
+    new Uint8Array(regionA).forEach((_, i, a) => (a[i] = i & 0xff));
+    new Uint8Array(regionB).fill(0xbb);
+    const outbox = new NicOutbox((m) => (m === regionA ? 1 : m === regionB ? 2 : undefined));
+    const seen: Skb[] = [];
+    const sink: InboxSink = {
+      flow: () => ({ key: KEY, deliver: (x) => seen.push(x) }),
+      region: (id) => (id === 1 ? regionA : regionB),
+      arp: () => undefined,
+      drop: () => undefined,
+      resyncRequest: () => undefined,
+      teardownDone: () => undefined,
+      setupRefused: () => undefined,
+    };
+    const placed = (m: SharedArrayBuffer, off: number, len: number) => ({ kind: 'placed' as const, buf: Buffer.from(m, off, len) });
+    const host = (fill: number, len: number) => ({ kind: 'host' as const, buf: Buffer.alloc(len, fill) });
+    const f = frame(5000, 0, 0);
+    const direct = directNic();
+    direct.nic.rxFrame(f, 1);
+    const base = direct.seen.skbs[0]!;
+    const frags = [
+      host(1, 24),
+      placed(regionA, 0, 100),
+      placed(regionA, 100, 150),
+      placed(regionA, 250, 50), // A[0..300) in three: one frag
+      host(2, 8),
+      placed(regionA, 300, 100), // continues A in memory, but a host frag came between
+      placed(regionB, 400, 10), // the next byte of A's last frag would be 400 — in A, not B
+      placed(regionB, 500, 10), // not the next byte of the B frag before it
+      placed(regionB, 510, 20),
+    ];
+    const len = frags.reduce((n, x) => n + x.buf.length, 0);
+    const skb: Skb = { ...base, len, frags, ddpPlaced: true, ddpCrcOk: true };
+    outbox.skb(3, skb);
+    new NicInbox(sink).deliver(outbox.take());
+    expect(seen).toHaveLength(1);
+    const got = seen[0]!;
+    const describeFrag = (x: Skb['frags'][number]): string =>
+      x.kind === 'placed' ? `placed ${x.buf.buffer === regionA ? 'A' : 'B'} ${x.buf.byteOffset}+${x.buf.length}` : `${x.kind} +${x.kind === 'host' ? x.buf.length : 0}`;
+    expect(got.frags.map(describeFrag)).toEqual(['host +24', 'placed A 0+300', 'host +8', 'placed A 300+100', 'placed B 400+10', 'placed B 500+30']);
+    expect(got.len).toBe(len);
+    expect(payload(got).equals(payload(skb))).toBe(true);
+    expect(got.ddpPlaced && got.ddpCrcOk).toBe(true);
+  });
+
   it('ARP, drops and the DDP callbacks arrive in order with the skbs; a removed flow gets nothing', () => {
     const t = viaOutbox();
     const arp = buildArpFrame({ operation: 1, senderMac: PEER_MAC, senderIp: PEER_IP, targetIp: HOST_IP });
