@@ -9,7 +9,7 @@
  * run report's `cpu`, docs/report.md). Prints figures; asserts nothing
  * about time.
  *
- *   npm run bench:e2e [-- --mtu 1500,9000 --size 2g --bs 128k --iodepth 32 --iperf-sec 5 --offload none,ddp-crc --digest none,data --runs 3]
+ *   npm run bench:e2e [-- --mtu 1500,9000 --size 2g --bs 128k --iodepth 32 --iperf-sec 5 --offload none,ddp-crc --digest none,data --runs 3 --target-cc cubic]
  *
  * The default 2 GiB read is long enough for a steady state: at 256 MiB the
  * first few hundred milliseconds of a process (code not yet optimised,
@@ -30,6 +30,7 @@ import { parseArgs } from 'node:util';
 import { runOnTopology, type RunReport } from '../src/lab/run.js';
 import type { DigestChoice } from '../src/lab/host-run.js';
 import type { CpuTime } from '../src/base/thread-cpu.js';
+import { TARGET_CC } from '../src/lab/target-cc.js';
 import { HOST_IF, netnsCommand, setHostKernelRx, TARGET_IP, withTopology, type Topology } from '../src/lab/topology.js';
 
 /** A bad flag: one line naming it, exit status 2, nothing measured. */
@@ -47,6 +48,7 @@ const OPTIONS = {
   offload: { type: 'string', default: 'none,ddp-crc' },
   digest: { type: 'string', default: 'none,data' },
   runs: { type: 'string', default: '1' },
+  'target-cc': { type: 'string', default: TARGET_CC },
 } as const;
 let values: ReturnType<typeof parseArgs<{ options: typeof OPTIONS }>>['values'];
 try {
@@ -168,7 +170,7 @@ interface Row {
 // ratio together, and cells alternate instead of running back to back.
 const rows: Row[] = [];
 for (const mtu of values.mtu!.split(',').map(Number)) {
-  await withTopology({ mtu }, async (topo) => {
+  await withTopology({ mtu, targetCc: values['target-cc'] }, async (topo) => {
     const cells: Row[] = [];
     for (const offload of values.offload!.split(',') as Array<'none' | 'ddp' | 'ddp-crc'>) {
       for (const digest of digests) cells.push({ mtu, offload, digest, kernelGbps: [], runs: [], copiedMiB: 0, mismatches: 0 });

@@ -9,6 +9,7 @@
 DDPLAB_TGT_IF=tgt0
 DDPLAB_HOST_IF=host0
 DDPLAB_TGT_CIDR=192.0.2.1/24
+DDPLAB_TGT_NET=192.0.2.0/24
 # ids are short so that every derived name stays under IFNAMSIZ (15) and
 # obviously ours; the same rule is in src/lab/topology.ts.
 DDPLAB_ID_RE='^[a-z0-9]{1,8}$'

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Builds the topology of one run (see lib.sh for the picture).
 #
-#   up.sh <id> [--mtu N] [--offloads on|off] [--tx-csum on|off] [--owner PID]
+#   up.sh <id> [--mtu N] [--offloads on|off] [--tx-csum on|off] [--target-cc NAME] [--owner PID]
 #
 # --mtu       MTU of both veth ends (default 1500; 68..65535, jumbo allowed).
 # --offloads  off (default): TSO, GSO and GRO off on both ends, so host0
@@ -12,6 +12,12 @@
 #             field holds only the pseudo-header sum, and ddplab's host stack
 #             verifies checksums as it would on a wire. (TSO needs tx
 #             checksumming, so --tx-csum off also turns TSO off on tgt0.)
+# --target-cc the TCP congestion control of the target namespace's kernel
+#             towards the host (default cubic, stock Linux's default). Set
+#             on tgt0's subnet route (congctl), since a namespace other than
+#             the root one may only default to the machine's allowed ones;
+#             so the run does not follow whatever the machine defaults to
+#             (this lab VM's kernel defaults to bbr, which paces).
 # --owner     the process that runs with this topology: while it lives,
 #             `down.sh --all` leaves the topology alone (see lib.sh).
 #
@@ -22,19 +28,21 @@ set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 . "$here/lib.sh"
 
-[ $# -ge 1 ] || usage_error "usage: up.sh <id> [--mtu N] [--offloads on|off] [--tx-csum on|off] [--owner PID]"
+[ $# -ge 1 ] || usage_error "usage: up.sh <id> [--mtu N] [--offloads on|off] [--tx-csum on|off] [--target-cc NAME] [--owner PID]"
 id="$1"
 shift
 check_id "$id"
 mtu=1500
 offloads=off
 txcsum=off
+targetcc=cubic
 owner=""
 while [ $# -gt 0 ]; do
   case "$1" in
     --mtu) [ $# -ge 2 ] || usage_error "--mtu needs a value"; mtu="$2"; shift 2 ;;
     --offloads) [ $# -ge 2 ] || usage_error "--offloads needs on|off"; offloads="$2"; shift 2 ;;
     --tx-csum) [ $# -ge 2 ] || usage_error "--tx-csum needs on|off"; txcsum="$2"; shift 2 ;;
+    --target-cc) [ $# -ge 2 ] || usage_error "--target-cc needs a name"; targetcc="$2"; shift 2 ;;
     --owner) [ $# -ge 2 ] || usage_error "--owner needs a pid"; owner="$2"; shift 2 ;;
     *) usage_error "unknown option '$1'" ;;
   esac
@@ -42,9 +50,13 @@ done
 [[ "$mtu" =~ ^[0-9]+$ ]] && [ "$mtu" -ge 68 ] && [ "$mtu" -le 65535 ] || usage_error "bad --mtu '$mtu': use 68..65535"
 [[ "$offloads" =~ ^(on|off)$ ]] || usage_error "bad --offloads '$offloads': use on or off"
 [[ "$txcsum" =~ ^(on|off)$ ]] || usage_error "bad --tx-csum '$txcsum': use on or off"
+[[ "$targetcc" =~ ^[a-z0-9_]{1,15}$ ]] || usage_error "bad --target-cc '$targetcc': a congestion control name such as cubic, reno or bbr"
 [ -z "$owner" ] || [ "$owner" = manual ] || [[ "$owner" =~ ^[0-9]+$ ]] || usage_error "bad --owner '$owner': use a pid or manual"
 require_root "$id"
 command -v ethtool >/dev/null || die "ethtool not found: apt-get install ethtool"
+# Registered congestion controls are the kernel's, the same in every namespace: checked before anything is built.
+available="$(sysctl -n net.ipv4.tcp_available_congestion_control)"
+[[ " $available " == *" $targetcc "* ]] || usage_error "congestion control '$targetcc' is not available in this kernel (available: $available)"
 
 tgt="$(tgt_ns "$id")"
 host="$(host_ns "$id")"
@@ -113,5 +125,9 @@ host_kernel_rx "$host" off ||
 
 ip -n "$tgt" link set "$DDPLAB_TGT_IF" up
 ip -n "$host" link set "$DDPLAB_HOST_IF" up
+
+# The target kernel's congestion control towards the host, on the subnet's
+# route (what a route's congctl names, TCP uses for connections on it).
+ip -n "$tgt" route replace "$DDPLAB_TGT_NET" dev "$DDPLAB_TGT_IF" proto kernel scope link src "${DDPLAB_TGT_CIDR%/*}" congctl "$targetcc"
 
 if [ -n "$owner" ]; then write_owner "$id" "$owner"; fi

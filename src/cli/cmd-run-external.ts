@@ -50,7 +50,7 @@ interface ExternalRunFlags extends ExternalFlags, WorkloadFlags, ImpairFlags, De
  */
 const EXTERNAL_ONLY = ['nqn', 'iface', 'hostIp', 'gateway', 'hostMac', 'queueDepth', 'acceptPartialCsum'] as const;
 /** Flags of the topology and of the target ddplab starts: meaningless against someone else's target. */
-const TOPOLOGY_ONLY = ['order', 'interleave', 'c2hSize', 'profile', 'mtu', 'vethOffloads', 'offloads', 'id', 'hostile'] as const;
+const TOPOLOGY_ONLY = ['order', 'interleave', 'c2hSize', 'profile', 'mtu', 'targetCc', 'vethOffloads', 'offloads', 'id', 'hostile'] as const;
 
 function flagName(attr: string): string {
   return `--${attr.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}`;

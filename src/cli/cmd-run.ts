@@ -24,6 +24,7 @@ import { addHostSideFlags } from './host-side-flags.js';
 import { DDP_PAGE_BYTES } from '../nicemu/ddp/sgl.js';
 import { addExternalFlags, checkExternalFlags, runExternalCommand } from './cmd-run-external.js';
 import { checkOutputPath } from './path-flags.js';
+import { TARGET_CC } from '../lab/target-cc.js';
 import { nicDropLines, passNote } from './nic-drops.js';
 import { addDigestFlag, addOffloadFlag, addTargetShapeFlags, addVethOffloadsFlag, checkTargetShape, parseOrder, vethOffloadsFromFlags, type VethOffloadFlags } from './run-flags.js';
 import { HOSTILE_CASES, HostileSpecError, formatHostileSpec, parseHostileSpec } from '../target/hostile-spec.js';
@@ -36,6 +37,7 @@ interface RunFlags extends WorkloadFlags, ImpairFlags, DevmemFlags, TimeoutFlags
   c2hSize: string;
   profile: string;
   mtu: string;
+  targetCc?: string;
   capture?: string;
   hashReads?: string;
   id?: string;
@@ -109,7 +111,7 @@ export function humanReport(r: RunReport): string {
   const w = r.workload;
   lines.push(
     `ddplab run ${r.run.id}: ${w ? `${w.job.rw} ${blockSizesText(w.job.bsByDir)} iodepth ${w.job.iodepth}` : ''} queues ${r.run.queues}, ` +
-      `digest ${r.run.digest}, offload ${r.run.offload}, target ${r.run.profile} order ${r.run.order}${r.run.interleave ? ' interleaved' : ''} c2h-size ${r.run.c2hSize}, MTU ${r.run.mtu}`,
+      `digest ${r.run.digest}, offload ${r.run.offload}, target ${r.run.profile} order ${r.run.order}${r.run.interleave ? ' interleaved' : ''} c2h-size ${r.run.c2hSize}, MTU ${r.run.mtu}${r.run.targetCc !== undefined ? `, target TCP ${r.run.targetCc}` : ''}`,
   );
   const job = r.jobs?.[0];
   if (job !== undefined) lines.push(...fioNormalLines(job, w?.job.rw));
@@ -217,7 +219,8 @@ export function registerRunCommand(program: Command): void {
   addOffloadFlag(cmd, RUN_OFFLOAD_MODES);
   addTargetShapeFlags(cmd)
     .option('--profile <name>', 'target profile: linux or spdk', 'linux')
-    .option('--mtu <bytes>', 'MTU of the veth pair', '1500');
+    .option('--mtu <bytes>', 'MTU of the veth pair', '1500')
+    .option('--target-cc <name>', `the target kernel's TCP congestion control towards the host (default ${TARGET_CC}, stock Linux's; e.g. bbr, reno)`);
   addVethOffloadsFlag(cmd, "leave the kernel's TSO/GSO/GRO on the veth pair (host0 then sees super-frames)")
     .option('--capture <file.pcap>', 'capture host0 (both directions) to a pcap file')
     .option('--hash-reads <file>', 'the host writes the SHA-256 of every read to a JSON file (to compare with ddplab replay of the capture)')
@@ -273,6 +276,7 @@ export function registerRunCommand(program: Command): void {
       profile,
       mtu: intFlag('mtu', flags.mtu, 576, 65535),
       vethOffloads: vethOffloadsFromFlags(flags),
+      ...(flags.targetCc !== undefined ? { targetCc: flags.targetCc } : {}),
       ...(flags.capture !== undefined ? { capture: flags.capture } : {}),
       ...(flags.hashReads !== undefined ? { hashReads: flags.hashReads } : {}),
       ...(flags.id !== undefined ? { id: flags.id } : {}),

@@ -15,12 +15,14 @@ import {
   type TopologyStatus,
 } from '../lab/topology.js';
 import { UserError } from '../base/errors.js';
+import { TARGET_CC } from '../lab/target-cc.js';
 import { addVethOffloadsFlag, vethOffloadsFromFlags, type VethOffloadFlags } from './run-flags.js';
 
 interface UpFlags extends VethOffloadFlags {
   id?: string;
   mtu?: string;
   txCsum?: boolean;
+  targetCc?: string;
   json?: boolean;
 }
 
@@ -59,6 +61,7 @@ export function registerTopologyCommands(program: Command): void {
     .option('--mtu <bytes>', 'MTU of both veth ends, 68..65535 (default 1500)');
   addVethOffloadsFlag(up, "leave the kernel's TSO/GSO/GRO on the veth pair (default off: host0 sees wire-sized frames)")
     .option('--tx-csum', 'leave tx checksum offload on on tgt0 (default off: frames carry full checksums)')
+    .option('--target-cc <name>', `the target kernel's TCP congestion control towards the host (default ${TARGET_CC}, stock Linux's)`)
     .option('--json', 'print the topology as JSON')
     .action(async (flags: UpFlags) => {
       const topo = await topologyUp({
@@ -66,6 +69,7 @@ export function registerTopologyCommands(program: Command): void {
         mtu: flags.mtu === undefined ? undefined : parseMtu(flags.mtu),
         vethOffloads: vethOffloadsFromFlags(flags),
         txChecksum: flags.txCsum ?? false,
+        ...(flags.targetCc !== undefined ? { targetCc: flags.targetCc } : {}),
         // Built for later commands: `ddplab down --all` (and other runs' cleanups) keep it.
         ownerPid: 'manual',
       });
@@ -75,7 +79,7 @@ export function registerTopologyCommands(program: Command): void {
       }
       process.stdout.write(
         `up ${topo.id}: ${topo.tgtNs} ${topo.tgtIf} ${topo.targetIp}/${topo.prefixLen} mac ${topo.tgtMac}; ` +
-          `${topo.hostNs} ${topo.hostIf} mac ${topo.hostMac} (host stack ${topo.hostIp}); mtu ${topo.mtu}\n` +
+          `${topo.hostNs} ${topo.hostIf} mac ${topo.hostMac} (host stack ${topo.hostIp}); mtu ${topo.mtu}; target congestion control ${topo.targetCc}\n` +
           `remove it with: ddplab down --id ${topo.id}\n`,
       );
     });

@@ -38,6 +38,8 @@ export interface RunReport extends Partial<FioLayout> {
     readonly c2hSize: string;
     readonly profile: string;
     readonly queues: number;
+    /** The target kernel's TCP congestion control towards the host (topology runs; absent against an external target). */
+    readonly targetCc?: string;
   };
   readonly verify: { readonly bytes: number; readonly mismatches: number };
   /** The workload's totals, with its elapsed time. */

@@ -46,6 +46,8 @@ export interface RunOptions {
   readonly mtu: number;
   /** Leave the kernel's TSO/GSO/GRO on the veth pair: host0 then sees super-frames with partial checksums. */
   readonly vethOffloads: boolean;
+  /** The target kernel's congestion control towards the host (default TARGET_CC, cubic). */
+  readonly targetCc?: string;
   readonly capture?: string;
   /** The host writes every read's SHA-256 here (see src/replay/live-read-hashes.ts). */
   readonly hashReads?: string;
@@ -258,6 +260,7 @@ export async function runOnTopology(topo: Topology, o: RunOptions): Promise<RunR
       c2hSize: o.c2hSize,
       profile: o.profile,
       queues: o.queues,
+      targetCc: topo.targetCc,
     });
     const error = targetDied ?? hr.error;
     const interrupted = aborted(o.signal);
@@ -284,7 +287,7 @@ export async function runOnTopology(topo: Topology, o: RunOptions): Promise<RunR
  */
 export function run(o: RunOptions): Promise<RunReport> {
   return withInterrupt((interrupt) =>
-    withTopology({ ...(o.id !== undefined ? { id: o.id } : {}), mtu: o.mtu, vethOffloads: o.vethOffloads }, (topo) =>
+    withTopology({ ...(o.id !== undefined ? { id: o.id } : {}), mtu: o.mtu, vethOffloads: o.vethOffloads, ...(o.targetCc !== undefined ? { targetCc: o.targetCc } : {}) }, (topo) =>
       runOnTopology(topo, { ...o, signal: o.signal ?? interrupt.signal }),
     ),
   );

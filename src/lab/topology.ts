@@ -14,6 +14,7 @@ import { randomBytes } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
 import { execa, execaSync, ExecaError } from 'execa';
 import { UserError } from '../base/errors.js';
+import { TARGET_CC } from './target-cc.js';
 import { requireNetAdmin } from './privileges.js';
 import { activeInterrupt, INTERRUPT_SIGNALS } from './interrupt.js';
 
@@ -42,6 +43,12 @@ export interface TopologyOptions {
   /** Leave tx checksum offload on on tgt0 (default false: frames carry full checksums). */
   readonly txChecksum?: boolean;
   /**
+   * The target kernel's TCP congestion control towards the host, set on
+   * tgt0's subnet route (default TARGET_CC, stock Linux's default, whatever
+   * the machine's own default is): any the kernel has registered.
+   */
+  readonly targetCc?: string;
+  /**
    * The process running with this topology: while it lives, `down --all`
    * leaves the topology alone. Default: this process (so a topology a test
    * or a benchmark builds is not taken for a crashed run's by another run's
@@ -65,6 +72,8 @@ export interface Topology {
   readonly targetIp: string;
   readonly hostIp: string;
   readonly prefixLen: number;
+  /** The target kernel's congestion control towards the host (TopologyOptions.targetCc). */
+  readonly targetCc: string;
 }
 
 /** What netns/status.sh --json reports per side. */
@@ -148,6 +157,10 @@ export async function topologyUp(opts: TopologyOptions = {}): Promise<Topology> 
   if (!Number.isInteger(mtu) || mtu < 68 || mtu > 65535) {
     throw new UserError('BAD_MTU', `bad MTU ${mtu}: use 68..65535 (1500 by default, 9000 for jumbo frames)`);
   }
+  const targetCc = opts.targetCc ?? TARGET_CC;
+  if (!/^[a-z0-9_]{1,15}$/.test(targetCc)) {
+    throw new UserError('BAD_CC', `bad congestion control "${targetCc}": a name such as cubic, reno or bbr`);
+  }
   requireNetAdmin('ddplab up');
   await runScript('up.sh', [
     id,
@@ -157,6 +170,8 @@ export async function topologyUp(opts: TopologyOptions = {}): Promise<Topology> 
     opts.vethOffloads ? 'on' : 'off',
     '--tx-csum',
     opts.txChecksum ? 'on' : 'off',
+    '--target-cc',
+    targetCc,
     '--owner',
     String(opts.ownerPid ?? process.pid),
   ]);
@@ -176,6 +191,7 @@ export async function topologyUp(opts: TopologyOptions = {}): Promise<Topology> 
     targetIp: TARGET_IP,
     hostIp: HOST_IP,
     prefixLen: PREFIX_LEN,
+    targetCc,
   };
 }
 

@@ -173,6 +173,24 @@ describe.skipIf(!isRoot)('live topology', () => {
       }
     });
 
+    it("pins the target kernel's congestion control on tgt0's subnet route: cubic unless told, any registered one on request", async () => {
+      const route = async (): Promise<string> => (await inNs(id, 'tgt', ['ip', 'route', 'show', '192.0.2.0/24'])).trim();
+      expect(topo.targetCc).toBe('cubic');
+      expect(await route()).toMatch(/congctl cubic\b/);
+      // Connections on the route use it, whatever the namespace's default says.
+      try {
+        const again = await topologyUp({ id, targetCc: 'reno' });
+        expect(again.targetCc).toBe('reno');
+        expect(await route()).toMatch(/congctl reno\b/);
+      } finally {
+        await topologyUp({ id });
+      }
+      expect(await route()).toMatch(/congctl cubic\b/);
+      await expect(topologyUp({ id, targetCc: 'nosuchcc' })).rejects.toMatchObject({ code: 'NETNS_FAILED', message: expect.stringContaining("'nosuchcc' is not available") });
+      await expect(topologyUp({ id, targetCc: 'a b' })).rejects.toMatchObject({ code: 'BAD_CC' });
+      expect(await route()).toMatch(/congctl cubic\b/);
+    });
+
     it('running up again keeps the same topology (same MACs) and reports it complete', async () => {
       const again = await topologyUp({ id });
       expect(again.hostMac).toBe(topo.hostMac);

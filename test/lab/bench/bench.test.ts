@@ -28,6 +28,7 @@ const TOPO: Topology = {
   tgtMac: '02:00:00:00:00:01',
   hostMac: '02:00:00:00:00:02',
   mtu: 1500,
+  targetCc: 'cubic',
   targetIp: '192.0.2.1',
   hostIp: '192.0.2.2',
   prefixLen: 24,
