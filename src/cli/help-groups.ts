@@ -25,7 +25,7 @@ const TIMEOUTS = ['connect-timeout', 'io-timeout'];
 export const HELP_GROUPS: Readonly<Record<string, Groups>> = {
   run: [
     ['Workload:', WORKLOAD],
-    ['Target and topology (what ddplab builds):', ['profile', 'order', 'interleave', 'c2h-size', 'hostile', 'mtu', 'veth-offloads', 'offloads', 'id']],
+    ['Target and topology (what ddplab builds):', ['profile', 'order', 'interleave', 'c2h-size', 'hostile', 'mtu', 'target-cc', 'veth-offloads', 'offloads', 'id']],
     ['Offload / NIC:', OFFLOAD_NIC],
     ['DDP limits (offload ddp, ddp-crc):', DDP_LIMITS],
     ['Devmem (offload devmem-tcp, devmem-nvme):', DEVMEM],
