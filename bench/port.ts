@@ -17,9 +17,10 @@
  * topology.
  * --worker: the batch port runs in a worker_thread of the receiver, as on the
  * NIC thread, and each batch crosses to the main thread in one postMessage
- * (the arena the frames lie in transferred when the batch spans 64 KiB or
- * more, else its bytes copied and the arena reused: the NIC thread's rule);
- * the main thread consumes them. Only the batch backend loads in a worker.
+ * (the arena the frames lie in lent — transferred — when the batch spans
+ * 64 KiB or more, and transferred back once the main thread consumed it;
+ * else, or with no arena free, its bytes copied and the arena reused: the
+ * NIC thread's rule); the main thread consumes them. Only the batch backend loads in a worker.
  * --consumer-us makes the consumer spend that long per frame: a host stack
  * slower than the wire, to see drops counted and memory and timers bounded.
  *
@@ -107,7 +108,7 @@ interface ReceiverReport {
   /** With --worker: the main thread's and the worker's own CPU time over the flood. */
   mainThreadCpu: CpuTime | null;
   workerCpu: CpuTime | null;
-  /** With --worker: batches whose arena was transferred, and bytes copied for the others. */
+  /** With --worker: batches whose arena was lent (and given back), and bytes copied for the others. */
   arenasMoved: number;
   bytesCopied: number;
 }
@@ -118,10 +119,11 @@ type ReceiverMessage = { type: 'ready' } | { type: 'progress'; frames: number } 
 type WorkerMessage =
   | { type: 'ready' }
   | { type: 'failed'; message: string }
-  | { type: 'batch'; buf: ArrayBuffer; meta: Float64Array; moved: boolean }
+  /** buf: the lent arena the frames lie in (pool id `arena`), or (arena -1) their bytes copied. */
+  | { type: 'batch'; buf: ArrayBuffer; arena: number; meta: Float64Array }
   | { type: 'closed'; stats: PortStats; released: boolean; cpu: CpuTime };
 /** Receiver's main thread → worker. */
-type MainMessage = { type: 'go' } | { type: 'stop' };
+type MainMessage = { type: 'go' } | { type: 'stop' } | { type: 'free'; arena: number; memory: ArrayBuffer };
 
 // ---------------------------------------------------------------- sender
 
@@ -165,7 +167,7 @@ function runPortWorker(cfg: ReceiverConfig): void {
   const parent = parentPort!;
   let port: ReturnType<typeof openBatchPcapPort>;
   try {
-    port = openBatchPcapPort({ iface: 'host0', bufferBytes: cfg.bufferBytes });
+    port = openBatchPcapPort({ iface: 'host0', bufferBytes: cfg.bufferBytes, arenaPool: true });
   } catch (e) {
     parent.postMessage({ type: 'failed', message: e instanceof Error ? e.message : String(e) } satisfies WorkerMessage);
     return;
@@ -177,8 +179,9 @@ function runPortWorker(cfg: ReceiverConfig): void {
     const last = batch[batch.length - 1]!.data;
     const lo = first.byteOffset;
     const hi = last.byteOffset + last.length;
-    const moved = hi - lo >= ARENA_HANDOFF_BYTES;
-    const base = moved ? 0 : lo;
+    // The arena itself is lent (transferred, and back after use) when the batch spans enough of it and one is free.
+    const lent = hi - lo >= ARENA_HANDOFF_BYTES ? port.lend() : undefined;
+    const base = lent !== undefined ? 0 : lo;
     const meta = new Float64Array(batch.length * META_FIELDS);
     for (let k = 0; k < batch.length; k++) {
       const f = batch[k]!;
@@ -187,18 +190,20 @@ function runPortWorker(cfg: ReceiverConfig): void {
       meta[k * META_FIELDS + 2] = f.tsUs;
     }
     let buf: ArrayBuffer;
-    if (moved) {
-      // The arena itself goes (transferred); the port receives into a new one.
-      buf = port.take();
-    } else {
-      // A small batch: its bytes copied, the arena received into again from the start.
+    if (lent !== undefined) buf = lent.memory;
+    else {
+      // A small batch (or no arena free): its bytes copied, the arena received into again from the start.
       buf = new ArrayBuffer(hi - lo);
       new Uint8Array(buf).set(new Uint8Array(port.current(), lo, hi - lo));
       port.rewind();
     }
-    parent.postMessage({ type: 'batch', buf, meta, moved } satisfies WorkerMessage, [buf, meta.buffer]);
+    parent.postMessage({ type: 'batch', buf, arena: lent?.id ?? -1, meta } satisfies WorkerMessage, [buf, meta.buffer]);
   });
   parent.on('message', (m: MainMessage) => {
+    if (m.type === 'free') {
+      port.giveBack(m.arena, m.memory);
+      return;
+    }
     if (m.type === 'go') {
       cpu0 = threadCpuUsage();
       return;
@@ -263,6 +268,7 @@ async function runReceiver(cfg: ReceiverConfig): Promise<void> {
   let port: ReturnType<typeof openLivePort> | ReturnType<typeof openBatchPcapPort> | null = null;
   let worker: Worker | null = null;
   let arenasMoved = 0;
+
   let bytesCopied = 0;
   let workerClosed: (m: Extract<WorkerMessage, { type: 'closed' }>) => void = () => {};
   if (cfg.worker) {
@@ -273,13 +279,16 @@ async function runReceiver(cfg: ReceiverConfig): Promise<void> {
       w.on('message', (m: WorkerMessage) => {
         if (m.type === 'batch') {
           const meta = m.meta;
+          const mem = m.buf;
           const batch: RxFrame[] = new Array(meta.length / META_FIELDS);
           for (let k = 0; k < batch.length; k++) {
-            batch[k] = { data: Buffer.from(m.buf, meta[k * META_FIELDS]!, meta[k * META_FIELDS + 1]!), tsUs: meta[k * META_FIELDS + 2]! };
+            batch[k] = { data: Buffer.from(mem, meta[k * META_FIELDS]!, meta[k * META_FIELDS + 1]!), tsUs: meta[k * META_FIELDS + 2]! };
           }
-          if (m.moved) arenasMoved++;
+          if (m.arena >= 0) arenasMoved++;
           else bytesCopied += m.buf.byteLength;
           consume(batch);
+          // consume() keeps no frame: the arena goes back.
+          if (m.arena >= 0) w.postMessage({ type: 'free', arena: m.arena, memory: m.buf } satisfies MainMessage, [m.buf]);
         } else if (m.type === 'ready') resolve();
         else if (m.type === 'failed') reject(new Error(m.message));
         else workerClosed(m);
@@ -498,7 +507,7 @@ async function floodOnce(topo: Topology, cfg: ReceiverConfig, frames: number, ip
     `loss        ${fmt(lost)} of ${fmt(sender.sent)} (${((100 * lost) / sender.sent).toFixed(2)} %): libpcap ring ${fmt(r.stats.rxKernelDrops)}, port rx queue ${fmt(r.stats.rxQueueDrops)}, rest before capture (veth/backlog) ${fmt(Math.max(0, lost - r.stats.rxKernelDrops - r.stats.rxQueueDrops))}`,
     `order       ${fmt(r.outOfOrder)} frames out of order`,
     `batches     ${fmt(r.batches)} delivered, ${(r.frames / Math.max(r.batches, 1)).toFixed(1)} flood frames each on average, largest ${r.maxBatch} frames` +
-      (cfg.worker ? ` (one message each: ${fmt(r.arenasMoved)} arenas transferred, ${(r.bytesCopied / 2 ** 20).toFixed(0)} MiB copied)` : ''),
+      (cfg.worker ? ` (one message each: ${fmt(r.arenasMoved)} arenas lent and given back, ${(r.bytesCopied / 2 ** 20).toFixed(0)} MiB copied)` : ''),
     `cpu         receiver process ${secs(r.cpu)} = ${perFrame(r.cpu)} per frame, ${((1000 * (r.cpu.userMs + r.cpu.systemMs)) / Math.max(r.batches, 1)).toFixed(1)} µs per batch`,
     ...(r.workerCpu !== null && r.mainThreadCpu !== null
       ? [`threads     port worker ${secs(r.workerCpu)} = ${perFrame(r.workerCpu)} per frame; main thread ${secs(r.mainThreadCpu)} = ${perFrame(r.mainThreadCpu)} per frame`]

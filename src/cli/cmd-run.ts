@@ -147,6 +147,10 @@ export function humanReport(r: RunReport): string {
     }
   }
   lines.push(`  port     ${flat(r.port)}`);
+  if (r.rxArenas !== undefined) {
+    const a = r.rxArenas;
+    lines.push(`  arenas   ${a.givenBack} rx arenas lent to the host thread and given back, ${fmtBytes(a.copiedBytes)} copied out to give them back${a.kept > 0 ? `, ${a.kept} kept` : ''}`);
+  }
   lines.push(...nicDropLines(r.nic, r.port));
   if (r.impair !== undefined) {
     lines.push(`  impair   seed ${r.impair.config.seed}; toward host: ${describeImpairSpec(r.impair.config.rx)}; from host: ${describeImpairSpec(r.impair.config.tx)}`);

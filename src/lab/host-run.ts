@@ -5,6 +5,7 @@
  * returning the report. `ddplab host` runs this inside the host namespace;
  * `ddplab run` spawns that and reads its report.
  */
+import type { RxArenaStats } from '../nicemu/thread/protocol.js';
 import { readFileSync } from 'node:fs';
 import { HostStack } from '../host/net/host-stack.js';
 import { RealClock } from '../host/net/clock.js';
@@ -145,6 +146,8 @@ export interface HostRunReport {
   readonly port: PortStats;
   /** What the impairment stage was asked to do and did, per direction (absent: no impairment). */
   readonly impair?: { readonly config: ImpairConfig; readonly rx: ImpairStats; readonly tx: ImpairStats };
+  /** The NIC thread's receive arenas (page-pool recycling, nicemu/thread/inbox.ts); absent when the NIC ran in the host thread. */
+  readonly rxArenas?: RxArenaStats;
   /**
    * CPU time over the whole run: the host process (userMs, systemMs: NIC,
    * TCP, ULP, workload), its host thread (TCP, ULP, workload; the NIC too
@@ -327,6 +330,7 @@ export async function hostRun(opts: HostRunOptions, onProgress?: (p: WorkloadPro
     tcp: { ...stack.tcpStats },
     port: built.portStats(),
     ...(opts.impair !== undefined && built.impairStats() !== null ? { impair: { config: opts.impair, ...built.impairStats()! } } : {}),
+    ...(built.rxArenas() !== null ? { rxArenas: built.rxArenas()! } : {}),
     cpu: { ...cpuSince(cpu0), hostThread, nicThread: built.nicThreadCpu() },
   };
 }
@@ -399,6 +403,8 @@ interface BuiltNic {
   portStats(): PortStats;
   impairStats(): { rx: ImpairStats; tx: ImpairStats } | null;
   nicThreadCpu(): CpuTime | null;
+  /** The NIC thread's receive arenas; null when the NIC runs in the host thread. */
+  rxArenas(): RxArenaStats | null;
   close(): Promise<void>;
 }
 
@@ -436,6 +442,7 @@ async function nicInThread(opts: HostRunOptions, a: NicBuildArgs): Promise<Built
     portStats: () => port.stats,
     impairStats: () => impaired?.impairStats() ?? null,
     nicThreadCpu: () => null,
+    rxArenas: () => null,
     close: () => port.close(),
   };
 }
@@ -475,6 +482,7 @@ async function nicOnThread(opts: HostRunOptions, a: NicBuildArgs, onFailed: (e: 
     portStats: () => nic.portStats,
     impairStats: () => nic.impairStats,
     nicThreadCpu: () => nic.cpu,
+    rxArenas: () => nic.rxArenas,
     close: () => nic.close(),
   };
 }

@@ -53,6 +53,7 @@ export interface RunReport extends Partial<FioLayout> {
   readonly tcp: HostRunReport['tcp'];
   readonly port: HostRunReport['port'];
   readonly impair?: HostRunReport['impair'];
+  readonly rxArenas?: HostRunReport['rxArenas'];
   readonly cpu: RunCpu;
   readonly target?: unknown;
   /** The target kernel's TCP counters that moved during the run (nstat names: TcpRetransSegs, TcpExtTCPFastRetrans...). */
@@ -114,6 +115,7 @@ export function runReportFromHost(hr: HostRunReport, run: RunReport['run'], nowM
     tcp: hr.tcp,
     port: hr.port,
     ...(hr.impair !== undefined ? { impair: hr.impair } : {}),
+    ...(hr.rxArenas !== undefined ? { rxArenas: hr.rxArenas } : {}),
     cpu: runCpu(hr.cpu, null),
     ...(w !== undefined ? { workload: w } : {}),
     ...fioLayout(w, { ok: hr.ok, cpu: hr.cpu, nowMs }),

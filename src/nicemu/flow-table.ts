@@ -31,6 +31,13 @@ export interface FlowEntry {
    */
   batchStart?: (() => void) | undefined;
   batchEnd?: (() => void) | undefined;
+  /**
+   * The NIC takes back receive memory it lent (a page pool recycling rx
+   * pages: nicemu/thread/inbox.ts): whatever the flow's owner still keeps
+   * in `memory` must be copied out now. Returns the bytes copied. A flow
+   * without it keeps the memory from ever going back.
+   */
+  unshare?: ((memory: ArrayBufferLike) => number) | undefined;
 }
 
 export interface RxOffloadEngine {

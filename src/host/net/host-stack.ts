@@ -84,6 +84,7 @@ export class HostStack {
       offload: offload?.(key),
       batchStart: () => socket.beginRxBatch(),
       batchEnd: () => socket.endRxBatch(),
+      unshare: (memory) => socket.unshare(memory),
     });
     this.conns.add(conn);
     const prevClose = socket.handlers.onClose;

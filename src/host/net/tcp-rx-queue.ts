@@ -150,6 +150,20 @@ export function narrowFrag(f: SkbFrag, from: number, to: number): SkbFrag {
   }
 }
 
+/** `frags` with every host frag from index `from` on viewing `memory` replaced by a copy, or undefined when none views it. */
+function unsharedFrags(frags: readonly SkbFrag[], memory: ArrayBufferLike, from: number): { list: SkbFrag[]; copied: number } | undefined {
+  let list: SkbFrag[] | undefined;
+  let copied = 0;
+  for (let f = from; f < frags.length; f++) {
+    const frag = frags[f]!;
+    if (frag.kind !== 'host' || frag.buf.buffer !== memory) continue;
+    list ??= frags.slice();
+    list[f] = { kind: 'host', buf: Buffer.from(frag.buf) };
+    copied += frag.buf.length;
+  }
+  return list === undefined ? undefined : { list, copied };
+}
+
 export class TcpRxQueue {
   /** RCV.NXT: the next sequence number expected in order. */
   rcvNxt: number;
@@ -403,6 +417,35 @@ export class TcpRxQueue {
       const frags = this.ofo[i]!.frags;
       for (let f = 0; f < frags.length; f++) cb(frags[f]!);
     }
+  }
+
+  /**
+   * Makes the queue stop reading `memory`: every host frag it still holds
+   * there (readable or out of order) is replaced by a copy of its bytes.
+   * The NIC thread's receive arenas go back to the NIC after each message
+   * (page_pool recycling, nicemu/thread/inbox.ts), and what TCP still
+   * queues must not change under it. Returns the bytes copied.
+   */
+  unshare(memory: ArrayBufferLike): number {
+    let copied = 0;
+    for (let e = this.headIdx; e < this.rq.length; e++) {
+      const seg = this.rq[e];
+      if (seg === undefined) continue;
+      // Frags already read are left as they are: nobody reads them again.
+      const frags = unsharedFrags(seg.frags, memory, e === this.headIdx ? this.headFrag : 0);
+      if (frags === undefined) continue;
+      // Same frags, same lengths: the read cursor (frag index, offset) still points where it did.
+      copied += frags.copied;
+      this.rq[e] = { seq: seg.seq, len: seg.len, frags: frags.list, ddpPlaced: seg.ddpPlaced, ddpCrcOk: seg.ddpCrcOk };
+    }
+    for (let i = 0; i < this.ofo.length; i++) {
+      const entry = this.ofo[i]!;
+      const frags = unsharedFrags(entry.frags, memory, 0);
+      if (frags === undefined) continue;
+      copied += frags.copied;
+      entry.frags = frags.list;
+    }
+    return copied;
   }
 
   /** Drops everything (abort): queued views are released for GC. */

@@ -193,6 +193,11 @@ export class TcpSocket extends TcpConnection {
     this.rxq.forEachFrag(cb);
   }
 
+  /** Copies out what the receive queue still holds in `memory` (receive memory the NIC takes back): the bytes copied. */
+  unshare(memory: ArrayBufferLike): number {
+    return this.rxq.unshare(memory);
+  }
+
   /** Like readFrags, without consuming; starts `skip` bytes into the readable data. */
   peekFrags(n: number, into: RxChunk = newRxChunk(), skip = 0, uniformCrc = false): RxChunk {
     this.rxq.peek(n, into, skip, uniformCrc);

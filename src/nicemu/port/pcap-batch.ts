@@ -10,7 +10,9 @@
  * Same contract as live.ts: immediate mode (no buffer timeout holding frames
  * back), promiscuous, the BPF filter the caller gives, frames copied once
  * (into arenas the received frames then own slices of: nothing is reused
- * while a frame may still be referenced), capture-ring drops as
+ * while a frame may still be referenced — on the NIC thread, a pool of
+ * arenas the outbox lends to the host and the host gives back, as a
+ * driver's page pool recycles rx pages: arena-pool.ts), capture-ring drops as
  * rxKernelDrops, frames cut short by the capture counted in rxTruncated and
  * dropped, 64 KiB slots for a peer's TSO/GSO super-frames on request.
  * Delivery is in batches, always from libuv's poll callback (never from
@@ -27,6 +29,7 @@ import { PortCounters, PortError } from './port.js';
 import type { Port, PortStats, RxConsumer, RxFrame } from './port.js';
 import { SUPER_FRAME_SNAPLEN, withSuperFrameSlots } from './live.js';
 import type { RxArena } from '../thread/outbox.js';
+import { ArenaPool } from './arena-pool.js';
 
 /** The addon's exports (native/pcap-port/pcap_port.c). */
 interface PcapPortAddon {
@@ -57,6 +60,13 @@ const META_FIELDS = 5;
  * when it loads (pcap_port.c): a new arena is recycled heap memory.
  */
 const ARENA_BYTES = 1024 * 1024;
+/**
+ * Most arenas a pooled port keeps (arenaPool): lent to the host, or free.
+ * The host gives each back at the end of the message that lent it, so a
+ * few are out at once; with none free the outbox copies the turn's bytes
+ * instead (the pool never grows past this, whatever the host does).
+ */
+export const ARENA_POOL_MAX = 32;
 
 let addon: PcapPortAddon | undefined;
 
@@ -102,6 +112,13 @@ export interface BatchPcapPortOptions {
    * or rewind it now.
    */
   readonly onArenaFull?: () => void;
+  /**
+   * Receive into a pool of arenas the owner lends to the host thread and
+   * the host gives back (RxArena, arena-pool.ts), instead of a new arena
+   * each time one fills. At onArenaFull the owner must lend or copy what it
+   * keeps of the arena: the port then receives into it from the start.
+   */
+  readonly arenaPool?: boolean;
   readonly promiscuous?: boolean;
 }
 
@@ -133,6 +150,8 @@ export class BatchPcapPort implements Port, RxArena {
   rxErrors = 0;
   private readonly txLens = new Uint32Array(1);
   private readonly onArenaFull: (() => void) | undefined;
+  /** arenaPool: the arenas the outbox lends to the host. */
+  private readonly pool: ArenaPool | undefined;
 
   constructor(opts: BatchPcapPortOptions) {
     this.iface = opts.iface;
@@ -142,7 +161,13 @@ export class BatchPcapPort implements Port, RxArena {
     // No frame is larger (IPv4's largest datagram and a VLAN tag); superFrames only sizes the capture's slots.
     this.snapLen = SUPER_FRAME_SNAPLEN;
     this.onArenaFull = opts.onArenaFull;
-    this.arena = Buffer.allocUnsafeSlow(ARENA_BYTES);
+    if (opts.arenaPool === true) {
+      this.pool = new ArenaPool(ARENA_BYTES, ARENA_POOL_MAX);
+      this.arena = this.pool.current;
+    } else {
+      this.pool = undefined;
+      this.arena = Buffer.allocUnsafeSlow(ARENA_BYTES);
+    }
     const bufferBytes = opts.bufferBytes ?? (superFrames ? 128 : 32) << 20;
     const open = (): object => {
       try {
@@ -190,18 +215,32 @@ export class BatchPcapPort implements Port, RxArena {
     return Promise.resolve();
   }
 
-  current(): ArrayBuffer {
-    return this.arena.buffer as ArrayBuffer;
+  current(): ArrayBufferLike {
+    return this.arena.buffer;
   }
 
-  take(): ArrayBuffer {
-    const taken = this.arena.buffer as ArrayBuffer;
-    this.arena = Buffer.allocUnsafeSlow(ARENA_BYTES);
-    this.arenaUsed = 0;
-    return taken;
+  lend(): { readonly id: number; readonly memory: ArrayBuffer } | undefined {
+    if (this.pool === undefined) return undefined;
+    const lent = this.pool.lend();
+    if (lent !== undefined) {
+      this.arena = this.pool.current;
+      this.arenaUsed = 0;
+    }
+    return lent;
+  }
+
+  giveBack(id: number, memory: ArrayBuffer): void {
+    if (this.pool === undefined) throw new PortError('PORT_ARENA', `arena ${id} was not lent: this port lends no arenas`);
+    this.pool.giveBack(id, memory);
   }
 
   rewind(): void {
+    this.arenaUsed = 0;
+  }
+
+  /** The arena is full and nobody took it: frames keep their slices of it, receiving goes on in new memory. */
+  private replaceArena(): void {
+    this.arena = Buffer.allocUnsafeSlow(ARENA_BYTES);
     this.arenaUsed = 0;
   }
 
@@ -229,7 +268,11 @@ export class BatchPcapPort implements Port, RxArena {
         // The next frame needs more room than this arena has left: whoever holds the arena may take
         // or rewind it now, else a new one starts (-n <= ARENA_BYTES: no frame is larger).
         this.onArenaFull?.();
-        if (this.arenaUsed > 0) this.take();
+        if (this.pool !== undefined) {
+          // The outbox lent it or copied what it referred to: receive from the start of what is current.
+          // (A pooled arena is larger than any frame the capture gives: snapLen < ARENA_BYTES.)
+          this.arenaUsed = 0;
+        } else if (this.arenaUsed > 0) this.replaceArena();
         // (Never with these sizes; a frame larger than a whole arena gets one of its own rather than a hang.)
         else if (-n > this.arena.length) this.arena = Buffer.allocUnsafeSlow(-n);
         continue;

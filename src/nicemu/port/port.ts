@@ -85,7 +85,8 @@ export type PortErrorCode =
   | 'IFACE_MISSING'
   | 'PERMISSION' // capture needs root or CAP_NET_RAW
   | 'CAPTURE_FAILED' // libpcap refused to open or filter, for another reason
-  | 'LINKTYPE'; // the interface is not Ethernet
+  | 'LINKTYPE' // the interface is not Ethernet
+  | 'PORT_ARENA'; // a receive arena given back that the port had not lent (a bug in its owner)
 
 /** Errors of every Port backend; `message` is one line a user can act on. */
 export class PortError extends DdplabError<PortErrorCode> {

@@ -1,6 +1,7 @@
 /**
  * Host → NIC ops as numbers: one Float64Array per message (transferred), and
- * the shared memories `register` hands over beside it, instead of a cloned
+ * the shared memories `register` hands over and the arenas `arenaFree`
+ * transfers back beside it, instead of a cloned
  * list of objects — the host thread posts one message per turn with the
  * turn's ACKs and a read's setup, teardown and audit, and cloning objects
  * cost it more than the copy DDP saves it.
@@ -16,6 +17,7 @@
  *   RESYNC      flow, seq
  *   AUDIT       flow, cid
  *   SET_CAPS    nvme-tcp, nvme-tcp-ddgst-rx (1 on, 0 off, -1 unchanged)
+ *   ARENA_FREE  arena, index into the message's arenas
  *   CLOSE
  */
 import type { HostOp } from './protocol.js';
@@ -32,12 +34,13 @@ const RESYNC = 9;
 const AUDIT = 10;
 const SET_CAPS = 11;
 const CLOSE = 12;
+const ARENA_FREE = 13;
 
 const tri = (b: boolean | undefined): number => (b === undefined ? -1 : b ? 1 : 0);
 const untri = (n: number): boolean | undefined => (n < 0 ? undefined : n === 1);
 
-/** Appends `op` to `out`; a `register` op's memory goes to `memories`. */
-export function encodeHostOp(op: HostOp, out: number[], memories: SharedArrayBuffer[]): void {
+/** Appends `op` to `out`; a `register` op's memory goes to `memories`, an `arenaFree` op's to `arenas`. */
+export function encodeHostOp(op: HostOp, out: number[], memories: SharedArrayBuffer[], arenas: ArrayBuffer[] = []): void {
   switch (op.op) {
     case 'send':
       out.push(SEND, op.off, op.len);
@@ -78,6 +81,10 @@ export function encodeHostOp(op: HostOp, out: number[], memories: SharedArrayBuf
     case 'setCaps':
       out.push(SET_CAPS, tri(op.caps['nvme-tcp']), tri(op.caps['nvme-tcp-ddgst-rx']));
       return;
+    case 'arenaFree':
+      out.push(ARENA_FREE, op.arena, arenas.length);
+      arenas.push(op.memory);
+      return;
     case 'close':
       out.push(CLOSE);
       return;
@@ -85,7 +92,7 @@ export function encodeHostOp(op: HostOp, out: number[], memories: SharedArrayBuf
 }
 
 /** The ops of one message, in order. Throws on a malformed stream (a bug, not input). */
-export function decodeHostOps(n: Float64Array, memories: readonly SharedArrayBuffer[]): HostOp[] {
+export function decodeHostOps(n: Float64Array, memories: readonly SharedArrayBuffer[], arenas: readonly ArrayBuffer[] = []): HostOp[] {
   const ops: HostOp[] = [];
   let i = 0;
   while (i < n.length) {
@@ -151,6 +158,10 @@ export function decodeHostOps(n: Float64Array, memories: readonly SharedArrayBuf
         i += 3;
         break;
       }
+      case ARENA_FREE:
+        ops.push({ op: 'arenaFree', arena: n[i + 1]!, memory: arenas[n[i + 2]!]! });
+        i += 3;
+        break;
       case CLOSE:
         ops.push({ op: 'close' });
         i += 1;

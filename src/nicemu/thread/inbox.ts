@@ -8,8 +8,19 @@
  *
  * The skb's TCP header is parsed here from its linear part, as a host stack
  * parses the headers a NIC wrote; host frags view the message's memory (or
- * the port's arena it carried), placed frags view the host's own registered
- * buffer, so the copy routine finds source and destination the same.
+ * the port's receive arena it lent), placed frags view the host's own
+ * registered buffer, so the copy routine finds source and destination the
+ * same.
+ *
+ * A lent arena goes back to the NIC after its message, as a page pool
+ * recycles rx pages once the stack lets go of them: every flow the message
+ * reached copies out what it still keeps there (FlowEntry.unshare: TCP's
+ * out-of-order queue, bytes nobody has read yet — nothing in a clean run,
+ * since the ULP reads every in-order byte as it arrives), ARP frames are
+ * copied as they come, and the sink transfers the arena back. A flow that
+ * cannot unshare keeps the arena from going back (the NIC then copies once
+ * its pool runs dry). Were anything to keep a view all the same, the
+ * transfer detaches it: it reads as empty, never as newer frames.
  */
 import { parseArp, type ArpRepr } from '../../wire/arp.js';
 import { parseTcp } from '../../wire/tcp.js';
@@ -31,18 +42,28 @@ export interface InboxSink {
   resyncRequest(flow: number, seq: number, flags: number): void;
   teardownDone(flow: number, cid: number): void;
   setupRefused(flow: number, cid: number): void;
+  /** Nothing here reads the NIC's receive arena `arena` any more: it goes back to the NIC (transfer `memory`). */
+  arenaFree(arena: number, memory: ArrayBuffer): void;
 }
 
 export class NicInbox {
   private readonly started: FlowEntry[] = [];
+  /** Flows an arena message reached: they unshare it before it goes back. */
+  private readonly reached: FlowEntry[] = [];
+  /** Arenas given back; bytes flows copied out of arenas before that; arenas kept (a flow could not unshare). */
+  arenasFreed = 0;
+  arenaBytesCopied = 0;
+  arenasKept = 0;
 
   constructor(private readonly sink: InboxSink) {}
 
-  /** Delivers one message's events in order. */
+  /** Delivers one message's events in order, then gives its arena back. */
   deliver(m: NicMessage): void {
     const ev = m.events;
     const data = Buffer.from(m.data);
-    const arena = m.arena !== null ? Buffer.from(m.arena) : data;
+    const lent = m.arenaMemory !== null;
+    const arena = lent ? Buffer.from(m.arenaMemory) : data;
+    const reached = this.reached;
     const bytes = (i: number): Buffer => {
       const off = ev[i + 1]!;
       return (ev[i] === SRC_DATA ? data : arena).subarray(off, off + ev[i + 2]!);
@@ -81,6 +102,7 @@ export class NicInbox {
           }
           // A flow removed since the NIC steered this: the segment has nowhere to go, as with no flow at all.
           if (entry === undefined) continue;
+          if (lent && !reached.includes(entry)) reached.push(entry);
           const tcp = parseTcp(head.subarray(l4));
           const skb: Skb = {
             tcp,
@@ -100,7 +122,8 @@ export class NicInbox {
           }
           entry.deliver(skb);
         } else if (tag === EV_ARP) {
-          const frame = bytes(i + 1);
+          // The ARP table may keep views of the frame (its MACs): never of an arena that goes back.
+          const frame = ev[i + 1] === SRC_DATA ? bytes(i + 1) : Buffer.from(bytes(i + 1));
           i += 4;
           const l3 = frame.readUInt16BE(12) === 0x8100 ? 18 : 14;
           this.sink.arp(parseArp(frame.subarray(l3)), frame);
@@ -129,5 +152,24 @@ export class NicInbox {
       for (let k = 0; k < started.length; k++) started[k]!.batchEnd!();
       started.length = 0;
     }
+    if (lent) this.giveBack(m.arena, m.arenaMemory);
+  }
+
+  /** Every flow the arena's message reached copies out what it keeps there; then the arena is free. */
+  private giveBack(id: number, memory: ArrayBuffer): void {
+    const reached = this.reached;
+    let kept = false;
+    for (let k = 0; k < reached.length; k++) {
+      const unshare = reached[k]!.unshare;
+      if (unshare === undefined) kept = true;
+      else this.arenaBytesCopied += unshare(memory);
+    }
+    reached.length = 0;
+    if (kept) {
+      this.arenasKept++;
+      return;
+    }
+    this.arenasFreed++;
+    this.sink.arenaFree(id, memory);
   }
 }

@@ -23,7 +23,7 @@ import type { ImpairStats } from '../port/impair.js';
 import type { UlpDdpStats } from '../ddp/stats.js';
 import { NicThreadDdpDevice } from './ddp-client.js';
 import { NicInbox } from './inbox.js';
-import type { HostMessage, HostOp, NicMessage, NicThreadConfig, NicThreadStats, NicToHost } from './protocol.js';
+import type { HostMessage, HostOp, NicMessage, NicThreadConfig, NicThreadStats, NicToHost, RxArenaStats } from './protocol.js';
 import { encodeHostOp } from './host-ops.js';
 
 const EMPTY_PORT_STATS: PortStats = { rxFrames: 0, rxBytes: 0, txFrames: 0, txBytes: 0, rxKernelDrops: 0, rxQueueDrops: 0, txErrors: 0 };
@@ -81,6 +81,8 @@ export class NicThread implements NicLink {
   /** This turn's ops, encoded (host-ops.ts), and the memories `register` ops hand over. */
   private ops: number[] = [];
   private memories: SharedArrayBuffer[] = [];
+  /** The NIC's receive arenas this turn's `arenaFree` ops transfer back. */
+  private arenas: ArrayBuffer[] = [];
   private tx: Buffer[] = [];
   private txBytes = 0;
   private posting = false;
@@ -104,6 +106,7 @@ export class NicThread implements NicLink {
       resyncRequest: (flow, seq, flags) => this.ddp?.onResyncRequest(flow, seq, flags),
       teardownDone: (flow, cid) => this.ddp?.onTeardownDone(flow, cid),
       setupRefused: () => this.ddp?.onSetupRefused(),
+      arenaFree: (arena, memory) => this.enqueue({ op: 'arenaFree', arena, memory }),
     });
     this.last = { nic: newNicRxStats(), ddp: null, port: EMPTY_PORT_STATS, impair: null };
     const self = this;
@@ -171,6 +174,12 @@ export class NicThread implements NicLink {
     return this.last.ddp;
   }
 
+  /** The receive arenas the NIC lent this thread: given back, bytes copied out to give them back, kept. */
+  get rxArenas(): RxArenaStats {
+    const i = this.inbox;
+    return { givenBack: i.arenasFreed, copiedBytes: i.arenaBytesCopied, kept: i.arenasKept };
+  }
+
   send(frame: Buffer): void {
     if (this.closed !== undefined) throw new PortError('PORT_CLOSED', 'the NIC thread is closed');
     this.enqueue({ op: 'send', off: this.txBytes, len: frame.length });
@@ -233,7 +242,7 @@ export class NicThread implements NicLink {
   }
 
   private enqueue(op: HostOp): void {
-    encodeHostOp(op, this.ops, this.memories);
+    encodeHostOp(op, this.ops, this.memories, this.arenas);
     if (this.posting) return;
     this.posting = true;
     // At the end of this turn's I/O phase: the ACKs of every batch read in it go in one message.
@@ -245,8 +254,10 @@ export class NicThread implements NicLink {
     if (this.ops.length === 0) return;
     const ops = new Float64Array(this.ops);
     const memories = this.memories;
+    const arenas = this.arenas;
     this.ops = [];
     this.memories = [];
+    this.arenas = [];
     let frames: ArrayBuffer | null = null;
     if (this.txBytes > 0) {
       frames = new ArrayBuffer(this.txBytes);
@@ -259,9 +270,9 @@ export class NicThread implements NicLink {
       this.tx = [];
       this.txBytes = 0;
     }
-    const transfer: ArrayBuffer[] = [ops.buffer as ArrayBuffer];
+    const transfer: ArrayBuffer[] = [ops.buffer as ArrayBuffer, ...arenas];
     if (frames !== null) transfer.push(frames);
-    const msg: HostMessage = { ops, memories, frames };
+    const msg: HostMessage = { ops, memories, frames, arenas };
     this.worker.postMessage(msg, transfer);
   };
 

@@ -6,7 +6,8 @@
  * engine placing into the host's registered shared memory. Everything it
  * hands the host goes through the NicOutbox: one message at the end of each
  * turn that received frames or in which a NIC timer produced an event, and
- * one at once when the port needs its arena back.
+ * one at once when the port's arena is full. The host gives lent arenas
+ * back (arenaFree) once it no longer reads them.
  */
 import { parentPort, workerData } from 'node:worker_threads';
 import { NicEmu } from '../nic.js';
@@ -61,9 +62,10 @@ let arenaOwner: RxArena | undefined;
 let arenaFull: () => void = () => undefined;
 try {
   const libpcap = loadPcapPortAddon();
-  // Without impairment nothing keeps a frame past its turn: the outbox may hand the port's arena to the host.
-  const live = openBatchPcapPort({ iface: cfg.iface, filter: cfg.filter, superFrames: cfg.superFrames, onArenaFull: () => arenaFull() });
-  arenaOwner = cfg.impair === undefined ? live : undefined;
+  // Without impairment nothing keeps a frame past its turn: the outbox may lend the port's arenas to the host.
+  const pooled = cfg.impair === undefined;
+  const live = openBatchPcapPort({ iface: cfg.iface, filter: cfg.filter, superFrames: cfg.superFrames, onArenaFull: () => arenaFull(), arenaPool: pooled });
+  arenaOwner = pooled ? live : undefined;
   const impaired: ImpairPort | undefined = cfg.impair !== undefined ? withImpairment(live, cfg.impair) : undefined;
   const tapped: Port = cfg.capturePath !== undefined ? withCapture(impaired ?? live, cfg.capturePath) : (impaired ?? live);
   started = true;
@@ -102,7 +104,7 @@ function run(libpcap: string, port: Port, impaired: ImpairPort | undefined): voi
     const msg = outbox.take();
     const now = Date.now();
     const transfer = [msg.events.buffer as ArrayBuffer, msg.data];
-    if (msg.arena !== null) transfer.push(msg.arena);
+    if (msg.arenaMemory !== null) transfer.push(msg.arenaMemory);
     if (now - lastStatsMs >= STATS_INTERVAL_MS) {
       lastStatsMs = now;
       post({ ...msg, stats: stats() }, transfer);
@@ -206,6 +208,11 @@ function run(libpcap: string, port: Port, impaired: ImpairPort | undefined): voi
       case 'setCaps':
         ddp?.setCaps(op.caps);
         return;
+      case 'arenaFree':
+        // Only a pooled port lends arenas; an id it did not lend is a bug in the host thread, said loudly.
+        if (arenaOwner === undefined) throw new Error(`NIC thread: arena ${op.arena} given back, none was lent`);
+        arenaOwner.giveBack(op.arena, op.memory);
+        return;
       case 'close':
         void close();
         return;
@@ -226,7 +233,7 @@ function run(libpcap: string, port: Port, impaired: ImpairPort | undefined): voi
   parent.on('message', (m: HostMessage) => {
     try {
       const frames = m.frames !== null ? new Uint8Array(m.frames) : null;
-      for (const op of decodeHostOps(m.ops, m.memories)) {
+      for (const op of decodeHostOps(m.ops, m.memories, m.arenas)) {
         if (closing) break;
         apply(op, frames);
       }

@@ -5,14 +5,16 @@
  * Bytes the host reads (headers, payload not placed, ARP frames) mostly sit
  * in the port's receive arena, where the port's "DMA" put them. When the
  * host needs much of it (ARENA_HANDOFF_BYTES or more referenced in a turn),
- * the arena itself is handed to the host — transferred, not copied, as a
- * driver passes rx pages up — and the port starts a new one; when it needs
- * little (a quiet turn, or one whose payload DDP placed: headers only), those
- * bytes are copied into the message and the arena is reused. A handed-over
- * arena is freed by the host's garbage collector, and V8 counts it as
- * external memory: handing one over per turn regardless (as before) had the
- * host run a major collection every ~36 MiB received with ddp-crc. Bytes anywhere else (none in
- * the engines ddplab runs on the thread today) are copied.
+ * the arena is lent to the host — transferred, not copied, with its pool
+ * id, as a driver passes rx pages up — and the port goes on in a free one;
+ * the host transfers it back once nothing it keeps reads it any more
+ * (page_pool recycling: inbox.ts, ../port/arena-pool.ts). When the turn needs little of it (a quiet turn, or
+ * one whose payload DDP placed: headers only), or no arena is free, those
+ * bytes are copied into the message and the arena is reused at once.
+ * Arenas were once transferred and left to the host's garbage collector:
+ * V8 counts them as external memory, and with offload none at MTU 9000 the
+ * host ran 67 major collections per 2 GiB for them. Bytes anywhere else
+ * (none in the engines ddplab runs on the thread today) are copied.
  */
 import type { Skb } from '../skb.js';
 import {
@@ -37,12 +39,18 @@ const ETHERTYPE_VLAN = 0x8100;
 /** A turn that refers to this many bytes of the arena hands it over; below, those bytes are copied. */
 export const ARENA_HANDOFF_BYTES = 64 * 1024;
 
-/** The port's receive memory, as the outbox may hand it over. */
+/** The port's receive memory, as the outbox may lend it to the host. */
 export interface RxArena {
   /** The memory frames are being received into now. */
-  current(): ArrayBuffer;
-  /** Gives up the current memory (to be transferred) and starts new memory. */
-  take(): ArrayBuffer;
+  current(): ArrayBufferLike;
+  /**
+   * Lends the current memory to the host (its pool id, and the memory to
+   * transfer) and moves the port on to a free arena; undefined when none is
+   * free (the turn's bytes are then copied and the memory rewound).
+   */
+  lend(): { readonly id: number; readonly memory: ArrayBuffer } | undefined;
+  /** The host is done with arena `id` and transferred it back: it may be received into again. */
+  giveBack(id: number, memory: ArrayBuffer): void;
   /** Everything in the current memory is done with: receive into it from the start again. */
   rewind(): void;
 }
@@ -147,13 +155,12 @@ export class NicOutbox {
 
   /** The message for everything appended since the last take (its buffers are to be transferred). */
   take(): NicMessage {
-    let arena: ArrayBuffer | null = null;
     const spanned = this.arenaHi > this.arenaLo;
-    if (spanned && this.arenaRefBytes >= ARENA_HANDOFF_BYTES) {
-      arena = this.arena!.take();
-    } else if (spanned) {
-      // A turn that needs little of the arena (a quiet one, or one whose payload was placed: headers only):
-      // the bytes it refers to are copied behind the others, each reference rewritten, and the arena reused.
+    const lent = spanned && this.arenaRefBytes >= ARENA_HANDOFF_BYTES ? this.arena!.lend() : undefined;
+    if (lent === undefined && spanned) {
+      // A turn that needs little of the arena (a quiet one, or one whose payload was placed: headers only),
+      // or no arena free to go on in: the bytes it refers to are copied behind the others, each reference
+      // rewritten, and the arena reused.
       const src = new Uint8Array(this.arena!.current());
       const ev = this.events;
       const refs = this.arenaRefs;
@@ -184,7 +191,7 @@ export class NicOutbox {
       out.set(this.sources[s]!.subarray(start, end), at);
       at += end - start;
     }
-    if (spanned && arena === null) this.arena!.rewind();
+    if (spanned && lent === undefined) this.arena!.rewind();
     const events = new Float64Array(this.events);
     this.events = [];
     this.sources.length = 0;
@@ -196,7 +203,7 @@ export class NicOutbox {
     this.lastEnd = -1;
     this.arenaLo = Infinity;
     this.arenaHi = 0;
-    return { kind: 'events', events, data, arena };
+    return { kind: 'events', events, data, arena: lent?.id ?? -1, arenaMemory: lent?.memory ?? null };
   }
 
   /** Appends (source, offset, length) for `b`: in the arena where it lies there, else queued for the copy. */

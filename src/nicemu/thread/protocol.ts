@@ -63,6 +63,8 @@ export type HostOp =
   | { readonly op: 'resync'; readonly flow: number; readonly seq: number }
   | { readonly op: 'audit'; readonly flow: number; readonly cid: number }
   | { readonly op: 'setCaps'; readonly caps: { readonly 'nvme-tcp'?: boolean; readonly 'nvme-tcp-ddgst-rx'?: boolean } }
+  /** The host is done with the NIC's receive arena of this pool id (NicMessage.arena), transferred back. */
+  | { readonly op: 'arenaFree'; readonly arena: number; readonly memory: ArrayBuffer }
   | { readonly op: 'close' };
 
 /** One host → NIC message: the ops encoded as numbers (host-ops.ts), and what they refer to. */
@@ -72,14 +74,18 @@ export interface HostMessage {
   readonly memories: readonly SharedArrayBuffer[];
   /** The frames of the `send` ops. */
   readonly frames: ArrayBuffer | null;
+  /** The arenas of the `arenaFree` ops (transferred). */
+  readonly arenas: readonly ArrayBuffer[];
 }
 
 /**
  * Event records in NicMessage.events (Float64Array), each starting with its
  * tag. A byte range is (src, offset, length): src SRC_DATA is
- * NicMessage.data; SRC_ARENA the port's receive arena handed over in
- * NicMessage.arena (a message without it has no SRC_ARENA range: the
- * outbox copied those bytes into data and rewrote their ranges).
+ * NicMessage.data; SRC_ARENA the port's receive arena lent in
+ * NicMessage.arena (a message without one has no SRC_ARENA range: the
+ * outbox copied those bytes into data and rewrote their ranges). The host
+ * transfers a lent arena back with an `arenaFree` op once nothing it keeps
+ * reads it.
  *
  *   SKB      flow, tsUs, head range (3), l3Off, l4Off, flags, nFrags, then
  *            per frag 4 values: FRAG_HOST, range (3) | FRAG_PLACED, region,
@@ -120,8 +126,10 @@ export interface NicMessage {
   readonly kind: 'events';
   readonly events: Float64Array;
   readonly data: ArrayBuffer;
-  /** The port's receive arena, handed over (transferred) when the host needs much of it. */
-  readonly arena: ArrayBuffer | null;
+  /** The pool id of the port's receive arena, lent to the host when it needs much of it; -1: none. */
+  readonly arena: number;
+  /** The lent arena (transferred); the host transfers it back with an `arenaFree` op. */
+  readonly arenaMemory: ArrayBuffer | null;
   readonly stats?: NicThreadStats;
 }
 
@@ -144,6 +152,16 @@ export interface NicFailedMessage {
 }
 
 export type NicToHost = NicMessage | NicStartMessage | NicClosedMessage | NicFailedMessage;
+
+/** The NIC thread's receive arenas as the host thread saw them (NicThread.rxArenas). */
+export interface RxArenaStats {
+  /** Arenas the NIC lent that went back to it. */
+  readonly givenBack: number;
+  /** Bytes the host copied out of lent arenas so that they could go back (what TCP still queued: out-of-order data, bytes not read yet). */
+  readonly copiedBytes: number;
+  /** Lent arenas the host kept (a flow that cannot copy out): they never go back. */
+  readonly kept: number;
+}
 
 /** How often counters ride along with events. */
 export const STATS_INTERVAL_MS = 100;

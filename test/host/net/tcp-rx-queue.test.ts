@@ -167,6 +167,30 @@ describe('TcpRxQueue', () => {
     expect(q.queuedBytes).toBe(0);
   });
 
+  it('unshare copies out every host frag it still holds in one memory (readable, partly read, out of order) and nothing else', () => {
+    // Each in memory of its own (Buffer.from(string) may put both in one pooled slab).
+    const own = (text: string): Buffer => Buffer.from(new Uint8Array(Buffer.from(text, 'latin1')).buffer.slice(0));
+    const arena = own('0123456789abcdefghijKLMNOPQRST');
+    const other = own('uvwxy');
+    const view = (from: number, to: number): SkbFrag => ({ kind: 'host', buf: arena.subarray(from, to) });
+    const q = new TcpRxQueue(100);
+    // In order: 10 bytes in two frags of the arena and 5 of other memory; then 10 out of order from the arena.
+    const inOrder: RxSegment = { seq: 100, len: 15, frags: [view(0, 4), view(4, 10), { kind: 'host', buf: other }], ddpPlaced: false, ddpCrcOk: false };
+    const ofo: RxSegment = { seq: 120, len: 10, frags: [view(20, 30)], ddpPlaced: false, ddpCrcOk: false };
+    q.insert(inOrder, WIN_END);
+    q.insert(ofo, WIN_END);
+    const partial = newRxChunk();
+    q.read(6, partial); // '012345' read: the cursor sits inside the second frag
+    // The partly read frag is copied whole, the one read already not at all.
+    expect(q.unshare(arena.buffer)).toBe(6 + 10);
+    arena.fill(0x2e); // the memory goes back and is written again
+    expect(other.toString('latin1')).toBe('uvwxy');
+    // The unread rest and the ofo piece read as they were queued; the hole fills with bytes from elsewhere.
+    q.insert(seg(115, 'lmnop'), WIN_END);
+    expect(readAll(q)).toBe('6789uvwxylmnopKLMNOPQRST');
+    expect(q.unshare(arena.buffer)).toBe(0);
+  });
+
   it('drops data beyond the window edge and reports nothing-inside as beyond-window', () => {
     const q = new TcpRxQueue(0);
     expect(q.insert(seg(0, 'abcdef'), 4)).toBe('in-order');

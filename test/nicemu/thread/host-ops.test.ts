@@ -4,8 +4,10 @@ import { decodeHostOps, encodeHostOp } from '../../../src/nicemu/thread/host-ops
 import type { HostOp } from '../../../src/nicemu/thread/protocol.js';
 
 describe('host ops encoding', () => {
-  it('decodes what was encoded, with register memories passed beside the numbers', () => {
+  it('decodes what was encoded, with register memories and given-back arenas passed beside the numbers', () => {
     const mem = new SharedArrayBuffer(8192);
+    const arenaA = new ArrayBuffer(64);
+    const arenaB = new ArrayBuffer(64);
     const ops: HostOp[] = [
       { op: 'addFlow', flow: 3, key: { remoteIp: 0xc0000201, remotePort: 4420, localIp: 0xc0000202, localPort: 40001 } },
       { op: 'send', off: 0, len: 66 },
@@ -20,15 +22,21 @@ describe('host ops encoding', () => {
       { op: 'setCaps', caps: { 'nvme-tcp': false } },
       { op: 'setCaps', caps: { 'nvme-tcp-ddgst-rx': true, 'nvme-tcp': true } },
       { op: 'skDel', flow: 3 },
+      { op: 'arenaFree', arena: 4, memory: arenaA },
       { op: 'removeFlow', flow: 3 },
+      { op: 'arenaFree', arena: 0, memory: arenaB },
       { op: 'close' },
     ];
     const nums: number[] = [];
     const memories: SharedArrayBuffer[] = [];
-    for (const op of ops) encodeHostOp(op, nums, memories);
-    const back = decodeHostOps(new Float64Array(nums), memories);
+    const arenas: ArrayBuffer[] = [];
+    for (const op of ops) encodeHostOp(op, nums, memories, arenas);
+    expect(arenas).toEqual([arenaA, arenaB]);
+    const back = decodeHostOps(new Float64Array(nums), memories, arenas);
     expect(back).toEqual(ops);
     expect((back[2] as { memory: SharedArrayBuffer }).memory).toBe(mem);
+    expect(back.filter((o) => o.op === 'arenaFree').map((o) => (o as { memory: ArrayBuffer }).memory)).toEqual([arenaA, arenaB]);
+    expect((back.find((o) => o.op === 'arenaFree') as { memory: ArrayBuffer }).memory).toBe(arenaA);
   });
 
   it('refuses a stream it cannot read', () => {
