@@ -142,16 +142,19 @@ if (!existsSync(nodeModules) || unbuilt.length > 0) {
   if (still.length > 0) fail(`native addons still missing after npm ci: ${still.join(', ')}`);
 }
 
-// ddplab's own libpcap addon for the NIC thread (native/pcap-port), built
-// with the node-gyp that ships with npm against Node's installed headers
-// when missing or older than its source. Without it a run keeps the NIC in
-// the host's thread (slower), so a failed build is said and not fatal.
-buildPcapPort();
+// ddplab's own addons, built with the node-gyp that ships with npm against
+// Node's installed headers when missing or older than their source:
+// native/pcap-port, the NIC thread's libpcap port (without it a run keeps
+// the NIC in the host's thread, slower), and native/copy, copies into shared
+// memory at memcpy speed (without it they run in JavaScript, slower). A
+// failed build is said and not fatal.
+buildAddon('pcap-port', 'ddplab_pcap_port', 'pcap_port.c', "the NIC thread's libpcap addon", 'runs keep the NIC in the host thread');
+buildAddon('copy', 'ddplab_copy', 'copy.c', 'copies into shared memory', 'those copies run in JavaScript');
 
-function buildPcapPort() {
-  const dir = join(root, 'native', 'pcap-port');
-  const out = join(dir, 'build', 'Release', 'ddplab_pcap_port.node');
-  const srcs = ['pcap_port.c', 'binding.gyp'].map((f) => join(dir, f));
+function buildAddon(name, target, source, what, without) {
+  const dir = join(root, 'native', name);
+  const out = join(dir, 'build', 'Release', `${target}.node`);
+  const srcs = [source, 'binding.gyp'].map((f) => join(dir, f));
   if (existsSync(out) && srcs.every((f) => statSync(f).mtimeMs <= statSync(out).mtimeMs)) return;
   const npmCli = realpathSync(spawnSync('sh', ['-c', 'command -v npm'], { encoding: 'utf8' }).stdout.trim() || '/usr/bin/npm');
   const candidates = [
@@ -160,15 +163,15 @@ function buildPcapPort() {
   ];
   const gyp = candidates.find((f) => existsSync(f));
   if (gyp === undefined) {
-    process.stderr.write('bootstrap: node-gyp (part of npm) not found: the NIC thread needs native/pcap-port built; runs keep the NIC in the host thread\n');
+    process.stderr.write(`bootstrap: node-gyp (part of npm) not found: native/${name} not built; ${without}\n`);
     return;
   }
-  process.stdout.write('bootstrap: building native/pcap-port (the NIC thread\'s libpcap addon)\n');
+  process.stdout.write(`bootstrap: building native/${name} (${what})\n`);
   // Node's own headers (a distribution's node ships them under <prefix>/include/node): no download.
   const nodedir = join(dirname(process.execPath), '..');
   const args = [gyp, 'rebuild', '--loglevel=warn', ...(existsSync(join(nodedir, 'include', 'node', 'node_api.h')) ? [`--nodedir=${nodedir}`] : [])];
   if (run(process.execPath, args, { cwd: dir }) !== 0 || !existsSync(out)) {
-    process.stderr.write('bootstrap: building native/pcap-port failed: runs keep the NIC in the host thread\n');
+    process.stderr.write(`bootstrap: building native/${name} failed: ${without}\n`);
   }
 }
 

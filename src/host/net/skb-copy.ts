@@ -8,7 +8,7 @@
  * Every receive-side copy of TCP payload in src/host goes through here so
  * the counts it returns are the whole story of what the host CPU copied.
  */
-import { copyBytes } from '../../base/shared-copy.js';
+import { copyBytes, copyRange } from '../../base/shared-copy.js';
 import { fragLength } from '../../nicemu/skb.js';
 import type { HostFrag, PlacedFrag, SkbFrag } from '../../nicemu/skb.js';
 import { DdplabError } from '../../base/errors.js';
@@ -114,7 +114,7 @@ export function copyFragRange(f: HostFrag | PlacedFrag, from: number, to: number
     counts.placedMismatches++;
     if (counts.misplacedBytes !== undefined) counts.misplacedBytes += n;
   }
-  copyBytes(dst, dstOff, from === 0 && n === buf.length ? buf : new Uint8Array(buf.buffer, buf.byteOffset + from, n));
+  copyRange(dst, dstOff, buf, from, n);
   counts.copiedBytes += n;
   return counts;
 }

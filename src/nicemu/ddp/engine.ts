@@ -80,7 +80,7 @@
  * Anything out of order breaks the PDU's CRC for good, and the host then
  * computes it over the destination.
  */
-import { copyBytes } from '../../base/shared-copy.js';
+import { copyRange } from '../../base/shared-copy.js';
 import { crc32c } from '../../wire/crc32c.js';
 import {
   NVME_TCP_COMMON_HEADER_LEN,
@@ -797,10 +797,9 @@ export class DdpEngine implements RxOffloadEngine {
       const entry = sgl.entries[i]!;
       const eo = o - sgl.entryStart(i);
       const k = Math.min(left, entry.length - eo);
-      // The DMA, without Buffer#copy's argument checks and, for a whole payload, without a source view
-      // (copyBytes: at memcpy speed also into the shared memory of a host on another thread).
-      const p = this.payload;
-      copyBytes(entry, eo, src === 0 && k === p.length ? p : new Uint8Array(p.buffer, p.byteOffset + src, k));
+      // The DMA, from an offset of the payload (no view of it), at memcpy speed also into the shared
+      // memory of a host on another thread (copyRange); a range outside the SGL entry throws before a byte moves.
+      copyRange(entry, eo, this.payload, src, k);
       if (io.appCompleted) this.ctx.stats['ddp-writes-after-completion']++;
       this.emitPlaced(src, entry.subarray(eo, eo + k));
       o += k;
