@@ -52,6 +52,12 @@ describe.each([
     expect(onThread.port.rxFrames).toBeGreaterThan(0);
     expect(onThread.tcp.inSegs * 4).toBeLessThan(onThread.nic.rx_tcp_segments);
     expect(inThread.tcp.inSegs).toBe(inThread.nic.rx_tcp_segments);
+    // Receive arenas: lent and given back on the NIC thread (with offload none the payload crosses in
+    // them), none kept; no arenas in the host's thread.
+    expect(onThread.rxArenas).toBeDefined();
+    expect(onThread.rxArenas!.kept).toBe(0);
+    if (offload === 'none') expect(onThread.rxArenas!.givenBack).toBeGreaterThan(0);
+    expect(inThread.rxArenas).toBeUndefined();
   });
 });
 
