@@ -98,7 +98,8 @@ export interface BenchRunMetrics {
   /** CPU time of the whole host process (NIC model included) per GiB moved. */
   readonly hostCpuMsPerGiB: number;
   /**
-   * The same without the DDP engine's own time (rx-nvme-tcp-engine-us: the
+   * The same without the NIC model: the NIC thread's CPU when it ran on
+   * one, else the DDP engine's own time (rx-nvme-tcp-engine-us: the
    * placement copies and CRC32C a real NIC does in hardware).
    */
   readonly hostCpuMsPerGiBWithoutNic: number;
@@ -272,6 +273,17 @@ function runOptions(o: BenchOptions, p: BenchPoint, onProgress: ((p: WorkloadPro
   };
 }
 
+/**
+ * CPU the NIC model took inside the host process: its whole thread when it
+ * ran on one (cpu.nicThread), else the DDP engine's own time
+ * (rx-nvme-tcp-engine-us, the placement and CRC a real NIC does in hardware).
+ */
+function nicModelMs(r: Omit<RunReport, 'workload'>): number {
+  const t = r.cpu.nicThread;
+  if (t !== null && t !== undefined) return t.userMs + t.systemMs;
+  return (r.nic['rx-nvme-tcp-engine-us'] ?? 0) / 1000;
+}
+
 /** The sweep's figures from one report. */
 export function benchMetrics(r: Omit<RunReport, 'workload'>): BenchRunMetrics {
   const rx = r.impair?.rx;
@@ -291,7 +303,7 @@ export function benchMetrics(r: Omit<RunReport, 'workload'>): BenchRunMetrics {
     elapsedMs: r.io.elapsedMs,
     goodputMBps: r.io.MBps,
     hostCpuMsPerGiB: gib > 0 ? cpuMs / gib : 0,
-    hostCpuMsPerGiBWithoutNic: gib > 0 ? (cpuMs - (r.nic['rx-nvme-tcp-engine-us'] ?? 0) / 1000) / gib : 0,
+    hostCpuMsPerGiBWithoutNic: gib > 0 ? (cpuMs - nicModelMs(r)) / gib : 0,
     hostCopiedBytes: r.host.copiedBytes,
     hostCrcBytes: r.host.crcBytes,
     rxFrames: rx?.frames ?? r.port.rxFrames,

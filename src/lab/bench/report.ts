@@ -331,7 +331,7 @@ export function benchMarkdown(result: BenchResult, summary: readonly BenchCellSu
     'The software NIC runs in the host process: its placement copies and CRC work count in the same CPU time and slow the same event loop, ' +
       'so goodput compares the whole model, not a host beside real hardware. What an offload takes off the host is in ' +
       "\"host copied\", \"host CRC'd\" (payload placed by the NIC is not copied; digests the NIC checked are not recomputed) " +
-      'and the CPU time without the NIC model (process CPU minus rx-nvme-tcp-engine-us, the DDP engine\'s own time).',
+      'and the CPU time without the NIC model (process CPU minus the NIC thread\'s when the NIC ran on one, else minus rx-nvme-tcp-engine-us, the DDP engine\'s own time).',
   );
   lines.push('');
   for (const p of panels(summary)) lines.push(...panelMarkdown(p, runs, ctx));

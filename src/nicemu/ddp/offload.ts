@@ -98,6 +98,14 @@ export interface NvmeTcpDdpDeviceOptions {
    */
   readonly nicTcpOracle?: boolean;
   /**
+   * Time the engine's work on every segment into rx-nvme-tcp-engine-us
+   * (default true): in the host's thread that is how a run tells the NIC
+   * model's CPU from the host's. The NIC thread passes false: all of its CPU
+   * is the NIC's (the run report's cpu.nicThread), and the two clock reads
+   * per segment cost it ~3%.
+   */
+  readonly timeEngine?: boolean;
+  /**
    * A mitigation hardware could have (default off): the NIC keeps from the
    * engine segments that fail the PAWS, ACK and window checks it can make
    * from both directions on its own port (nicemu/ddp/tcp-checks.ts).
@@ -170,6 +178,7 @@ export class NvmeTcpDdpDevice implements DdpDeviceOps {
       defer: this.defer,
       schedule: opts.schedule ?? ((fn, us) => void setTimeout(fn, us / 1000).unref()),
       fullCcidRange: this.lim.fullCcidRange,
+      timeEngine: opts.timeEngine ?? true,
     };
     this.nicTcpOracle = opts.nicTcpOracle ?? false;
     this.tcpChecks = opts.nicTcpChecks === true ? new NicTcpChecks() : undefined;

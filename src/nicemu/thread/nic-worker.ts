@@ -134,6 +134,8 @@ function run(libpcap: string, port: Port, impaired: ImpairPort | undefined): voi
         caps: cfg.ddp.caps,
         nicTcpChecks: cfg.ddp.nicTcpChecks,
         profile: cfg.ddp.profile,
+        // All of this thread's CPU is the NIC's (cpu.nicThread): no per-segment clock reads.
+        timeEngine: false,
       })
     : undefined;
 

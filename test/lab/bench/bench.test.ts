@@ -197,5 +197,9 @@ describe('bench sweep', () => {
     const withEngine = benchMetrics({ ...r, nic: { ...r.nic, 'rx-nvme-tcp-engine-us': 256_000 } });
     expect(withEngine.hostCpuMsPerGiB).toBeCloseTo(512 / (100 / 1024), 6);
     expect(withEngine.hostCpuMsPerGiBWithoutNic).toBeCloseTo(256 / (100 / 1024), 6);
+    // On its own thread the NIC model is that thread's whole CPU (the engine is not timed there).
+    const onThread = benchMetrics({ ...r, cpu: { ...r.cpu, nicThread: { userMs: 100, systemMs: 28 } } });
+    expect(onThread.hostCpuMsPerGiB).toBeCloseTo(512 / (100 / 1024), 6);
+    expect(onThread.hostCpuMsPerGiBWithoutNic).toBeCloseTo(384 / (100 / 1024), 6);
   });
 });
