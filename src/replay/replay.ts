@@ -300,7 +300,7 @@ class Replay {
             limits: this.opts.limits ?? {},
             profile: this.nicProfile,
             // The NIC's own timers (teardown latency) run between the replay's steps, like its completions.
-            schedule: (fn) => this.deferred.push(fn),
+            schedule: (fn) => void this.deferred.push(fn),
             caps: { 'nvme-tcp': true, 'nvme-tcp-ddgst-rx': usesCrcOffload(this.offload) },
             // Teardown completions run between the replay's steps, not on the event loop: deterministic.
             defer: (fn) => this.deferred.push(fn),

@@ -138,8 +138,8 @@ export interface UlpDdpOps {
 /** Runs a completion later (default: setImmediate, a CQE processed in a later turn). */
 export type DdpDefer = (fn: () => void) => void;
 
-/** Runs `fn` after `us` microseconds of wall time. */
-export type DdpSchedule = (fn: () => void, us: number) => void;
+/** Runs `fn` after `us` microseconds of wall time; may return a cancel (called when the work was done another way). */
+export type DdpSchedule = (fn: () => void, us: number) => (() => void) | void;
 
 /** What an engine reads from its device: capabilities as switched now, the counters to add to, the profile and its timing. */
 export interface DdpDeviceContext {
@@ -192,6 +192,8 @@ interface PendingTeardown {
   packetsLeft: number;
   readonly done: () => void;
   finished: boolean;
+  /** Cancels the microsecond timer, when the packet rule finishes first. */
+  cancelTimer: (() => void) | void;
 }
 
 /** A C2HData PDU whose header the engine walked. Positions are stream positions. */
@@ -341,9 +343,9 @@ export class DdpEngine implements RxOffloadEngine {
       this.ctx.defer(done);
       return true;
     }
-    const p: PendingTeardown = { io, packetsLeft: t.teardownLatencyPackets, done, finished: false };
+    const p: PendingTeardown = { io, packetsLeft: t.teardownLatencyPackets, done, finished: false, cancelTimer: undefined };
     this.pendingTeardowns.push(p);
-    if (Number.isFinite(t.teardownLatencyUs)) this.ctx.schedule(() => this.finishTeardown(p), t.teardownLatencyUs);
+    if (Number.isFinite(t.teardownLatencyUs)) p.cancelTimer = this.ctx.schedule(() => this.finishTeardown(p), t.teardownLatencyUs);
     return true;
   }
 
@@ -364,6 +366,7 @@ export class DdpEngine implements RxOffloadEngine {
   private finishTeardown(p: PendingTeardown): void {
     if (p.finished) return;
     p.finished = true;
+    if (p.cancelTimer) p.cancelTimer();
     const i = this.pendingTeardowns.indexOf(p);
     if (i >= 0) this.pendingTeardowns.splice(i, 1);
     this.unmap(p.io);

@@ -36,6 +36,13 @@ import type { Sgl } from './sgl.js';
 export { ULP_DDP_RESYNC_PENDING, type DdpDefer, type DdpSchedule, type NvmeTcpSkConfig, type UlpDdpOps } from './engine.js';
 export type { NicProfile } from './nic-profile.js';
 import { DEFAULT_DDP_LIMITS, type NvmeTcpDdpLimits } from './limits.js';
+import { MicroTimers } from '../../base/micro-timers.js';
+
+/** A live device's timers: microsecond-precise (a NIC's teardown latency is tens of µs, below setTimeout's 1 ms). */
+function microSchedule(): DdpSchedule {
+  const timers = new MicroTimers();
+  return (fn, us) => timers.schedule(fn, us);
+}
 
 // The limits live in limits.ts so that the CLI's flags can name them without loading the NIC.
 export { DEFAULT_DDP_LIMITS, type NvmeTcpDdpLimits } from './limits.js';
@@ -89,7 +96,11 @@ export interface NvmeTcpDdpDeviceOptions {
   readonly teardownLatencyPackets?: number;
   /** ... or microseconds, whichever comes first (default 50). */
   readonly teardownLatencyUs?: number;
-  /** Runs a timer's work after some microseconds (default: setTimeout); a rig on virtual time passes its own. */
+  /**
+   * Runs a timer's work after some microseconds (default: a MicroTimers of
+   * the device, precise to a loop turn where setTimeout would round up to
+   * a millisecond or more); a rig on virtual time passes its own.
+   */
   readonly schedule?: DdpSchedule;
   /**
    * Not hardware (default off): the engine asks the host's TCP whether it
@@ -176,7 +187,7 @@ export class NvmeTcpDdpDevice implements DdpDeviceOps {
         teardownLatencyUs: opts.teardownLatencyUs ?? d.teardownLatencyUs,
       },
       defer: this.defer,
-      schedule: opts.schedule ?? ((fn, us) => void setTimeout(fn, us / 1000).unref()),
+      schedule: opts.schedule ?? microSchedule(),
       fullCcidRange: this.lim.fullCcidRange,
       timeEngine: opts.timeEngine ?? true,
     };

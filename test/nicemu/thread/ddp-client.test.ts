@@ -33,7 +33,7 @@ function run(profile: NicProfile, seed: number): { answers: number; refusedAfter
       limits,
       profile,
       defer: (fn) => pending.push(fn),
-      schedule: (fn) => pending.push(fn),
+      schedule: (fn) => void pending.push(fn),
     });
     return { nic, dev };
   };

@@ -412,7 +412,7 @@ export async function runDdpScenario(sc: DdpScenario, mode: OffloadMode, profile
           caps: { 'nvme-tcp': true, 'nvme-tcp-ddgst-rx': mode === 'ddp-crc' },
           defer: sc.teardown === 'sync' ? (fn) => fn() : (fn) => deferred.push(fn),
           profile,
-          schedule: (fn) => timers.push(fn),
+          schedule: (fn) => void timers.push(fn),
         });
   if (device !== undefined) device.faults.setupFailEvery = sc.setupFailEvery;
   const flushDeferred = (): void => {
