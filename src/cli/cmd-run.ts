@@ -119,6 +119,12 @@ export function humanReport(r: RunReport): string {
     `  io       ${r.io.reads} reads (${fmtBytes(r.io.readBytes)}) ${r.io.writes} writes (${fmtBytes(r.io.writeBytes)}) in ${(r.io.elapsedMs / 1000).toFixed(2)} s: ` +
       `${r.io.MBps.toFixed(1)} MB/s, ${r.io.iops.toFixed(0)} IOPS`,
   );
+  const ramp = r.workload?.ramp;
+  if (ramp !== undefined) {
+    lines.push(
+      `  ramp     ${ramp.reads} reads (${fmtBytes(ramp.readBytes)}) ${ramp.writes} writes (${fmtBytes(ramp.writeBytes)}) in ${(ramp.elapsedMs / 1000).toFixed(2)} s before counting (ramp_time): verified, not in io or latency`,
+    );
+  }
   lines.push(`  latency  p50 ${Math.round(r.latency.p50Us)} us  p99 ${Math.round(r.latency.p99Us)} us  p99.9 ${Math.round(r.latency.p999Us)} us`);
   lines.push(`  verify   ${fmtBytes(r.verify.bytes)} verified, ${r.verify.mismatches} mismatches`);
   lines.push(describeRunCpu(r.cpu));

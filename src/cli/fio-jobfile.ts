@@ -15,7 +15,22 @@ import { UserError } from '../base/errors.js';
 /** The workload flags a job file sets (WorkloadFlags' names and text values; booleans for switches). */
 export type JobFileFlags = Partial<Record<JobFlag, string | boolean>>;
 
-type JobFlag = 'name' | 'rw' | 'bs' | 'bssplit' | 'bsrange' | 'iodepth' | 'size' | 'io_size' | 'offset' | 'runtime' | 'time_based' | 'rwmixread' | 'seed' | 'verify';
+type JobFlag =
+  | 'name'
+  | 'rw'
+  | 'bs'
+  | 'bssplit'
+  | 'bsrange'
+  | 'iodepth'
+  | 'size'
+  | 'io_size'
+  | 'offset'
+  | 'runtime'
+  | 'time_based'
+  | 'ramp_time'
+  | 'rwmixread'
+  | 'seed'
+  | 'verify';
 
 /** fio option → the ddplab flag it sets. */
 const SUPPORTED: Readonly<Record<string, JobFlag>> = {
@@ -34,6 +49,7 @@ const SUPPORTED: Readonly<Record<string, JobFlag>> = {
   offset: 'offset',
   runtime: 'runtime',
   time_based: 'time_based',
+  ramp_time: 'ramp_time',
   rwmixread: 'rwmixread',
   rwmixwrite: 'rwmixread',
   randseed: 'seed',
@@ -104,8 +120,8 @@ function setOption(file: string, line: number, key: string, value: string | unde
     return;
   }
   if (value === undefined || value === '') fail(where, `${k} needs a value (${k}=...)`);
-  if (flag === 'runtime') {
-    flags.runtime = secondsOf(where, k, value);
+  if (flag === 'runtime' || flag === 'ramp_time') {
+    flags[flag] = secondsOf(where, k, value);
     return;
   }
   if (k === 'rwmixwrite') {

@@ -14,7 +14,7 @@ import { Option, type Command } from 'commander';
 type Groups = ReadonlyArray<readonly [heading: string, flags: readonly string[]]>;
 
 // (fio's spellings among them: --bssplit, --io_size, --time_based...)
-const WORKLOAD = ['name', 'rw', 'bs', 'bssplit', 'bsrange', 'iodepth', 'queues', 'size', 'io_size', 'io_limit', 'offset', 'runtime', 'time_based', 'time', 'rwmixread', 'seed', 'no-verify'];
+const WORKLOAD = ['name', 'rw', 'bs', 'bssplit', 'bsrange', 'iodepth', 'queues', 'size', 'io_size', 'io_limit', 'offset', 'runtime', 'time_based', 'time', 'ramp_time', 'rwmixread', 'seed', 'no-verify'];
 const OFFLOAD_NIC = ['offload', 'digest', 'nic', 'nic-tcp-oracle', 'nic-tcp-checks', 'ulp', 'no-nic-thread', 'no-gro'];
 const DDP_LIMITS = ['ddp-max-sgl', 'ddp-threshold', 'ddp-full-cid-range'];
 const DEVMEM = ['devmem-pool', 'devmem-return', 'devmem-hold'];

@@ -22,6 +22,7 @@ export interface WorkloadFlags {
   time?: string;
   runtime?: string;
   time_based?: boolean;
+  ramp_time?: string;
   rwmixread: string;
   seed: string;
   verify: boolean;
@@ -44,6 +45,7 @@ export function addWorkloadFlags(cmd: Command, defaults: { rw: string; bs: strin
     .option('--runtime <seconds>', "fio's runtime: stop at whichever of the amount and this time comes first")
     .option('--time_based', "fio's time_based: run for --runtime whatever the amount")
     .option('--time <seconds>', 'run for this long: --runtime SECONDS --time_based')
+    .option('--ramp_time <seconds>', "fio's ramp_time: run this long first, verified but not counted (rates, latencies, amount and runtime start after it)")
     .option('--rwmixread <pct>', 'percentage of reads in randrw', '50')
     .option('--seed <n>', "seed of offsets, sizes, written data and the target pattern (fio's randseed)", '1')
     .option('--no-verify', 'do not compare reads with the expected content');
@@ -72,6 +74,13 @@ export function workloadFromFlags(f: WorkloadFlags): WorkloadOptions {
   const timeBased = f.time !== undefined || f.time_based === true;
   if (timeBased && timeSec === undefined) throw new UserError('BAD_FLAG', '--time_based needs --runtime SECONDS (or give --time SECONDS)');
   const ioSize = f.io_size ?? f.io_limit;
+  let rampTimeSec: number | undefined;
+  if (f.ramp_time !== undefined) {
+    rampTimeSec = Number(f.ramp_time);
+    if (f.ramp_time.trim() === '' || !Number.isFinite(rampTimeSec) || rampTimeSec < 0) {
+      throw new UserError('BAD_FLAG', `--ramp_time: '${f.ramp_time}' is not a number of seconds >= 0`);
+    }
+  }
   const w: WorkloadOptions = {
     ...(f.name !== undefined ? { name: f.name } : {}),
     rw: f.rw as WorkloadRw,
@@ -85,6 +94,7 @@ export function workloadFromFlags(f: WorkloadFlags): WorkloadOptions {
     ...(f.offset !== undefined ? { offset: f.offset } : {}),
     ...(timeSec !== undefined ? { timeSec } : {}),
     ...(timeBased ? { timeBased } : {}),
+    ...(rampTimeSec !== undefined ? { rampTimeSec } : {}),
     rwmixread: intFlag('rwmixread', f.rwmixread, 0, 100),
     seed: intFlag('seed', f.seed, 0, 0xffff_ffff),
     verify: f.verify,

@@ -26,6 +26,7 @@ io_size=64m
 offset=1m
 runtime=2m
 time_based
+ramp_time=500ms
 randseed=7
 numjobs=1
 verify=crc32c
@@ -54,6 +55,7 @@ describe('fio job files', () => {
       offset: '1m',
       runtime: '120',
       time_based: true,
+      ramp_time: '0.5',
       seed: '7',
       verify: true,
     });
@@ -81,7 +83,7 @@ describe('fio job files', () => {
 
   it('refuses what ddplab does not do, in one line naming the file, the line and the option', () => {
     const bad: [string, RegExp][] = [
-      ['[j]\nrw=read\nramp_time=5\n', /^j\.fio:3: fio option 'ramp_time' is not supported by ddplab run \(supported: name, rw, /],
+      ['[j]\nrw=read\nstartdelay=5\n', /^j\.fio:3: fio option 'startdelay' is not supported by ddplab run \(supported: name, rw, /],
       ['[j]\nnumjobs=4\n', /^j\.fio:2: numjobs=4: ddplab runs one job \(for more connections to the target use --queues N\)$/],
       ['[a]\nrw=read\n[b]\nrw=write\n', /^j\.fio:3: a second job \[b\] \(after \[a\]\): ddplab runs one job$/],
       ['rw=read\n', /^j\.fio:1: 'rw=read' is outside any section/],

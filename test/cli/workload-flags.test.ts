@@ -65,6 +65,8 @@ describe("workload flags in fio's terms", () => {
     expect(rt.timeBased).toBeUndefined();
     expect(workloadFromFlags(parsed(['--runtime', '30', '--time_based']))).toMatchObject({ timeSec: 30, timeBased: true });
     expect(workloadFromFlags(parsed(['--time', '5']))).toMatchObject({ timeSec: 5, timeBased: true });
+    expect(workloadFromFlags(parsed(['--ramp_time', '1.5']))).toMatchObject({ rampTimeSec: 1.5 });
+    expect(workloadFromFlags(parsed([])).rampTimeSec).toBeUndefined();
   });
 
   it('refuse the old mixes in --bs naming the fio flag, and contradictions, in one line', () => {
@@ -81,12 +83,14 @@ describe("workload flags in fio's terms", () => {
     // Only the sizes of directions the job issues count: a read job with a 1m write size fits a 64k size.
     expect(refusal(['--rw', 'read', '--bs', '4k,1m', '--size', '64k'])).toBe('accepted');
     expect(refusal(['--offset', '12q'])).toMatch(/^--offset '12q' is not a size/);
+    expect(refusal(['--ramp_time', '-1'])).toBe("--ramp_time: '-1' is not a number of seconds >= 0");
+    expect(refusal(['--ramp_time', 'soon'])).toBe("--ramp_time: 'soon' is not a number of seconds >= 0");
   });
 
   it("hand the same job to ddplab host (run's argv) as they were given", () => {
     for (const args of [
       ['--rw', 'randrw', '--bs', '4k,64k', '--size', '32m', '--io_size', '64m', '--offset', '1m', '--runtime', '10', '--name', 'x', '--seed', '9', '--no-verify'],
-      ['--rw', 'read', '--bssplit', '4k/25:64k/75,128k', '--time', '3'],
+      ['--rw', 'read', '--bssplit', '4k/25:64k/75,128k', '--time', '3', '--ramp_time', '0.5'],
       ['--rw', 'randwrite', '--bsrange', '4k-16k', '--iodepth', '4', '--rwmixread', '30'],
     ]) {
       const w = workloadFromFlags(parsed(args));

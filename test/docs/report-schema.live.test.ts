@@ -56,13 +56,24 @@ describe('live reports against docs/report.schema.json', () => {
     expect(reportErrors('run', noJobs).join('\n')).toMatch(/must have required property 'jobs'/);
   });
 
-  it('a read-only run (no write samples: its write latency figures are null) validates', async () => {
-    const r = await execa(process.execPath, [BIN, 'run', '--json', '--id', readId, '--rw', 'randread', '--size', '2m', '--bs', '64k'], { reject: false, timeout: 180_000 });
+  it('a read-only run with a ramp (no write samples: its write latency figures are null) validates', async () => {
+    const r = await execa(process.execPath, [BIN, 'run', '--json', '--id', readId, '--rw', 'randread', '--size', '2m', '--bs', '64k', '--ramp_time', '0.3'], {
+      reject: false,
+      timeout: 180_000,
+    });
     expect(r.exitCode, r.stderr.slice(-600)).toBe(0);
     const report = JSON.parse(r.stdout) as Record<string, any>;
     expect(report['workload']['writeLatency']['samples']).toBe(0);
     expect(report['workload']['writeLatency']['p99Us']).toBeNull();
+    // The ramp: reported apart, verified, and the 2 MiB counted after it.
+    const ramp = report['workload']['ramp'];
+    expect(ramp['reads']).toBeGreaterThan(0);
+    expect(report['io']['readBytes']).toBe(2 << 20);
+    expect(report['verify']['bytes']).toBe(ramp['readBytes'] + (2 << 20));
+    expect(report['jobs'][0]['job options']['ramp_time']).toBe('0.3');
     expect(reportErrors('run', report)).toEqual([]);
+    const extra = { ...report, workload: { ...report['workload'], ramp: { ...ramp, warm: true } } };
+    expect(reportErrors('run', extra).join('\n')).toMatch(/must NOT have additional properties/);
   });
 
   it('ddplab bench (two points) writes a report.json that validates', async () => {

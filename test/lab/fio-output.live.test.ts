@@ -86,11 +86,11 @@ describe('ddplab run in fio terms (live)', () => {
     expect(j.read.total_ios).toBeGreaterThan(j.write.total_ios);
 
     const bad = join(dir, 'bad.fio');
-    writeFileSync(bad, '[global]\nioengine=libaio\n[j]\nrw=randread\nramp_time=5\n');
+    writeFileSync(bad, '[global]\nioengine=libaio\n[j]\nrw=randread\nstartdelay=5\n');
     const badId = newId('b');
     const b = await execa(process.execPath, [BIN, 'run', '--id', badId, bad], { reject: false });
     expect(b.exitCode).toBe(1);
-    expect(b.stderr.trim().split('\n')).toEqual([expect.stringMatching(new RegExp(`^ddplab: ${bad}:5: fio option 'ramp_time' is not supported by ddplab run`))]);
+    expect(b.stderr.trim().split('\n')).toEqual([expect.stringMatching(new RegExp(`^ddplab: ${bad}:5: fio option 'startdelay' is not supported by ddplab run`))]);
     expect(b.stdout).toBe('');
     expect(namespacesOf([badId])).toEqual([]);
   });

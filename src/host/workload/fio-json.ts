@@ -119,6 +119,7 @@ export function fioJobOptions(job: ResolvedWorkload, name: string): Record<strin
   if (job.rw === 'randrw') out['rwmixread'] = String(job.readPct);
   if (Number.isFinite(job.timeMs)) out['runtime'] = String(job.timeMs / 1000);
   if (job.timeBased) out['time_based'] = '1';
+  if (job.rampMs > 0) out['ramp_time'] = String(job.rampMs / 1000);
   out['randseed'] = String(job.seed);
   out['numjobs'] = '1';
   if (job.verify) out['verify'] = 'pattern';

@@ -179,6 +179,7 @@ export function workloadHostArgs(w: WorkloadOptions): string[] {
   if (w.ioSize !== undefined) args.push('--io_size', String(w.ioSize));
   if (w.offset !== undefined) args.push('--offset', String(w.offset));
   if (w.timeSec !== undefined) args.push(w.timeBased === true ? '--time' : '--runtime', String(w.timeSec));
+  if (w.rampTimeSec !== undefined) args.push('--ramp_time', String(w.rampTimeSec));
   if (w.verify === false) args.push('--no-verify');
   return args;
 }
@@ -234,6 +235,13 @@ export interface WorkloadOptions {
   readonly timeSec?: number;
   /** fio's time_based: run for timeSec whatever the amount, passing over the region again and again. */
   readonly timeBased?: boolean;
+  /**
+   * fio's ramp_time, seconds: run this long before counting. The ramp's I/O
+   * is issued and verified like any other, but it is not in the job's
+   * counts, rates or latencies, and the amount and the runtime start when
+   * it ends (a lead-in, as in fio).
+   */
+  readonly rampTimeSec?: number;
   /** fio's offset: start of the region, bytes (default 0). */
   readonly offset?: string | number;
   /** Length of the region when it differs from size (ddplab's; default: size). */
@@ -288,6 +296,8 @@ export interface ResolvedWorkload {
   readonly timeMs: number;
   /** fio's time_based: the run lasts timeMs. */
   readonly timeBased: boolean;
+  /** fio's ramp_time: lead-in before counting, ms (0: none). */
+  readonly rampMs: number;
   readonly offsetBytes: number;
   readonly rangeBytes: number;
   readonly alignBytes: number;
@@ -356,6 +366,8 @@ export function resolveWorkload(o: WorkloadOptions, dev: WorkloadDeviceGeometry)
   must(o.timeSec === undefined || (Number.isFinite(o.timeSec) && o.timeSec > 0), 'time', `time ${String(o.timeSec)} s is not positive`);
   const timeBased = o.timeBased === true;
   must(!timeBased || o.timeSec !== undefined, 'time_based', 'time_based needs a runtime');
+  const rampMs = o.rampTimeSec === undefined ? 0 : o.rampTimeSec * 1000;
+  must(Number.isFinite(rampMs) && rampMs >= 0, 'ramp_time', `ramp_time ${String(o.rampTimeSec)} s is not a number >= 0`);
   const ioSize = o.ioSize === undefined ? undefined : parseSizeBytes(o.ioSize, 'io_size');
   must(ioSize === undefined || ioSize > 0, 'io_size', 'io_size must be positive');
   // The amount: io_size, else size as given (more than the region: several passes), else one pass.
@@ -388,6 +400,7 @@ export function resolveWorkload(o: WorkloadOptions, dev: WorkloadDeviceGeometry)
     sizeBytes,
     timeMs,
     timeBased,
+    rampMs,
     offsetBytes,
     rangeBytes,
     alignBytes,

@@ -140,8 +140,21 @@ export interface WorkloadReport {
   };
   /** The prefill pass (job.prefill): writes before the job; not in `io`, `latency` or `elapsedMs`. */
   readonly prefill?: { readonly writes: number; readonly writeBytes: number; readonly elapsedMs: number };
+  /**
+   * The ramp (job.rampMs, fio's ramp_time): I/O before counting began,
+   * verified (in `verify`) but not in `io`, the latencies or `elapsedMs`.
+   */
+  readonly ramp?: WorkloadRampStats;
   /** The job as resolved (defaults filled). */
   readonly job: ResolvedWorkload;
+}
+
+export interface WorkloadRampStats {
+  readonly reads: number;
+  readonly writes: number;
+  readonly readBytes: number;
+  readonly writeBytes: number;
+  readonly elapsedMs: number;
 }
 
 interface PlannedIo {
@@ -171,6 +184,13 @@ class WorkloadEngine {
   private randomOrder: RandomSlotOrder | undefined;
   private seqCursor: number;
   private issuedBytes = 0;
+  /** Bytes of I/Os issued and not finished (at the ramp's end they count towards the amount). */
+  private inflightBytes = 0;
+  /** When counting starts: the job's start plus its ramp (then startMs moves there). */
+  private rampEndMs = 0;
+  private ramping = false;
+  private rampStats: WorkloadRampStats | undefined;
+  private jobStartMs = 0;
   private startMs = 0;
   private lastProgressMs = -Infinity;
   private stoppedBy: WorkloadReport['stoppedBy'] | undefined;
@@ -179,9 +199,9 @@ class WorkloadEngine {
   private writes = 0;
   private readBytes = 0;
   private writeBytes = 0;
-  private readonly latAll = new LatencyHistogram();
-  private readonly latRead = new LatencyHistogram();
-  private readonly latWrite = new LatencyHistogram();
+  private latAll = new LatencyHistogram();
+  private latRead = new LatencyHistogram();
+  private latWrite = new LatencyHistogram();
   private verifiedBytes = 0;
   private unverifiableBytes = 0;
   private mismatches = 0;
@@ -220,11 +240,16 @@ class WorkloadEngine {
   async execute(): Promise<WorkloadReport> {
     if (this.job.prefill) await this.prefill();
     this.startMs = this.clock.nowMs();
+    this.jobStartMs = this.startMs;
+    this.ramping = this.job.rampMs > 0;
+    this.rampEndMs = this.startMs + this.job.rampMs;
     const slots: Promise<void>[] = [];
     for (let q = 0; q < this.job.queues; q++) {
       for (let d = 0; d < this.job.iodepth; d++) slots.push(this.slot(q, sharedBuffer(this.job.maxBlockBytes)));
     }
     await Promise.all(slots);
+    // Stopped (an error, an abort) before the ramp ended: what ran was all ramp.
+    if (this.ramping) this.endRamp(this.clock.nowMs());
     this.progress(true);
     return this.report();
   }
@@ -282,21 +307,58 @@ class WorkloadEngine {
     while (!this.shouldStop()) {
       const io = this.plan();
       this.issuedBytes += io.len;
+      this.inflightBytes += io.len;
       const me = this.track(io);
       const waits = this.conflicts(me);
       if (waits.length > 0) await Promise.all(waits);
+      // Out of flight the moment the device answers, in the same step that counts it (ramp or counted part).
+      let flying = true;
+      const landed = (): void => {
+        if (!flying) return;
+        flying = false;
+        this.inflightBytes -= io.len;
+      };
       try {
         if (this.stoppedBy === 'error' || this.stoppedBy === 'aborted') break;
-        await (io.write ? this.doWrite(queue, io, buf) : this.doRead(queue, io, buf));
+        await (io.write ? this.doWrite(queue, io, buf, landed) : this.doRead(queue, io, buf, landed));
       } finally {
+        landed();
         this.untrack(me);
       }
       this.progress(false);
     }
   }
 
+  /**
+   * The ramp is over (fio's ramp_time): what ran so far goes into `ramp`, and
+   * counting starts now: counts, latencies and the clock from zero, and the
+   * amount from the bytes still in flight (they complete in the counted part).
+   */
+  private endRamp(now: number): void {
+    this.ramping = false;
+    this.rampStats = { reads: this.reads, writes: this.writes, readBytes: this.readBytes, writeBytes: this.writeBytes, elapsedMs: now - this.startMs };
+    this.reads = 0;
+    this.writes = 0;
+    this.readBytes = 0;
+    this.writeBytes = 0;
+    this.latAll = new LatencyHistogram();
+    this.latRead = new LatencyHistogram();
+    this.latWrite = new LatencyHistogram();
+    this.issuedBytes = this.inflightBytes;
+    this.startMs = now;
+  }
+
   private shouldStop(): boolean {
     if (this.stoppedBy !== undefined) return true;
+    if (this.ramping) {
+      const now = this.clock.nowMs();
+      if (now < this.rampEndMs) {
+        // A lead-in: neither the amount nor the runtime counts yet.
+        if (this.run.signal?.aborted === true) this.stoppedBy = 'aborted';
+        return this.stoppedBy !== undefined;
+      }
+      this.endRamp(now);
+    }
     if (this.run.signal?.aborted === true) this.stoppedBy = 'aborted';
     else if (this.issuedBytes >= this.job.sizeBytes) this.stoppedBy = 'size';
     else if (this.clock.nowMs() - this.startMs >= this.job.timeMs) this.stoppedBy = 'time';
@@ -374,7 +436,7 @@ class WorkloadEngine {
     t.release();
   }
 
-  private async doRead(queue: number, io: PlannedIo, buf: Buffer): Promise<void> {
+  private async doRead(queue: number, io: PlannedIo, buf: Buffer, landed: () => void): Promise<void> {
     const view = buf.subarray(0, io.len);
     // Poison: a read that "succeeds" without delivering data must not verify against stale bytes.
     const held = this.heldPattern.get(buf);
@@ -384,9 +446,11 @@ class WorkloadEngine {
     try {
       await this.dev.read(queue, io.start / this.dev.lbaSizeBytes, view);
     } catch (e) {
+      landed();
       this.onError('read', io, e);
       return;
     }
+    landed();
     this.readBytes += io.len;
     this.reads++;
     this.recordLatency(this.latRead, t0);
@@ -413,7 +477,7 @@ class WorkloadEngine {
     perDir.recordUs(us);
   }
 
-  private async doWrite(queue: number, io: PlannedIo, buf: Buffer): Promise<void> {
+  private async doWrite(queue: number, io: PlannedIo, buf: Buffer, landed: () => void): Promise<void> {
     const view = buf.subarray(0, io.len);
     fillPattern(io.writeSeed, io.start, view);
     this.heldPattern.set(buf, { start: io.start, len: io.len });
@@ -421,10 +485,12 @@ class WorkloadEngine {
     try {
       await this.dev.write(queue, io.start / this.dev.lbaSizeBytes, view);
     } catch (e) {
+      landed();
       this.extents.set(io.start, io.start + io.len, EXTENT_UNKNOWN);
       this.onError('write', io, e);
       return;
     }
+    landed();
     this.writeBytes += io.len;
     this.writes++;
     this.recordLatency(this.latWrite, t0);
@@ -498,15 +564,17 @@ class WorkloadEngine {
     const now = this.clock.nowMs();
     if (!final && now - this.lastProgressMs < (this.run.progressIntervalMs ?? 200)) return;
     this.lastProgressMs = now;
-    const elapsedMs = now - this.startMs;
-    const bytes = this.readBytes + this.writeBytes;
-    const bySize = Number.isFinite(this.job.sizeBytes) ? bytes / this.job.sizeBytes : 0;
-    const byTime = Number.isFinite(this.job.timeMs) ? elapsedMs / this.job.timeMs : 0;
+    const counted = this.readBytes + this.writeBytes;
+    const bySize = Number.isFinite(this.job.sizeBytes) ? counted / this.job.sizeBytes : 0;
+    const byTime = Number.isFinite(this.job.timeMs) ? (now - this.startMs) / this.job.timeMs : 0;
+    // Progress counts from the job's start, the ramp included; the fraction is of the counted part (0 during the ramp).
+    const ramp = this.rampStats;
     cb({
-      elapsedMs,
-      ios: this.reads + this.writes,
-      bytes,
-      fraction: final && this.stoppedBy !== 'error' && this.stoppedBy !== 'aborted' ? 1 : Math.min(1, Math.max(bySize, byTime)),
+      elapsedMs: now - this.jobStartMs,
+      ios: this.reads + this.writes + (ramp !== undefined ? ramp.reads + ramp.writes : 0),
+      bytes: counted + (ramp !== undefined ? ramp.readBytes + ramp.writeBytes : 0),
+      fraction:
+        final && this.stoppedBy !== 'error' && this.stoppedBy !== 'aborted' ? 1 : this.ramping ? 0 : Math.min(1, Math.max(bySize, byTime)),
       mismatches: this.mismatches,
       errors: this.errorCount,
     });
@@ -544,6 +612,7 @@ class WorkloadEngine {
       },
       errors: { count: this.errorCount, first: this.firstErrors },
       ...(this.prefillStats !== undefined ? { prefill: this.prefillStats } : {}),
+      ...(this.rampStats !== undefined ? { ramp: this.rampStats } : {}),
       job: this.job,
     };
   }

@@ -384,4 +384,71 @@ describe('runWorkload on a reordering in-memory device', () => {
     expect(r.io.reads).toBeLessThan(200);
     expect(r.ok).toBe(true);
   });
+  it("ramp_time: the lead-in is verified but not counted; the amount and the rates start after it", async () => {
+    const dev = new MemoryDevice(1 * MIB, 8, 7);
+    const clock = new VirtualClock();
+    // A slow ramp: the first 10 commands take 10 ms each, later ones 2 ms (a JIT warming up, in miniature).
+    let done = 0;
+    dev.onComplete = () => clock.advance(++done <= 10 ? 10 : 2);
+    const r = await runWorkload(dev, { rw: 'read', bs: '4k', iodepth: 1, queues: 1, size: '1m', ioSize: '64k', rampTimeSec: 0.1, seed: 8 }, { clock });
+    expect(r.ok).toBe(true);
+    expect(r.stoppedBy).toBe('size');
+    // The ramp: 10 reads of 10 ms (100 ms), reported apart.
+    expect(r.ramp).toEqual({ reads: 10, writes: 0, readBytes: 40 * KIB, writeBytes: 0, elapsedMs: 100 });
+    // Counted: the whole amount after the ramp, at the steady 2 ms a read.
+    expect(r.io.readBytes).toBe(64 * KIB);
+    expect(r.io.reads).toBe(16);
+    expect(r.elapsedMs).toBe(32);
+    expect(r.io.iops).toBe(500);
+    expect(r.latency.p999Us).toBe(2000);
+    // Every byte read was verified, the ramp's included; the sequential cursor went on past it.
+    expect(r.verify.bytes).toBe(104 * KIB);
+    expect(dev.readLog.map(([at]) => at)).toEqual(Array.from({ length: 26 }, (_, i) => i * 4 * KIB));
+    expect(r.job.rampMs).toBe(100);
+  });
+
+  it('ramp_time with many in flight: the counted part is exactly the amount, whatever completes around the ramp end', async () => {
+    for (const seed of [1, 2, 3]) {
+      const dev = new MemoryDevice(4 * MIB, 8, seed);
+      const clock = new VirtualClock();
+      dev.onComplete = () => clock.advance(1);
+      const r = await runWorkload(dev, { rw: 'read', bs: '4k', iodepth: 16, queues: 2, size: '4m', ioSize: '512k', rampTimeSec: 0.05, seed: 8 }, { clock });
+      expect(r.ok).toBe(true);
+      expect(r.io.readBytes).toBe(512 * KIB);
+      expect(r.ramp!.readBytes).toBeGreaterThan(0);
+      expect(r.verify.bytes).toBe(r.ramp!.readBytes + r.io.readBytes);
+    }
+  });
+
+  it('ramp_time: a bad byte during the ramp still fails the run', async () => {
+    const dev = new MemoryDevice(1 * MIB, 8, 7);
+    const clock = new VirtualClock();
+    dev.onComplete = () => clock.advance(10);
+    dev.corruptAt = 4 * KIB + 7;
+    const r = await runWorkload(dev, { rw: 'read', bs: '4k', iodepth: 1, queues: 1, size: '1m', ioSize: '64k', rampTimeSec: 0.1, seed: 8 }, { clock });
+    expect(r.ok).toBe(false);
+    expect(r.verify.mismatches).toBe(1);
+    expect(r.verify.first[0]).toMatchObject({ byteOffset: 4 * KIB + 7 });
+    // The bad read was in the ramp (the first 10 reads); the counted part read other blocks.
+    expect(r.ramp).toMatchObject({ reads: 10 });
+    expect(r.io.reads).toBe(16);
+  });
+
+  it('ramp_time with a runtime: the runtime starts when the ramp ends (a lead-in, as in fio)', async () => {
+    const dev = new MemoryDevice(1 * MIB, 8, 7);
+    const clock = new VirtualClock();
+    dev.onComplete = () => clock.advance(2);
+    const r = await runWorkload(dev, { rw: 'randread', bs: '4k', iodepth: 1, queues: 1, timeSec: 0.1, rampTimeSec: 0.05, seed: 8 }, { clock });
+    expect(r.stoppedBy).toBe('time');
+    expect(r.ramp).toMatchObject({ reads: 25, elapsedMs: 50 });
+    expect(r.io.reads).toBe(50);
+    expect(r.elapsedMs).toBe(100);
+  });
+
+  it('refuses a ramp_time that is negative or not a number', () => {
+    const dev = { queues: 1, queueDepth: 32, lbaSizeBytes: 512, nsSizeBytes: MIB, maxTransferBytes: MIB };
+    expect(() => resolveWorkload({ rw: 'read', rampTimeSec: -1 }, dev)).toThrow(WorkloadOptionError);
+    expect(() => resolveWorkload({ rw: 'read', rampTimeSec: Number.NaN }, dev)).toThrow(/ramp_time NaN s is not a number >= 0/);
+    expect(resolveWorkload({ rw: 'read' }, dev).rampMs).toBe(0);
+  });
 });
