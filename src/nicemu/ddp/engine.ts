@@ -153,6 +153,8 @@ export interface DdpDeviceContext {
   readonly fullCcidRange: boolean;
   /** Time each segment's work into rx-nvme-tcp-engine-us (NvmeTcpDdpDeviceOptions.timeEngine). */
   readonly timeEngine: boolean;
+  /** One placed frag per SGL entry, else one per memory-contiguous run (NvmeTcpDdpDeviceOptions.pagedFrags). */
+  readonly pagedFrags: boolean;
 }
 
 /** Why the engine refused a setup. */
@@ -798,9 +800,15 @@ export class DdpEngine implements RxOffloadEngine {
     }
   }
 
-  /** The NIC's DMA: `n` payload bytes at `payloadOff` to destination offset `off`, one placed frag per SGL entry. */
+  /**
+   * The NIC's DMA: `n` payload bytes at `payloadOff` to destination offset
+   * `off`, one copy per run of SGL entries that continue one another in
+   * memory (a read's buffer cut into pages is one run), never a byte past
+   * that run; one placed frag per entry, or per run without pagedFrags.
+   */
   private place(io: DdpIo, off: number, payloadOff: number, n: number): void {
     const sgl = io.sgl;
+    const paged = this.ctx.pagedFrags;
     let i = sgl.entryAt(off);
     let o = off;
     let src = payloadOff;
@@ -808,17 +816,33 @@ export class DdpEngine implements RxOffloadEngine {
     while (left > 0) {
       const entry = sgl.entries[i]!;
       const eo = o - sgl.entryStart(i);
-      const k = Math.min(left, entry.length - eo);
+      const k = Math.min(left, sgl.runEnd(i) - o);
+      const memory = sgl.memoryOf(i);
+      const at = entry.byteOffset + eo;
       // The DMA, from an offset of the payload (no view of it), at memcpy speed also into the shared
-      // memory of a host on another thread (copyRange); a range outside the SGL entry throws before a byte moves.
-      copyRange(entry, eo, this.payload, src, k);
-      if (io.appCompleted) this.ctx.stats['ddp-writes-after-completion']++;
-      // A whole SGL entry is its own view (no new one per piece).
-      this.emitPlaced(src, eo === 0 && k === entry.length ? entry : entry.subarray(eo, eo + k));
+      // memory of a host on another thread (copyRange).
+      copyRange(memory, at, this.payload, src, k);
+      const last = k <= entry.length - eo ? i : sgl.entryAt(o + k - 1);
+      if (io.appCompleted) this.ctx.stats['ddp-writes-after-completion'] += last - i + 1;
+      if (!paged || last === i) {
+        // A whole SGL entry is its own view (no new one per piece).
+        this.emitPlaced(src, eo === 0 && k === entry.length ? entry : memory.subarray(at, at + k));
+      } else {
+        // One frag per entry the copy covered.
+        let p = src;
+        let q = eo;
+        for (let j = i; j <= last; j++) {
+          const e = sgl.entries[j]!;
+          const m = Math.min(e.length - q, src + k - p);
+          this.emitPlaced(p, q === 0 && m === e.length ? e : e.subarray(q, q + m));
+          p += m;
+          q = 0;
+        }
+      }
       o += k;
       src += k;
       left -= k;
-      i++;
+      i = last + 1;
     }
   }
 

@@ -117,6 +117,16 @@ export interface NvmeTcpDdpDeviceOptions {
    */
   readonly timeEngine?: boolean;
   /**
+   * One placed frag per page (default true), as a driver builds skb frags
+   * from the pages of the read's SGL. The NIC thread passes false: its
+   * outbox turns placed frags into (region, offset, length) records and
+   * merges those that continue one another, so there a run of
+   * memory-contiguous pages is one frag from the start (one view fewer per
+   * page boundary a segment crosses: at MTU 9000 most segments cross two).
+   * Either way a segment's bytes are copied once per such run.
+   */
+  readonly pagedFrags?: boolean;
+  /**
    * A mitigation hardware could have (default off): the NIC keeps from the
    * engine segments that fail the PAWS, ACK and window checks it can make
    * from both directions on its own port (nicemu/ddp/tcp-checks.ts).
@@ -190,6 +200,7 @@ export class NvmeTcpDdpDevice implements DdpDeviceOps {
       schedule: opts.schedule ?? microSchedule(),
       fullCcidRange: this.lim.fullCcidRange,
       timeEngine: opts.timeEngine ?? true,
+      pagedFrags: opts.pagedFrags ?? true,
     };
     this.nicTcpOracle = opts.nicTcpOracle ?? false;
     this.tcpChecks = opts.nicTcpChecks === true ? new NicTcpChecks() : undefined;

@@ -45,15 +45,40 @@ export function sglLength(sgl: Sgl): number {
 export class SglMap {
   readonly lengthBytes: number;
   private readonly starts: number[];
+  /**
+   * Per entry: the SGL offset where the run of entries that continue it in
+   * memory (the next entry starts at the byte after it, in the same
+   * memory) ends. A read's buffer cut into pages is one run.
+   */
+  private readonly runEnds: number[];
+  /** Per entry: all of its memory, as one Buffer (shared by the entries of one memory). */
+  private readonly memories: Buffer[];
 
   constructor(readonly entries: Sgl) {
-    this.starts = new Array<number>(entries.length);
+    const n = entries.length;
+    this.starts = new Array<number>(n);
+    this.runEnds = new Array<number>(n);
+    this.memories = new Array<Buffer>(n);
     let at = 0;
-    for (let i = 0; i < entries.length; i++) {
+    let lastMemory: ArrayBufferLike | undefined;
+    let whole: Buffer | undefined;
+    for (let i = 0; i < n; i++) {
+      const e = entries[i]!;
       this.starts[i] = at;
-      at += entries[i]!.length;
+      at += e.length;
+      if (e.buffer !== lastMemory) {
+        lastMemory = e.buffer;
+        whole = Buffer.from(e.buffer);
+      }
+      this.memories[i] = whole!;
     }
     this.lengthBytes = at;
+    for (let i = n - 1; i >= 0; i--) {
+      const e = entries[i]!;
+      const next = i + 1 < n ? entries[i + 1]! : undefined;
+      const continues = next !== undefined && next.buffer === e.buffer && next.byteOffset === e.byteOffset + e.length;
+      this.runEnds[i] = continues ? this.runEnds[i + 1]! : this.starts[i]! + e.length;
+    }
   }
 
   /** Index of the entry holding byte `off` (0 <= off < lengthBytes). */
@@ -71,5 +96,15 @@ export class SglMap {
   /** Offset of entry `i` within the SGL. */
   entryStart(i: number): number {
     return this.starts[i]!;
+  }
+
+  /** SGL offset where the memory-contiguous run of entries from `i` on ends. */
+  runEnd(i: number): number {
+    return this.runEnds[i]!;
+  }
+
+  /** All of entry `i`'s memory (its bytes are at entries[i].byteOffset there). */
+  memoryOf(i: number): Buffer {
+    return this.memories[i]!;
   }
 }

@@ -136,6 +136,8 @@ function run(libpcap: string, port: Port, impaired: ImpairPort | undefined): voi
         profile: cfg.ddp.profile,
         // All of this thread's CPU is the NIC's (cpu.nicThread): no per-segment clock reads.
         timeEngine: false,
+        // The outbox merges placed frags that continue one another: one per memory-contiguous run from the start.
+        pagedFrags: false,
       })
     : undefined;
 

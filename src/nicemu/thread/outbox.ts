@@ -39,6 +39,8 @@ const VLAN_TAG = 4;
 const ETHERTYPE_VLAN = 0x8100;
 /** A turn that refers to this many bytes of the arena hands it over; below, those bytes are copied. */
 export const ARENA_HANDOFF_BYTES = 64 * 1024;
+/** Ranges up to this long are copied into the message byte by byte (a view and a set cost more). */
+const SMALL_COPY_BYTES = 128;
 
 /** The port's receive memory, as the outbox may lend it to the host. */
 export interface RxArena {
@@ -57,7 +59,9 @@ export interface RxArena {
 }
 
 export class NicOutbox {
-  private events: number[] = [];
+  /** The message's events so far: [0, n) of a buffer reused from turn to turn (take copies them out). */
+  private ev = new Float64Array(4096);
+  private n = 0;
   /** Byte ranges to copy, flat (start, end), with their sources in `sources`. */
   private readonly sources: Uint8Array[] = [];
   private readonly ranges: number[] = [];
@@ -79,19 +83,34 @@ export class NicOutbox {
   ) {}
 
   get empty(): boolean {
-    return this.events.length === 0;
+    return this.n === 0;
+  }
+
+  /** Room for `k` more events. */
+  private room(k: number): Float64Array {
+    if (this.n + k > this.ev.length) {
+      const bigger = new Float64Array(Math.max(this.ev.length * 2, this.n + k));
+      bigger.set(this.ev.subarray(0, this.n));
+      this.ev = bigger;
+    }
+    return this.ev;
   }
 
   skb(flow: number, skb: Skb): void {
-    const ev = this.events;
     const head = skb.head;
     const l3 = head.length >= ETH_HEADER && ((head[12]! << 8) | head[13]!) === ETHERTYPE_VLAN ? ETH_HEADER + VLAN_TAG : ETH_HEADER;
     const l4 = l3 + (head[l3]! & 0x0f) * 4;
     const flags = (skb.ddpPlaced ? SKB_DDP_PLACED : 0) | (skb.ddpCrcOk ? SKB_DDP_CRC_OK : 0);
-    ev.push(EV_SKB, flow, skb.tsUs);
+    let ev = this.room(3);
+    ev[this.n++] = EV_SKB;
+    ev[this.n++] = flow;
+    ev[this.n++] = skb.tsUs;
     this.bytesRef(head);
-    ev.push(l3, l4, flags, 0);
-    const countAt = ev.length - 1;
+    ev = this.room(4);
+    ev[this.n++] = l3;
+    ev[this.n++] = l4;
+    ev[this.n++] = flags;
+    const countAt = this.n++;
     let count = 0;
     // Placed frags that continue the one before them (same region, the next
     // byte) cross as one, as Linux coalesces page-contiguous frags
@@ -104,7 +123,7 @@ export class NicOutbox {
     for (let i = 0; i < frags.length; i++) {
       const f = frags[i]!;
       if (f.kind === 'host') {
-        ev.push(FRAG_HOST);
+        this.room(1)[this.n++] = FRAG_HOST;
         this.bytesRef(f.buf);
         count++;
         placedEnd = -1;
@@ -120,9 +139,13 @@ export class NicOutbox {
         }
         const off = f.buf.byteOffset;
         if (off === placedEnd) {
-          ev[ev.length - 1] += f.buf.length;
+          this.ev[this.n - 1] += f.buf.length;
         } else {
-          ev.push(FRAG_PLACED, lastRegion, off, f.buf.length);
+          const e = this.room(4);
+          e[this.n++] = FRAG_PLACED;
+          e[this.n++] = lastRegion;
+          e[this.n++] = off;
+          e[this.n++] = f.buf.length;
           count++;
         }
         placedEnd = off + f.buf.length;
@@ -130,28 +153,33 @@ export class NicOutbox {
         throw new Error('NIC thread: dmabuf frags do not cross threads (devmem runs keep the NIC in the host thread)');
       }
     }
-    ev[countAt] = count;
+    this.ev[countAt] = count;
+  }
+
+  private put(...xs: number[]): void {
+    const e = this.room(xs.length);
+    for (let i = 0; i < xs.length; i++) e[this.n++] = xs[i]!;
   }
 
   arp(frame: Buffer): void {
-    this.events.push(EV_ARP);
+    this.put(EV_ARP);
     this.bytesRef(frame);
   }
 
   drop(reason: number, srcIp: number | undefined, srcPort: number | undefined, tcpFlags: number | undefined): void {
-    this.events.push(EV_DROP, reason, srcIp ?? -1, srcPort ?? -1, tcpFlags ?? -1);
+    this.put(EV_DROP, reason, srcIp ?? -1, srcPort ?? -1, tcpFlags ?? -1);
   }
 
   resyncRequest(flow: number, seq: number, flags: number): void {
-    this.events.push(EV_RESYNC, flow, seq, flags);
+    this.put(EV_RESYNC, flow, seq, flags);
   }
 
   teardownDone(flow: number, cid: number): void {
-    this.events.push(EV_TEARDOWN, flow, cid);
+    this.put(EV_TEARDOWN, flow, cid);
   }
 
   setupRefused(flow: number, cid: number): void {
-    this.events.push(EV_REFUSED, flow, cid);
+    this.put(EV_REFUSED, flow, cid);
   }
 
   /** The message for everything appended since the last take (its buffers are to be transferred). */
@@ -163,7 +191,7 @@ export class NicOutbox {
       // or no arena free to go on in: the bytes it refers to are copied behind the others, each reference
       // rewritten, and the arena reused.
       const src = new Uint8Array(this.arena!.current());
-      const ev = this.events;
+      const ev = this.ev;
       const refs = this.arenaRefs;
       let lastEnd = -1;
       for (let i = 0; i < refs.length; i++) {
@@ -189,12 +217,18 @@ export class NicOutbox {
     for (let i = 0, s = 0; i < r.length; i += 2, s++) {
       const start = r[i]!;
       const end = r[i + 1]!;
-      out.set(this.sources[s]!.subarray(start, end), at);
-      at += end - start;
+      const src = this.sources[s]!;
+      if (end - start <= SMALL_COPY_BYTES) {
+        // Headers (a few dozen bytes): a loop, no view per range.
+        for (let j = start; j < end; j++) out[at++] = src[j]!;
+      } else {
+        out.set(src.subarray(start, end), at);
+        at += end - start;
+      }
     }
     if (spanned && lent === undefined) this.arena!.rewind();
-    const events = new Float64Array(this.events);
-    this.events = [];
+    const events = this.ev.slice(0, this.n);
+    this.n = 0;
     this.sources.length = 0;
     this.ranges.length = 0;
     this.arenaRefs.length = 0;
@@ -211,14 +245,20 @@ export class NicOutbox {
   private bytesRef(b: Buffer): void {
     const end = b.byteOffset + b.length;
     if (this.arena !== undefined && b.buffer === this.arena.current()) {
-      this.arenaRefs.push(this.events.length);
+      this.arenaRefs.push(this.n);
       this.arenaRefBytes += b.length;
-      this.events.push(SRC_ARENA, b.byteOffset, b.length);
+      const e = this.room(3);
+      e[this.n++] = SRC_ARENA;
+      e[this.n++] = b.byteOffset;
+      e[this.n++] = b.length;
       if (b.byteOffset < this.arenaLo) this.arenaLo = b.byteOffset;
       if (end > this.arenaHi) this.arenaHi = end;
       return;
     }
-    this.events.push(SRC_DATA, this.bytes, b.length);
+    const e = this.room(3);
+    e[this.n++] = SRC_DATA;
+    e[this.n++] = this.bytes;
+    e[this.n++] = b.length;
     this.bytes += b.length;
     // A payload right behind its headers in the same frame: one range, one copy.
     if (this.lastBuf === b.buffer && this.lastEnd === b.byteOffset) {

@@ -58,6 +58,45 @@ describe('DDP engine: placement', () => {
     expect(rig.stats['rx-nvme-tcp-bytes']).toBe(8192);
   });
 
+  it('without pagedFrags (the NIC thread), a segment crossing pages is one copy and one placed frag per contiguous run, the same bytes', () => {
+    const rig = new DdpRig({ device: { pagedFrags: false } });
+    const data = pattern(8192);
+    const { mem, buf } = destination(8192, 100);
+    expect(rig.setup(1, buf)).toBeUndefined();
+    const stream = cat(c2hData(1, 0, data, { last: true }), capsuleResp(1));
+    const a = rig.sendRange(stream, 0, 1000);
+    const b = rig.sendRange(stream, 1000, 5000);
+    const c = rig.sendRange(stream, 5000, stream.length);
+    expect(buf.equals(data)).toBe(true);
+    expect(guardsIntact(mem, buf)).toBe(true);
+    expect(fragBytes(a)).toEqual({ host: 24, placed: 976 });
+    expect(fragBytes(b)).toEqual({ host: 0, placed: 4000 });
+    expect(fragBytes(c)).toEqual({ host: 24, placed: 8192 - 4976 });
+    // 100 bytes into a page, the 8192 bytes cross two page boundaries; b's 4000 bytes cross one and are one frag.
+    const views = placedViews([a, b, c]);
+    expect(views.map((v) => v.length)).toEqual([976, 4000, 8192 - 4976]);
+    let at = 0;
+    for (const v of views) {
+      expect(v.buffer).toBe(mem.buffer);
+      expect(v.byteOffset).toBe(buf.byteOffset + at);
+      at += v.length;
+    }
+    // An SGL whose pages are not one run (every other page of a larger buffer) still gets a frag per page.
+    const rig2 = new DdpRig({ device: { pagedFrags: false } });
+    const big = destination(4 * 4096, 0);
+    const pages = [0, 2].map((p) => big.buf.subarray(p * 4096, (p + 1) * 4096));
+    expect(rig2.setupSgl(2, pages)).toBeUndefined();
+    const data2 = pattern(8192, 5);
+    const stream2 = cat(c2hData(2, 0, data2, { last: true }), capsuleResp(2));
+    const d = rig2.sendRange(stream2, 0, stream2.length);
+    expect(placedViews([d]).map((v) => v.byteOffset - big.buf.byteOffset)).toEqual([0, 2 * 4096]);
+    expect(big.buf.subarray(0, 4096).equals(data2.subarray(0, 4096))).toBe(true);
+    expect(big.buf.subarray(2 * 4096, 3 * 4096).equals(data2.subarray(4096))).toBe(true);
+    // The page between them is never written.
+    expect(big.buf.subarray(4096, 2 * 4096).every((x) => x === big.buf[4096])).toBe(true);
+    expect(guardsIntact(big.mem, big.buf)).toBe(true);
+  });
+
   it('walks headers split across segments and many PDUs per segment, padding included', () => {
     const rig = new DdpRig({ hdgst: true });
     const d1 = pattern(3000, 1);

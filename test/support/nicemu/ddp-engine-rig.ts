@@ -89,6 +89,11 @@ export class DdpRig {
   }
 
   /** Maps `cid` to `buf` cut at pages; returns the refusal or undefined. */
+  /** Setup with an SGL as given (entries need not continue one another). */
+  setupSgl(cid: number, sgl: readonly Buffer[]): string | undefined {
+    return this.device.setup(KEY, cid, sgl);
+  }
+
   setup(cid: number, buf: Buffer): string | undefined {
     return this.device.setup(KEY, cid, sglFromBuffer(buf));
   }
