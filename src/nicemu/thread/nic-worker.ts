@@ -134,6 +134,11 @@ function run(libpcap: string, port: Port, impaired: ImpairPort | undefined): voi
         caps: cfg.ddp.caps,
         nicTcpChecks: cfg.ddp.nicTcpChecks,
         profile: cfg.ddp.profile,
+        // A teardown's completion goes up in the message of the turn that finished it, as a driver
+        // reports the device's CQE in the same NAPI poll as the turn's packets. (Deferred to a later
+        // turn, each one was a message of its own and a wake-up of the host thread.) The callback only
+        // appends an event to the outbox: nothing re-enters the engine.
+        defer: (fn) => fn(),
         // All of this thread's CPU is the NIC's (cpu.nicThread): no per-segment clock reads.
         timeEngine: false,
         // The outbox merges placed frags that continue one another: one per memory-contiguous run from the start.
