@@ -14,10 +14,14 @@
  *
  *   npm run bench:nic [-- --mib 256 --mtu 1500,9000 --offload none,ddp-crc --digest none,data --runs 5]
  *
- * Each row is an MTU × offload × data digest cell; each figure the median
- * of --runs passes over the same frames (after one pass to warm up).
+ * Each row is an MTU × offload × data digest cell, measured in a process of
+ * its own (in one process the cells measured first leave the JIT's type
+ * feedback polymorphic for the later ones: ddp-crc after none measured up
+ * to a third slower); each figure the median of --runs passes over the same
+ * frames, after one pass to warm up.
  */
 import { parseArgs } from 'node:util';
+import { spawnSync } from 'node:child_process';
 import { NicEmu } from '../src/nicemu/nic.js';
 import type { Port, RxConsumer, PortStats } from '../src/nicemu/port/port.js';
 import { NvmeTcpDdpDevice, type UlpDdpOps } from '../src/nicemu/ddp/offload.js';
@@ -38,6 +42,8 @@ const OPTIONS = {
   runs: { type: 'string', default: '5' },
   offload: { type: 'string', default: 'none,ddp-crc' },
   digest: { type: 'string', default: 'none,data' },
+  /** Internal: measure one cell (MTU:offload:digest) and print its ns per pass as JSON. */
+  cell: { type: 'string' },
 } as const;
 let values: ReturnType<typeof parseArgs<{ options: typeof OPTIONS }>>['values'];
 try {
@@ -181,31 +187,50 @@ function pass(s: SyntheticSession, offload: 'none' | 'ddp-crc', ddgst: boolean):
   return { ns, placedPct };
 }
 
+function session(mtu: number, ddgst: boolean): SyntheticSession {
+  return synthesizeSession({
+    seed: 3,
+    reads: Math.max(1, Math.floor((mib * 1024 * 1024) / READ_BYTES)),
+    readBytes: [READ_BYTES],
+    queueDepth: DEPTH,
+    order: 'fifo',
+    ddgst,
+    segmentBytes: mtu - 52,
+    hostIp: HOST_IP,
+    targetIp: TARGET_IP,
+    hostPort: HOST_PORT,
+    targetPort: TARGET_PORT,
+  });
+}
+
+if (values.cell !== undefined) {
+  const [m, o, d] = values.cell.split(':');
+  const s = session(Number(m), d === 'data');
+  const offload = o as 'none' | 'ddp-crc';
+  pass(s, offload, d === 'data'); // warm-up
+  const ns: number[] = [];
+  let placedPct = 0;
+  for (let r = 0; r < runs; r++) {
+    const p = pass(s, offload, d === 'data');
+    ns.push(p.ns);
+    placedPct = p.placedPct;
+  }
+  process.stdout.write(`${JSON.stringify({ ns, placedPct })}\n`);
+  process.exit(0);
+}
+
 const cells: Cell[] = [];
 for (const mtu of mtus) {
-  const reads = Math.max(1, Math.floor((mib * 1024 * 1024) / READ_BYTES));
   for (const ddgst of digests) {
-    const session = synthesizeSession({
-      seed: 3,
-      reads,
-      readBytes: [READ_BYTES],
-      queueDepth: DEPTH,
-      order: 'fifo',
-      ddgst,
-      segmentBytes: mtu - 52,
-      hostIp: HOST_IP,
-      targetIp: TARGET_IP,
-      hostPort: HOST_PORT,
-      targetPort: TARGET_PORT,
-    });
     for (const offload of offloads) {
-      const cell: Cell = { mtu, offload, ddgst, nsPerFrame: [], placedPct: 0 };
-      pass(session, offload, ddgst); // warm-up
-      for (let r = 0; r < runs; r++) {
-        const p = pass(session, offload, ddgst);
-        cell.nsPerFrame.push(p.ns);
-        cell.placedPct = p.placedPct;
-      }
+      const r = spawnSync(
+        process.execPath,
+        [...process.execArgv, process.argv[1]!, '--mib', String(mib), '--runs', String(runs), '--cell', `${mtu}:${offload}:${ddgst ? 'data' : 'none'}`],
+        { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] },
+      );
+      if (r.status !== 0) usage(`the cell MTU ${mtu} ${offload} digest ${ddgst ? 'data' : 'none'} failed (exit ${r.status})`);
+      const out = JSON.parse(r.stdout.trim()) as { ns: number[]; placedPct: number };
+      const cell: Cell = { mtu, offload, ddgst, nsPerFrame: out.ns, placedPct: out.placedPct };
       cells.push(cell);
       process.stderr.write(`MTU ${mtu} ${offload} ddgst ${ddgst}: ${cell.nsPerFrame.map((x) => x.toFixed(0)).join(' ')} ns/frame\n`);
     }
@@ -218,7 +243,7 @@ const median = (xs: number[]): number => {
   return s.length % 2 === 1 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
 };
 process.stdout.write(
-  `bench:nic: the software NIC's receive path without I/O, ${mib} MiB of 128 KiB reads, queue depth ${DEPTH}, turns of ${TURN_FRAMES} frames; median of ${runs} passes; Node ${process.version}\n\n`,
+  `bench:nic: the software NIC's receive path without I/O, ${mib} MiB of 128 KiB reads, queue depth ${DEPTH}, turns of ${TURN_FRAMES} frames; each cell in its own process, the median of ${runs} passes; Node ${process.version}\n\n`,
 );
 process.stdout.write('| MTU | offload | data digest | ns per frame | frames/s | placed % |\n|---|---|---|---|---|---|\n');
 for (const c of cells) {
