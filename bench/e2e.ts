@@ -31,18 +31,14 @@
  */
 import { execa } from 'execa';
 import { loadavg } from 'node:os';
-import { parseArgs } from 'node:util';
+import { benchFlags, benchUsage } from './flags.js';
 import { runOnTopology, type RunReport } from '../src/lab/run.js';
 import type { DigestChoice } from '../src/lab/host-run.js';
 import type { CpuTime } from '../src/base/thread-cpu.js';
 import { TARGET_CC } from '../src/lab/target-cc.js';
 import { HOST_IF, netnsCommand, setHostKernelRx, TARGET_IP, withTopology, type Topology } from '../src/lab/topology.js';
 
-/** A bad flag: one line naming it, exit status 2, nothing measured. */
-function usage(message: string): never {
-  process.stderr.write(`bench:e2e: ${message}\n`);
-  process.exit(2);
-}
+const usage = (message: string): never => benchUsage('e2e', message);
 
 const OPTIONS = {
   mtu: { type: 'string', default: '1500,9000' },
@@ -56,12 +52,7 @@ const OPTIONS = {
   runs: { type: 'string', default: '1' },
   'target-cc': { type: 'string', default: TARGET_CC },
 } as const;
-let values: ReturnType<typeof parseArgs<{ options: typeof OPTIONS }>>['values'];
-try {
-  values = parseArgs({ options: OPTIONS }).values;
-} catch (e) {
-  usage(e instanceof Error ? e.message : String(e));
-}
+const values = benchFlags('e2e', OPTIONS);
 const runs = Number(values.runs);
 const ramp = Number(values.ramp);
 if (values.ramp!.trim() === '' || !Number.isFinite(ramp) || ramp < 0) usage(`--ramp must be a number of seconds >= 0, not '${values.ramp}'`);

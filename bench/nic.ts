@@ -20,7 +20,7 @@
  * to a third slower); each figure the median of --runs passes over the same
  * frames, after one pass to warm up.
  */
-import { parseArgs } from 'node:util';
+import { benchFlags, benchUsage } from './flags.js';
 import { spawnSync } from 'node:child_process';
 import { NicEmu } from '../src/nicemu/nic.js';
 import type { Port, RxConsumer, PortStats } from '../src/nicemu/port/port.js';
@@ -31,10 +31,7 @@ import { NicOutbox, type RxArena } from '../src/nicemu/thread/outbox.js';
 import { synthesizeSession, type SyntheticSession } from '../src/replay/synthetic-capture.js';
 import type { FlowKey } from '../src/nicemu/flow-table.js';
 
-function usage(message: string): never {
-  process.stderr.write(`bench:nic: ${message}\n`);
-  process.exit(2);
-}
+const usage = (message: string): never => benchUsage('nic', message);
 
 const OPTIONS = {
   mib: { type: 'string', default: '256' },
@@ -45,12 +42,7 @@ const OPTIONS = {
   /** Internal: measure one cell (MTU:offload:digest) and print its ns per pass as JSON. */
   cell: { type: 'string' },
 } as const;
-let values: ReturnType<typeof parseArgs<{ options: typeof OPTIONS }>>['values'];
-try {
-  values = parseArgs({ options: OPTIONS }).values;
-} catch (e) {
-  usage(e instanceof Error ? e.message : String(e));
-}
+const values = benchFlags('nic', OPTIONS);
 const mib = Number(values.mib);
 const runs = Number(values.runs);
 if (!Number.isInteger(mib) || mib < 1) usage(`--mib must be a positive integer, not '${values.mib}'`);
@@ -63,7 +55,7 @@ const mtus = values.mtu!.split(',').map((m) => {
 
 const offloads = values.offload!.split(',').map((o) => {
   if (o !== 'none' && o !== 'ddp-crc') usage(`--offload: '${o}' is not none or ddp-crc`);
-  return o;
+  return o as 'none' | 'ddp-crc';
 });
 const digests = values.digest!.split(',').map((d) => {
   if (d !== 'none' && d !== 'data') usage(`--digest: '${d}' is not none or data`);
