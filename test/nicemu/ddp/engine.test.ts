@@ -26,18 +26,27 @@ function placedViews(skbs: readonly Skb[]): Buffer[] {
   return out;
 }
 
+/**
+ * 8192 bytes of C2HData for CID 1 into a buffer 100 bytes into a page, sent
+ * as three segments (0-1000, 1000-5000, the rest with the response): every
+ * byte lands where it belongs and the guard bytes around it stay.
+ */
+function placeAcrossThreeSegments(rig: DdpRig): { rig: DdpRig; mem: Buffer; buf: Buffer; a: Skb; b: Skb; c: Skb } {
+  const data = pattern(8192);
+  const { mem, buf } = destination(8192, 100);
+  expect(rig.setup(1, buf)).toBeUndefined();
+  const stream = cat(c2hData(1, 0, data, { last: true }), capsuleResp(1));
+  const a = rig.sendRange(stream, 0, 1000);
+  const b = rig.sendRange(stream, 1000, 5000);
+  const c = rig.sendRange(stream, 5000, stream.length);
+  expect(buf.equals(data)).toBe(true);
+  expect(guardsIntact(mem, buf)).toBe(true);
+  return { rig, mem, buf, a, b, c };
+}
+
 describe('DDP engine: placement', () => {
   it('places a C2HData payload split across three segments; PDU headers stay host frags', () => {
-    const rig = new DdpRig();
-    const data = pattern(8192);
-    const { mem, buf } = destination(8192, 100);
-    expect(rig.setup(1, buf)).toBeUndefined();
-    const stream = cat(c2hData(1, 0, data, { last: true }), capsuleResp(1));
-    const a = rig.sendRange(stream, 0, 1000);
-    const b = rig.sendRange(stream, 1000, 5000);
-    const c = rig.sendRange(stream, 5000, stream.length);
-    expect(buf.equals(data)).toBe(true);
-    expect(guardsIntact(mem, buf)).toBe(true);
+    const { rig, mem, buf, a, b, c } = placeAcrossThreeSegments(new DdpRig());
     // The 24-byte header is the host frag at the front; the rest of the first segment is placed.
     expect(a.frags[0]).toMatchObject({ kind: 'host' });
     expect(a.frags[0]!.kind === 'host' && a.frags[0]!.buf.length).toBe(24);
@@ -59,16 +68,7 @@ describe('DDP engine: placement', () => {
   });
 
   it('without pagedFrags (the NIC thread), a segment crossing pages is one copy and one placed frag per contiguous run, the same bytes', () => {
-    const rig = new DdpRig({ device: { pagedFrags: false } });
-    const data = pattern(8192);
-    const { mem, buf } = destination(8192, 100);
-    expect(rig.setup(1, buf)).toBeUndefined();
-    const stream = cat(c2hData(1, 0, data, { last: true }), capsuleResp(1));
-    const a = rig.sendRange(stream, 0, 1000);
-    const b = rig.sendRange(stream, 1000, 5000);
-    const c = rig.sendRange(stream, 5000, stream.length);
-    expect(buf.equals(data)).toBe(true);
-    expect(guardsIntact(mem, buf)).toBe(true);
+    const { mem, buf, a, b, c } = placeAcrossThreeSegments(new DdpRig({ device: { pagedFrags: false } }));
     expect(fragBytes(a)).toEqual({ host: 24, placed: 976 });
     expect(fragBytes(b)).toEqual({ host: 0, placed: 4000 });
     expect(fragBytes(c)).toEqual({ host: 24, placed: 8192 - 4976 });
